@@ -1,0 +1,94 @@
+# mirrorfs build: `make` builds into build/, `make check` runs every test,
+# `make demo` shows a real sync. SANITIZE=1 builds into build-san/ with
+# AddressSanitizer and UndefinedBehaviorSanitizer.
+
+PREFIX  ?= /usr/local
+DESTDIR ?=
+VERSION := 0.1.0
+
+CC      ?= cc
+PKGS    := libzstd libxxhash
+DEB_PKGS := build-essential pkg-config libzstd-dev libxxhash-dev check \
+	    libfuse3-dev fuse3 libsodium-dev libinih-dev rsync python3 \
+	    iproute2 shellcheck
+
+ifeq ($(SANITIZE),1)
+BUILD   ?= build-san
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+else
+BUILD   ?= build
+SANFLAGS :=
+endif
+
+WERROR  ?=
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=gnu11 -Wall -Wextra -Wshadow -Wstrict-prototypes \
+	   -Wmissing-prototypes -Wno-unused-parameter $(WERROR) $(SANFLAGS) \
+	   -D_GNU_SOURCE -DMIRRORFS_VERSION='"$(VERSION)"' -Ilib -MMD -MP
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lzstd -lxxhash)
+LDFLAGS += $(SANFLAGS)
+LDLIBS  += $(PKG_LIBS) -lpthread
+
+LIB_SRC := $(wildcard lib/*.c)
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
+LIB_A   := $(BUILD)/libmirror.a
+
+UNIT_SRC := $(wildcard tests/unit/*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%)
+CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
+CHECK_LIBS   := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lm -lrt)
+
+BINS := $(BUILD)/mirrorctl
+
+.PHONY: all clean check check-unit deps demo install
+all: $(BINS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
+
+$(LIB_A): $(LIB_OBJ)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(BUILD)/mirrorctl: $(BUILD)/tools/mirrorctl.o $(LIB_A)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/unit/%: tests/unit/%.c $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) $(CHECK_CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_A) \
+		$(CHECK_LIBS) $(LDLIBS)
+
+# deps installs the Debian packages the build and the tests need, and only
+# when one is missing, so `make check` on a ready machine touches nothing.
+deps:
+	@missing=$$(for p in $(DEB_PKGS); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; \
+	done); \
+	if [ -n "$$missing" ]; then \
+		echo "make deps: installing" $$missing; \
+		SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+		$$SUDO apt-get update && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y $$missing; \
+	fi
+
+check: deps
+	$(MAKE) all $(UNIT_BIN)
+	tests/run.sh $(abspath $(BUILD)) $(T)
+
+check-unit: $(UNIT_BIN)
+	tests/run.sh $(abspath $(BUILD)) --unit-only
+
+demo: deps
+	$(MAKE) all
+	BUILD=$(abspath $(BUILD)) tools/demo.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
+
+clean:
+	rm -rf build build-san demo
+
+-include $(LIB_OBJ:.o=.d) $(BUILD)/tools/mirrorctl.d

@@ -1,0 +1,21 @@
+/* fsutil: small system-call helpers shared by the sender, receiver and store. */
+#ifndef MIRRORFS_FSUTIL_H
+#define MIRRORFS_FSUTIL_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/*
+ * openat2(dirfd, path) that stays beneath dirfd and follows no symlink
+ * (RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS, O_NOFOLLOW, O_CLOEXEC added).
+ * Returns the fd, or -1 with errno (ELOOP/EXDEV for an escape attempt).
+ */
+int open_beneath(int dirfd, const char *path, int flags);
+
+/* Writes all n bytes, retrying on EINTR and short writes. 0, or -1 with errno. */
+int write_all(int fd, const void *p, size_t n);
+
+/* Reads until n bytes or end of file. Returns bytes read, or -1 with errno. */
+ssize_t read_full(int fd, void *p, size_t n);
+
+#endif

@@ -1,0 +1,26 @@
+/* htab: an open-addressing hash table from byte-string keys to indexes. */
+#ifndef MIRRORFS_HTAB_H
+#define MIRRORFS_HTAB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * Keys are not copied: the caller keeps each key alive and unchanged
+ * while it is in the table (manifests key by their own entry paths).
+ */
+struct htab {
+	struct htab_slot *slots;
+	size_t cap;		/* a power of two, or 0 */
+	size_t n;
+};
+
+void htab_init(struct htab *h);
+void htab_release(struct htab *h);
+/* Inserts or overwrites. Returns 0, or -1 with errno ENOMEM. */
+int htab_put(struct htab *h, const void *key, size_t keylen, size_t value);
+/* Returns 1 and sets *value when found, else 0. */
+int htab_get(const struct htab *h, const void *key, size_t keylen,
+    size_t *value);
+
+#endif

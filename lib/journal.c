@@ -1,0 +1,418 @@
+/* journal: the durable list of a session's commit operations, and its replay. */
+#include "journal.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include "buf.h"
+#include "fault.h"
+#include "fsutil.h"
+#include "log.h"
+#include "path.h"
+#include "store.h"
+
+#define JOURNAL_MAGIC 0x4d524a4cu	/* "MRJL" */
+#define JOURNAL_VERSION 1
+#define JOURNAL_TMP "journal.tmp"
+#define JOURNAL_MAX_SIZE (1ull << 32)
+
+void
+journal_init(struct journal *j)
+{
+	j->v = NULL;
+	j->n = j->cap = 0;
+}
+
+void
+journal_release(struct journal *j)
+{
+	for (size_t i = 0; i < j->n; i++) {
+		free(j->v[i].path);
+		free(j->v[i].staged);
+	}
+	free(j->v);
+	journal_init(j);
+}
+
+int
+journal_add(struct journal *j, int op, int flags, const char *path,
+    const char *staged, const struct entry *attr, size_t ref)
+{
+	struct journal_rec *r;
+
+	if (j->n == j->cap) {
+		size_t cap = j->cap ? j->cap * 2 : 256;
+
+		r = realloc(j->v, cap * sizeof(*r));
+		if (r == NULL)
+			return -1;
+		j->v = r;
+		j->cap = cap;
+	}
+	r = &j->v[j->n];
+	memset(r, 0, sizeof(*r));
+	r->op = op;
+	r->flags = flags;
+	r->ref = ref;
+	r->path = strdup(path);
+	r->staged = staged ? strdup(staged) : NULL;
+	if (attr) {
+		r->attr = *attr;
+		r->attr.path = r->attr.target = NULL;
+	}
+	if (r->path == NULL || (staged && r->staged == NULL)) {
+		free(r->path);
+		free(r->staged);
+		return -1;
+	}
+	j->n++;
+	return 0;
+}
+
+static int
+journal_encode(const struct journal *j, struct buf *b)
+{
+	uint64_t sum;
+	int r;
+
+	r = buf_put_u32(b, JOURNAL_MAGIC) || buf_put_u16(b, JOURNAL_VERSION) ||
+	    buf_put_u64(b, j->n);
+	for (size_t i = 0; i < j->n && r == 0; i++) {
+		const struct journal_rec *rec = &j->v[i];
+		const struct entry *a = &rec->attr;
+
+		r = buf_put_u8(b, (uint8_t)rec->op) ||
+		    buf_put_u8(b, (uint8_t)rec->flags) ||
+		    buf_put_str(b, rec->path) ||
+		    buf_put_str(b, rec->staged ? rec->staged : "") ||
+		    buf_put_u32(b, a->mode) || buf_put_u32(b, a->uid) ||
+		    buf_put_u32(b, a->gid) ||
+		    buf_put_u64(b, (uint64_t)a->mtime_sec) ||
+		    buf_put_u32(b, a->mtime_nsec);
+	}
+	if (r)
+		return -1;
+	sum = XXH3_64bits(b->data, b->len);
+	return buf_put_u64(b, sum);
+}
+
+/* Decodes a journal file's bytes; fills j. -1 with *why set. */
+static int
+journal_decode(const uint8_t *p, size_t n, struct journal *j, const char **why)
+{
+	struct reader r;
+	struct entry a;
+	uint64_t count, sum;
+	char *path = NULL, *staged = NULL;
+	int op, flags;
+
+	*why = "truncated or malformed";
+	if (n < 8)
+		return -1;
+	reader_init(&r, p + n - 8, 8);
+	sum = reader_u64(&r);
+	if (sum != XXH3_64bits(p, n - 8)) {
+		*why = "checksum mismatch";
+		return -1;
+	}
+	reader_init(&r, p, n - 8);
+	if (reader_u32(&r) != JOURNAL_MAGIC || reader_u16(&r) != JOURNAL_VERSION) {
+		*why = "not a mirrorfs journal of this version";
+		return -1;
+	}
+	count = reader_u64(&r);
+	for (uint64_t i = 0; i < count; i++) {
+		memset(&a, 0, sizeof(a));
+		op = reader_u8(&r);
+		flags = reader_u8(&r);
+		path = reader_str(&r, PATH_MAX - 1);
+		staged = reader_str(&r, NAME_MAX);
+		a.mode = reader_u32(&r);
+		a.uid = reader_u32(&r);
+		a.gid = reader_u32(&r);
+		a.mtime_sec = (int64_t)reader_u64(&r);
+		a.mtime_nsec = reader_u32(&r);
+		if (r.failed || op < JOP_MKDIR || op > JOP_MAX ||
+		    (!(op == JOP_ATTR && strcmp(path, ".") == 0) &&
+		    (path_check(path, why) == -1 || path_is_meta(path))) ||
+		    (op == JOP_PUT && (*staged == '\0' || strchr(staged, '/'))) ||
+		    a.mtime_nsec >= 1000000000u) {
+			*why = "bad record";
+			goto bad;
+		}
+		if (journal_add(j, op, flags, path, op == JOP_PUT ? staged :
+		    NULL, &a, 0) == -1) {
+			*why = strerror(errno);
+			goto bad;
+		}
+		free(path);
+		free(staged);
+		path = staged = NULL;
+	}
+	if (reader_finish(&r) == -1)
+		goto bad;
+	return 0;
+bad:
+	free(path);
+	free(staged);
+	journal_release(j);
+	return -1;
+}
+
+int
+journal_write(struct store *s, const struct journal *j)
+{
+	struct buf b;
+	int fd = -1, rc = -1;
+
+	buf_init(&b);
+	if (journal_encode(j, &b) == -1) {
+		log_err("%s: encoding the journal", s->path);
+		goto out;
+	}
+	fd = openat(s->metafd, JOURNAL_TMP, O_WRONLY | O_CREAT | O_TRUNC |
+	    O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd == -1 || write_all(fd, b.data, b.len) == -1 || fsync(fd) == -1) {
+		log_err("%s/%s/%s", s->path, PATH_META, JOURNAL_TMP);
+		goto out;
+	}
+	if (renameat(s->metafd, JOURNAL_TMP, s->metafd, JOURNAL_NAME) == -1 ||
+	    fsync(s->metafd) == -1) {
+		log_err("%s/%s/%s: commit", s->path, PATH_META, JOURNAL_NAME);
+		goto out;
+	}
+	fault_point("journal");
+	rc = 0;
+out:
+	if (rc == -1)
+		unlinkat(s->metafd, JOURNAL_TMP, 0);
+	if (fd != -1)
+		close(fd);
+	buf_release(&b);
+	return rc;
+}
+
+static int
+apply_attr(struct store *s, const struct journal_rec *r)
+{
+	const struct entry *a = &r->attr;
+	struct timespec ts[2];
+	const char *name;
+	int dirfd;
+
+	dirfd = store_parent(s, r->path, &name);
+	if (dirfd == -1)
+		return -1;
+	if ((r->flags & JREC_OWNER) && fchownat(dirfd, name, a->uid, a->gid,
+	    AT_SYMLINK_NOFOLLOW) == -1)
+		return -1;
+	if (!(r->flags & JREC_LINK) && fchmodat(dirfd, name, a->mode, 0) == -1)
+		return -1;
+	ts[0].tv_sec = 0;
+	ts[0].tv_nsec = UTIME_OMIT;
+	ts[1].tv_sec = a->mtime_sec;
+	ts[1].tv_nsec = a->mtime_nsec;
+	return utimensat(dirfd, name, ts, AT_SYMLINK_NOFOLLOW);
+}
+
+/* Carries out one record; 0, or -1 with errno. Redoing a done record is harmless. */
+static int
+apply_one(struct store *s, const struct journal_rec *r)
+{
+	const char *name;
+	int dirfd;
+
+	switch (r->op) {
+	case JOP_MKDIR:
+		dirfd = store_parent(s, r->path, &name);
+		if (dirfd == -1)
+			return -1;
+		if (mkdirat(dirfd, name, 0700) == -1 && errno != EEXIST)
+			return -1;
+		return 0;
+	case JOP_PUT:
+		dirfd = store_parent(s, r->path, &name);
+		if (dirfd == -1)
+			return -1;
+		if (renameat(s->stagingfd, r->staged, dirfd, name) == -1) {
+			struct stat st;
+
+			/* Already renamed by the run that crashed. */
+			if (errno == ENOENT && fstatat(s->stagingfd, r->staged,
+			    &st, AT_SYMLINK_NOFOLLOW) == -1 && errno == ENOENT)
+				return 0;
+			return -1;
+		}
+		return 0;
+	case JOP_ATTR:
+		return apply_attr(s, r);
+	case JOP_REMOVE:
+		return store_remove_tree(s, r->path);
+	}
+	errno = EINVAL;
+	return -1;
+}
+
+/* Removes every name in staging/ (all are files or symlinks). */
+static int
+clear_staging(struct store *s, unsigned long *removed)
+{
+	DIR *d;
+	struct dirent *de;
+	int fd, rc = 0;
+
+	*removed = 0;
+	fd = openat(s->stagingfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd == -1 || (d = fdopendir(fd)) == NULL) {
+		log_err("%s/%s/staging", s->path, PATH_META);
+		if (fd != -1)
+			close(fd);
+		return -1;
+	}
+	while ((errno = 0, de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (unlinkat(s->stagingfd, de->d_name, 0) == -1 &&
+		    errno != ENOENT) {
+			log_err("%s/%s/staging/%s", s->path, PATH_META,
+			    de->d_name);
+			rc = -1;
+			continue;
+		}
+		(*removed)++;
+	}
+	closedir(d);
+	return rc;
+}
+
+int
+journal_apply(struct store *s, const struct journal *j,
+    journal_error_fn *on_error, void *arg)
+{
+	unsigned long removed;
+
+	for (size_t i = 0; i < j->n; i++) {
+		if (apply_one(s, &j->v[i]) == -1)
+			on_error(arg, &j->v[i], errno);
+		fault_point("commit");
+	}
+	store_forget_dir(s);
+	if (store_sync(s) == -1)
+		return -1;
+	fault_point("cleanup");
+	if (unlinkat(s->metafd, JOURNAL_NAME, 0) == -1 && errno != ENOENT) {
+		log_err("%s/%s/%s: retiring the journal", s->path, PATH_META,
+		    JOURNAL_NAME);
+		return -1;
+	}
+	if (fsync(s->metafd) == -1) {
+		log_err("%s/%s: fsync", s->path, PATH_META);
+		return -1;
+	}
+	return clear_staging(s, &removed);
+}
+
+static void
+recover_error(void *arg, const struct journal_rec *r, int err)
+{
+	struct store *s = arg;
+
+	log_warnx("%s: recovery could not redo the change of %s: %s", s->path,
+	    r->path, strerror(err));
+}
+
+/* Reads the whole journal file; *p is malloc'ed. 0, 1 when absent, -1. */
+static int
+journal_read_file(struct store *s, uint8_t **p, size_t *n)
+{
+	struct stat st;
+	ssize_t got;
+	size_t off = 0;
+	int fd, rc = -1;
+
+	*p = NULL;
+	fd = openat(s->metafd, JOURNAL_NAME, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd == -1)
+		return errno == ENOENT ? 1 : -1;
+	if (fstat(fd, &st) == -1)
+		goto out;
+	if ((uint64_t)st.st_size > JOURNAL_MAX_SIZE) {
+		errno = EFBIG;
+		goto out;
+	}
+	*n = (size_t)st.st_size;
+	*p = malloc(*n ? *n : 1);
+	if (*p == NULL)
+		goto out;
+	while (off < *n) {
+		got = read(fd, *p + off, *n - off);
+		if (got == -1 && errno == EINTR)
+			continue;
+		if (got <= 0) {
+			if (got == 0)
+				errno = EIO;
+			goto out;
+		}
+		off += (size_t)got;
+	}
+	rc = 0;
+out:
+	if (rc == -1) {
+		free(*p);
+		*p = NULL;
+	}
+	close(fd);
+	return rc;
+}
+
+int
+journal_recover(struct store *s)
+{
+	struct journal j;
+	uint8_t *data = NULL;
+	size_t n = 0;
+	const char *why;
+	unsigned long removed;
+	int found, rc = -1;
+
+	journal_init(&j);
+	if (unlinkat(s->metafd, JOURNAL_TMP, 0) == -1 && errno != ENOENT) {
+		log_err("%s/%s/%s", s->path, PATH_META, JOURNAL_TMP);
+		goto out;
+	}
+	found = journal_read_file(s, &data, &n);
+	if (found == -1) {
+		log_err("%s/%s/%s", s->path, PATH_META, JOURNAL_NAME);
+		goto out;
+	}
+	if (found == 1) {
+		if (clear_staging(s, &removed) == -1)
+			goto out;
+		if (removed > 0)
+			log_info("%s: recovered an interrupted session: rolled "
+			    "back, %lu staged files discarded", s->path, removed);
+		rc = 0;
+		goto out;
+	}
+	if (journal_decode(data, n, &j, &why) == -1) {
+		log_errx("%s/%s/%s: journal is corrupt (%s); the store was "
+		    "left as it is", s->path, PATH_META, JOURNAL_NAME, why);
+		goto out;
+	}
+	if (journal_apply(s, &j, recover_error, s) == -1)
+		goto out;
+	log_info("%s: recovered an interrupted session: rolled forward, "
+	    "%zu operations redone", s->path, j.n);
+	rc = 0;
+out:
+	free(data);
+	journal_release(&j);
+	return rc;
+}

@@ -1,0 +1,397 @@
+/* manifest: the list of entries of a file set, and the scan that builds it. */
+#include "manifest.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "path.h"
+
+void
+manifest_init(struct manifest *m)
+{
+	memset(m, 0, sizeof(*m));
+	htab_init(&m->index);
+}
+
+void
+entry_release(struct entry *e)
+{
+	free(e->path);
+	free(e->target);
+	e->path = e->target = NULL;
+}
+
+void
+manifest_release(struct manifest *m)
+{
+	for (size_t i = 0; i < m->n; i++)
+		entry_release(&m->v[i]);
+	free(m->v);
+	htab_release(&m->index);
+	manifest_init(m);
+}
+
+int
+manifest_push(struct manifest *m, struct entry *e)
+{
+	struct entry *v;
+	size_t cap;
+
+	if (m->n == m->cap) {
+		cap = m->cap ? m->cap * 2 : 1024;
+		v = realloc(m->v, cap * sizeof(*v));
+		if (v == NULL) {
+			entry_release(e);
+			return -1;
+		}
+		m->v = v;
+		m->cap = cap;
+	}
+	m->v[m->n++] = *e;
+	return 0;
+}
+
+int
+manifest_index(struct manifest *m)
+{
+	for (size_t i = 0; i < m->n; i++)
+		if (htab_put(&m->index, m->v[i].path, strlen(m->v[i].path),
+		    i) == -1)
+			return -1;
+	return 0;
+}
+
+long
+manifest_find(const struct manifest *m, const char *path)
+{
+	size_t i;
+
+	if (!htab_get(&m->index, path, strlen(path), &i))
+		return -1;
+	return (long)i;
+}
+
+void
+entry_set_stat(struct entry *e, const struct stat *st)
+{
+	e->mode = st->st_mode & 07777;
+	e->uid = st->st_uid;
+	e->gid = st->st_gid;
+	e->size = S_ISDIR(st->st_mode) ? 0 : (uint64_t)st->st_size;
+	e->mtime_sec = st->st_mtim.tv_sec;
+	e->mtime_nsec = (uint32_t)st->st_mtim.tv_nsec;
+}
+
+int
+entry_type_of(mode_t mode)
+{
+	if (S_ISREG(mode))
+		return ENTRY_REG;
+	if (S_ISDIR(mode))
+		return ENTRY_DIR;
+	if (S_ISLNK(mode))
+		return ENTRY_LNK;
+	return 0;
+}
+
+const char *
+entry_type_name(int type)
+{
+	switch (type) {
+	case ENTRY_REG: return "file";
+	case ENTRY_DIR: return "directory";
+	case ENTRY_LNK: return "symlink";
+	case ENTRY_HARDLINK: return "file";
+	}
+	return "special file";
+}
+
+/* Inode keys live in blocks that never move, since the table points at them. */
+#define INODE_BLOCK 1024
+struct inode_key {
+	dev_t dev;
+	ino_t ino;
+};
+struct inode_block {
+	struct inode_block *next;
+	struct inode_key keys[INODE_BLOCK];
+};
+
+/* State shared by one walk. */
+struct scan {
+	struct manifest *m;
+	const struct filter *filter;
+	const char *rootname;
+	int want_hash;
+	struct result *res;
+	struct htab inodes;	/* (dev, ino) of multiply linked files -> index */
+	struct inode_block *blocks;	/* storage for the keys of inodes */
+	size_t nkeys;
+};
+
+static int scan_dir(struct scan *s, int dirfd, const char *rel);
+
+static int
+name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Reads and sorts the names of an open directory; *names is owned by the caller. */
+static int
+scan_names(int dirfd, char ***names, size_t *n)
+{
+	DIR *d;
+	struct dirent *de;
+	char **v = NULL, **nv;
+	size_t cnt = 0, cap = 0;
+	int fd, rc = -1;
+
+	fd = dup(dirfd);
+	if (fd == -1)
+		return -1;
+	d = fdopendir(fd);
+	if (d == NULL) {
+		close(fd);
+		return -1;
+	}
+	while ((errno = 0, de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (cnt == cap) {
+			cap = cap ? cap * 2 : 32;
+			nv = realloc(v, cap * sizeof(*v));
+			if (nv == NULL)
+				goto out;
+			v = nv;
+		}
+		v[cnt] = strdup(de->d_name);
+		if (v[cnt] == NULL)
+			goto out;
+		cnt++;
+	}
+	if (errno != 0)
+		goto out;
+	qsort(v, cnt, sizeof(*v), name_cmp);
+	rc = 0;
+out:
+	if (rc == -1) {
+		int saved = errno;
+
+		for (size_t i = 0; i < cnt; i++)
+			free(v[i]);
+		free(v);
+		v = NULL;
+		cnt = 0;
+		errno = saved;
+	}
+	closedir(d);
+	*names = v;
+	*n = cnt;
+	return rc;
+}
+
+/* Records a hard link to an earlier entry, or remembers this inode. */
+static int
+scan_hardlink(struct scan *s, struct entry *e, const struct stat *st)
+{
+	struct inode_key *k;
+	struct inode_block *b;
+	size_t first;
+
+	if (s->nkeys % INODE_BLOCK == 0) {
+		b = calloc(1, sizeof(*b));
+		if (b == NULL)
+			return -1;
+		b->next = s->blocks;
+		s->blocks = b;
+	}
+	k = &s->blocks->keys[s->nkeys % INODE_BLOCK];
+	k->dev = st->st_dev;
+	k->ino = st->st_ino;
+	if (htab_get(&s->inodes, k, sizeof(*k), &first)) {
+		e->type = ENTRY_HARDLINK;
+		e->link_index = first;
+		e->target = strdup(s->m->v[first].path);
+		return e->target ? 0 : -1;
+	}
+	if (htab_put(&s->inodes, k, sizeof(*k), s->m->n) == -1)
+		return -1;
+	s->nkeys++;
+	return 0;
+}
+
+static char *
+join(const char *rel, const char *name)
+{
+	char *p;
+
+	if (*rel == '\0')
+		return strdup(name);
+	if (asprintf(&p, "%s/%s", rel, name) == -1)
+		return NULL;
+	return p;
+}
+
+/* Adds one directory entry; descends into directories. */
+static int
+scan_one(struct scan *s, int dirfd, const char *rel, const char *name)
+{
+	struct entry e;
+	struct stat st;
+	char *path, linkbuf[PATH_MAX];
+	ssize_t n;
+	int fd, type;
+
+	memset(&e, 0, sizeof(e));
+	path = join(rel, name);
+	if (path == NULL)
+		return -1;
+	e.path = path;
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == -1) {
+		if (errno == ENOENT) {
+			free(path);
+			return 0;	/* vanished since readdir: not an error */
+		}
+		result_addf(s->res, ITEM_FAIL, path, 0, "stat: %s",
+		    strerror(errno));
+		free(path);
+		return 0;
+	}
+	type = entry_type_of(st.st_mode);
+	if (*rel == '\0' && path_is_meta(path)) {
+		result_add(s->res, ITEM_SKIP, path, type == ENTRY_DIR,
+		    "reserved name (" PATH_META " holds the store's metadata)");
+		free(path);
+		return 0;
+	}
+	if (filter_excluded(s->filter, path, type == ENTRY_DIR)) {
+		free(path);
+		return 0;
+	}
+	if (type == 0) {
+		result_add(s->res, ITEM_SKIP, path, 0,
+		    "special file (device, fifo or socket) not mirrored");
+		free(path);
+		return 0;
+	}
+	e.type = type;
+	entry_set_stat(&e, &st);
+	if (type == ENTRY_LNK) {
+		n = readlinkat(dirfd, name, linkbuf, sizeof(linkbuf) - 1);
+		if (n == -1) {
+			result_addf(s->res, ITEM_FAIL, path, 0, "readlink: %s",
+			    strerror(errno));
+			free(path);
+			return 0;
+		}
+		linkbuf[n] = '\0';
+		e.target = strdup(linkbuf);
+		if (e.target == NULL)
+			goto nomem;
+	}
+	if (type == ENTRY_REG && st.st_nlink > 1 && scan_hardlink(s, &e, &st) == -1)
+		goto nomem;
+	if (type == ENTRY_REG && s->want_hash) {
+		fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd == -1 || hash_fd(fd, e.hash) == -1) {
+			result_addf(s->res, errno == ENOENT ? ITEM_VANISHED :
+			    ITEM_FAIL, path, 0, "read: %s", strerror(errno));
+			if (fd != -1)
+				close(fd);
+			entry_release(&e);
+			return 0;
+		}
+		close(fd);
+		e.has_hash = 1;
+	}
+	if (manifest_push(s->m, &e) == -1)
+		return -1;
+	if (type != ENTRY_DIR)
+		return 0;
+	fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd == -1) {
+		result_addf(s->res, ITEM_FAIL, path, 1, "open directory: %s",
+		    strerror(errno));
+		return 0;
+	}
+	/* s->m->v may move; use the copy of the path owned by the manifest. */
+	n = scan_dir(s, fd, s->m->v[s->m->n - 1].path);
+	close(fd);
+	return (int)n;
+nomem:
+	entry_release(&e);
+	return -1;
+}
+
+static int
+scan_dir(struct scan *s, int dirfd, const char *rel)
+{
+	char **names;
+	size_t n, i;
+	char *relcopy;
+	int rc = 0;
+
+	if (scan_names(dirfd, &names, &n) == -1) {
+		if (errno == ENOMEM)
+			return -1;
+		result_addf(s->res, ITEM_FAIL, *rel ? rel : ".", 1,
+		    "read directory: %s", strerror(errno));
+		return 0;
+	}
+	/* rel points into the manifest, which may be reallocated. */
+	relcopy = strdup(rel);
+	if (relcopy == NULL)
+		rc = -1;
+	for (i = 0; i < n; i++) {
+		if (rc == 0 && scan_one(s, dirfd, relcopy, names[i]) == -1)
+			rc = -1;
+		free(names[i]);
+	}
+	free(names);
+	free(relcopy);
+	return rc;
+}
+
+int
+manifest_scan(struct manifest *m, int rootfd, const char *rootname,
+    const struct filter *filter, int want_hash, struct result *res)
+{
+	struct scan s;
+	struct stat st;
+	int rc = -1;
+
+	memset(&s, 0, sizeof(s));
+	s.m = m;
+	s.filter = filter;
+	s.rootname = rootname;
+	s.want_hash = want_hash;
+	s.res = res;
+	htab_init(&s.inodes);
+	if (fstat(rootfd, &st) == -1) {
+		log_err("%s", rootname);
+		goto out;
+	}
+	m->top.type = ENTRY_DIR;
+	entry_set_stat(&m->top, &st);
+	if (scan_dir(&s, rootfd, "") == -1) {
+		log_err("scanning %s", rootname);
+		goto out;
+	}
+	rc = 0;
+out:
+	htab_release(&s.inodes);
+	while (s.blocks != NULL) {
+		struct inode_block *next = s.blocks->next;
+
+		free(s.blocks);
+		s.blocks = next;
+	}
+	return rc;
+}

@@ -1,0 +1,78 @@
+/* manifest: the list of entries of a file set, and the scan that builds it. */
+#ifndef MIRRORFS_MANIFEST_H
+#define MIRRORFS_MANIFEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+
+#include "filter.h"
+#include "hash.h"
+#include "htab.h"
+#include "result.h"
+
+enum entry_type {
+	ENTRY_REG = 1,
+	ENTRY_DIR = 2,
+	ENTRY_LNK = 3,
+	ENTRY_HARDLINK = 4,	/* another name of an earlier ENTRY_REG */
+	ENTRY_TYPE_MAX = ENTRY_HARDLINK
+};
+
+struct entry {
+	char *path;		/* relative to the top, owned */
+	char *target;		/* LNK: the link text; HARDLINK: the path it links to */
+	size_t link_index;	/* HARDLINK: index of the entry it links to */
+	int type;
+	uint32_t mode;		/* permission bits only (07777) */
+	uint32_t uid;
+	uint32_t gid;
+	uint64_t size;
+	int64_t mtime_sec;
+	uint32_t mtime_nsec;
+	int has_hash;
+	uint8_t hash[HASH_SIZE];
+};
+
+/*
+ * Entries come parents first, siblings in byte order, so a HARDLINK
+ * always follows the entry it names. The top directory's own attributes
+ * are kept in top (its path is "").
+ */
+struct manifest {
+	struct entry *v;
+	size_t n;
+	size_t cap;
+	struct entry top;
+	struct htab index;	/* path -> position, after manifest_index() */
+};
+
+void manifest_init(struct manifest *m);
+void manifest_release(struct manifest *m);
+/* Appends e, taking ownership of its strings (freed on failure too). */
+int manifest_push(struct manifest *m, struct entry *e);
+/* Builds the path index. -1 on ENOMEM. */
+int manifest_index(struct manifest *m);
+/* Position of path, or -1 when absent. Needs manifest_index(). */
+long manifest_find(const struct manifest *m, const char *path);
+
+/* Frees an entry's strings. */
+void entry_release(struct entry *e);
+/* Fills the attribute fields of e from st. */
+void entry_set_stat(struct entry *e, const struct stat *st);
+/* The entry type of st, or 0 for a type that is not mirrored. */
+int entry_type_of(mode_t mode);
+/* A word for messages: "file", "directory", "symlink". */
+const char *entry_type_name(int type);
+
+/*
+ * Walks the tree under rootfd (an open directory) into m, applying
+ * filter; with want_hash, hashes every regular file. Entries that cannot
+ * be mirrored (special files, unreadable directories, a top-level
+ * ".mirrorfs") are recorded in res as skipped or failed, never silently
+ * dropped. Returns 0, or -1 on a fatal error (ENOMEM; logged).
+ */
+int manifest_scan(struct manifest *m, int rootfd, const char *rootname,
+    const struct filter *filter, int want_hash, struct result *res);
+
+#endif

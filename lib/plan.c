@@ -1,0 +1,409 @@
+/* plan: what a session must do to each entry, decided against the store. */
+#include "plan.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "hash.h"
+#include "log.h"
+#include "path.h"
+#include "proto.h"
+
+void
+plan_set(struct plan *p, size_t i, int state, const char *fmt, ...)
+{
+	struct plan_entry *pe = &p->v[i];
+	va_list ap;
+
+	pe->state = (uint8_t)state;
+	free(pe->reason);
+	pe->reason = NULL;
+	if (fmt == NULL)
+		return;
+	va_start(ap, fmt);
+	if (vasprintf(&pe->reason, fmt, ap) == -1)
+		pe->reason = NULL;
+	va_end(ap);
+}
+
+void
+plan_purge_fail(struct plan *p, size_t k, const char *reason)
+{
+	p->purges[k].state = PLAN_FAIL;
+	free(p->purges[k].reason);
+	p->purges[k].reason = strdup(reason);
+}
+
+void
+plan_release(struct plan *p)
+{
+	for (size_t i = 0; i < p->n; i++)
+		free(p->v[i].reason);
+	for (size_t k = 0; k < p->npurges; k++) {
+		free(p->purges[k].path);
+		free(p->purges[k].reason);
+	}
+	free(p->v);
+	free(p->purges);
+	memset(p, 0, sizeof(*p));
+}
+
+static int
+same_mtime(const struct entry *e, const struct stat *st)
+{
+	return e->mtime_sec == st->st_mtim.tv_sec &&
+	    e->mtime_nsec == (uint32_t)st->st_mtim.tv_nsec;
+}
+
+static int
+same_owner(const struct entry *e, const struct stat *st, int owner)
+{
+	return !owner || (e->uid == st->st_uid && e->gid == st->st_gid);
+}
+
+/* 1 when the store's file at rel has the content hash of e, 0 if not, -1. */
+static int
+same_content(struct store *s, const char *rel, const struct entry *e)
+{
+	uint8_t h[HASH_SIZE];
+	int fd, rc;
+
+	fd = store_open_at(s, rel, O_RDONLY);
+	if (fd == -1)
+		return -1;
+	rc = hash_fd(fd, h);
+	close(fd);
+	if (rc == -1)
+		return -1;
+	return memcmp(h, e->hash, HASH_SIZE) == 0;
+}
+
+static void
+plan_file(struct plan *p, size_t i, struct store *s, const struct entry *e,
+    const struct stat *st, const struct plan_opts *o)
+{
+	int same;
+
+	if (e->size != (uint64_t)st->st_size || !same_mtime(e, st)) {
+		plan_set(p, i, PLAN_REPLACE, NULL);
+		p->v[i].flags |= PF_DATA;
+		return;
+	}
+	if ((o->flags & SESSION_CHECKSUM) && e->has_hash) {
+		same = same_content(s, e->path, e);
+		if (same == -1) {
+			plan_set(p, i, PLAN_FAIL, "read for checksum: %s",
+			    strerror(errno));
+			return;
+		}
+		if (!same) {
+			plan_set(p, i, PLAN_REPLACE, NULL);
+			p->v[i].flags |= PF_DATA;
+			return;
+		}
+	}
+	if (e->mode != (st->st_mode & 07777) || !same_owner(e, st, o->owner)) {
+		plan_set(p, i, PLAN_REPLACE, NULL);
+		p->v[i].flags |= PF_ATTR;
+	}
+}
+
+static void
+plan_symlink(struct plan *p, size_t i, struct store *s, const struct entry *e,
+    const struct stat *st, const struct plan_opts *o)
+{
+	char target[PATH_MAX];
+	const char *name;
+	ssize_t n = -1;
+	int dirfd;
+
+	dirfd = store_parent(s, e->path, &name);
+	if (dirfd != -1)
+		n = readlinkat(dirfd, name, target, sizeof(target) - 1);
+	if (n == -1) {
+		plan_set(p, i, PLAN_FAIL, "readlink: %s", strerror(errno));
+		return;
+	}
+	target[n] = '\0';
+	if (strcmp(target, e->target) != 0)
+		plan_set(p, i, PLAN_REPLACE, NULL);
+	else if (!same_mtime(e, st) || !same_owner(e, st, o->owner)) {
+		plan_set(p, i, PLAN_REPLACE, NULL);
+		p->v[i].flags |= PF_ATTR;
+	}
+}
+
+static void
+plan_dir(struct plan *p, size_t i, const struct entry *e,
+    const struct stat *st, const struct plan_opts *o)
+{
+	if (e->mode != (st->st_mode & 07777) || !same_owner(e, st, o->owner)) {
+		plan_set(p, i, PLAN_REPLACE, NULL);
+		p->v[i].flags |= PF_DIRATTR;
+	} else if (!same_mtime(e, st))
+		p->v[i].flags |= PF_DIRATTR;	/* silent: not a change */
+}
+
+static void
+plan_hardlink(struct plan *p, size_t i, const struct manifest *m,
+    const struct stat *st)
+{
+	const struct plan_entry *t = &p->v[m->v[i].link_index];
+
+	if (t->state == PLAN_SKIP || t->state == PLAN_FAIL)
+		plan_set(p, i, PLAN_SKIP, "the file it links to was not "
+		    "synced");
+	/* Already another name of the (unchanged) first name's inode? */
+	else if ((t->flags & PF_DATA) || !(t->flags & PF_EXISTS) ||
+	    t->ino != st->st_ino)
+		plan_set(p, i, PLAN_REPLACE, NULL);
+}
+
+static int
+store_type_of(const struct entry *e)
+{
+	return e->type == ENTRY_HARDLINK ? ENTRY_REG : e->type;
+}
+
+/* The plan of the directory holding entry i, or NULL for the top. */
+static struct plan_entry *
+parent_of(struct plan *p, const struct manifest *m, size_t i)
+{
+	char dir[PATH_MAX];
+	size_t len = path_dirlen(m->v[i].path);
+	long at;
+
+	if (len == 0)
+		return NULL;
+	memcpy(dir, m->v[i].path, len);
+	dir[len] = '\0';
+	at = manifest_find(m, dir);
+	return at < 0 ? NULL : &p->v[at];
+}
+
+static void
+plan_entry(struct plan *p, size_t i, struct store *s, const struct manifest *m,
+    const struct plan_opts *o)
+{
+	const struct entry *e = &m->v[i];
+	struct plan_entry *parent = parent_of(p, m, i);
+	struct stat st;
+	int dtype;
+
+	if (parent && (parent->state == PLAN_SKIP ||
+	    parent->state == PLAN_FAIL)) {
+		plan_set(p, i, PLAN_SKIP, "its directory was not synced");
+		return;
+	}
+	if (parent && parent->state == PLAN_CREATE) {
+		plan_set(p, i, PLAN_CREATE, NULL);	/* nothing there yet */
+		goto created;
+	}
+	if (store_lstat(s, e->path, &st) == -1) {
+		if (errno == ENOENT) {
+			plan_set(p, i, PLAN_CREATE, NULL);
+			goto created;
+		}
+		if (errno == ELOOP || errno == EXDEV || errno == ENOTDIR)
+			plan_set(p, i, PLAN_SKIP, "a symlink or non-directory "
+			    "in the store is in the way");
+		else
+			plan_set(p, i, PLAN_FAIL, "stat: %s", strerror(errno));
+		return;
+	}
+	p->v[i].flags |= PF_EXISTS;
+	p->v[i].ino = st.st_ino;
+	dtype = entry_type_of(st.st_mode);
+	if (dtype != store_type_of(e)) {
+		plan_set(p, i, PLAN_SKIP, "type conflict: the source has a %s, "
+		    "the store has a %s", entry_type_name(e->type),
+		    entry_type_name(dtype));
+		return;
+	}
+	switch (e->type) {
+	case ENTRY_REG: plan_file(p, i, s, e, &st, o); break;
+	case ENTRY_LNK: plan_symlink(p, i, s, e, &st, o); break;
+	case ENTRY_DIR: plan_dir(p, i, e, &st, o); break;
+	case ENTRY_HARDLINK: plan_hardlink(p, i, m, &st); break;
+	}
+	return;
+created:
+	if (e->type == ENTRY_REG)
+		p->v[i].flags |= PF_DATA;
+	else if (e->type == ENTRY_DIR)
+		p->v[i].flags |= PF_DIRATTR;
+}
+
+static int
+plan_add_purge(struct plan *p, const char *path, int is_dir)
+{
+	struct plan_purge *v;
+
+	v = realloc(p->purges, (p->npurges + 1) * sizeof(*v));
+	if (v == NULL)
+		return -1;
+	p->purges = v;
+	memset(&v[p->npurges], 0, sizeof(*v));
+	v[p->npurges].path = strdup(path);
+	v[p->npurges].is_dir = is_dir;
+	v[p->npurges].state = PLAN_PURGE;
+	if (v[p->npurges].path == NULL)
+		return -1;
+	p->npurges++;
+	return 0;
+}
+
+/* Lists the extra entries of the store directory rel ("" for the top). */
+static int
+plan_purge_dir(struct plan *p, struct store *s, const struct manifest *m,
+    const char *rel, const struct plan_opts *o)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	struct stat st;
+	DIR *d;
+	int fd, is_dir, rc = 0;
+
+	fd = *rel ? store_open_at(s, rel, O_RDONLY | O_DIRECTORY) :
+	    openat(s->rootfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd == -1 || (d = fdopendir(fd)) == NULL) {
+		log_warn("%s/%s: not purged", s->path, rel);
+		if (fd != -1)
+			close(fd);
+		return 0;
+	}
+	while (rc == 0 && (de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (snprintf(path, sizeof(path), "%s%s%s", rel, *rel ? "/" : "",
+		    de->d_name) >= (int)sizeof(path))
+			continue;
+		if (path_is_meta(path) || manifest_find(m, path) >= 0)
+			continue;
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == -1)
+			continue;	/* gone already */
+		is_dir = S_ISDIR(st.st_mode);
+		if (filter_excluded(o->filter, path, is_dir))
+			continue;	/* excluded entries are never purged */
+		if (is_dir && !(o->flags & SESSION_PURGE_DIRS))
+			continue;
+		rc = plan_add_purge(p, path, is_dir);
+	}
+	closedir(d);
+	return rc;
+}
+
+static int
+plan_purges(struct plan *p, struct store *s, const struct manifest *m,
+    const struct plan_opts *o)
+{
+	size_t before;
+
+	if (s->rootfd < 0)
+		return 0;
+	before = p->npurges;
+	if (plan_purge_dir(p, s, m, "", o) == -1)
+		return -1;
+	p->top_attr |= p->npurges > before;
+	for (size_t i = 0; i < m->n; i++) {
+		if (m->v[i].type != ENTRY_DIR || !(p->v[i].flags & PF_EXISTS) ||
+		    p->v[i].state == PLAN_SKIP || p->v[i].state == PLAN_FAIL)
+			continue;
+		before = p->npurges;
+		if (plan_purge_dir(p, s, m, m->v[i].path, o) == -1)
+			return -1;
+		if (p->npurges > before)
+			p->v[i].flags |= PF_DIRATTR;
+	}
+	return 0;
+}
+
+/* A directory whose contents change gets its mtime restored afterwards. */
+static void
+plan_mark_parents(struct plan *p, const struct manifest *m)
+{
+	for (size_t i = 0; i < m->n; i++) {
+		struct plan_entry *parent;
+
+		if (p->v[i].state != PLAN_CREATE && p->v[i].state != PLAN_REPLACE)
+			continue;
+		parent = parent_of(p, m, i);
+		if (parent)
+			parent->flags |= PF_DIRATTR;
+		else
+			p->top_attr = 1;
+	}
+}
+
+int
+plan_build(struct plan *p, struct store *s, const struct manifest *m,
+    const struct plan_opts *o)
+{
+	struct stat st;
+
+	memset(p, 0, sizeof(*p));
+	p->v = calloc(m->n ? m->n : 1, sizeof(*p->v));
+	if (p->v == NULL) {
+		log_err("plan");
+		return -1;
+	}
+	p->n = m->n;
+	for (size_t i = 0; i < m->n; i++)
+		plan_entry(p, i, s, m, o);
+	if (s->rootfd < 0 || fstat(s->rootfd, &st) == -1 ||
+	    m->top.mode != (st.st_mode & 07777) ||
+	    !same_mtime(&m->top, &st) || !same_owner(&m->top, &st, o->owner))
+		p->top_attr = 1;
+	if ((o->flags & (SESSION_PURGE | SESSION_PURGE_DIRS)) &&
+	    plan_purges(p, s, m, o) == -1) {
+		log_err("planning purges");
+		return -1;
+	}
+	plan_mark_parents(p, m);
+	return 0;
+}
+
+static int
+plan_item_action(int state)
+{
+	switch (state) {
+	case PLAN_CREATE: return ITEM_CREATE;
+	case PLAN_REPLACE: return ITEM_REPLACE;
+	case PLAN_SKIP: return ITEM_SKIP;
+	case PLAN_FAIL: return ITEM_FAIL;
+	case PLAN_VANISHED: return ITEM_VANISHED;
+	case PLAN_PURGE: return ITEM_PURGE;
+	}
+	return 0;
+}
+
+int
+plan_result(const struct plan *p, const struct manifest *m, struct result *res)
+{
+	for (size_t i = 0; i < p->n; i++) {
+		const struct plan_entry *pe = &p->v[i];
+
+		if (pe->state == PLAN_UNCHANGED) {
+			res->unchanged++;
+			continue;
+		}
+		if (result_add(res, plan_item_action(pe->state), m->v[i].path,
+		    m->v[i].type == ENTRY_DIR, pe->reason) == -1)
+			return -1;
+	}
+	for (size_t k = 0; k < p->npurges; k++) {
+		const struct plan_purge *pp = &p->purges[k];
+
+		if (result_add(res, plan_item_action(pp->state), pp->path,
+		    pp->is_dir, pp->reason) == -1)
+			return -1;
+	}
+	return 0;
+}

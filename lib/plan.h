@@ -1,0 +1,79 @@
+/* plan: what a session must do to each entry, decided against the store. */
+#ifndef MIRRORFS_PLAN_H
+#define MIRRORFS_PLAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "filter.h"
+#include "manifest.h"
+#include "result.h"
+#include "store.h"
+
+enum plan_state {
+	PLAN_UNCHANGED = 0,
+	PLAN_CREATE,
+	PLAN_REPLACE,
+	PLAN_SKIP,
+	PLAN_FAIL,
+	PLAN_VANISHED,
+	PLAN_PURGE,		/* purges only */
+};
+
+#define PF_DATA    0x01	/* wants file data from the sender */
+#define PF_STAGED  0x02	/* a new version waits in staging/ */
+#define PF_ATTR    0x04	/* attributes to set in place */
+#define PF_DIRATTR 0x08	/* directory attributes to set last */
+#define PF_EXISTS  0x10	/* present in the store before the session */
+
+struct plan_entry {
+	uint8_t state;
+	uint8_t flags;
+	ino_t ino;		/* the store's inode when PF_EXISTS */
+	char *reason;		/* owned; for skip, fail, vanished */
+};
+
+/* An extra entry of the store that the session deletes. */
+struct plan_purge {
+	char *path;		/* owned */
+	int is_dir;
+	uint8_t state;		/* PLAN_PURGE or PLAN_FAIL */
+	char *reason;		/* owned */
+};
+
+struct plan {
+	struct plan_entry *v;	/* one per manifest entry */
+	size_t n;
+	struct plan_purge *purges;
+	size_t npurges;
+	int top_attr;		/* the top directory's attributes differ */
+};
+
+/* Options that shape a plan. */
+struct plan_opts {
+	uint32_t flags;		/* SESSION_* */
+	const struct filter *filter;
+	int owner;		/* compare and set owners (we are root) */
+};
+
+/*
+ * Compares every entry of m with the store and decides its state; with
+ * purge flags, lists the store's extra entries. Returns 0, or -1 on
+ * ENOMEM (logged). Store errors become PLAN_FAIL entries with a reason.
+ */
+int plan_build(struct plan *p, struct store *s, const struct manifest *m,
+    const struct plan_opts *o);
+void plan_release(struct plan *p);
+
+/* Sets entry i's state with a printf-formatted reason (may be NULL). */
+void plan_set(struct plan *p, size_t i, int state, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Marks purge k failed with reason. */
+void plan_purge_fail(struct plan *p, size_t k, const char *reason);
+
+/* Appends one item per changed entry to res and counts the rest. -1 ENOMEM. */
+int plan_result(const struct plan *p, const struct manifest *m,
+    struct result *res);
+
+#endif

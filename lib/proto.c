@@ -1,0 +1,449 @@
+/* proto: the session protocol's messages, their encoders and checked decoders. */
+#include "proto.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "log.h"
+#include "path.h"
+
+const char *
+proto_msg_name(int type)
+{
+	static const char *names[] = {
+		[MSG_HELLO] = "HELLO", [MSG_SESSION] = "SESSION",
+		[MSG_ENTRY] = "ENTRY", [MSG_END_MANIFEST] = "END_MANIFEST",
+		[MSG_NEED] = "NEED", [MSG_END_NEED] = "END_NEED",
+		[MSG_FILE] = "FILE", [MSG_DATA] = "DATA",
+		[MSG_FILE_END] = "FILE_END", [MSG_FILE_ABORT] = "FILE_ABORT",
+		[MSG_DONE] = "DONE", [MSG_ITEM] = "ITEM",
+		[MSG_RESULT] = "RESULT", [MSG_ERROR] = "ERROR",
+	};
+
+	if (type <= 0 || type > MSG_ERROR)
+		return "unknown";
+	return names[type];
+}
+
+static int
+fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+/* Queues the frame encoded in b (encoded is nonzero when encoding failed). */
+static int
+send_buf(struct conn *c, int type, struct buf *b, int encoded)
+{
+	int rc = -1;
+
+	if (encoded != 0)
+		log_err("encoding %s for %s", proto_msg_name(type), c->peer);
+	else
+		rc = conn_send(c, (uint8_t)type, b->data, b->len);
+	buf_release(b);
+	return rc;
+}
+
+int
+proto_send_hello(struct conn *c)
+{
+	struct buf b;
+	int r;
+
+	buf_init(&b);
+	r = buf_put_u32(&b, PROTO_MAGIC) || buf_put_u16(&b, PROTO_VERSION);
+	return send_buf(c, MSG_HELLO, &b, r);
+}
+
+int
+proto_decode_hello(const uint8_t *p, size_t n, char *err, size_t errlen)
+{
+	struct reader r;
+	uint32_t magic;
+	uint16_t version;
+
+	reader_init(&r, p, n);
+	magic = reader_u32(&r);
+	version = reader_u16(&r);
+	if (reader_finish(&r) == -1 || magic != PROTO_MAGIC)
+		return fail(err, errlen, "not a mirrorfs peer (bad greeting)");
+	if (version != PROTO_VERSION)
+		return fail(err, errlen, "protocol version %u, this side "
+		    "speaks %u", version, PROTO_VERSION);
+	return 0;
+}
+
+int
+proto_send_session(struct conn *c, uint32_t flags, const struct filter *f)
+{
+	struct buf b;
+	int r;
+
+	buf_init(&b);
+	r = buf_put_u32(&b, flags) || buf_put_u32(&b, (uint32_t)f->n);
+	for (size_t i = 0; i < f->n && r == 0; i++)
+		r = buf_put_u8(&b, (uint8_t)f->rules[i].kind) ||
+		    buf_put_str(&b, f->rules[i].pattern);
+	return send_buf(c, MSG_SESSION, &b, r);
+}
+
+int
+proto_decode_session(const uint8_t *p, size_t n, uint32_t *flags,
+    struct filter *f, char *err, size_t errlen)
+{
+	struct reader r;
+	uint32_t nrules;
+	char *pat;
+	int kind;
+
+	reader_init(&r, p, n);
+	*flags = reader_u32(&r);
+	nrules = reader_u32(&r);
+	if (r.failed || (*flags & ~SESSION_FLAGS_ALL) != 0)
+		return fail(err, errlen, "SESSION: unknown flags %#x", *flags);
+	if (nrules > PROTO_MAX_RULES)
+		return fail(err, errlen, "SESSION: %u filter rules (limit %d)",
+		    nrules, PROTO_MAX_RULES);
+	for (uint32_t i = 0; i < nrules; i++) {
+		kind = reader_u8(&r);
+		pat = reader_str(&r, PATH_MAX - 1);
+		if (pat == NULL || (kind != FILTER_EXCLUDE &&
+		    kind != FILTER_INCLUDE) || filter_add(f, kind, pat) == -1) {
+			free(pat);
+			filter_release(f);
+			return fail(err, errlen, "SESSION: bad filter rule %u", i);
+		}
+		free(pat);
+	}
+	if (reader_finish(&r) == -1) {
+		filter_release(f);
+		return fail(err, errlen, "SESSION: malformed");
+	}
+	return 0;
+}
+
+static int
+put_attr(struct buf *b, const struct entry *e)
+{
+	return buf_put_u32(b, e->mode) || buf_put_u32(b, e->uid) ||
+	    buf_put_u32(b, e->gid) || buf_put_u64(b, e->size) ||
+	    buf_put_u64(b, (uint64_t)e->mtime_sec) ||
+	    buf_put_u32(b, e->mtime_nsec);
+}
+
+static void
+get_attr(struct reader *r, struct entry *e)
+{
+	e->mode = reader_u32(r);
+	e->uid = reader_u32(r);
+	e->gid = reader_u32(r);
+	e->size = reader_u64(r);
+	e->mtime_sec = (int64_t)reader_u64(r);
+	e->mtime_nsec = reader_u32(r);
+}
+
+static int
+check_attr(const struct entry *e, char *err, size_t errlen)
+{
+	if (e->mode & ~07777u)
+		return fail(err, errlen, "mode %#o out of range", e->mode);
+	if (e->mtime_nsec >= 1000000000u)
+		return fail(err, errlen, "mtime nanoseconds %u out of range",
+		    e->mtime_nsec);
+	if (e->size > (uint64_t)INT64_MAX)
+		return fail(err, errlen, "size out of range");
+	return 0;
+}
+
+int
+proto_send_entry(struct conn *c, const struct entry *e)
+{
+	struct buf b;
+	int r;
+
+	buf_init(&b);
+	r = buf_put_u8(&b, (uint8_t)e->type) || buf_put_str(&b, e->path) ||
+	    put_attr(&b, e) || buf_put_u8(&b, (uint8_t)e->has_hash);
+	if (e->has_hash)
+		r = r || buf_put(&b, e->hash, HASH_SIZE);
+	if (e->type == ENTRY_LNK || e->type == ENTRY_HARDLINK)
+		r = r || buf_put_str(&b, e->target);
+	return send_buf(c, MSG_ENTRY, &b, r);
+}
+
+int
+proto_decode_entry(const uint8_t *p, size_t n, struct entry *e,
+    char *err, size_t errlen)
+{
+	struct reader r;
+	const void *hash;
+	const char *why;
+
+	memset(e, 0, sizeof(*e));
+	reader_init(&r, p, n);
+	e->type = reader_u8(&r);
+	e->path = reader_str(&r, PATH_MAX - 1);
+	get_attr(&r, e);
+	e->has_hash = reader_u8(&r);
+	if (e->has_hash == 1 && (hash = reader_bytes(&r, HASH_SIZE)) != NULL)
+		memcpy(e->hash, hash, HASH_SIZE);
+	if (e->type == ENTRY_LNK || e->type == ENTRY_HARDLINK)
+		e->target = reader_str(&r, PATH_MAX - 1);
+	if (reader_finish(&r) == -1 || e->path == NULL || e->has_hash > 1) {
+		fail(err, errlen, "ENTRY: malformed");
+		goto bad;
+	}
+	if (e->type < ENTRY_REG || e->type > ENTRY_TYPE_MAX) {
+		fail(err, errlen, "ENTRY %s: unknown type %d", e->path, e->type);
+		goto bad;
+	}
+	if (path_check(e->path, &why) == -1) {
+		fail(err, errlen, "ENTRY: refused path '%s': %s", e->path, why);
+		goto bad;
+	}
+	if (path_is_meta(e->path)) {
+		fail(err, errlen, "ENTRY: refused path '%s': reserved name",
+		    e->path);
+		goto bad;
+	}
+	if (check_attr(e, err, errlen) == -1)
+		goto bad;
+	if (e->type == ENTRY_LNK && *e->target == '\0') {
+		fail(err, errlen, "ENTRY %s: empty symlink target", e->path);
+		goto bad;
+	}
+	if (e->type == ENTRY_HARDLINK && path_check(e->target, &why) == -1) {
+		fail(err, errlen, "ENTRY %s: refused link target: %s", e->path,
+		    why);
+		goto bad;
+	}
+	return 0;
+bad:
+	entry_release(e);
+	return -1;
+}
+
+int
+proto_send_end_manifest(struct conn *c, uint64_t count, const struct entry *top)
+{
+	struct buf b;
+	int r;
+
+	buf_init(&b);
+	r = buf_put_u64(&b, count) || put_attr(&b, top);
+	return send_buf(c, MSG_END_MANIFEST, &b, r);
+}
+
+int
+proto_decode_end_manifest(const uint8_t *p, size_t n, uint64_t *count,
+    struct entry *top, char *err, size_t errlen)
+{
+	struct reader r;
+
+	memset(top, 0, sizeof(*top));
+	reader_init(&r, p, n);
+	*count = reader_u64(&r);
+	get_attr(&r, top);
+	top->type = ENTRY_DIR;
+	if (reader_finish(&r) == -1)
+		return fail(err, errlen, "END_MANIFEST: malformed");
+	return check_attr(top, err, errlen);
+}
+
+int
+proto_send_need(struct conn *c, const uint32_t *idx, size_t n)
+{
+	struct buf b;
+	int r;
+
+	buf_init(&b);
+	r = buf_put_u32(&b, (uint32_t)n);
+	for (size_t i = 0; i < n && r == 0; i++)
+		r = buf_put_u32(&b, idx[i]);
+	return send_buf(c, MSG_NEED, &b, r);
+}
+
+int
+proto_decode_need(const uint8_t *p, size_t n, uint32_t *idx, size_t *count,
+    char *err, size_t errlen)
+{
+	struct reader r;
+	uint32_t cnt;
+
+	reader_init(&r, p, n);
+	cnt = reader_u32(&r);
+	if (cnt > PROTO_MAX_NEED)
+		return fail(err, errlen, "NEED: %u indexes (limit %d)", cnt,
+		    PROTO_MAX_NEED);
+	for (uint32_t i = 0; i < cnt; i++)
+		idx[i] = reader_u32(&r);
+	if (reader_finish(&r) == -1)
+		return fail(err, errlen, "NEED: malformed");
+	*count = cnt;
+	return 0;
+}
+
+int
+proto_send_file(struct conn *c, const struct file_head *h)
+{
+	struct buf b;
+	int r;
+
+	buf_init(&b);
+	r = buf_put_u32(&b, h->index) || put_attr(&b, &h->attr);
+	return send_buf(c, MSG_FILE, &b, r);
+}
+
+int
+proto_decode_file(const uint8_t *p, size_t n, struct file_head *h,
+    char *err, size_t errlen)
+{
+	struct reader r;
+
+	memset(h, 0, sizeof(*h));
+	reader_init(&r, p, n);
+	h->index = reader_u32(&r);
+	get_attr(&r, &h->attr);
+	if (reader_finish(&r) == -1)
+		return fail(err, errlen, "FILE: malformed");
+	return check_attr(&h->attr, err, errlen);
+}
+
+int
+proto_send_file_abort(struct conn *c, uint32_t index, int action,
+    const char *reason)
+{
+	struct buf b;
+	int r;
+
+	buf_init(&b);
+	r = buf_put_u32(&b, index) || buf_put_u8(&b, (uint8_t)action) ||
+	    buf_put_str(&b, reason);
+	return send_buf(c, MSG_FILE_ABORT, &b, r);
+}
+
+int
+proto_decode_file_abort(const uint8_t *p, size_t n, uint32_t *index,
+    int *action, char **reason, char *err, size_t errlen)
+{
+	struct reader r;
+
+	reader_init(&r, p, n);
+	*index = reader_u32(&r);
+	*action = reader_u8(&r);
+	*reason = reader_str(&r, PROTO_MAX_REASON);
+	if (reader_finish(&r) == -1 || (*action != ITEM_FAIL &&
+	    *action != ITEM_SKIP && *action != ITEM_VANISHED)) {
+		free(*reason);
+		*reason = NULL;
+		return fail(err, errlen, "FILE_ABORT: malformed");
+	}
+	return 0;
+}
+
+int
+proto_send_item(struct conn *c, const struct item *it)
+{
+	struct buf b;
+	int r;
+
+	buf_init(&b);
+	r = buf_put_u8(&b, (uint8_t)it->action) ||
+	    buf_put_u8(&b, (uint8_t)it->is_dir) || buf_put_str(&b, it->path) ||
+	    buf_put_str(&b, it->reason ? it->reason : "");
+	return send_buf(c, MSG_ITEM, &b, r);
+}
+
+int
+proto_decode_item(const uint8_t *p, size_t n, struct item *it,
+    char *err, size_t errlen)
+{
+	struct reader r;
+
+	memset(it, 0, sizeof(*it));
+	reader_init(&r, p, n);
+	it->action = reader_u8(&r);
+	it->is_dir = reader_u8(&r);
+	it->path = reader_str(&r, PATH_MAX - 1);
+	it->reason = reader_str(&r, PROTO_MAX_REASON);
+	if (reader_finish(&r) == -1 || it->action < ITEM_CREATE ||
+	    it->action > ITEM_ACTION_MAX || it->is_dir > 1) {
+		free(it->path);
+		free(it->reason);
+		it->path = it->reason = NULL;
+		return fail(err, errlen, "ITEM: malformed");
+	}
+	if (*it->reason == '\0') {
+		free(it->reason);
+		it->reason = NULL;
+	}
+	return 0;
+}
+
+int
+proto_send_result(struct conn *c, const struct result *res)
+{
+	struct buf b;
+	int r;
+
+	buf_init(&b);
+	r = buf_put_u64(&b, res->created) || buf_put_u64(&b, res->replaced) ||
+	    buf_put_u64(&b, res->purged) || buf_put_u64(&b, res->unchanged) ||
+	    buf_put_u64(&b, res->skipped) || buf_put_u64(&b, res->failed) ||
+	    buf_put_u64(&b, res->vanished) || buf_put_u8(&b, (uint8_t)res->report);
+	return send_buf(c, MSG_RESULT, &b, r);
+}
+
+int
+proto_decode_result(const uint8_t *p, size_t n, struct result *res,
+    char *err, size_t errlen)
+{
+	struct reader r;
+
+	reader_init(&r, p, n);
+	res->created = reader_u64(&r);
+	res->replaced = reader_u64(&r);
+	res->purged = reader_u64(&r);
+	res->unchanged = reader_u64(&r);
+	res->skipped = reader_u64(&r);
+	res->failed = reader_u64(&r);
+	res->vanished = reader_u64(&r);
+	res->report = reader_u8(&r);
+	if (reader_finish(&r) == -1 || res->report > 1)
+		return fail(err, errlen, "RESULT: malformed");
+	return 0;
+}
+
+int
+proto_send_error(struct conn *c, const char *msg)
+{
+	struct buf b;
+	int r;
+
+	buf_init(&b);
+	r = buf_put_bytes16(&b, msg, strnlen(msg, PROTO_MAX_REASON));
+	return send_buf(c, MSG_ERROR, &b, r);
+}
+
+int
+proto_decode_error(const uint8_t *p, size_t n, char **msg)
+{
+	struct reader r;
+
+	reader_init(&r, p, n);
+	*msg = reader_str(&r, PROTO_MAX_REASON);
+	if (*msg == NULL)
+		*msg = strdup("(malformed error message)");
+	return *msg ? 0 : -1;
+}

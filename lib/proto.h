@@ -1,0 +1,115 @@
+/* proto: the session protocol's messages, their encoders and checked decoders. */
+#ifndef MIRRORFS_PROTO_H
+#define MIRRORFS_PROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "conn.h"
+#include "filter.h"
+#include "manifest.h"
+#include "result.h"
+
+#define PROTO_MAGIC 0x4d524653u	/* "MRFS" */
+#define PROTO_VERSION 1
+#define PROTO_MAX_RULES 4096
+#define PROTO_MAX_NEED 32768	/* indexes per NEED frame */
+#define PROTO_MAX_REASON 1024
+#define PROTO_DATA_CHUNK (1024 * 1024)
+
+/*
+ * A session, sender (S) and receiver (R), one phase at a time:
+ *   S: HELLO            R: HELLO (or ERROR)
+ *   S: SESSION, ENTRY*, END_MANIFEST
+ *   R: NEED*, END_NEED  (indexes of entries whose data R wants, ascending)
+ *   S: (FILE DATA* (FILE_END | FILE_ABORT))*, DONE
+ *   R: ITEM*, RESULT
+ * Either side may send ERROR instead of its next message and close.
+ */
+enum msg_type {
+	MSG_HELLO = 1,
+	MSG_SESSION,
+	MSG_ENTRY,
+	MSG_END_MANIFEST,
+	MSG_NEED,
+	MSG_END_NEED,
+	MSG_FILE,
+	MSG_DATA,
+	MSG_FILE_END,
+	MSG_FILE_ABORT,
+	MSG_DONE,
+	MSG_ITEM,
+	MSG_RESULT,
+	MSG_ERROR,
+};
+
+/* Session flags. */
+#define SESSION_PURGE		0x01u
+#define SESSION_PURGE_DIRS	0x02u
+#define SESSION_CHECKSUM	0x04u
+#define SESSION_REPORT		0x08u
+#define SESSION_FLAGS_ALL	0x0fu
+
+/* The metadata of a file as the sender found it when it opened it. */
+struct file_head {
+	uint32_t index;
+	struct entry attr;	/* size, mode, uid, gid, mtime; no strings */
+};
+
+/* A name for a message type in error messages. */
+const char *proto_msg_name(int type);
+
+/*
+ * Each proto_send_* queues one frame on c (see conn_send) and returns 0
+ * or -1 (logged). Each proto_decode_* checks every field and bound of a
+ * received payload, returns 0, or -1 with a message in err (errlen bytes)
+ * naming what was wrong; on failure it has freed anything it allocated.
+ */
+int proto_send_hello(struct conn *c);
+int proto_decode_hello(const uint8_t *p, size_t n, char *err, size_t errlen);
+
+int proto_send_session(struct conn *c, uint32_t flags, const struct filter *f);
+/* Fills a filter the caller has initialised (and releases). */
+int proto_decode_session(const uint8_t *p, size_t n, uint32_t *flags,
+    struct filter *f, char *err, size_t errlen);
+
+int proto_send_entry(struct conn *c, const struct entry *e);
+/* Fills e; its strings are then owned by the caller. */
+int proto_decode_entry(const uint8_t *p, size_t n, struct entry *e,
+    char *err, size_t errlen);
+
+int proto_send_end_manifest(struct conn *c, uint64_t count,
+    const struct entry *top);
+int proto_decode_end_manifest(const uint8_t *p, size_t n, uint64_t *count,
+    struct entry *top, char *err, size_t errlen);
+
+int proto_send_need(struct conn *c, const uint32_t *idx, size_t n);
+/* Writes up to PROTO_MAX_NEED indexes into idx. */
+int proto_decode_need(const uint8_t *p, size_t n, uint32_t *idx,
+    size_t *count, char *err, size_t errlen);
+
+int proto_send_file(struct conn *c, const struct file_head *h);
+int proto_decode_file(const uint8_t *p, size_t n, struct file_head *h,
+    char *err, size_t errlen);
+
+int proto_send_file_abort(struct conn *c, uint32_t index, int action,
+    const char *reason);
+/* *reason is a new string the caller frees. */
+int proto_decode_file_abort(const uint8_t *p, size_t n, uint32_t *index,
+    int *action, char **reason, char *err, size_t errlen);
+
+int proto_send_item(struct conn *c, const struct item *it);
+/* Fills it; its strings are then owned by the caller. */
+int proto_decode_item(const uint8_t *p, size_t n, struct item *it,
+    char *err, size_t errlen);
+
+int proto_send_result(struct conn *c, const struct result *r);
+/* Fills the counts and report flag of r, not its items. */
+int proto_decode_result(const uint8_t *p, size_t n, struct result *r,
+    char *err, size_t errlen);
+
+int proto_send_error(struct conn *c, const char *msg);
+/* *msg is a new string the caller frees. */
+int proto_decode_error(const uint8_t *p, size_t n, char **msg);
+
+#endif

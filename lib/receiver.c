@@ -1,0 +1,634 @@
+/* receiver: the destination half of a session (plan, staging, commit). */
+#include "receiver.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fault.h"
+#include "fsutil.h"
+#include "hash.h"
+#include "journal.h"
+#include "log.h"
+#include "manifest.h"
+#include "path.h"
+#include "plan.h"
+#include "proto.h"
+#include "store.h"
+
+/* The most entries one session may carry (bounds the receiver's memory). */
+#define RECEIVER_MAX_ENTRIES 20000000u
+#define TOP_REF SIZE_MAX
+
+struct receiver {
+	struct conn *c;
+	struct store st;
+	int store_open;
+	uint32_t flags;
+	struct filter filter;
+	struct manifest m;
+	struct plan plan;
+	struct plan_opts popts;
+	char err[512];
+};
+
+/* The file being received. */
+struct incoming {
+	long idx;
+	int fd;
+	char name[32];
+	uint64_t got;
+	int werr;		/* errno of the first failed write */
+	struct hash_state *h;
+	struct file_head head;
+};
+
+static void
+staged_name(char *out, size_t len, size_t idx)
+{
+	snprintf(out, len, "n%zu", idx);
+}
+
+/* Logs a protocol violation and tells the peer. Always returns -1. */
+static int
+peer_fail(struct receiver *r, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_errx("%s: %s", r->c->peer, msg);
+	proto_send_error(r->c, msg);
+	conn_flush(r->c);
+	return -1;
+}
+
+static int
+recv_frame(struct receiver *r, uint8_t *type, const uint8_t **p, size_t *n)
+{
+	char *msg;
+	int got = conn_recv(r->c, type, p, n);
+
+	if (got == 0)
+		log_errx("%s closed the connection mid-session", r->c->peer);
+	if (got != 1)
+		return -1;
+	if (*type == MSG_ERROR) {
+		if (proto_decode_error(*p, *n, &msg) == 0) {
+			log_errx("%s: %s", r->c->peer, msg);
+			free(msg);
+		}
+		return -1;
+	}
+	return 0;
+}
+
+static int
+recv_expect(struct receiver *r, int want, const uint8_t **p, size_t *n)
+{
+	uint8_t type;
+
+	if (recv_frame(r, &type, p, n) == -1)
+		return -1;
+	if (type != want)
+		return peer_fail(r, "sent %s where %s was expected",
+		    proto_msg_name(type), proto_msg_name(want));
+	return 0;
+}
+
+/* Checks the manifest's shape: unique paths, parents first, links backwards. */
+static int
+check_manifest(struct receiver *r)
+{
+	struct manifest *m = &r->m;
+	char dir[PATH_MAX];
+	size_t len;
+	long at;
+
+	if (manifest_index(m) == -1)
+		return peer_fail(r, "out of memory indexing the manifest");
+	if (m->index.n != m->n)
+		return peer_fail(r, "the manifest names a path twice");
+	for (size_t i = 0; i < m->n; i++) {
+		struct entry *e = &m->v[i];
+
+		len = path_dirlen(e->path);
+		if (len > 0) {
+			memcpy(dir, e->path, len);
+			dir[len] = '\0';
+			at = manifest_find(m, dir);
+			if (at < 0 || (size_t)at >= i ||
+			    m->v[at].type != ENTRY_DIR)
+				return peer_fail(r, "entry %s comes before its "
+				    "directory", e->path);
+		}
+		if (e->type == ENTRY_HARDLINK) {
+			at = manifest_find(m, e->target);
+			if (at < 0 || (size_t)at >= i ||
+			    m->v[at].type != ENTRY_REG)
+				return peer_fail(r, "hard link %s names %s, not "
+				    "an earlier file", e->path, e->target);
+			e->link_index = (size_t)at;
+		}
+	}
+	return 0;
+}
+
+static int
+recv_manifest(struct receiver *r)
+{
+	const uint8_t *p;
+	size_t n;
+	uint8_t type;
+	uint64_t count;
+	struct entry e;
+
+	if (recv_expect(r, MSG_SESSION, &p, &n) == -1)
+		return -1;
+	if (proto_decode_session(p, n, &r->flags, &r->filter, r->err,
+	    sizeof(r->err)) == -1)
+		return peer_fail(r, "%s", r->err);
+	for (;;) {
+		if (recv_frame(r, &type, &p, &n) == -1)
+			return -1;
+		if (type == MSG_END_MANIFEST)
+			break;
+		if (type != MSG_ENTRY)
+			return peer_fail(r, "sent %s inside the manifest",
+			    proto_msg_name(type));
+		if (r->m.n >= RECEIVER_MAX_ENTRIES)
+			return peer_fail(r, "manifest over %u entries",
+			    RECEIVER_MAX_ENTRIES);
+		if (proto_decode_entry(p, n, &e, r->err, sizeof(r->err)) == -1)
+			return peer_fail(r, "%s", r->err);
+		if (manifest_push(&r->m, &e) == -1)
+			return peer_fail(r, "out of memory for the manifest");
+	}
+	if (proto_decode_end_manifest(p, n, &count, &r->m.top, r->err,
+	    sizeof(r->err)) == -1)
+		return peer_fail(r, "%s", r->err);
+	if (count != r->m.n)
+		return peer_fail(r, "manifest of %llu entries announced %llu",
+		    (unsigned long long)r->m.n, (unsigned long long)count);
+	return check_manifest(r);
+}
+
+static int
+send_need(struct receiver *r)
+{
+	uint32_t *batch;
+	size_t k = 0;
+	int rc = -1;
+
+	batch = malloc(PROTO_MAX_NEED * sizeof(*batch));
+	if (batch == NULL)
+		return peer_fail(r, "out of memory");
+	for (size_t i = 0; i < r->plan.n; i++) {
+		if (!(r->plan.v[i].flags & PF_DATA) ||
+		    (r->flags & SESSION_REPORT))
+			continue;
+		batch[k++] = (uint32_t)i;
+		if (k == PROTO_MAX_NEED) {
+			if (proto_send_need(r->c, batch, k) == -1)
+				goto out;
+			k = 0;
+		}
+	}
+	if ((k > 0 && proto_send_need(r->c, batch, k) == -1) ||
+	    conn_send(r->c, MSG_END_NEED, NULL, 0) == -1 ||
+	    conn_flush(r->c) == -1)
+		goto out;
+	rc = 0;
+out:
+	free(batch);
+	return rc;
+}
+
+static void
+incoming_drop(struct receiver *r, struct incoming *in)
+{
+	if (in->fd != -1) {
+		close(in->fd);
+		unlinkat(r->st.stagingfd, in->name, 0);
+	}
+	hash_free(in->h);
+	in->h = NULL;
+	in->fd = -1;
+	in->idx = -1;
+}
+
+static int
+file_begin(struct receiver *r, struct incoming *in, const uint8_t *p, size_t n)
+{
+	if (in->idx != -1)
+		return peer_fail(r, "FILE before the previous file ended");
+	if (proto_decode_file(p, n, &in->head, r->err, sizeof(r->err)) == -1)
+		return peer_fail(r, "%s", r->err);
+	if (in->head.index >= r->plan.n ||
+	    !(r->plan.v[in->head.index].flags & PF_DATA))
+		return peer_fail(r, "sent data for entry %u, which was not "
+		    "requested", in->head.index);
+	in->idx = in->head.index;
+	in->got = 0;
+	in->werr = 0;
+	staged_name(in->name, sizeof(in->name), (size_t)in->idx);
+	in->h = hash_new();
+	if (in->h == NULL)
+		return peer_fail(r, "out of memory");
+	unlinkat(r->st.stagingfd, in->name, 0);	/* from an abandoned attempt */
+	in->fd = openat(r->st.stagingfd, in->name, O_WRONLY | O_CREAT |
+	    O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (in->fd == -1)
+		in->werr = errno;
+	return 0;
+}
+
+static int
+file_data(struct receiver *r, struct incoming *in, const uint8_t *p, size_t n)
+{
+	if (in->idx == -1)
+		return peer_fail(r, "DATA outside a file");
+	if (n > in->head.attr.size - in->got)
+		return peer_fail(r, "more data than the %llu bytes announced "
+		    "for %s", (unsigned long long)in->head.attr.size,
+		    r->m.v[in->idx].path);
+	in->got += n;
+	hash_update(in->h, p, n);
+	if (in->werr == 0 && write_all(in->fd, p, n) == -1)
+		in->werr = errno;	/* keep draining: other files may fit */
+	return 0;
+}
+
+/* Gives the staged file the attributes the sender read. 0 or -1 with errno. */
+static int
+set_staged_attr(struct receiver *r, int fd, const struct entry *a)
+{
+	struct timespec ts[2] = {
+		{ .tv_nsec = UTIME_OMIT },
+		{ .tv_sec = a->mtime_sec, .tv_nsec = a->mtime_nsec },
+	};
+
+	if (r->popts.owner && fchown(fd, a->uid, a->gid) == -1)
+		return -1;
+	if (fchmod(fd, a->mode) == -1)
+		return -1;
+	return futimens(fd, ts);
+}
+
+static int
+file_end(struct receiver *r, struct incoming *in, const uint8_t *p, size_t n)
+{
+	uint8_t digest[HASH_SIZE];
+	struct entry *e;
+	size_t i = (size_t)in->idx;
+
+	if (in->idx == -1 || n != HASH_SIZE)
+		return peer_fail(r, "malformed FILE_END");
+	if (in->got != in->head.attr.size)
+		return peer_fail(r, "%s ended after %llu of %llu bytes",
+		    r->m.v[i].path, (unsigned long long)in->got,
+		    (unsigned long long)in->head.attr.size);
+	hash_final(in->h, digest);
+	in->h = NULL;
+	r->plan.v[i].flags &= ~PF_DATA;
+	if (in->werr != 0) {
+		plan_set(&r->plan, i, PLAN_FAIL, "write: %s",
+		    strerror(in->werr));
+	} else if (memcmp(digest, p, HASH_SIZE) != 0) {
+		plan_set(&r->plan, i, PLAN_FAIL, "content hash mismatch: "
+		    "corrupted in transit");
+	} else if (set_staged_attr(r, in->fd, &in->head.attr) == -1) {
+		plan_set(&r->plan, i, PLAN_FAIL, "set attributes: %s",
+		    strerror(errno));
+	} else {
+		e = &r->m.v[i];
+		e->size = in->head.attr.size;
+		e->mode = in->head.attr.mode;
+		e->mtime_sec = in->head.attr.mtime_sec;
+		e->mtime_nsec = in->head.attr.mtime_nsec;
+		r->plan.v[i].flags |= PF_STAGED;
+		close(in->fd);
+		in->fd = -1;
+		in->idx = -1;
+		fault_point("staging");
+		return 0;
+	}
+	incoming_drop(r, in);
+	return 0;
+}
+
+static int
+file_abort(struct receiver *r, struct incoming *in, const uint8_t *p, size_t n)
+{
+	uint32_t idx;
+	int action;
+	char *reason;
+
+	if (proto_decode_file_abort(p, n, &idx, &action, &reason, r->err,
+	    sizeof(r->err)) == -1)
+		return peer_fail(r, "%s", r->err);
+	if ((in->idx != -1 && idx != in->idx) || idx >= r->plan.n ||
+	    !(r->plan.v[idx].flags & PF_DATA)) {
+		free(reason);
+		return peer_fail(r, "FILE_ABORT for entry %u, not in progress",
+		    idx);
+	}
+	incoming_drop(r, in);
+	if (action != 0) {	/* 0: the sender tries this file again */
+		r->plan.v[idx].flags &= ~PF_DATA;
+		plan_set(&r->plan, idx, action == ITEM_VANISHED ? PLAN_VANISHED :
+		    action == ITEM_SKIP ? PLAN_SKIP : PLAN_FAIL, "%s", reason);
+	}
+	free(reason);
+	return 0;
+}
+
+static int
+recv_data(struct receiver *r)
+{
+	struct incoming in = { .idx = -1, .fd = -1 };
+	const uint8_t *p;
+	size_t n;
+	uint8_t type;
+	int rc = -1;
+
+	for (;;) {
+		if (recv_frame(r, &type, &p, &n) == -1)
+			goto out;
+		switch (type) {
+		case MSG_FILE: rc = file_begin(r, &in, p, n); break;
+		case MSG_DATA: rc = file_data(r, &in, p, n); break;
+		case MSG_FILE_END: rc = file_end(r, &in, p, n); break;
+		case MSG_FILE_ABORT: rc = file_abort(r, &in, p, n); break;
+		case MSG_DONE:
+			if (in.idx != -1) {
+				rc = peer_fail(r, "DONE in the middle of a file");
+				goto out;
+			}
+			rc = 0;
+			goto out;
+		default:
+			rc = peer_fail(r, "sent %s during the data phase",
+			    proto_msg_name(type));
+		}
+		if (rc == -1)
+			goto out;
+	}
+out:
+	incoming_drop(r, &in);
+	for (size_t i = 0; rc == 0 && i < r->plan.n; i++)
+		if ((r->plan.v[i].flags & PF_DATA) &&
+		    !(r->flags & SESSION_REPORT)) {
+			r->plan.v[i].flags &= ~PF_DATA;
+			plan_set(&r->plan, i, PLAN_FAIL, "not sent by the source");
+		}
+	return rc;
+}
+
+/* Stages the new symlinks and hard links, which carry no data. */
+static void
+stage_links(struct receiver *r)
+{
+	char name[32], from[32];
+	const char *tname;
+	int dirfd;
+
+	for (size_t i = 0; i < r->m.n; i++) {
+		const struct entry *e = &r->m.v[i];
+		struct plan_entry *pe = &r->plan.v[i];
+		struct timespec ts[2] = {
+			{ .tv_nsec = UTIME_OMIT },
+			{ .tv_sec = e->mtime_sec, .tv_nsec = e->mtime_nsec },
+		};
+
+		if ((pe->state != PLAN_CREATE && pe->state != PLAN_REPLACE) ||
+		    (pe->flags & PF_ATTR) ||
+		    (e->type != ENTRY_LNK && e->type != ENTRY_HARDLINK))
+			continue;
+		staged_name(name, sizeof(name), i);
+		unlinkat(r->st.stagingfd, name, 0);
+		if (e->type == ENTRY_LNK) {
+			if (symlinkat(e->target, r->st.stagingfd, name) == -1 ||
+			    (r->popts.owner && fchownat(r->st.stagingfd, name,
+			    e->uid, e->gid, AT_SYMLINK_NOFOLLOW) == -1) ||
+			    utimensat(r->st.stagingfd, name, ts,
+			    AT_SYMLINK_NOFOLLOW) == -1) {
+				plan_set(&r->plan, i, PLAN_FAIL, "symlink: %s",
+				    strerror(errno));
+				continue;
+			}
+			pe->flags |= PF_STAGED;
+			continue;
+		}
+		const struct plan_entry *t = &r->plan.v[e->link_index];
+
+		if (t->flags & PF_STAGED) {
+			staged_name(from, sizeof(from), e->link_index);
+			dirfd = r->st.stagingfd;
+			tname = from;
+		} else if (t->state == PLAN_UNCHANGED ||
+		    (t->state == PLAN_REPLACE && (t->flags & PF_ATTR))) {
+			dirfd = store_parent(&r->st, e->target, &tname);
+		} else {
+			plan_set(&r->plan, i, PLAN_FAIL, "the file it links to "
+			    "(%s) was not synced", e->target);
+			continue;
+		}
+		if (dirfd == -1 || linkat(dirfd, tname, r->st.stagingfd, name,
+		    0) == -1) {
+			plan_set(&r->plan, i, PLAN_FAIL, "link to %s: %s",
+			    e->target, strerror(errno));
+			continue;
+		}
+		pe->flags |= PF_STAGED;
+	}
+}
+
+static int
+attr_flags(const struct receiver *r, const struct entry *e)
+{
+	return (r->popts.owner ? JREC_OWNER : 0) |
+	    (e->type == ENTRY_LNK ? JREC_LINK : 0);
+}
+
+/* Lists the commit in the order that keeps every step valid. */
+static int
+build_journal(struct receiver *r, struct journal *j)
+{
+	struct manifest *m = &r->m;
+	char name[32];
+	int rc = 0;
+
+	for (size_t i = 0; i < m->n && rc == 0; i++)
+		if (m->v[i].type == ENTRY_DIR && r->plan.v[i].state == PLAN_CREATE)
+			rc = journal_add(j, JOP_MKDIR, 0, m->v[i].path, NULL,
+			    NULL, i);
+	for (size_t i = 0; i < m->n && rc == 0; i++) {
+		if (r->plan.v[i].flags & PF_STAGED) {
+			staged_name(name, sizeof(name), i);
+			rc = journal_add(j, JOP_PUT, 0, m->v[i].path, name,
+			    NULL, i);
+		} else if ((r->plan.v[i].flags & PF_ATTR) &&
+		    r->plan.v[i].state == PLAN_REPLACE)
+			rc = journal_add(j, JOP_ATTR, attr_flags(r, &m->v[i]),
+			    m->v[i].path, NULL, &m->v[i], i);
+	}
+	for (size_t k = 0; k < r->plan.npurges && rc == 0; k++)
+		rc = journal_add(j, JOP_REMOVE, 0, r->plan.purges[k].path, NULL,
+		    NULL, m->n + k);
+	/* Directories last and deepest first, so no later step moves their mtime. */
+	for (size_t i = m->n; i-- > 0 && rc == 0;) {
+		const struct plan_entry *pe = &r->plan.v[i];
+
+		if (m->v[i].type == ENTRY_DIR && (pe->flags & PF_DIRATTR) &&
+		    (pe->state == PLAN_CREATE || pe->state == PLAN_REPLACE ||
+		    pe->state == PLAN_UNCHANGED))
+			rc = journal_add(j, JOP_ATTR, attr_flags(r, &m->v[i]),
+			    m->v[i].path, NULL, &m->v[i], i);
+	}
+	if (rc == 0 && r->plan.top_attr)
+		rc = journal_add(j, JOP_ATTR, attr_flags(r, &m->top), ".", NULL,
+		    &m->top, TOP_REF);
+	return rc;
+}
+
+static void
+commit_error(void *arg, const struct journal_rec *rec, int err)
+{
+	struct receiver *r = arg;
+
+	if (rec->ref == TOP_REF) {
+		log_warnx("%s: setting the attributes of the top directory: %s",
+		    r->st.path, strerror(err));
+	} else if (rec->ref >= r->m.n) {
+		plan_purge_fail(&r->plan, rec->ref - r->m.n, strerror(err));
+	} else if (r->plan.v[rec->ref].state != PLAN_FAIL) {
+		plan_set(&r->plan, rec->ref, PLAN_FAIL, "commit: %s",
+		    strerror(err));
+	}
+}
+
+static int
+commit(struct receiver *r)
+{
+	struct journal j;
+	int rc = -1;
+
+	journal_init(&j);
+	stage_links(r);
+	if (build_journal(r, &j) == -1) {
+		log_err("%s: building the journal", r->st.path);
+		goto out;
+	}
+	if (j.n == 0) {
+		rc = 0;
+		goto out;
+	}
+	/* Staged data must be durable before the journal makes it current. */
+	if (store_sync(&r->st) == -1 || journal_write(&r->st, &j) == -1)
+		goto out;
+	if (journal_apply(&r->st, &j, commit_error, r) == -1)
+		goto out;
+	rc = 0;
+out:
+	journal_release(&j);
+	return rc;
+}
+
+static int
+send_result(struct receiver *r)
+{
+	struct result res;
+	int rc = -1;
+
+	result_init(&res);
+	res.report = (r->flags & SESSION_REPORT) != 0;
+	if (plan_result(&r->plan, &r->m, &res) == -1) {
+		peer_fail(r, "out of memory for the report");
+		goto out;
+	}
+	for (size_t i = 0; i < res.nitems; i++)
+		if (proto_send_item(r->c, &res.items[i]) == -1)
+			goto out;
+	if (proto_send_result(r->c, &res) == -1 || conn_flush(r->c) == -1)
+		goto out;
+	rc = 0;
+out:
+	result_release(&res);
+	return rc;
+}
+
+static int
+open_store(struct receiver *r, const char *path, int store_flags)
+{
+	if (r->flags & SESSION_REPORT)
+		store_flags = STORE_READONLY;
+	if (store_open(&r->st, path, store_flags) == -1) {
+		proto_send_error(r->c, log_last());
+		conn_flush(r->c);
+		return -1;
+	}
+	r->store_open = 1;
+	return 0;
+}
+
+int
+receiver_run(struct conn *c, const char *store_path, int store_flags)
+{
+	struct receiver r;
+	const uint8_t *p;
+	size_t n;
+	int rc = -1;
+
+	memset(&r, 0, sizeof(r));
+	r.c = c;
+	filter_init(&r.filter);
+	manifest_init(&r.m);
+	r.popts.owner = geteuid() == 0;
+	if (recv_expect(&r, MSG_HELLO, &p, &n) == -1)
+		goto out;
+	if (proto_decode_hello(p, n, r.err, sizeof(r.err)) == -1) {
+		peer_fail(&r, "%s", r.err);
+		goto out;
+	}
+	if (proto_send_hello(c) == -1 || conn_flush(c) == -1)
+		goto out;
+	if (recv_manifest(&r) == -1)
+		goto out;
+	if (open_store(&r, store_path, store_flags) == -1)
+		goto out;
+	r.popts.flags = r.flags;
+	r.popts.filter = &r.filter;
+	if (plan_build(&r.plan, &r.st, &r.m, &r.popts) == -1) {
+		peer_fail(&r, "%s: planning failed", store_path);
+		goto out;
+	}
+	if (send_need(&r) == -1 || recv_data(&r) == -1)
+		goto out;
+	if (!(r.flags & SESSION_REPORT) && commit(&r) == -1) {
+		peer_fail(&r, "%s: commit failed: %s", store_path, log_last());
+		goto out;
+	}
+	if (send_result(&r) == -1)
+		goto out;
+	rc = 0;
+out:
+	if (r.store_open) {
+		/* A failed session leaves nothing behind: roll back or forward. */
+		if (rc == -1 && !(r.flags & SESSION_REPORT))
+			journal_recover(&r.st);
+		store_close(&r.st);
+	}
+	plan_release(&r.plan);
+	manifest_release(&r.m);
+	filter_release(&r.filter);
+	return rc;
+}

@@ -1,0 +1,204 @@
+/* result: a session's counts and its per-entry report lines. */
+#include "result.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "path.h"
+
+void
+result_init(struct result *r)
+{
+	memset(r, 0, sizeof(*r));
+}
+
+void
+result_release(struct result *r)
+{
+	for (size_t i = 0; i < r->nitems; i++) {
+		free(r->items[i].path);
+		free(r->items[i].reason);
+	}
+	free(r->items);
+	result_init(r);
+}
+
+static void
+result_count(struct result *r, int action)
+{
+	switch (action) {
+	case ITEM_CREATE: r->created++; break;
+	case ITEM_REPLACE: r->replaced++; break;
+	case ITEM_PURGE: r->purged++; break;
+	case ITEM_SKIP: r->skipped++; break;
+	case ITEM_FAIL: r->failed++; break;
+	case ITEM_VANISHED: r->vanished++; break;
+	}
+}
+
+int
+result_add(struct result *r, int action, const char *path, int is_dir,
+    const char *reason)
+{
+	struct item it;
+
+	result_count(r, action);
+	it.action = action;
+	it.is_dir = is_dir;
+	it.path = strdup(path);
+	it.reason = reason ? strdup(reason) : NULL;
+	if (it.path == NULL || (reason && it.reason == NULL)) {
+		free(it.path);
+		free(it.reason);
+		return -1;
+	}
+	return result_append(r, &it);
+}
+
+int
+result_append(struct result *r, struct item *it)
+{
+	struct item *items;
+
+	items = realloc(r->items, (r->nitems + 1) * sizeof(*items));
+	if (items == NULL) {
+		free(it->path);
+		free(it->reason);
+		return -1;
+	}
+	r->items = items;
+	r->items[r->nitems++] = *it;
+	return 0;
+}
+
+void
+result_merge_counts(struct result *dst, const struct result *src)
+{
+	dst->created += src->created;
+	dst->replaced += src->replaced;
+	dst->purged += src->purged;
+	dst->unchanged += src->unchanged;
+	dst->skipped += src->skipped;
+	dst->failed += src->failed;
+	dst->vanished += src->vanished;
+	dst->report |= src->report;
+}
+
+int
+result_addf(struct result *r, int action, const char *path, int is_dir,
+    const char *fmt, ...)
+{
+	char reason[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(reason, sizeof(reason), fmt, ap);
+	va_end(ap);
+	return result_add(r, action, path, is_dir, reason);
+}
+
+const char *
+result_verb(int action)
+{
+	switch (action) {
+	case ITEM_CREATE: return "create";
+	case ITEM_REPLACE: return "replace";
+	case ITEM_PURGE: return "purge";
+	case ITEM_SKIP: return "skip";
+	case ITEM_FAIL: return "fail";
+	case ITEM_VANISHED: return "vanished";
+	}
+	return "?";
+}
+
+void
+result_print(const struct result *r, FILE *f, int all)
+{
+	for (size_t i = 0; i < r->nitems; i++) {
+		const struct item *it = &r->items[i];
+
+		if (!all && it->action != ITEM_SKIP && it->action != ITEM_FAIL &&
+		    it->action != ITEM_VANISHED)
+			continue;
+		fprintf(f, "%-7s ", result_verb(it->action));
+		path_fputs(it->path, f);
+		if (it->is_dir)
+			fputc('/', f);
+		if (it->reason)
+			fprintf(f, ": %s", it->reason);
+		fputc('\n', f);
+	}
+}
+
+void
+result_print_summary(const struct result *r, FILE *f)
+{
+	fprintf(f, "%screated %llu, replaced %llu, purged %llu, unchanged %llu, "
+	    "skipped %llu, failed %llu, bytes sent %llu\n",
+	    r->report ? "report: " : "",
+	    (unsigned long long)r->created, (unsigned long long)r->replaced,
+	    (unsigned long long)r->purged, (unsigned long long)r->unchanged,
+	    (unsigned long long)r->skipped, (unsigned long long)r->failed,
+	    (unsigned long long)r->bytes_sent);
+}
+
+static void
+json_string(const char *s, FILE *f)
+{
+	fputc('"', f);
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			fprintf(f, "\\%c", *p);
+		else if (*p < 0x20 || *p == 0x7f)
+			fprintf(f, "\\u%04x", *p);
+		else
+			fputc(*p, f);
+	}
+	fputc('"', f);
+}
+
+static void
+json_entries(const struct result *r, int action, FILE *f)
+{
+	int first = 1;
+
+	fputc('[', f);
+	for (size_t i = 0; i < r->nitems; i++) {
+		const struct item *it = &r->items[i];
+
+		if (it->action != action)
+			continue;
+		fputs(first ? "{\"path\":" : ",{\"path\":", f);
+		json_string(it->path, f);
+		fputs(",\"reason\":", f);
+		json_string(it->reason ? it->reason : "", f);
+		fputc('}', f);
+		first = 0;
+	}
+	fputc(']', f);
+}
+
+void
+result_print_json(const struct result *r, FILE *f)
+{
+	fprintf(f, "{\"created\":%llu,\"replaced\":%llu,\"purged\":%llu,"
+	    "\"unchanged\":%llu,\"skipped\":%llu,\"failed\":%llu,"
+	    "\"vanished\":%llu,\"bytes_sent\":%llu,\"report\":%s,"
+	    "\"skipped_entries\":",
+	    (unsigned long long)r->created, (unsigned long long)r->replaced,
+	    (unsigned long long)r->purged, (unsigned long long)r->unchanged,
+	    (unsigned long long)r->skipped, (unsigned long long)r->failed,
+	    (unsigned long long)r->vanished, (unsigned long long)r->bytes_sent,
+	    r->report ? "true" : "false");
+	json_entries(r, ITEM_SKIP, f);
+	fputs(",\"failed_entries\":", f);
+	json_entries(r, ITEM_FAIL, f);
+	fputs("}\n", f);
+}
+
+int
+result_exit_status(const struct result *r)
+{
+	return r->skipped || r->failed ? 1 : 0;
+}

@@ -1,0 +1,72 @@
+/* result: a session's counts and its per-entry report lines. */
+#ifndef MIRRORFS_RESULT_H
+#define MIRRORFS_RESULT_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+enum item_action {
+	ITEM_CREATE = 1,
+	ITEM_REPLACE,
+	ITEM_PURGE,
+	ITEM_SKIP,
+	ITEM_FAIL,
+	ITEM_VANISHED,
+	ITEM_ACTION_MAX = ITEM_VANISHED
+};
+
+struct item {
+	int action;
+	int is_dir;
+	char *path;		/* owned */
+	char *reason;		/* owned, NULL for create/replace/purge */
+};
+
+/* Counts are of entries below the top directory; the top is never counted. */
+struct result {
+	uint64_t created;
+	uint64_t replaced;
+	uint64_t purged;
+	uint64_t unchanged;
+	uint64_t skipped;
+	uint64_t failed;
+	uint64_t vanished;
+	uint64_t bytes_sent;
+	int report;		/* a dry run: nothing was changed */
+	struct item *items;
+	size_t nitems;
+};
+
+void result_init(struct result *r);
+void result_release(struct result *r);
+/*
+ * Records one entry's outcome and bumps its count; reason may be NULL.
+ * Returns 0, or -1 on ENOMEM (the count is bumped all the same).
+ */
+int result_add(struct result *r, int action, const char *path, int is_dir,
+    const char *reason);
+/*
+ * Appends an item without counting it, taking ownership of its strings
+ * (freed on failure too). Returns 0, or -1 on ENOMEM.
+ */
+int result_append(struct result *r, struct item *it);
+/* Adds the counts and report flag of src to dst (not its items). */
+void result_merge_counts(struct result *dst, const struct result *src);
+/* Formats a reason like printf and records it. */
+int result_addf(struct result *r, int action, const char *path, int is_dir,
+    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* The verb printed for an action ("create", "skip", ...). */
+const char *result_verb(int action);
+/*
+ * Prints one report line per item: skip/fail/vanished always,
+ * create/replace/purge only when all is set.
+ */
+void result_print(const struct result *r, FILE *f, int all);
+/* Prints the one-line summary of the counts. */
+void result_print_summary(const struct result *r, FILE *f);
+/* Prints the JSON object on one line. */
+void result_print_json(const struct result *r, FILE *f);
+/* 0 when in sync, 1 when some entries were skipped or failed. */
+int result_exit_status(const struct result *r);
+
+#endif

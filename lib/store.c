@@ -1,0 +1,253 @@
+/* store: a destination directory and its .mirrorfs metadata; safe path access. */
+#include "store.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include "fsutil.h"
+#include "journal.h"
+#include "log.h"
+#include "path.h"
+
+/* Opens or creates a directory under dirfd. */
+static int
+open_subdir(int dirfd, const char *name, int create, const char *path)
+{
+	int fd;
+
+	if (create && mkdirat(dirfd, name, 0700) == -1 && errno != EEXIST) {
+		log_err("%s/%s: mkdir", path, name);
+		return -1;
+	}
+	fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC);
+	if (fd == -1 && (create || errno != ENOENT))
+		log_err("%s/%s", path, name);
+	return fd;
+}
+
+static int
+store_lock(struct store *s)
+{
+	s->lockfd = openat(s->metafd, "lock", O_RDWR | O_CREAT | O_CLOEXEC |
+	    O_NOFOLLOW, 0600);
+	if (s->lockfd == -1) {
+		log_err("%s/%s/lock", s->path, PATH_META);
+		return -1;
+	}
+	if (flock(s->lockfd, LOCK_EX | LOCK_NB) == -1) {
+		if (errno == EWOULDBLOCK)
+			log_errx("%s: store is busy: another mirrorfs process "
+			    "holds %s/%s/lock", s->path, s->path, PATH_META);
+		else
+			log_err("%s/%s/lock: flock", s->path, PATH_META);
+		return -1;
+	}
+	return 0;
+}
+
+int
+store_open(struct store *s, const char *path, int flags)
+{
+	int ro = flags & STORE_READONLY;
+
+	memset(s, 0, sizeof(*s));
+	s->rootfd = s->metafd = s->stagingfd = s->lockfd = s->dirfd = -1;
+	s->path = strdup(path);
+	if (s->path == NULL) {
+		log_err("%s", path);
+		return -1;
+	}
+	if ((flags & STORE_CREATE) && !ro && mkdir(path, 0755) == -1 &&
+	    errno != EEXIST) {
+		log_err("%s: cannot create store", path);
+		goto fail;
+	}
+	s->rootfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (s->rootfd == -1) {
+		if (ro && errno == ENOENT)
+			return 0;	/* a dry run into a store not made yet */
+		log_err("%s", path);
+		goto fail;
+	}
+	s->metafd = open_subdir(s->rootfd, PATH_META, !ro, path);
+	if (s->metafd == -1) {
+		if (ro && errno == ENOENT)
+			return 0;
+		goto fail;
+	}
+	if (ro) {
+		if (faccessat(s->metafd, JOURNAL_NAME, F_OK, 0) == 0)
+			log_warnx("%s: an interrupted session awaits recovery "
+			    "(run: mirrorctl recover %s)", path, path);
+		return 0;
+	}
+	if (store_lock(s) == -1)
+		goto fail;
+	s->stagingfd = open_subdir(s->metafd, "staging", 1, path);
+	if (s->stagingfd == -1)
+		goto fail;
+	if (journal_recover(s) == -1)
+		goto fail;
+	return 0;
+fail:
+	store_close(s);
+	return -1;
+}
+
+void
+store_close(struct store *s)
+{
+	store_forget_dir(s);
+	if (s->stagingfd >= 0)
+		close(s->stagingfd);
+	if (s->lockfd >= 0)
+		close(s->lockfd);
+	if (s->metafd >= 0)
+		close(s->metafd);
+	if (s->rootfd >= 0)
+		close(s->rootfd);
+	free(s->path);
+	memset(s, 0, sizeof(*s));
+	s->rootfd = s->metafd = s->stagingfd = s->lockfd = s->dirfd = -1;
+}
+
+void
+store_forget_dir(struct store *s)
+{
+	if (s->dirfd >= 0)
+		close(s->dirfd);
+	s->dirfd = -1;
+	free(s->dircache);
+	s->dircache = NULL;
+}
+
+int
+store_parent(struct store *s, const char *rel, const char **name)
+{
+	size_t dlen = path_dirlen(rel);
+	char *dir;
+	int fd;
+
+	*name = dlen ? rel + dlen + 1 : rel;
+	if (s->rootfd < 0) {
+		errno = ENOENT;
+		return -1;
+	}
+	if (dlen == 0)
+		return s->rootfd;
+	if (s->dircache && strlen(s->dircache) == dlen &&
+	    memcmp(s->dircache, rel, dlen) == 0)
+		return s->dirfd;
+	dir = strndup(rel, dlen);
+	if (dir == NULL)
+		return -1;
+	fd = open_beneath(s->rootfd, dir, O_PATH | O_DIRECTORY);
+	if (fd == -1) {
+		free(dir);
+		return -1;
+	}
+	store_forget_dir(s);
+	s->dircache = dir;
+	s->dirfd = fd;
+	return fd;
+}
+
+int
+store_lstat(struct store *s, const char *rel, struct stat *st)
+{
+	const char *name;
+	int dirfd = store_parent(s, rel, &name);
+
+	if (dirfd == -1)
+		return -1;
+	return fstatat(dirfd, name, st, AT_SYMLINK_NOFOLLOW);
+}
+
+int
+store_open_at(struct store *s, const char *rel, int flags)
+{
+	if (s->rootfd < 0) {
+		errno = ENOENT;
+		return -1;
+	}
+	return open_beneath(s->rootfd, rel, flags);
+}
+
+/* Removes everything inside the directory open as fd, then closes fd. */
+static int
+remove_contents(int fd)
+{
+	DIR *d = fdopendir(fd);
+	struct dirent *de;
+	int sub, rc = 0;
+
+	if (d == NULL) {
+		close(fd);
+		return -1;
+	}
+	while ((errno = 0, de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (unlinkat(fd, de->d_name, 0) == 0 || errno == ENOENT)
+			continue;
+		if (errno != EISDIR) {
+			rc = -1;
+			continue;
+		}
+		sub = openat(fd, de->d_name, O_RDONLY | O_DIRECTORY |
+		    O_NOFOLLOW | O_CLOEXEC);
+		if (sub == -1 || remove_contents(sub) == -1 ||
+		    unlinkat(fd, de->d_name, AT_REMOVEDIR) == -1)
+			rc = -1;
+	}
+	if (errno != 0)
+		rc = -1;
+	closedir(d);
+	return rc;
+}
+
+int
+store_remove_tree(struct store *s, const char *rel)
+{
+	const char *name;
+	int dirfd, fd;
+
+	dirfd = store_parent(s, rel, &name);
+	if (dirfd == -1)
+		return errno == ENOENT ? 0 : -1;
+	if (unlinkat(dirfd, name, 0) == 0 || errno == ENOENT)
+		return 0;
+	if (errno != EISDIR)
+		return -1;
+	fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC);
+	if (fd == -1)
+		return errno == ENOENT ? 0 : -1;
+	if (remove_contents(fd) == -1)
+		return -1;
+	if (unlinkat(dirfd, name, AT_REMOVEDIR) == -1 && errno != ENOENT)
+		return -1;
+	/* The cached directory may have been inside the removed tree. */
+	if (s->dircache && strncmp(s->dircache, rel, strlen(rel)) == 0 &&
+	    (s->dircache[strlen(rel)] == '\0' || s->dircache[strlen(rel)] == '/'))
+		store_forget_dir(s);
+	return 0;
+}
+
+int
+store_sync(struct store *s)
+{
+	if (syncfs(s->rootfd) == -1) {
+		log_err("%s: syncfs", s->path);
+		return -1;
+	}
+	return 0;
+}

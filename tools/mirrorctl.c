@@ -1,0 +1,240 @@
+/* mirrorctl: the command line: one-time sync, dry-run report, recovery. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "filter.h"
+#include "log.h"
+#include "proto.h"
+#include "result.h"
+#include "session.h"
+#include "store.h"
+
+#define EXIT_PARTIAL 1
+#define EXIT_USAGE 2
+#define EXIT_FATAL 3
+
+static const char usage_text[] =
+"usage: mirrorctl [-v|-q] COMMAND [ARGS]\n"
+"\n"
+"commands:\n"
+"  sync [OPTIONS] SOURCE STORE   make STORE identical to the directory SOURCE\n"
+"  recover STORE                 finish or undo an interrupted session\n"
+"  help [COMMAND]                show help\n"
+"\n"
+"exit status: 0 in sync, 1 partial (entries skipped or failed, each listed),\n"
+"2 usage or configuration error, 3 the session failed (nothing committed)\n";
+
+static const char sync_help[] =
+"usage: mirrorctl sync [OPTIONS] SOURCE STORE\n"
+"\n"
+"Makes STORE (created when missing) identical to the directory SOURCE,\n"
+"crash-safely: every file in STORE is always its old or its new version.\n"
+"\n"
+"  -n, --report          dry run: list what would be created, replaced,\n"
+"                        purged or skipped, and change nothing\n"
+"  -c, --checksum        compare content, not only size and mtime\n"
+"      --purge           delete files absent from SOURCE inside directories\n"
+"                        SOURCE has\n"
+"      --purge-dirs      also delete whole extra directories\n"
+"      --exclude GLOB    leave out matching entries (repeatable)\n"
+"      --include GLOB    keep matching entries (rules apply in order;\n"
+"                        the first that matches wins)\n"
+"      --exclude-from FILE  one exclude glob per line ('#' comments)\n"
+"      --json            end with one JSON object of counts and reasons\n"
+"      --progress        show progress on a terminal\n"
+"  -v, --verbose         list every created, replaced and purged entry\n"
+"  -q, --quiet           print only errors and skipped entries\n"
+"\n"
+"A glob without '/' matches a name at any depth; with '/' it matches the\n"
+"path from the top of SOURCE; a trailing '/' matches directories only.\n";
+
+static const char recover_help[] =
+"usage: mirrorctl recover STORE\n"
+"\n"
+"Repairs a store after a crash: a session whose commit record is durable\n"
+"is rolled forward, any other is rolled back, and staged files are\n"
+"removed. Every sync and mount does this by itself at start.\n";
+
+enum {
+	OPT_PURGE = 256,
+	OPT_PURGE_DIRS,
+	OPT_EXCLUDE,
+	OPT_INCLUDE,
+	OPT_EXCLUDE_FROM,
+	OPT_JSON,
+	OPT_PROGRESS,
+	OPT_HELP,
+};
+
+static int
+cmd_sync(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "report", no_argument, NULL, 'n' },
+		{ "checksum", no_argument, NULL, 'c' },
+		{ "purge", no_argument, NULL, OPT_PURGE },
+		{ "purge-dirs", no_argument, NULL, OPT_PURGE_DIRS },
+		{ "exclude", required_argument, NULL, OPT_EXCLUDE },
+		{ "include", required_argument, NULL, OPT_INCLUDE },
+		{ "exclude-from", required_argument, NULL, OPT_EXCLUDE_FROM },
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ "progress", no_argument, NULL, OPT_PROGRESS },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, OPT_HELP },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct sender_opts o = { 0 };
+	struct filter filter;
+	struct result res;
+	struct stat st;
+	int ch, json = 0, verbose = 0, rc = EXIT_USAGE;
+
+	filter_init(&filter);
+	result_init(&res);
+	o.filter = &filter;
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "ncvq", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'n': o.flags |= SESSION_REPORT; break;
+		case 'c': o.flags |= SESSION_CHECKSUM; break;
+		case OPT_PURGE: o.flags |= SESSION_PURGE; break;
+		case OPT_PURGE_DIRS:
+			o.flags |= SESSION_PURGE | SESSION_PURGE_DIRS;
+			break;
+		case OPT_EXCLUDE:
+		case OPT_INCLUDE:
+			if (filter_add(&filter, ch == OPT_EXCLUDE ?
+			    FILTER_EXCLUDE : FILTER_INCLUDE, optarg) == -1) {
+				log_err("bad pattern '%s'", optarg);
+				goto out;
+			}
+			break;
+		case OPT_EXCLUDE_FROM:
+			if (filter_add_file(&filter, optarg) == -1)
+				goto out;
+			break;
+		case OPT_JSON: json = 1; break;
+		case OPT_PROGRESS: o.progress = 1; break;
+		case 'v': verbose = 1; break;
+		case 'q': log_set_level(LOG_ERROR); break;
+		case OPT_HELP:
+			fputs(sync_help, stdout);
+			rc = 0;
+			goto out;
+		default:
+			fputs(sync_help, stderr);
+			goto out;
+		}
+	}
+	if (argc - optind != 2) {
+		log_errx("sync needs SOURCE and STORE");
+		fputs(sync_help, stderr);
+		goto out;
+	}
+	if (stat(argv[optind], &st) == -1) {
+		log_err("%s", argv[optind]);
+		goto out;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		log_errx("%s: not a directory", argv[optind]);
+		goto out;
+	}
+	if (session_local(argv[optind], argv[optind + 1], &o, &res) == -1) {
+		log_errx("sync of %s into %s failed; nothing was committed",
+		    argv[optind], argv[optind + 1]);
+		rc = EXIT_FATAL;
+		goto out;
+	}
+	result_print(&res, stdout, verbose || (o.flags & SESSION_REPORT));
+	if (json)
+		result_print_json(&res, stdout);
+	else
+		result_print_summary(&res, stdout);
+	rc = result_exit_status(&res);
+out:
+	fflush(stdout);
+	result_release(&res);
+	filter_release(&filter);
+	return rc;
+}
+
+static int
+cmd_recover(int argc, char **argv)
+{
+	struct store s;
+
+	if (argc == 2 && strcmp(argv[1], "--help") == 0) {
+		fputs(recover_help, stdout);
+		return 0;
+	}
+	if (argc != 2) {
+		fputs(recover_help, stderr);
+		return EXIT_USAGE;
+	}
+	if (store_open(&s, argv[1], 0) == -1)
+		return EXIT_FATAL;
+	store_close(&s);
+	printf("%s: consistent, no interrupted session left\n", argv[1]);
+	return 0;
+}
+
+static int
+cmd_help(int argc, char **argv)
+{
+	if (argc < 2)
+		fputs(usage_text, stdout);
+	else if (strcmp(argv[1], "sync") == 0)
+		fputs(sync_help, stdout);
+	else if (strcmp(argv[1], "recover") == 0)
+		fputs(recover_help, stdout);
+	else {
+		log_errx("no command '%s'", argv[1]);
+		return EXIT_USAGE;
+	}
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	int i;
+
+	log_init("mirrorctl", LOG_INFO);
+	signal(SIGPIPE, SIG_IGN);
+	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
+		if (strcmp(argv[i], "-v") == 0 || strcmp(argv[i], "--verbose") == 0)
+			log_set_level(LOG_DEBUG);
+		else if (strcmp(argv[i], "-q") == 0 || strcmp(argv[i], "--quiet") == 0)
+			log_set_level(LOG_ERROR);
+		else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			fputs(usage_text, stdout);
+			return 0;
+		} else if (strcmp(argv[i], "--version") == 0) {
+			printf("mirrorctl %s\n", MIRRORFS_VERSION);
+			return 0;
+		} else {
+			log_errx("unknown option '%s'", argv[i]);
+			fputs(usage_text, stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (i == argc) {
+		fputs(usage_text, stderr);
+		return EXIT_USAGE;
+	}
+	if (strcmp(argv[i], "sync") == 0)
+		return cmd_sync(argc - i, argv + i);
+	if (strcmp(argv[i], "recover") == 0)
+		return cmd_recover(argc - i, argv + i);
+	if (strcmp(argv[i], "help") == 0)
+		return cmd_help(argc - i, argv + i);
+	log_errx("unknown command '%s'", argv[i]);
+	fputs(usage_text, stderr);
+	return EXIT_USAGE;
+}
