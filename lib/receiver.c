@@ -243,9 +243,14 @@ file_begin(struct receiver *r, struct incoming *in, const uint8_t *p, size_t n)
 	in->h = hash_new();
 	if (in->h == NULL)
 		return peer_fail(r, "out of memory");
-	unlinkat(r->st.stagingfd, in->name, 0);	/* from an abandoned attempt */
 	in->fd = openat(r->st.stagingfd, in->name, O_WRONLY | O_CREAT |
 	    O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (in->fd == -1 && errno == EEXIST) {
+		/* Left by an attempt the sender abandoned: start afresh. */
+		unlinkat(r->st.stagingfd, in->name, 0);
+		in->fd = openat(r->st.stagingfd, in->name, O_WRONLY | O_CREAT |
+		    O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	}
 	if (in->fd == -1)
 		in->werr = errno;
 	return 0;
