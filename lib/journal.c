@@ -292,17 +292,41 @@ clear_staging(struct store *s, unsigned long *removed)
 	return rc;
 }
 
+/* Tells the store's owner what a PUT or REMOVE is about to change. */
+static void
+announce(struct store *s, const struct journal_rec *r,
+    const struct journal_hooks *h)
+{
+	struct stat st;
+
+	if (h->before == NULL || (r->op != JOP_PUT && r->op != JOP_REMOVE))
+		return;
+	h->before(h->arg, r, store_lstat(s, r->path, &st) == 0 ? &st : NULL);
+}
+
 int
 journal_apply(struct store *s, const struct journal *j,
     journal_error_fn *on_error, void *arg)
 {
+	struct journal_hooks h = { .arg = arg, .on_error = on_error };
+
+	return journal_apply_hooks(s, j, &h);
+}
+
+int
+journal_apply_hooks(struct store *s, const struct journal *j,
+    const struct journal_hooks *h)
+{
 	unsigned long removed;
 
 	for (size_t i = 0; i < j->n; i++) {
+		announce(s, &j->v[i], h);
 		if (apply_one(s, &j->v[i]) == -1)
-			on_error(arg, &j->v[i], errno);
+			h->on_error(h->arg, &j->v[i], errno);
 		fault_point("commit");
 	}
+	if (h->applied)
+		h->applied(h->arg);
 	store_forget_dir(s);
 	if (store_sync(s) == -1)
 		return -1;

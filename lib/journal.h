@@ -4,6 +4,8 @@
 
 #include <stddef.h>
 
+#include <sys/stat.h>
+
 #include "manifest.h"
 
 struct store;
@@ -56,6 +58,21 @@ int journal_add(struct journal *j, int op, int flags, const char *path,
 /* Called for each record that could not be carried out, with its errno. */
 typedef void journal_error_fn(void *arg, const struct journal_rec *r, int err);
 
+/*
+ * What the owner of a store (the mount) learns during a commit.
+ * before: called just before a PUT or REMOVE changes path, with the
+ * stat of what is there now (old is NULL when nothing is). Either hook
+ * may be NULL.
+ */
+struct journal_hooks {
+	void *arg;
+	journal_error_fn *on_error;
+	void (*before)(void *arg, const struct journal_rec *r,
+	    const struct stat *old);
+	/* Called once every record has run, before the final sync. */
+	void (*applied)(void *arg);
+};
+
 /* Makes j durable as the store's journal: the commit point. -1 logged. */
 int journal_write(struct store *s, const struct journal *j);
 /*
@@ -65,6 +82,9 @@ int journal_write(struct store *s, const struct journal *j);
  */
 int journal_apply(struct store *s, const struct journal *j,
     journal_error_fn *on_error, void *arg);
+/* journal_apply with the store owner's hooks (before may be NULL). */
+int journal_apply_hooks(struct store *s, const struct journal *j,
+    const struct journal_hooks *h);
 /*
  * Repairs an interrupted session: replays a committed journal, discards
  * staged files and partial journals. Returns 0, or -1 (logged) when the

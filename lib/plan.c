@@ -34,11 +34,11 @@ plan_set(struct plan *p, size_t i, int state, const char *fmt, ...)
 }
 
 void
-plan_purge_fail(struct plan *p, size_t k, const char *reason)
+plan_purge_set(struct plan *p, size_t k, int state, const char *reason)
 {
-	p->purges[k].state = PLAN_FAIL;
+	p->purges[k].state = (uint8_t)state;
 	free(p->purges[k].reason);
-	p->purges[k].reason = strdup(reason);
+	p->purges[k].reason = reason ? strdup(reason) : NULL;
 }
 
 void

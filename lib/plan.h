@@ -38,7 +38,7 @@ struct plan_entry {
 struct plan_purge {
 	char *path;		/* owned */
 	int is_dir;
-	uint8_t state;		/* PLAN_PURGE or PLAN_FAIL */
+	uint8_t state;		/* PLAN_PURGE, PLAN_SKIP or PLAN_FAIL */
 	char *reason;		/* owned */
 };
 
@@ -69,8 +69,8 @@ void plan_release(struct plan *p);
 /* Sets entry i's state with a printf-formatted reason (may be NULL). */
 void plan_set(struct plan *p, size_t i, int state, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-/* Marks purge k failed with reason. */
-void plan_purge_fail(struct plan *p, size_t k, const char *reason);
+/* Sets purge k's state (PLAN_PURGE, PLAN_SKIP or PLAN_FAIL) and reason. */
+void plan_purge_set(struct plan *p, size_t k, int state, const char *reason);
 
 /* Appends one item per changed entry to res and counts the rest. -1 ENOMEM. */
 int plan_result(const struct plan *p, const struct manifest *m,

@@ -28,8 +28,11 @@
 
 struct receiver {
 	struct conn *c;
-	struct store st;
-	int store_open;
+	const struct receiver_target *t;
+	struct store *st;		/* t->st, or own_st */
+	struct store own_st;
+	int store_open;		/* we opened own_st */
+	const struct journal *committing;	/* for the owner's end() */
 	uint32_t flags;
 	struct filter filter;
 	struct manifest m;
@@ -217,7 +220,7 @@ incoming_drop(struct receiver *r, struct incoming *in)
 {
 	if (in->fd != -1) {
 		close(in->fd);
-		unlinkat(r->st.stagingfd, in->name, 0);
+		unlinkat(r->st->stagingfd, in->name, 0);
 	}
 	hash_free(in->h);
 	in->h = NULL;
@@ -243,12 +246,12 @@ file_begin(struct receiver *r, struct incoming *in, const uint8_t *p, size_t n)
 	in->h = hash_new();
 	if (in->h == NULL)
 		return peer_fail(r, "out of memory");
-	in->fd = openat(r->st.stagingfd, in->name, O_WRONLY | O_CREAT |
+	in->fd = openat(r->st->stagingfd, in->name, O_WRONLY | O_CREAT |
 	    O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (in->fd == -1 && errno == EEXIST) {
 		/* Left by an attempt the sender abandoned: start afresh. */
-		unlinkat(r->st.stagingfd, in->name, 0);
-		in->fd = openat(r->st.stagingfd, in->name, O_WRONLY | O_CREAT |
+		unlinkat(r->st->stagingfd, in->name, 0);
+		in->fd = openat(r->st->stagingfd, in->name, O_WRONLY | O_CREAT |
 		    O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 	}
 	if (in->fd == -1)
@@ -419,12 +422,12 @@ stage_links(struct receiver *r)
 		    (e->type != ENTRY_LNK && e->type != ENTRY_HARDLINK))
 			continue;
 		staged_name(name, sizeof(name), i);
-		unlinkat(r->st.stagingfd, name, 0);
+		unlinkat(r->st->stagingfd, name, 0);
 		if (e->type == ENTRY_LNK) {
-			if (symlinkat(e->target, r->st.stagingfd, name) == -1 ||
-			    (r->popts.owner && fchownat(r->st.stagingfd, name,
+			if (symlinkat(e->target, r->st->stagingfd, name) == -1 ||
+			    (r->popts.owner && fchownat(r->st->stagingfd, name,
 			    e->uid, e->gid, AT_SYMLINK_NOFOLLOW) == -1) ||
-			    utimensat(r->st.stagingfd, name, ts,
+			    utimensat(r->st->stagingfd, name, ts,
 			    AT_SYMLINK_NOFOLLOW) == -1) {
 				plan_set(&r->plan, i, PLAN_FAIL, "symlink: %s",
 				    strerror(errno));
@@ -437,17 +440,17 @@ stage_links(struct receiver *r)
 
 		if (t->flags & PF_STAGED) {
 			staged_name(from, sizeof(from), e->link_index);
-			dirfd = r->st.stagingfd;
+			dirfd = r->st->stagingfd;
 			tname = from;
 		} else if (t->state == PLAN_UNCHANGED ||
 		    (t->state == PLAN_REPLACE && (t->flags & PF_ATTR))) {
-			dirfd = store_parent(&r->st, e->target, &tname);
+			dirfd = store_parent(r->st, e->target, &tname);
 		} else {
 			plan_set(&r->plan, i, PLAN_FAIL, "the file it links to "
 			    "(%s) was not synced", e->target);
 			continue;
 		}
-		if (dirfd == -1 || linkat(dirfd, tname, r->st.stagingfd, name,
+		if (dirfd == -1 || linkat(dirfd, tname, r->st->stagingfd, name,
 		    0) == -1) {
 			plan_set(&r->plan, i, PLAN_FAIL, "link to %s: %s",
 			    e->target, strerror(errno));
@@ -512,38 +515,111 @@ commit_error(void *arg, const struct journal_rec *rec, int err)
 
 	if (rec->ref == TOP_REF) {
 		log_warnx("%s: setting the attributes of the top directory: %s",
-		    r->st.path, strerror(err));
+		    r->st->path, strerror(err));
 	} else if (rec->ref >= r->m.n) {
-		plan_purge_fail(&r->plan, rec->ref - r->m.n, strerror(err));
+		plan_purge_set(&r->plan, rec->ref - r->m.n, PLAN_FAIL,
+		    strerror(err));
 	} else if (r->plan.v[rec->ref].state != PLAN_FAIL) {
 		plan_set(&r->plan, rec->ref, PLAN_FAIL, "commit: %s",
 		    strerror(err));
 	}
 }
 
+static void
+commit_before(void *arg, const struct journal_rec *rec, const struct stat *old)
+{
+	struct receiver *r = arg;
+
+	if (old != NULL)
+		r->t->owner->replacing(r->t->owner->arg, rec->path, old);
+}
+
+static void
+commit_applied(void *arg)
+{
+	struct receiver *r = arg;
+
+	r->t->owner->end(r->t->owner->arg, r->committing);
+	r->committing = NULL;
+}
+
+/*
+ * Lets the store's owner veto changes to paths it cannot let go of now
+ * (a file open for write through the mount): those entries are skipped
+ * and their staged versions dropped.
+ */
+static void
+owner_check(struct receiver *r)
+{
+	const struct store_owner *o = r->t->owner;
+	const char *why;
+	struct stat st;
+	char name[32];
+
+	for (size_t i = 0; i < r->m.n; i++) {
+		struct plan_entry *pe = &r->plan.v[i];
+
+		if (!(pe->flags & PF_STAGED) || !(pe->flags & PF_EXISTS) ||
+		    store_lstat(r->st, r->m.v[i].path, &st) == -1)
+			continue;
+		why = o->check(o->arg, r->m.v[i].path, &st);
+		if (why == NULL)
+			continue;
+		staged_name(name, sizeof(name), i);
+		unlinkat(r->st->stagingfd, name, 0);
+		pe->flags &= ~PF_STAGED;
+		plan_set(&r->plan, i, PLAN_SKIP, "%s", why);
+		log_warnx("%s/%s: not replaced: %s", r->st->path,
+		    r->m.v[i].path, why);
+	}
+	for (size_t k = 0; k < r->plan.npurges; k++) {
+		if (store_lstat(r->st, r->plan.purges[k].path, &st) == -1)
+			continue;
+		why = o->check(o->arg, r->plan.purges[k].path, &st);
+		if (why != NULL)
+			plan_purge_set(&r->plan, k, PLAN_SKIP, why);
+	}
+}
+
 static int
 commit(struct receiver *r)
 {
+	const struct store_owner *o = r->t->owner;
+	struct journal_hooks hooks = {
+		.arg = r,
+		.on_error = commit_error,
+		.before = o ? commit_before : NULL,
+		.applied = o ? commit_applied : NULL,
+	};
 	struct journal j;
 	int rc = -1;
 
 	journal_init(&j);
 	stage_links(r);
+	/* Staged data must be durable before the journal makes it current. */
+	if (store_sync(r->st) == -1)
+		goto out;
+	if (o != NULL) {
+		o->begin(o->arg);
+		r->committing = &j;
+		owner_check(r);
+	}
 	if (build_journal(r, &j) == -1) {
-		log_err("%s: building the journal", r->st.path);
+		log_err("%s: building the journal", r->st->path);
 		goto out;
 	}
 	if (j.n == 0) {
 		rc = 0;
 		goto out;
 	}
-	/* Staged data must be durable before the journal makes it current. */
-	if (store_sync(&r->st) == -1 || journal_write(&r->st, &j) == -1)
+	if (journal_write(r->st, &j) == -1)
 		goto out;
-	if (journal_apply(&r->st, &j, commit_error, r) == -1)
+	if (journal_apply_hooks(r->st, &j, &hooks) == -1)
 		goto out;
 	rc = 0;
 out:
+	if (r->committing != NULL)
+		commit_applied(r);
 	journal_release(&j);
 	return rc;
 }
@@ -572,11 +648,18 @@ out:
 }
 
 static int
-open_store(struct receiver *r, const char *path, int store_flags)
+open_store(struct receiver *r)
 {
+	int flags = r->t->store_flags;
+
+	if (r->t->st != NULL) {
+		r->st = r->t->st;
+		return 0;
+	}
 	if (r->flags & SESSION_REPORT)
-		store_flags = STORE_READONLY;
-	if (store_open(&r->st, path, store_flags) == -1) {
+		flags = STORE_READONLY;
+	r->st = &r->own_st;
+	if (store_open(r->st, r->t->path, flags) == -1) {
 		proto_send_error(r->c, log_last());
 		conn_flush(r->c);
 		return -1;
@@ -586,7 +669,7 @@ open_store(struct receiver *r, const char *path, int store_flags)
 }
 
 int
-receiver_run(struct conn *c, const char *store_path, int store_flags)
+receiver_run(struct conn *c, const struct receiver_target *t)
 {
 	struct receiver r;
 	const uint8_t *p;
@@ -595,6 +678,7 @@ receiver_run(struct conn *c, const char *store_path, int store_flags)
 
 	memset(&r, 0, sizeof(r));
 	r.c = c;
+	r.t = t;
 	filter_init(&r.filter);
 	manifest_init(&r.m);
 	r.popts.owner = geteuid() == 0;
@@ -608,30 +692,30 @@ receiver_run(struct conn *c, const char *store_path, int store_flags)
 		goto out;
 	if (recv_manifest(&r) == -1)
 		goto out;
-	if (open_store(&r, store_path, store_flags) == -1)
+	if (open_store(&r) == -1)
 		goto out;
 	r.popts.flags = r.flags;
 	r.popts.filter = &r.filter;
-	if (plan_build(&r.plan, &r.st, &r.m, &r.popts) == -1) {
-		peer_fail(&r, "%s: planning failed", store_path);
+	if (plan_build(&r.plan, r.st, &r.m, &r.popts) == -1) {
+		peer_fail(&r, "%s: planning failed", t->path);
 		goto out;
 	}
 	if (send_need(&r) == -1 || recv_data(&r) == -1)
 		goto out;
 	if (!(r.flags & SESSION_REPORT) && commit(&r) == -1) {
-		peer_fail(&r, "%s: commit failed: %s", store_path, log_last());
+		peer_fail(&r, "%s: commit failed: %s", t->path, log_last());
 		goto out;
 	}
 	if (send_result(&r) == -1)
 		goto out;
 	rc = 0;
 out:
-	if (r.store_open) {
-		/* A failed session leaves nothing behind: roll back or forward. */
-		if (rc == -1 && !(r.flags & SESSION_REPORT))
-			journal_recover(&r.st);
-		store_close(&r.st);
-	}
+	/* A failed session leaves nothing behind: roll back or forward. */
+	if (rc == -1 && r.st != NULL && !(r.flags & SESSION_REPORT) &&
+	    r.st->stagingfd >= 0)
+		journal_recover(r.st);
+	if (r.store_open)
+		store_close(r.st);
 	plan_release(&r.plan);
 	manifest_release(&r.m);
 	filter_release(&r.filter);

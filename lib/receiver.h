@@ -2,15 +2,45 @@
 #ifndef MIRRORFS_RECEIVER_H
 #define MIRRORFS_RECEIVER_H
 
+#include <sys/stat.h>
+
 #include "conn.h"
+#include "journal.h"
+#include "store.h"
 
 /*
- * Runs one session arriving on c into the store at store_path (created
- * when missing if store_flags has STORE_CREATE). Sends the result to the
- * sender. Returns 0 when the session ran to its end, -1 on a fatal error
- * (logged, and sent to the peer as ERROR when the connection allows):
- * then nothing of the session was committed and staging/ is cleared.
+ * The process that owns a store and serves it (the mount) sees every
+ * commit through these calls, in this order, from the session's thread:
+ *   begin()                  freeze the view (no open may start)
+ *   check(path, old)*        may path (now old) be replaced or removed?
+ *                            NULL allows; a reason skips that entry
+ *   replacing(path, old)*    just before path changes (journal order)
+ *   end(journal)             thaw the view; invalidate what changed
+ * end() is called whenever begin() was, even when the commit fails.
  */
-int receiver_run(struct conn *c, const char *store_path, int store_flags);
+struct store_owner {
+	void *arg;
+	void (*begin)(void *arg);
+	const char *(*check)(void *arg, const char *path, const struct stat *old);
+	void (*replacing)(void *arg, const char *path, const struct stat *old);
+	void (*end)(void *arg, const struct journal *j);
+};
+
+/* Where a session lands. */
+struct receiver_target {
+	const char *path;		/* the store's path, for messages */
+	int store_flags;		/* for store_open when st is NULL */
+	struct store *st;		/* an open store (the caller's), or NULL */
+	const struct store_owner *owner;	/* NULL: nobody serves the store */
+};
+
+/*
+ * Runs one session arriving on c into the target store, opening it when
+ * t->st is NULL. Sends the result to the sender. Returns 0 when the
+ * session ran to its end, -1 on a fatal error (logged, and sent to the
+ * peer as ERROR when the connection allows): then nothing of the
+ * session was committed and staging/ is cleared.
+ */
+int receiver_run(struct conn *c, const struct receiver_target *t);
 
 #endif

@@ -25,7 +25,12 @@ receiver_main(void *arg)
 {
 	struct receiver_thread *t = arg;
 
-	t->rc = receiver_run(&t->conn, t->store, STORE_CREATE);
+	struct receiver_target target = {
+		.path = t->store,
+		.store_flags = STORE_CREATE,
+	};
+
+	t->rc = receiver_run(&t->conn, &target);
 	/* Closing our end wakes a sender still waiting for us. */
 	conn_release(&t->conn);
 	return NULL;
