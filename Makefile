@@ -8,6 +8,8 @@ VERSION := 0.1.0
 
 CC      ?= cc
 PKGS    := libzstd libxxhash
+FUSE_CFLAGS := $(shell pkg-config --cflags fuse3 2>/dev/null)
+FUSE_LIBS   := $(shell pkg-config --libs fuse3 2>/dev/null || echo -lfuse3)
 DEB_PKGS := build-essential pkg-config libzstd-dev libxxhash-dev check \
 	    libfuse3-dev fuse3 libsodium-dev libinih-dev rsync python3 \
 	    iproute2 shellcheck
@@ -39,7 +41,10 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%)
 CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS   := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lm -lrt)
 
-BINS := $(BUILD)/mirrorctl
+FS_SRC := $(wildcard fs/*.c)
+FS_OBJ := $(FS_SRC:%.c=$(BUILD)/%.o)
+
+BINS := $(BUILD)/mirrorctl $(BUILD)/mirrorfs
 
 .PHONY: all clean check check-unit deps demo install
 all: $(BINS)
@@ -48,12 +53,19 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
 
+$(BUILD)/fs/%.o: fs/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) $(FUSE_CFLAGS) -c -o $@ $<
+
 $(LIB_A): $(LIB_OBJ)
 	rm -f $@
 	$(AR) rcs $@ $^
 
 $(BUILD)/mirrorctl: $(BUILD)/tools/mirrorctl.o $(LIB_A)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/mirrorfs: $(FS_OBJ) $(LIB_A)
+	$(CC) $(LDFLAGS) -o $@ $^ $(FUSE_LIBS) $(LDLIBS)
 
 $(BUILD)/tests/unit/%: tests/unit/%.c $(LIB_A)
 	@mkdir -p $(dir $@)
@@ -91,4 +103,4 @@ install: all
 clean:
 	rm -rf build build-san demo
 
--include $(LIB_OBJ:.o=.d) $(BUILD)/tools/mirrorctl.d
+-include $(LIB_OBJ:.o=.d) $(FS_OBJ:.o=.d) $(BUILD)/tools/mirrorctl.d

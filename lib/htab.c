@@ -94,3 +94,50 @@ htab_get(const struct htab *h, const void *key, size_t keylen, size_t *value)
 	*value = s->value;
 	return 1;
 }
+
+int
+htab_del(struct htab *h, const void *key, size_t keylen)
+{
+	size_t mask, i, j, home;
+	struct htab_slot *s;
+
+	if (h->cap == 0)
+		return 0;
+	s = htab_find(h, key, keylen, XXH3_64bits(key, keylen));
+	if (s->key == NULL)
+		return 0;
+	/* Backward-shift deletion keeps every probe chain unbroken. */
+	mask = h->cap - 1;
+	i = (size_t)(s - h->slots);
+	j = i;
+	for (;;) {
+		h->slots[i].key = NULL;
+		for (;;) {
+			j = (j + 1) & mask;
+			if (h->slots[j].key == NULL) {
+				h->n--;
+				return 1;
+			}
+			home = h->slots[j].hash & mask;
+			/* Can slot j move back to i? Only if home is not in (i, j]. */
+			if (i <= j ? (home <= i || home > j) : (home <= i && home > j))
+				break;
+		}
+		h->slots[i] = h->slots[j];
+		i = j;
+	}
+}
+
+int
+htab_next(const struct htab *h, size_t *pos, size_t *value)
+{
+	while (*pos < h->cap) {
+		const struct htab_slot *s = &h->slots[(*pos)++];
+
+		if (s->key != NULL) {
+			*value = s->value;
+			return 1;
+		}
+	}
+	return 0;
+}

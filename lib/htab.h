@@ -19,6 +19,13 @@ void htab_init(struct htab *h);
 void htab_release(struct htab *h);
 /* Inserts or overwrites. Returns 0, or -1 with errno ENOMEM. */
 int htab_put(struct htab *h, const void *key, size_t keylen, size_t value);
+/*
+ * Iterates: start with *pos = 0; each call returning 1 sets *value to
+ * the next entry's value. The table must not change meanwhile.
+ */
+int htab_next(const struct htab *h, size_t *pos, size_t *value);
+/* Removes key; returns 1 when it was there, else 0. */
+int htab_del(struct htab *h, const void *key, size_t keylen);
 /* Returns 1 and sets *value when found, else 0. */
 int htab_get(const struct htab *h, const void *key, size_t keylen,
     size_t *value);

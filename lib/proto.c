@@ -23,9 +23,10 @@ proto_msg_name(int type)
 		[MSG_FILE_END] = "FILE_END", [MSG_FILE_ABORT] = "FILE_ABORT",
 		[MSG_DONE] = "DONE", [MSG_ITEM] = "ITEM",
 		[MSG_RESULT] = "RESULT", [MSG_ERROR] = "ERROR",
+		[MSG_CTL] = "CTL", [MSG_CTL_RENAMED] = "CTL_RENAMED",
 	};
 
-	if (type <= 0 || type > MSG_ERROR)
+	if (type <= 0 || type > MSG_CTL_RENAMED)
 		return "unknown";
 	return names[type];
 }
@@ -422,6 +423,60 @@ proto_decode_result(const uint8_t *p, size_t n, struct result *res,
 	res->report = reader_u8(&r);
 	if (reader_finish(&r) == -1 || res->report > 1)
 		return fail(err, errlen, "RESULT: malformed");
+	return 0;
+}
+
+int
+proto_send_ctl(struct conn *c, int op)
+{
+	struct buf b;
+	int r;
+
+	buf_init(&b);
+	r = buf_put_u8(&b, (uint8_t)op);
+	return send_buf(c, MSG_CTL, &b, r);
+}
+
+int
+proto_decode_ctl(const uint8_t *p, size_t n, int *op, char *err, size_t errlen)
+{
+	struct reader r;
+
+	reader_init(&r, p, n);
+	*op = reader_u8(&r);
+	if (reader_finish(&r) == -1 || *op < CTL_SESSION || *op > CTL_OP_MAX)
+		return fail(err, errlen, "CTL: unknown request");
+	return 0;
+}
+
+int
+proto_send_renamed(struct conn *c, const struct renamed_info *ri)
+{
+	struct buf b;
+	int r;
+
+	buf_init(&b);
+	r = buf_put_str(&b, ri->name) || buf_put_str(&b, ri->path) ||
+	    buf_put_u32(&b, ri->opens);
+	return send_buf(c, MSG_CTL_RENAMED, &b, r);
+}
+
+int
+proto_decode_renamed(const uint8_t *p, size_t n, struct renamed_info *ri,
+    char *err, size_t errlen)
+{
+	struct reader r;
+
+	reader_init(&r, p, n);
+	ri->name = reader_str(&r, NAME_MAX);
+	ri->path = reader_str(&r, PATH_MAX - 1);
+	ri->opens = reader_u32(&r);
+	if (reader_finish(&r) == -1) {
+		free(ri->name);
+		free(ri->path);
+		ri->name = ri->path = NULL;
+		return fail(err, errlen, "CTL_RENAMED: malformed");
+	}
 	return 0;
 }
 

@@ -41,6 +41,15 @@ enum msg_type {
 	MSG_ITEM,
 	MSG_RESULT,
 	MSG_ERROR,
+	MSG_CTL,		/* first frame on a control socket: the request */
+	MSG_CTL_RENAMED,	/* one kept old version (reply to CTL_RENAMED) */
+};
+
+/* Requests to a store's master over .mirrorfs/control.sock. */
+enum ctl_op {
+	CTL_SESSION = 1,	/* a sync session follows (HELLO ...) */
+	CTL_RENAMED,		/* list kept old versions, then DONE */
+	CTL_OP_MAX = CTL_RENAMED
 };
 
 /* Session flags. */
@@ -106,6 +115,21 @@ int proto_decode_item(const uint8_t *p, size_t n, struct item *it,
 int proto_send_result(struct conn *c, const struct result *r);
 /* Fills the counts and report flag of r, not its items. */
 int proto_decode_result(const uint8_t *p, size_t n, struct result *r,
+    char *err, size_t errlen);
+
+int proto_send_ctl(struct conn *c, int op);
+int proto_decode_ctl(const uint8_t *p, size_t n, int *op, char *err,
+    size_t errlen);
+
+/* A renamed (kept) old version: its name in renamed/, where it was, open count. */
+struct renamed_info {
+	char *name;
+	char *path;
+	uint32_t opens;
+};
+int proto_send_renamed(struct conn *c, const struct renamed_info *ri);
+/* Fills ri; its strings are then owned by the caller. */
+int proto_decode_renamed(const uint8_t *p, size_t n, struct renamed_info *ri,
     char *err, size_t errlen);
 
 int proto_send_error(struct conn *c, const char *msg);

@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include "conn.h"
+#include "control.h"
+#include "proto.h"
 #include "log.h"
 #include "receiver.h"
 #include "store.h"
@@ -79,4 +81,30 @@ session_local(const char *source, const char *store,
 	pthread_join(tid, NULL);
 	conn_release(&c);
 	return rc == 0 && t.rc == 0 ? 0 : -1;
+}
+
+int
+session_sync(const char *source, const char *store,
+    const struct sender_opts *o, struct result *res)
+{
+	struct conn c;
+	int fd, rc;
+
+	fd = control_connect(store);
+	if (fd == -1) {
+		if (errno == ENOENT || errno == ECONNREFUSED || errno == ENOTDIR)
+			return session_local(source, store, o, res);
+		return -1;
+	}
+	if (conn_init(&c, fd, fd, "the store's master (mirrorfs)") == -1) {
+		log_err("control socket");
+		close(fd);
+		return -1;
+	}
+	log_debug("%s: committing through the mount that serves it", store);
+	rc = -1;
+	if (proto_send_ctl(&c, CTL_SESSION) == 0)
+		rc = sender_run(&c, source, o, res);
+	conn_release(&c);
+	return rc;
 }

@@ -14,4 +14,13 @@
 int session_local(const char *source, const char *store,
     const struct sender_opts *o, struct result *res);
 
+/*
+ * Synchronizes source into the store at store: through its master (the
+ * mount serving it, over .mirrorfs/control.sock) when it has one, so the
+ * commit is never done behind the mount's back; else as session_local.
+ * Returns 0 with res filled, or -1 (logged).
+ */
+int session_sync(const char *source, const char *store,
+    const struct sender_opts *o, struct result *res);
+
 #endif

@@ -53,13 +53,29 @@ store_lock(struct store *s)
 	return 0;
 }
 
+static int remove_contents(int fd);
+
+static int
+clear_renamed(struct store *s)
+{
+	int fd = openat(s->renamedfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd == -1 || remove_contents(fd) == -1) {
+		log_err("%s/%s/renamed: removing old versions", s->path,
+		    PATH_META);
+		return -1;
+	}
+	return 0;
+}
+
 int
 store_open(struct store *s, const char *path, int flags)
 {
 	int ro = flags & STORE_READONLY;
 
 	memset(s, 0, sizeof(*s));
-	s->rootfd = s->metafd = s->stagingfd = s->lockfd = s->dirfd = -1;
+	s->rootfd = s->metafd = s->stagingfd = s->renamedfd = s->lockfd =
+	    s->dirfd = -1;
 	s->path = strdup(path);
 	if (s->path == NULL) {
 		log_err("%s", path);
@@ -96,6 +112,9 @@ store_open(struct store *s, const char *path, int flags)
 		goto fail;
 	if (journal_recover(s) == -1)
 		goto fail;
+	s->renamedfd = open_subdir(s->metafd, "renamed", 1, path);
+	if (s->renamedfd == -1 || clear_renamed(s) == -1)
+		goto fail;
 	return 0;
 fail:
 	store_close(s);
@@ -108,6 +127,8 @@ store_close(struct store *s)
 	store_forget_dir(s);
 	if (s->stagingfd >= 0)
 		close(s->stagingfd);
+	if (s->renamedfd >= 0)
+		close(s->renamedfd);
 	if (s->lockfd >= 0)
 		close(s->lockfd);
 	if (s->metafd >= 0)
@@ -116,7 +137,8 @@ store_close(struct store *s)
 		close(s->rootfd);
 	free(s->path);
 	memset(s, 0, sizeof(*s));
-	s->rootfd = s->metafd = s->stagingfd = s->lockfd = s->dirfd = -1;
+	s->rootfd = s->metafd = s->stagingfd = s->renamedfd = s->lockfd =
+	    s->dirfd = -1;
 }
 
 void

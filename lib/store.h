@@ -10,6 +10,8 @@
  *     lock          flock()ed by the process writing the store
  *     staging/      new versions, written and synced before commit
  *     journal       present only while a commit is in progress
+ *     renamed/      old versions still open through a mount (AAnnnnnn)
+ *     control.sock  the master's socket, while a mount serves the store
  *
  * Every access below the root is relative to the root fd, resolved with
  * openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS): a symlink or ".." that
@@ -21,6 +23,7 @@ struct store {
 	int rootfd;		/* -1 for a read-only view of a missing store */
 	int metafd;		/* .mirrorfs, or -1 when read-only and absent */
 	int stagingfd;
+	int renamedfd;
 	int lockfd;
 	char *dircache;		/* the directory held open in dirfd */
 	int dirfd;
@@ -31,8 +34,10 @@ struct store {
 
 /*
  * Opens the store at path. Unless STORE_READONLY, takes the store lock
- * (fails when another process holds it) and recovers an interrupted
- * session. Returns 0, or -1 with the reason logged (naming the path).
+ * (fails when another process holds it), recovers an interrupted
+ * session and deletes the old versions left in renamed/ by a mount that
+ * ended (nothing can hold them open any more). Returns 0, or -1 with the
+ * reason logged (naming the path).
  */
 int store_open(struct store *s, const char *path, int flags);
 void store_close(struct store *s);

@@ -7,7 +7,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "conn.h"
+#include "control.h"
 #include "filter.h"
+#include "path.h"
 #include "log.h"
 #include "proto.h"
 #include "result.h"
@@ -24,6 +27,7 @@ static const char usage_text[] =
 "commands:\n"
 "  sync [OPTIONS] SOURCE STORE   make STORE identical to the directory SOURCE\n"
 "  recover STORE                 finish or undo an interrupted session\n"
+"  renamed STORE                 list old versions kept for open handles\n"
 "  help [COMMAND]                show help\n"
 "\n"
 "exit status: 0 in sync, 1 partial (entries skipped or failed, each listed),\n"
@@ -145,7 +149,7 @@ cmd_sync(int argc, char **argv)
 		log_errx("%s: not a directory", argv[optind]);
 		goto out;
 	}
-	if (session_local(argv[optind], argv[optind + 1], &o, &res) == -1) {
+	if (session_sync(argv[optind], argv[optind + 1], &o, &res) == -1) {
 		log_errx("sync of %s into %s failed; nothing was committed",
 		    argv[optind], argv[optind + 1]);
 		rc = EXIT_FATAL;
@@ -184,6 +188,76 @@ cmd_recover(int argc, char **argv)
 	return 0;
 }
 
+static const char renamed_help[] =
+"usage: mirrorctl renamed STORE\n"
+"\n"
+"Lists the old versions of files that a sync replaced while processes had\n"
+"them open through the mount: STORE/.mirrorfs/renamed/AAnnnnnn, the path\n"
+"they had and how many handles are still open. Each is deleted when its\n"
+"last handle closes, or at the next start after a crash.\n";
+
+static int
+print_renamed(struct conn *c)
+{
+	struct renamed_info ri;
+	const uint8_t *p;
+	char err[128];
+	uint8_t type;
+	size_t n, count = 0;
+
+	while (conn_recv(c, &type, &p, &n) == 1) {
+		if (type == MSG_DONE) {
+			if (count == 0)
+				printf("no old versions are kept\n");
+			return 0;
+		}
+		if (type != MSG_CTL_RENAMED ||
+		    proto_decode_renamed(p, n, &ri, err, sizeof(err)) == -1)
+			break;
+		printf("%s  %u open  ", ri.name, ri.opens);
+		path_fputs(ri.path, stdout);
+		putchar('\n');
+		free(ri.name);
+		free(ri.path);
+		count++;
+	}
+	log_errx("the mount's answer was cut short or malformed");
+	return EXIT_FATAL;
+}
+
+static int
+cmd_renamed(int argc, char **argv)
+{
+	struct conn c;
+	int fd, rc;
+
+	if (argc == 2 && strcmp(argv[1], "--help") == 0) {
+		fputs(renamed_help, stdout);
+		return 0;
+	}
+	if (argc != 2) {
+		fputs(renamed_help, stderr);
+		return EXIT_USAGE;
+	}
+	fd = control_connect(argv[1]);
+	if (fd == -1) {
+		if (errno != ENOENT && errno != ECONNREFUSED)
+			return EXIT_FATAL;
+		printf("%s is not mounted: no old versions are kept (any left "
+		    "by a crash are deleted at the next start)\n", argv[1]);
+		return 0;
+	}
+	if (conn_init(&c, fd, fd, "the store's master (mirrorfs)") == -1) {
+		close(fd);
+		return EXIT_FATAL;
+	}
+	rc = EXIT_FATAL;
+	if (proto_send_ctl(&c, CTL_RENAMED) == 0 && conn_flush(&c) == 0)
+		rc = print_renamed(&c);
+	conn_release(&c);
+	return rc;
+}
+
 static int
 cmd_help(int argc, char **argv)
 {
@@ -193,6 +267,8 @@ cmd_help(int argc, char **argv)
 		fputs(sync_help, stdout);
 	else if (strcmp(argv[1], "recover") == 0)
 		fputs(recover_help, stdout);
+	else if (strcmp(argv[1], "renamed") == 0)
+		fputs(renamed_help, stdout);
 	else {
 		log_errx("no command '%s'", argv[1]);
 		return EXIT_USAGE;
@@ -232,6 +308,8 @@ main(int argc, char **argv)
 		return cmd_sync(argc - i, argv + i);
 	if (strcmp(argv[i], "recover") == 0)
 		return cmd_recover(argc - i, argv + i);
+	if (strcmp(argv[i], "renamed") == 0)
+		return cmd_renamed(argc - i, argv + i);
 	if (strcmp(argv[i], "help") == 0)
 		return cmd_help(argc - i, argv + i);
 	log_errx("unknown command '%s'", argv[i]);

@@ -1,0 +1,178 @@
+/* mirrorfs: mounts a store read-only (or -o rw) with rename-while-open and whole-session commits. */
+#include <errno.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "mount.h"
+#include "serve.h"
+
+#define EXIT_USAGE 2
+
+struct options {
+	const char *store;
+	int rw;
+	int renameopen;
+	double timeout;
+};
+
+static const struct fuse_opt option_spec[] = {
+	{ "rw", offsetof(struct options, rw), 1 },
+	{ "ro", offsetof(struct options, rw), 0 },
+	{ "renameopen", offsetof(struct options, renameopen), 1 },
+	{ "norenameopen", offsetof(struct options, renameopen), 0 },
+	{ "--no-renameopen", offsetof(struct options, renameopen), 0 },
+	{ "cache_timeout=%lf", offsetof(struct options, timeout), 0 },
+	FUSE_OPT_END
+};
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+"usage: mirrorfs [OPTIONS] STORE MOUNTPOINT\n"
+"\n"
+"Serves the mirrored tree of STORE at MOUNTPOINT. Files replaced by a sync\n"
+"stay readable by the processes that have them open; a sync becomes visible\n"
+"all at once. Read-only unless -o rw.\n"
+"\n"
+"  -f                   stay in the foreground\n"
+"  -d                   debug output (implies -f)\n"
+"  -s                   single-threaded\n"
+"  -o rw                allow writes through the mount\n"
+"  -o norenameopen, --no-renameopen\n"
+"                       skip files open through the mount instead of\n"
+"                       replacing them\n"
+"  -o cache_timeout=S   seconds the kernel may cache names and attributes\n"
+"                       (default 86400; every commit invalidates exactly\n"
+"                       what it changed)\n"
+"  -o allow_other, -o default_permissions (always on), and the other\n"
+"  FUSE mount options\n"
+"\n"
+"In /etc/fstab:  STORE MOUNTPOINT fuse.mirrorfs ro,allow_other 0 0\n");
+}
+
+/* Takes STORE, the first non-option argument; MOUNTPOINT goes on to libfuse. */
+static int
+option_proc(void *data, const char *arg, int key, struct fuse_args *outargs)
+{
+	struct options *o = data;
+
+	if (key == FUSE_OPT_KEY_NONOPT && o->store == NULL) {
+		o->store = arg;
+		return 0;
+	}
+	return 1;
+}
+
+static int
+add_mount_options(struct fuse_args *args, const struct options *o,
+    const char *store)
+{
+	char opt[PATH_MAX + 64];
+
+	snprintf(opt, sizeof(opt), "-ofsname=%s,subtype=mirrorfs,"
+	    "default_permissions%s", store, o->rw ? "" : ",ro");
+	return fuse_opt_add_arg(args, opt);
+}
+
+static int
+run(struct mount *m, struct fuse_cmdline_opts *cmd, struct fuse_args *args)
+{
+	struct fuse_loop_config *cfg = NULL;
+	struct server *sv = NULL;
+	int rc = 1;
+
+	m->se = fuse_session_new(args, &mirrorfs_ops, sizeof(mirrorfs_ops), m);
+	if (m->se == NULL)
+		return 1;
+	if (fuse_set_signal_handlers(m->se) != 0)
+		goto out_destroy;
+	if (fuse_session_mount(m->se, cmd->mountpoint) != 0)
+		goto out_signals;
+	fuse_daemonize(cmd->foreground);
+	/* Threads start after daemonizing: fork keeps only the caller. */
+	sv = server_start(m);
+	if (sv == NULL)
+		goto out_unmount;
+	if (cmd->singlethread)
+		rc = fuse_session_loop(m->se);
+	else {
+		cfg = fuse_loop_cfg_create();
+		fuse_loop_cfg_set_clone_fd(cfg, cmd->clone_fd);
+		fuse_loop_cfg_set_max_threads(cfg, cmd->max_threads);
+		fuse_loop_cfg_set_idle_threads(cfg, cmd->max_idle_threads);
+		rc = fuse_session_loop_mt(m->se, cfg);
+		fuse_loop_cfg_destroy(cfg);
+	}
+	rc = rc == 0 ? 0 : 1;
+	server_stop(sv);
+out_unmount:
+	fuse_session_unmount(m->se);
+out_signals:
+	fuse_remove_signal_handlers(m->se);
+out_destroy:
+	fuse_session_destroy(m->se);
+	m->se = NULL;
+	return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	struct options o = { .renameopen = 1, .timeout = 86400 };
+	struct fuse_cmdline_opts cmd;
+	struct mount m;
+	char store[PATH_MAX];
+	int rc = EXIT_USAGE;
+
+	log_init("mirrorfs", LOG_INFO);
+	memset(&m, 0, sizeof(m));
+	memset(&cmd, 0, sizeof(cmd));
+	if (fuse_opt_parse(&args, &o, option_spec, option_proc) == -1 ||
+	    fuse_parse_cmdline(&args, &cmd) != 0)
+		goto out;
+	if (cmd.show_help) {
+		usage(stdout);
+		rc = 0;
+		goto out;
+	}
+	if (cmd.show_version) {
+		printf("mirrorfs %s (libfuse %s)\n", MIRRORFS_VERSION,
+		    fuse_pkgversion());
+		rc = 0;
+		goto out;
+	}
+	if (o.store == NULL || cmd.mountpoint == NULL) {
+		log_errx("needs STORE and MOUNTPOINT");
+		usage(stderr);
+		goto out;
+	}
+	if (realpath(o.store, store) == NULL) {
+		log_err("%s", o.store);
+		goto out;
+	}
+	rc = 1;
+	if (add_mount_options(&args, &o, store) == -1)
+		goto out;
+	m.rw = o.rw;
+	m.renameopen = o.renameopen;
+	m.timeout = o.timeout;
+	pthread_rwlock_init(&m.view, NULL);
+	pthread_mutex_init(&m.session_lock, NULL);
+	if (store_open(&m.st, store, 0) == -1)
+		goto out;
+	if (nodes_init(&m.nodes, m.st.rootfd) == 0)
+		rc = run(&m, &cmd, &args);
+	nodes_release(&m.nodes);
+	store_close(&m.st);
+out:
+	free(cmd.mountpoint);
+	fuse_opt_free_args(&args);
+	return rc;
+}

@@ -1,0 +1,195 @@
+/* serve: the master's control socket: sync sessions and queries from mirrorctl. */
+#include "serve.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "conn.h"
+#include "control.h"
+#include "log.h"
+#include "owner.h"
+#include "proto.h"
+#include "receiver.h"
+
+struct server {
+	struct mount *m;
+	int fd;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t idle;
+	int active;		/* connections being served; protected by lock */
+};
+
+struct client {
+	struct server *sv;
+	int fd;
+};
+
+static int
+serve_session(struct server *sv, struct conn *c)
+{
+	struct store_owner owner;
+	struct receiver_target t = {
+		.path = sv->m->st.path,
+		.st = &sv->m->st,
+		.owner = &owner,
+	};
+	int rc;
+
+	owner_init(&owner, sv->m);
+	pthread_mutex_lock(&sv->m->session_lock);
+	rc = receiver_run(c, &t);
+	pthread_mutex_unlock(&sv->m->session_lock);
+	return rc;
+}
+
+static int
+serve_renamed(struct server *sv, struct conn *c)
+{
+	struct nodes *t = &sv->m->nodes;
+	struct renamed_info ri;
+	size_t pos = 0, v;
+	int rc = 0;
+
+	pthread_mutex_lock(&t->lock);
+	while (rc == 0 && htab_next(&t->map, &pos, &v)) {
+		struct node *n = (struct node *)v;
+
+		if (n->renamed[0] == '\0')
+			continue;
+		ri.name = n->renamed;
+		ri.path = n->path ? n->path : "";
+		ri.opens = n->nopen;
+		rc = proto_send_renamed(c, &ri);
+	}
+	pthread_mutex_unlock(&t->lock);
+	if (rc == 0)
+		rc = conn_send(c, MSG_DONE, NULL, 0);
+	if (rc == 0)
+		rc = conn_flush(c);
+	return rc;
+}
+
+static void *
+serve_client(void *arg)
+{
+	struct client *cl = arg;
+	struct server *sv = cl->sv;
+	const uint8_t *p;
+	struct conn c;
+	char err[128];
+	uint8_t type;
+	size_t n;
+	int op;
+
+	if (conn_init(&c, cl->fd, cl->fd, "mirrorctl on the control socket") == -1) {
+		close(cl->fd);
+		goto out;
+	}
+	if (conn_recv(&c, &type, &p, &n) == 1 && type == MSG_CTL &&
+	    proto_decode_ctl(p, n, &op, err, sizeof(err)) == 0) {
+		if (op == CTL_SESSION)
+			serve_session(sv, &c);
+		else if (op == CTL_RENAMED)
+			serve_renamed(sv, &c);
+	} else {
+		log_warnx("%s: control socket: a client sent no valid request",
+		    sv->m->st.path);
+	}
+	conn_release(&c);
+out:
+	free(cl);
+	pthread_mutex_lock(&sv->lock);
+	if (--sv->active == 0)
+		pthread_cond_broadcast(&sv->idle);
+	pthread_mutex_unlock(&sv->lock);
+	return NULL;
+}
+
+static void *
+serve_accept(void *arg)
+{
+	struct server *sv = arg;
+	struct client *cl;
+	pthread_t tid;
+	int fd;
+
+	for (;;) {
+		fd = accept4(sv->fd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd == -1) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			break;	/* shut down by server_stop */
+		}
+		cl = malloc(sizeof(*cl));
+		if (cl == NULL) {
+			close(fd);
+			continue;
+		}
+		cl->sv = sv;
+		cl->fd = fd;
+		pthread_mutex_lock(&sv->lock);
+		sv->active++;
+		pthread_mutex_unlock(&sv->lock);
+		if ((errno = pthread_create(&tid, NULL, serve_client, cl)) != 0) {
+			log_err("control socket: starting a thread");
+			close(fd);
+			free(cl);
+			pthread_mutex_lock(&sv->lock);
+			sv->active--;
+			pthread_mutex_unlock(&sv->lock);
+			continue;
+		}
+		pthread_detach(tid);
+	}
+	return NULL;
+}
+
+struct server *
+server_start(struct mount *m)
+{
+	struct server *sv = calloc(1, sizeof(*sv));
+
+	if (sv == NULL) {
+		log_err("control socket");
+		return NULL;
+	}
+	sv->m = m;
+	pthread_mutex_init(&sv->lock, NULL);
+	pthread_cond_init(&sv->idle, NULL);
+	sv->fd = control_listen(m->st.metafd, m->st.path);
+	if (sv->fd == -1)
+		goto fail;
+	if ((errno = pthread_create(&sv->thread, NULL, serve_accept, sv)) != 0) {
+		log_err("control socket: starting its thread");
+		close(sv->fd);
+		goto fail;
+	}
+	return sv;
+fail:
+	pthread_mutex_destroy(&sv->lock);
+	pthread_cond_destroy(&sv->idle);
+	free(sv);
+	return NULL;
+}
+
+void
+server_stop(struct server *sv)
+{
+	if (sv == NULL)
+		return;
+	control_unlink(sv->m->st.metafd);
+	shutdown(sv->fd, SHUT_RDWR);
+	pthread_join(sv->thread, NULL);
+	close(sv->fd);
+	pthread_mutex_lock(&sv->lock);
+	while (sv->active > 0)
+		pthread_cond_wait(&sv->idle, &sv->lock);
+	pthread_mutex_unlock(&sv->lock);
+	pthread_mutex_destroy(&sv->lock);
+	pthread_cond_destroy(&sv->idle);
+	free(sv);
+}

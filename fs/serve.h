@@ -1,0 +1,14 @@
+/* serve: the master's control socket: sync sessions and queries from mirrorctl. */
+#ifndef MIRRORFS_SERVE_H
+#define MIRRORFS_SERVE_H
+
+#include "mount.h"
+
+struct server;
+
+/* Listens on the store's control.sock and serves it in a thread. NULL logged. */
+struct server *server_start(struct mount *m);
+/* Stops accepting, waits for sessions in progress, removes the socket. */
+void server_stop(struct server *sv);
+
+#endif

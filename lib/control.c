@@ -1,0 +1,90 @@
+/* control: the store master's Unix socket, .mirrorfs/control.sock. */
+#include "control.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "path.h"
+
+/*
+ * A store path may be longer than sun_path allows, so the socket is
+ * named through /proc/self/fd/N of the open .mirrorfs directory.
+ */
+static void
+sock_addr(struct sockaddr_un *sa, int metafd)
+{
+	memset(sa, 0, sizeof(*sa));
+	sa->sun_family = AF_UNIX;
+	snprintf(sa->sun_path, sizeof(sa->sun_path), "/proc/self/fd/%d/%s",
+	    metafd, CONTROL_SOCK);
+}
+
+int
+control_connect(const char *store_path)
+{
+	struct sockaddr_un sa;
+	char meta[4096];
+	int metafd, fd = -1, saved;
+
+	snprintf(meta, sizeof(meta), "%s/%s", store_path, PATH_META);
+	metafd = open(meta, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (metafd == -1)
+		return -1;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd == -1) {
+		log_err("socket");
+		goto fail;
+	}
+	sock_addr(&sa, metafd);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == -1) {
+		if (errno != ENOENT && errno != ECONNREFUSED)
+			log_err("%s/%s", meta, CONTROL_SOCK);
+		goto fail;
+	}
+	close(metafd);
+	return fd;
+fail:
+	saved = errno;
+	if (fd != -1)
+		close(fd);
+	close(metafd);
+	errno = saved;
+	return -1;
+}
+
+int
+control_listen(int metafd, const char *store_path)
+{
+	struct sockaddr_un sa;
+	int fd;
+
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd == -1) {
+		log_err("socket");
+		return -1;
+	}
+	/* We hold the store lock: a socket left here is a dead master's. */
+	control_unlink(metafd);
+	sock_addr(&sa, metafd);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == -1 ||
+	    fchmodat(metafd, CONTROL_SOCK, 0600, 0) == -1 ||
+	    listen(fd, 16) == -1) {
+		log_err("%s/%s/%s", store_path, PATH_META, CONTROL_SOCK);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+void
+control_unlink(int metafd)
+{
+	unlinkat(metafd, CONTROL_SOCK, 0);
+}
