@@ -163,7 +163,15 @@ main(int argc, char **argv)
 	m.rw = o.rw;
 	m.renameopen = o.renameopen;
 	m.timeout = o.timeout;
-	pthread_rwlock_init(&m.view, NULL);
+	pthread_rwlockattr_t wpref;
+
+	/* A commit must not wait behind an endless stream of opens. */
+	pthread_rwlockattr_init(&wpref);
+	pthread_rwlockattr_setkind_np(&wpref,
+	    PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(&m.view, &wpref);
+	pthread_rwlockattr_destroy(&wpref);
+	pthread_rwlock_init(&m.ns, NULL);
 	pthread_mutex_init(&m.session_lock, NULL);
 	if (store_open(&m.st, store, 0) == -1)
 		goto out;

@@ -16,12 +16,21 @@ struct mount {
 	struct fuse_session *se;
 	struct nodes nodes;
 	/*
-	 * Lookups, opens and namespace changes hold view for reading; a
-	 * commit holds it for writing while it renames, so no open can
-	 * see part of a session. Never held while notifying the kernel.
+	 * A commit holds view for writing from before its first rename
+	 * until the kernel has dropped every name it changed; opens hold it
+	 * for reading, so no open sees part of a session. The kernel holds
+	 * no directory lock while it sends OPEN, so the invalidations made
+	 * under view cannot deadlock with a waiting open.
 	 */
 	pthread_rwlock_t view;
-	uint64_t generation;	/* sessions committed; protected by view */
+	/*
+	 * Changes to names through an rw mount hold ns for reading; a commit
+	 * holds it for writing only while it renames (the kernel holds the
+	 * parent directory's lock while it sends those requests, so ns is
+	 * released before any invalidation). Lookups take no lock.
+	 */
+	pthread_rwlock_t ns;
+	uint64_t generation;	/* commits done; written under view, read atomically */
 	uint32_t renamed_seq;	/* last AAnnnnnn; protected by nodes.lock */
 	pthread_mutex_t session_lock;	/* one session at a time uses st */
 	int rw;			/* writes through the mount allowed */

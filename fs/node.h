@@ -26,7 +26,8 @@ struct node {
 	uint64_t nlookup;	/* the kernel's references (lookup/forget) */
 	uint32_t nopen;		/* open handles */
 	uint32_t nwrite;	/* of which open for write */
-	int superseded;		/* a commit replaced or removed this file */
+	uint64_t superseded;	/* generation of the commit that replaced or
+				   removed this file, or 0 */
 	char renamed[16];	/* "AAnnnnnn" while kept in .mirrorfs/renamed */
 	char *path;		/* the path it had when superseded, owned */
 };

@@ -96,9 +96,7 @@ mfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct fuse_entry_param e;
 	int err;
 
-	pthread_rwlock_rdlock(&m->view);
 	err = do_lookup(m, parent, name, &e);
-	pthread_rwlock_unlock(&m->view);
 	if (err == ENOENT) {
 		/* A negative entry: cached until a commit creates the name. */
 		e.ino = 0;
@@ -258,15 +256,22 @@ is_write(int flags)
 	return (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC);
 }
 
-/* Counts an open handle of n. Refuses (ESTALE) a node a commit superseded. */
+/*
+ * Counts an open handle of n. An open that arrived while generation
+ * seen was current, of a node a later commit superseded, found n by a
+ * name that commit changed: ESTALE makes the kernel look the name up
+ * again and open the new version. Later opens of a superseded node (a
+ * program reading /proc/self/exe, or reopening /proc/self/fd/N) mean that
+ * very file and succeed.
+ */
 static int
-node_opened(struct mount *m, struct node *n, int flags)
+node_opened(struct mount *m, struct node *n, int flags, uint64_t seen)
 {
 	int err = 0;
 
 	pthread_mutex_lock(&m->nodes.lock);
-	if (n->superseded)
-		err = ESTALE;	/* the kernel looks the name up again */
+	if (n->superseded > seen)
+		err = ESTALE;
 	else {
 		n->nopen++;
 		if (is_write(flags))
@@ -337,12 +342,15 @@ mfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	char proc[64];
 	int fd, err;
 
+	uint64_t seen;
+
 	if (is_write(fi->flags) && !m->rw) {
 		fuse_reply_err(req, EROFS);
 		return;
 	}
+	seen = __atomic_load_n(&m->generation, __ATOMIC_SEQ_CST);
 	pthread_rwlock_rdlock(&m->view);
-	err = node_opened(m, n, fi->flags);
+	err = node_opened(m, n, fi->flags, seen);
 	pthread_rwlock_unlock(&m->view);
 	if (err) {
 		fuse_reply_err(req, err);
@@ -471,12 +479,12 @@ mfs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 	struct mount *m = mount_of(req);
 	int dirfd = node_of(m, parent)->fd, err;
 
-	pthread_rwlock_rdlock(&m->view);
+	pthread_rwlock_rdlock(&m->ns);
 	err = may_change(m, parent, name);
 	if (!err && (mkdirat(dirfd, name, mode) == -1 ||
 	    own_as_caller(req, dirfd, name) == -1))
 		err = errno;
-	pthread_rwlock_unlock(&m->view);
+	pthread_rwlock_unlock(&m->ns);
 	reply_made(req, m, parent, name, err);
 }
 
@@ -487,12 +495,12 @@ mfs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 	struct mount *m = mount_of(req);
 	int dirfd = node_of(m, parent)->fd, err;
 
-	pthread_rwlock_rdlock(&m->view);
+	pthread_rwlock_rdlock(&m->ns);
 	err = may_change(m, parent, name);
 	if (!err && (symlinkat(link, dirfd, name) == -1 ||
 	    own_as_caller(req, dirfd, name) == -1))
 		err = errno;
-	pthread_rwlock_unlock(&m->view);
+	pthread_rwlock_unlock(&m->ns);
 	reply_made(req, m, parent, name, err);
 }
 
@@ -504,12 +512,12 @@ mfs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t parent, const char *name)
 	int err;
 
 	proc_path(proc, sizeof(proc), node_of(m, ino)->fd);
-	pthread_rwlock_rdlock(&m->view);
+	pthread_rwlock_rdlock(&m->ns);
 	err = may_change(m, parent, name);
 	if (!err && linkat(AT_FDCWD, proc, node_of(m, parent)->fd, name,
 	    AT_SYMLINK_FOLLOW) == -1)
 		err = errno;
-	pthread_rwlock_unlock(&m->view);
+	pthread_rwlock_unlock(&m->ns);
 	reply_made(req, m, parent, name, err);
 }
 
@@ -522,7 +530,7 @@ mfs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 	int dirfd = node_of(m, parent)->fd, fd, err;
 	struct node *n = NULL;
 
-	pthread_rwlock_rdlock(&m->view);
+	pthread_rwlock_rdlock(&m->ns);
 	err = may_change(m, parent, name);
 	fd = -1;
 	if (!err) {
@@ -535,9 +543,9 @@ mfs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 		err = do_lookup(m, parent, name, &e);
 	if (!err) {
 		n = node_of(m, e.ino);
-		err = node_opened(m, n, fi->flags);
+		err = node_opened(m, n, fi->flags, UINT64_MAX);
 	}
-	pthread_rwlock_unlock(&m->view);
+	pthread_rwlock_unlock(&m->ns);
 	if (err) {
 		if (fd != -1)
 			close(fd);
@@ -554,11 +562,11 @@ mfs_unlink_common(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct mount *m = mount_of(req);
 	int err;
 
-	pthread_rwlock_rdlock(&m->view);
+	pthread_rwlock_rdlock(&m->ns);
 	err = may_change(m, parent, name);
 	if (!err && unlinkat(node_of(m, parent)->fd, name, flags) == -1)
 		err = errno;
-	pthread_rwlock_unlock(&m->view);
+	pthread_rwlock_unlock(&m->ns);
 	fuse_reply_err(req, err);
 }
 
@@ -581,14 +589,14 @@ mfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct mount *m = mount_of(req);
 	int err;
 
-	pthread_rwlock_rdlock(&m->view);
+	pthread_rwlock_rdlock(&m->ns);
 	err = may_change(m, parent, name);
 	if (!err)
 		err = may_change(m, newparent, newname);
 	if (!err && renameat2(node_of(m, parent)->fd, name,
 	    node_of(m, newparent)->fd, newname, flags) == -1)
 		err = errno;
-	pthread_rwlock_unlock(&m->view);
+	pthread_rwlock_unlock(&m->ns);
 	fuse_reply_err(req, err);
 }
 

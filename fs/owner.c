@@ -18,6 +18,7 @@ owner_begin(void *arg)
 	struct mount *m = arg;
 
 	pthread_rwlock_wrlock(&m->view);
+	pthread_rwlock_wrlock(&m->ns);
 }
 
 static const char *
@@ -73,8 +74,9 @@ owner_replacing(void *arg, const char *path, const struct stat *old)
 	pthread_mutex_lock(&m->nodes.lock);
 	n = nodes_find(&m->nodes, old->st_dev, old->st_ino);
 	if (n != NULL && n != &m->nodes.root) {
-		/* New opens of it now get ESTALE and look the path up again. */
-		n->superseded = 1;
+		/* An open that waited for this commit gets ESTALE and
+		   looks the path up again (see mfs_open). */
+		n->superseded = m->generation + 1;
 		if (n->nopen > 0 && n->renamed[0] == '\0' && S_ISREG(old->st_mode))
 			keep_old_version(m, n, path);
 	}
@@ -108,8 +110,10 @@ parent_ino(struct mount *m, const char *path)
 /*
  * Drops the kernel's cached names (and negative entries) for every path
  * the commit changed, and the attributes of what it changed in place.
- * Runs after the view is released: the kernel takes the directory's lock
- * to invalidate, and a lookup waiting on our lock would deadlock.
+ * The kernel takes each directory's lock to do it, so it first waits for
+ * lookups in flight there, and drops what they returned: after this, no
+ * cached name leads to an old version. Lookups never wait on our locks,
+ * so this cannot deadlock.
  */
 static void
 invalidate(struct mount *m, const struct journal *j)
@@ -156,10 +160,11 @@ owner_end(void *arg, const struct journal *j)
 {
 	struct mount *m = arg;
 
-	m->generation++;
-	pthread_rwlock_unlock(&m->view);
+	pthread_rwlock_unlock(&m->ns);
 	if (j != NULL && m->se != NULL)
 		invalidate(m, j);
+	__atomic_store_n(&m->generation, m->generation + 1, __ATOMIC_SEQ_CST);
+	pthread_rwlock_unlock(&m->view);
 }
 
 void
