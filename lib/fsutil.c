@@ -15,7 +15,9 @@ open_beneath(int dirfd, const char *path, int flags)
 	struct open_how how;
 
 	memset(&how, 0, sizeof(how));
-	how.flags = (uint64_t)flags | O_CLOEXEC | O_NOFOLLOW;
+	/* No O_NOFOLLOW: with O_PATH it would open a final symlink itself;
+	   RESOLVE_NO_SYMLINKS refuses it with ELOOP instead. */
+	how.flags = (uint64_t)flags | O_CLOEXEC;
 	how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
 	    RESOLVE_NO_MAGICLINKS;
 	return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof(how));

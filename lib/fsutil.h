@@ -6,9 +6,10 @@
 #include <sys/types.h>
 
 /*
- * openat2(dirfd, path) that stays beneath dirfd and follows no symlink
- * (RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS, O_NOFOLLOW, O_CLOEXEC added).
- * Returns the fd, or -1 with errno (ELOOP/EXDEV for an escape attempt).
+ * openat2(dirfd, path) that stays beneath dirfd and follows no symlink,
+ * not even a final one (RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS; O_CLOEXEC
+ * added). Returns the fd, or -1 with errno (ELOOP for a symlink on the
+ * way, EXDEV for an escape attempt).
  */
 int open_beneath(int dirfd, const char *path, int flags);
 

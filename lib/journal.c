@@ -213,7 +213,9 @@ apply_attr(struct store *s, const struct journal_rec *r)
 	if ((r->flags & JREC_OWNER) && fchownat(dirfd, name, a->uid, a->gid,
 	    AT_SYMLINK_NOFOLLOW) == -1)
 		return -1;
-	if (!(r->flags & JREC_LINK) && fchmodat(dirfd, name, a->mode, 0) == -1)
+	/* Never through a symlink swapped in since the plan was made. */
+	if (!(r->flags & JREC_LINK) && fchmodat(dirfd, name, a->mode,
+	    AT_SYMLINK_NOFOLLOW) == -1)
 		return -1;
 	ts[0].tv_sec = 0;
 	ts[0].tv_nsec = UTIME_OMIT;

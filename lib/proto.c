@@ -224,7 +224,8 @@ proto_decode_entry(const uint8_t *p, size_t n, struct entry *e,
 		fail(err, errlen, "ENTRY %s: empty symlink target", e->path);
 		goto bad;
 	}
-	if (e->type == ENTRY_HARDLINK && path_check(e->target, &why) == -1) {
+	if (e->type == ENTRY_HARDLINK && (path_check(e->target, &why) == -1 ||
+	    (path_is_meta(e->target) && (why = "reserved name")))) {
 		fail(err, errlen, "ENTRY %s: refused link target: %s", e->path,
 		    why);
 		goto bad;
@@ -345,7 +346,8 @@ proto_decode_file_abort(const uint8_t *p, size_t n, uint32_t *index,
 	*action = reader_u8(&r);
 	*reason = reader_str(&r, PROTO_MAX_REASON);
 	if (reader_finish(&r) == -1 || (*action != ITEM_FAIL &&
-	    *action != ITEM_SKIP && *action != ITEM_VANISHED)) {
+	    *action != ITEM_SKIP && *action != ITEM_VANISHED &&
+	    *action != ABORT_RETRY)) {
 		free(*reason);
 		*reason = NULL;
 		return fail(err, errlen, "FILE_ABORT: malformed");

@@ -101,6 +101,12 @@ int proto_send_file(struct conn *c, const struct file_head *h);
 int proto_decode_file(const uint8_t *p, size_t n, struct file_head *h,
     char *err, size_t errlen);
 
+/*
+ * Ends a file early. action is ITEM_FAIL, ITEM_SKIP or ITEM_VANISHED for
+ * a final outcome, or ABORT_RETRY: this attempt is void, the same file
+ * follows again (it changed while being read).
+ */
+#define ABORT_RETRY 0
 int proto_send_file_abort(struct conn *c, uint32_t index, int action,
     const char *reason);
 /* *reason is a new string the caller frees. */

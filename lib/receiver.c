@@ -350,7 +350,7 @@ file_abort(struct receiver *r, struct incoming *in, const uint8_t *p, size_t n)
 		    idx);
 	}
 	incoming_drop(r, in);
-	if (action != 0) {	/* 0: the sender tries this file again */
+	if (action != ABORT_RETRY) {
 		r->plan.v[idx].flags &= ~PF_DATA;
 		plan_set(&r->plan, idx, action == ITEM_VANISHED ? PLAN_VANISHED :
 		    action == ITEM_SKIP ? PLAN_SKIP : PLAN_FAIL, "%s", reason);

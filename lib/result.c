@@ -125,8 +125,11 @@ result_print(const struct result *r, FILE *f, int all)
 		path_fputs(it->path, f);
 		if (it->is_dir)
 			fputc('/', f);
-		if (it->reason)
-			fprintf(f, ": %s", it->reason);
+		if (it->reason) {
+			/* Reasons can carry a peer's text: one line, no escapes. */
+			fputs(": ", f);
+			path_fputs(it->reason, f);
+		}
 		fputc('\n', f);
 	}
 }
@@ -143,17 +146,63 @@ result_print_summary(const struct result *r, FILE *f)
 	    (unsigned long long)r->bytes_sent);
 }
 
+/* Length of the valid UTF-8 sequence at p, or 0 when it is not one. */
+static size_t
+utf8_len(const unsigned char *p)
+{
+	size_t n, i;
+	uint32_t cp;
+
+	if (p[0] < 0x80)
+		return 1;
+	if ((p[0] & 0xe0) == 0xc0) {
+		n = 2;
+		cp = p[0] & 0x1f;
+	} else if ((p[0] & 0xf0) == 0xe0) {
+		n = 3;
+		cp = p[0] & 0x0f;
+	} else if ((p[0] & 0xf8) == 0xf0) {
+		n = 4;
+		cp = p[0] & 0x07;
+	} else
+		return 0;
+	for (i = 1; i < n; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (p[i] & 0x3f);
+	}
+	if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) ||
+	    (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;	/* overlong, out of range, or a surrogate */
+	return n;
+}
+
+/*
+ * File names are bytes, JSON is UTF-8: a byte that is not part of valid
+ * UTF-8 is written as \udcXX, as Python's surrogateescape reads it, so
+ * the exact name can be recovered (os.fsencode).
+ */
 static void
 json_string(const char *s, FILE *f)
 {
+	const unsigned char *p = (const unsigned char *)s;
+	size_t n;
+
 	fputc('"', f);
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+	while (*p) {
 		if (*p == '"' || *p == '\\')
 			fprintf(f, "\\%c", *p);
 		else if (*p < 0x20 || *p == 0x7f)
 			fprintf(f, "\\u%04x", *p);
-		else
-			fputc(*p, f);
+		else if ((n = utf8_len(p)) == 0)
+			fprintf(f, "\\udc%02x", *p);
+		else {
+			fwrite(p, 1, n, f);
+			p += n;
+			continue;
+		}
+		p++;
 	}
 	fputc('"', f);
 }

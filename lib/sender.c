@@ -151,7 +151,7 @@ enum attempt { ATTEMPT_SENT, ATTEMPT_CHANGED, ATTEMPT_ABORTED, ATTEMPT_FATAL };
 /*
  * Streams the open file fd as entry idx. A change seen between the
  * stat before and after the read (or a short read) abandons the attempt
- * with a FILE_ABORT of action 0, so nothing torn is ever committed.
+ * with a FILE_ABORT of ABORT_RETRY, so nothing torn is ever committed.
  */
 static enum attempt
 send_attempt(struct sender *s, uint32_t idx, int fd, const struct stat *st)
@@ -206,7 +206,8 @@ send_attempt(struct sender *s, uint32_t idx, int fd, const struct stat *st)
 	return ATTEMPT_SENT;
 changed:
 	hash_free(h);
-	if (proto_send_file_abort(s->c, idx, 0, "changed while being read") == -1)
+	if (proto_send_file_abort(s->c, idx, ABORT_RETRY,
+	    "changed while being read") == -1)
 		return ATTEMPT_FATAL;
 	return ATTEMPT_CHANGED;
 fatal:

@@ -16,20 +16,20 @@
 #include "log.h"
 #include "path.h"
 
-/* Opens or creates a directory under dirfd. */
+/* Opens or creates the directory name under dirfd, which is at dirpath. */
 static int
-open_subdir(int dirfd, const char *name, int create, const char *path)
+open_subdir(int dirfd, const char *name, int create, const char *dirpath)
 {
 	int fd;
 
 	if (create && mkdirat(dirfd, name, 0700) == -1 && errno != EEXIST) {
-		log_err("%s/%s: mkdir", path, name);
+		log_err("%s/%s: mkdir", dirpath, name);
 		return -1;
 	}
 	fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
 	    O_CLOEXEC);
 	if (fd == -1 && (create || errno != ENOENT))
-		log_err("%s/%s", path, name);
+		log_err("%s/%s", dirpath, name);
 	return fd;
 }
 
@@ -72,10 +72,12 @@ int
 store_open(struct store *s, const char *path, int flags)
 {
 	int ro = flags & STORE_READONLY;
+	char meta[PATH_MAX + sizeof(PATH_META) + 1];
 
 	memset(s, 0, sizeof(*s));
 	s->rootfd = s->metafd = s->stagingfd = s->renamedfd = s->lockfd =
 	    s->dirfd = -1;
+	snprintf(meta, sizeof(meta), "%s/%s", path, PATH_META);
 	s->path = strdup(path);
 	if (s->path == NULL) {
 		log_err("%s", path);
@@ -107,12 +109,12 @@ store_open(struct store *s, const char *path, int flags)
 	}
 	if (store_lock(s) == -1)
 		goto fail;
-	s->stagingfd = open_subdir(s->metafd, "staging", 1, path);
+	s->stagingfd = open_subdir(s->metafd, "staging", 1, meta);
 	if (s->stagingfd == -1)
 		goto fail;
 	if (journal_recover(s) == -1)
 		goto fail;
-	s->renamedfd = open_subdir(s->metafd, "renamed", 1, path);
+	s->renamedfd = open_subdir(s->metafd, "renamed", 1, meta);
 	if (s->renamedfd == -1 || clear_renamed(s) == -1)
 		goto fail;
 	return 0;
