@@ -178,7 +178,8 @@ scan_names(int dirfd, char ***names, size_t *n)
 	}
 	if (errno != 0)
 		goto out;
-	qsort(v, cnt, sizeof(*v), name_cmp);
+	if (cnt > 1)
+		qsort(v, cnt, sizeof(*v), name_cmp);
 	rc = 0;
 out:
 	if (rc == -1) {

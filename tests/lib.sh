@@ -120,7 +120,10 @@ t_kill_tracked() {
 	[ -f "$f" ] || return 0
 	while read -r p; do
 		[ -n "$p" ] || continue
-		kill -KILL -- "-$p" 2>/dev/null
+		# its group only if it leads one (setsid), else just the pid
+		if [ "$(awk '{print $5}' "/proc/$p/stat" 2>/dev/null)" = "$p" ]; then
+			kill -KILL -- "-$p" 2>/dev/null
+		fi
 		kill -KILL "$p" 2>/dev/null
 	done <"$f"
 	rm -f "$f"
@@ -233,7 +236,9 @@ t_done() {
 # $TC/out, stderr to $TC/err, the exit status to $RC.  Never fails itself.
 t_run() {
 	RC=0
-	timeout -k 5 "$T_CMD_TIMEOUT" "$@" >"$TC/out" 2>"$TC/err" || RC=$?
+	# --foreground keeps CMD in the case's process group, which t_case
+	# kills when the case ends or times out.
+	timeout --foreground -k 5 "$T_CMD_TIMEOUT" "$@" >"$TC/out" 2>"$TC/err" || RC=$?
 	return 0
 }
 

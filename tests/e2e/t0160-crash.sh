@@ -160,7 +160,7 @@ need_data() {
 case_staging() {
 	need_data
 	crash_at staging:1 old
-	crash_at staging:300 old
+	crash_at "staging:$((${CRASH_FILES:-2000} * 3 / 20))" old
 }
 
 case_journal() {
@@ -171,7 +171,7 @@ case_journal() {
 case_commit() {
 	need_data
 	crash_at commit:1 new
-	crash_at commit:500 new
+	crash_at "commit:$((${CRASH_FILES:-2000} / 4))" new
 }
 
 case_cleanup() {

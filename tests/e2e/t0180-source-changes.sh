@@ -131,6 +131,7 @@ with open(sys.argv[1], "wb") as f:
 		json_entries "$TC/out" skipped_entries >entries
 		json_entries "$TC/out" failed_entries >>entries
 		assert_grep '^hot	.*(chang|open for update)' entries
+		echo "not stored, reported: $(cat entries)"
 	fi
 	# once it settles, it is sent
 	sleep 1
