@@ -1,5 +1,6 @@
 /* mirrorfs: mounts a store read-only (or -o rw) with rename-while-open and whole-session commits. */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -9,12 +10,16 @@
 
 #include "log.h"
 #include "mount.h"
+#include "path.h"
 #include "serve.h"
+#include "slave.h"
+#include "syncfile.h"
 
 #define EXIT_USAGE 2
 
 struct options {
 	const char *store;
+	const char *instance;
 	int rw;
 	int renameopen;
 	double timeout;
@@ -27,6 +32,7 @@ static const struct fuse_opt option_spec[] = {
 	{ "norenameopen", offsetof(struct options, renameopen), 0 },
 	{ "--no-renameopen", offsetof(struct options, renameopen), 0 },
 	{ "cache_timeout=%lf", offsetof(struct options, timeout), 0 },
+	{ "instance=%s", offsetof(struct options, instance), 0 },
 	FUSE_OPT_END
 };
 
@@ -50,6 +56,15 @@ usage(FILE *f)
 "  -o cache_timeout=S   seconds the kernel may cache names and attributes\n"
 "                       (default 86400; every commit invalidates exactly\n"
 "                       what it changed)\n"
+"  -o instance=NAME     this mount's name in STORE/.mirrorfs/SYNC (default\n"
+"                       mirrorfs@HOST:MOUNTPOINT); the same instance may\n"
+"                       regain a store at once after an abnormal end\n"
+"\n"
+"The first process to take a store is its master (it writes .mirrorfs/SYNC\n"
+"and serves .mirrorfs/control.sock); a second mount of the same store is a\n"
+"slave that follows the master's commits, and takes over if the master\n"
+"dies. A SYNC entry left on another host blocks the mount until\n"
+"`mirrorctl clear-sync STORE`.\n"
 "  -o allow_other, -o default_permissions (always on), and the other\n"
 "  FUSE mount options\n"
 "\n"
@@ -81,10 +96,10 @@ add_mount_options(struct fuse_args *args, const struct options *o,
 }
 
 static int
-run(struct mount *m, struct fuse_cmdline_opts *cmd, struct fuse_args *args)
+run(struct mount *m, struct fuse_cmdline_opts *cmd, struct fuse_args *args,
+    struct subscription *sub)
 {
 	struct fuse_loop_config *cfg = NULL;
-	struct server *sv = NULL;
 	int rc = 1;
 
 	m->se = fuse_session_new(args, &mirrorfs_ops, sizeof(mirrorfs_ops), m);
@@ -96,21 +111,27 @@ run(struct mount *m, struct fuse_cmdline_opts *cmd, struct fuse_args *args)
 		goto out_signals;
 	fuse_daemonize(cmd->foreground);
 	/* Threads start after daemonizing: fork keeps only the caller. */
-	sv = server_start(m);
-	if (sv == NULL)
+	m->main_thread = pthread_self();
+	if (m->master) {
+		m->server = server_start(m);
+		if (m->server == NULL)
+			goto out_unmount;
+	} else if (slave_start(sub) == -1)
 		goto out_unmount;
 	if (cmd->singlethread)
 		rc = fuse_session_loop(m->se);
 	else {
 		cfg = fuse_loop_cfg_create();
 		fuse_loop_cfg_set_clone_fd(cfg, cmd->clone_fd);
-		fuse_loop_cfg_set_max_threads(cfg, cmd->max_threads);
-		fuse_loop_cfg_set_idle_threads(cfg, cmd->max_idle_threads);
+		if (cmd->max_threads > 0 && cmd->max_threads <= 100000)
+			fuse_loop_cfg_set_max_threads(cfg, cmd->max_threads);
+		/* libfuse leaves UINT_MAX for "not given". */
+		if (cmd->max_idle_threads <= 100000)
+			fuse_loop_cfg_set_idle_threads(cfg, cmd->max_idle_threads);
 		rc = fuse_session_loop_mt(m->se, cfg);
 		fuse_loop_cfg_destroy(cfg);
 	}
-	rc = rc == 0 ? 0 : 1;
-	server_stop(sv);
+	rc = rc == 0 && !m->failed ? 0 : 1;
 out_unmount:
 	fuse_session_unmount(m->se);
 out_signals:
@@ -121,12 +142,49 @@ out_destroy:
 	return rc;
 }
 
+/*
+ * Takes the store as its master, or, when a live master holds it, as a
+ * slave subscribed to that master. *sub is set for a slave. -1 logged.
+ */
+static int
+take_store(struct mount *m, struct subscription **sub)
+{
+	*sub = NULL;
+	if (store_open_as(&m->st, m->store_path, STORE_TRY, m->instance,
+	    NULL, NULL) == 0) {
+		m->master = 1;
+		return 0;
+	}
+	if (errno != EBUSY)
+		return -1;
+	if (store_open(&m->st, m->store_path, STORE_READONLY) == -1)
+		return -1;
+	*sub = slave_subscribe(m);
+	if (*sub == NULL && !m->master)
+		return -1;
+	if (*sub != NULL)
+		log_info("%s: mounted as a slave of its master", m->store_path);
+	return 0;
+}
+
+static void
+default_instance(char *out, size_t len, const char *mountpoint)
+{
+	char host[256], boot[64], mnt[PATH_MAX];
+
+	sync_host(host, sizeof(host), boot, sizeof(boot));
+	if (realpath(mountpoint, mnt) == NULL)
+		snprintf(mnt, sizeof(mnt), "%s", mountpoint);
+	snprintf(out, len, "mirrorfs@%.100s:%.380s", host, mnt);
+}
+
 int
 main(int argc, char **argv)
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
 	struct options o = { .renameopen = 1, .timeout = 86400 };
 	struct fuse_cmdline_opts cmd;
+	struct subscription *sub = NULL;
 	struct mount m;
 	char store[PATH_MAX];
 	int rc = EXIT_USAGE;
@@ -160,9 +218,15 @@ main(int argc, char **argv)
 	rc = 1;
 	if (add_mount_options(&args, &o, store) == -1)
 		goto out;
+	m.store_path = store;
 	m.rw = o.rw;
 	m.renameopen = o.renameopen;
 	m.timeout = o.timeout;
+	m.renamedfd = -1;
+	if (o.instance)
+		snprintf(m.instance, sizeof(m.instance), "%s", o.instance);
+	else
+		default_instance(m.instance, sizeof(m.instance), cmd.mountpoint);
 	pthread_rwlockattr_t wpref;
 
 	/* A commit must not wait behind an endless stream of opens. */
@@ -173,12 +237,22 @@ main(int argc, char **argv)
 	pthread_rwlockattr_destroy(&wpref);
 	pthread_rwlock_init(&m.ns, NULL);
 	pthread_mutex_init(&m.session_lock, NULL);
-	if (store_open(&m.st, store, 0) == -1)
+	if (take_store(&m, &sub) == -1)
 		goto out;
-	if (nodes_init(&m.nodes, m.st.rootfd) == 0)
-		rc = run(&m, &cmd, &args);
+	m.renamedfd = openat(m.st.metafd, "renamed", O_PATH | O_DIRECTORY |
+	    O_CLOEXEC);
+	if (m.renamedfd == -1)
+		log_err("%s/%s/renamed", store, PATH_META);
+	else if (nodes_init(&m.nodes, m.st.rootfd) == 0)
+		rc = run(&m, &cmd, &args, sub);
+	/* Slaves see us go only once the lock is free, so one takes over. */
+	server_stop(m.server);
+	slave_stop(sub);
 	nodes_release(&m.nodes);
 	store_close(&m.st);
+	server_drop_slaves(&m);
+	if (m.renamedfd != -1)
+		close(m.renamedfd);
 out:
 	free(cmd.mountpoint);
 	fuse_opt_free_args(&args);

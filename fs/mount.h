@@ -8,11 +8,22 @@
 #include <pthread.h>
 #include <stdint.h>
 
+#include "conn.h"
 #include "node.h"
 #include "store.h"
 
+/* A subscribed slave mount, as the master sees it. */
+struct slave {
+	struct conn conn;
+	struct slave *next;
+};
+
 struct mount {
-	struct store st;	/* this process is the store's master */
+	struct store st;	/* the master's store; a slave's read-only view */
+	char *store_path;
+	char *mountpoint;
+	char instance[512];	/* this process's name in the SYNC file */
+	int renamedfd;		/* .mirrorfs/renamed, open for our whole life */
 	struct fuse_session *se;
 	struct nodes nodes;
 	/*
@@ -30,9 +41,23 @@ struct mount {
 	 * released before any invalidation). Lookups take no lock.
 	 */
 	pthread_rwlock_t ns;
-	uint64_t generation;	/* commits done; written under view, read atomically */
+	uint64_t generation;	/* commits seen; written under view, read atomically */
 	uint32_t renamed_seq;	/* last AAnnnnnn; protected by nodes.lock */
 	pthread_mutex_t session_lock;	/* one session at a time uses st */
+	struct slave *slaves;	/* master only; protected by session_lock */
+	struct server *server;	/* master only: the control socket */
+	struct commit *commit;	/* master only: the commit in progress */
+	/* Master only, protected by nodes.lock: every kept old version made. */
+	struct kept_info {
+		char name[16];
+		char *path;
+		dev_t dev;
+		ino_t ino;
+	} *kept;
+	size_t nkept;
+	int master;		/* this process is the store's master */
+	int failed;		/* lost its master: refuse to serve (atomic) */
+	pthread_t main_thread;	/* runs the FUSE loop; signalled to stop it */
 	int rw;			/* writes through the mount allowed */
 	int renameopen;		/* replace files open for read (default) */
 	double timeout;		/* entry and attribute cache, seconds */
@@ -41,7 +66,26 @@ struct mount {
 /* The FUSE operations (ops.c). */
 extern const struct fuse_lowlevel_ops mirrorfs_ops;
 
-/* Closes an open handle of n; reaps n's kept old version at the last close. */
+/* Closes an open handle of n; at the last one, lets go of its kept old version. */
 void mount_node_closed(struct mount *m, struct node *n, int was_write);
+
+/*
+ * Kept old versions are shared by every mount of the store: each mount
+ * that has one open holds a shared flock on renamed/NAME; whoever can take
+ * the exclusive lock after letting go of its own is the last, and removes
+ * it. mount_reap tries that for name (0 removed or gone, -1 still held).
+ */
+int mount_reap(struct mount *m, const char *name);
+/* Makes n hold renamed/name (shared flock). Caller holds nodes.lock. */
+void mount_hold_kept(struct mount *m, struct node *n, const char *name,
+    const char *path);
+
+/*
+ * Drops the kernel's cached names for n paths (in the store) and the
+ * attributes of their directories; attrs[i] set: path's own attributes
+ * changed in place.
+ */
+void mount_invalidate(struct mount *m, size_t n, const char *const *paths,
+    const int *attrs);
 
 #endif

@@ -28,6 +28,7 @@ nodes_init(struct nodes *t, int rootfd)
 	t->root.key.dev = st.st_dev;
 	t->root.key.ino = st.st_ino;
 	t->root.nlookup = 1;	/* never forgotten */
+	t->root.holder = -1;
 	return 0;
 }
 
@@ -35,6 +36,8 @@ static void
 node_free(struct node *n)
 {
 	close(n->fd);
+	if (n->holder >= 0)
+		close(n->holder);
 	free(n->path);
 	free(n);
 }
@@ -85,6 +88,7 @@ nodes_ref(struct nodes *t, int fd, const struct stat *st)
 	n->key.dev = st->st_dev;
 	n->key.ino = st->st_ino;
 	n->fd = fd;
+	n->holder = -1;
 	n->nlookup = 1;
 	if (htab_put(&t->map, &n->key, NODE_KEYLEN, (size_t)n) == -1) {
 		free(n);

@@ -29,6 +29,7 @@ struct node {
 	uint64_t superseded;	/* generation of the commit that replaced or
 				   removed this file, or 0 */
 	char renamed[16];	/* "AAnnnnnn" while kept in .mirrorfs/renamed */
+	int holder;		/* fd on renamed/NAME with a shared flock, or -1 */
 	char *path;		/* the path it had when superseded, owned */
 };
 

@@ -70,6 +70,8 @@ do_lookup(struct mount *m, fuse_ino_t parent, const char *name,
 	memset(e, 0, sizeof(*e));
 	e->attr_timeout = m->timeout;
 	e->entry_timeout = m->timeout;
+	if (__atomic_load_n(&m->failed, __ATOMIC_SEQ_CST))
+		return EIO;	/* lost our master: nothing here is current */
 	if (is_hidden(parent, name))
 		return ENOENT;
 	fd = openat(p->fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
@@ -270,7 +272,9 @@ node_opened(struct mount *m, struct node *n, int flags, uint64_t seen)
 	int err = 0;
 
 	pthread_mutex_lock(&m->nodes.lock);
-	if (n->superseded > seen)
+	if (__atomic_load_n(&m->failed, __ATOMIC_SEQ_CST))
+		err = EIO;
+	else if (n->superseded > seen)
 		err = ESTALE;
 	else {
 		n->nopen++;
@@ -279,23 +283,6 @@ node_opened(struct mount *m, struct node *n, int flags, uint64_t seen)
 	}
 	pthread_mutex_unlock(&m->nodes.lock);
 	return err;
-}
-
-void
-mount_node_closed(struct mount *m, struct node *n, int was_write)
-{
-	pthread_mutex_lock(&m->nodes.lock);
-	n->nopen--;
-	if (was_write)
-		n->nwrite--;
-	if (n->nopen == 0 && n->renamed[0] != '\0') {
-		if (unlinkat(m->st.renamedfd, n->renamed, 0) == -1)
-			log_warn("%s/%s/renamed/%s", m->st.path, PATH_META,
-			    n->renamed);
-		n->renamed[0] = '\0';
-	}
-	nodes_maybe_free_locked(&m->nodes, n);
-	pthread_mutex_unlock(&m->nodes.lock);
 }
 
 /* What an open file handle (fi->fh) points to. */
@@ -430,7 +417,7 @@ mfs_statfs(fuse_req_t req, fuse_ino_t ino)
 {
 	struct statvfs sv;
 
-	if (fstatvfs(mount_of(req)->st.rootfd, &sv) == -1)
+	if (fstatvfs(mount_of(req)->nodes.root.fd, &sv) == -1)
 		fuse_reply_err(req, errno);
 	else
 		fuse_reply_statfs(req, &sv);

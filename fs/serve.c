@@ -33,7 +33,7 @@ serve_session(struct server *sv, struct conn *c)
 {
 	struct store_owner owner;
 	struct receiver_target t = {
-		.path = sv->m->st.path,
+		.path = sv->m->store_path,
 		.st = &sv->m->st,
 		.owner = &owner,
 	};
@@ -46,30 +46,70 @@ serve_session(struct server *sv, struct conn *c)
 	return rc;
 }
 
+/* Lists the kept old versions that still exist, with their open counts here. */
 static int
 serve_renamed(struct server *sv, struct conn *c)
 {
-	struct nodes *t = &sv->m->nodes;
+	struct mount *m = sv->m;
 	struct renamed_info ri;
-	size_t pos = 0, v;
+	struct node *n;
+	size_t i = 0;
 	int rc = 0;
 
-	pthread_mutex_lock(&t->lock);
-	while (rc == 0 && htab_next(&t->map, &pos, &v)) {
-		struct node *n = (struct node *)v;
+	pthread_mutex_lock(&m->nodes.lock);
+	while (rc == 0 && i < m->nkept) {
+		struct kept_info *k = &m->kept[i];
 
-		if (n->renamed[0] == '\0')
+		if (faccessat(m->renamedfd, k->name, F_OK,
+		    AT_SYMLINK_NOFOLLOW) == -1) {
+			free(k->path);	/* gone: its last holder let go */
+			m->kept[i] = m->kept[--m->nkept];
 			continue;
-		ri.name = n->renamed;
-		ri.path = n->path ? n->path : "";
-		ri.opens = n->nopen;
+		}
+		n = nodes_find(&m->nodes, k->dev, k->ino);
+		ri.name = k->name;
+		ri.path = k->path ? k->path : "";
+		ri.opens = n != NULL ? n->nopen : 0;
 		rc = proto_send_renamed(c, &ri);
+		i++;
 	}
-	pthread_mutex_unlock(&t->lock);
+	pthread_mutex_unlock(&m->nodes.lock);
 	if (rc == 0)
 		rc = conn_send(c, MSG_DONE, NULL, 0);
 	if (rc == 0)
 		rc = conn_flush(c);
+	return rc;
+}
+
+/* Takes over c as a slave's subscription; c is left empty. */
+static int
+serve_subscribe(struct server *sv, struct conn *c)
+{
+	struct mount *m = sv->m;
+	struct slave *sl = calloc(1, sizeof(*sl));
+	int rc;
+
+	if (sl == NULL)
+		return -1;
+	sl->conn = *c;
+	memset(c, 0, sizeof(*c));
+	c->rfd = c->wfd = -1;
+	sl->conn.timeout_ms = SLAVE_TIMEOUT_MS;
+	/* No commit is in progress while we hold the session lock. */
+	pthread_mutex_lock(&m->session_lock);
+	rc = conn_send(&sl->conn, MSG_SUB_ACK, NULL, 0);
+	if (rc == 0)
+		rc = conn_flush(&sl->conn);
+	if (rc == 0) {
+		sl->next = m->slaves;
+		m->slaves = sl;
+		log_info("%s: a slave mount subscribed", m->store_path);
+	}
+	pthread_mutex_unlock(&m->session_lock);
+	if (rc == -1) {
+		conn_release(&sl->conn);
+		free(sl);
+	}
 	return rc;
 }
 
@@ -85,7 +125,7 @@ serve_client(void *arg)
 	size_t n;
 	int op;
 
-	if (conn_init(&c, cl->fd, cl->fd, "mirrorctl on the control socket") == -1) {
+	if (conn_init(&c, cl->fd, cl->fd, "a client of the control socket") == -1) {
 		close(cl->fd);
 		goto out;
 	}
@@ -95,9 +135,11 @@ serve_client(void *arg)
 			serve_session(sv, &c);
 		else if (op == CTL_RENAMED)
 			serve_renamed(sv, &c);
+		else if (op == CTL_SUBSCRIBE)
+			serve_subscribe(sv, &c);
 	} else {
 		log_warnx("%s: control socket: a client sent no valid request",
-		    sv->m->st.path);
+		    sv->m->store_path);
 	}
 	conn_release(&c);
 out:
@@ -192,4 +234,19 @@ server_stop(struct server *sv)
 	pthread_mutex_destroy(&sv->lock);
 	pthread_cond_destroy(&sv->idle);
 	free(sv);
+}
+
+void
+server_drop_slaves(struct mount *m)
+{
+	struct slave *sl, *next;
+
+	pthread_mutex_lock(&m->session_lock);
+	for (sl = m->slaves; sl != NULL; sl = next) {
+		next = sl->next;
+		conn_release(&sl->conn);
+		free(sl);
+	}
+	m->slaves = NULL;
+	pthread_mutex_unlock(&m->session_lock);
 }

@@ -11,4 +11,10 @@ struct server *server_start(struct mount *m);
 /* Stops accepting, waits for sessions in progress, removes the socket. */
 void server_stop(struct server *sv);
 
+/* How long a slave mount may take to answer the master. */
+#define SLAVE_TIMEOUT_MS 10000
+
+/* Closes every slave's subscription (after the store lock is released). */
+void server_drop_slaves(struct mount *m);
+
 #endif

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -132,6 +133,20 @@ conn_fill(struct conn *c)
 		memmove(c->rbuf, c->rbuf + c->rstart, c->rend - c->rstart);
 		c->rend -= c->rstart;
 		c->rstart = 0;
+	}
+	if (c->timeout_ms > 0) {
+		struct pollfd pfd = { .fd = c->rfd, .events = POLLIN };
+		int r;
+
+		do
+			r = poll(&pfd, 1, c->timeout_ms);
+		while (r == -1 && errno == EINTR);
+		if (r == 0) {
+			errno = ETIMEDOUT;
+			log_errx("%s did not answer within %d s", c->peer,
+			    c->timeout_ms / 1000);
+			return -1;
+		}
 	}
 	do
 		n = read(c->rfd, c->rbuf + c->rend, CONN_RBUF_SIZE - c->rend);

@@ -25,6 +25,7 @@ struct conn {
 	size_t rend;
 	uint64_t bytes_out;
 	uint64_t bytes_in;
+	int timeout_ms;		/* a receive waits at most this long; 0: forever */
 };
 
 /* Returns 0, or -1 (ENOMEM). rfd and wfd may be the same socket. */
@@ -39,7 +40,8 @@ int conn_flush(struct conn *c);
 /*
  * Reads the next frame. *payload stays valid until the next conn_recv.
  * Returns 1 for a frame, 0 for end of stream at a frame boundary, -1 on
- * a read error, a truncated or oversized frame (logged, naming the peer).
+ * a read error, a truncated or oversized frame, or no data within
+ * timeout_ms (ETIMEDOUT) (logged, naming the peer).
  */
 int conn_recv(struct conn *c, uint8_t *type, const uint8_t **payload,
     size_t *len);

@@ -401,6 +401,13 @@ out:
 int
 journal_recover(struct store *s)
 {
+	return journal_recover_with(s, NULL, NULL);
+}
+
+int
+journal_recover_with(struct store *s,
+    void (*replayed)(void *arg, const struct journal *j), void *arg)
+{
 	struct journal j;
 	uint8_t *data = NULL;
 	size_t n = 0;
@@ -434,6 +441,8 @@ journal_recover(struct store *s)
 	}
 	if (journal_apply(s, &j, recover_error, s) == -1)
 		goto out;
+	if (replayed != NULL)
+		replayed(arg, &j);
 	log_info("%s: recovered an interrupted session: rolled forward, "
 	    "%zu operations redone", s->path, j.n);
 	rc = 0;

@@ -91,5 +91,8 @@ int journal_apply_hooks(struct store *s, const struct journal *j,
  * journal is unreadable; then nothing is changed.
  */
 int journal_recover(struct store *s);
+/* journal_recover that tells replayed (when not NULL) what it redid. */
+int journal_recover_with(struct store *s,
+    void (*replayed)(void *arg, const struct journal *j), void *arg);
 
 #endif

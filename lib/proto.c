@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "journal.h"
 #include "log.h"
 #include "path.h"
 
@@ -24,9 +25,13 @@ proto_msg_name(int type)
 		[MSG_DONE] = "DONE", [MSG_ITEM] = "ITEM",
 		[MSG_RESULT] = "RESULT", [MSG_ERROR] = "ERROR",
 		[MSG_CTL] = "CTL", [MSG_CTL_RENAMED] = "CTL_RENAMED",
+		[MSG_SUB_BEGIN] = "SUB_BEGIN", [MSG_SUB_PATH] = "SUB_PATH",
+		[MSG_SUB_PATHS_END] = "SUB_PATHS_END",
+		[MSG_SUB_KEPT] = "SUB_KEPT", [MSG_SUB_END] = "SUB_END",
+		[MSG_SUB_VERDICT] = "SUB_VERDICT", [MSG_SUB_ACK] = "SUB_ACK",
 	};
 
-	if (type <= 0 || type > MSG_CTL_RENAMED)
+	if (type <= 0 || type > MSG_TYPE_MAX)
 		return "unknown";
 	return names[type];
 }
@@ -478,6 +483,100 @@ proto_decode_renamed(const uint8_t *p, size_t n, struct renamed_info *ri,
 		free(ri->path);
 		ri->name = ri->path = NULL;
 		return fail(err, errlen, "CTL_RENAMED: malformed");
+	}
+	return 0;
+}
+
+int
+proto_send_sub_path(struct conn *c, const struct sub_path *sp)
+{
+	struct buf b;
+	int r;
+
+	buf_init(&b);
+	r = buf_put_u8(&b, (uint8_t)sp->op) || buf_put_u64(&b, sp->dev) ||
+	    buf_put_u64(&b, sp->ino) || buf_put_str(&b, sp->path);
+	return send_buf(c, MSG_SUB_PATH, &b, r);
+}
+
+int
+proto_decode_sub_path(const uint8_t *p, size_t n, struct sub_path *sp,
+    char *err, size_t errlen)
+{
+	struct reader r;
+	const char *why;
+
+	reader_init(&r, p, n);
+	sp->op = reader_u8(&r);
+	sp->dev = reader_u64(&r);
+	sp->ino = reader_u64(&r);
+	sp->path = reader_str(&r, PATH_MAX - 1);
+	if (reader_finish(&r) == -1 || sp->op < 0 || sp->op > JOP_MAX ||
+	    (strcmp(sp->path, ".") != 0 && path_check(sp->path, &why) == -1)) {
+		free(sp->path);
+		sp->path = NULL;
+		return fail(err, errlen, "SUB_PATH: malformed");
+	}
+	return 0;
+}
+
+int
+proto_send_sub_verdict(struct conn *c, int verdict, const char *reason)
+{
+	struct buf b;
+	int r;
+
+	buf_init(&b);
+	r = buf_put_u8(&b, (uint8_t)verdict) ||
+	    buf_put_str(&b, reason ? reason : "");
+	return send_buf(c, MSG_SUB_VERDICT, &b, r);
+}
+
+int
+proto_decode_sub_verdict(const uint8_t *p, size_t n, int *verdict,
+    char **reason, char *err, size_t errlen)
+{
+	struct reader r;
+
+	reader_init(&r, p, n);
+	*verdict = reader_u8(&r);
+	*reason = reader_str(&r, PROTO_MAX_REASON);
+	if (reader_finish(&r) == -1 || *verdict > VERDICT_VETO) {
+		free(*reason);
+		*reason = NULL;
+		return fail(err, errlen, "SUB_VERDICT: malformed");
+	}
+	return 0;
+}
+
+int
+proto_send_sub_kept(struct conn *c, uint64_t dev, uint64_t ino,
+    const char *name)
+{
+	struct buf b;
+	int r;
+
+	buf_init(&b);
+	r = buf_put_u64(&b, dev) || buf_put_u64(&b, ino) ||
+	    buf_put_str(&b, name);
+	return send_buf(c, MSG_SUB_KEPT, &b, r);
+}
+
+int
+proto_decode_sub_kept(const uint8_t *p, size_t n, uint64_t *dev,
+    uint64_t *ino, char **name, char *err, size_t errlen)
+{
+	struct reader r;
+
+	reader_init(&r, p, n);
+	*dev = reader_u64(&r);
+	*ino = reader_u64(&r);
+	*name = reader_str(&r, NAME_MAX);
+	if (reader_finish(&r) == -1 || **name == '\0' || strchr(*name, '/') ||
+	    strcmp(*name, ".") == 0 || strcmp(*name, "..") == 0) {
+		free(*name);
+		*name = NULL;
+		return fail(err, errlen, "SUB_KEPT: malformed");
 	}
 	return 0;
 }

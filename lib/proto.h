@@ -43,13 +43,24 @@ enum msg_type {
 	MSG_ERROR,
 	MSG_CTL,		/* first frame on a control socket: the request */
 	MSG_CTL_RENAMED,	/* one kept old version (reply to CTL_RENAMED) */
+	/* Master -> slave mount, for each commit (see fs/slave.c): */
+	MSG_SUB_BEGIN,		/* freeze opens, then ACK */
+	MSG_SUB_PATH,		/* a path the commit changes; VERDICT each */
+	MSG_SUB_PATHS_END,	/* then the slave sends its VERDICTs */
+	MSG_SUB_KEPT,		/* an old version you hold is renamed/NAME */
+	MSG_SUB_END,		/* invalidate the paths, thaw, then ACK */
+	/* Slave -> master: */
+	MSG_SUB_VERDICT,
+	MSG_SUB_ACK,
+	MSG_TYPE_MAX = MSG_SUB_ACK
 };
 
 /* Requests to a store's master over .mirrorfs/control.sock. */
 enum ctl_op {
 	CTL_SESSION = 1,	/* a sync session follows (HELLO ...) */
 	CTL_RENAMED,		/* list kept old versions, then DONE */
-	CTL_OP_MAX = CTL_RENAMED
+	CTL_SUBSCRIBE,		/* a slave mount: follow every commit */
+	CTL_OP_MAX = CTL_SUBSCRIBE
 };
 
 /* Session flags. */
@@ -137,6 +148,29 @@ int proto_send_renamed(struct conn *c, const struct renamed_info *ri);
 /* Fills ri; its strings are then owned by the caller. */
 int proto_decode_renamed(const uint8_t *p, size_t n, struct renamed_info *ri,
     char *err, size_t errlen);
+
+/* A path a commit changes, with the inode it had (ino 0: none). */
+struct sub_path {
+	int op;			/* JOP_*, or 0: a question (answer a VERDICT) */
+	uint64_t dev;
+	uint64_t ino;
+	char *path;
+};
+int proto_send_sub_path(struct conn *c, const struct sub_path *sp);
+/* Fills sp; sp->path is then owned by the caller. */
+int proto_decode_sub_path(const uint8_t *p, size_t n, struct sub_path *sp,
+    char *err, size_t errlen);
+
+/* A slave's answer about one path: not open, open (keep it), or a veto. */
+enum sub_verdict { VERDICT_FREE = 0, VERDICT_OPEN, VERDICT_VETO };
+int proto_send_sub_verdict(struct conn *c, int verdict, const char *reason);
+int proto_decode_sub_verdict(const uint8_t *p, size_t n, int *verdict,
+    char **reason, char *err, size_t errlen);
+
+int proto_send_sub_kept(struct conn *c, uint64_t dev, uint64_t ino,
+    const char *name);
+int proto_decode_sub_kept(const uint8_t *p, size_t n, uint64_t *dev,
+    uint64_t *ino, char **name, char *err, size_t errlen);
 
 int proto_send_error(struct conn *c, const char *msg);
 /* *msg is a new string the caller frees. */

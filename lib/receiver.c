@@ -543,42 +543,95 @@ commit_applied(void *arg)
 	r->committing = NULL;
 }
 
+/* One path the owner is asked about: an entry (ref < m.n) or a purge. */
+struct candidate {
+	size_t ref;
+	const char *path;
+	struct stat old;
+};
+
+static int
+add_candidate(struct receiver *r, struct candidate **v, size_t *n, size_t ref,
+    const char *path)
+{
+	struct candidate *nv;
+	struct stat st;
+
+	if (store_lstat(r->st, path, &st) == -1)
+		return 0;	/* nothing there to replace */
+	nv = realloc(*v, (*n + 1) * sizeof(**v));
+	if (nv == NULL)
+		return -1;
+	*v = nv;
+	nv[*n].ref = ref;
+	nv[*n].path = path;
+	nv[*n].old = st;
+	(*n)++;
+	return 0;
+}
+
 /*
  * Lets the store's owner veto changes to paths it cannot let go of now
- * (a file open for write through the mount): those entries are skipped
- * and their staged versions dropped.
+ * (a file open for write through a mount): those entries are skipped and
+ * their staged versions dropped. -1 on ENOMEM (logged).
  */
-static void
+static int
 owner_check(struct receiver *r)
 {
 	const struct store_owner *o = r->t->owner;
-	const char *why;
-	struct stat st;
+	struct candidate *v = NULL;
+	const char **paths = NULL, **why = NULL;
+	struct stat *olds = NULL;
 	char name[32];
+	size_t n = 0, i;
+	int rc = -1;
 
-	for (size_t i = 0; i < r->m.n; i++) {
-		struct plan_entry *pe = &r->plan.v[i];
+	for (i = 0; i < r->m.n; i++) {
+		const struct plan_entry *pe = &r->plan.v[i];
 
-		if (!(pe->flags & PF_STAGED) || !(pe->flags & PF_EXISTS) ||
-		    store_lstat(r->st, r->m.v[i].path, &st) == -1)
+		if ((pe->flags & PF_STAGED) && (pe->flags & PF_EXISTS) &&
+		    add_candidate(r, &v, &n, i, r->m.v[i].path) == -1)
+			goto out;
+	}
+	for (i = 0; i < r->plan.npurges; i++)
+		if (add_candidate(r, &v, &n, r->m.n + i,
+		    r->plan.purges[i].path) == -1)
+			goto out;
+	paths = calloc(n + 1, sizeof(*paths));
+	why = calloc(n + 1, sizeof(*why));
+	olds = calloc(n + 1, sizeof(*olds));
+	if (paths == NULL || why == NULL || olds == NULL)
+		goto out;
+	for (i = 0; i < n; i++) {
+		paths[i] = v[i].path;
+		olds[i] = v[i].old;
+	}
+	if (n > 0)
+		o->check(o->arg, n, paths, olds, why);
+	for (i = 0; i < n; i++) {
+		if (why[i] == NULL)
 			continue;
-		why = o->check(o->arg, r->m.v[i].path, &st);
-		if (why == NULL)
+		log_warnx("%s/%s: not replaced: %s", r->st->path, v[i].path,
+		    why[i]);
+		if (v[i].ref >= r->m.n) {
+			plan_purge_set(&r->plan, v[i].ref - r->m.n, PLAN_SKIP,
+			    why[i]);
 			continue;
-		staged_name(name, sizeof(name), i);
+		}
+		staged_name(name, sizeof(name), v[i].ref);
 		unlinkat(r->st->stagingfd, name, 0);
-		pe->flags &= ~PF_STAGED;
-		plan_set(&r->plan, i, PLAN_SKIP, "%s", why);
-		log_warnx("%s/%s: not replaced: %s", r->st->path,
-		    r->m.v[i].path, why);
+		r->plan.v[v[i].ref].flags &= ~PF_STAGED;
+		plan_set(&r->plan, v[i].ref, PLAN_SKIP, "%s", why[i]);
 	}
-	for (size_t k = 0; k < r->plan.npurges; k++) {
-		if (store_lstat(r->st, r->plan.purges[k].path, &st) == -1)
-			continue;
-		why = o->check(o->arg, r->plan.purges[k].path, &st);
-		if (why != NULL)
-			plan_purge_set(&r->plan, k, PLAN_SKIP, why);
-	}
+	rc = 0;
+out:
+	if (rc == -1)
+		log_err("%s: asking the mount about open files", r->st->path);
+	free(v);
+	free(paths);
+	free(why);
+	free(olds);
+	return rc;
 }
 
 static int
@@ -602,7 +655,8 @@ commit(struct receiver *r)
 	if (o != NULL) {
 		o->begin(o->arg);
 		r->committing = &j;
-		owner_check(r);
+		if (owner_check(r) == -1)
+			goto out;
 	}
 	if (build_journal(r, &j) == -1) {
 		log_err("%s: building the journal", r->st->path);
@@ -614,6 +668,8 @@ commit(struct receiver *r)
 	}
 	if (journal_write(r->st, &j) == -1)
 		goto out;
+	if (o != NULL)
+		o->committing(o->arg, &j);
 	if (journal_apply_hooks(r->st, &j, &hooks) == -1)
 		goto out;
 	rc = 0;

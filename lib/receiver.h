@@ -12,16 +12,21 @@
  * The process that owns a store and serves it (the mount) sees every
  * commit through these calls, in this order, from the session's thread:
  *   begin()                  freeze the view (no open may start)
- *   check(path, old)*        may path (now old) be replaced or removed?
- *                            NULL allows; a reason skips that entry
+ *   check(n, paths, olds, why)  may these paths (now olds) be replaced or
+ *                            removed? why[i] stays NULL to allow, or is
+ *                            set to a reason (static) to skip that entry
+ *   committing(journal)      the journal is durable; it is carried out next
  *   replacing(path, old)*    just before path changes (journal order)
- *   end(journal)             thaw the view; invalidate what changed
- * end() is called whenever begin() was, even when the commit fails.
+ *   end(journal)             invalidate what changed; thaw the view
+ * end() is called whenever begin() was, even when the commit fails (then
+ * with the journal built so far, possibly empty).
  */
 struct store_owner {
 	void *arg;
 	void (*begin)(void *arg);
-	const char *(*check)(void *arg, const char *path, const struct stat *old);
+	void (*check)(void *arg, size_t n, const char *const *paths,
+	    const struct stat *olds, const char **why);
+	void (*committing)(void *arg, const struct journal *j);
 	void (*replacing)(void *arg, const char *path, const struct stat *old);
 	void (*end)(void *arg, const struct journal *j);
 };

@@ -15,6 +15,7 @@
 #include "journal.h"
 #include "log.h"
 #include "path.h"
+#include "syncfile.h"
 
 /* Opens or creates the directory name under dirfd, which is at dirpath. */
 static int
@@ -33,44 +34,131 @@ open_subdir(int dirfd, const char *name, int create, const char *dirpath)
 	return fd;
 }
 
+/* Takes the store lock; EBUSY (logged unless try) when a live master holds it. */
 static int
-store_lock(struct store *s)
+store_lock(struct store *s, int try)
 {
+	struct sync_entry e;
+	char who[1200];
+
 	s->lockfd = openat(s->metafd, "lock", O_RDWR | O_CREAT | O_CLOEXEC |
 	    O_NOFOLLOW, 0600);
 	if (s->lockfd == -1) {
 		log_err("%s/%s/lock", s->path, PATH_META);
 		return -1;
 	}
-	if (flock(s->lockfd, LOCK_EX | LOCK_NB) == -1) {
-		if (errno == EWOULDBLOCK)
-			log_errx("%s: store is busy: another mirrorfs process "
-			    "holds %s/%s/lock", s->path, s->path, PATH_META);
-		else
-			log_err("%s/%s/lock: flock", s->path, PATH_META);
+	if (flock(s->lockfd, LOCK_EX | LOCK_NB) == 0)
+		return 0;
+	if (errno != EWOULDBLOCK) {
+		log_err("%s/%s/lock: flock", s->path, PATH_META);
 		return -1;
 	}
+	if (!try) {
+		if (sync_entry_read(s->metafd, s->path, &e) == 1) {
+			sync_entry_describe(&e, who, sizeof(who));
+			log_errx("%s: store is busy: its master is %s", s->path,
+			    who);
+		} else
+			log_errx("%s: store is busy: another mirrorfs process "
+			    "holds %s/%s/lock", s->path, s->path, PATH_META);
+	}
+	errno = EBUSY;
+	return -1;
+}
+
+/*
+ * With the lock held, an entry left in SYNC is a master that ended
+ * abnormally. Its own instance, or any process on its host (the lock
+ * proves it dead), may take over; another host's entry may belong to a
+ * master alive over there (shared storage) and blocks until cleared.
+ */
+static int
+store_claim(struct store *s, const char *instance)
+{
+	struct sync_entry old, self;
+	char who[1200];
+	int r;
+
+	sync_entry_self(&self, instance);
+	r = sync_entry_read(s->metafd, s->path, &old);
+	if (r == -1)
+		return -1;
+	if (r == 1) {
+		sync_entry_describe(&old, who, sizeof(who));
+		if (strcmp(old.instance, self.instance) == 0)
+			log_info("%s: %s regains control after its abnormal "
+			    "end (%s)", s->path, self.instance, who);
+		else if (strcmp(old.host, self.host) == 0)
+			log_warnx("%s: taking over from %s, which ended "
+			    "abnormally (its lock was free)", s->path, who);
+		else {
+			log_errx("%s: store is controlled by %s, on another "
+			    "host. If that master is gone, clear its entry "
+			    "with: mirrorctl clear-sync %s", s->path, who,
+			    s->path);
+			errno = ESTALE;
+			return -1;
+		}
+	}
+	if (sync_entry_write(s->metafd, s->path, &self) == -1)
+		return -1;
+	s->master = 1;
 	return 0;
 }
 
-static int remove_contents(int fd);
 
+/*
+ * Old versions in renamed/ are held (shared flock) by the mounts that
+ * still have them open; the rest were left by mounts that ended.
+ */
 static int
 clear_renamed(struct store *s)
 {
-	int fd = openat(s->renamedfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct dirent *de;
+	DIR *d;
+	int fd, f, rc = 0;
 
-	if (fd == -1 || remove_contents(fd) == -1) {
-		log_err("%s/%s/renamed: removing old versions", s->path,
-		    PATH_META);
+	fd = openat(s->renamedfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd == -1 || (d = fdopendir(fd)) == NULL) {
+		log_err("%s/%s/renamed", s->path, PATH_META);
+		if (fd != -1)
+			close(fd);
 		return -1;
 	}
-	return 0;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		f = openat(s->renamedfd, de->d_name, O_RDONLY | O_NOFOLLOW |
+		    O_CLOEXEC | O_NONBLOCK);
+		if (f != -1 && flock(f, LOCK_EX | LOCK_NB) == -1) {
+			close(f);
+			continue;	/* a live mount still holds it */
+		}
+		if (unlinkat(s->renamedfd, de->d_name, 0) == -1 &&
+		    errno != ENOENT && errno != EISDIR) {
+			log_err("%s/%s/renamed/%s", s->path, PATH_META,
+			    de->d_name);
+			rc = -1;
+		}
+		if (f != -1)
+			close(f);
+	}
+	closedir(d);
+	return rc;
 }
 
 int
 store_open(struct store *s, const char *path, int flags)
 {
+	return store_open_as(s, path, flags, NULL, NULL, NULL);
+}
+
+int
+store_open_as(struct store *s, const char *path, int flags,
+    const char *instance, store_replayed_fn *replayed, void *arg)
+{
+	char def[300], host[256], boot[64];
+	int saved;
 	int ro = flags & STORE_READONLY;
 	char meta[PATH_MAX + sizeof(PATH_META) + 1];
 
@@ -107,19 +195,27 @@ store_open(struct store *s, const char *path, int flags)
 			    "(run: mirrorctl recover %s)", path, path);
 		return 0;
 	}
-	if (store_lock(s) == -1)
+	if (instance == NULL) {
+		sync_host(host, sizeof(host), boot, sizeof(boot));
+		snprintf(def, sizeof(def), "mirrorctl@%s", host);
+		instance = def;
+	}
+	if (store_lock(s, flags & STORE_TRY) == -1 ||
+	    store_claim(s, instance) == -1)
 		goto fail;
 	s->stagingfd = open_subdir(s->metafd, "staging", 1, meta);
 	if (s->stagingfd == -1)
 		goto fail;
-	if (journal_recover(s) == -1)
+	if (journal_recover_with(s, replayed, arg) == -1)
 		goto fail;
 	s->renamedfd = open_subdir(s->metafd, "renamed", 1, meta);
 	if (s->renamedfd == -1 || clear_renamed(s) == -1)
 		goto fail;
 	return 0;
 fail:
+	saved = errno;
 	store_close(s);
+	errno = saved;
 	return -1;
 }
 
@@ -127,6 +223,8 @@ void
 store_close(struct store *s)
 {
 	store_forget_dir(s);
+	if (s->master)
+		sync_entry_remove(s->metafd, s->path);
 	if (s->stagingfd >= 0)
 		close(s->stagingfd);
 	if (s->renamedfd >= 0)
@@ -274,4 +372,41 @@ store_sync(struct store *s)
 		return -1;
 	}
 	return 0;
+}
+
+int
+store_clear_sync(const char *path, struct sync_entry *e, int *found)
+{
+	struct store s;
+	int r, rc = -1;
+
+	memset(&s, 0, sizeof(s));
+	s.rootfd = s.metafd = s.stagingfd = s.renamedfd = s.lockfd =
+	    s.dirfd = -1;
+	*found = 0;
+	s.path = strdup(path);
+	s.rootfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (s.path == NULL || s.rootfd == -1) {
+		log_err("%s", path);
+		goto out;
+	}
+	s.metafd = open_subdir(s.rootfd, PATH_META, 0, path);
+	if (s.metafd == -1) {
+		if (errno == ENOENT) {
+			rc = 0;	/* never used as a store: nothing to clear */
+		}
+		goto out;
+	}
+	if (store_lock(&s, 0) == -1)
+		goto out;
+	r = sync_entry_read(s.metafd, path, e);
+	if (r == -1)
+		log_warnx("%s: removing the unreadable entry", path);
+	if (r != 0 && sync_entry_remove(s.metafd, path) == -1)
+		goto out;
+	*found = r != 0;
+	rc = 0;
+out:
+	store_close(&s);
+	return rc;
 }

@@ -11,6 +11,7 @@
  *     staging/      new versions, written and synced before commit
  *     journal       present only while a commit is in progress
  *     renamed/      old versions still open through a mount (AAnnnnnn)
+ *     SYNC          the master's entry (syncfile.h), while it lives
  *     control.sock  the master's socket, while a mount serves the store
  *
  * Every access below the root is relative to the root fd, resolved with
@@ -25,22 +26,42 @@ struct store {
 	int stagingfd;
 	int renamedfd;
 	int lockfd;
+	int master;		/* we wrote the SYNC entry (removed on close) */
 	char *dircache;		/* the directory held open in dirfd */
 	int dirfd;
 };
 
 #define STORE_CREATE   0x1	/* create STORE (not its parents) when missing */
 #define STORE_READONLY 0x2	/* change nothing: no lock, no recovery */
+#define STORE_TRY      0x4	/* a live master is not an error: no message */
 
 /*
- * Opens the store at path. Unless STORE_READONLY, takes the store lock
- * (fails when another process holds it), recovers an interrupted
- * session and deletes the old versions left in renamed/ by a mount that
- * ended (nothing can hold them open any more). Returns 0, or -1 with the
- * reason logged (naming the path).
+ * Opens the store at path as its master, under the name instance (NULL:
+ * "mirrorctl@HOST"). Unless STORE_READONLY: takes the store lock; reads
+ * a stale SYNC entry left by a master that ended abnormally and takes
+ * over when it is this instance's or this host's, logging what it
+ * replaced; writes its own entry; recovers an interrupted session
+ * (telling replayed, when not NULL, what a roll forward redid); and
+ * deletes the old versions in renamed/ that no live mount holds.
+ * Returns 0, or -1 with errno and the reason logged (naming the path and
+ * the master): EBUSY when a live master holds the store (not logged with
+ * STORE_TRY), ESTALE when another host's entry blocks it (clear-sync).
  */
+struct journal;
+typedef void store_replayed_fn(void *arg, const struct journal *j);
+int store_open_as(struct store *s, const char *path, int flags,
+    const char *instance, store_replayed_fn *replayed, void *arg);
+/* store_open_as with the default instance. */
 int store_open(struct store *s, const char *path, int flags);
+/* Closes; a master removes its SYNC entry (a clean stop). */
 void store_close(struct store *s);
+/*
+ * Removes a stale SYNC entry (mirrorctl clear-sync). Refuses, -1 with
+ * EBUSY, while a live master holds the lock. Returns 0 (cleared or none:
+ * *found says which, *e the entry removed), -1 logged.
+ */
+struct sync_entry;
+int store_clear_sync(const char *path, struct sync_entry *e, int *found);
 
 /*
  * Returns an fd (owned by the store, valid until the next call) of the
