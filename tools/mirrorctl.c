@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "conn.h"
 #include "control.h"
@@ -16,6 +17,7 @@
 #include "result.h"
 #include "session.h"
 #include "store.h"
+#include "syncfile.h"
 
 #define EXIT_PARTIAL 1
 #define EXIT_USAGE 2
@@ -28,10 +30,21 @@ static const char usage_text[] =
 "  sync [OPTIONS] SOURCE STORE   make STORE identical to the directory SOURCE\n"
 "  recover STORE                 finish or undo an interrupted session\n"
 "  renamed STORE                 list old versions kept for open handles\n"
+"  clear-sync STORE              remove the stale entry of a dead master\n"
 "  help [COMMAND]                show help\n"
 "\n"
 "exit status: 0 in sync, 1 partial (entries skipped or failed, each listed),\n"
-"2 usage or configuration error, 3 the session failed (nothing committed)\n";
+"2 usage or configuration error, 3 the session failed (nothing committed)\n"
+"\n"
+"Store ownership: one process at a time is the master of a store. It writes\n"
+"STORE/.mirrorfs/SYNC (instance=, pid=, host=, boot_id=, started=) and holds\n"
+"STORE/.mirrorfs/lock while it lives; a clean stop removes the entry. A\n"
+"mount is the master while it runs, and a sync into a mounted store commits\n"
+"through it; with nothing mounted, sync and recover are masters for their\n"
+"duration. An entry left by a master that ended abnormally is taken over by\n"
+"the same instance or by any process on the same host (the free lock proves\n"
+"the master dead); an entry from another host blocks the store until\n"
+"`mirrorctl clear-sync STORE`, which refuses while the master lives.\n";
 
 static const char sync_help[] =
 "usage: mirrorctl sync [OPTIONS] SOURCE STORE\n"
@@ -172,6 +185,7 @@ static int
 cmd_recover(int argc, char **argv)
 {
 	struct store s;
+	int fd;
 
 	if (argc == 2 && strcmp(argv[1], "--help") == 0) {
 		fputs(recover_help, stdout);
@@ -180,6 +194,14 @@ cmd_recover(int argc, char **argv)
 	if (argc != 2) {
 		fputs(recover_help, stderr);
 		return EXIT_USAGE;
+	}
+	fd = control_connect(argv[1]);
+	if (fd >= 0) {
+		close(fd);
+		/* Every mount recovers its store when it starts. */
+		printf("%s: served by a mount, which recovered it when it "
+		    "started\n", argv[1]);
+		return 0;
 	}
 	if (store_open(&s, argv[1], 0) == -1)
 		return EXIT_FATAL;
@@ -258,6 +280,44 @@ cmd_renamed(int argc, char **argv)
 	return rc;
 }
 
+static const char clear_sync_help[] =
+"usage: mirrorctl clear-sync STORE\n"
+"\n"
+"Removes the entry STORE/.mirrorfs/SYNC left by a master that ended\n"
+"abnormally, so another host may take the store (an entry of this host is\n"
+"taken over without it). Refuses, exit 1, while a live master holds the\n"
+"store's lock.\n";
+
+static int
+cmd_clear_sync(int argc, char **argv)
+{
+	struct sync_entry e;
+	char who[1200];
+	int found;
+
+	if (argc == 2 && strcmp(argv[1], "--help") == 0) {
+		fputs(clear_sync_help, stdout);
+		return 0;
+	}
+	if (argc != 2) {
+		fputs(clear_sync_help, stderr);
+		return EXIT_USAGE;
+	}
+	if (store_clear_sync(argv[1], &e, &found) == -1) {
+		if (errno == EBUSY)
+			log_errx("%s: refusing to clear the entry of a live "
+			    "master", argv[1]);
+		return EXIT_PARTIAL;
+	}
+	if (!found) {
+		printf("%s: no master entry\n", argv[1]);
+		return 0;
+	}
+	sync_entry_describe(&e, who, sizeof(who));
+	printf("%s: removed the stale entry of %s\n", argv[1], who);
+	return 0;
+}
+
 static int
 cmd_help(int argc, char **argv)
 {
@@ -269,6 +329,8 @@ cmd_help(int argc, char **argv)
 		fputs(recover_help, stdout);
 	else if (strcmp(argv[1], "renamed") == 0)
 		fputs(renamed_help, stdout);
+	else if (strcmp(argv[1], "clear-sync") == 0)
+		fputs(clear_sync_help, stdout);
 	else {
 		log_errx("no command '%s'", argv[1]);
 		return EXIT_USAGE;
@@ -310,6 +372,8 @@ main(int argc, char **argv)
 		return cmd_recover(argc - i, argv + i);
 	if (strcmp(argv[i], "renamed") == 0)
 		return cmd_renamed(argc - i, argv + i);
+	if (strcmp(argv[i], "clear-sync") == 0)
+		return cmd_clear_sync(argc - i, argv + i);
 	if (strcmp(argv[i], "help") == 0)
 		return cmd_help(argc - i, argv + i);
 	log_errx("unknown command '%s'", argv[i]);
