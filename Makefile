@@ -7,7 +7,7 @@ DESTDIR ?=
 VERSION := 0.1.0
 
 CC      ?= cc
-PKGS    := libzstd libxxhash
+PKGS    := libzstd libxxhash libsodium inih
 FUSE_CFLAGS := $(shell pkg-config --cflags fuse3 2>/dev/null)
 FUSE_LIBS   := $(shell pkg-config --libs fuse3 2>/dev/null || echo -lfuse3)
 DEB_PKGS := build-essential pkg-config libzstd-dev libxxhash-dev check \
@@ -44,7 +44,10 @@ CHECK_LIBS   := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsu
 FS_SRC := $(wildcard fs/*.c)
 FS_OBJ := $(FS_SRC:%.c=$(BUILD)/%.o)
 
-BINS := $(BUILD)/mirrorctl $(BUILD)/mirrorfs
+SYNCD_SRC := $(wildcard syncd/*.c)
+SYNCD_OBJ := $(SYNCD_SRC:%.c=$(BUILD)/%.o)
+
+BINS := $(BUILD)/mirrorctl $(BUILD)/mirrorfs $(BUILD)/mirrord
 
 .PHONY: all clean check check-unit deps demo install
 all: $(BINS)
@@ -62,6 +65,9 @@ $(LIB_A): $(LIB_OBJ)
 	$(AR) rcs $@ $^
 
 $(BUILD)/mirrorctl: $(BUILD)/tools/mirrorctl.o $(LIB_A)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/mirrord: $(SYNCD_OBJ) $(LIB_A)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/mirrorfs: $(FS_OBJ) $(LIB_A)
@@ -103,4 +109,4 @@ install: all
 clean:
 	rm -rf build build-san demo
 
--include $(LIB_OBJ:.o=.d) $(FS_OBJ:.o=.d) $(BUILD)/tools/mirrorctl.d
+-include $(LIB_OBJ:.o=.d) $(FS_OBJ:.o=.d) $(SYNCD_OBJ:.o=.d) $(BUILD)/tools/mirrorctl.d

@@ -6,7 +6,10 @@
 #include <string.h>
 #include <poll.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include <zstd.h>
 
 #include "log.h"
 
@@ -14,6 +17,7 @@
 #define CONN_RBUF_SIZE (CONN_MAX_FRAME + 4 + 64 * 1024)
 /* Payloads this large skip the copy into the write buffer. */
 #define CONN_DIRECT_MIN (64 * 1024)
+#define CONN_ZIN_SIZE (128 * 1024)
 
 int
 conn_init(struct conn *c, int rfd, int wfd, const char *peer)
@@ -22,6 +26,7 @@ conn_init(struct conn *c, int rfd, int wfd, const char *peer)
 	c->rfd = rfd;
 	c->wfd = wfd;
 	buf_init(&c->wbuf);
+	buf_init(&c->zout);
 	c->peer = strdup(peer);
 	c->rbuf = malloc(CONN_RBUF_SIZE);
 	if (c->peer == NULL || c->rbuf == NULL) {
@@ -40,11 +45,37 @@ conn_release(struct conn *c)
 	if (c->wfd >= 0 && c->wfd != c->rfd)
 		close(c->wfd);
 	c->rfd = c->wfd = -1;
+	if (c->child > 0)
+		waitpid(c->child, NULL, 0);	/* it saw EOF on its stdin */
+	c->child = 0;
 	buf_release(&c->wbuf);
+	buf_release(&c->zout);
+	ZSTD_freeCCtx(c->zc);
+	ZSTD_freeDCtx(c->zd);
+	c->zc = NULL;
+	c->zd = NULL;
+	free(c->zin);
 	free(c->rbuf);
 	free(c->peer);
+	c->zin = NULL;
 	c->rbuf = NULL;
 	c->peer = NULL;
+}
+
+int
+conn_compress(struct conn *c, int level)
+{
+	c->zc = ZSTD_createCCtx();
+	c->zd = ZSTD_createDCtx();
+	c->zin = malloc(CONN_ZIN_SIZE);
+	if (c->zc == NULL || c->zd == NULL || c->zin == NULL ||
+	    ZSTD_isError(ZSTD_CCtx_setParameter(c->zc, ZSTD_c_compressionLevel,
+	    level))) {
+		errno = ENOMEM;
+		return -1;
+	}
+	c->zin_start = c->zin_end = 0;
+	return 0;
 }
 
 static int
@@ -74,6 +105,32 @@ conn_writev_all(struct conn *c, struct iovec *iov, int iovcnt)
 	return 0;
 }
 
+/* Compresses all of wbuf into zout, ending on a flushed zstd block. */
+static int
+conn_deflate(struct conn *c)
+{
+	ZSTD_inBuffer in = { c->wbuf.data, c->wbuf.len, 0 };
+	ZSTD_outBuffer out;
+	size_t left;
+
+	buf_reset(&c->zout);
+	do {
+		if (buf_reserve(&c->zout, ZSTD_CStreamOutSize()) == -1)
+			return -1;
+		out.dst = c->zout.data + c->zout.len;
+		out.size = c->zout.cap - c->zout.len;
+		out.pos = 0;
+		left = ZSTD_compressStream2(c->zc, &out, &in, ZSTD_e_flush);
+		if (ZSTD_isError(left)) {
+			log_errx("compressing for %s: %s", c->peer,
+			    ZSTD_getErrorName(left));
+			return -1;
+		}
+		c->zout.len += out.pos;
+	} while (left != 0 || in.pos < in.size);
+	return 0;
+}
+
 int
 conn_flush(struct conn *c)
 {
@@ -81,6 +138,12 @@ conn_flush(struct conn *c)
 
 	if (c->wbuf.len == 0)
 		return 0;
+	if (c->zc != NULL) {
+		if (conn_deflate(c) == -1)
+			return -1;
+		iov.iov_base = c->zout.data;
+		iov.iov_len = c->zout.len;
+	}
 	buf_reset(&c->wbuf);
 	return conn_writev_all(c, &iov, 1);
 }
@@ -103,7 +166,7 @@ conn_send(struct conn *c, uint8_t type, const void *payload, size_t len)
 	hdr[2] = flen >> 8;
 	hdr[3] = flen;
 	hdr[4] = type;
-	if (len >= CONN_DIRECT_MIN) {
+	if (len >= CONN_DIRECT_MIN && c->zc == NULL) {
 		if (conn_flush(c) == -1)
 			return -1;
 		iov[0].iov_base = hdr;
@@ -122,6 +185,71 @@ conn_send(struct conn *c, uint8_t type, const void *payload, size_t len)
 	return 0;
 }
 
+/* Waits until rfd is readable, at most timeout_ms. 0, or -1 (logged). */
+static int
+conn_wait(struct conn *c)
+{
+	struct pollfd pfd = { .fd = c->rfd, .events = POLLIN };
+	int r;
+
+	if (c->timeout_ms <= 0)
+		return 0;
+	do
+		r = poll(&pfd, 1, c->timeout_ms);
+	while (r == -1 && errno == EINTR);
+	if (r == 0) {
+		errno = ETIMEDOUT;
+		log_errx("%s did not answer within %d s", c->peer,
+		    c->timeout_ms / 1000);
+		return -1;
+	}
+	return 0;
+}
+
+/* Decompresses into rbuf, reading compressed bytes as needed. */
+static ssize_t
+conn_inflate(struct conn *c)
+{
+	ZSTD_outBuffer out = { c->rbuf + c->rend, CONN_RBUF_SIZE - c->rend, 0 };
+	ZSTD_inBuffer in;
+	size_t r;
+	ssize_t n;
+
+	for (;;) {
+		if (c->zin_start < c->zin_end) {
+			in.src = c->zin;
+			in.size = c->zin_end;
+			in.pos = c->zin_start;
+			r = ZSTD_decompressStream(c->zd, &out, &in);
+			if (ZSTD_isError(r)) {
+				log_errx("%s sent a corrupt compressed stream: "
+				    "%s", c->peer, ZSTD_getErrorName(r));
+				errno = EPROTO;
+				return -1;
+			}
+			c->zin_start = in.pos;
+			if (out.pos > 0) {
+				c->rend += out.pos;
+				return (ssize_t)out.pos;
+			}
+		}
+		if (conn_wait(c) == -1)
+			return -1;
+		do
+			n = read(c->rfd, c->zin, CONN_ZIN_SIZE);
+		while (n == -1 && errno == EINTR);
+		if (n == -1) {
+			log_err("receiving from %s", c->peer);
+			return -1;
+		}
+		if (n == 0)
+			return 0;
+		c->bytes_in += (uint64_t)n;
+		c->zin_start = 0;
+		c->zin_end = (size_t)n;
+	}
+}
+
 /* Reads more bytes into rbuf; returns bytes read, 0 at EOF, -1 on error. */
 static ssize_t
 conn_fill(struct conn *c)
@@ -134,20 +262,10 @@ conn_fill(struct conn *c)
 		c->rend -= c->rstart;
 		c->rstart = 0;
 	}
-	if (c->timeout_ms > 0) {
-		struct pollfd pfd = { .fd = c->rfd, .events = POLLIN };
-		int r;
-
-		do
-			r = poll(&pfd, 1, c->timeout_ms);
-		while (r == -1 && errno == EINTR);
-		if (r == 0) {
-			errno = ETIMEDOUT;
-			log_errx("%s did not answer within %d s", c->peer,
-			    c->timeout_ms / 1000);
-			return -1;
-		}
-	}
+	if (c->zd != NULL)
+		return conn_inflate(c);
+	if (conn_wait(c) == -1)
+		return -1;
 	do
 		n = read(c->rfd, c->rbuf + c->rend, CONN_RBUF_SIZE - c->rend);
 	while (n == -1 && errno == EINTR);
@@ -200,4 +318,69 @@ conn_recv(struct conn *c, uint8_t *type, const uint8_t **payload,
 	*len = flen - 1;
 	c->rstart += 4 + (size_t)flen;
 	return 1;
+}
+
+/* True when a whole frame, or compressed input, is already buffered. */
+static int
+conn_buffered(const struct conn *c)
+{
+	size_t have = c->rend - c->rstart;
+	const uint8_t *p = c->rbuf + c->rstart;
+
+	if (c->zd != NULL && c->zin_start < c->zin_end)
+		return 1;
+	if (have < 4)
+		return 0;
+	return have >= 4 + ((uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	    (uint32_t)p[2] << 8 | p[3]);
+}
+
+/* Forwards the frames buffered or arriving on from; 0 at EOF, 1 on, -1. */
+static int
+relay_some(struct conn *from, struct conn *to)
+{
+	const uint8_t *p;
+	uint8_t type;
+	size_t n;
+	int r;
+
+	do {
+		r = conn_recv(from, &type, &p, &n);
+		if (r != 1)
+			return r;
+		if (conn_send(to, type, p, n) == -1)
+			return -1;
+	} while (conn_buffered(from));
+	return conn_flush(to) == -1 ? -1 : 1;
+}
+
+int
+conn_relay(struct conn *a, struct conn *b)
+{
+	struct pollfd pfd[2];
+	int r;
+
+	for (;;) {
+		pfd[0].fd = a->rfd;
+		pfd[1].fd = b->rfd;
+		pfd[0].events = pfd[1].events = POLLIN;
+		pfd[0].revents = pfd[1].revents = 0;
+		if (!conn_buffered(a) && !conn_buffered(b) &&
+		    poll(pfd, 2, -1) == -1) {
+			if (errno == EINTR)
+				continue;
+			log_err("relaying between %s and %s", a->peer, b->peer);
+			return -1;
+		}
+		if (conn_buffered(a) || pfd[0].revents) {
+			r = relay_some(a, b);
+			if (r != 1)
+				return r;
+		}
+		if (conn_buffered(b) || pfd[1].revents) {
+			r = relay_some(b, a);
+			if (r != 1)
+				return r;
+		}
+	}
 }

@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "buf.h"
 
@@ -26,11 +27,33 @@ struct conn {
 	uint64_t bytes_out;
 	uint64_t bytes_in;
 	int timeout_ms;		/* a receive waits at most this long; 0: forever */
+	pid_t child;		/* a remote shell serving this conn, reaped on release */
+	/* zstd stream compression of everything after conn_compress(). */
+	struct ZSTD_CCtx_s *zc;
+	struct ZSTD_DCtx_s *zd;
+	struct buf zout;	/* compressed bytes waiting to be written */
+	uint8_t *zin;		/* compressed bytes read, not yet decompressed */
+	size_t zin_start;
+	size_t zin_end;
 };
 
 /* Returns 0, or -1 (ENOMEM). rfd and wfd may be the same socket. */
 int conn_init(struct conn *c, int rfd, int wfd, const char *peer);
 void conn_release(struct conn *c);
+
+/*
+ * From now on, compresses what this side sends at zstd level (1-19) and
+ * decompresses what it receives; both ends must switch at the same frame.
+ * bytes_out and bytes_in then count compressed bytes. -1 on ENOMEM.
+ */
+int conn_compress(struct conn *c, int level);
+
+/*
+ * Forwards frames both ways between a and b until either side ends the
+ * stream (0) or fails (-1, logged). Used to pass a session on to a store's
+ * master.
+ */
+int conn_relay(struct conn *a, struct conn *b);
 
 /* Queues one frame; flushes when the buffer fills. -1 on a write error (logged). */
 int conn_send(struct conn *c, uint8_t type, const void *payload, size_t len);

@@ -29,6 +29,8 @@ proto_msg_name(int type)
 		[MSG_SUB_PATHS_END] = "SUB_PATHS_END",
 		[MSG_SUB_KEPT] = "SUB_KEPT", [MSG_SUB_END] = "SUB_END",
 		[MSG_SUB_VERDICT] = "SUB_VERDICT", [MSG_SUB_ACK] = "SUB_ACK",
+		[MSG_NET_OPEN] = "NET_OPEN", [MSG_NET_CHALLENGE] = "NET_CHALLENGE",
+		[MSG_NET_PROOF] = "NET_PROOF", [MSG_NET_OK] = "NET_OK",
 	};
 
 	if (type <= 0 || type > MSG_TYPE_MAX)

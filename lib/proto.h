@@ -52,7 +52,12 @@ enum msg_type {
 	/* Slave -> master: */
 	MSG_SUB_VERDICT,
 	MSG_SUB_ACK,
-	MSG_TYPE_MAX = MSG_SUB_ACK
+	/* Opening a transport (net.c), before HELLO: */
+	MSG_NET_OPEN,		/* client: which store, compression, nonce */
+	MSG_NET_CHALLENGE,	/* server: its nonce */
+	MSG_NET_PROOF,		/* each side: MAC of both nonces under the key */
+	MSG_NET_OK,		/* server, when the transport authenticates (ssh) */
+	MSG_TYPE_MAX = MSG_NET_OK
 };
 
 /* Requests to a store's master over .mirrorfs/control.sock. */

@@ -231,7 +231,20 @@ json_entries(const struct result *r, int action, FILE *f)
 void
 result_print_json(const struct result *r, FILE *f)
 {
-	fprintf(f, "{\"created\":%llu,\"replaced\":%llu,\"purged\":%llu,"
+	result_json(r, f, NULL, 0);
+	fputc('\n', f);
+}
+
+void
+result_json(const struct result *r, FILE *f, const char *dest, int failed)
+{
+	fputc('{', f);
+	if (dest != NULL) {
+		fputs("\"destination\":", f);
+		json_string(dest, f);
+		fprintf(f, ",\"failed\":%s,", failed ? "true" : "false");
+	}
+	fprintf(f, "\"created\":%llu,\"replaced\":%llu,\"purged\":%llu,"
 	    "\"unchanged\":%llu,\"skipped\":%llu,\"failed\":%llu,"
 	    "\"vanished\":%llu,\"bytes_sent\":%llu,\"report\":%s,"
 	    "\"skipped_entries\":",
@@ -243,7 +256,7 @@ result_print_json(const struct result *r, FILE *f)
 	json_entries(r, ITEM_SKIP, f);
 	fputs(",\"failed_entries\":", f);
 	json_entries(r, ITEM_FAIL, f);
-	fputs("}\n", f);
+	fputc('}', f);
 }
 
 int

@@ -66,6 +66,12 @@ void result_print(const struct result *r, FILE *f, int all);
 void result_print_summary(const struct result *r, FILE *f);
 /* Prints the JSON object on one line. */
 void result_print_json(const struct result *r, FILE *f);
+/*
+ * Prints the JSON object without a newline; with dest, it also holds
+ * "destination" and "failed" (the session to it failed).
+ */
+void result_json(const struct result *r, FILE *f, const char *dest,
+    int failed);
 /* 0 when in sync, 1 when some entries were skipped or failed. */
 int result_exit_status(const struct result *r);
 

@@ -1,4 +1,4 @@
-/* sender: the source half of a session (scan, manifest, file data). */
+/* sender: the source half of a session (scan, manifest, file data), to one or many destinations. */
 #include "sender.h"
 
 #include <errno.h>
@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "fsutil.h"
@@ -20,54 +19,66 @@
 #define SEND_ATTEMPTS 3
 
 struct sender {
-	struct conn *c;
+	struct sender_peer *peers;
+	size_t npeers;
 	int rootfd;
 	const char *source;
 	struct manifest m;
-	uint32_t *need;
-	size_t nneed;
 	uint8_t *buf;		/* PROTO_DATA_CHUNK bytes */
 	struct progress prog;
+	struct sender_peer **to;	/* the peers the current file goes to */
+	size_t nto;
 };
 
 /* After a failed send, the peer may have said why before it hung up. */
 static void
-sender_peer_error(struct sender *s)
+peer_error(struct conn *c)
 {
 	const uint8_t *p;
 	size_t n;
 	uint8_t type;
 	char *msg;
+	int saved = c->timeout_ms;
 
-	if (conn_recv(s->c, &type, &p, &n) == 1 && type == MSG_ERROR &&
+	c->timeout_ms = 2000;
+	if (conn_recv(c, &type, &p, &n) == 1 && type == MSG_ERROR &&
 	    proto_decode_error(p, n, &msg) == 0) {
-		log_errx("%s: %s", s->c->peer, msg);
+		log_errx("%s: %s", c->peer, msg);
 		free(msg);
 	}
+	c->timeout_ms = saved;
 }
 
-/* Receives one frame of the expected type; logs and fails on anything else. */
+static void
+peer_fail(struct sender_peer *p)
+{
+	if (!p->failed)
+		peer_error(p->c);
+	p->failed = 1;
+}
+
+/* Receives one frame of the expected type (any type if want is 0). */
 static int
-expect(struct sender *s, int want, const uint8_t **p, size_t *n)
+expect(struct conn *c, int want, const uint8_t **p, size_t *n)
 {
 	uint8_t type;
 	char *msg;
 	int r;
 
-	r = conn_recv(s->c, &type, p, n);
+	r = conn_recv(c, &type, p, n);
 	if (r == 0)
-		log_errx("%s closed the connection", s->c->peer);
+		log_errx("%s closed the connection", c->peer);
 	if (r != 1)
 		return -1;
 	if (type == MSG_ERROR) {
 		if (proto_decode_error(*p, *n, &msg) == 0) {
-			log_errx("%s: %s", s->c->peer, msg);
+			log_errx("%s: %s", c->peer, msg);
 			free(msg);
 		}
 		return -1;
 	}
 	if (want != 0 && type != want) {
-		log_errx("%s sent %s where %s was expected", s->c->peer,
+		log_errx("%s sent %s where %s was expected", c->peer,
 		    proto_msg_name(type), proto_msg_name(want));
 		return -1;
 	}
@@ -75,63 +86,81 @@ expect(struct sender *s, int want, const uint8_t **p, size_t *n)
 }
 
 static int
-send_manifest(struct sender *s, const struct sender_opts *o, uint32_t flags)
+hello(struct sender_peer *p)
 {
-	if (proto_send_session(s->c, flags, o->filter) == -1)
+	const uint8_t *b;
+	char err[256];
+	size_t n;
+
+	if (proto_send_hello(p->c) == -1 || conn_flush(p->c) == -1 ||
+	    expect(p->c, MSG_HELLO, &b, &n) == -1)
 		return -1;
-	for (size_t i = 0; i < s->m.n; i++)
-		if (proto_send_entry(s->c, &s->m.v[i]) == -1)
-			return -1;
-	if (proto_send_end_manifest(s->c, s->m.n, &s->m.top) == -1)
+	if (proto_decode_hello(b, n, err, sizeof(err)) == -1) {
+		log_errx("%s: %s", p->c->peer, err);
 		return -1;
-	return conn_flush(s->c);
+	}
+	return 0;
 }
 
 static int
-recv_need(struct sender *s)
+send_manifest(struct sender *s, struct sender_peer *p, uint32_t flags,
+    const struct filter *f)
 {
-	const uint8_t *p;
+	if (proto_send_session(p->c, flags, f) == -1)
+		return -1;
+	for (size_t i = 0; i < s->m.n; i++)
+		if (proto_send_entry(p->c, &s->m.v[i]) == -1)
+			return -1;
+	if (proto_send_end_manifest(p->c, s->m.n, &s->m.top) == -1)
+		return -1;
+	return conn_flush(p->c);
+}
+
+static int
+recv_need(struct sender *s, struct sender_peer *p)
+{
+	const uint8_t *b;
 	size_t n, cnt, cap = 0;
 	uint32_t *v;
 	char err[256];
 	int type;
 
 	for (;;) {
-		type = expect(s, 0, &p, &n);
+		type = expect(p->c, 0, &b, &n);
 		if (type == -1)
 			return -1;
 		if (type == MSG_END_NEED)
 			return 0;
 		if (type != MSG_NEED) {
 			log_errx("%s sent %s during the request list",
-			    s->c->peer, proto_msg_name(type));
+			    p->c->peer, proto_msg_name(type));
 			return -1;
 		}
-		if (s->nneed + PROTO_MAX_NEED > cap) {
+		if (p->nneed + PROTO_MAX_NEED > cap) {
 			cap = cap ? cap * 2 : PROTO_MAX_NEED;
-			v = realloc(s->need, cap * sizeof(*v));
+			v = realloc(p->need, cap * sizeof(*v));
 			if (v == NULL) {
 				log_err("request list");
 				return -1;
 			}
-			s->need = v;
+			p->need = v;
 		}
-		if (proto_decode_need(p, n, s->need + s->nneed, &cnt, err,
+		if (proto_decode_need(b, n, p->need + p->nneed, &cnt, err,
 		    sizeof(err)) == -1) {
-			log_errx("%s: %s", s->c->peer, err);
+			log_errx("%s: %s", p->c->peer, err);
 			return -1;
 		}
-		for (size_t i = s->nneed; i < s->nneed + cnt; i++) {
-			uint32_t idx = s->need[i];
+		for (size_t i = p->nneed; i < p->nneed + cnt; i++) {
+			uint32_t idx = p->need[i];
 
 			if (idx >= s->m.n || s->m.v[idx].type != ENTRY_REG ||
-			    (i > 0 && idx <= s->need[i - 1])) {
+			    (i > 0 && idx <= p->need[i - 1])) {
 				log_errx("%s requested entry %u, which is not "
-				    "a file it may ask for", s->c->peer, idx);
+				    "a file it may ask for", p->c->peer, idx);
 				return -1;
 			}
 		}
-		s->nneed += cnt;
+		p->nneed += cnt;
 	}
 }
 
@@ -146,7 +175,42 @@ same_version(const struct stat *a, const struct stat *b)
 	    a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
 }
 
-enum attempt { ATTEMPT_SENT, ATTEMPT_CHANGED, ATTEMPT_ABORTED, ATTEMPT_FATAL };
+/* Sends one frame to every peer the file goes to; a peer that fails drops out. */
+static int
+send_to(struct sender *s, int type, const void *p, size_t n)
+{
+	size_t live = 0;
+
+	for (size_t i = 0; i < s->nto; i++) {
+		struct sender_peer *pe = s->to[i];
+
+		if (pe->failed)
+			continue;
+		if (conn_send(pe->c, (uint8_t)type, p, n) == -1)
+			peer_fail(pe);
+		else
+			live++;
+	}
+	return live > 0 ? 0 : -1;
+}
+
+static int
+abort_to(struct sender *s, uint32_t idx, int action, const char *reason)
+{
+	size_t live = 0;
+
+	for (size_t i = 0; i < s->nto; i++) {
+		if (s->to[i]->failed)
+			continue;
+		if (proto_send_file_abort(s->to[i]->c, idx, action, reason) == -1)
+			peer_fail(s->to[i]);
+		else
+			live++;
+	}
+	return live > 0 ? 0 : -1;
+}
+
+enum attempt { ATTEMPT_SENT, ATTEMPT_CHANGED, ATTEMPT_ABORTED, ATTEMPT_LOST };
 
 /*
  * Streams the open file fd as entry idx. A change seen between the
@@ -163,6 +227,7 @@ send_attempt(struct sender *s, uint32_t idx, int fd, const struct stat *st)
 	uint64_t off = 0;
 	ssize_t got;
 	size_t want;
+	char reason[256];
 
 	memset(&head, 0, sizeof(head));
 	head.index = idx;
@@ -170,59 +235,53 @@ send_attempt(struct sender *s, uint32_t idx, int fd, const struct stat *st)
 	h = hash_new();
 	if (h == NULL) {
 		log_err("hash");
-		return ATTEMPT_FATAL;
+		return ATTEMPT_LOST;
 	}
-	if (proto_send_file(s->c, &head) == -1)
-		goto fatal;
+	for (size_t i = 0; i < s->nto; i++)
+		if (!s->to[i]->failed && proto_send_file(s->to[i]->c, &head) == -1)
+			peer_fail(s->to[i]);
 	while (off < head.attr.size) {
 		want = head.attr.size - off < PROTO_DATA_CHUNK ?
 		    (size_t)(head.attr.size - off) : PROTO_DATA_CHUNK;
 		got = read_full(fd, s->buf, want);
 		if (got == -1) {
-			char reason[256];
-
 			hash_free(h);
 			snprintf(reason, sizeof(reason), "read: %s",
 			    strerror(errno));
-			if (proto_send_file_abort(s->c, idx, ITEM_FAIL,
-			    reason) == -1)
-				return ATTEMPT_FATAL;
-			return ATTEMPT_ABORTED;
+			return abort_to(s, idx, ITEM_FAIL, reason) == -1 ?
+			    ATTEMPT_LOST : ATTEMPT_ABORTED;
 		}
 		if ((size_t)got < want)
 			goto changed;	/* shrank while being read */
 		hash_update(h, s->buf, (size_t)got);
-		if (conn_send(s->c, MSG_DATA, s->buf, (size_t)got) == -1)
-			goto fatal;
+		if (send_to(s, MSG_DATA, s->buf, (size_t)got) == -1)
+			goto lost;
 		off += (uint64_t)got;
 		progress_add(&s->prog, 0, (uint64_t)got);
 	}
 	if (fstat(fd, &after) == -1 || !same_version(st, &after))
 		goto changed;
 	hash_final(h, digest);
-	if (conn_send(s->c, MSG_FILE_END, digest, HASH_SIZE) == -1)
-		return ATTEMPT_FATAL;
+	if (send_to(s, MSG_FILE_END, digest, HASH_SIZE) == -1)
+		return ATTEMPT_LOST;
 	progress_add(&s->prog, 1, 0);
 	return ATTEMPT_SENT;
 changed:
 	hash_free(h);
-	if (proto_send_file_abort(s->c, idx, ABORT_RETRY,
-	    "changed while being read") == -1)
-		return ATTEMPT_FATAL;
-	return ATTEMPT_CHANGED;
-fatal:
+	return abort_to(s, idx, ABORT_RETRY, "changed while being read") == -1 ?
+	    ATTEMPT_LOST : ATTEMPT_CHANGED;
+lost:
 	hash_free(h);
-	return ATTEMPT_FATAL;
+	return ATTEMPT_LOST;
 }
 
-/* Sends entry idx, reading it again when it changes under us. 0 or -1 (fatal). */
-static int
+/* Sends entry idx to s->to, reading it again when it changes under us. */
+static void
 send_file(struct sender *s, uint32_t idx)
 {
 	const char *path = s->m.v[idx].path;
 	char reason[256];
 	struct stat st;
-	enum attempt a = ATTEMPT_CHANGED;
 	int fd, action;
 
 	for (int attempt = 0; attempt < SEND_ATTEMPTS; attempt++) {
@@ -236,137 +295,218 @@ send_file(struct sender *s, uint32_t idx)
 			    strerror(errno));
 			if (fd != -1)
 				close(fd);
-			return proto_send_file_abort(s->c, idx, action, reason);
+			abort_to(s, idx, action, reason);
+			return;
 		}
 		if (!S_ISREG(st.st_mode)) {
 			close(fd);
-			return proto_send_file_abort(s->c, idx, ITEM_SKIP,
-			    "changed type during the sync");
+			abort_to(s, idx, ITEM_SKIP, "changed type during the sync");
+			return;
 		}
-		a = send_attempt(s, idx, fd, &st);
+		enum attempt a = send_attempt(s, idx, fd, &st);
+
 		close(fd);
 		if (a != ATTEMPT_CHANGED)
-			return a == ATTEMPT_FATAL ? -1 : 0;
+			return;
 	}
 	snprintf(reason, sizeof(reason), "changed while being read (%d "
 	    "attempts); will be sent by a later sync", SEND_ATTEMPTS);
-	return proto_send_file_abort(s->c, idx, ITEM_SKIP, reason);
+	abort_to(s, idx, ITEM_SKIP, reason);
 }
 
-static int
+/* The smallest index some live peer still needs, or UINT32_MAX. */
+static uint32_t
+next_needed(struct sender *s)
+{
+	uint32_t idx = UINT32_MAX;
+
+	for (size_t i = 0; i < s->npeers; i++) {
+		struct sender_peer *p = &s->peers[i];
+
+		if (!p->failed && p->next < p->nneed && p->need[p->next] < idx)
+			idx = p->need[p->next];
+	}
+	return idx;
+}
+
+/* Reads each requested file once and streams it to every peer that asked. */
+static void
 send_data(struct sender *s)
 {
-	uint64_t bytes = 0;
+	uint64_t files = 0, bytes = 0;
+	uint32_t idx, last = UINT32_MAX;
 
-	for (size_t i = 0; i < s->nneed; i++)
-		bytes += s->m.v[s->need[i]].size;
-	progress_start(&s->prog, s->nneed, bytes);
-	for (size_t i = 0; i < s->nneed; i++)
-		if (send_file(s, s->need[i]) == -1)
-			return -1;
-	if (conn_send(s->c, MSG_DONE, NULL, 0) == -1 || conn_flush(s->c) == -1)
-		return -1;
+	/* Totals for the progress line: files asked for by any peer. */
+	for (size_t i = 0; i < s->npeers; i++)
+		s->peers[i].next = 0;
+	while ((idx = next_needed(s)) != UINT32_MAX) {
+		for (size_t i = 0; i < s->npeers; i++)
+			if (s->peers[i].next < s->peers[i].nneed &&
+			    s->peers[i].need[s->peers[i].next] == idx)
+				s->peers[i].next++;
+		if (idx != last) {
+			files++;
+			bytes += s->m.v[idx].size;
+		}
+		last = idx;
+	}
+	progress_start(&s->prog, files, bytes);
+	for (size_t i = 0; i < s->npeers; i++)
+		s->peers[i].next = 0;
+	while ((idx = next_needed(s)) != UINT32_MAX) {
+		s->nto = 0;
+		for (size_t i = 0; i < s->npeers; i++) {
+			struct sender_peer *p = &s->peers[i];
+
+			if (!p->failed && p->next < p->nneed &&
+			    p->need[p->next] == idx) {
+				s->to[s->nto++] = p;
+				p->next++;
+			}
+		}
+		send_file(s, idx);
+	}
+	for (size_t i = 0; i < s->npeers; i++) {
+		struct sender_peer *p = &s->peers[i];
+
+		if (!p->failed && (conn_send(p->c, MSG_DONE, NULL, 0) == -1 ||
+		    conn_flush(p->c) == -1))
+			peer_fail(p);
+	}
 	progress_finish(&s->prog);
-	return 0;
 }
 
 static int
-recv_result(struct sender *s, struct result *res)
+recv_result(struct sender_peer *p)
 {
 	struct result theirs;
 	struct item it;
-	const uint8_t *p;
+	const uint8_t *b;
 	size_t n;
 	char err[256];
 	int type;
 
 	for (;;) {
-		type = expect(s, 0, &p, &n);
+		type = expect(p->c, 0, &b, &n);
 		if (type == -1)
 			return -1;
 		if (type == MSG_RESULT)
 			break;
 		if (type != MSG_ITEM) {
-			log_errx("%s sent %s in its report", s->c->peer,
+			log_errx("%s sent %s in its report", p->c->peer,
 			    proto_msg_name(type));
 			return -1;
 		}
-		if (proto_decode_item(p, n, &it, err, sizeof(err)) == -1) {
-			log_errx("%s: %s", s->c->peer, err);
+		if (proto_decode_item(b, n, &it, err, sizeof(err)) == -1) {
+			log_errx("%s: %s", p->c->peer, err);
 			return -1;
 		}
 		/* Counts come with RESULT; items only carry the lines. */
-		if (result_append(res, &it) == -1) {
+		if (result_append(p->res, &it) == -1) {
 			log_err("report");
 			return -1;
 		}
 	}
 	result_init(&theirs);
-	if (proto_decode_result(p, n, &theirs, err, sizeof(err)) == -1) {
-		log_errx("%s: %s", s->c->peer, err);
+	if (proto_decode_result(b, n, &theirs, err, sizeof(err)) == -1) {
+		log_errx("%s: %s", p->c->peer, err);
 		return -1;
 	}
-	result_merge_counts(res, &theirs);
+	result_merge_counts(p->res, &theirs);
+	return 0;
+}
+
+/* Copies the sender's own lines (from the scan) into every peer's result. */
+static int
+share_scan(struct sender *s, const struct result *scan)
+{
+	for (size_t i = 0; i < s->npeers; i++) {
+		struct result *r = s->peers[i].res;
+
+		for (size_t k = 0; k < scan->nitems; k++) {
+			const struct item *it = &scan->items[k];
+
+			if (result_add(r, it->action, it->path, it->is_dir,
+			    it->reason) == -1)
+				return -1;
+		}
+	}
 	return 0;
 }
 
 int
-sender_run(struct conn *c, const char *source, const struct sender_opts *o,
-    struct result *res)
+sender_run_peers(struct sender_peer *peers, size_t n, const char *source,
+    const struct sender_opts *o)
 {
 	struct sender s;
-	const uint8_t *p;
-	size_t n;
-	char err[256];
+	struct result scan;
 	uint32_t flags;
 	int rc = -1;
 
 	memset(&s, 0, sizeof(s));
-	s.c = c;
+	s.peers = peers;
+	s.npeers = n;
 	s.source = source;
 	manifest_init(&s.m);
+	result_init(&scan);
 	progress_init(&s.prog, o->progress);
 	s.rootfd = open(source, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	s.buf = malloc(PROTO_DATA_CHUNK);
-	if (s.rootfd == -1 || s.buf == NULL) {
+	s.to = calloc(n, sizeof(*s.to));
+	if (s.rootfd == -1 || s.buf == NULL || s.to == NULL) {
 		log_err("%s", source);
 		goto out;
 	}
-	if (proto_send_hello(c) == -1 || conn_flush(c) == -1) {
-		sender_peer_error(&s);
-		goto out;
-	}
-	if (expect(&s, MSG_HELLO, &p, &n) == -1)
-		goto out;
-	if (proto_decode_hello(p, n, err, sizeof(err)) == -1) {
-		log_errx("%s: %s", c->peer, err);
-		goto out;
-	}
+	for (size_t i = 0; i < n; i++)
+		if (hello(&peers[i]) == -1)
+			peer_fail(&peers[i]);
 	if (manifest_scan(&s.m, s.rootfd, source, o->filter,
-	    (o->flags & SESSION_CHECKSUM) != 0, res) == -1)
+	    (o->flags & SESSION_CHECKSUM) != 0, &scan) == -1 ||
+	    share_scan(&s, &scan) == -1)
 		goto out;
 	/* A tree we could not read whole must not drive deletions (as rsync). */
 	flags = o->flags;
-	if (res->failed > 0 && (flags & (SESSION_PURGE | SESSION_PURGE_DIRS))) {
+	if (scan.failed > 0 && (flags & (SESSION_PURGE | SESSION_PURGE_DIRS))) {
 		log_warnx("%s: errors while reading the source: nothing is "
 		    "purged this time", source);
 		flags &= ~(SESSION_PURGE | SESSION_PURGE_DIRS);
 	}
-	if (send_manifest(&s, o, flags) == -1 || recv_need(&s) == -1 ||
-	    send_data(&s) == -1) {
-		sender_peer_error(&s);
-		goto out;
+	for (size_t i = 0; i < n; i++)
+		if (!peers[i].failed && send_manifest(&s, &peers[i], flags,
+		    o->filter) == -1)
+			peer_fail(&peers[i]);
+	for (size_t i = 0; i < n; i++)
+		if (!peers[i].failed && recv_need(&s, &peers[i]) == -1)
+			peer_fail(&peers[i]);
+	send_data(&s);
+	for (size_t i = 0; i < n; i++) {
+		if (!peers[i].failed && recv_result(&peers[i]) == -1)
+			peers[i].failed = 1;
+		peers[i].res->bytes_sent = peers[i].c->bytes_out;
 	}
-	if (recv_result(&s, res) == -1)
-		goto out;
-	res->bytes_sent = c->bytes_out;
 	rc = 0;
 out:
 	progress_finish(&s.prog);
 	if (s.rootfd != -1)
 		close(s.rootfd);
 	free(s.buf);
-	free(s.need);
+	free(s.to);
+	for (size_t i = 0; i < n; i++) {
+		free(peers[i].need);
+		peers[i].need = NULL;
+	}
 	manifest_release(&s.m);
+	result_release(&scan);
 	return rc;
+}
+
+int
+sender_run(struct conn *c, const char *source, const struct sender_opts *o,
+    struct result *res)
+{
+	struct sender_peer p = { .c = c, .res = res };
+
+	if (sender_run_peers(&p, 1, source, o) == -1)
+		return -1;
+	return p.failed ? -1 : 0;
 }

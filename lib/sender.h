@@ -1,7 +1,8 @@
-/* sender: the source half of a session (scan, manifest, file data). */
+/* sender: the source half of a session (scan, manifest, file data), to one or many destinations. */
 #ifndef MIRRORFS_SENDER_H
 #define MIRRORFS_SENDER_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "conn.h"
@@ -14,12 +15,29 @@ struct sender_opts {
 	int progress;			/* draw a progress line on stderr */
 };
 
+/* One destination of a session. */
+struct sender_peer {
+	struct conn *c;		/* an open transport to a receiver */
+	struct result *res;	/* filled: the sender's and this receiver's lines */
+	int failed;		/* set when this destination's session failed */
+	/* private to sender.c: */
+	uint32_t *need;
+	size_t nneed;
+	size_t next;
+};
+
 /*
- * Runs a session from the directory source over c: sends the manifest,
- * then the data the receiver asks for, and collects the receiver's
- * result into res (with the sender's own skipped and failed entries).
- * Returns 0 when the session completed, -1 on a fatal error (logged).
+ * Runs one session from the directory source to every peer at once:
+ * scans the source once, sends each peer the manifest, then reads each
+ * file the peers asked for once and streams it to all of them. A peer
+ * that fails (connection lost, silent past its timeout) is marked failed
+ * and the others go on. Returns 0 with each peer's outcome in its failed
+ * flag and result, or -1 when the source could not be scanned (logged).
  */
+int sender_run_peers(struct sender_peer *peers, size_t n, const char *source,
+    const struct sender_opts *o);
+
+/* One destination: 0 with res filled, or -1 (logged). */
 int sender_run(struct conn *c, const char *source,
     const struct sender_opts *o, struct result *res);
 

@@ -1,32 +1,34 @@
-/* session: runs a sender and a receiver joined by a local socket pair. */
+/* session: runs a session from a source to its destinations (local, mounted, ssh, mirror). */
 #include "session.h"
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "conn.h"
 #include "control.h"
-#include "proto.h"
 #include "log.h"
+#include "proto.h"
 #include "receiver.h"
 #include "store.h"
 
 #define SESSION_SOCKBUF (4 * 1024 * 1024)
 
-struct receiver_thread {
+/* A receiver in a thread of this process, for a local store without a master. */
+struct local_receiver {
 	struct conn conn;
 	const char *store;
+	pthread_t thread;
 	int rc;
 };
 
 static void *
-receiver_main(void *arg)
+local_receiver_main(void *arg)
 {
-	struct receiver_thread *t = arg;
-
+	struct local_receiver *t = arg;
 	struct receiver_target target = {
 		.path = t->store,
 		.store_flags = STORE_CREATE,
@@ -38,14 +40,11 @@ receiver_main(void *arg)
 	return NULL;
 }
 
-int
-session_local(const char *source, const char *store,
-    const struct sender_opts *o, struct result *res)
+/* Starts a local receiver; c becomes the sender's end. -1 logged. */
+static int
+local_start(struct local_receiver *t, const char *store, struct conn *c)
 {
-	struct receiver_thread t;
-	struct conn c;
-	pthread_t tid;
-	int sv[2], size = SESSION_SOCKBUF, rc;
+	int sv[2], size = SESSION_SOCKBUF;
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1) {
 		log_err("socketpair");
@@ -55,56 +54,134 @@ session_local(const char *source, const char *store,
 		setsockopt(sv[i], SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
 		setsockopt(sv[i], SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
 	}
-	memset(&t, 0, sizeof(t));
-	t.store = store;
-	if (conn_init(&t.conn, sv[1], sv[1], "sender") == -1) {
-		log_err("receiver");
+	memset(t, 0, sizeof(*t));
+	t->store = store;
+	if (conn_init(&t->conn, sv[1], sv[1], "sender") == -1) {
 		close(sv[0]);
 		close(sv[1]);
 		return -1;
 	}
-	if (conn_init(&c, sv[0], sv[0], "receiver") == -1) {
-		log_err("sender");
-		conn_release(&t.conn);
+	if (conn_init(c, sv[0], sv[0], "receiver") == -1) {
+		conn_release(&t->conn);
 		close(sv[0]);
 		return -1;
 	}
-	if ((errno = pthread_create(&tid, NULL, receiver_main, &t)) != 0) {
+	if ((errno = pthread_create(&t->thread, NULL, local_receiver_main,
+	    t)) != 0) {
 		log_err("starting the receiver");
-		conn_release(&t.conn);
-		conn_release(&c);
+		conn_release(&t->conn);
+		conn_release(c);
 		return -1;
 	}
-	rc = sender_run(&c, source, o, res);
-	/* Closing our end ends a receiver still waiting for us. */
-	shutdown(c.wfd, SHUT_RDWR);
-	pthread_join(tid, NULL);
-	conn_release(&c);
-	return rc == 0 && t.rc == 0 ? 0 : -1;
+	return 0;
+}
+
+/* Opens the way to a local store: its master's socket, or a thread of ours. */
+static int
+local_open(const struct dest *d, struct conn *c, struct local_receiver **tp)
+{
+	int fd = control_connect(d->path);
+
+	*tp = NULL;
+	if (fd == -1) {
+		if (errno != ENOENT && errno != ECONNREFUSED && errno != ENOTDIR)
+			return -1;
+		*tp = calloc(1, sizeof(**tp));
+		if (*tp == NULL || local_start(*tp, d->path, c) == -1) {
+			free(*tp);
+			*tp = NULL;
+			return -1;
+		}
+		return 0;
+	}
+	if (conn_init(c, fd, fd, "the store's master (mirrorfs)") == -1) {
+		close(fd);
+		return -1;
+	}
+	log_debug("%s: committing through the mount that serves it", d->path);
+	if (proto_send_ctl(c, CTL_SESSION) == -1) {
+		conn_release(c);
+		return -1;
+	}
+	return 0;
 }
 
 int
-session_sync(const char *source, const char *store,
-    const struct sender_opts *o, struct result *res)
+session_run(const char *source, struct session_dest *dests, size_t n,
+    const struct sender_opts *o, const struct net_opts *no)
 {
-	struct conn c;
+	struct sender_peer *peers = calloc(n, sizeof(*peers));
+	struct conn *conns = calloc(n, sizeof(*conns));
+	struct local_receiver **locals = calloc(n, sizeof(*locals));
+	size_t *map = calloc(n, sizeof(*map));
+	size_t np = 0;
+	int rc = -1;
+
+	if (peers == NULL || conns == NULL || locals == NULL || map == NULL) {
+		log_err("session");
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct session_dest *sd = &dests[i];
+		int r;
+
+		result_init(&sd->res);
+		sd->failed = 1;
+		r = sd->d.kind == DEST_LOCAL ? local_open(&sd->d, &conns[i],
+		    &locals[i]) : net_connect(&sd->d, no, &conns[i]);
+		if (r == -1)
+			continue;
+		peers[np].c = &conns[i];
+		peers[np].res = &sd->res;
+		map[np++] = i;
+	}
+	if (np > 0 && sender_run_peers(peers, np, source, o) == -1)
+		goto out;
+	for (size_t k = 0; k < np; k++)
+		dests[map[k]].failed = peers[k].failed;
+	rc = 0;
+out:
+	for (size_t k = 0; k < np; k++) {
+		size_t i = map[k];
+
+		/* Closing our end ends a receiver still waiting for us. */
+		shutdown(conns[i].wfd, SHUT_RDWR);
+		if (locals[i] != NULL) {
+			pthread_join(locals[i]->thread, NULL);
+			if (locals[i]->rc != 0)
+				dests[i].failed = 1;
+			free(locals[i]);
+		}
+		conn_release(&conns[i]);
+	}
+	free(peers);
+	free(conns);
+	free(locals);
+	free(map);
+	return rc;
+}
+
+int
+session_receive(struct conn *c, const char *store)
+{
+	struct receiver_target t = { .path = store, .store_flags = STORE_CREATE };
+	struct conn m;
 	int fd, rc;
 
 	fd = control_connect(store);
 	if (fd == -1) {
-		if (errno == ENOENT || errno == ECONNREFUSED || errno == ENOTDIR)
-			return session_local(source, store, o, res);
-		return -1;
+		if (errno != ENOENT && errno != ECONNREFUSED && errno != ENOTDIR)
+			return -1;
+		return receiver_run(c, &t);
 	}
-	if (conn_init(&c, fd, fd, "the store's master (mirrorfs)") == -1) {
-		log_err("control socket");
+	if (conn_init(&m, fd, fd, "the store's master (mirrorfs)") == -1) {
 		close(fd);
 		return -1;
 	}
-	log_debug("%s: committing through the mount that serves it", store);
+	/* The mount commits it; we only pass frames both ways. */
 	rc = -1;
-	if (proto_send_ctl(&c, CTL_SESSION) == 0)
-		rc = sender_run(&c, source, o, res);
-	conn_release(&c);
+	if (proto_send_ctl(&m, CTL_SESSION) == 0 && conn_flush(&m) == 0)
+		rc = conn_relay(c, &m);
+	conn_release(&m);
 	return rc;
 }

@@ -1,26 +1,41 @@
-/* session: runs a sender and a receiver joined by a local socket pair. */
+/* session: runs a session from a source to its destinations (local, mounted, ssh, mirror). */
 #ifndef MIRRORFS_SESSION_H
 #define MIRRORFS_SESSION_H
 
+#include <stddef.h>
+
+#include "net.h"
 #include "result.h"
 #include "sender.h"
 
-/*
- * Synchronizes source into the store at store (created when missing)
- * in this process: the receiver runs in a thread and the two halves
- * speak the wire protocol over a socketpair, exactly as they would
- * over a network. Returns 0 with res filled, or -1 (logged).
- */
-int session_local(const char *source, const char *store,
-    const struct sender_opts *o, struct result *res);
+/* One destination of session_run, and what became of it. */
+struct session_dest {
+	struct dest d;
+	struct result res;	/* initialised and filled by session_run */
+	int failed;		/* the session to it failed; nothing committed */
+};
 
 /*
- * Synchronizes source into the store at store: through its master (the
- * mount serving it, over .mirrorfs/control.sock) when it has one, so the
- * commit is never done behind the mount's back; else as session_local.
- * Returns 0 with res filled, or -1 (logged).
+ * Synchronizes source into every destination at once (the source is
+ * scanned and read once). A local store is reached through its master
+ * (the mount serving it, over .mirrorfs/control.sock) when it has one,
+ * so the commit is never done behind the mount's back; else a receiver
+ * runs in a thread of this process, speaking the wire protocol over a
+ * socketpair. ssh:// runs `RSH HOST mirrord --serve PATH`; mirror://
+ * connects to mirrord with the pre-shared key. Returns 0 with each
+ * destination's outcome filled in, -1 when nothing could be done (the
+ * source unreadable; logged).
  */
-int session_sync(const char *source, const char *store,
-    const struct sender_opts *o, struct result *res);
+int session_run(const char *source, struct session_dest *dests, size_t n,
+    const struct sender_opts *o, const struct net_opts *no);
+
+/*
+ * The destination half of a session arriving on c (after the transport
+ * is open): passed on to the store's master when a mount serves it (its
+ * control socket), else received here into the store (created when
+ * missing). Returns 0 when the session ran to its end, -1 logged.
+ */
+struct conn;
+int session_receive(struct conn *c, const char *store);
 
 #endif

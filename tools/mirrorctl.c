@@ -13,6 +13,7 @@
 #include "filter.h"
 #include "path.h"
 #include "log.h"
+#include "net.h"
 #include "proto.h"
 #include "result.h"
 #include "session.h"
@@ -30,6 +31,7 @@ static const char usage_text[] =
 "  sync [OPTIONS] SOURCE STORE   make STORE identical to the directory SOURCE\n"
 "  recover STORE                 finish or undo an interrupted session\n"
 "  renamed STORE                 list old versions kept for open handles\n"
+"  genkey FILE                   write a new random pre-shared key (mode 600)\n"
 "  clear-sync STORE              remove the stale entry of a dead master\n"
 "  help [COMMAND]                show help\n"
 "\n"
@@ -47,10 +49,14 @@ static const char usage_text[] =
 "`mirrorctl clear-sync STORE`, which refuses while the master lives.\n";
 
 static const char sync_help[] =
-"usage: mirrorctl sync [OPTIONS] SOURCE STORE\n"
+"usage: mirrorctl sync [OPTIONS] SOURCE STORE [STORE...]\n"
 "\n"
-"Makes STORE (created when missing) identical to the directory SOURCE,\n"
-"crash-safely: every file in STORE is always its old or its new version.\n"
+"Makes each STORE (created when missing) identical to the directory SOURCE,\n"
+"crash-safely: every file in a STORE is always its old or its new version.\n"
+"Several STOREs are synced in parallel, reading SOURCE once. A STORE is:\n"
+"  PATH                          a local store (through its mount if mounted)\n"
+"  ssh://[USER@]HOST/PATH        runs `RSH HOST mirrord --serve PATH`\n"
+"  mirror://HOST[:PORT]/NAME     mirrord's [store NAME], default port 7878\n"
 "\n"
 "  -n, --report          dry run: list what would be created, replaced,\n"
 "                        purged or skipped, and change nothing\n"
@@ -64,6 +70,12 @@ static const char sync_help[] =
 "      --exclude-from FILE  one exclude glob per line ('#' comments)\n"
 "      --json            end with one JSON object of counts and reasons\n"
 "      --progress        show progress on a terminal\n"
+"      --key FILE        pre-shared key for mirror:// (or $MIRRORFS_KEY);\n"
+"                        it must not be readable by group or others\n"
+"      --rsh CMD         remote shell for ssh:// (default: ssh)\n"
+"      --compress N      zstd level 1-19 over ssh:// and mirror://, 0 off\n"
+"                        (default 3); bytes sent counts bytes on the wire\n"
+"      --timeout S       give up a peer silent for S seconds (default 60)\n"
 "  -v, --verbose         list every created, replaced and purged entry\n"
 "  -q, --quiet           print only errors and skipped entries\n"
 "\n"
@@ -85,8 +97,54 @@ enum {
 	OPT_EXCLUDE_FROM,
 	OPT_JSON,
 	OPT_PROGRESS,
+	OPT_KEY,
+	OPT_RSH,
+	OPT_COMPRESS,
+	OPT_TIMEOUT,
 	OPT_HELP,
 };
+
+/* Prints what each destination's session did; returns the exit status. */
+static int
+report(struct session_dest *dests, size_t n, int verbose, int report_only,
+    int json)
+{
+	int rc = 0, st;
+
+	for (size_t i = 0; i < n; i++) {
+		struct session_dest *sd = &dests[i];
+
+		if (n > 1 && !json)
+			printf("== %s\n", sd->d.text);
+		if (sd->failed) {
+			log_errx("sync into %s failed; nothing was committed "
+			    "there", sd->d.text);
+			rc = EXIT_FATAL;
+			if (n > 1 && !json)
+				printf("failed: see the messages above\n");
+			continue;
+		}
+		result_print(&sd->res, stdout, verbose || report_only);
+		if (!json)
+			result_print_summary(&sd->res, stdout);
+		st = result_exit_status(&sd->res);
+		if (st > rc)
+			rc = st;
+	}
+	if (json && n == 1 && !dests[0].failed)
+		result_print_json(&dests[0].res, stdout);
+	else if (json) {
+		fputs("{\"destinations\":[", stdout);
+		for (size_t i = 0; i < n; i++) {
+			if (i > 0)
+				fputc(',', stdout);
+			result_json(&dests[i].res, stdout, dests[i].d.text,
+			    dests[i].failed);
+		}
+		fputs("]}\n", stdout);
+	}
+	return rc;
+}
 
 static int
 cmd_sync(int argc, char **argv)
@@ -101,19 +159,27 @@ cmd_sync(int argc, char **argv)
 		{ "exclude-from", required_argument, NULL, OPT_EXCLUDE_FROM },
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "progress", no_argument, NULL, OPT_PROGRESS },
+		{ "key", required_argument, NULL, OPT_KEY },
+		{ "rsh", required_argument, NULL, OPT_RSH },
+		{ "compress", required_argument, NULL, OPT_COMPRESS },
+		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct sender_opts o = { 0 };
+	struct net_opts no = { .compress = 3, .timeout_s = 60 };
+	struct session_dest *dests = NULL;
 	struct filter filter;
-	struct result res;
 	struct stat st;
-	int ch, json = 0, verbose = 0, rc = EXIT_USAGE;
+	uint8_t key[NET_KEY_SIZE];
+	const char *keyfile = getenv("MIRRORFS_KEY");
+	char err[512], *end;
+	size_t ndests = 0;
+	int ch, json = 0, verbose = 0, rc = EXIT_USAGE, need_key = 0;
 
 	filter_init(&filter);
-	result_init(&res);
 	o.filter = &filter;
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "ncvq", longopts, NULL)) != -1) {
@@ -138,6 +204,26 @@ cmd_sync(int argc, char **argv)
 			break;
 		case OPT_JSON: json = 1; break;
 		case OPT_PROGRESS: o.progress = 1; break;
+		case OPT_KEY: keyfile = optarg; break;
+		case OPT_RSH: no.rsh = optarg; break;
+		case OPT_COMPRESS:
+		case OPT_TIMEOUT: {
+			long v = strtol(optarg, &end, 10);
+
+			if (*optarg == '\0' || *end != '\0' || v < 0 ||
+			    (ch == OPT_COMPRESS && v > NET_MAX_COMPRESS) ||
+			    (ch == OPT_TIMEOUT && (v < 1 || v > 86400))) {
+				log_errx("--%s: bad value '%s'", ch ==
+				    OPT_COMPRESS ? "compress (0-19)" :
+				    "timeout (1-86400 seconds)", optarg);
+				goto out;
+			}
+			if (ch == OPT_COMPRESS)
+				no.compress = (int)v;
+			else
+				no.timeout_s = (int)v;
+			break;
+		}
 		case 'v': verbose = 1; break;
 		case 'q': log_set_level(LOG_ERROR); break;
 		case OPT_HELP:
@@ -149,8 +235,8 @@ cmd_sync(int argc, char **argv)
 			goto out;
 		}
 	}
-	if (argc - optind != 2) {
-		log_errx("sync needs SOURCE and STORE");
+	if (argc - optind < 2) {
+		log_errx("sync needs SOURCE and at least one STORE");
 		fputs(sync_help, stderr);
 		goto out;
 	}
@@ -162,21 +248,39 @@ cmd_sync(int argc, char **argv)
 		log_errx("%s: not a directory", argv[optind]);
 		goto out;
 	}
-	if (session_sync(argv[optind], argv[optind + 1], &o, &res) == -1) {
-		log_errx("sync of %s into %s failed; nothing was committed",
-		    argv[optind], argv[optind + 1]);
+	ndests = (size_t)(argc - optind - 1);
+	dests = calloc(ndests, sizeof(*dests));
+	if (dests == NULL)
+		goto out;
+	for (size_t i = 0; i < ndests; i++) {
+		if (dest_parse(argv[optind + 1 + i], &dests[i].d, err,
+		    sizeof(err)) == -1) {
+			log_errx("%s", err);
+			goto out;
+		}
+		need_key |= dests[i].d.kind == DEST_MIRROR;
+	}
+	if (need_key) {
+		if (keyfile == NULL) {
+			log_errx("mirror:// needs a pre-shared key: --key FILE "
+			    "(or MIRRORFS_KEY)");
+			goto out;
+		}
+		if (key_load(keyfile, key) == -1)
+			goto out;
+		no.key = key;
+	}
+	if (session_run(argv[optind], dests, ndests, &o, &no) == -1) {
 		rc = EXIT_FATAL;
 		goto out;
 	}
-	result_print(&res, stdout, verbose || (o.flags & SESSION_REPORT));
-	if (json)
-		result_print_json(&res, stdout);
-	else
-		result_print_summary(&res, stdout);
-	rc = result_exit_status(&res);
+	rc = report(dests, ndests, verbose, (o.flags & SESSION_REPORT) != 0,
+	    json);
 out:
 	fflush(stdout);
-	result_release(&res);
+	for (size_t i = 0; dests != NULL && i < ndests; i++)
+		result_release(&dests[i].res);
+	free(dests);
 	filter_release(&filter);
 	return rc;
 }
@@ -372,6 +476,13 @@ main(int argc, char **argv)
 		return cmd_recover(argc - i, argv + i);
 	if (strcmp(argv[i], "renamed") == 0)
 		return cmd_renamed(argc - i, argv + i);
+	if (strcmp(argv[i], "genkey") == 0) {
+		if (argc - i != 2) {
+			log_errx("usage: mirrorctl genkey FILE");
+			return EXIT_USAGE;
+		}
+		return key_generate(argv[i + 1]) == 0 ? 0 : EXIT_FATAL;
+	}
 	if (strcmp(argv[i], "clear-sync") == 0)
 		return cmd_clear_sync(argc - i, argv + i);
 	if (strcmp(argv[i], "help") == 0)

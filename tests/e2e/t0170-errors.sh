@@ -36,8 +36,15 @@ case_bad_option() {
 	assert_rc 2
 	t_ctl sync src
 	assert_rc 2
-	t_ctl sync src store extra
+	t_ctl sync src store ssh://
 	assert_rc 2
+	assert_grep 'ssh://\[USER@\]HOST/PATH' "$TC/err"
+	t_ctl sync src store mirror://host/a/b
+	assert_rc 2
+	assert_grep "a store name has no '/'" "$TC/err"
+	t_ctl sync src mirror://host:99999/app
+	assert_rc 2
+	assert_grep "bad port '99999'" "$TC/err"
 	assert_missing store
 	t_ctl no-such-command
 	assert_rc 2

@@ -1,0 +1,64 @@
+/* net: destinations, pre-shared keys and the opening of a transport. */
+#ifndef MIRRORFS_NET_H
+#define MIRRORFS_NET_H
+
+#include <stdint.h>
+
+#include "conn.h"
+
+#define NET_KEY_SIZE 32
+#define NET_DEFAULT_PORT 7878
+#define NET_MAX_COMPRESS 19
+
+enum dest_kind { DEST_LOCAL = 1, DEST_SSH, DEST_MIRROR };
+
+/* Where a session goes: a store path, ssh://[user@]host/path, mirror://host[:port]/name. */
+struct dest {
+	int kind;
+	char text[4096];	/* as given, for messages */
+	char host[256];		/* ssh: [user@]host; mirror: host */
+	char port[16];		/* mirror */
+	char path[4096];	/* local and ssh: the store's path; mirror: its name */
+};
+
+/* Parses text; -1 with a message in err naming what is wrong. */
+int dest_parse(const char *text, struct dest *d, char *err, size_t errlen);
+
+/*
+ * Loads a pre-shared key file: refused when group or others may read it
+ * (like ssh), or when it holds fewer than 16 bytes. The key used is the
+ * BLAKE2b-256 hash of the file's contents (whitespace at the end ignored).
+ * Returns 0, or -1 logged naming the file.
+ */
+int key_load(const char *file, uint8_t key[NET_KEY_SIZE]);
+/* Writes a new random key file (mode 0600, must not exist). -1 logged. */
+int key_generate(const char *file);
+
+/* What a client asks of a transport. */
+struct net_opts {
+	const uint8_t *key;	/* mirror://: the pre-shared key */
+	int compress;		/* zstd level, 0 = off */
+	int timeout_s;		/* a peer silent this long is given up */
+	const char *rsh;	/* ssh://: the remote shell (default "ssh") */
+	const char *remote_cmd;	/* ssh://: the server program (default "mirrord") */
+};
+
+/*
+ * Connects to d (ssh or mirror) and opens the transport: mutual
+ * authentication for mirror:// (challenge-response with fresh nonces on
+ * both sides; the key never crosses the wire), then compression. Fills c.
+ * Returns 0, or -1 logged.
+ */
+int net_connect(const struct dest *d, const struct net_opts *o,
+    struct conn *c);
+
+/*
+ * The server side of opening a transport on c: with key, checks the
+ * client's proof and proves itself, without key (--serve under ssh) just
+ * accepts. Copies the store name asked for into name. Returns 0, or -1
+ * logged naming the peer; a client that fails authentication learns
+ * nothing but "authentication failed".
+ */
+int net_accept(struct conn *c, const uint8_t *key, char *name, size_t namelen);
+
+#endif
