@@ -63,8 +63,20 @@ on_listen(struct parse *ps, const char *key, const char *value)
 	}
 	if (strcmp(key, "key") == 0)
 		return set_once(&ps->cfg->key, value, key, ps);
+	if (strcmp(key, "timeout") == 0) {
+		char *end;
+		long v = strtol(value, &end, 10);
+
+		if (*value == '\0' || *end != '\0' || v < 1 || v > 86400) {
+			snprintf(ps->err, sizeof(ps->err), "timeout '%s' is not "
+			    "a number of seconds from 1 to 86400", value);
+			return 0;
+		}
+		ps->cfg->timeout = (int)v;
+		return 1;
+	}
 	snprintf(ps->err, sizeof(ps->err), "unknown key '%s' in [listen] "
-	    "(known: address, key)", key);
+	    "(known: address, key, timeout)", key);
 	return 0;
 }
 

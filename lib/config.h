@@ -17,6 +17,7 @@ struct config {
 	int listen;		/* a [listen] section was given */
 	char *address;		/* [listen] address = HOST:PORT */
 	char *key;		/* [listen] key = FILE */
+	int timeout;		/* [listen] timeout = SECONDS a silent client is kept */
 	struct store_conf *stores;
 	size_t nstores;
 };

@@ -74,7 +74,15 @@ conn_compress(struct conn *c, int level)
 		errno = ENOMEM;
 		return -1;
 	}
-	c->zin_start = c->zin_end = 0;
+	/* What was read past the last plain frame is already compressed. */
+	c->zin_start = 0;
+	c->zin_end = c->rend - c->rstart;
+	if (c->zin_end > CONN_ZIN_SIZE) {
+		errno = EPROTO;
+		return -1;
+	}
+	memcpy(c->zin, c->rbuf + c->rstart, c->zin_end);
+	c->rstart = c->rend = 0;
 	return 0;
 }
 

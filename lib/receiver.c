@@ -369,8 +369,10 @@ recv_data(struct receiver *r)
 	int rc = -1;
 
 	for (;;) {
-		if (recv_frame(r, &type, &p, &n) == -1)
+		if (recv_frame(r, &type, &p, &n) == -1) {
+			rc = -1;	/* a session cut short commits nothing */
 			goto out;
+		}
 		switch (type) {
 		case MSG_FILE: rc = file_begin(r, &in, p, n); break;
 		case MSG_DATA: rc = file_data(r, &in, p, n); break;

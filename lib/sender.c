@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fault.h"
 #include "fsutil.h"
 #include "hash.h"
 #include "log.h"
@@ -306,6 +307,7 @@ send_file(struct sender *s, uint32_t idx)
 		enum attempt a = send_attempt(s, idx, fd, &st);
 
 		close(fd);
+		fault_point("send");
 		if (a != ATTEMPT_CHANGED)
 			return;
 	}

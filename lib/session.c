@@ -31,7 +31,7 @@ local_receiver_main(void *arg)
 	struct local_receiver *t = arg;
 	struct receiver_target target = {
 		.path = t->store,
-		.store_flags = STORE_CREATE,
+		.store_flags = STORE_CREATE | STORE_WAIT,
 	};
 
 	t->rc = receiver_run(&t->conn, &target);
@@ -164,7 +164,10 @@ out:
 int
 session_receive(struct conn *c, const char *store)
 {
-	struct receiver_target t = { .path = store, .store_flags = STORE_CREATE };
+	struct receiver_target t = {
+		.path = store,
+		.store_flags = STORE_CREATE | STORE_WAIT,
+	};
 	struct conn m;
 	int fd, rc;
 

@@ -11,6 +11,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include "control.h"
 #include "fsutil.h"
 #include "journal.h"
 #include "log.h"
@@ -34,18 +35,31 @@ open_subdir(int dirfd, const char *name, int create, const char *dirpath)
 	return fd;
 }
 
-/* Takes the store lock; EBUSY (logged unless try) when a live master holds it. */
+/*
+ * Takes the store lock; EBUSY (logged unless try) when a live master
+ * holds it. With wait, a master that serves no control socket (another
+ * sync, just finishing) is waited for, up to STORE_WAIT_S.
+ */
 static int
-store_lock(struct store *s, int try)
+store_lock(struct store *s, int try, int wait)
 {
 	struct sync_entry e;
 	char who[1200];
+	int waited = 0;
 
 	s->lockfd = openat(s->metafd, "lock", O_RDWR | O_CREAT | O_CLOEXEC |
 	    O_NOFOLLOW, 0600);
 	if (s->lockfd == -1) {
 		log_err("%s/%s/lock", s->path, PATH_META);
 		return -1;
+	}
+	while (flock(s->lockfd, LOCK_EX | LOCK_NB) == -1 &&
+	    errno == EWOULDBLOCK && wait && waited < STORE_WAIT_S * 20 &&
+	    faccessat(s->metafd, CONTROL_SOCK, F_OK, 0) == -1) {
+		if (waited++ == 20)
+			log_info("%s: waiting for the sync in progress to end",
+			    s->path);
+		usleep(50000);
 	}
 	if (flock(s->lockfd, LOCK_EX | LOCK_NB) == 0)
 		return 0;
@@ -200,7 +214,7 @@ store_open_as(struct store *s, const char *path, int flags,
 		snprintf(def, sizeof(def), "mirrorctl@%s", host);
 		instance = def;
 	}
-	if (store_lock(s, flags & STORE_TRY) == -1 ||
+	if (store_lock(s, flags & STORE_TRY, flags & STORE_WAIT) == -1 ||
 	    store_claim(s, instance) == -1)
 		goto fail;
 	s->stagingfd = open_subdir(s->metafd, "staging", 1, meta);
@@ -397,7 +411,7 @@ store_clear_sync(const char *path, struct sync_entry *e, int *found)
 		}
 		goto out;
 	}
-	if (store_lock(&s, 0) == -1)
+	if (store_lock(&s, 0, 0) == -1)
 		goto out;
 	r = sync_entry_read(s.metafd, path, e);
 	if (r == -1)

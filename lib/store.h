@@ -34,6 +34,8 @@ struct store {
 #define STORE_CREATE   0x1	/* create STORE (not its parents) when missing */
 #define STORE_READONLY 0x2	/* change nothing: no lock, no recovery */
 #define STORE_TRY      0x4	/* a live master is not an error: no message */
+#define STORE_WAIT     0x8	/* wait (up to STORE_WAIT_S) for a one-shot master */
+#define STORE_WAIT_S   30
 
 /*
  * Opens the store at path as its master, under the name instance (NULL:

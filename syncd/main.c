@@ -23,7 +23,7 @@
 #include "session.h"
 
 #define EXIT_USAGE 2
-#define SESSION_TIMEOUT_S 120	/* a silent client is given up */
+#define SESSION_TIMEOUT_S 120	/* a silent client is given up ([listen] timeout) */
 #define STOP_GRACE_S 2
 
 static volatile sig_atomic_t stopping;
@@ -139,7 +139,7 @@ serve_client(const struct config *cfg, const uint8_t *key, int fd,
 		close(fd);
 		return 1;
 	}
-	c.timeout_ms = SESSION_TIMEOUT_S * 1000;
+	c.timeout_ms = (cfg->timeout ? cfg->timeout : SESSION_TIMEOUT_S) * 1000;
 	if (net_accept(&c, key, name, sizeof(name)) == -1)
 		goto out;
 	sc = config_store(cfg, name);
@@ -166,13 +166,35 @@ out:
 	return rc;
 }
 
-static void
-reap(int *children)
-{
-	int status;
+/* The session processes; only these are ever signalled. */
+struct children {
+	pid_t *pids;
+	size_t n;
+};
 
-	while (waitpid(-1, &status, WNOHANG) > 0)
-		(*children)--;
+static void
+reap(struct children *ch)
+{
+	pid_t pid;
+
+	while ((pid = waitpid(-1, NULL, WNOHANG)) > 0)
+		for (size_t i = 0; i < ch->n; i++)
+			if (ch->pids[i] == pid) {
+				ch->pids[i] = ch->pids[--ch->n];
+				break;
+			}
+}
+
+static int
+add_child(struct children *ch, pid_t pid)
+{
+	pid_t *v = realloc(ch->pids, (ch->n + 1) * sizeof(*v));
+
+	if (v == NULL)
+		return -1;
+	ch->pids = v;
+	ch->pids[ch->n++] = pid;
+	return 0;
 }
 
 /* Accepts sessions until SIGTERM/SIGINT; each runs in a child process. */
@@ -184,7 +206,8 @@ run_listener(const struct config *cfg)
 	struct pollfd pfd;
 	socklen_t salen;
 	char peer[128];
-	int lfd, fd, children = 0;
+	struct children ch = { NULL, 0 };
+	int lfd, fd;
 	pid_t pid;
 	time_t deadline;
 
@@ -197,7 +220,7 @@ run_listener(const struct config *cfg)
 	while (!stopping) {
 		pfd.fd = lfd;
 		pfd.events = POLLIN;
-		reap(&children);
+		reap(&ch);
 		if (poll(&pfd, 1, 500) <= 0)
 			continue;
 		salen = sizeof(sa);
@@ -217,17 +240,20 @@ run_listener(const struct config *cfg)
 			signal(SIGINT, SIG_DFL);
 			_exit(serve_client(cfg, key, fd, peer));
 		}
-		children++;
+		if (add_child(&ch, pid) == -1)
+			log_err("%s: tracking its session", peer);
 		close(fd);
 	}
 	close(lfd);
 	/* A session cut short is rolled back by the journal: stop them. */
-	kill(0, SIGTERM);
+	for (size_t i = 0; i < ch.n; i++)
+		kill(ch.pids[i], SIGTERM);
 	deadline = time(NULL) + STOP_GRACE_S;
-	while (children > 0 && time(NULL) <= deadline) {
-		reap(&children);
+	while (ch.n > 0 && time(NULL) <= deadline) {
+		reap(&ch);
 		usleep(50000);
 	}
+	free(ch.pids);
 	log_info("stopped (signal %d)", (int)stopping);
 	return 0;
 }

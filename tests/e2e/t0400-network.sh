@@ -1,0 +1,215 @@
+#!/bin/bash
+# Network transports: mirrord on loopback with a pre-shared key, ssh://, zstd, hostile input.
+set -u
+. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/../lib-net.sh"
+. "$(dirname "$0")/../lib-mount.sh"
+t_setup
+
+# serve NAME PATH...: a key, a config and a running mirrord on loopback; sets PORT.
+serve() {
+	"$MIRRORCTL" genkey key >/dev/null || t_fail "genkey failed"
+	PORT=$(free_port)
+	write_conf conf "127.0.0.1:$PORT" "$TC/key" "$@"
+	start_mirrord conf mirrord.log
+}
+
+case_tcp_session() {
+	generate_tree src 80 2
+	serve app "$TC/store"
+	t_ctl sync --key key -v src "mirror://127.0.0.1:$PORT/app"
+	assert_rc 0
+	assert_trees_eq src store
+	assert_grep "127\.0\.0\.1:[0-9]+: session into store app done" mirrord.log
+	t_ctl sync --key key --json src "mirror://127.0.0.1:$PORT/app"
+	assert_rc 0
+	assert_json created 0 replaced 0
+}
+
+case_wrong_key_refused() {
+	mkdir src && echo data >src/f
+	serve app "$TC/store"
+	t_ctl sync --key key src "mirror://127.0.0.1:$PORT/app"
+	snapshot store >before
+	echo "a different secret of enough bytes" >other && chmod 600 other
+	echo changed >src/f
+	t_ctl sync --key other src "mirror://127.0.0.1:$PORT/app"
+	assert_rc 3
+	assert_grep 'authentication failed' "$TC/err"
+	assert_grep '127\.0\.0\.1:[0-9]+: refused: authentication failed' mirrord.log
+	snapshot store >after
+	assert_eq "$(cat before)" "$(cat after)" "store after a wrong key"
+	# A missing key never reaches the store either; nor an unknown store.
+	t_ctl sync src "mirror://127.0.0.1:$PORT/app"
+	assert_rc 2
+	t_ctl sync --key key src "mirror://127.0.0.1:$PORT/nosuch"
+	assert_rc 3
+	assert_grep "no store 'nosuch'" "$TC/err"
+	assert_missing nosuch
+}
+
+case_key_permissions() {
+	mkdir src && echo data >src/f
+	"$MIRRORCTL" genkey key >/dev/null
+	chmod 640 key
+	t_ctl sync --key key src mirror://127.0.0.1:1/app
+	assert_rc 2
+	assert_grep 'permissions 0640 are too open' "$TC/err"
+	write_conf conf "127.0.0.1:$(free_port)" "$TC/key" app "$TC/store"
+	t_run "$MIRRORD" -c conf
+	assert_rc 2
+	assert_grep 'too open' "$TC/err"
+}
+
+# hostile PORT: garbage, truncated and oversized frames, then a half handshake.
+hostile() {
+	python3 - "$1" <<'PY'
+import os, socket, struct, sys, time
+port = int(sys.argv[1])
+def send(data, wait=0.2):
+    s = socket.create_connection(("127.0.0.1", port))
+    s.sendall(data)
+    time.sleep(wait)
+    s.close()
+send(os.urandom(4096))
+send(b"\xff\xff\xff\xff" + os.urandom(100))          # a 4 GiB frame
+NET_OPEN = b"\x18"   # the message type of NET_OPEN (lib/proto.h)
+send(struct.pack(">I", 50) + NET_OPEN + b"x" * 10)     # truncated NET_OPEN
+send(struct.pack(">I", 1) + b"\x00")                  # unknown type
+opn = struct.pack(">IHBB", 0x4d524e54, 1, 0, 1) + struct.pack(">H", 3) + b"app" + b"n" * 32
+send(struct.pack(">I", len(opn) + 1) + NET_OPEN + opn + os.urandom(64))
+send(struct.pack(">I", 13) + NET_OPEN + b"not-mirrorfs")   # a bad greeting
+for i in range(20):
+    send(os.urandom(i * 7))
+PY
+}
+
+case_hostile_input() {
+	generate_tree src 30 1
+	serve app "$TC/store"
+	hostile "$PORT"
+	kill -0 "$MIRRORD_PID" || t_fail "the listener died"
+	# Each bad connection is logged with the peer's address.
+	assert_grep '^mirrord: 127\.0\.0\.1:[0-9]+ sent a frame of [0-9]+ bytes \(limit [0-9]+\): corrupt stream' mirrord.log
+	assert_grep '^mirrord: 127\.0\.0\.1:[0-9]+: refused: not a mirrorfs client' mirrord.log
+	t_ctl sync --key key src "mirror://127.0.0.1:$PORT/app"
+	assert_rc 0
+	assert_trees_eq src store
+	assert_no_litter store
+}
+
+case_ssh_stand_in() {
+	generate_tree src 40 1
+	# A stand-in for ssh: runs the remote command here, like ssh localhost.
+	mkdir bin
+	printf '#!/bin/sh\nhost=$1; shift\necho "$host" >>"%s/rsh.log"\nPATH="%s:$PATH" exec sh -c "$*"\n' \
+		"$TC" "$BUILD" >bin/fake-ssh
+	chmod 755 bin/fake-ssh
+	t_ctl sync --rsh "$TC/bin/fake-ssh" src "ssh://someone@example//$TC/store"
+	assert_rc 0
+	assert_trees_eq src store
+	assert_eq someone@example "$(cat rsh.log)"
+	t_ctl sync --rsh "$TC/bin/fake-ssh" --json src "ssh://someone@example//$TC/store"
+	assert_json created 0 replaced 0
+}
+
+case_compression_counts_wire_bytes() {
+	mkdir src
+	head -c 4194304 /dev/zero >src/zeros
+	serve app "$TC/plain" app2 "$TC/packed"
+	t_ctl sync --key key --compress 0 --json src "mirror://127.0.0.1:$PORT/app"
+	assert_rc 0
+	local plain packed
+	plain=$(jf bytes_sent)
+	t_ctl sync --key key --compress 3 --json src "mirror://127.0.0.1:$PORT/app2"
+	assert_rc 0
+	packed=$(jf bytes_sent)
+	[ "$plain" -gt 4194304 ] || t_fail "uncompressed: $plain bytes sent for 4 MiB"
+	[ "$packed" -lt 65536 ] || t_fail "compressed: $packed bytes sent for 4 MiB of zeros"
+	assert_file_eq src/zeros packed/zeros
+}
+
+# big_tree DIR N: N files of 256 KiB of random data (not compressible).
+big_tree() {
+	mkdir -p "$1"
+	local i
+	for i in $(seq -w 1 "$2"); do head -c 262144 /dev/urandom >"$1/f$i"; done
+}
+
+case_kill_receiver_mid_transfer() {
+	big_tree old 40
+	cp -a old new
+	for f in new/f0*; do head -c 262144 /dev/urandom >"$f"; done
+	serve app "$TC/store"
+	t_ctl sync --key key src "mirror://127.0.0.1:$PORT/app" 2>/dev/null || true
+	t_ctl sync --key key --compress 0 old "mirror://127.0.0.1:$PORT/app"
+	assert_rc 0
+	# The session process of mirrord dies by SIGKILL while staging.
+	kill "$MIRRORD_PID"
+	wait_for sh -c "! kill -0 $MIRRORD_PID 2>/dev/null"
+	MIRRORFS_CRASH_AT=staging:5 start_mirrord conf mirrord.log
+	t_ctl sync --key key --compress 0 new "mirror://127.0.0.1:$PORT/app"
+	assert_rc 3
+	assert_trees_eq old store
+	kill "$MIRRORD_PID"
+	wait_for sh -c "! kill -0 $MIRRORD_PID 2>/dev/null"
+	start_mirrord conf mirrord.log
+	t_ctl sync --key key new "mirror://127.0.0.1:$PORT/app"
+	assert_rc 0
+	assert_trees_eq new store
+	assert_no_litter store
+}
+
+case_kill_sender_mid_transfer() {
+	big_tree old 40
+	cp -a old new
+	for f in new/f0*; do head -c 262144 /dev/urandom >"$f"; done
+	serve app "$TC/store"
+	t_ctl sync --key key --compress 0 old "mirror://127.0.0.1:$PORT/app"
+	# mirrorctl dies by SIGKILL after sending 3 of the 9 changed files.
+	MIRRORFS_CRASH_AT=send:3 t_ctl sync --key key --compress 0 new "mirror://127.0.0.1:$PORT/app"
+	assert_rc 137
+	# The receiver notices, rolls back and lets go of the store.
+	wait_for sh -c "! flock -n '$TC/store/.mirrorfs/lock' true 2>/dev/null; flock -n '$TC/store/.mirrorfs/lock' true" ||
+		t_fail "mirrord still holds the store"
+	assert_trees_eq old store
+	assert_no_litter store
+	# A real kill -9 from outside, at a random moment of a transfer.
+	setsid "$MIRRORCTL" sync --key key --compress 0 new "mirror://127.0.0.1:$PORT/app" >/dev/null 2>&1 &
+	local pid=$!
+	sleep "0.$((RANDOM % 3))"
+	kill -9 "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+	sleep 0.5
+	t_ctl sync --key key new "mirror://127.0.0.1:$PORT/app"
+	assert_rc 0
+	assert_trees_eq new store
+	assert_no_litter store
+	kill -0 "$MIRRORD_PID" || t_fail "the listener died"
+}
+
+case_sync_into_mounted_remote_store() {
+	mkdir src && echo one >src/f
+	serve app "$TC/store"
+	t_ctl sync --key key src "mirror://127.0.0.1:$PORT/app"
+	mount_store store mnt
+	assert_eq one "$(cat mnt/f)"
+	exec 7<mnt/f
+	echo "two, longer" >src/f
+	t_ctl sync --key key src "mirror://127.0.0.1:$PORT/app"
+	assert_rc 0
+	assert_eq "two, longer" "$(cat mnt/f)"
+	assert_eq one "$(cat <&7)"
+	exec 7<&-
+}
+
+t_case "a TCP session on loopback" case_tcp_session
+t_case "a wrong or missing key is refused before the store is touched" case_wrong_key_refused
+t_case "key files readable by others are refused" case_key_permissions
+t_case "random bytes and bad frames: the listener survives and serves the next session" case_hostile_input
+t_case "ssh:// through a stand-in rsh" case_ssh_stand_in
+t_case "compression shows in bytes_sent" case_compression_counts_wire_bytes
+t_case "kill -9 of the receiving side mid-transfer, then convergence" case_kill_receiver_mid_transfer
+t_case "kill -9 of the sending side mid-transfer, then convergence" case_kill_sender_mid_transfer
+t_case "mirrord passes a session to the mount serving the store" case_sync_into_mounted_remote_store
+t_done
