@@ -242,7 +242,7 @@ result_json(const struct result *r, FILE *f, const char *dest, int failed)
 	if (dest != NULL) {
 		fputs("\"destination\":", f);
 		json_string(dest, f);
-		fprintf(f, ",\"failed\":%s,", failed ? "true" : "false");
+		fprintf(f, ",\"session_failed\":%s,", failed ? "true" : "false");
 	}
 	fprintf(f, "\"created\":%llu,\"replaced\":%llu,\"purged\":%llu,"
 	    "\"unchanged\":%llu,\"skipped\":%llu,\"failed\":%llu,"

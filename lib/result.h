@@ -68,7 +68,7 @@ void result_print_summary(const struct result *r, FILE *f);
 void result_print_json(const struct result *r, FILE *f);
 /*
  * Prints the JSON object without a newline; with dest, it also holds
- * "destination" and "failed" (the session to it failed).
+ * "destination" and "session_failed" (nothing was committed there).
  */
 void result_json(const struct result *r, FILE *f, const char *dest,
     int failed);
