@@ -49,7 +49,7 @@ SYNCD_OBJ := $(SYNCD_SRC:%.c=$(BUILD)/%.o)
 
 BINS := $(BUILD)/mirrorctl $(BUILD)/mirrorfs $(BUILD)/mirrord
 
-.PHONY: all clean check check-unit deps demo install
+.PHONY: all clean check check-unit deps demo install fuzz fuzz-seeds
 all: $(BINS)
 
 $(BUILD)/%.o: %.c
@@ -102,11 +102,30 @@ demo: deps
 	$(MAKE) all
 	BUILD=$(abspath $(BUILD)) tools/demo.sh
 
+# fuzz: the decoder fuzz target under libFuzzer (clang), from the seed
+# corpus in tests/fuzz/corpus, for FUZZ_SECONDS.
+FUZZ_SECONDS ?= 60
+FUZZ_DIR := build-fuzz
+fuzz:
+	@command -v clang >/dev/null || { SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+		$$SUDO apt-get install -y clang libclang-rt-14-dev; }
+	@mkdir -p $(FUZZ_DIR)/corpus
+	clang -g -O1 -std=gnu11 -D_GNU_SOURCE -DMIRRORFS_VERSION='"fuzz"' -Ilib \
+		-fsanitize=fuzzer,address,undefined $(PKG_CFLAGS) \
+		-o $(FUZZ_DIR)/fuzz_wire tests/fuzz/fuzz_wire.c $(LIB_SRC) $(PKG_LIBS) -lpthread
+	cp -n tests/fuzz/corpus/* $(FUZZ_DIR)/corpus/
+	$(FUZZ_DIR)/fuzz_wire -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
+		-rss_limit_mb=2048 -artifact_prefix=$(FUZZ_DIR)/ $(FUZZ_DIR)/corpus
+
+fuzz-seeds: $(LIB_A)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $(BUILD)/make_seeds tests/fuzz/make_seeds.c $(LIB_A) $(LDLIBS)
+	$(BUILD)/make_seeds tests/fuzz/corpus
+
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
 
 clean:
-	rm -rf build build-san demo
+	rm -rf build build-san build-fuzz demo
 
 -include $(LIB_OBJ:.o=.d) $(FS_OBJ:.o=.d) $(SYNCD_OBJ:.o=.d) $(BUILD)/tools/mirrorctl.d

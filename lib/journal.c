@@ -103,9 +103,8 @@ journal_encode(const struct journal *j, struct buf *b)
 	return buf_put_u64(b, sum);
 }
 
-/* Decodes a journal file's bytes; fills j. -1 with *why set. */
-static int
-journal_decode(const uint8_t *p, size_t n, struct journal *j, const char **why)
+int
+journal_parse(const uint8_t *p, size_t n, struct journal *j, const char **why)
 {
 	struct reader r;
 	struct entry a;
@@ -434,7 +433,7 @@ journal_recover_with(struct store *s,
 		rc = 0;
 		goto out;
 	}
-	if (journal_decode(data, n, &j, &why) == -1) {
+	if (journal_parse(data, n, &j, &why) == -1) {
 		log_errx("%s/%s/%s: journal is corrupt (%s); the store was "
 		    "left as it is", s->path, PATH_META, JOURNAL_NAME, why);
 		goto out;

@@ -3,6 +3,7 @@
 #define MIRRORFS_JOURNAL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <sys/stat.h>
 
@@ -72,6 +73,13 @@ struct journal_hooks {
 	/* Called once every record has run, before the final sync. */
 	void (*applied)(void *arg);
 };
+
+/*
+ * Parses a journal file's bytes into j (initialised by the caller).
+ * Returns 0, or -1 with *why set (checksum, version, a bad record).
+ */
+int journal_parse(const uint8_t *p, size_t n, struct journal *j,
+    const char **why);
 
 /* Makes j durable as the store's journal: the commit point. -1 logged. */
 int journal_write(struct store *s, const struct journal *j);

@@ -2,7 +2,7 @@
 #ifndef MIRRORFS_LOG_H
 #define MIRRORFS_LOG_H
 
-enum log_level { LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG };
+enum log_level { LOG_SILENT = -1, LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG };
 
 /* Set the program name printed before every message (not copied). */
 void log_init(const char *progname, enum log_level level);

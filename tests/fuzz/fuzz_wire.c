@@ -1,0 +1,169 @@
+/* fuzz_wire: libFuzzer target for every decoder of untrusted bytes (frames, zstd, journal, config). */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "conn.h"
+#include "journal.h"
+#include "log.h"
+#include "proto.h"
+
+/* Decodes one frame with the decoder of its type; frees what it made. */
+static void
+decode_frame(uint8_t type, const uint8_t *p, size_t n)
+{
+	char err[256], *s = NULL, *s2 = NULL;
+	struct filter f;
+	struct entry e;
+	struct file_head fh;
+	struct item it;
+	struct result r;
+	struct renamed_info ri;
+	struct sub_path sp;
+	uint32_t idx[PROTO_MAX_NEED], u32;
+	uint64_t u64, v64;
+	size_t cnt;
+	int i;
+
+	switch (type) {
+	case MSG_HELLO:
+		proto_decode_hello(p, n, err, sizeof(err));
+		break;
+	case MSG_SESSION:
+		filter_init(&f);
+		if (proto_decode_session(p, n, &u32, &f, err, sizeof(err)) == 0)
+			filter_release(&f);
+		break;
+	case MSG_ENTRY:
+		if (proto_decode_entry(p, n, &e, err, sizeof(err)) == 0)
+			entry_release(&e);
+		break;
+	case MSG_END_MANIFEST:
+		proto_decode_end_manifest(p, n, &u64, &e, err, sizeof(err));
+		break;
+	case MSG_NEED:
+		proto_decode_need(p, n, idx, &cnt, err, sizeof(err));
+		break;
+	case MSG_FILE:
+		proto_decode_file(p, n, &fh, err, sizeof(err));
+		break;
+	case MSG_FILE_ABORT:
+		if (proto_decode_file_abort(p, n, &u32, &i, &s, err,
+		    sizeof(err)) == 0)
+			free(s);
+		break;
+	case MSG_ITEM:
+		if (proto_decode_item(p, n, &it, err, sizeof(err)) == 0) {
+			free(it.path);
+			free(it.reason);
+		}
+		break;
+	case MSG_RESULT:
+		result_init(&r);
+		proto_decode_result(p, n, &r, err, sizeof(err));
+		break;
+	case MSG_ERROR:
+		if (proto_decode_error(p, n, &s) == 0)
+			free(s);
+		break;
+	case MSG_CTL:
+		proto_decode_ctl(p, n, &i, err, sizeof(err));
+		break;
+	case MSG_CTL_RENAMED:
+		if (proto_decode_renamed(p, n, &ri, err, sizeof(err)) == 0) {
+			free(ri.name);
+			free(ri.path);
+		}
+		break;
+	case MSG_SUB_PATH:
+		if (proto_decode_sub_path(p, n, &sp, err, sizeof(err)) == 0)
+			free(sp.path);
+		break;
+	case MSG_SUB_VERDICT:
+		if (proto_decode_sub_verdict(p, n, &i, &s, err, sizeof(err)) == 0)
+			free(s);
+		break;
+	case MSG_SUB_KEPT:
+		if (proto_decode_sub_kept(p, n, &u64, &v64, &s2, err,
+		    sizeof(err)) == 0)
+			free(s2);
+		break;
+	}
+}
+
+/* Reads data as a frame stream (compressed when zstd), decoding every frame. */
+static void
+stream(const uint8_t *data, size_t size, int zstd)
+{
+	const uint8_t *p;
+	struct conn c;
+	uint8_t type;
+	size_t n;
+	int fd = memfd_create("fuzz", MFD_CLOEXEC);
+
+	if (fd == -1)
+		return;
+	if (write(fd, data, size) != (ssize_t)size ||
+	    lseek(fd, 0, SEEK_SET) != 0 || conn_init(&c, fd, -1, "fuzz") == -1) {
+		close(fd);
+		return;
+	}
+	if (zstd == 0 || conn_compress(&c, 1) == 0)
+		while (conn_recv(&c, &type, &p, &n) == 1)
+			decode_frame(type, p, n);
+	conn_release(&c);
+}
+
+static void
+journal(const uint8_t *data, size_t size)
+{
+	struct journal j;
+	const char *why;
+
+	journal_init(&j);
+	if (journal_parse(data, size, &j, &why) == 0)
+		journal_release(&j);
+}
+
+static void
+config(const uint8_t *data, size_t size)
+{
+	char path[] = "/tmp/fuzz-conf-XXXXXX";
+	struct config cfg;
+	int fd = mkstemp(path);
+
+	if (fd == -1)
+		return;
+	if (write(fd, data, size) == (ssize_t)size && config_load(&cfg, path) == 0)
+		config_release(&cfg);
+	close(fd);
+	unlink(path);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static int quiet;
+
+	if (!quiet) {
+		/* Every refusal is logged; that is not what we look for here. */
+		log_set_level(getenv("FUZZ_VERBOSE") ? LOG_DEBUG : LOG_SILENT);
+		quiet = 1;
+	}
+	if (size == 0)
+		return 0;
+	/* The first byte picks the decoder, so one corpus serves all. */
+	switch (data[0] % 4) {
+	case 0: stream(data + 1, size - 1, 0); break;
+	case 1: stream(data + 1, size - 1, 1); break;
+	case 2: journal(data + 1, size - 1); break;
+	case 3: config(data + 1, size - 1); break;
+	}
+	return 0;
+}

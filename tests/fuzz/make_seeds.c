@@ -1,0 +1,156 @@
+/* make_seeds: writes the seed corpus of fuzz_wire (valid frames, a journal, a config). */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "conn.h"
+#include "journal.h"
+#include "log.h"
+#include "proto.h"
+#include "store.h"
+
+static void
+all_frames(struct conn *c)
+{
+	struct filter f;
+	struct entry e = { .path = "dir/file", .type = ENTRY_REG, .mode = 0644,
+	    .size = 5, .mtime_sec = 1700000000, .mtime_nsec = 123 };
+	struct entry l = { .path = "dir/link", .target = "file",
+	    .type = ENTRY_LNK, .mode = 0777 };
+	struct entry h = { .path = "dir/hard", .target = "dir/file",
+	    .type = ENTRY_HARDLINK, .mode = 0644, .has_hash = 1 };
+	struct entry d = { .path = "dir", .type = ENTRY_DIR, .mode = 0755 };
+	struct file_head fh = { .index = 1, .attr = e };
+	struct item it = { ITEM_SKIP, 0, "dir/x", "type conflict" };
+	struct result r = { .created = 3, .skipped = 1 };
+	struct renamed_info ri = { "AA000001", "dir/file", 2 };
+	struct sub_path sp = { JOP_PUT, 1, 2, "dir/file" };
+	uint32_t need[] = { 1, 2, 5 };
+	uint8_t hash[HASH_SIZE] = { 1, 2, 3 };
+
+	filter_init(&f);
+	filter_add(&f, FILTER_EXCLUDE, "*.tmp");
+	filter_add(&f, FILTER_INCLUDE, "/keep/");
+	proto_send_hello(c);
+	proto_send_session(c, SESSION_PURGE | SESSION_CHECKSUM, &f);
+	proto_send_entry(c, &d);
+	proto_send_entry(c, &e);
+	proto_send_entry(c, &l);
+	proto_send_entry(c, &h);
+	proto_send_end_manifest(c, 4, &d);
+	proto_send_need(c, need, 3);
+	conn_send(c, MSG_END_NEED, NULL, 0);
+	proto_send_file(c, &fh);
+	conn_send(c, MSG_DATA, "hello", 5);
+	conn_send(c, MSG_FILE_END, hash, HASH_SIZE);
+	proto_send_file_abort(c, 2, ABORT_RETRY, "changed while being read");
+	conn_send(c, MSG_DONE, NULL, 0);
+	proto_send_item(c, &it);
+	proto_send_result(c, &r);
+	proto_send_error(c, "no store 'x' here");
+	proto_send_ctl(c, CTL_SESSION);
+	proto_send_renamed(c, &ri);
+	proto_send_sub_path(c, &sp);
+	proto_send_sub_verdict(c, VERDICT_VETO, "open for write");
+	proto_send_sub_kept(c, 1, 2, "AA000001");
+	conn_flush(c);
+	filter_release(&f);
+}
+
+/* A seed file: the selector byte, then what fill writes. */
+static void
+stream_seed(const char *dir, const char *name, int selector, int zstd)
+{
+	char path[4096];
+	struct conn c;
+	uint8_t sel = (uint8_t)selector;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (fd == -1 || write(fd, &sel, 1) != 1 ||
+	    conn_init(&c, -1, fd, "seed") == -1) {
+		perror(path);
+		exit(1);
+	}
+	if (zstd)
+		conn_compress(&c, 3);
+	all_frames(&c);
+	conn_release(&c);
+}
+
+static void
+journal_seed(const char *dir)
+{
+	char tmp[] = "/tmp/seed-store-XXXXXX", path[4096], buf[65536];
+	struct entry a = { .mode = 0755, .mtime_sec = 1700000000 };
+	struct journal j;
+	struct store s;
+	ssize_t n;
+	int in, out;
+	uint8_t sel = 2;
+
+	if (mkdtemp(tmp) == NULL || store_open(&s, tmp, 0) == -1)
+		exit(1);
+	journal_init(&j);
+	journal_add(&j, JOP_MKDIR, 0, "dir", NULL, NULL, 0);
+	journal_add(&j, JOP_PUT, 0, "dir/file", "n1", NULL, 1);
+	journal_add(&j, JOP_ATTR, JREC_OWNER, "dir", NULL, &a, 0);
+	journal_add(&j, JOP_REMOVE, 0, "old", NULL, NULL, 2);
+	journal_add(&j, JOP_ATTR, 0, ".", NULL, &a, 3);
+	if (journal_write(&s, &j) == -1)
+		exit(1);
+	snprintf(path, sizeof(path), "%s/.mirrorfs/journal", tmp);
+	in = open(path, O_RDONLY);
+	snprintf(path, sizeof(path), "%s/journal", dir);
+	out = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (in == -1 || out == -1 || write(out, &sel, 1) != 1)
+		exit(1);
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		if (write(out, buf, (size_t)n) != n)
+			exit(1);
+	close(in);
+	close(out);
+	unlinkat(s.metafd, "journal", 0);
+	store_close(&s);
+	journal_release(&j);
+	snprintf(path, sizeof(path), "rm -rf '%s'", tmp);
+	if (system(path) != 0)
+		exit(1);
+}
+
+static void
+config_seed(const char *dir)
+{
+	char path[4096];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/config", dir);
+	f = fopen(path, "w");
+	if (f == NULL)
+		exit(1);
+	fputc(3, f);
+	fputs("[listen]\naddress = 0.0.0.0:7878\nkey = /etc/mirrorfs/key\n"
+	    "timeout = 30\n\n[store app]\npath = /var/lib/mirrorfs/app\n"
+	    "user = deploy\n", f);
+	fclose(f);
+}
+
+int
+main(int argc, char **argv)
+{
+	if (argc != 2) {
+		fprintf(stderr, "usage: make_seeds DIR\n");
+		return 2;
+	}
+	log_init("make_seeds", LOG_ERROR);
+	mkdir(argv[1], 0755);
+	stream_seed(argv[1], "frames", 0, 0);
+	stream_seed(argv[1], "frames-zstd", 1, 1);
+	journal_seed(argv[1]);
+	config_seed(argv[1]);
+	return 0;
+}
