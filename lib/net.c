@@ -404,40 +404,53 @@ net_connect(const struct dest *d, const struct net_opts *o, struct conn *c)
 }
 
 int
+net_decode_open(const uint8_t *p, size_t n, struct net_open *o)
+{
+	struct reader r;
+	const uint8_t *nonce;
+	uint32_t magic;
+
+	memset(o, 0, sizeof(*o));
+	reader_init(&r, p, n);
+	magic = reader_u32(&r);
+	o->version = reader_u16(&r);
+	o->level = reader_u8(&r);
+	o->auth = reader_u8(&r);
+	o->store = reader_str(&r, PATH_MAX - 1);
+	nonce = reader_bytes(&r, NONCE_SIZE);
+	if (reader_finish(&r) == -1 || magic != NET_MAGIC || o->auth > 1) {
+		free(o->store);
+		o->store = NULL;
+		return -1;
+	}
+	memcpy(o->nonce, nonce, NONCE_SIZE);
+	return 0;
+}
+
+int
 net_accept(struct conn *c, const uint8_t *key, char *name, size_t namelen)
 {
-	uint8_t sn[NONCE_SIZE], cn[NONCE_SIZE], want[MAC_SIZE], mine[MAC_SIZE];
-	const uint8_t *p, *nonce;
-	struct reader r;
-	char *asked = NULL;
-	uint32_t magic;
-	uint16_t version;
-	int level, auth, rc = -1;
+	uint8_t sn[NONCE_SIZE], want[MAC_SIZE], mine[MAC_SIZE];
+	struct net_open o = { 0 };
+	const uint8_t *p;
+	int rc = -1;
 	size_t n;
 
 	if (sodium_init() < 0 || net_expect(c, MSG_NET_OPEN, &p, &n) == -1)
 		return -1;
-	reader_init(&r, p, n);
-	magic = reader_u32(&r);
-	version = reader_u16(&r);
-	level = reader_u8(&r);
-	auth = reader_u8(&r);
-	asked = reader_str(&r, NAME_MAX < PATH_MAX ? PATH_MAX - 1 : NAME_MAX);
-	nonce = reader_bytes(&r, NONCE_SIZE);
-	if (reader_finish(&r) == -1 || magic != NET_MAGIC) {
+	if (net_decode_open(p, n, &o) == -1) {
 		log_errx("%s: refused: not a mirrorfs client (bad greeting)",
 		    c->peer);
 		proto_send_error(c, "not a mirrorfs greeting");
 		goto out;
 	}
-	if (version != PROTO_VERSION || level > NET_MAX_COMPRESS ||
-	    auth != (key != NULL)) {
+	if (o.version != PROTO_VERSION || o.level > NET_MAX_COMPRESS ||
+	    o.auth != (key != NULL)) {
 		log_errx("%s: refused: protocol %u, compression %d, auth %d",
-		    c->peer, version, level, auth);
+		    c->peer, o.version, o.level, o.auth);
 		proto_send_error(c, "unsupported protocol version or options");
 		goto out;
 	}
-	memcpy(cn, nonce, NONCE_SIZE);
 	if (key == NULL) {
 		if (conn_send(c, MSG_NET_OK, NULL, 0) == -1 ||
 		    conn_flush(c) == -1)
@@ -448,26 +461,26 @@ net_accept(struct conn *c, const uint8_t *key, char *name, size_t namelen)
 		    conn_flush(c) == -1 ||
 		    net_expect(c, MSG_NET_PROOF, &p, &n) == -1)
 			goto out;
-		proof(want, key, "client", asked, cn, sn);
+		proof(want, key, "client", o.store, o.nonce, sn);
 		if (n != MAC_SIZE || sodium_memcmp(p, want, MAC_SIZE) != 0) {
 			log_errx("%s: refused: authentication failed (wrong "
-			    "key) for store '%s'", c->peer, asked);
+			    "key) for store '%s'", c->peer, o.store);
 			proto_send_error(c, "authentication failed");
 			conn_flush(c);
 			goto out;
 		}
-		proof(mine, key, "server", asked, sn, cn);
+		proof(mine, key, "server", o.store, sn, o.nonce);
 		if (conn_send(c, MSG_NET_PROOF, mine, MAC_SIZE) == -1 ||
 		    conn_flush(c) == -1)
 			goto out;
 	}
-	if (level > 0 && conn_compress(c, level) == -1) {
+	if (o.level > 0 && conn_compress(c, o.level) == -1) {
 		log_err("compression");
 		goto out;
 	}
-	snprintf(name, namelen, "%s", asked);
+	snprintf(name, namelen, "%s", o.store);
 	rc = 0;
 out:
-	free(asked);
+	free(o.store);
 	return rc;
 }

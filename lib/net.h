@@ -52,6 +52,17 @@ struct net_opts {
 int net_connect(const struct dest *d, const struct net_opts *o,
     struct conn *c);
 
+/* A client's NET_OPEN, decoded and checked. */
+struct net_open {
+	uint16_t version;
+	int level;		/* zstd level asked for */
+	int auth;		/* the client will prove it holds the key */
+	char *store;		/* owned */
+	uint8_t nonce[32];
+};
+/* Decodes a NET_OPEN payload: 0, or -1 (malformed or not mirrorfs). */
+int net_decode_open(const uint8_t *p, size_t n, struct net_open *o);
+
 /*
  * The server side of opening a transport on c: with key, checks the
  * client's proof and proves itself, without key (--serve under ssh) just

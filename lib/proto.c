@@ -31,6 +31,7 @@ proto_msg_name(int type)
 		[MSG_SUB_VERDICT] = "SUB_VERDICT", [MSG_SUB_ACK] = "SUB_ACK",
 		[MSG_NET_OPEN] = "NET_OPEN", [MSG_NET_CHALLENGE] = "NET_CHALLENGE",
 		[MSG_NET_PROOF] = "NET_PROOF", [MSG_NET_OK] = "NET_OK",
+		[MSG_NEED_FROM] = "NEED_FROM", [MSG_FILE_FROM] = "FILE_FROM",
 	};
 
 	if (type <= 0 || type > MSG_TYPE_MAX)
@@ -304,14 +305,59 @@ proto_decode_need(const uint8_t *p, size_t n, uint32_t *idx, size_t *count,
 }
 
 int
+proto_send_need_from(struct conn *c, uint32_t index, uint64_t offset)
+{
+	struct buf b;
+	int r;
+
+	buf_init(&b);
+	r = buf_put_u32(&b, index) || buf_put_u64(&b, offset);
+	return send_buf(c, MSG_NEED_FROM, &b, r);
+}
+
+int
+proto_decode_need_from(const uint8_t *p, size_t n, uint32_t *index,
+    uint64_t *offset, char *err, size_t errlen)
+{
+	struct reader r;
+
+	reader_init(&r, p, n);
+	*index = reader_u32(&r);
+	*offset = reader_u64(&r);
+	if (reader_finish(&r) == -1 || *offset == 0 || *offset > INT64_MAX)
+		return fail(err, errlen, "NEED_FROM: malformed");
+	return 0;
+}
+
+int
 proto_send_file(struct conn *c, const struct file_head *h)
 {
 	struct buf b;
 	int r;
 
 	buf_init(&b);
-	r = buf_put_u32(&b, h->index) || put_attr(&b, &h->attr);
-	return send_buf(c, MSG_FILE, &b, r);
+	r = buf_put_u32(&b, h->index);
+	if (h->offset > 0)
+		r = r || buf_put_u64(&b, h->offset);
+	r = r || put_attr(&b, &h->attr);
+	return send_buf(c, h->offset > 0 ? MSG_FILE_FROM : MSG_FILE, &b, r);
+}
+
+int
+proto_decode_file_from(const uint8_t *p, size_t n, struct file_head *h,
+    char *err, size_t errlen)
+{
+	struct reader r;
+
+	memset(h, 0, sizeof(*h));
+	reader_init(&r, p, n);
+	h->index = reader_u32(&r);
+	h->offset = reader_u64(&r);
+	get_attr(&r, &h->attr);
+	if (reader_finish(&r) == -1 || h->offset == 0 ||
+	    h->offset > h->attr.size)
+		return fail(err, errlen, "FILE_FROM: malformed");
+	return check_attr(&h->attr, err, errlen);
 }
 
 int

@@ -57,7 +57,10 @@ enum msg_type {
 	MSG_NET_CHALLENGE,	/* server: its nonce */
 	MSG_NET_PROOF,		/* each side: MAC of both nonces under the key */
 	MSG_NET_OK,		/* server, when the transport authenticates (ssh) */
-	MSG_TYPE_MAX = MSG_NET_OK
+	/* Resuming an interrupted transfer: */
+	MSG_NEED_FROM,		/* R: an entry's data from an offset on */
+	MSG_FILE_FROM,		/* S: FILE whose DATA starts at an offset */
+	MSG_TYPE_MAX = MSG_FILE_FROM
 };
 
 /* Requests to a store's master over .mirrorfs/control.sock. */
@@ -78,6 +81,7 @@ enum ctl_op {
 /* The metadata of a file as the sender found it when it opened it. */
 struct file_head {
 	uint32_t index;
+	uint64_t offset;	/* FILE_FROM: where its DATA starts; FILE: 0 */
 	struct entry attr;	/* size, mode, uid, gid, mtime; no strings */
 };
 
@@ -113,8 +117,16 @@ int proto_send_need(struct conn *c, const uint32_t *idx, size_t n);
 int proto_decode_need(const uint8_t *p, size_t n, uint32_t *idx,
     size_t *count, char *err, size_t errlen);
 
+/* One NEED_FROM: the receiver holds the first offset bytes of index. */
+int proto_send_need_from(struct conn *c, uint32_t index, uint64_t offset);
+int proto_decode_need_from(const uint8_t *p, size_t n, uint32_t *index,
+    uint64_t *offset, char *err, size_t errlen);
+
+/* FILE when h->offset is 0, else FILE_FROM. */
 int proto_send_file(struct conn *c, const struct file_head *h);
 int proto_decode_file(const uint8_t *p, size_t n, struct file_head *h,
+    char *err, size_t errlen);
+int proto_decode_file_from(const uint8_t *p, size_t n, struct file_head *h,
     char *err, size_t errlen);
 
 /*

@@ -17,6 +17,7 @@
 #include "journal.h"
 #include "log.h"
 #include "manifest.h"
+#include "partial.h"
 #include "path.h"
 #include "plan.h"
 #include "proto.h"
@@ -38,6 +39,7 @@ struct receiver {
 	struct manifest m;
 	struct plan plan;
 	struct plan_opts popts;
+	uint64_t *resume;	/* per entry: bytes of it already staged */
 	char err[512];
 };
 
@@ -198,6 +200,12 @@ send_need(struct receiver *r)
 		if (!(r->plan.v[i].flags & PF_DATA) ||
 		    (r->flags & SESSION_REPORT))
 			continue;
+		if (r->resume != NULL && r->resume[i] > 0) {
+			if (proto_send_need_from(r->c, (uint32_t)i,
+			    r->resume[i]) == -1)
+				goto out;
+			continue;
+		}
 		batch[k++] = (uint32_t)i;
 		if (k == PROTO_MAX_NEED) {
 			if (proto_send_need(r->c, batch, k) == -1)
@@ -228,17 +236,52 @@ incoming_drop(struct receiver *r, struct incoming *in)
 	in->idx = -1;
 }
 
+/* Opens the staged part of a resumed file and hashes what it holds. */
 static int
-file_begin(struct receiver *r, struct incoming *in, const uint8_t *p, size_t n)
+resume_open(struct receiver *r, struct incoming *in)
 {
+	struct stat st;
+	uint8_t buf[65536];
+	uint64_t off = 0;
+	ssize_t n;
+
+	in->fd = openat(r->st->stagingfd, in->name, O_RDWR | O_APPEND |
+	    O_CLOEXEC | O_NOFOLLOW);
+	if (in->fd == -1 || fstat(in->fd, &st) == -1 ||
+	    (uint64_t)st.st_size != in->head.offset)
+		return -1;
+	while (off < in->head.offset) {
+		n = pread(in->fd, buf, sizeof(buf), (off_t)off);
+		if (n <= 0)
+			return -1;
+		hash_update(in->h, buf, (size_t)n);
+		off += (uint64_t)n;
+	}
+	in->got = in->head.offset;
+	return 0;
+}
+
+static int
+file_begin(struct receiver *r, struct incoming *in, int type,
+    const uint8_t *p, size_t n)
+{
+	int rc;
+
 	if (in->idx != -1)
 		return peer_fail(r, "FILE before the previous file ended");
-	if (proto_decode_file(p, n, &in->head, r->err, sizeof(r->err)) == -1)
+	rc = type == MSG_FILE_FROM ?
+	    proto_decode_file_from(p, n, &in->head, r->err, sizeof(r->err)) :
+	    proto_decode_file(p, n, &in->head, r->err, sizeof(r->err));
+	if (rc == -1)
 		return peer_fail(r, "%s", r->err);
 	if (in->head.index >= r->plan.n ||
 	    !(r->plan.v[in->head.index].flags & PF_DATA))
 		return peer_fail(r, "sent data for entry %u, which was not "
 		    "requested", in->head.index);
+	if (type == MSG_FILE_FROM && (r->resume == NULL ||
+	    r->resume[in->head.index] != in->head.offset))
+		return peer_fail(r, "resumed entry %u at an offset not asked "
+		    "for", in->head.index);
 	in->idx = in->head.index;
 	in->got = 0;
 	in->werr = 0;
@@ -246,10 +289,15 @@ file_begin(struct receiver *r, struct incoming *in, const uint8_t *p, size_t n)
 	in->h = hash_new();
 	if (in->h == NULL)
 		return peer_fail(r, "out of memory");
+	if (type == MSG_FILE_FROM) {
+		if (resume_open(r, in) == -1)
+			in->werr = errno ? errno : EIO;
+		return 0;
+	}
 	in->fd = openat(r->st->stagingfd, in->name, O_WRONLY | O_CREAT |
 	    O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (in->fd == -1 && errno == EEXIST) {
-		/* Left by an attempt the sender abandoned: start afresh. */
+		/* A kept part the sender does not resume, or a void attempt. */
 		unlinkat(r->st->stagingfd, in->name, 0);
 		in->fd = openat(r->st->stagingfd, in->name, O_WRONLY | O_CREAT |
 		    O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
@@ -359,6 +407,31 @@ file_abort(struct receiver *r, struct incoming *in, const uint8_t *p, size_t n)
 	return 0;
 }
 
+/*
+ * The connection broke: keep what arrived (files checked whole, and the
+ * part of the one in progress) for the next session to resume from.
+ */
+static void
+keep_partials(struct receiver *r, struct incoming *in)
+{
+	char name[32];
+
+	if (in->idx != -1 && in->fd != -1 && in->werr == 0 && in->got > 0) {
+		close(in->fd);
+		in->fd = -1;
+		partial_keep(r->st->stagingfd, in->name, r->st->partialfd,
+		    r->m.v[in->idx].path, &in->head.attr);
+	}
+	for (size_t i = 0; i < r->m.n; i++) {
+		if (!(r->plan.v[i].flags & PF_STAGED) ||
+		    r->m.v[i].type != ENTRY_REG)
+			continue;
+		staged_name(name, sizeof(name), i);
+		partial_keep(r->st->stagingfd, name, r->st->partialfd,
+		    r->m.v[i].path, &r->m.v[i]);
+	}
+}
+
 static int
 recv_data(struct receiver *r)
 {
@@ -371,10 +444,12 @@ recv_data(struct receiver *r)
 	for (;;) {
 		if (recv_frame(r, &type, &p, &n) == -1) {
 			rc = -1;	/* a session cut short commits nothing */
+			keep_partials(r, &in);
 			goto out;
 		}
 		switch (type) {
-		case MSG_FILE: rc = file_begin(r, &in, p, n); break;
+		case MSG_FILE:
+		case MSG_FILE_FROM: rc = file_begin(r, &in, type, p, n); break;
 		case MSG_DATA: rc = file_data(r, &in, p, n); break;
 		case MSG_FILE_END: rc = file_end(r, &in, p, n); break;
 		case MSG_FILE_ABORT: rc = file_abort(r, &in, p, n); break;
@@ -705,6 +780,47 @@ out:
 	return rc;
 }
 
+/*
+ * Takes up what an interrupted session kept: a complete file needs no
+ * data at all, a part is resumed from its end (NEED_FROM).
+ */
+static int
+claim_partials(struct receiver *r)
+{
+	char name[32];
+	uint64_t got;
+	int fd;
+
+	r->resume = calloc(r->m.n + 1, sizeof(*r->resume));
+	if (r->resume == NULL)
+		return -1;
+	for (size_t i = 0; i < r->m.n; i++) {
+		struct entry *e = &r->m.v[i];
+
+		if (!(r->plan.v[i].flags & PF_DATA))
+			continue;
+		staged_name(name, sizeof(name), i);
+		got = partial_claim(r->st->partialfd, r->st->stagingfd, name,
+		    e->path, e);
+		if (got == 0 || got < e->size) {
+			r->resume[i] = got;
+			continue;
+		}
+		fd = openat(r->st->stagingfd, name, O_RDONLY | O_CLOEXEC |
+		    O_NOFOLLOW);
+		if (fd == -1 || set_staged_attr(r, fd, e) == -1) {
+			if (fd != -1)
+				close(fd);
+			unlinkat(r->st->stagingfd, name, 0);
+			continue;	/* sent again */
+		}
+		close(fd);
+		r->plan.v[i].flags &= ~PF_DATA;
+		r->plan.v[i].flags |= PF_STAGED;
+	}
+	return 0;
+}
+
 static int
 open_store(struct receiver *r)
 {
@@ -758,16 +874,23 @@ receiver_run(struct conn *c, const struct receiver_target *t)
 		peer_fail(&r, "%s: planning failed", t->path);
 		goto out;
 	}
+	if (!(r.flags & SESSION_REPORT) && claim_partials(&r) == -1) {
+		peer_fail(&r, "out of memory");
+		goto out;
+	}
 	if (send_need(&r) == -1 || recv_data(&r) == -1)
 		goto out;
 	if (!(r.flags & SESSION_REPORT) && commit(&r) == -1) {
 		peer_fail(&r, "%s: commit failed: %s", t->path, log_last());
 		goto out;
 	}
+	if (!(r.flags & SESSION_REPORT))
+		partial_clear(r.st->partialfd);	/* unclaimed parts are stale */
 	if (send_result(&r) == -1)
 		goto out;
 	rc = 0;
 out:
+	free(r.resume);
 	/* A failed session leaves nothing behind: roll back or forward. */
 	if (rc == -1 && r.st != NULL && !(r.flags & SESSION_REPORT) &&
 	    r.st->stagingfd >= 0)

@@ -117,12 +117,48 @@ send_manifest(struct sender *s, struct sender_peer *p, uint32_t flags,
 	return conn_flush(p->c);
 }
 
+/* Makes room for cnt more requests. */
+static int
+need_grow(struct sender_peer *p, size_t *cap, size_t cnt)
+{
+	void *v;
+
+	if (p->nneed + cnt <= *cap)
+		return 0;
+	while (*cap < p->nneed + cnt)
+		*cap = *cap ? *cap * 2 : PROTO_MAX_NEED;
+	if ((v = realloc(p->need, *cap * sizeof(*p->need))) == NULL)
+		return -1;
+	p->need = v;
+	if ((v = realloc(p->from, *cap * sizeof(*p->from))) == NULL)
+		return -1;
+	p->from = v;
+	return 0;
+}
+
+/* Sorts the requests by index (NEED_FROM may come between NEEDs). */
+static void
+need_sort(struct sender_peer *p)
+{
+	for (size_t i = 1; i < p->nneed; i++) {
+		uint32_t idx = p->need[i];
+		uint64_t from = p->from[i];
+		size_t j = i;
+
+		for (; j > 0 && p->need[j - 1] > idx; j--) {
+			p->need[j] = p->need[j - 1];
+			p->from[j] = p->from[j - 1];
+		}
+		p->need[j] = idx;
+		p->from[j] = from;
+	}
+}
+
 static int
 recv_need(struct sender *s, struct sender_peer *p)
 {
 	const uint8_t *b;
 	size_t n, cnt, cap = 0;
-	uint32_t *v;
 	char err[256];
 	int type;
 
@@ -131,38 +167,46 @@ recv_need(struct sender *s, struct sender_peer *p)
 		if (type == -1)
 			return -1;
 		if (type == MSG_END_NEED)
-			return 0;
-		if (type != MSG_NEED) {
+			break;
+		if (type != MSG_NEED && type != MSG_NEED_FROM) {
 			log_errx("%s sent %s during the request list",
 			    p->c->peer, proto_msg_name(type));
 			return -1;
 		}
-		if (p->nneed + PROTO_MAX_NEED > cap) {
-			cap = cap ? cap * 2 : PROTO_MAX_NEED;
-			v = realloc(p->need, cap * sizeof(*v));
-			if (v == NULL) {
-				log_err("request list");
+		if (need_grow(p, &cap, PROTO_MAX_NEED) == -1) {
+			log_err("request list");
+			return -1;
+		}
+		if (type == MSG_NEED_FROM) {
+			if (proto_decode_need_from(b, n, &p->need[p->nneed],
+			    &p->from[p->nneed], err, sizeof(err)) == -1) {
+				log_errx("%s: %s", p->c->peer, err);
 				return -1;
 			}
-			p->need = v;
+			p->nneed++;
+			continue;
 		}
 		if (proto_decode_need(b, n, p->need + p->nneed, &cnt, err,
 		    sizeof(err)) == -1) {
 			log_errx("%s: %s", p->c->peer, err);
 			return -1;
 		}
-		for (size_t i = p->nneed; i < p->nneed + cnt; i++) {
-			uint32_t idx = p->need[i];
-
-			if (idx >= s->m.n || s->m.v[idx].type != ENTRY_REG ||
-			    (i > 0 && idx <= p->need[i - 1])) {
-				log_errx("%s requested entry %u, which is not "
-				    "a file it may ask for", p->c->peer, idx);
-				return -1;
-			}
-		}
+		memset(p->from + p->nneed, 0, cnt * sizeof(*p->from));
 		p->nneed += cnt;
 	}
+	need_sort(p);
+	for (size_t i = 0; i < p->nneed; i++) {
+		uint32_t idx = p->need[i];
+
+		if (idx >= s->m.n || s->m.v[idx].type != ENTRY_REG ||
+		    (i > 0 && idx == p->need[i - 1]) ||
+		    (p->from[i] > 0 && p->from[i] >= s->m.v[idx].size)) {
+			log_errx("%s requested entry %u, which is not a file "
+			    "it may ask for", p->c->peer, idx);
+			return -1;
+		}
+	}
+	return 0;
 }
 
 static int
@@ -219,7 +263,8 @@ enum attempt { ATTEMPT_SENT, ATTEMPT_CHANGED, ATTEMPT_ABORTED, ATTEMPT_LOST };
  * with a FILE_ABORT of ABORT_RETRY, so nothing torn is ever committed.
  */
 static enum attempt
-send_attempt(struct sender *s, uint32_t idx, int fd, const struct stat *st)
+send_attempt(struct sender *s, uint32_t idx, int fd, const struct stat *st,
+    uint64_t from)
 {
 	struct file_head head;
 	struct hash_state *h;
@@ -237,6 +282,21 @@ send_attempt(struct sender *s, uint32_t idx, int fd, const struct stat *st)
 	if (h == NULL) {
 		log_err("hash");
 		return ATTEMPT_LOST;
+	}
+	/* The receiver has the first bytes of this version: hash, don't send. */
+	if (from > 0 && head.attr.size == s->m.v[idx].size &&
+	    head.attr.mtime_sec == s->m.v[idx].mtime_sec &&
+	    head.attr.mtime_nsec == s->m.v[idx].mtime_nsec) {
+		while (off < from) {
+			want = from - off < PROTO_DATA_CHUNK ?
+			    (size_t)(from - off) : PROTO_DATA_CHUNK;
+			got = read_full(fd, s->buf, want);
+			if (got != (ssize_t)want)
+				goto changed;
+			hash_update(h, s->buf, want);
+			off += want;
+		}
+		head.offset = from;
 	}
 	for (size_t i = 0; i < s->nto; i++)
 		if (!s->to[i]->failed && proto_send_file(s->to[i]->c, &head) == -1)
@@ -259,6 +319,7 @@ send_attempt(struct sender *s, uint32_t idx, int fd, const struct stat *st)
 			goto lost;
 		off += (uint64_t)got;
 		progress_add(&s->prog, 0, (uint64_t)got);
+		fault_point("data");
 	}
 	if (fstat(fd, &after) == -1 || !same_version(st, &after))
 		goto changed;
@@ -278,7 +339,7 @@ lost:
 
 /* Sends entry idx to s->to, reading it again when it changes under us. */
 static void
-send_file(struct sender *s, uint32_t idx)
+send_file(struct sender *s, uint32_t idx, uint64_t from)
 {
 	const char *path = s->m.v[idx].path;
 	char reason[256];
@@ -304,7 +365,7 @@ send_file(struct sender *s, uint32_t idx)
 			abort_to(s, idx, ITEM_SKIP, "changed type during the sync");
 			return;
 		}
-		enum attempt a = send_attempt(s, idx, fd, &st);
+		enum attempt a = send_attempt(s, idx, fd, &st, from);
 
 		close(fd);
 		fault_point("send");
@@ -356,17 +417,21 @@ send_data(struct sender *s)
 	for (size_t i = 0; i < s->npeers; i++)
 		s->peers[i].next = 0;
 	while ((idx = next_needed(s)) != UINT32_MAX) {
+		uint64_t from = 0;
+
 		s->nto = 0;
 		for (size_t i = 0; i < s->npeers; i++) {
 			struct sender_peer *p = &s->peers[i];
 
 			if (!p->failed && p->next < p->nneed &&
 			    p->need[p->next] == idx) {
+				from = p->from[p->next];
 				s->to[s->nto++] = p;
 				p->next++;
 			}
 		}
-		send_file(s, idx);
+		/* A part kept by one of several receivers: send it whole. */
+		send_file(s, idx, s->nto == 1 ? from : 0);
 	}
 	for (size_t i = 0; i < s->npeers; i++) {
 		struct sender_peer *p = &s->peers[i];
@@ -495,7 +560,9 @@ out:
 	free(s.to);
 	for (size_t i = 0; i < n; i++) {
 		free(peers[i].need);
+		free(peers[i].from);
 		peers[i].need = NULL;
+		peers[i].from = NULL;
 	}
 	manifest_release(&s.m);
 	result_release(&scan);

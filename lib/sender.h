@@ -22,6 +22,7 @@ struct sender_peer {
 	int failed;		/* set when this destination's session failed */
 	/* private to sender.c: */
 	uint32_t *need;
+	uint64_t *from;		/* per need: bytes the receiver already has */
 	size_t nneed;
 	size_t next;
 };

@@ -177,7 +177,7 @@ store_open_as(struct store *s, const char *path, int flags,
 	char meta[PATH_MAX + sizeof(PATH_META) + 1];
 
 	memset(s, 0, sizeof(*s));
-	s->rootfd = s->metafd = s->stagingfd = s->renamedfd = s->lockfd =
+	s->rootfd = s->metafd = s->stagingfd = s->renamedfd = s->partialfd = s->lockfd =
 	    s->dirfd = -1;
 	snprintf(meta, sizeof(meta), "%s/%s", path, PATH_META);
 	s->path = strdup(path);
@@ -225,6 +225,9 @@ store_open_as(struct store *s, const char *path, int flags,
 	s->renamedfd = open_subdir(s->metafd, "renamed", 1, meta);
 	if (s->renamedfd == -1 || clear_renamed(s) == -1)
 		goto fail;
+	s->partialfd = open_subdir(s->metafd, "partial", 1, meta);
+	if (s->partialfd == -1)
+		goto fail;
 	return 0;
 fail:
 	saved = errno;
@@ -243,6 +246,8 @@ store_close(struct store *s)
 		close(s->stagingfd);
 	if (s->renamedfd >= 0)
 		close(s->renamedfd);
+	if (s->partialfd >= 0)
+		close(s->partialfd);
 	if (s->lockfd >= 0)
 		close(s->lockfd);
 	if (s->metafd >= 0)
@@ -251,7 +256,7 @@ store_close(struct store *s)
 		close(s->rootfd);
 	free(s->path);
 	memset(s, 0, sizeof(*s));
-	s->rootfd = s->metafd = s->stagingfd = s->renamedfd = s->lockfd =
+	s->rootfd = s->metafd = s->stagingfd = s->renamedfd = s->partialfd = s->lockfd =
 	    s->dirfd = -1;
 }
 
@@ -395,7 +400,7 @@ store_clear_sync(const char *path, struct sync_entry *e, int *found)
 	int r, rc = -1;
 
 	memset(&s, 0, sizeof(s));
-	s.rootfd = s.metafd = s.stagingfd = s.renamedfd = s.lockfd =
+	s.rootfd = s.metafd = s.stagingfd = s.renamedfd = s.partialfd = s.lockfd =
 	    s.dirfd = -1;
 	*found = 0;
 	s.path = strdup(path);

@@ -11,6 +11,7 @@
  *     staging/      new versions, written and synced before commit
  *     journal       present only while a commit is in progress
  *     renamed/      old versions still open through a mount (AAnnnnnn)
+ *     partial/      data of an interrupted session, for the next (partial.h)
  *     SYNC          the master's entry (syncfile.h), while it lives
  *     control.sock  the master's socket, while a mount serves the store
  *
@@ -25,6 +26,7 @@ struct store {
 	int metafd;		/* .mirrorfs, or -1 when read-only and absent */
 	int stagingfd;
 	int renamedfd;
+	int partialfd;		/* .mirrorfs/partial (partial.h) */
 	int lockfd;
 	int master;		/* we wrote the SYNC entry (removed on close) */
 	char *dircache;		/* the directory held open in dirfd */

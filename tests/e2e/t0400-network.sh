@@ -188,6 +188,41 @@ case_kill_sender_mid_transfer() {
 	kill -0 "$MIRRORD_PID" || t_fail "the listener died"
 }
 
+case_resume_after_a_cut() {
+	mkdir src
+	head -c 20971520 /dev/urandom >src/big
+	big_tree src/more 8
+	serve app "$TC/store"
+	# The sender dies after 8 MiB of the big file went out.
+	MIRRORFS_CRASH_AT=data:8 t_ctl sync --key key --compress 0 src "mirror://127.0.0.1:$PORT/app"
+	assert_rc 137
+	wait_for sh -c "flock -n '$TC/store/.mirrorfs/lock' true" ||
+		t_fail "mirrord still holds the store"
+	assert_missing store/big
+	assert_no_litter store
+	assert_eq 1 "$(find store/.mirrorfs/partial -type f | wc -l)" "parts kept"
+	# The next session sends only what is missing.
+	t_ctl sync --key key --compress 0 --json src "mirror://127.0.0.1:$PORT/app"
+	assert_rc 0
+	assert_trees_eq src store
+	local sent
+	sent=$(jf bytes_sent)
+	[ "$sent" -lt $((20971520 - 8388608 + 2097152 + 1048576)) ] ||
+		t_fail "resumed session sent $sent bytes: not resumed"
+	[ "$sent" -gt $((20971520 - 8388608)) ] ||
+		t_fail "resumed session sent only $sent bytes"
+	assert_eq 0 "$(find store/.mirrorfs/partial -type f | wc -l)" "parts left"
+	# A kept part of a version that changed since is not used.
+	MIRRORFS_CRASH_AT=data:3 t_ctl sync --key key --compress 0 src "mirror://127.0.0.1:$PORT/app" 2>/dev/null
+	head -c 20971520 /dev/urandom >src/big
+	MIRRORFS_CRASH_AT=data:4 t_ctl sync --key key --compress 0 src "mirror://127.0.0.1:$PORT/app"
+	wait_for sh -c "flock -n '$TC/store/.mirrorfs/lock' true"
+	head -c 1000 /dev/urandom >>src/big
+	t_ctl sync --key key --compress 0 src "mirror://127.0.0.1:$PORT/app"
+	assert_rc 0
+	assert_trees_eq src store
+}
+
 case_sync_into_mounted_remote_store() {
 	mkdir src && echo one >src/f
 	serve app "$TC/store"
@@ -211,5 +246,6 @@ t_case "ssh:// through a stand-in rsh" case_ssh_stand_in
 t_case "compression shows in bytes_sent" case_compression_counts_wire_bytes
 t_case "kill -9 of the receiving side mid-transfer, then convergence" case_kill_receiver_mid_transfer
 t_case "kill -9 of the sending side mid-transfer, then convergence" case_kill_sender_mid_transfer
+t_case "an interrupted transfer resumes where it stopped" case_resume_after_a_cut
 t_case "mirrord passes a session to the mount serving the store" case_sync_into_mounted_remote_store
 t_done

@@ -10,6 +10,7 @@
 #include "conn.h"
 #include "journal.h"
 #include "log.h"
+#include "net.h"
 #include "proto.h"
 
 /* Decodes one frame with the decoder of its type; frees what it made. */
@@ -87,6 +88,19 @@ decode_frame(uint8_t type, const uint8_t *p, size_t n)
 		if (proto_decode_sub_verdict(p, n, &i, &s, err, sizeof(err)) == 0)
 			free(s);
 		break;
+	case MSG_NEED_FROM:
+		proto_decode_need_from(p, n, &u32, &u64, err, sizeof(err));
+		break;
+	case MSG_FILE_FROM:
+		proto_decode_file_from(p, n, &fh, err, sizeof(err));
+		break;
+	case MSG_NET_OPEN: {
+		struct net_open no;
+
+		if (net_decode_open(p, n, &no) == 0)
+			free(no.store);
+		break;
+	}
 	case MSG_SUB_KEPT:
 		if (proto_decode_sub_kept(p, n, &u64, &v64, &s2, err,
 		    sizeof(err)) == 0)

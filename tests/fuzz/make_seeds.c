@@ -56,6 +56,9 @@ all_frames(struct conn *c)
 	proto_send_sub_path(c, &sp);
 	proto_send_sub_verdict(c, VERDICT_VETO, "open for write");
 	proto_send_sub_kept(c, 1, 2, "AA000001");
+	proto_send_need_from(c, 7, 1048576);
+	fh.offset = 2;
+	proto_send_file(c, &fh);
 	conn_flush(c);
 	filter_release(&f);
 }

@@ -1,0 +1,82 @@
+/* partial: what an interrupted session received, kept in .mirrorfs/partial/ for the next one. */
+#include "partial.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+static void
+partial_name(char *out, size_t len, const char *path, const struct entry *a)
+{
+	XXH3_state_t *st = XXH3_createState();
+	XXH128_hash_t h;
+
+	XXH3_128bits_reset(st);
+	XXH3_128bits_update(st, path, strlen(path) + 1);
+	XXH3_128bits_update(st, &a->size, sizeof(a->size));
+	XXH3_128bits_update(st, &a->mtime_sec, sizeof(a->mtime_sec));
+	XXH3_128bits_update(st, &a->mtime_nsec, sizeof(a->mtime_nsec));
+	h = XXH3_128bits_digest(st);
+	XXH3_freeState(st);
+	snprintf(out, len, "p%016llx%016llx", (unsigned long long)h.high64,
+	    (unsigned long long)h.low64);
+}
+
+void
+partial_keep(int stagingfd, const char *staged, int partialfd,
+    const char *path, const struct entry *attr)
+{
+	char name[64];
+
+	if (partialfd < 0)
+		return;
+	partial_name(name, sizeof(name), path, attr);
+	renameat(stagingfd, staged, partialfd, name);
+}
+
+uint64_t
+partial_claim(int partialfd, int stagingfd, const char *staged,
+    const char *path, const struct entry *attr)
+{
+	char name[64];
+	struct stat st;
+
+	if (partialfd < 0)
+		return 0;
+	partial_name(name, sizeof(name), path, attr);
+	if (fstatat(partialfd, name, &st, AT_SYMLINK_NOFOLLOW) == -1 ||
+	    !S_ISREG(st.st_mode) || st.st_size <= 0 ||
+	    (uint64_t)st.st_size > attr->size) {
+		unlinkat(partialfd, name, 0);
+		return 0;
+	}
+	unlinkat(stagingfd, staged, 0);
+	if (renameat(partialfd, name, stagingfd, staged) == -1)
+		return 0;
+	return (uint64_t)st.st_size;
+}
+
+void
+partial_clear(int partialfd)
+{
+	struct dirent *de;
+	DIR *d;
+	int fd;
+
+	if (partialfd < 0)
+		return;
+	fd = openat(partialfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd == -1 || (d = fdopendir(fd)) == NULL) {
+		if (fd != -1)
+			close(fd);
+		return;
+	}
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.')
+			unlinkat(partialfd, de->d_name, 0);
+	closedir(d);
+}

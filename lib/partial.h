@@ -1,0 +1,30 @@
+/* partial: what an interrupted session received, kept in .mirrorfs/partial/ for the next one. */
+#ifndef MIRRORFS_PARTIAL_H
+#define MIRRORFS_PARTIAL_H
+
+#include <stdint.h>
+
+#include "manifest.h"
+
+/*
+ * A kept file is named after its source identity (path, size, mtime), so
+ * it is only ever reused for the very version it was received from; a
+ * file changed at the source is sent whole again. Files in partial/ are
+ * already checked: complete ones passed the end-to-end hash, and the
+ * prefix of an incomplete one is hashed again by the receiver when the
+ * sender's final hash of the whole file is checked.
+ */
+
+/* Moves staging/staged to partial/ as the kept data of (path, attr). */
+void partial_keep(int stagingfd, const char *staged, int partialfd,
+    const char *path, const struct entry *attr);
+/*
+ * Moves the kept data of (path, attr), if any, to staging/staged and
+ * returns its length (attr->size when complete), or 0 when there is none.
+ */
+uint64_t partial_claim(int partialfd, int stagingfd, const char *staged,
+    const char *path, const struct entry *attr);
+/* Deletes everything kept (after a commit: what was not claimed is stale). */
+void partial_clear(int partialfd);
+
+#endif
