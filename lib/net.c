@@ -184,33 +184,6 @@ proof(uint8_t out[MAC_SIZE], const uint8_t *key, const char *role,
 	crypto_auth_hmacsha256_final(&st, out);
 }
 
-/* Receives one frame of type want (an ERROR is logged). -1 otherwise. */
-static int
-net_expect(struct conn *c, int want, const uint8_t **p, size_t *n)
-{
-	uint8_t type;
-	char *msg;
-	int r = conn_recv(c, &type, p, n);
-
-	if (r == 0)
-		log_errx("%s closed the connection", c->peer);
-	if (r != 1)
-		return -1;
-	if (type == MSG_ERROR) {
-		if (proto_decode_error(*p, *n, &msg) == 0) {
-			log_errx("%s: %s", c->peer, msg);
-			free(msg);
-		}
-		return -1;
-	}
-	if (type != want) {
-		log_errx("%s sent %s where %s was expected", c->peer,
-		    proto_msg_name(type), proto_msg_name(want));
-		return -1;
-	}
-	return 0;
-}
-
 static int
 send_open(struct conn *c, const char *name, int level, const uint8_t *nonce,
     int auth)
@@ -242,10 +215,10 @@ client_handshake(struct conn *c, const struct dest *d,
 	if (send_open(c, d->path, o->compress, cn, auth) == -1)
 		return -1;
 	if (!auth) {
-		if (net_expect(c, MSG_NET_OK, &p, &n) == -1)
+		if (proto_expect(c, MSG_NET_OK, &p, &n) == -1)
 			return -1;
 	} else {
-		if (net_expect(c, MSG_NET_CHALLENGE, &p, &n) == -1)
+		if (proto_expect(c, MSG_NET_CHALLENGE, &p, &n) == -1)
 			return -1;
 		if (n != NONCE_SIZE) {
 			log_errx("%s: malformed challenge", c->peer);
@@ -255,7 +228,7 @@ client_handshake(struct conn *c, const struct dest *d,
 		proof(want, o->key, "server", d->path, p, cn);
 		if (conn_send(c, MSG_NET_PROOF, mine, MAC_SIZE) == -1 ||
 		    conn_flush(c) == -1 ||
-		    net_expect(c, MSG_NET_PROOF, &p, &n) == -1)
+		    proto_expect(c, MSG_NET_PROOF, &p, &n) == -1)
 			return -1;
 		if (n != MAC_SIZE || sodium_memcmp(p, want, MAC_SIZE) != 0) {
 			log_errx("%s failed to prove it holds the key: not "
@@ -436,7 +409,7 @@ net_accept(struct conn *c, const uint8_t *key, char *name, size_t namelen)
 	int rc = -1;
 	size_t n;
 
-	if (sodium_init() < 0 || net_expect(c, MSG_NET_OPEN, &p, &n) == -1)
+	if (sodium_init() < 0 || proto_expect(c, MSG_NET_OPEN, &p, &n) == -1)
 		return -1;
 	if (net_decode_open(p, n, &o) == -1) {
 		log_errx("%s: refused: not a mirrorfs client (bad greeting)",
@@ -459,7 +432,7 @@ net_accept(struct conn *c, const uint8_t *key, char *name, size_t namelen)
 		randombytes_buf(sn, sizeof(sn));
 		if (conn_send(c, MSG_NET_CHALLENGE, sn, NONCE_SIZE) == -1 ||
 		    conn_flush(c) == -1 ||
-		    net_expect(c, MSG_NET_PROOF, &p, &n) == -1)
+		    proto_expect(c, MSG_NET_PROOF, &p, &n) == -1)
 			goto out;
 		proof(want, key, "client", o.store, o.nonce, sn);
 		if (n != MAC_SIZE || sodium_memcmp(p, want, MAC_SIZE) != 0) {

@@ -630,6 +630,33 @@ proto_decode_sub_kept(const uint8_t *p, size_t n, uint64_t *dev,
 }
 
 int
+proto_expect(struct conn *c, int want, const uint8_t **p, size_t *n)
+{
+	uint8_t type;
+	char *msg;
+	int r;
+
+	r = conn_recv(c, &type, p, n);
+	if (r == 0)
+		log_errx("%s closed the connection", c->peer);
+	if (r != 1)
+		return -1;
+	if (type == MSG_ERROR) {
+		if (proto_decode_error(*p, *n, &msg) == 0) {
+			log_errx("%s: %s", c->peer, msg);
+			free(msg);
+		}
+		return -1;
+	}
+	if (want != 0 && type != want) {
+		log_errx("%s sent %s where %s was expected", c->peer,
+		    proto_msg_name(type), proto_msg_name(want));
+		return -1;
+	}
+	return type;
+}
+
+int
 proto_send_error(struct conn *c, const char *msg)
 {
 	struct buf b;

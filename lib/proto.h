@@ -189,6 +189,13 @@ int proto_send_sub_kept(struct conn *c, uint64_t dev, uint64_t ino,
 int proto_decode_sub_kept(const uint8_t *p, size_t n, uint64_t *dev,
     uint64_t *ino, char **name, char *err, size_t errlen);
 
+/*
+ * Receives the next frame: its type, or -1 when the stream ended, failed,
+ * brought an ERROR (its text is logged, naming the peer) or, when want is
+ * not 0, a frame of another type (logged).
+ */
+int proto_expect(struct conn *c, int want, const uint8_t **p, size_t *n);
+
 int proto_send_error(struct conn *c, const char *msg);
 /* *msg is a new string the caller frees. */
 int proto_decode_error(const uint8_t *p, size_t n, char **msg);

@@ -79,20 +79,11 @@ peer_fail(struct receiver *r, const char *fmt, ...)
 static int
 recv_frame(struct receiver *r, uint8_t *type, const uint8_t **p, size_t *n)
 {
-	char *msg;
-	int got = conn_recv(r->c, type, p, n);
+	int t = proto_expect(r->c, 0, p, n);
 
-	if (got == 0)
-		log_errx("%s closed the connection mid-session", r->c->peer);
-	if (got != 1)
+	if (t == -1)
 		return -1;
-	if (*type == MSG_ERROR) {
-		if (proto_decode_error(*p, *n, &msg) == 0) {
-			log_errx("%s: %s", r->c->peer, msg);
-			free(msg);
-		}
-		return -1;
-	}
+	*type = (uint8_t)t;
 	return 0;
 }
 

@@ -58,34 +58,6 @@ peer_fail(struct sender_peer *p)
 	p->failed = 1;
 }
 
-/* Receives one frame of the expected type (any type if want is 0). */
-static int
-expect(struct conn *c, int want, const uint8_t **p, size_t *n)
-{
-	uint8_t type;
-	char *msg;
-	int r;
-
-	r = conn_recv(c, &type, p, n);
-	if (r == 0)
-		log_errx("%s closed the connection", c->peer);
-	if (r != 1)
-		return -1;
-	if (type == MSG_ERROR) {
-		if (proto_decode_error(*p, *n, &msg) == 0) {
-			log_errx("%s: %s", c->peer, msg);
-			free(msg);
-		}
-		return -1;
-	}
-	if (want != 0 && type != want) {
-		log_errx("%s sent %s where %s was expected", c->peer,
-		    proto_msg_name(type), proto_msg_name(want));
-		return -1;
-	}
-	return type;
-}
-
 static int
 hello(struct sender_peer *p)
 {
@@ -94,7 +66,7 @@ hello(struct sender_peer *p)
 	size_t n;
 
 	if (proto_send_hello(p->c) == -1 || conn_flush(p->c) == -1 ||
-	    expect(p->c, MSG_HELLO, &b, &n) == -1)
+	    proto_expect(p->c, MSG_HELLO, &b, &n) == -1)
 		return -1;
 	if (proto_decode_hello(b, n, err, sizeof(err)) == -1) {
 		log_errx("%s: %s", p->c->peer, err);
@@ -163,7 +135,7 @@ recv_need(struct sender *s, struct sender_peer *p)
 	int type;
 
 	for (;;) {
-		type = expect(p->c, 0, &b, &n);
+		type = proto_expect(p->c, 0, &b, &n);
 		if (type == -1)
 			return -1;
 		if (type == MSG_END_NEED)
@@ -454,7 +426,7 @@ recv_result(struct sender_peer *p)
 	int type;
 
 	for (;;) {
-		type = expect(p->c, 0, &b, &n);
+		type = proto_expect(p->c, 0, &b, &n);
 		if (type == -1)
 			return -1;
 		if (type == MSG_RESULT)

@@ -12,15 +12,6 @@ mounted() {
 	awk -v d="$(realpath "$1")" '$2 == d { found = 1 } END { exit !found }' /proc/mounts
 }
 
-# wait_for CMD...: retry CMD for up to 10 s.
-wait_for() {
-	local i
-	for i in $(seq 100); do
-		"$@" && return 0
-		sleep 0.1
-	done
-	return 1
-}
 
 # mount_store STORE MNT [OPTION...]: mount STORE at MNT (created if needed)
 # with mirrorfs in the foreground, in the background of this case; sets

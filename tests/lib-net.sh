@@ -39,12 +39,3 @@ start_mirrord() {
 	wait_for grep -q 'listening on' "$log" || t_fail "mirrord did not start: $(cat "$log")"
 }
 
-# wait_for CMD...: retry CMD for up to 10 s.
-wait_for() {
-	local i
-	for i in $(seq 100); do
-		"$@" && return 0
-		sleep 0.1
-	done
-	return 1
-}

@@ -245,6 +245,16 @@ t_run() {
 # t_ctl ARG...: t_run "$MIRRORCTL" ARG...
 t_ctl() { t_run "$MIRRORCTL" "$@"; }
 
+# wait_for CMD...: retry CMD every 0.1 s for up to 10 s; fails if it never succeeds.
+wait_for() {
+	local i
+	for i in $(seq 100); do
+		"$@" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 # t_show: print the last command's output (for the log of a failed case).
 t_show() {
 	echo "--- exit status: $RC"
