@@ -111,16 +111,211 @@ on_store(struct parse *ps, const char *name, const char *key,
 }
 
 static int
+parse_bool(const char *v, int *out)
+{
+	if (!strcmp(v, "yes") || !strcmp(v, "true") || !strcmp(v, "on") ||
+	    !strcmp(v, "1"))
+		*out = 1;
+	else if (!strcmp(v, "no") || !strcmp(v, "false") || !strcmp(v, "off") ||
+	    !strcmp(v, "0"))
+		*out = 0;
+	else
+		return -1;
+	return 0;
+}
+
+static int
+parse_int(const char *v, long lo, long hi, int *out)
+{
+	char *end;
+	long n;
+
+	errno = 0;
+	n = strtol(v, &end, 10);
+	if (*v == '\0' || *end != '\0' || errno || n < lo || n > hi)
+		return -1;
+	*out = (int)n;
+	return 0;
+}
+
+/* HH:MM into minutes of the day. */
+static int
+parse_hhmm(const char *v, int *out)
+{
+	int h, m;
+	char tail;
+
+	if (sscanf(v, "%d:%d%c", &h, &m, &tail) != 2 || strlen(v) != 5 ||
+	    h < 0 || h > 23 || m < 0 || m > 59)
+		return -1;
+	*out = h * 60 + m;
+	return 0;
+}
+
+static struct fileset_conf *
+fileset_section(struct parse *ps, const char *name)
+{
+	struct config *cfg = ps->cfg;
+	struct fileset_conf *v;
+
+	for (size_t i = 0; i < cfg->nfilesets; i++)
+		if (strcmp(cfg->filesets[i].name, name) == 0)
+			return &cfg->filesets[i];
+	v = realloc(cfg->filesets, (cfg->nfilesets + 1) * sizeof(*v));
+	if (v == NULL)
+		return NULL;
+	cfg->filesets = v;
+	v = &cfg->filesets[cfg->nfilesets++];
+	memset(v, 0, sizeof(*v));
+	filter_init(&v->filter);
+	v->start = v->stop = -1;
+	v->quiet = 5;
+	v->max_defer = 3600;
+	v->openupdate = -1;
+	v->compress = 3;
+	v->name = strdup(name);
+	return v->name ? v : NULL;
+}
+
+static int
+add_dests(struct fileset_conf *fs, const char *value, struct parse *ps)
+{
+	char *copy = strdup(value), *tok, *save = NULL;
+	void *v;
+
+	if (copy == NULL)
+		return 0;
+	for (tok = strtok_r(copy, " \t,", &save); tok != NULL;
+	    tok = strtok_r(NULL, " \t,", &save)) {
+		v = realloc(fs->dests, (fs->ndests + 1) * sizeof(char *));
+		if (v == NULL || (((char **)v)[fs->ndests] = strdup(tok)) == NULL) {
+			if (v != NULL)
+				fs->dests = v;
+			free(copy);
+			return 0;
+		}
+		fs->dests = v;
+		fs->ndests++;
+	}
+	free(copy);
+	if (fs->ndests == 0) {
+		snprintf(ps->err, sizeof(ps->err), "dest has no value");
+		return 0;
+	}
+	return 1;
+}
+
+/* A value of the wrong form: names the key and what it should be. */
+static int
+bad(struct parse *ps, const char *key, const char *value, const char *want)
+{
+	snprintf(ps->err, sizeof(ps->err), "%s = '%s': %s", key, value, want);
+	return 0;
+}
+
+static int
+on_fileset(struct parse *ps, const char *name, const char *key,
+    const char *value)
+{
+	struct fileset_conf *fs;
+	int *flag = NULL;
+
+	if (*name == '\0' || strchr(name, '/') || strchr(name, ' ')) {
+		snprintf(ps->err, sizeof(ps->err), "bad file set name '%s'",
+		    name);
+		return 0;
+	}
+	fs = fileset_section(ps, name);
+	if (fs == NULL)
+		return 0;
+	if (strcmp(key, "source") == 0) {
+		if (value[0] != '/')
+			return bad(ps, key, value, "not an absolute path");
+		return set_once(&fs->source, value, key, ps);
+	}
+	if (strcmp(key, "dest") == 0)
+		return add_dests(fs, value, ps);
+	if (strcmp(key, "include") == 0 || strcmp(key, "exclude") == 0) {
+		if (filter_add(&fs->filter, key[0] == 'i' ? FILTER_INCLUDE :
+		    FILTER_EXCLUDE, value) == -1)
+			return bad(ps, key, value, "not a pattern");
+		return 1;
+	}
+	if (strcmp(key, "exclude_from") == 0)
+		return set_once(&fs->exclude_from, value, key, ps);
+	if (strcmp(key, "batch") == 0)
+		return set_once(&fs->batch, value, key, ps);
+	if (strcmp(key, "user") == 0)
+		return set_once(&fs->user, value, key, ps);
+	if (strcmp(key, "trigger") == 0)
+		return set_once(&fs->trigger, value, key, ps);
+	if (strcmp(key, "key") == 0)
+		return set_once(&fs->key, value, key, ps);
+	if (strcmp(key, "interval") == 0)
+		return parse_int(value, 0, 31 * 86400, &fs->interval) == 0 ? 1 :
+		    bad(ps, key, value, "not a number of seconds");
+	if (strcmp(key, "quiet") == 0)
+		return parse_int(value, 0, 86400, &fs->quiet) == 0 ? 1 :
+		    bad(ps, key, value, "not a number of seconds (0-86400)");
+	if (strcmp(key, "max_defer") == 0)
+		return parse_int(value, 1, 31 * 86400, &fs->max_defer) == 0 ? 1 :
+		    bad(ps, key, value, "not a number of seconds");
+	if (strcmp(key, "openupdate") == 0)
+		return parse_int(value, 0, 31 * 86400, &fs->openupdate) == 0 ? 1 :
+		    bad(ps, key, value, "not a number of seconds");
+	if (strcmp(key, "compress") == 0)
+		return parse_int(value, 0, 19, &fs->compress) == 0 ? 1 :
+		    bad(ps, key, value, "not a zstd level (0-19)");
+	if (strcmp(key, "start") == 0 || strcmp(key, "stop") == 0)
+		return parse_hhmm(value, key[2] == 'a' ? &fs->start :
+		    &fs->stop) == 0 ? 1 : bad(ps, key, value, "not HH:MM");
+	if (strcmp(key, "watch") == 0)
+		flag = &fs->watch;
+	else if (strcmp(key, "purge") == 0)
+		flag = &fs->purge;
+	else if (strcmp(key, "purge_dirs") == 0)
+		flag = &fs->purge_dirs;
+	else if (strcmp(key, "suspended") == 0)
+		flag = &fs->suspended;
+	if (flag != NULL)
+		return parse_bool(value, flag) == 0 ? 1 :
+		    bad(ps, key, value, "not yes or no");
+	snprintf(ps->err, sizeof(ps->err), "unknown key '%s' in [fileset %s] "
+	    "(known: source, dest, include, exclude, exclude_from, interval, "
+	    "start, stop, watch, quiet, max_defer, openupdate, purge, "
+	    "purge_dirs, compress, batch, user, suspended, trigger, key)",
+	    key, name);
+	return 0;
+}
+
+static int
+on_daemon(struct parse *ps, const char *key, const char *value)
+{
+	if (strcmp(key, "control") == 0) {
+		if (value[0] != '/')
+			return bad(ps, key, value, "not an absolute path");
+		return set_once(&ps->cfg->control, value, key, ps);
+	}
+	snprintf(ps->err, sizeof(ps->err), "unknown key '%s' in [daemon] "
+	    "(known: control)", key);
+	return 0;
+}
+
+static int
 on_value(void *arg, const char *section, const char *key, const char *value)
 {
 	struct parse *ps = arg;
 
 	if (strcmp(section, "listen") == 0)
 		return on_listen(ps, key, value);
+	if (strcmp(section, "daemon") == 0)
+		return on_daemon(ps, key, value);
 	if (strncmp(section, "store ", 6) == 0)
 		return on_store(ps, section + 6, key, value);
+	if (strncmp(section, "fileset ", 8) == 0)
+		return on_fileset(ps, section + 8, key, value);
 	snprintf(ps->err, sizeof(ps->err), "unknown section [%s] (known: "
-	    "[listen], [store NAME])", section);
+	    "[daemon], [listen], [fileset NAME], [store NAME])", section);
 	return 0;
 }
 
@@ -129,7 +324,7 @@ on_value(void *arg, const char *section, const char *key, const char *value)
  * headers, and section lines for messages, in a pass of our own.
  */
 static int
-check_sections(const char *file)
+check_sections(struct config *cfg, const char *file)
 {
 	char line[1024];
 	unsigned lineno = 0;
@@ -148,10 +343,19 @@ check_sections(const char *file)
 			continue;
 		p[strcspn(p, "]\n")] = '\0';
 		p++;
-		if (strcmp(p, "listen") == 0 || strncmp(p, "store ", 6) == 0)
+		if (strncmp(p, "fileset ", 8) == 0) {
+			struct parse ps = { .cfg = cfg };
+			struct fileset_conf *fs = fileset_section(&ps, p + 8);
+
+			if (fs != NULL && fs->line == 0)
+				fs->line = lineno;
 			continue;
-		log_errx("%s:%u: unknown section [%s] (known: [listen], "
-		    "[store NAME])", file, lineno, p);
+		}
+		if (strcmp(p, "listen") == 0 || strcmp(p, "daemon") == 0 ||
+		    strncmp(p, "store ", 6) == 0)
+			continue;
+		log_errx("%s:%u: unknown section [%s] (known: [daemon], "
+		    "[listen], [fileset NAME], [store NAME])", file, lineno, p);
 		rc = -1;
 		break;
 	}
@@ -168,6 +372,22 @@ check_complete(struct config *cfg)
 			    cfg->stores[i].name);
 			return -1;
 		}
+	for (size_t i = 0; i < cfg->nfilesets; i++) {
+		const struct fileset_conf *fs = &cfg->filesets[i];
+		const char *missing = fs->source == NULL ? "source" :
+		    fs->ndests == 0 ? "dest" : NULL;
+
+		if (missing != NULL) {
+			log_errx("%s:%u: [fileset %s] has no %s", cfg->file,
+			    fs->line, fs->name, missing);
+			return -1;
+		}
+		if (fs->stop >= 0 && fs->start < 0) {
+			log_errx("%s:%u: [fileset %s] has stop but no start",
+			    cfg->file, fs->line, fs->name);
+			return -1;
+		}
+	}
 	if (cfg->listen && (cfg->address == NULL || cfg->key == NULL)) {
 		log_errx("%s: [listen] needs address and key", cfg->file);
 		return -1;
@@ -185,7 +405,7 @@ config_load(struct config *cfg, const char *file)
 	memset(&ps, 0, sizeof(ps));
 	ps.cfg = cfg;
 	cfg->file = strdup(file);
-	if (cfg->file == NULL || check_sections(file) == -1)
+	if (cfg->file == NULL || check_sections(cfg, file) == -1)
 		goto fail;
 	line = ini_parse(file, on_value, &ps);
 	if (line == -1) {
@@ -218,6 +438,23 @@ config_release(struct config *cfg)
 		free(cfg->stores[i].user);
 	}
 	free(cfg->stores);
+	for (size_t i = 0; i < cfg->nfilesets; i++) {
+		struct fileset_conf *fs = &cfg->filesets[i];
+
+		for (size_t k = 0; k < fs->ndests; k++)
+			free(fs->dests[k]);
+		free(fs->dests);
+		filter_release(&fs->filter);
+		free(fs->name);
+		free(fs->source);
+		free(fs->exclude_from);
+		free(fs->batch);
+		free(fs->user);
+		free(fs->trigger);
+		free(fs->key);
+	}
+	free(cfg->filesets);
+	free(cfg->control);
 	free(cfg->address);
 	free(cfg->key);
 	free(cfg->file);
@@ -230,5 +467,14 @@ config_store(const struct config *cfg, const char *name)
 	for (size_t i = 0; i < cfg->nstores; i++)
 		if (strcmp(cfg->stores[i].name, name) == 0)
 			return &cfg->stores[i];
+	return NULL;
+}
+
+const struct fileset_conf *
+config_fileset(const struct config *cfg, const char *name)
+{
+	for (size_t i = 0; i < cfg->nfilesets; i++)
+		if (strcmp(cfg->filesets[i].name, name) == 0)
+			return &cfg->filesets[i];
 	return NULL;
 }

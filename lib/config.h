@@ -4,12 +4,40 @@
 
 #include <stddef.h>
 
+#include "filter.h"
+
 /* [store NAME]: a store this daemon receives sessions into. */
 struct store_conf {
 	char *name;
 	char *path;		/* path = DIR (required) */
 	char *user;		/* user = NAME: run its sessions as that user */
 	unsigned line;
+};
+
+/* [fileset NAME]: a source tree this daemon keeps mirrored. */
+struct fileset_conf {
+	char *name;
+	unsigned line;		/* of its section header */
+	char *source;		/* absolute directory (required) */
+	char **dests;		/* dest = one or more destinations (required) */
+	size_t ndests;
+	struct filter filter;	/* include = / exclude =, in the order given */
+	char *exclude_from;	/* re-read when it changes */
+	int interval;		/* seconds from the end of a run to the next; 0 none */
+	int start;		/* minute of the day, -1 none */
+	int stop;		/* minute of the day, -1 none */
+	int watch;		/* push changes once quiet */
+	int quiet;		/* seconds a changed file must stay unchanged */
+	int max_defer;		/* seconds before a never-quiet file is pushed anyway */
+	int openupdate;		/* seconds: push a file open for write if unchanged that long; -1 off */
+	int purge;
+	int purge_dirs;
+	int compress;		/* zstd level for ssh:// and mirror:// */
+	char *batch;		/* file sets of one batch run one after another */
+	char *user;		/* read the source as this user */
+	int suspended;
+	char *trigger;		/* run after a session that changed something */
+	char *key;		/* pre-shared key file for mirror:// destinations */
 };
 
 struct config {
@@ -20,7 +48,12 @@ struct config {
 	int timeout;		/* [listen] timeout = SECONDS a silent client is kept */
 	struct store_conf *stores;
 	size_t nstores;
+	struct fileset_conf *filesets;
+	size_t nfilesets;
+	char *control;		/* [daemon] control = the daemon's socket */
 };
+
+#define CONFIG_DEFAULT_CONTROL "/run/mirrord.sock"
 
 /*
  * Reads file into cfg (zeroed first). An unknown section or key, a bad
@@ -29,6 +62,9 @@ struct config {
  */
 int config_load(struct config *cfg, const char *file);
 void config_release(struct config *cfg);
+/* The [fileset NAME] section, or NULL. */
+const struct fileset_conf *config_fileset(const struct config *cfg,
+    const char *name);
 /* The [store NAME] section, or NULL. */
 const struct store_conf *config_store(const struct config *cfg,
     const char *name);
