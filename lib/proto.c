@@ -32,6 +32,7 @@ proto_msg_name(int type)
 		[MSG_NET_OPEN] = "NET_OPEN", [MSG_NET_CHALLENGE] = "NET_CHALLENGE",
 		[MSG_NET_PROOF] = "NET_PROOF", [MSG_NET_OK] = "NET_OK",
 		[MSG_NEED_FROM] = "NEED_FROM", [MSG_FILE_FROM] = "FILE_FROM",
+		[MSG_DAEMON] = "DAEMON", [MSG_DAEMON_REPLY] = "DAEMON_REPLY",
 	};
 
 	if (type <= 0 || type > MSG_TYPE_MAX)
@@ -625,6 +626,35 @@ proto_decode_sub_kept(const uint8_t *p, size_t n, uint64_t *dev,
 		free(*name);
 		*name = NULL;
 		return fail(err, errlen, "SUB_KEPT: malformed");
+	}
+	return 0;
+}
+
+int
+proto_send_daemon(struct conn *c, int op, const char *name)
+{
+	struct buf b;
+	int r;
+
+	buf_init(&b);
+	r = buf_put_u8(&b, (uint8_t)op) || buf_put_str(&b, name ? name : "");
+	return send_buf(c, MSG_DAEMON, &b, r);
+}
+
+int
+proto_decode_daemon(const uint8_t *p, size_t n, int *op, char **name,
+    char *err, size_t errlen)
+{
+	struct reader r;
+
+	reader_init(&r, p, n);
+	*op = reader_u8(&r);
+	*name = reader_str(&r, NAME_MAX);
+	if (reader_finish(&r) == -1 || *op < DAEMON_STATUS ||
+	    *op > DAEMON_OP_MAX) {
+		free(*name);
+		*name = NULL;
+		return fail(err, errlen, "DAEMON: malformed request");
 	}
 	return 0;
 }

@@ -60,7 +60,18 @@ enum msg_type {
 	/* Resuming an interrupted transfer: */
 	MSG_NEED_FROM,		/* R: an entry's data from an offset on */
 	MSG_FILE_FROM,		/* S: FILE whose DATA starts at an offset */
-	MSG_TYPE_MAX = MSG_FILE_FROM
+	/* mirrorctl -> mirrord on its control socket: */
+	MSG_DAEMON,		/* u8 op (DAEMON_*), str file set name */
+	MSG_DAEMON_REPLY,	/* text (status: JSON) */
+	MSG_TYPE_MAX = MSG_DAEMON_REPLY
+};
+
+enum daemon_op {
+	DAEMON_STATUS = 1,
+	DAEMON_SUSPEND,
+	DAEMON_RESUME,
+	DAEMON_SYNC_NOW,
+	DAEMON_OP_MAX = DAEMON_SYNC_NOW
 };
 
 /* Requests to a store's master over .mirrorfs/control.sock. */
@@ -195,6 +206,11 @@ int proto_decode_sub_kept(const uint8_t *p, size_t n, uint64_t *dev,
  * not 0, a frame of another type (logged).
  */
 int proto_expect(struct conn *c, int want, const uint8_t **p, size_t *n);
+
+int proto_send_daemon(struct conn *c, int op, const char *name);
+/* *name is a new string the caller frees. */
+int proto_decode_daemon(const uint8_t *p, size_t n, int *op, char **name,
+    char *err, size_t errlen);
 
 int proto_send_error(struct conn *c, const char *msg);
 /* *msg is a new string the caller frees. */

@@ -183,8 +183,8 @@ utf8_len(const unsigned char *p)
  * UTF-8 is written as \udcXX, as Python's surrogateescape reads it, so
  * the exact name can be recovered (os.fsencode).
  */
-static void
-json_string(const char *s, FILE *f)
+void
+result_json_string(const char *s, FILE *f)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	size_t n;
@@ -219,9 +219,9 @@ json_entries(const struct result *r, int action, FILE *f)
 		if (it->action != action)
 			continue;
 		fputs(first ? "{\"path\":" : ",{\"path\":", f);
-		json_string(it->path, f);
+		result_json_string(it->path, f);
 		fputs(",\"reason\":", f);
-		json_string(it->reason ? it->reason : "", f);
+		result_json_string(it->reason ? it->reason : "", f);
 		fputc('}', f);
 		first = 0;
 	}
@@ -241,7 +241,7 @@ result_json(const struct result *r, FILE *f, const char *dest, int failed)
 	fputc('{', f);
 	if (dest != NULL) {
 		fputs("\"destination\":", f);
-		json_string(dest, f);
+		result_json_string(dest, f);
 		fprintf(f, ",\"session_failed\":%s,", failed ? "true" : "false");
 	}
 	fprintf(f, "\"created\":%llu,\"replaced\":%llu,\"purged\":%llu,"

@@ -72,6 +72,8 @@ void result_print_json(const struct result *r, FILE *f);
  */
 void result_json(const struct result *r, FILE *f, const char *dest,
     int failed);
+/* Writes s as a JSON string (bytes that are not UTF-8 as \udcXX). */
+void result_json_string(const char *s, FILE *f);
 /* 0 when in sync, 1 when some entries were skipped or failed. */
 int result_exit_status(const struct result *r);
 

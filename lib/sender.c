@@ -6,11 +6,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fault.h"
 #include "fsutil.h"
 #include "hash.h"
+#include "htab.h"
 #include "log.h"
 #include "manifest.h"
 #include "progress.h"
@@ -20,6 +22,7 @@
 #define SEND_ATTEMPTS 3
 
 struct sender {
+	const struct sender_opts *o;
 	struct sender_peer *peers;
 	size_t npeers;
 	int rootfd;
@@ -309,6 +312,43 @@ lost:
 	return ATTEMPT_LOST;
 }
 
+/*
+ * Whether file idx, open as fd, must wait for a later session (see
+ * sender_opts): 1 with reason set, else 0. The read lease is the exact
+ * test for "open for write": the kernel grants it only when no one has
+ * the file open for writing, and we drop it at once so a writer that
+ * comes next is not delayed.
+ */
+static int
+held_back(struct sender *s, uint32_t idx, int fd, const struct stat *st,
+    char *reason, size_t len)
+{
+	const char *path = s->m.v[idx].path;
+	time_t age = time(NULL) - st->st_mtime;
+	size_t dummy;
+
+	if (s->o->force != NULL &&
+	    htab_get(s->o->force, path, strlen(path), &dummy))
+		return 0;
+	if (s->o->quiet > 0 && age < s->o->quiet) {
+		snprintf(reason, len, SENDER_HELD "changed %lds ago, within the "
+		    "quiet window of %ds", (long)age, s->o->quiet);
+		return 1;
+	}
+	if (!s->o->hold_open)
+		return 0;
+	if (fcntl(fd, F_SETLEASE, F_RDLCK) == 0) {
+		fcntl(fd, F_SETLEASE, F_UNLCK);
+		return 0;
+	}
+	if (errno != EAGAIN)
+		return 0;	/* no lease here (not our file, no CAP_LEASE) */
+	if (s->o->openupdate >= 0 && age >= s->o->openupdate)
+		return 0;
+	snprintf(reason, len, SENDER_HELD "open for update");
+	return 1;
+}
+
 /* Sends entry idx to s->to, reading it again when it changes under us. */
 static void
 send_file(struct sender *s, uint32_t idx, uint64_t from)
@@ -335,6 +375,11 @@ send_file(struct sender *s, uint32_t idx, uint64_t from)
 		if (!S_ISREG(st.st_mode)) {
 			close(fd);
 			abort_to(s, idx, ITEM_SKIP, "changed type during the sync");
+			return;
+		}
+		if (held_back(s, idx, fd, &st, reason, sizeof(reason))) {
+			close(fd);
+			abort_to(s, idx, ITEM_SKIP, reason);
 			return;
 		}
 		enum attempt a = send_attempt(s, idx, fd, &st, from);
@@ -391,6 +436,13 @@ send_data(struct sender *s)
 	while ((idx = next_needed(s)) != UINT32_MAX) {
 		uint64_t from = 0;
 
+		if (s->o->cancel != NULL && *s->o->cancel) {
+			/* Without DONE the receivers commit nothing. */
+			for (size_t i = 0; i < s->npeers; i++)
+				s->peers[i].failed = 1;
+			log_warnx("%s: session abandoned", s->source);
+			break;
+		}
 		s->nto = 0;
 		for (size_t i = 0; i < s->npeers; i++) {
 			struct sender_peer *p = &s->peers[i];
@@ -483,6 +535,7 @@ sender_run_peers(struct sender_peer *peers, size_t n, const char *source,
 	int rc = -1;
 
 	memset(&s, 0, sizeof(s));
+	s.o = o;
 	s.peers = peers;
 	s.npeers = n;
 	s.source = source;

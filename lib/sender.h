@@ -9,11 +9,30 @@
 #include "filter.h"
 #include "result.h"
 
+struct htab;
+
 struct sender_opts {
 	uint32_t flags;			/* SESSION_* */
 	const struct filter *filter;
 	int progress;			/* draw a progress line on stderr */
+	/*
+	 * Quiescence (mirrord): a file changed less than quiet seconds ago,
+	 * or, with hold_open, open for write by some process (a read lease
+	 * cannot be had), is held back: reported skipped with a reason that
+	 * starts with SENDER_HELD, and sent by a later session. openupdate
+	 * >= 0 sends a file open for write once unchanged that long. Paths in
+	 * force (past max_defer) are sent anyway when a consistent copy can
+	 * be read.
+	 */
+	int quiet;
+	int hold_open;
+	int openupdate;
+	const struct htab *force;
+	/* Set (by another thread) to abandon the session: nothing is committed. */
+	const volatile int *cancel;
 };
+
+#define SENDER_HELD "held back: "
 
 /* One destination of a session. */
 struct sender_peer {

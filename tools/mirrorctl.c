@@ -8,6 +8,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include "config.h"
 #include "conn.h"
 #include "control.h"
 #include "filter.h"
@@ -33,6 +37,9 @@ static const char usage_text[] =
 "  renamed STORE                 list old versions kept for open handles\n"
 "  genkey FILE                   write a new random pre-shared key (mode 600)\n"
 "  clear-sync STORE              remove the stale entry of a dead master\n"
+"  status [-c CONF] [--json]     what mirrord is doing with each file set\n"
+"  suspend|resume|sync-now [-c CONF] FILESET\n"
+"                                act on a file set of the running mirrord\n"
 "  help [COMMAND]                show help\n"
 "\n"
 "exit status: 0 in sync, 1 partial (entries skipped or failed, each listed),\n"
@@ -384,6 +391,80 @@ cmd_renamed(int argc, char **argv)
 	return rc;
 }
 
+static const char daemon_help[] =
+"usage: mirrorctl status [-c CONF] [--json]\n"
+"       mirrorctl suspend|resume|sync-now [-c CONF] FILESET\n"
+"\n"
+"Asks the running mirrord (its control socket: [daemon] control = PATH in\n"
+"CONF, default " CONFIG_DEFAULT_CONTROL "; CONF defaults to\n"
+"/etc/mirrorfs/mirrord.conf) for the state of every file set (idle,\n"
+"waiting for quiet files, syncing, suspended), its last run and result,\n"
+"its next run and the files held back and why; or suspends, resumes or\n"
+"runs a file set now.\n";
+
+/* Sends one request to mirrord and prints its answer. */
+static int
+cmd_daemon(int argc, char **argv, int op)
+{
+	const char *conf = "/etc/mirrorfs/mirrord.conf", *name = "";
+	struct sockaddr_un sa;
+	struct config cfg;
+	const uint8_t *p;
+	struct conn c;
+	size_t n;
+	int fd, json = 0, rc = EXIT_FATAL;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
+			conf = argv[++i];
+		else if (strcmp(argv[i], "--json") == 0 && op == DAEMON_STATUS)
+			json = 1;
+		else if (strcmp(argv[i], "--help") == 0) {
+			fputs(daemon_help, stdout);
+			return 0;
+		} else if (argv[i][0] != '-' && op != DAEMON_STATUS && !*name)
+			name = argv[i];
+		else {
+			fputs(daemon_help, stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (op != DAEMON_STATUS && *name == '\0') {
+		fputs(daemon_help, stderr);
+		return EXIT_USAGE;
+	}
+	if (config_load(&cfg, conf) == -1)
+		return EXIT_USAGE;
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s",
+	    cfg.control ? cfg.control : CONFIG_DEFAULT_CONTROL);
+	config_release(&cfg);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd == -1 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == -1) {
+		log_err("mirrord's control socket %s (is mirrord running?)",
+		    sa.sun_path);
+		if (fd != -1)
+			close(fd);
+		return EXIT_FATAL;
+	}
+	if (conn_init(&c, fd, fd, "mirrord") == -1) {
+		close(fd);
+		return EXIT_FATAL;
+	}
+	c.timeout_ms = 10000;
+	if (proto_send_daemon(&c, op, op == DAEMON_STATUS ?
+	    (json ? "json" : "text") : name) == 0 && conn_flush(&c) == 0 &&
+	    proto_expect(&c, MSG_DAEMON_REPLY, &p, &n) != -1) {
+		fwrite(p, 1, n, stdout);
+		if (n == 0 || p[n - 1] != '\n')
+			putchar('\n');
+		rc = 0;
+	}
+	conn_release(&c);
+	return rc;
+}
+
 static const char clear_sync_help[] =
 "usage: mirrorctl clear-sync STORE\n"
 "\n"
@@ -435,6 +516,9 @@ cmd_help(int argc, char **argv)
 		fputs(renamed_help, stdout);
 	else if (strcmp(argv[1], "clear-sync") == 0)
 		fputs(clear_sync_help, stdout);
+	else if (!strcmp(argv[1], "status") || !strcmp(argv[1], "suspend") ||
+	    !strcmp(argv[1], "resume") || !strcmp(argv[1], "sync-now"))
+		fputs(daemon_help, stdout);
 	else {
 		log_errx("no command '%s'", argv[1]);
 		return EXIT_USAGE;
@@ -476,6 +560,14 @@ main(int argc, char **argv)
 		return cmd_recover(argc - i, argv + i);
 	if (strcmp(argv[i], "renamed") == 0)
 		return cmd_renamed(argc - i, argv + i);
+	if (strcmp(argv[i], "status") == 0)
+		return cmd_daemon(argc - i, argv + i, DAEMON_STATUS);
+	if (strcmp(argv[i], "suspend") == 0)
+		return cmd_daemon(argc - i, argv + i, DAEMON_SUSPEND);
+	if (strcmp(argv[i], "resume") == 0)
+		return cmd_daemon(argc - i, argv + i, DAEMON_RESUME);
+	if (strcmp(argv[i], "sync-now") == 0)
+		return cmd_daemon(argc - i, argv + i, DAEMON_SYNC_NOW);
 	if (strcmp(argv[i], "genkey") == 0) {
 		if (argc - i != 2) {
 			log_errx("usage: mirrorctl genkey FILE");

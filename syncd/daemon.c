@@ -1,0 +1,401 @@
+/* daemon: mirrord's event loop: file sets on their schedules and watches, the listener, control. */
+#include "daemon.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/fsuid.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "conn.h"
+#include "fileset.h"
+#include "listener.h"
+#include "log.h"
+#include "proto.h"
+#include "schedule.h"
+#include "watch.h"
+
+#define EXIT_USAGE 2
+#define STOP_GRACE_MS 2000
+
+struct daemon {
+	struct config cfg;
+	struct fileset **sets;
+	size_t nsets;
+	struct watcher *watcher;
+	struct listener *listener;
+	int ctlfd;		/* the control socket */
+	int sigfd;
+	int reload;		/* SIGHUP seen; applied when no session runs */
+};
+
+/* Tells systemd (Type=notify) how we are, when it asked to know. */
+static void
+notify(const char *state)
+{
+	const char *path = getenv("NOTIFY_SOCKET");
+	struct sockaddr_un sa;
+	int fd;
+
+	if (path == NULL || (path[0] != '/' && path[0] != '@') ||
+	    strlen(path) >= sizeof(sa.sun_path))
+		return;
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	strcpy(sa.sun_path, path);
+	if (path[0] == '@')
+		sa.sun_path[0] = '\0';	/* abstract namespace */
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd == -1)
+		return;
+	sendto(fd, state, strlen(state), 0, (struct sockaddr *)&sa,
+	    (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(path)));
+	close(fd);
+}
+
+static int
+control_open(const char *path)
+{
+	struct sockaddr_un sa;
+	int fd;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		log_errx("control socket %s: path too long", path);
+		return -1;
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	strcpy(sa.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd == -1) {
+		log_err("socket");
+		return -1;
+	}
+	unlink(path);	/* a socket left by a mirrord that ended */
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == -1 ||
+	    chmod(path, 0600) == -1 || listen(fd, 8) == -1) {
+		log_err("control socket %s", path);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static const char *
+control_path(const struct config *cfg)
+{
+	return cfg->control ? cfg->control : CONFIG_DEFAULT_CONTROL;
+}
+
+static struct fileset *
+find_set(struct daemon *d, const char *name)
+{
+	for (size_t i = 0; i < d->nsets; i++)
+		if (strcmp(fileset_name(d->sets[i]), name) == 0)
+			return d->sets[i];
+	return NULL;
+}
+
+/* One request on the control socket, answered at once. */
+static void
+control_serve(struct daemon *d)
+{
+	struct conn c;
+	const uint8_t *p;
+	struct fileset *fs = NULL;
+	char err[128], *name = NULL, *text;
+	size_t n;
+	int fd, op;
+
+	fd = accept4(d->ctlfd, NULL, NULL, SOCK_CLOEXEC);
+	if (fd == -1 || conn_init(&c, fd, fd, "mirrorctl") == -1) {
+		if (fd != -1)
+			close(fd);
+		return;
+	}
+	c.timeout_ms = 2000;
+	if (proto_expect(&c, MSG_DAEMON, &p, &n) == -1 ||
+	    proto_decode_daemon(p, n, &op, &name, err, sizeof(err)) == -1)
+		goto out;
+	if (op != DAEMON_STATUS && (fs = find_set(d, name)) == NULL) {
+		snprintf(err, sizeof(err), "no file set '%.64s'", name);
+		proto_send_error(&c, err);
+		goto out;
+	}
+	switch (op) {
+	case DAEMON_STATUS:
+		text = strcmp(name, "json") == 0 ?
+		    fileset_status_json(d->sets, d->nsets) :
+		    fileset_status_text(d->sets, d->nsets);
+		if (text == NULL) {
+			proto_send_error(&c, "out of memory");
+			goto out;
+		}
+		conn_send(&c, MSG_DAEMON_REPLY, text, strlen(text));
+		free(text);
+		break;
+	case DAEMON_SUSPEND:
+		fileset_suspend(fs, 1);
+		log_info("%s: suspended", name);
+		conn_send(&c, MSG_DAEMON_REPLY, "suspended", 9);
+		break;
+	case DAEMON_RESUME:
+		fileset_suspend(fs, 0);
+		log_info("%s: resumed", name);
+		conn_send(&c, MSG_DAEMON_REPLY, "resumed", 7);
+		break;
+	case DAEMON_SYNC_NOW:
+		fileset_sync_now(fs);
+		log_info("%s: sync requested", name);
+		conn_send(&c, MSG_DAEMON_REPLY, "sync started", 12);
+		break;
+	}
+out:
+	conn_flush(&c);
+	free(name);
+	conn_release(&c);
+}
+
+static void
+on_change(void *arg, int tree, const char *rel, int rescan)
+{
+	struct daemon *d = arg;
+
+	if (tree >= 0 && (size_t)tree < d->nsets)
+		fileset_changed(d->sets[tree], rel, rescan);
+}
+
+static void
+drop_sets(struct daemon *d)
+{
+	for (size_t i = 0; i < d->nsets; i++)
+		fileset_free(d->sets[i]);
+	free(d->sets);
+	d->sets = NULL;
+	d->nsets = 0;
+	watcher_free(d->watcher);
+	d->watcher = NULL;
+}
+
+/* Builds the file sets of d->cfg (keeping the state of old ones by name). */
+static int
+make_sets(struct daemon *d, struct fileset **old, size_t nold)
+{
+	d->sets = calloc(d->cfg.nfilesets + 1, sizeof(*d->sets));
+	if (d->sets == NULL)
+		return -1;
+	d->watcher = watcher_new();
+	for (size_t i = 0; i < d->cfg.nfilesets; i++) {
+		const struct fileset_conf *fc = &d->cfg.filesets[i];
+		struct fileset *prev = NULL;
+
+		for (size_t k = 0; k < nold; k++)
+			if (old[k] && strcmp(fileset_name(old[k]), fc->name) == 0)
+				prev = old[k];
+		d->sets[i] = fileset_new(fc, prev);
+		if (d->sets[i] == NULL)
+			return -1;
+		d->nsets++;
+		if (fc->watch && d->watcher != NULL &&
+		    watcher_add_tree(d->watcher, (int)i, fc->source) == -1)
+			fileset_changed(d->sets[i], NULL, 1);
+	}
+	return 0;
+}
+
+static int
+any_running(struct daemon *d)
+{
+	for (size_t i = 0; i < d->nsets; i++)
+		if (fileset_running(d->sets[i]))
+			return 1;
+	return 0;
+}
+
+/* Re-reads the configuration; a bad file leaves the running one in place. */
+static void
+reload(struct daemon *d, const char *conf)
+{
+	struct config fresh;
+	struct fileset **old = d->sets;
+	struct watcher *oldw = d->watcher;
+	size_t nold = d->nsets;
+
+	d->reload = 0;
+	notify("RELOADING=1");
+	if (config_load(&fresh, conf) == -1) {
+		log_errx("%s: kept the running configuration", conf);
+		notify("READY=1");
+		return;
+	}
+	d->sets = NULL;
+	d->nsets = 0;
+	d->watcher = NULL;
+	config_release(&d->cfg);
+	d->cfg = fresh;
+	if (make_sets(d, old, nold) == -1)
+		log_errx("%s: out of memory building the file sets", conf);
+	for (size_t i = 0; i < nold; i++)
+		fileset_free(old[i]);
+	free(old);
+	watcher_free(oldw);
+	listener_close(d->listener);
+	d->listener = d->cfg.listen ? listener_open(&d->cfg) : NULL;
+	log_info("%s: configuration re-read (%zu file sets)", conf, d->nsets);
+	notify("READY=1");
+}
+
+/* Starts the file sets that are due, one session at a time per batch. */
+static void
+start_due(struct daemon *d, time_t now)
+{
+	for (size_t i = 0; i < d->nsets; i++) {
+		struct fileset *fs = d->sets[i];
+		const char *batch = fileset_conf(fs)->batch;
+		int busy = 0;
+
+		fileset_reap(fs, now);
+		if (fileset_running(fs) || !fileset_due(fs, now))
+			continue;
+		for (size_t k = 0; batch != NULL && k < d->nsets; k++) {
+			const char *b = fileset_conf(d->sets[k])->batch;
+
+			if (k != i && b != NULL && strcmp(b, batch) == 0 &&
+			    fileset_running(d->sets[k]))
+				busy = 1;
+		}
+		if (!busy)
+			fileset_start(fs, now);
+	}
+}
+
+static int
+loop(struct daemon *d, const char *conf)
+{
+	struct pollfd pfd[4];
+	struct signalfd_siginfo si;
+	int n, stop = 0;
+
+	while (!stop) {
+		n = 0;
+		pfd[n].fd = d->sigfd;
+		pfd[n++].events = POLLIN;
+		pfd[n].fd = d->ctlfd;
+		pfd[n++].events = POLLIN;
+		pfd[n].fd = d->watcher ? watcher_fd(d->watcher) : -1;
+		pfd[n++].events = POLLIN;
+		pfd[n].fd = d->listener ? listener_fd(d->listener) : -1;
+		pfd[n++].events = POLLIN;
+		if (poll(pfd, (nfds_t)n, 200) == -1 && errno != EINTR) {
+			log_err("poll");
+			return 1;
+		}
+		if (pfd[0].revents && read(d->sigfd, &si, sizeof(si)) ==
+		    sizeof(si)) {
+			if (si.ssi_signo == SIGHUP)
+				d->reload = 1;
+			else
+				stop = (int)si.ssi_signo;
+		}
+		if (pfd[1].revents)
+			control_serve(d);
+		if (pfd[2].revents)
+			watcher_read(d->watcher, on_change, d);
+		if (pfd[3].revents)
+			listener_accept(d->listener, &d->cfg);
+		if (d->listener)
+			listener_reap(d->listener);
+		if (d->reload && !any_running(d))
+			reload(d, conf);
+		if (!stop && !d->reload)
+			start_due(d, time(NULL));
+	}
+	log_info("stopping (signal %d)", stop);
+	return 0;
+}
+
+/* Abandons the sessions in progress; waits for them a couple of seconds. */
+static void
+stop_sets(struct daemon *d)
+{
+	for (int waited = 0; waited < STOP_GRACE_MS; waited += 50) {
+		int running = 0;
+
+		for (size_t i = 0; i < d->nsets; i++) {
+			fileset_cancel(d->sets[i]);
+			fileset_reap(d->sets[i], time(NULL));
+			running |= fileset_running(d->sets[i]);
+		}
+		if (!running)
+			return;
+		usleep(50000);
+	}
+	log_warnx("a session did not end in time; its receivers roll it back");
+}
+
+int
+daemon_run(const char *conf)
+{
+	struct daemon d;
+	sigset_t mask;
+	int rc = EXIT_USAGE;
+
+	memset(&d, 0, sizeof(d));
+	d.ctlfd = d.sigfd = -1;
+	if (config_load(&d.cfg, conf) == -1)
+		return EXIT_USAGE;
+	if (d.cfg.nfilesets == 0 && !d.cfg.listen) {
+		log_errx("%s: nothing to do (no [fileset NAME] and no [listen])",
+		    conf);
+		goto out;
+	}
+	/* Signals arrive on a descriptor; sessions' threads never see them. */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &mask, NULL);
+	d.sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (d.sigfd == -1) {
+		log_err("signalfd");
+		goto out;
+	}
+	if (d.cfg.listen && (d.listener = listener_open(&d.cfg)) == NULL)
+		goto out;
+	if (d.cfg.nfilesets > 0 &&
+	    (d.ctlfd = control_open(control_path(&d.cfg))) == -1)
+		goto out;
+	if (make_sets(&d, NULL, 0) == -1) {
+		log_errx("out of memory");
+		goto out;
+	}
+	log_info("running %zu file sets%s", d.nsets, d.listener ?
+	    ", and listening" : "");
+	notify("READY=1");
+	rc = loop(&d, conf);
+	notify("STOPPING=1");
+	stop_sets(&d);
+out:
+	drop_sets(&d);
+	listener_close(d.listener);
+	if (d.ctlfd != -1) {
+		close(d.ctlfd);
+		unlink(control_path(&d.cfg));
+	}
+	if (d.sigfd != -1)
+		close(d.sigfd);
+	config_release(&d.cfg);
+	return rc;
+}
