@@ -12,7 +12,7 @@ FUSE_CFLAGS := $(shell pkg-config --cflags fuse3 2>/dev/null)
 FUSE_LIBS   := $(shell pkg-config --libs fuse3 2>/dev/null || echo -lfuse3)
 DEB_PKGS := build-essential pkg-config libzstd-dev libxxhash-dev check \
 	    libfuse3-dev fuse3 libsodium-dev libinih-dev rsync python3 \
-	    iproute2 shellcheck
+	    iproute2 shellcheck man-db groff-base bash-completion
 
 ifeq ($(SANITIZE),1)
 BUILD   ?= build-san
@@ -121,9 +121,116 @@ fuzz-seeds: $(LIB_A)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $(BUILD)/make_seeds tests/fuzz/make_seeds.c $(LIB_A) $(LDLIBS)
 	$(BUILD)/make_seeds tests/fuzz/corpus
 
-install: all
-	install -d $(DESTDIR)$(PREFIX)/bin
-	install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
+# install: the programs `make` built, their man pages, the systemd unit,
+# examples and bash completion, under $(DESTDIR)$(PREFIX).  Paths inside
+# installed files follow PREFIX (and SYSCONFDIR).  NOBUILD=1 installs what is
+# in $(BUILD) as it is, without running `make all` first; ETC_EXAMPLE=0 leaves
+# out $(SYSCONFDIR)/mirrorfs/mirrord.conf.example (the copy under the doc
+# directory is always installed).
+SYSCONFDIR  ?= /etc
+BINDIR      ?= $(PREFIX)/bin
+MANDIR      ?= $(PREFIX)/share/man
+DOCDIR      ?= $(PREFIX)/share/doc/mirrorfs
+UNITDIR     ?= $(PREFIX)/lib/systemd/system
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+ETC_EXAMPLE ?= 1
+MAN_PAGES   := docs/man/mirrorctl.8 docs/man/mirrord.8 docs/man/mirrorfs.8 \
+	       docs/man/mirrord.conf.5
+DOC_FILES   := README.md docs/GUIDE.md docs/OWNERSHIP.md docs/PROTOCOL.md
+EXAMPLES    := packaging/mirrord.conf.example packaging/opt-app.mount \
+	       packaging/fstab.example
+SUBST = sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@BINDIR@|$(BINDIR)|g' \
+	    -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' -e 's|@VERSION@|$(VERSION)|g'
+
+install: $(if $(NOBUILD),,all)
+	@for b in $(BINS); do [ -x "$$b" ] || { \
+		echo "make install: $$b is missing: run make first" >&2; exit 1; }; done
+	install -d -m 0755 $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man5 \
+		$(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(UNITDIR) \
+		$(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(BASHCOMPDIR)
+	install -m 0755 $(BINS) $(DESTDIR)$(BINDIR)/
+	@set -e; for m in $(MAN_PAGES); do \
+		d=$(DESTDIR)$(MANDIR)/man$${m##*.}/$${m##*/}; \
+		echo "$(SUBST) $$m > $$d"; \
+		$(SUBST) "$$m" >"$$d"; chmod 0644 "$$d"; \
+	done
+	$(SUBST) packaging/mirrord.service.in >$(DESTDIR)$(UNITDIR)/mirrord.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/mirrord.service
+	install -m 0644 $(DOC_FILES) $(DESTDIR)$(DOCDIR)/
+	install -m 0644 $(EXAMPLES) $(DESTDIR)$(DOCDIR)/examples/
+	install -m 0644 contrib/bash-completion/mirrorctl $(DESTDIR)$(BASHCOMPDIR)/mirrorctl
+ifneq ($(ETC_EXAMPLE),0)
+	install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/mirrorfs
+	install -m 0644 packaging/mirrord.conf.example \
+		$(DESTDIR)$(SYSCONFDIR)/mirrorfs/mirrord.conf.example
+endif
+
+# man: the man pages with their paths filled in, in $(BUILD)/man, each
+# checked to render without a warning (groff -ww, man --warnings).
+.PHONY: man
+man:
+	@mkdir -p $(BUILD)/man
+	@set -e; for m in $(MAN_PAGES); do \
+		out=$(BUILD)/man/$${m##*/}; \
+		$(SUBST) "$$m" >"$$out"; \
+		w=; \
+		if command -v groff >/dev/null; then \
+			w=$$(groff -man -ww -z "$$out" 2>&1); fi; \
+		if command -v man >/dev/null; then \
+			w="$$w$$(LC_ALL=C.UTF-8 MANROFFSEQ= MANWIDTH=80 \
+			man --warnings -E UTF-8 -l "$$out" 2>&1 >/dev/null)"; fi; \
+		if [ -n "$$w" ]; then echo "$$w" >&2; \
+			echo "make man: $$m renders with warnings" >&2; exit 1; fi; \
+		echo "man: $$out"; \
+	done
+
+# deb: $(BUILD)/mirrorfs_VERSION_ARCH.deb with dpkg-deb, installing to /usr.
+# Depends come from dpkg-shlibdeps when it is there (dpkg-dev), else from
+# DEB_SHLIBS; fuse3 is added for mount.fuse3 and fusermount3.  NOBUILD=1
+# packages what is in $(BUILD) without running `make all` first.
+DEB_ARCH    = $(shell dpkg --print-architecture)
+DEB_FILE    = $(BUILD)/mirrorfs_$(VERSION)_$(DEB_ARCH).deb
+DEB_TOP     = $(BUILD)/deb
+DEB_ROOT    = $(DEB_TOP)/debian/mirrorfs
+DEB_SHLIBS  = libc6 (>= 2.34), libfuse3-3 (>= 3.12.0), libinih1 (>= 40), \
+	      libsodium23 (>= 0.6.0), libxxhash0 (>= 0.8.0), libzstd1 (>= 1.5.2)
+.PHONY: deb
+deb: $(if $(NOBUILD),,all)
+	rm -rf $(DEB_TOP)
+	$(MAKE) --no-print-directory install NOBUILD=1 BUILD=$(BUILD) \
+		PREFIX=/usr SYSCONFDIR=/etc ETC_EXAMPLE=0 \
+		BINDIR=/usr/bin MANDIR=/usr/share/man \
+		DOCDIR=/usr/share/doc/mirrorfs UNITDIR=/usr/lib/systemd/system \
+		BASHCOMPDIR=/usr/share/bash-completion/completions \
+		DESTDIR=$(abspath $(DEB_ROOT))
+	strip --strip-unneeded --remove-section=.comment \
+		--remove-section=.note $(DEB_ROOT)/usr/bin/*
+	gzip -9n $(DEB_ROOT)/usr/share/man/man5/* $(DEB_ROOT)/usr/share/man/man8/*
+	install -d -m 0755 $(DEB_ROOT)/etc/mirrorfs $(DEB_ROOT)/DEBIAN
+	install -m 0644 packaging/deb/copyright $(DEB_ROOT)/usr/share/doc/mirrorfs/
+	$(SUBST) packaging/deb/changelog | gzip -9n \
+		>$(DEB_ROOT)/usr/share/doc/mirrorfs/changelog.Debian.gz
+	install -m 0755 packaging/deb/postinst packaging/deb/prerm \
+		packaging/deb/postrm $(DEB_ROOT)/DEBIAN/
+	@set -e; cd $(DEB_TOP); \
+	deps=; \
+	if command -v dpkg-shlibdeps >/dev/null; then \
+		printf 'Source: mirrorfs\n\nPackage: mirrorfs\nArchitecture: any\n' \
+			>debian/control; \
+		deps=$$(dpkg-shlibdeps -O debian/mirrorfs/usr/bin/* | \
+			sed -n 's/^shlibs:Depends=//p'); \
+	fi; \
+	[ -n "$$deps" ] || deps='$(DEB_SHLIBS)'; \
+	size=$$(du -sk --apparent-size --exclude=DEBIAN debian/mirrorfs | cut -f1); \
+	$(SUBST) -e "s|@ARCH@|$(DEB_ARCH)|" -e "s|@SIZE@|$$size|" \
+		-e "s|@DEPENDS@|$$deps, fuse3|" $(CURDIR)/packaging/deb/control.in \
+		>debian/mirrorfs/DEBIAN/control; \
+	(cd debian/mirrorfs && find . -path ./DEBIAN -prune -o -type f -printf '%P\0' | \
+		LC_ALL=C sort -z | xargs -0 md5sum) >debian/mirrorfs/DEBIAN/md5sums; \
+	chmod 0644 debian/mirrorfs/DEBIAN/control debian/mirrorfs/DEBIAN/md5sums; \
+	find debian/mirrorfs -type d -exec chmod 0755 {} +
+	dpkg-deb --root-owner-group -Zxz --build $(DEB_ROOT) $(DEB_FILE)
+	@echo "deb: $(DEB_FILE)"
 
 clean:
 	rm -rf build build-san build-fuzz demo

@@ -12,8 +12,11 @@
 
 struct parse {
 	struct config *cfg;
-	char err[512];
+	char err[512];		/* the first handler error only */
+	int timeout_set;
 };
+
+static int parse_int(const char *v, long lo, long hi, int *out);
 
 static int
 set_once(char **slot, const char *value, const char *key, struct parse *ps)
@@ -54,9 +57,15 @@ on_listen(struct parse *ps, const char *key, const char *value)
 {
 	ps->cfg->listen = 1;
 	if (strcmp(key, "address") == 0) {
-		if (strrchr(value, ':') == NULL) {
+		const char *colon = strrchr(value, ':');
+		const char *close = strchr(value, ']');
+		int port;
+
+		if (colon == NULL || (value[0] == '[' && (close == NULL ||
+		    close[1] != ':')) || parse_int(colon + 1, 1, 65535,
+		    &port) == -1) {
 			snprintf(ps->err, sizeof(ps->err), "address '%s' is "
-			    "not HOST:PORT", value);
+			    "not HOST:PORT (PORT 1-65535; [V6]:PORT)", value);
 			return 0;
 		}
 		return set_once(&ps->cfg->address, value, key, ps);
@@ -64,15 +73,15 @@ on_listen(struct parse *ps, const char *key, const char *value)
 	if (strcmp(key, "key") == 0)
 		return set_once(&ps->cfg->key, value, key, ps);
 	if (strcmp(key, "timeout") == 0) {
-		char *end;
-		long v = strtol(value, &end, 10);
-
-		if (*value == '\0' || *end != '\0' || v < 1 || v > 86400) {
+		if (ps->timeout_set++) {
+			snprintf(ps->err, sizeof(ps->err), "timeout given twice");
+			return 0;
+		}
+		if (parse_int(value, 1, 86400, &ps->cfg->timeout) == -1) {
 			snprintf(ps->err, sizeof(ps->err), "timeout '%s' is not "
 			    "a number of seconds from 1 to 86400", value);
 			return 0;
 		}
-		ps->cfg->timeout = (int)v;
 		return 1;
 	}
 	snprintf(ps->err, sizeof(ps->err), "unknown key '%s' in [listen] "
@@ -301,11 +310,29 @@ on_daemon(struct parse *ps, const char *key, const char *value)
 	return 0;
 }
 
+static int on_section_value(struct parse *ps, const char *section,
+    const char *key, const char *value);
+
+/* inih goes on after an error: keep the message of the first one. */
 static int
 on_value(void *arg, const char *section, const char *key, const char *value)
 {
 	struct parse *ps = arg;
+	char first[sizeof(ps->err)];
+	int had = ps->err[0] != '\0', r;
 
+	if (had)
+		memcpy(first, ps->err, sizeof(first));
+	r = on_section_value(ps, section, key, value);
+	if (had)
+		memcpy(ps->err, first, sizeof(first));
+	return r;
+}
+
+static int
+on_section_value(struct parse *ps, const char *section, const char *key,
+    const char *value)
+{
 	if (strcmp(section, "listen") == 0)
 		return on_listen(ps, key, value);
 	if (strcmp(section, "daemon") == 0)
@@ -320,47 +347,76 @@ on_value(void *arg, const char *section, const char *key, const char *value)
 }
 
 /*
- * inih calls nothing for a section without keys: find unknown section
- * headers, and section lines for messages, in a pass of our own.
+ * inih calls nothing for a section without keys and goes on after a
+ * syntax error: a pass of our own finds unknown sections and lines that
+ * are no INI (so the first error inih reports is ours to describe), and
+ * notes where each section starts, for later messages.
  */
 static int
 check_sections(struct config *cfg, const char *file)
 {
-	char line[1024];
+	struct parse ps = { .cfg = cfg };
+	char line[4096];
 	unsigned lineno = 0;
 	FILE *f = fopen(file, "re");
-	int rc = 0;
+	const char *why = NULL;
+	char *p, *end;
 
 	if (f == NULL) {
 		log_err("%s", file);
 		return -1;
 	}
-	while (fgets(line, sizeof(line), f) != NULL) {
-		char *p = line + strspn(line, " \t");
-
+	while (why == NULL && fgets(line, sizeof(line), f) != NULL) {
 		lineno++;
-		if (*p != '[')
+		p = line + strspn(line, " \t");
+		p[strcspn(p, "\r\n")] = '\0';
+		if (*p == '\0' || *p == ';' || *p == '#')
 			continue;
-		p[strcspn(p, "]\n")] = '\0';
+		if (p != line) {
+			why = "an indented line (continuation lines are not "
+			    "supported)";
+			break;
+		}
+		if (*p != '[') {
+			if (strchr(p, '=') == NULL && strchr(p, ':') == NULL)
+				why = "not a section, a 'key = value' line or a "
+				    "comment";
+			continue;
+		}
+		end = strchr(p, ']');
+		if (end == NULL) {
+			why = "a section header without ']'";
+			break;
+		}
+		*end = '\0';
 		p++;
 		if (strncmp(p, "fileset ", 8) == 0) {
-			struct parse ps = { .cfg = cfg };
 			struct fileset_conf *fs = fileset_section(&ps, p + 8);
 
 			if (fs != NULL && fs->line == 0)
 				fs->line = lineno;
-			continue;
+		} else if (strncmp(p, "store ", 6) == 0) {
+			struct store_conf *st = store_section(&ps, p + 6);
+
+			if (st != NULL && st->line == 0)
+				st->line = lineno;
+		} else if (strcmp(p, "listen") == 0) {
+			cfg->listen = 1;
+			cfg->listen_line = lineno;
+		} else if (strcmp(p, "daemon") != 0) {
+			log_errx("%s:%u: unknown section [%s] (known: [daemon], "
+			    "[listen], [fileset NAME], [store NAME])", file,
+			    lineno, p);
+			fclose(f);
+			return -1;
 		}
-		if (strcmp(p, "listen") == 0 || strcmp(p, "daemon") == 0 ||
-		    strncmp(p, "store ", 6) == 0)
-			continue;
-		log_errx("%s:%u: unknown section [%s] (known: [daemon], "
-		    "[listen], [fileset NAME], [store NAME])", file, lineno, p);
-		rc = -1;
-		break;
 	}
 	fclose(f);
-	return rc;
+	if (why != NULL) {
+		log_errx("%s:%u: %s", file, lineno, why);
+		return -1;
+	}
+	return 0;
 }
 
 static int
@@ -368,8 +424,8 @@ check_complete(struct config *cfg)
 {
 	for (size_t i = 0; i < cfg->nstores; i++)
 		if (cfg->stores[i].path == NULL) {
-			log_errx("%s: [store %s] has no path", cfg->file,
-			    cfg->stores[i].name);
+			log_errx("%s:%u: [store %s] has no path", cfg->file,
+			    cfg->stores[i].line, cfg->stores[i].name);
 			return -1;
 		}
 	for (size_t i = 0; i < cfg->nfilesets; i++) {
@@ -389,7 +445,8 @@ check_complete(struct config *cfg)
 		}
 	}
 	if (cfg->listen && (cfg->address == NULL || cfg->key == NULL)) {
-		log_errx("%s: [listen] needs address and key", cfg->file);
+		log_errx("%s:%u: [listen] needs %s", cfg->file, cfg->listen_line,
+		    cfg->address == NULL ? "address" : "key");
 		return -1;
 	}
 	return 0;

@@ -11,7 +11,7 @@ struct store_conf {
 	char *name;
 	char *path;		/* path = DIR (required) */
 	char *user;		/* user = NAME: run its sessions as that user */
-	unsigned line;
+	unsigned line;		/* of its section header */
 };
 
 /* [fileset NAME]: a source tree this daemon keeps mirrored. */
@@ -43,6 +43,7 @@ struct fileset_conf {
 struct config {
 	char *file;
 	int listen;		/* a [listen] section was given */
+	unsigned listen_line;	/* of its header */
 	char *address;		/* [listen] address = HOST:PORT */
 	char *key;		/* [listen] key = FILE */
 	int timeout;		/* [listen] timeout = SECONDS a silent client is kept */

@@ -18,6 +18,8 @@
 /* Payloads this large skip the copy into the write buffer. */
 #define CONN_DIRECT_MIN (64 * 1024)
 #define CONN_ZIN_SIZE (128 * 1024)
+/* What ZSTD_decompressStream asks for between blocks: a block header. */
+#define ZSTD_BLOCK_HEADER 3
 
 int
 conn_init(struct conn *c, int rfd, int wfd, const char *peer)
@@ -65,9 +67,12 @@ conn_release(struct conn *c)
 int
 conn_compress(struct conn *c, int level)
 {
+	size_t ahead = c->rend - c->rstart;
+
 	c->zc = ZSTD_createCCtx();
 	c->zd = ZSTD_createDCtx();
-	c->zin = malloc(CONN_ZIN_SIZE);
+	c->zin_cap = ahead > CONN_ZIN_SIZE ? ahead : CONN_ZIN_SIZE;
+	c->zin = malloc(c->zin_cap);
 	if (c->zc == NULL || c->zd == NULL || c->zin == NULL ||
 	    ZSTD_isError(ZSTD_CCtx_setParameter(c->zc, ZSTD_c_compressionLevel,
 	    level))) {
@@ -76,12 +81,9 @@ conn_compress(struct conn *c, int level)
 	}
 	/* What was read past the last plain frame is already compressed. */
 	c->zin_start = 0;
-	c->zin_end = c->rend - c->rstart;
-	if (c->zin_end > CONN_ZIN_SIZE) {
-		errno = EPROTO;
-		return -1;
-	}
-	memcpy(c->zin, c->rbuf + c->rstart, c->zin_end);
+	c->zin_end = ahead;
+	c->zin_hint = ZSTD_BLOCK_HEADER;
+	memcpy(c->zin, c->rbuf + c->rstart, ahead);
 	c->rstart = c->rend = 0;
 	return 0;
 }
@@ -229,6 +231,7 @@ conn_inflate(struct conn *c)
 			in.size = c->zin_end;
 			in.pos = c->zin_start;
 			r = ZSTD_decompressStream(c->zd, &out, &in);
+			c->zin_hint = r;
 			if (ZSTD_isError(r)) {
 				log_errx("%s sent a corrupt compressed stream: "
 				    "%s", c->peer, ZSTD_getErrorName(r));
@@ -244,14 +247,23 @@ conn_inflate(struct conn *c)
 		if (conn_wait(c) == -1)
 			return -1;
 		do
-			n = read(c->rfd, c->zin, CONN_ZIN_SIZE);
+			n = read(c->rfd, c->zin, c->zin_cap);
 		while (n == -1 && errno == EINTR);
 		if (n == -1) {
 			log_err("receiving from %s", c->peer);
 			return -1;
 		}
-		if (n == 0)
+		if (n == 0) {
+			/* Between blocks zstd wants a block header next. */
+			if (c->zin_hint != ZSTD_BLOCK_HEADER &&
+			    c->zin_hint != 0) {
+				log_errx("%s: the compressed stream was cut in "
+				    "the middle of a block", c->peer);
+				errno = EPROTO;
+				return -1;
+			}
 			return 0;
+		}
 		c->bytes_in += (uint64_t)n;
 		c->zin_start = 0;
 		c->zin_end = (size_t)n;

@@ -33,8 +33,10 @@ struct conn {
 	struct ZSTD_DCtx_s *zd;
 	struct buf zout;	/* compressed bytes waiting to be written */
 	uint8_t *zin;		/* compressed bytes read, not yet decompressed */
+	size_t zin_cap;
 	size_t zin_start;
 	size_t zin_end;
+	size_t zin_hint;	/* zstd's last hint: 3 (a block header) between blocks */
 };
 
 /* Returns 0, or -1 (ENOMEM). rfd and wfd may be the same socket. */

@@ -415,6 +415,7 @@ net_accept(struct conn *c, const uint8_t *key, char *name, size_t namelen)
 		log_errx("%s: refused: not a mirrorfs client (bad greeting)",
 		    c->peer);
 		proto_send_error(c, "not a mirrorfs greeting");
+		conn_flush(c);
 		goto out;
 	}
 	if (o.version != PROTO_VERSION || o.level > NET_MAX_COMPRESS ||
@@ -422,6 +423,7 @@ net_accept(struct conn *c, const uint8_t *key, char *name, size_t namelen)
 		log_errx("%s: refused: protocol %u, compression %d, auth %d",
 		    c->peer, o.version, o.level, o.auth);
 		proto_send_error(c, "unsupported protocol version or options");
+		conn_flush(c);
 		goto out;
 	}
 	if (key == NULL) {

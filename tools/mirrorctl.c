@@ -465,6 +465,13 @@ cmd_daemon(int argc, char **argv, int op)
 	return rc;
 }
 
+static const char genkey_help[] =
+"usage: mirrorctl genkey FILE\n"
+"\n"
+"Writes a new random pre-shared key (32 random bytes, in hex) to FILE,\n"
+"which must not exist, with mode 600. Copy it to both ends: the source's\n"
+"--key FILE (or a file set's key =) and the destination's [listen] key =.\n";
+
 static const char clear_sync_help[] =
 "usage: mirrorctl clear-sync STORE\n"
 "\n"
@@ -516,6 +523,8 @@ cmd_help(int argc, char **argv)
 		fputs(renamed_help, stdout);
 	else if (strcmp(argv[1], "clear-sync") == 0)
 		fputs(clear_sync_help, stdout);
+	else if (strcmp(argv[1], "genkey") == 0)
+		fputs(genkey_help, stdout);
 	else if (!strcmp(argv[1], "status") || !strcmp(argv[1], "suspend") ||
 	    !strcmp(argv[1], "resume") || !strcmp(argv[1], "sync-now"))
 		fputs(daemon_help, stdout);
@@ -569,8 +578,12 @@ main(int argc, char **argv)
 	if (strcmp(argv[i], "sync-now") == 0)
 		return cmd_daemon(argc - i, argv + i, DAEMON_SYNC_NOW);
 	if (strcmp(argv[i], "genkey") == 0) {
-		if (argc - i != 2) {
-			log_errx("usage: mirrorctl genkey FILE");
+		if (argc - i == 2 && strcmp(argv[i + 1], "--help") == 0) {
+			fputs(genkey_help, stdout);
+			return 0;
+		}
+		if (argc - i != 2 || argv[i + 1][0] == '-') {
+			fputs(genkey_help, stderr);
 			return EXIT_USAGE;
 		}
 		return key_generate(argv[i + 1]) == 0 ? 0 : EXIT_FATAL;

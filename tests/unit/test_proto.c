@@ -14,6 +14,7 @@
 #include "buf.h"
 #include "conn.h"
 #include "filter.h"
+#include "journal.h"
 #include "log.h"
 #include "manifest.h"
 #include "proto.h"
@@ -1434,6 +1435,449 @@ START_TEST(test_renamed)
 }
 END_TEST
 
+/* ---- NEED_FROM, FILE_FROM (resuming a transfer) ----------------------- */
+
+/*
+ * Asserts every proper prefix of p[0..n) is refused by call, which decodes
+ * pfx_ (an exact-size copy of the prefix) of plen_ bytes.
+ */
+#define PREFIXES_REFUSED(p, n, call) do {				\
+	for (size_t plen_ = 0; plen_ < (n); plen_++) {			\
+		uint8_t *pfx_ = exact_copy((p), plen_);			\
+									\
+		err[0] = '\0';						\
+		if ((call) != -1 || err[0] == '\0')			\
+			ck_abort_msg("prefix of %zu of %zu bytes not "	\
+			    "refused: %s", plen_, (size_t)(n), #call);	\
+		free(pfx_);						\
+	}								\
+} while (0)
+
+/* A copy of p[0..n) followed by one zero byte (n + 1 bytes). */
+static uint8_t *
+with_trailing_byte(const void *p, size_t n)
+{
+	uint8_t *c = malloc(n + 1);
+
+	ck_assert_ptr_nonnull(c);
+	memcpy(c, p, n);
+	c[n] = 0;
+	return c;
+}
+
+START_TEST(test_need_from_round_trip)
+{
+	static const struct { uint32_t index; uint64_t offset; } cases[] = {
+		{ 0, 1 }, { 7, 12345 }, { UINT32_MAX, (uint64_t)INT64_MAX },
+	};
+	const uint8_t *p;
+	uint32_t index;
+	uint64_t offset;
+	size_t n;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		ck_assert_int_eq(proto_send_need_from(&tx, cases[i].index,
+		    cases[i].offset), 0);
+		recv_frame(MSG_NEED_FROM, &p, &n);
+		ck_assert_int_eq(n, 12);
+		ck_assert_msg(proto_decode_need_from(p, n, &index, &offset, err,
+		    sizeof(err)) == 0, "decode: %s", err);
+		ck_assert_uint_eq(index, cases[i].index);
+		ck_assert_uint_eq(offset, cases[i].offset);
+	}
+	ck_assert_str_eq(proto_msg_name(MSG_NEED_FROM), "NEED_FROM");
+}
+END_TEST
+
+START_TEST(test_need_from_hostile)
+{
+	const uint8_t *p;
+	uint32_t index;
+	uint64_t offset;
+	uint8_t *c;
+	size_t n;
+
+	/* Offset 0 is a plain NEED. */
+	ck_assert_int_eq(proto_send_need_from(&tx, 3, 0), 0);
+	recv_frame(MSG_NEED_FROM, &p, &n);
+	REFUSED(proto_decode_need_from(p, n, &index, &offset, err,
+	    sizeof(err)));
+	/* Beyond any file size. */
+	ck_assert_int_eq(proto_send_need_from(&tx, 3,
+	    (uint64_t)INT64_MAX + 1), 0);
+	recv_frame(MSG_NEED_FROM, &p, &n);
+	REFUSED(proto_decode_need_from(p, n, &index, &offset, err,
+	    sizeof(err)));
+	ck_assert_int_eq(proto_send_need_from(&tx, 3, UINT64_MAX), 0);
+	recv_frame(MSG_NEED_FROM, &p, &n);
+	REFUSED(proto_decode_need_from(p, n, &index, &offset, err,
+	    sizeof(err)));
+
+	ck_assert_int_eq(proto_send_need_from(&tx, 3, 100), 0);
+	recv_frame(MSG_NEED_FROM, &p, &n);
+	PREFIXES_REFUSED(p, n, proto_decode_need_from(pfx_, plen_, &index,
+	    &offset, err, sizeof(err)));
+	c = with_trailing_byte(p, n);
+	REFUSED(proto_decode_need_from(c, n + 1, &index, &offset, err,
+	    sizeof(err)));
+	free(c);
+}
+END_TEST
+
+/* A FILE_FROM payload by hand: index, offset, then the attributes. */
+static void
+raw_file_from(struct buf *b, uint32_t index, uint64_t offset,
+    const struct entry *a)
+{
+	buf_init(b);
+	ck_assert_int_eq(buf_put_u32(b, index) || buf_put_u64(b, offset) ||
+	    buf_put_u32(b, a->mode) || buf_put_u32(b, a->uid) ||
+	    buf_put_u32(b, a->gid) || buf_put_u64(b, a->size) ||
+	    buf_put_u64(b, (uint64_t)a->mtime_sec) ||
+	    buf_put_u32(b, a->mtime_nsec), 0);
+}
+
+START_TEST(test_file_from_round_trip)
+{
+	struct file_head h, out;
+	const uint8_t *p;
+	size_t n;
+	struct buf b;
+
+	memset(&h, 0, sizeof(h));
+	h.index = 42;
+	entry_fill(&h.attr, ENTRY_REG, NULL, NULL);
+	h.attr.mode = 0640;
+	h.attr.uid = 1001;
+	h.attr.gid = 1002;
+	h.attr.size = 10ull << 30;
+	h.attr.mtime_sec = 1700000000;
+	h.attr.mtime_nsec = 999999999;
+	h.offset = 4096;
+	ck_assert_int_eq(proto_send_file(&tx, &h), 0);
+	recv_frame(MSG_FILE_FROM, &p, &n);
+	ck_assert_msg(proto_decode_file_from(p, n, &out, err, sizeof(err)) == 0,
+	    "decode: %s", err);
+	ck_assert_uint_eq(out.index, 42);
+	ck_assert_uint_eq(out.offset, 4096);
+	ck_assert_uint_eq(out.attr.mode, 0640);
+	ck_assert_uint_eq(out.attr.uid, 1001);
+	ck_assert_uint_eq(out.attr.gid, 1002);
+	ck_assert_uint_eq(out.attr.size, 10ull << 30);
+	ck_assert_int_eq(out.attr.mtime_sec, 1700000000);
+	ck_assert_uint_eq(out.attr.mtime_nsec, 999999999);
+	ck_assert_ptr_null(out.attr.path);
+
+	/* The layout is the documented one. */
+	raw_file_from(&b, 42, 4096, &h.attr);
+	ck_assert_uint_eq(b.len, n);
+	ck_assert_mem_eq(b.data, p, n);
+	buf_release(&b);
+
+	/* Offset 0 sends a plain FILE, decoded with offset 0. */
+	h.offset = 0;
+	ck_assert_int_eq(proto_send_file(&tx, &h), 0);
+	recv_frame(MSG_FILE, &p, &n);
+	ck_assert_int_eq(proto_decode_file(p, n, &out, err, sizeof(err)), 0);
+	ck_assert_uint_eq(out.offset, 0);
+	ck_assert_uint_eq(out.index, 42);
+
+	/* The whole file already kept: offset == size, no DATA follows. */
+	h.offset = h.attr.size;
+	ck_assert_int_eq(proto_send_file(&tx, &h), 0);
+	recv_frame(MSG_FILE_FROM, &p, &n);
+	ck_assert_int_eq(proto_decode_file_from(p, n, &out, err, sizeof(err)),
+	    0);
+	ck_assert_uint_eq(out.offset, out.attr.size);
+	ck_assert_str_eq(proto_msg_name(MSG_FILE_FROM), "FILE_FROM");
+}
+END_TEST
+
+START_TEST(test_file_from_hostile)
+{
+	struct file_head h, out;
+	struct entry a;
+	const uint8_t *p;
+	uint8_t *c;
+	size_t n;
+	struct buf b;
+
+	entry_fill(&a, ENTRY_REG, NULL, NULL);
+	a.size = 1000;
+
+	raw_file_from(&b, 1, 500, &a);
+	c = exact_copy(b.data, b.len);
+	ck_assert_int_eq(proto_decode_file_from(c, b.len, &out, err,
+	    sizeof(err)), 0);
+	free(c);
+	buf_release(&b);
+
+	/* Offset 0 (that is a FILE), and past the end of the file. */
+	raw_file_from(&b, 1, 0, &a);
+	REFUSED(proto_decode_file_from(b.data, b.len, &out, err, sizeof(err)));
+	buf_release(&b);
+	raw_file_from(&b, 1, 1001, &a);
+	REFUSED(proto_decode_file_from(b.data, b.len, &out, err, sizeof(err)));
+	buf_release(&b);
+	raw_file_from(&b, 1, UINT64_MAX, &a);
+	REFUSED(proto_decode_file_from(b.data, b.len, &out, err, sizeof(err)));
+	buf_release(&b);
+
+	/* Bad attributes, as in FILE. */
+	a.mode = 0100644;
+	raw_file_from(&b, 1, 10, &a);
+	REFUSED(proto_decode_file_from(b.data, b.len, &out, err, sizeof(err)));
+	buf_release(&b);
+	a.mode = 0644;
+	a.mtime_nsec = 1000000000u;
+	raw_file_from(&b, 1, 10, &a);
+	REFUSED(proto_decode_file_from(b.data, b.len, &out, err, sizeof(err)));
+	buf_release(&b);
+	a.mtime_nsec = 0;
+	a.size = UINT64_MAX;
+	raw_file_from(&b, 1, 10, &a);
+	REFUSED(proto_decode_file_from(b.data, b.len, &out, err, sizeof(err)));
+	buf_release(&b);
+
+	/* Truncated, trailing byte. */
+	memset(&h, 0, sizeof(h));
+	h.index = 9;
+	h.offset = 7;
+	h.attr.size = 8;
+	ck_assert_int_eq(proto_send_file(&tx, &h), 0);
+	recv_frame(MSG_FILE_FROM, &p, &n);
+	PREFIXES_REFUSED(p, n, proto_decode_file_from(pfx_, plen_, &out, err,
+	    sizeof(err)));
+	c = with_trailing_byte(p, n);
+	REFUSED(proto_decode_file_from(c, n + 1, &out, err, sizeof(err)));
+	/* A FILE_FROM is not a FILE (8 bytes too many). */
+	REFUSED(proto_decode_file(c, n, &out, err, sizeof(err)));
+	free(c);
+
+	/* Nor a FILE a FILE_FROM (8 bytes short). */
+	h.offset = 0;
+	ck_assert_int_eq(proto_send_file(&tx, &h), 0);
+	recv_frame(MSG_FILE, &p, &n);
+	c = exact_copy(p, n);
+	REFUSED(proto_decode_file_from(c, n, &out, err, sizeof(err)));
+	free(c);
+}
+END_TEST
+
+/* ---- SUB_PATH, SUB_VERDICT, SUB_KEPT (slave mounts) ------------------- */
+
+/* Sends sp and decodes it back; returns the decoder's result. */
+static int
+sub_path_round_trip(const struct sub_path *sp, struct sub_path *out)
+{
+	const uint8_t *p;
+	size_t n;
+	uint8_t *c;
+	int rc;
+
+	ck_assert_int_eq(proto_send_sub_path(&tx, sp), 0);
+	recv_frame(MSG_SUB_PATH, &p, &n);
+	c = exact_copy(p, n);
+	err[0] = '\0';
+	rc = proto_decode_sub_path(c, n, out, err, sizeof(err));
+	free(c);
+	return rc;
+}
+
+START_TEST(test_sub_path_round_trip)
+{
+	struct sub_path sp, out;
+
+	for (int op = 0; op <= JOP_MAX; op++) {
+		sp.op = op;
+		sp.dev = 0xfd00u + (uint64_t)op;
+		sp.ino = UINT64_MAX - (uint64_t)op;
+		sp.path = "dir/sub dir/file.txt";
+		ck_assert_msg(sub_path_round_trip(&sp, &out) == 0,
+		    "op %d: %s", op, err);
+		ck_assert_int_eq(out.op, op);
+		ck_assert_uint_eq(out.dev, sp.dev);
+		ck_assert_uint_eq(out.ino, sp.ino);
+		ck_assert_str_eq(out.path, sp.path);
+		free(out.path);
+	}
+	/* "." is the top directory (JOP_ATTR on it). */
+	sp.op = JOP_ATTR;
+	sp.dev = sp.ino = 0;
+	sp.path = ".";
+	ck_assert_int_eq(sub_path_round_trip(&sp, &out), 0);
+	ck_assert_str_eq(out.path, ".");
+	free(out.path);
+}
+END_TEST
+
+START_TEST(test_sub_path_hostile)
+{
+	static char *bad_paths[] = {
+		"../x", "..", "a/../b", "/etc/passwd", "", "a//b", "./a",
+		"a/.", "x/..",
+	};
+	struct sub_path sp, out;
+	const uint8_t *p;
+	uint8_t *c;
+	size_t n;
+
+	sp.op = JOP_MAX + 1;
+	sp.dev = 1;
+	sp.ino = 2;
+	sp.path = "a";
+	ck_assert_int_eq(sub_path_round_trip(&sp, &out), -1);
+	ck_assert(err[0] != '\0');
+	ck_assert_ptr_null(out.path);
+	sp.op = 255;
+	ck_assert_int_eq(sub_path_round_trip(&sp, &out), -1);
+	ck_assert_ptr_null(out.path);
+
+	sp.op = JOP_PUT;
+	for (size_t i = 0; i < sizeof(bad_paths) / sizeof(bad_paths[0]); i++) {
+		sp.path = bad_paths[i];
+		ck_assert_msg(sub_path_round_trip(&sp, &out) == -1,
+		    "'%s' accepted", bad_paths[i]);
+		ck_assert(err[0] != '\0');
+		ck_assert_ptr_null(out.path);
+	}
+
+	sp.path = "a/b";
+	ck_assert_int_eq(proto_send_sub_path(&tx, &sp), 0);
+	recv_frame(MSG_SUB_PATH, &p, &n);
+	PREFIXES_REFUSED(p, n, proto_decode_sub_path(pfx_, plen_, &out, err,
+	    sizeof(err)));
+	c = with_trailing_byte(p, n);
+	REFUSED(proto_decode_sub_path(c, n + 1, &out, err, sizeof(err)));
+	ck_assert_ptr_null(out.path);
+	free(c);
+}
+END_TEST
+
+START_TEST(test_sub_verdict)
+{
+	static const uint8_t bad[][3] = {
+		{ VERDICT_VETO + 1, 0, 0 }, { 255, 0, 0 },
+	};
+	const uint8_t *p;
+	uint8_t *c;
+	char *reason;
+	size_t n;
+	int v;
+
+	for (int want = VERDICT_FREE; want <= VERDICT_VETO; want++) {
+		ck_assert_int_eq(proto_send_sub_verdict(&tx, want,
+		    want == VERDICT_VETO ? "file is busy" : NULL), 0);
+		recv_frame(MSG_SUB_VERDICT, &p, &n);
+		ck_assert_msg(proto_decode_sub_verdict(p, n, &v, &reason, err,
+		    sizeof(err)) == 0, "decode: %s", err);
+		ck_assert_int_eq(v, want);
+		ck_assert_str_eq(reason, want == VERDICT_VETO ? "file is busy" :
+		    "");
+		free(reason);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		REFUSED(proto_decode_sub_verdict(bad[i], sizeof(bad[i]), &v,
+		    &reason, err, sizeof(err)));
+		ck_assert_ptr_null(reason);
+	}
+	ck_assert_int_eq(proto_send_sub_verdict(&tx, 3, "x"), 0);
+	recv_frame(MSG_SUB_VERDICT, &p, &n);
+	REFUSED(proto_decode_sub_verdict(p, n, &v, &reason, err, sizeof(err)));
+	ck_assert_ptr_null(reason);
+
+	ck_assert_int_eq(proto_send_sub_verdict(&tx, VERDICT_OPEN, "held"), 0);
+	recv_frame(MSG_SUB_VERDICT, &p, &n);
+	PREFIXES_REFUSED(p, n, proto_decode_sub_verdict(pfx_, plen_, &v,
+	    &reason, err, sizeof(err)));
+	c = with_trailing_byte(p, n);
+	REFUSED(proto_decode_sub_verdict(c, n + 1, &v, &reason, err,
+	    sizeof(err)));
+	ck_assert_ptr_null(reason);
+	free(c);
+}
+END_TEST
+
+START_TEST(test_sub_kept)
+{
+	static const char *bad[] = { "a/b", "/", "renamed/AA1", ".", "..", "" };
+	char longname[NAME_MAX + 2];
+	const uint8_t *p;
+	uint64_t dev, ino;
+	uint8_t *c;
+	char *name;
+	size_t n;
+
+	ck_assert_int_eq(proto_send_sub_kept(&tx, 0x803, 123456789, "AA000042"),
+	    0);
+	recv_frame(MSG_SUB_KEPT, &p, &n);
+	ck_assert_msg(proto_decode_sub_kept(p, n, &dev, &ino, &name, err,
+	    sizeof(err)) == 0, "decode: %s", err);
+	ck_assert_uint_eq(dev, 0x803);
+	ck_assert_uint_eq(ino, 123456789);
+	ck_assert_str_eq(name, "AA000042");
+	free(name);
+
+	/* "..." and ".x" are names like any other. */
+	ck_assert_int_eq(proto_send_sub_kept(&tx, 1, 2, "..."), 0);
+	recv_frame(MSG_SUB_KEPT, &p, &n);
+	ck_assert_int_eq(proto_decode_sub_kept(p, n, &dev, &ino, &name, err,
+	    sizeof(err)), 0);
+	free(name);
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ck_assert_int_eq(proto_send_sub_kept(&tx, 1, 2, bad[i]), 0);
+		recv_frame(MSG_SUB_KEPT, &p, &n);
+		c = exact_copy(p, n);
+		err[0] = '\0';
+		ck_assert_msg(proto_decode_sub_kept(c, n, &dev, &ino, &name,
+		    err, sizeof(err)) == -1, "'%s' accepted", bad[i]);
+		ck_assert(err[0] != '\0');
+		ck_assert_ptr_null(name);
+		free(c);
+	}
+
+	/* Longer than a file name can be. */
+	memset(longname, 'k', NAME_MAX + 1);
+	longname[NAME_MAX + 1] = '\0';
+	ck_assert_int_eq(proto_send_sub_kept(&tx, 1, 2, longname), 0);
+	recv_frame(MSG_SUB_KEPT, &p, &n);
+	REFUSED(proto_decode_sub_kept(p, n, &dev, &ino, &name, err,
+	    sizeof(err)));
+	ck_assert_ptr_null(name);
+	longname[NAME_MAX] = '\0';
+	ck_assert_int_eq(proto_send_sub_kept(&tx, 1, 2, longname), 0);
+	recv_frame(MSG_SUB_KEPT, &p, &n);
+	ck_assert_int_eq(proto_decode_sub_kept(p, n, &dev, &ino, &name, err,
+	    sizeof(err)), 0);
+	free(name);
+
+	ck_assert_int_eq(proto_send_sub_kept(&tx, 1, 2, "AA000001"), 0);
+	recv_frame(MSG_SUB_KEPT, &p, &n);
+	PREFIXES_REFUSED(p, n, proto_decode_sub_kept(pfx_, plen_, &dev, &ino,
+	    &name, err, sizeof(err)));
+	c = with_trailing_byte(p, n);
+	REFUSED(proto_decode_sub_kept(c, n + 1, &dev, &ino, &name, err,
+	    sizeof(err)));
+	ck_assert_ptr_null(name);
+	free(c);
+}
+END_TEST
+
+START_TEST(test_new_msg_names)
+{
+	for (int t = MSG_HELLO; t <= MSG_TYPE_MAX; t++)
+		ck_assert_msg(proto_msg_name(t) != NULL &&
+		    strcmp(proto_msg_name(t), "unknown") != 0,
+		    "type %d has no name", t);
+	ck_assert_str_eq(proto_msg_name(MSG_TYPE_MAX + 1), "unknown");
+	ck_assert_str_eq(proto_msg_name(MSG_SUB_PATH), "SUB_PATH");
+	ck_assert_str_eq(proto_msg_name(MSG_SUB_VERDICT), "SUB_VERDICT");
+	ck_assert_str_eq(proto_msg_name(MSG_SUB_KEPT), "SUB_KEPT");
+	ck_assert_str_eq(proto_msg_name(MSG_NET_OPEN), "NET_OPEN");
+}
+END_TEST
+
 static Suite *
 proto_suite(void)
 {
@@ -1464,6 +1908,10 @@ proto_suite(void)
 	tcase_add_test(rt, test_session_sequence);
 	tcase_add_test(rt, test_ctl);
 	tcase_add_test(rt, test_renamed);
+	tcase_add_test(rt, test_need_from_round_trip);
+	tcase_add_test(rt, test_file_from_round_trip);
+	tcase_add_test(rt, test_sub_path_round_trip);
+	tcase_add_test(rt, test_new_msg_names);
 	suite_add_tcase(s, rt);
 
 	tcase_add_checked_fixture(ho, setup, teardown);
@@ -1484,6 +1932,11 @@ proto_suite(void)
 	tcase_add_test(ho, test_file_hostile);
 	tcase_add_test(ho, test_file_abort_hostile);
 	tcase_add_test(ho, test_item_hostile);
+	tcase_add_test(ho, test_need_from_hostile);
+	tcase_add_test(ho, test_file_from_hostile);
+	tcase_add_test(ho, test_sub_path_hostile);
+	tcase_add_test(ho, test_sub_verdict);
+	tcase_add_test(ho, test_sub_kept);
 	suite_add_tcase(s, ho);
 	return s;
 }

@@ -11,10 +11,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "store.h"
+#include "syncfile.h"
 
 /* Every test's directory is made in base, which main() removes at the end
  * even when a failed test skipped its teardown. */
@@ -539,6 +541,292 @@ START_TEST(test_sync)
 }
 END_TEST
 
+/* ---- SYNC entry: store_open_as, store_clear_sync ---------------------- */
+
+/* Writes STORE/.mirrorfs/SYNC naming instance, pid and host. */
+static void
+plant_entry(const char *instance, pid_t pid, const char *host)
+{
+	struct sync_entry e;
+	char meta[PATH_MAX + 16];
+	int fd;
+
+	memset(&e, 0, sizeof(e));
+	snprintf(e.instance, sizeof(e.instance), "%s", instance);
+	e.pid = pid;
+	snprintf(e.host, sizeof(e.host), "%s", host);
+	snprintf(e.boot_id, sizeof(e.boot_id), "some-boot-id");
+	snprintf(e.started, sizeof(e.started), "2024-05-06T07:08:09Z");
+	snprintf(meta, sizeof(meta), "%s/.mirrorfs", store_path);
+	fd = open(meta, O_RDONLY | O_DIRECTORY);
+	ck_assert_int_ne(fd, -1);
+	ck_assert_int_eq(sync_entry_write(fd, store_path, &e), 0);
+	close(fd);
+}
+
+/* Reads STORE/.mirrorfs/SYNC: sync_entry_read's result. */
+static int
+read_entry(struct sync_entry *e)
+{
+	char meta[PATH_MAX + 16];
+	int fd, r;
+
+	snprintf(meta, sizeof(meta), "%s/.mirrorfs", store_path);
+	fd = open(meta, O_RDONLY | O_DIRECTORY);
+	ck_assert_int_ne(fd, -1);
+	r = sync_entry_read(fd, store_path, e);
+	close(fd);
+	return r;
+}
+
+static void
+this_host(char *host, size_t len)
+{
+	char boot[64];
+
+	sync_host(host, len, boot, sizeof(boot));
+}
+
+START_TEST(test_master_entry)
+{
+	struct sync_entry e;
+	char host[256], want[300];
+
+	/* The master names itself in SYNC, and removes it on a clean close. */
+	this_host(host, sizeof(host));
+	snprintf(want, sizeof(want), "mirrorctl@%s", host);
+	ck_assert_int_eq(read_entry(&e), 1);
+	ck_assert_str_eq(e.instance, want);
+	ck_assert_int_eq(e.pid, getpid());
+	ck_assert_str_eq(e.host, host);
+	ck_assert_int_eq(s.master, 1);
+	store_close(&s);
+	ck_assert_int_eq(read_entry(&e), 0);
+
+	ck_assert_int_eq(store_open_as(&s, store_path, 0, "mirrorfs@/mnt/x",
+	    NULL, NULL), 0);
+	ck_assert_int_eq(read_entry(&e), 1);
+	ck_assert_str_eq(e.instance, "mirrorfs@/mnt/x");
+}
+END_TEST
+
+START_TEST(test_stale_other_host)
+{
+	struct sync_entry e;
+
+	/* Another host's master may be alive (shared storage): ESTALE. */
+	store_close(&s);
+	plant_entry("mirrorfs@/mnt/far", 4242, "far-away-host");
+	errno = 0;
+	ck_assert_int_eq(store_open_as(&s, store_path, 0, "mine", NULL, NULL),
+	    -1);
+	ck_assert_int_eq(errno, ESTALE);
+	ck_assert_msg(strstr(log_last(), "far-away-host") != NULL &&
+	    strstr(log_last(), "clear-sync") != NULL, "message '%s'",
+	    log_last());
+	/* The entry stays, and so does the refusal. */
+	ck_assert_int_eq(read_entry(&e), 1);
+	ck_assert_str_eq(e.host, "far-away-host");
+	ck_assert_int_eq(e.pid, 4242);
+	ck_assert_str_eq(e.instance, "mirrorfs@/mnt/far");
+	errno = 0;
+	ck_assert_int_eq(store_open(&s, store_path, 0), -1);
+	ck_assert_int_eq(errno, ESTALE);
+	ck_assert_int_eq(read_entry(&e), 1);
+	/* The lock is not left held by the refused open. */
+	ck_assert_int_eq(store_open(&s, store_path, STORE_READONLY), 0);
+	store_close(&s);
+}
+END_TEST
+
+START_TEST(test_stale_same_instance)
+{
+	struct sync_entry e;
+	char host[256];
+
+	/* Its own instance regains control, even from another host. */
+	store_close(&s);
+	plant_entry("mirrorfs@/mnt/mine", 4242, "far-away-host");
+	ck_assert_int_eq(store_open_as(&s, store_path, 0, "mirrorfs@/mnt/mine",
+	    NULL, NULL), 0);
+	this_host(host, sizeof(host));
+	ck_assert_int_eq(read_entry(&e), 1);
+	ck_assert_int_eq(e.pid, getpid());
+	ck_assert_str_eq(e.host, host);
+	ck_assert_str_eq(e.instance, "mirrorfs@/mnt/mine");
+	store_close(&s);
+	ck_assert_int_eq(read_entry(&e), 0);
+}
+END_TEST
+
+START_TEST(test_stale_same_host)
+{
+	struct sync_entry e;
+	char host[256];
+
+	/* On its own host the free lock proves the old master dead. */
+	store_close(&s);
+	this_host(host, sizeof(host));
+	plant_entry("mirrorfs@/mnt/other", 4242, host);
+	ck_assert_int_eq(store_open_as(&s, store_path, 0, "mine", NULL, NULL),
+	    0);
+	ck_assert_msg(strstr(log_last(), "4242") != NULL, "message '%s'",
+	    log_last());
+	ck_assert_int_eq(read_entry(&e), 1);
+	ck_assert_int_eq(e.pid, getpid());
+	ck_assert_str_eq(e.instance, "mine");
+	ck_assert_str_eq(e.host, host);
+}
+END_TEST
+
+START_TEST(test_live_master_busy)
+{
+	struct store t;
+	char want[64];
+
+	/* A live master (the lock held) is EBUSY, and named. */
+	errno = 0;
+	ck_assert_int_eq(store_open_as(&t, store_path, 0, "second", NULL,
+	    NULL), -1);
+	ck_assert_int_eq(errno, EBUSY);
+	snprintf(want, sizeof(want), "pid %ld", (long)getpid());
+	ck_assert_msg(strstr(log_last(), want) != NULL, "message '%s'",
+	    log_last());
+	errno = 0;
+	ck_assert_int_eq(store_open_as(&t, store_path, STORE_TRY, "second",
+	    NULL, NULL), -1);
+	ck_assert_int_eq(errno, EBUSY);
+	/* The refused open did not touch the master's entry. */
+	{
+		struct sync_entry e;
+
+		ck_assert_int_eq(read_entry(&e), 1);
+		ck_assert_int_eq(e.pid, getpid());
+	}
+}
+END_TEST
+
+START_TEST(test_clear_sync_stale)
+{
+	struct sync_entry e;
+	int found = -1;
+
+	store_close(&s);
+	plant_entry("mirrorfs@/mnt/far", 4242, "far-away-host");
+	memset(&e, 0, sizeof(e));
+	ck_assert_int_eq(store_clear_sync(store_path, &e, &found), 0);
+	ck_assert_int_eq(found, 1);
+	ck_assert_str_eq(e.host, "far-away-host");
+	ck_assert_int_eq(e.pid, 4242);
+	ck_assert_str_eq(e.instance, "mirrorfs@/mnt/far");
+	ck_assert_int_eq(read_entry(&e), 0);
+	/* Now the store opens. */
+	ck_assert_int_eq(store_open_as(&s, store_path, 0, "mine", NULL, NULL),
+	    0);
+}
+END_TEST
+
+START_TEST(test_clear_sync_none)
+{
+	struct sync_entry e;
+	char plain[PATH_MAX + 16];
+	int found = -1;
+
+	store_close(&s);
+	ck_assert_int_eq(store_clear_sync(store_path, &e, &found), 0);
+	ck_assert_int_eq(found, 0);
+	/* A directory never used as a store: nothing to clear. */
+	snprintf(plain, sizeof(plain), "%s/outside", top);
+	found = -1;
+	ck_assert_int_eq(store_clear_sync(plain, &e, &found), 0);
+	ck_assert_int_eq(found, 0);
+	ck_assert(!exists("outside/.mirrorfs"));
+	/* No directory at all. */
+	snprintf(plain, sizeof(plain), "%s/nowhere", top);
+	ck_assert_int_eq(store_clear_sync(plain, &e, &found), -1);
+}
+END_TEST
+
+START_TEST(test_clear_sync_malformed)
+{
+	struct sync_entry e;
+	int found = -1;
+
+	/* An unreadable entry is removed too (it can only block). */
+	store_close(&s);
+	make_file("store/.mirrorfs/SYNC", "no equals sign here\n");
+	ck_assert_int_eq(store_clear_sync(store_path, &e, &found), 0);
+	ck_assert_int_eq(found, 1);
+	ck_assert(!exists("store/.mirrorfs/SYNC"));
+}
+END_TEST
+
+START_TEST(test_clear_sync_busy)
+{
+	struct sync_entry e;
+	int found = -1;
+
+	/*
+	 * s is open as master: its lock is held (flock locks belong to the
+	 * open file description, so this process conflicts with itself).
+	 */
+	errno = 0;
+	ck_assert_int_eq(store_clear_sync(store_path, &e, &found), -1);
+	ck_assert_int_eq(errno, EBUSY);
+	ck_assert_int_eq(found, 0);
+	ck_assert_int_eq(read_entry(&e), 1);
+	ck_assert_int_eq(e.pid, getpid());
+	/* The master is unharmed: it still removes its entry on close. */
+	store_close(&s);
+	ck_assert_int_eq(read_entry(&e), 0);
+}
+END_TEST
+
+START_TEST(test_clear_sync_busy_other_process)
+{
+	struct sync_entry e;
+	int to_child[2], to_parent[2], status, found = -1;
+	char c;
+	pid_t pid;
+
+	/* The same, the master being another process. */
+	store_close(&s);
+	ck_assert_int_eq(pipe(to_child), 0);
+	ck_assert_int_eq(pipe(to_parent), 0);
+	pid = fork();
+	ck_assert_int_ne(pid, -1);
+	if (pid == 0) {
+		struct store t;
+		int ok;
+
+		close(to_child[1]);
+		close(to_parent[0]);
+		ok = store_open_as(&t, store_path, 0, "child", NULL, NULL) == 0;
+		if (write(to_parent[1], ok ? "y" : "n", 1) != 1 ||
+		    read(to_child[0], &c, 1) < 0)
+			_exit(2);
+		store_close(&t);
+		_exit(ok ? 0 : 1);
+	}
+	close(to_parent[1]);
+	close(to_child[0]);
+	ck_assert_int_eq(read(to_parent[0], &c, 1), 1);
+	ck_assert_int_eq(c, 'y');
+	errno = 0;
+	ck_assert_int_eq(store_clear_sync(store_path, &e, &found), -1);
+	ck_assert_int_eq(errno, EBUSY);
+	ck_assert_msg(strstr(log_last(), "child") != NULL, "message '%s'",
+	    log_last());
+	ck_assert_int_eq(read_entry(&e), 1);
+	ck_assert_int_eq(e.pid, pid);
+	close(to_child[1]);	/* the child closes its store and ends */
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	close(to_parent[0]);
+	ck_assert_int_eq(read_entry(&e), 0);
+}
+END_TEST
+
 static Suite *
 store_suite(void)
 {
@@ -566,6 +854,20 @@ store_suite(void)
 	tcase_add_test(tc, test_meta_symlink_staging);
 	tcase_add_test(tc, test_meta_symlink_journal);
 	tcase_add_test(tc, test_sync);
+	suite_add_tcase(su, tc);
+
+	tc = tcase_create("sync_entry");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_master_entry);
+	tcase_add_test(tc, test_stale_other_host);
+	tcase_add_test(tc, test_stale_same_instance);
+	tcase_add_test(tc, test_stale_same_host);
+	tcase_add_test(tc, test_live_master_busy);
+	tcase_add_test(tc, test_clear_sync_stale);
+	tcase_add_test(tc, test_clear_sync_none);
+	tcase_add_test(tc, test_clear_sync_malformed);
+	tcase_add_test(tc, test_clear_sync_busy);
+	tcase_add_test(tc, test_clear_sync_busy_other_process);
 	suite_add_tcase(su, tc);
 	return su;
 }
