@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/fsuid.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -324,15 +325,20 @@ held_back(struct sender *s, uint32_t idx, int fd, const struct stat *st,
     char *reason, size_t len)
 {
 	const char *path = s->m.v[idx].path;
-	time_t age = time(NULL) - st->st_mtime;
+	struct timespec now;
+	double age;
 	size_t dummy;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	age = (double)(now.tv_sec - st->st_mtim.tv_sec) +
+	    (now.tv_nsec - st->st_mtim.tv_nsec) / 1e9;
 
 	if (s->o->force != NULL &&
 	    htab_get(s->o->force, path, strlen(path), &dummy))
 		return 0;
 	if (s->o->quiet > 0 && age < s->o->quiet) {
-		snprintf(reason, len, SENDER_HELD "changed %lds ago, within the "
-		    "quiet window of %ds", (long)age, s->o->quiet);
+		snprintf(reason, len, SENDER_HELD "changed %.1fs ago, within the "
+		    "quiet window of %ds", age, s->o->quiet);
 		return 1;
 	}
 	if (!s->o->hold_open)
@@ -532,9 +538,16 @@ sender_run_peers(struct sender_peer *peers, size_t n, const char *source,
 	struct sender s;
 	struct result scan;
 	uint32_t flags;
+	uid_t old_uid = 0;
+	gid_t old_gid = 0;
 	int rc = -1;
 
 	memset(&s, 0, sizeof(s));
+	if (o->as_user) {
+		/* setfsuid is per thread: only the sender's reads change. */
+		old_gid = (gid_t)setfsgid(o->fsgid);
+		old_uid = (uid_t)setfsuid(o->fsuid);
+	}
 	s.o = o;
 	s.peers = peers;
 	s.npeers = n;
@@ -591,6 +604,10 @@ out:
 	}
 	manifest_release(&s.m);
 	result_release(&scan);
+	if (o->as_user) {
+		setfsuid(old_uid);
+		setfsgid(old_gid);
+	}
 	return rc;
 }
 

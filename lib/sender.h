@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "conn.h"
 #include "filter.h"
@@ -30,6 +31,13 @@ struct sender_opts {
 	const struct htab *force;
 	/* Set (by another thread) to abandon the session: nothing is committed. */
 	const volatile int *cancel;
+	/*
+	 * With as_user, the source is read with these file-system ids (the
+	 * calling thread's only: receivers in other threads are not affected).
+	 */
+	int as_user;
+	uid_t fsuid;
+	gid_t fsgid;
 };
 
 #define SENDER_HELD "held back: "

@@ -240,17 +240,20 @@ reload(struct daemon *d, const char *conf)
 		notify("READY=1");
 		return;
 	}
+	struct config oldcfg = d->cfg;
+
 	d->sets = NULL;
 	d->nsets = 0;
 	d->watcher = NULL;
-	config_release(&d->cfg);
 	d->cfg = fresh;
+	/* The old file sets point into the old configuration: free it last. */
 	if (make_sets(d, old, nold) == -1)
 		log_errx("%s: out of memory building the file sets", conf);
 	for (size_t i = 0; i < nold; i++)
 		fileset_free(old[i]);
 	free(old);
 	watcher_free(oldw);
+	config_release(&oldcfg);
 	listener_close(d->listener);
 	d->listener = d->cfg.listen ? listener_open(&d->cfg) : NULL;
 	log_info("%s: configuration re-read (%zu file sets)", conf, d->nsets);
@@ -266,7 +269,6 @@ start_due(struct daemon *d, time_t now)
 		const char *batch = fileset_conf(fs)->batch;
 		int busy = 0;
 
-		fileset_reap(fs, now);
 		if (fileset_running(fs) || !fileset_due(fs, now))
 			continue;
 		for (size_t k = 0; batch != NULL && k < d->nsets; k++) {
@@ -317,6 +319,9 @@ loop(struct daemon *d, const char *conf)
 			listener_accept(d->listener, &d->cfg);
 		if (d->listener)
 			listener_reap(d->listener);
+		/* Sessions that ended are collected whatever else is pending. */
+		for (size_t i = 0; i < d->nsets; i++)
+			fileset_reap(d->sets[i], time(NULL));
 		if (d->reload && !any_running(d))
 			reload(d, conf);
 		if (!stop && !d->reload)

@@ -23,9 +23,18 @@
 /* A path seen changing, waiting to be pushed. */
 struct change {
 	char *path;
-	time_t first;		/* for max_defer */
-	time_t last;		/* for the quiet window */
+	double first;		/* for max_defer (seconds, CLOCK_REALTIME) */
+	double last;		/* for the quiet window */
 };
+
+static double
+now_precise(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
 
 /* What the last session did. */
 struct outcome {
@@ -53,6 +62,7 @@ struct fileset {
 	volatile int done;
 	volatile int cancel;
 	struct outcome cur;
+	double started_precise;	/* when the session in progress started */
 	struct htab force;	/* paths past max_defer, for this session */
 	char **forced;		/* their strings */
 	size_t nforced;
@@ -68,7 +78,7 @@ changes_rebuild_index(struct fileset *fs)
 }
 
 static void
-change_add(struct fileset *fs, const char *path, time_t first, time_t last)
+change_add(struct fileset *fs, const char *path, double first, double last)
 {
 	struct change *v;
 	size_t at;
@@ -176,7 +186,7 @@ fileset_conf(const struct fileset *fs)
 void
 fileset_changed(struct fileset *fs, const char *rel, int rescan)
 {
-	time_t now = time(NULL);
+	double now = now_precise();
 
 	if (rescan) {
 		fs->rescan = 1;
@@ -212,8 +222,10 @@ fileset_cancel(struct fileset *fs)
 
 /* 1 when a change has been quiet for the quiet window or waited max_defer. */
 static int
-changes_ready(const struct fileset *fs, time_t now)
+changes_ready(const struct fileset *fs)
 {
+	double now = now_precise();
+
 	for (size_t i = 0; i < fs->nchanges; i++) {
 		const struct change *c = &fs->changes[i];
 
@@ -235,7 +247,8 @@ fileset_due(struct fileset *fs, time_t now)
 		return 0;
 	if (fs->next_run != 0 && now >= fs->next_run)
 		return 1;
-	return fs->conf->watch && (fs->rescan || changes_ready(fs, now));
+	/* Changes seen by the watcher, or files a session held back. */
+	return (fs->conf->watch && fs->rescan) || changes_ready(fs);
 }
 
 /* Adds the globs of exclude_from (read again for every session). */
@@ -247,14 +260,12 @@ add_exclude_from(const struct fileset_conf *c, struct filter *f)
 	return filter_add_file(f, c->exclude_from);
 }
 
-/* Reads the source as the file set's user, in this thread only. */
+/* The ids the source is read with: the file set's user's. */
 static int
-become_user(const char *user, uid_t *old_uid, gid_t *old_gid)
+user_ids(const char *user, struct sender_opts *o)
 {
 	struct passwd *pw;
 
-	*old_uid = (uid_t)setfsuid((uid_t)-1);
-	*old_gid = (gid_t)setfsgid((gid_t)-1);
 	if (user == NULL)
 		return 0;
 	pw = getpwnam(user);
@@ -262,8 +273,9 @@ become_user(const char *user, uid_t *old_uid, gid_t *old_gid)
 		log_errx("user '%s' does not exist", user);
 		return -1;
 	}
-	setfsgid(pw->pw_gid);
-	setfsuid(pw->pw_uid);
+	o->as_user = 1;
+	o->fsuid = pw->pw_uid;
+	o->fsgid = pw->pw_gid;
 	return 0;
 }
 
@@ -315,8 +327,6 @@ run(void *arg)
 	struct filter filter;
 	uint8_t key[NET_KEY_SIZE];
 	char err[256];
-	uid_t uid;
-	gid_t gid;
 	int need_key = 0, first = -1;
 
 	filter_init(&filter);
@@ -354,14 +364,12 @@ run(void *arg)
 	o.openupdate = c->openupdate;
 	o.force = &fs->force;
 	o.cancel = &fs->cancel;
-	if (become_user(c->user, &uid, &gid) == -1) {
+	if (user_ids(c->user, &o) == -1) {
 		snprintf(fs->cur.error, sizeof(fs->cur.error), "%s", log_last());
 		goto out;
 	}
 	if (session_run(c->source, dests, c->ndests, &o, &no) == -1)
 		snprintf(fs->cur.error, sizeof(fs->cur.error), "%s", log_last());
-	setfsuid(uid);
-	setfsgid(gid);
 	for (size_t i = 0; i < c->ndests; i++) {
 		if (dests[i].failed) {
 			fs->cur.failed_dests++;
@@ -390,8 +398,10 @@ out:
 
 /* Changes past max_defer go into this session even if not quiet. */
 static void
-collect_forced(struct fileset *fs, time_t now)
+collect_forced(struct fileset *fs)
 {
+	double now = now_precise();
+
 	forced_clear(fs);
 	for (size_t i = 0; i < fs->nchanges; i++) {
 		const struct change *c = &fs->changes[i];
@@ -422,7 +432,8 @@ fileset_start(struct fileset *fs, time_t now)
 	fs->rescan = 0;
 	fs->cancel = 0;
 	fs->done = 0;
-	collect_forced(fs, now);
+	collect_forced(fs);
+	fs->started_precise = now_precise();
 	log_info("%s: session to %zu destination%s", fs->conf->name,
 	    fs->conf->ndests, fs->conf->ndests > 1 ? "s" : "");
 	if ((errno = pthread_create(&fs->thread, NULL, run, fs)) != 0) {
@@ -450,7 +461,7 @@ settle_changes(struct fileset *fs)
 			    strncmp(r->items[k].reason, SENDER_HELD,
 			    strlen(SENDER_HELD)) == 0 &&
 			    strcmp(r->items[k].path, old[i].path) == 0;
-		if (held || old[i].last >= fs->last.start)
+		if (held || old[i].last >= fs->started_precise)
 			old[keep++] = old[i];
 		else
 			free(old[i].path);
@@ -461,8 +472,8 @@ settle_changes(struct fileset *fs)
 		if (r->items[k].action == ITEM_SKIP && r->items[k].reason &&
 		    strncmp(r->items[k].reason, SENDER_HELD,
 		    strlen(SENDER_HELD)) == 0)
-			change_add(fs, r->items[k].path, fs->last.start,
-			    fs->last.start);
+			change_add(fs, r->items[k].path, fs->started_precise,
+			    now_precise());
 	changes_rebuild_index(fs);
 }
 

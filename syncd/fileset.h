@@ -30,9 +30,9 @@ void fileset_sync_now(struct fileset *fs);
 
 /*
  * 1 when a session should start now: its schedule says so, it was asked
- * for, or (watch) a changed file has been quiet for the quiet window, or
- * waited max_defer; never while suspended (but for sync-now) or outside
- * its start/stop window.
+ * for, or a changed file (seen by the watcher, or held back by the last
+ * session) has been quiet for the quiet window, or waited max_defer;
+ * never while suspended (but for sync-now) or outside its window.
  */
 int fileset_due(struct fileset *fs, time_t now);
 /* Starts a session in a thread of its own. */

@@ -1,0 +1,257 @@
+#!/bin/bash
+# mirrord on the source: file sets, watch and quiet window, open files,
+# schedules, status, suspend/resume, signals, configuration errors.
+set -u
+. "$(dirname "$0")/../lib.sh"
+t_setup
+
+MIRRORD=$BUILD/mirrord
+
+# daemon CONF: start mirrord -c CONF in the background; sets DPID.
+daemon() {
+	"$MIRRORD" -c "$1" 2>>"$TC/mirrord.log" &
+	DPID=$!
+	t_defer kill -9 "$DPID"
+	wait_for grep -q 'running [0-9]* file sets' "$TC/mirrord.log" ||
+		t_fail "mirrord did not start: $(cat "$TC/mirrord.log")"
+}
+
+# conf NAME KEY=VALUE...: a config with [daemon] and one file set NAME.
+conf() {
+	local name=$1
+	shift
+	{
+		printf '[daemon]\ncontrol = %s/ctl.sock\n\n[fileset %s]\n' "$TC" "$name"
+		printf 'source = %s/src\ndest = %s/store\n' "$TC" "$TC"
+		for kv in "$@"; do printf '%s\n' "$kv" | sed 's/=/ = /'; done
+	} >conf
+}
+
+status_json() {
+	"$MIRRORCTL" status -c conf --json
+}
+
+# field EXPR: a python expression on the status JSON (variable s).
+field() {
+	status_json | python3 -c "import json,sys; s=json.load(sys.stdin); print($1)"
+}
+
+case_change_pushed_after_quiet() {
+	mkdir src && echo one >src/a
+	conf app watch=yes quiet=1 purge=yes
+	daemon conf
+	wait_for test -f store/a || t_fail "the first sync did not happen"
+	local t0 t1
+	t0=$(date +%s%N)
+	echo two >src/b
+	wait_for test -f store/b || t_fail "b was not pushed"
+	t1=$(date +%s%N)
+	echo "change-to-store latency: $(((t1 - t0) / 1000000)) ms (quiet = 1 s)"
+	[ $(((t1 - t0) / 1000000)) -ge 900 ] || t_fail "pushed before the quiet window ended"
+	assert_eq two "$(cat store/b)"
+	rm src/a
+	wait_for test ! -e store/a || t_fail "the delete was not purged"
+	assert_trees_eq src store
+}
+
+case_open_file_held_back() {
+	mkdir src && echo one >src/a
+	conf app watch=yes quiet=1
+	daemon conf
+	wait_for test -f store/a
+	exec 9>>src/log
+	echo "line 1" >&9
+	sleep 3
+	assert_missing store/log
+	status_json >st.json
+	python3 - st.json <<'PY' || t_fail "status: $(cat st.json)"
+import json, sys
+s = json.load(open(sys.argv[1]))["filesets"][0]
+held = {h["path"]: h["reason"] for h in s["held_back"]}
+assert held.get("log") == "open for update", held
+assert s["state"] in ("waiting", "syncing"), s["state"]
+PY
+	"$MIRRORCTL" status -c conf | grep -q 'held back: log: open for update' ||
+		t_fail "the text status does not show the held file"
+	echo "line 2" >&9
+	exec 9>&-
+	wait_for test -f store/log || t_fail "log not pushed after close"
+	assert_file_eq src/log store/log
+}
+
+case_openupdate() {
+	mkdir src && echo one >src/a
+	echo "data" >src/db
+	conf app watch=yes quiet=1 openupdate=2
+	exec 9>>src/db
+	daemon conf
+	# Open for write but unchanged for 2 s: pushed although still open.
+	wait_for test -f store/db || t_fail "db was not pushed with openupdate"
+	assert_file_eq src/db store/db
+	exec 9>&-
+}
+
+case_interval() {
+	mkdir src && echo one >src/a
+	conf app interval=2
+	daemon conf
+	wait_for test -f store/a
+	echo two >src/b
+	assert_missing store/b
+	wait_for test -f store/b || t_fail "the interval run did not come"
+	field 's["filesets"][0]["next_run"] is not None' >next
+	assert_eq True "$(cat next)"
+}
+
+case_windows() {
+	mkdir src && echo one >src/a
+	local now later
+	now=$(date -d '-1 min' +%H:%M)
+	later=$(date -d '+3 min' +%H:%M)
+	conf app "start=$now" "stop=$later" interval=1
+	daemon conf
+	wait_for test -f store/a || t_fail "no run inside the window $now-$later"
+	kill "$DPID"
+	wait "$DPID" 2>/dev/null || true
+	rm -rf store
+	now=$(date -d '+10 min' +%H:%M)
+	later=$(date -d '+12 min' +%H:%M)
+	conf app "start=$now" "stop=$later" interval=1
+	daemon conf
+	sleep 2
+	assert_missing store
+	field 's["filesets"][0]["next_run"]' >next
+	grep -q "T$now:00" next || t_fail "next run $(cat next) is not the window's start $now"
+}
+
+case_overflow_converges() {
+	[ -w /proc/sys/fs/inotify/max_queued_events ] || t_skip "cannot set max_queued_events"
+	local old
+	old=$(cat /proc/sys/fs/inotify/max_queued_events)
+	mkdir src && echo one >src/a
+	conf app watch=yes quiet=1 purge=yes
+	echo 16 >/proc/sys/fs/inotify/max_queued_events
+	t_defer sh -c "echo $old >/proc/sys/fs/inotify/max_queued_events"
+	daemon conf
+	wait_for test -f store/a
+	kill -STOP "$DPID"	# let the queue of a watched directory overflow
+	for i in $(seq 300); do echo "$i" >"src/f$i"; done
+	kill -CONT "$DPID"
+	wait_for grep -q 'overflow' "$TC/mirrord.log" || t_fail "no overflow logged"
+	local i
+	for i in $(seq 50); do compare_trees src store >/dev/null 2>&1 && break; sleep 0.2; done
+	assert_trees_eq src store
+}
+
+case_status_suspend_resume() {
+	mkdir src src2 && echo one >src/a && echo x >src2/x
+	conf app watch=yes quiet=1
+	printf '\n[fileset other]\nsource = %s/src2\ndest = %s/store2\n' "$TC" "$TC" >>conf
+	daemon conf
+	wait_for test -f store/a
+	wait_for test -f store2/x
+	field '",".join(f["name"] for f in s["filesets"])' >names
+	assert_eq app,other "$(cat names)"
+	"$MIRRORCTL" suspend -c conf app >/dev/null || t_fail "suspend failed"
+	field 's["filesets"][0]["state"]' >state
+	assert_eq suspended "$(cat state)"
+	echo two >src/b
+	sleep 2.5
+	assert_missing store/b
+	"$MIRRORCTL" resume -c conf app >/dev/null
+	wait_for test -f store/b || t_fail "not pushed after resume"
+	echo three >src2/y
+	"$MIRRORCTL" sync-now -c conf other >/dev/null
+	wait_for test -f store2/y || t_fail "sync-now did not run"
+	t_ctl suspend -c conf nosuch
+	assert_ne 0 "$RC"
+	assert_grep "no file set 'nosuch'" "$TC/err"
+}
+
+case_signals() {
+	mkdir src && echo one >src/a
+	conf app watch=yes quiet=1
+	daemon conf
+	wait_for test -f store/a
+	# SIGHUP with a bad file keeps the running configuration.
+	echo "bogus line" >>conf
+	kill -HUP "$DPID"
+	wait_for grep -q 'kept the running configuration' "$TC/mirrord.log" ||
+		t_fail "a bad reload was not reported"
+	kill -0 "$DPID" || t_fail "mirrord died on a bad reload"
+	# SIGHUP with a good file adds a file set.
+	conf app watch=yes quiet=1
+	mkdir src2 && echo x >src2/x
+	printf '\n[fileset more]\nsource = %s/src2\ndest = %s/store2\n' "$TC" "$TC" >>conf
+	kill -HUP "$DPID"
+	wait_for test -f store2/x || t_fail "the file set added by SIGHUP did not run"
+	# SIGTERM in the middle of a session: exit 0 within a couple of seconds.
+	mkdir src/big
+	for i in $(seq 40); do head -c 1048576 /dev/urandom >"src/big/f$i"; done
+	sleep 1.2
+	local t0=$SECONDS rc=0
+	kill -TERM "$DPID"
+	wait "$DPID" || rc=$?
+	assert_eq 0 "$rc" "exit status on SIGTERM"
+	[ $((SECONDS - t0)) -le 3 ] || t_fail "took $((SECONDS - t0)) s to stop"
+	assert_no_litter store
+}
+
+case_config_errors() {
+	printf '[fileset a]\nsource = /tmp\ndest = /tmp/x\nquiet = soon\n' >bad1
+	t_run "$MIRRORD" -c bad1
+	assert_rc 2
+	assert_grep "bad1:4: quiet = 'soon'" "$TC/err"
+	printf '[fileset a]\nsource = /tmp\n' >bad2
+	t_run "$MIRRORD" -c bad2
+	assert_rc 2
+	assert_grep "bad2:1: \\[fileset a\\] has no dest" "$TC/err"
+	printf '[filesets a]\n' >bad3
+	t_run "$MIRRORD" -c bad3
+	assert_rc 2
+	assert_grep "bad3:1: unknown section \\[filesets a\\]" "$TC/err"
+}
+
+case_user_cannot_read() {
+	t_is_root || t_skip "needs root"
+	chmod 711 "$T"	# nobody may pass through to the source
+	mkdir src && echo public >src/a && echo secret >src/private
+	chmod 600 src/private
+	chmod 755 src
+	conf app user=nobody
+	daemon conf
+	wait_for test -f store/a || t_fail "nothing was synced as nobody"
+	local i
+	for i in $(seq 50); do status_json | grep -q '"last_result":{' && break; sleep 0.1; done
+	status_json >st.json
+	python3 - st.json <<'PY' || t_fail "status: $(cat st.json)"
+import json, sys
+s = json.load(open(sys.argv[1]))["filesets"][0]["last_result"]
+fails = {e["path"]: e["reason"] for e in s["failed_entries"]}
+assert "Permission denied" in fails.get("private", ""), fails
+PY
+	assert_missing store/private
+}
+
+case_trigger() {
+	mkdir src && echo one >src/a
+	conf app watch=yes quiet=1 "trigger=env | grep ^MIRRORFS_ | sort >>$TC/trigger.out"
+	daemon conf
+	wait_for test -s trigger.out || t_fail "the trigger did not run"
+	assert_grep '^MIRRORFS_CREATED=1$' trigger.out
+	assert_grep '^MIRRORFS_FILESET=app$' trigger.out
+	assert_grep "^MIRRORFS_DEST=$TC/store\$" trigger.out
+}
+
+T_TIMEOUT=60 t_case "a change is pushed once quiet; deletes are purged" case_change_pushed_after_quiet
+t_case "a file open for write is held back, then pushed after close" case_open_file_held_back
+t_case "openupdate pushes an open but unchanged file" case_openupdate
+t_case "interval runs" case_interval
+t_case "start/stop windows" case_windows
+t_case "an inotify overflow falls back to a rescan and converges" case_overflow_converges
+t_case "status of every file set; suspend, resume, sync-now" case_status_suspend_resume
+t_case "SIGHUP re-reads the config; SIGTERM stops within a couple of seconds" case_signals
+t_case "configuration errors name FILE:LINE" case_config_errors
+t_case "a file set whose user cannot read a file reports it" case_user_cannot_read
+t_case "trigger runs after a session that changed something" case_trigger
+t_done
