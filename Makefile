@@ -49,7 +49,7 @@ SYNCD_OBJ := $(SYNCD_SRC:%.c=$(BUILD)/%.o)
 
 BINS := $(BUILD)/mirrorctl $(BUILD)/mirrorfs $(BUILD)/mirrord
 
-.PHONY: all clean check check-unit deps demo install fuzz fuzz-seeds
+.PHONY: all clean check check-unit deps demo install fuzz fuzz-seeds bench
 all: $(BINS)
 
 $(BUILD)/%.o: %.c
@@ -97,6 +97,12 @@ check: deps
 
 check-unit: $(UNIT_BIN)
 	tests/run.sh $(abspath $(BUILD)) --unit-only
+
+# bench: the side-by-side benchmarks (bench/run.sh; BENCH=--small for a
+# one-minute run); results go to docs/BENCHMARKS.md.
+bench: deps
+	$(MAKE) all
+	MIRRORFS_BUILD=$(abspath $(BUILD)) bench/run.sh $(BENCH)
 
 demo: deps
 	$(MAKE) all

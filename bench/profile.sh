@@ -22,22 +22,30 @@ trap cleanup EXIT
 cp "$BUILD/mirrorctl" "$BUILD/mirrorfs" "$W/"
 python3 "$HERE/gen.py" tree "$W/src" "$ND" "$NS" "$NF" 2 8 16
 drop() { sync; echo 3 >/proc/sys/vm/drop_caches; }
-perf_top() { perf report -i "$1" --no-children --sort symbol --stdio 2>/dev/null | grep -E '^ +[0-9]' | head -"${2:-15}"; }
+perf_top() {
+	perf report -i "$1" --no-children --sort symbol --stdio -g none 2>/dev/null |
+	    grep -E '^ +[0-9]' | head -"${2:-15}" || true
+}
 
+if [ -z "${SKIP_A:-}" ]; then
 echo "== A. initial sync: syscalls"
 drop
 strace -c -f -o "$W/a.strace" "$W/mirrorctl" sync -q "$W/src" "$W/s1" >/dev/null
-head -25 "$W/a.strace"
+head -25 "$W/a.strace" || true
 echo "== A. initial sync: perf (cold cache)"
 drop
 perf record -q -g -o "$W/a.perf" "$W/mirrorctl" sync -q "$W/src" "$W/s2" >/dev/null 2>&1
 perf_top "$W/a.perf" 20
 t0=$EPOCHREALTIME; "$W/mirrorctl" sync -q "$W/src" "$W/s3" >/dev/null; t1=$EPOCHREALTIME
 echo "initial sync, warm source: $(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }') s"
+else
+	"$W/mirrorctl" sync -q "$W/src" "$W/s1" >/dev/null
+	rsync -a "$W/src/" "$W/s3/"
+fi
 
 echo "== B. no-change re-sync: syscalls and perf"
 strace -c -f -o "$W/b.strace" "$W/mirrorctl" sync -q "$W/src" "$W/s1" >/dev/null
-head -20 "$W/b.strace"
+head -20 "$W/b.strace" || true
 perf record -q -g -o "$W/b.perf" "$W/mirrorctl" sync -q "$W/src" "$W/s1" >/dev/null 2>&1
 perf_top "$W/b.perf" 20
 
@@ -62,7 +70,7 @@ SP=$!
 sleep 0.5
 find "$W/mnt" -type f -printf '%s\n' | wc -l
 kill -INT "$SP"; wait "$SP" || true
-head -20 "$W/d.strace"
+head -20 "$W/d.strace" || true
 drop
 perf record -q -g -p "$FS_PID" -o "$W/d.perf" -- sleep 3 >/dev/null 2>&1 &
 PP=$!

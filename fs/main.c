@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fsutil.h"
 #include "log.h"
 #include "mount.h"
 #include "path.h"
@@ -237,6 +238,8 @@ main(int argc, char **argv)
 	pthread_rwlockattr_destroy(&wpref);
 	pthread_rwlock_init(&m.ns, NULL);
 	pthread_mutex_init(&m.session_lock, NULL);
+	/* A descriptor per file the kernel knows of: allow as many as we may. */
+	log_debug("open-file limit %ld", raise_nofile());
 	if (take_store(&m, &sub) == -1)
 		goto out;
 	m.renamedfd = openat(m.st.metafd, "renamed", O_PATH | O_DIRECTORY |

@@ -9,10 +9,13 @@
 #include "htab.h"
 
 /*
- * A node stands for one backing inode that the kernel knows. It holds an
- * O_PATH fd to it, which keeps that inode alive: a file replaced by a
- * commit stays readable through the handles already open on it. The
- * FUSE inode number of a node is its address (the root's is 1).
+ * A node stands for one backing inode that the kernel knows. A directory
+ * holds an O_PATH fd on it; a file or symlink holds a file handle
+ * (name_to_handle_at) and is opened from it on demand, so a mount that has
+ * seen a million files does not hold a million descriptors (the handles
+ * already open keep a replaced file readable). Without the privilege to
+ * open by handle, every node holds an fd. The FUSE inode number of a node
+ * is its address (the root's is 1).
  */
 struct node_key {
 	dev_t dev;
@@ -21,7 +24,8 @@ struct node_key {
 
 struct node {
 	struct node_key key;	/* the backing inode; never changes */
-	int fd;			/* O_PATH, owned */
+	int fd;			/* O_PATH, owned; -1 when fh is used */
+	struct file_handle *fh;	/* owned, or NULL */
 	/* Protected by nodes.lock: */
 	uint64_t nlookup;	/* the kernel's references (lookup/forget) */
 	uint32_t nopen;		/* open handles */
@@ -37,6 +41,9 @@ struct nodes {
 	pthread_mutex_t lock;
 	struct htab map;	/* (dev, ino) -> struct node *; protected by lock */
 	struct node root;
+	int handles;		/* files are kept as handles (open_by_handle_at works) */
+	int mountfd;		/* a plain fd on the top, for open_by_handle_at */
+	int mount_id;		/* of the store's filesystem */
 };
 
 /* Sets up the table with root (an fd on the store's top, which it dups). -1 logged. */
@@ -49,6 +56,12 @@ void nodes_release(struct nodes *t);
  * existing one. Returns NULL with errno ENOMEM (fd closed).
  */
 struct node *nodes_ref(struct nodes *t, int fd, const struct stat *st);
+/* An O_PATH fd on n's file; give it back with node_put_fd. -1 with errno. */
+int node_path_fd(struct nodes *t, const struct node *n);
+void node_put_fd(const struct node *n, int fd);
+/* Opens n's file with flags (O_RDONLY, O_WRONLY...). -1 with errno. */
+int node_open(struct nodes *t, const struct node *n, int flags);
+
 /* The node of a backing inode, or NULL. Caller holds t->lock. */
 struct node *nodes_find(struct nodes *t, dev_t dev, ino_t ino);
 /*

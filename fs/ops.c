@@ -136,22 +136,30 @@ static void
 mfs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct mount *m = mount_of(req);
+	struct node *n = node_of(m, ino);
 	struct stat st;
+	int fd = node_path_fd(&m->nodes, n), rc;
 
-	if (fstatat(node_of(m, ino)->fd, "", &st, AT_EMPTY_PATH |
-	    AT_SYMLINK_NOFOLLOW) == -1)
+	rc = fd == -1 ? -1 : fstatat(fd, "", &st, AT_EMPTY_PATH |
+	    AT_SYMLINK_NOFOLLOW);
+	if (rc == -1)
 		fuse_reply_err(req, errno);
 	else
 		fuse_reply_attr(req, &st, m->timeout);
+	node_put_fd(n, fd);
 }
 
 static void
 mfs_readlink(fuse_req_t req, fuse_ino_t ino)
 {
+	struct mount *m = mount_of(req);
+	struct node *nd = node_of(m, ino);
 	char buf[PATH_MAX];
+	int fd = node_path_fd(&m->nodes, nd);
 	ssize_t n;
 
-	n = readlinkat(node_of(mount_of(req), ino)->fd, "", buf, sizeof(buf) - 1);
+	n = fd == -1 ? -1 : readlinkat(fd, "", buf, sizeof(buf) - 1);
+	node_put_fd(nd, fd);
 	if (n == -1) {
 		fuse_reply_err(req, errno);
 		return;
@@ -326,10 +334,9 @@ mfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct mount *m = mount_of(req);
 	struct node *n = node_of(m, ino);
-	char proc[64];
+	uint64_t seen;
 	int fd, err;
 
-	uint64_t seen;
 
 	if (is_write(fi->flags) && !m->rw) {
 		fuse_reply_err(req, EROFS);
@@ -343,8 +350,7 @@ mfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, err);
 		return;
 	}
-	proc_path(proc, sizeof(proc), n->fd);
-	fd = open(proc, (fi->flags & ~O_NOFOLLOW & ~O_CREAT) | O_CLOEXEC);
+	fd = node_open(&m->nodes, n, fi->flags);
 	if (fd == -1) {
 		err = errno;
 		mount_node_closed(m, n, is_write(fi->flags));
@@ -495,16 +501,18 @@ static void
 mfs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t parent, const char *name)
 {
 	struct mount *m = mount_of(req);
+	struct node *n = node_of(m, ino);
 	char proc[64];
-	int err;
+	int err, fd = node_path_fd(&m->nodes, n);
 
-	proc_path(proc, sizeof(proc), node_of(m, ino)->fd);
+	proc_path(proc, sizeof(proc), fd);
 	pthread_rwlock_rdlock(&m->ns);
-	err = may_change(m, parent, name);
+	err = fd == -1 ? errno : may_change(m, parent, name);
 	if (!err && linkat(AT_FDCWD, proc, node_of(m, parent)->fd, name,
 	    AT_SYMLINK_FOLLOW) == -1)
 		err = errno;
 	pthread_rwlock_unlock(&m->ns);
+	node_put_fd(n, fd);
 	reply_made(req, m, parent, name, err);
 }
 
@@ -595,17 +603,22 @@ mfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int valid,
 	struct node *n = node_of(m, ino);
 	struct timespec ts[2];
 	char proc[64];
-	int rc = 0;
+	int rc = 0, fd;
 
 	if (!m->rw) {
 		fuse_reply_err(req, EROFS);
 		return;
 	}
-	proc_path(proc, sizeof(proc), n->fd);
+	fd = node_path_fd(&m->nodes, n);
+	if (fd == -1) {
+		fuse_reply_err(req, errno);
+		return;
+	}
+	proc_path(proc, sizeof(proc), fd);
 	if (valid & FUSE_SET_ATTR_MODE)
 		rc = fchmodat(AT_FDCWD, proc, attr->st_mode, 0);
 	if (rc == 0 && (valid & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)))
-		rc = fchownat(n->fd, "",
+		rc = fchownat(fd, "",
 		    (valid & FUSE_SET_ATTR_UID) ? attr->st_uid : (uid_t)-1,
 		    (valid & FUSE_SET_ATTR_GID) ? attr->st_gid : (gid_t)-1,
 		    AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
@@ -625,6 +638,7 @@ mfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int valid,
 			ts[1] = attr->st_mtim;
 		rc = utimensat(AT_FDCWD, proc, ts, 0);
 	}
+	node_put_fd(n, fd);
 	if (rc == -1) {
 		fuse_reply_err(req, errno);
 		return;

@@ -280,8 +280,11 @@ keep_old_version(struct mount *m, struct node *nd, const char *path,
 
 	snprintf(name, sizeof(name), "AA%06u", ++m->renamed_seq);
 	if (nd != NULL) {
-		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", nd->fd);
-		rc = linkat(AT_FDCWD, proc, m->renamedfd, name, AT_SYMLINK_FOLLOW);
+		fd = node_path_fd(&m->nodes, nd);
+		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+		rc = fd == -1 ? -1 : linkat(AT_FDCWD, proc, m->renamedfd, name,
+		    AT_SYMLINK_FOLLOW);
+		node_put_fd(nd, fd);
 	} else {
 		dirfd = store_parent(&m->st, path, &base);
 		rc = dirfd == -1 ? -1 : linkat(dirfd, base, m->renamedfd, name, 0);

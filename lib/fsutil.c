@@ -6,6 +6,8 @@
 #include <linux/openat2.h>
 #include <stdint.h>
 #include <string.h>
+#include <stdio.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -61,4 +63,31 @@ read_full(int fd, void *p, size_t n)
 		got += (size_t)r;
 	}
 	return (ssize_t)got;
+}
+
+long
+raise_nofile(void)
+{
+	struct rlimit rl;
+	long max = 0;
+	FILE *f;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		return -1;
+	f = fopen("/proc/sys/fs/nr_open", "re");
+	if (f != NULL) {
+		if (fscanf(f, "%ld", &max) != 1)
+			max = 0;
+		fclose(f);
+	}
+	if (max > 0 && (rlim_t)max > rl.rlim_max) {
+		struct rlimit up = { (rlim_t)max, (rlim_t)max };
+
+		if (setrlimit(RLIMIT_NOFILE, &up) == 0)
+			return max;	/* root: up to the kernel's own limit */
+	}
+	rl.rlim_cur = rl.rlim_max;
+	setrlimit(RLIMIT_NOFILE, &rl);
+	getrlimit(RLIMIT_NOFILE, &rl);
+	return (long)rl.rlim_cur;
 }

@@ -19,4 +19,11 @@ int write_all(int fd, const void *p, size_t n);
 /* Reads until n bytes or end of file. Returns bytes read, or -1 with errno. */
 ssize_t read_full(int fd, void *p, size_t n);
 
+/*
+ * Raises the open-file limit as far as allowed (root: to fs.nr_open): the
+ * mount holds a descriptor per file the kernel knows. Returns the new
+ * soft limit.
+ */
+long raise_nofile(void);
+
 #endif

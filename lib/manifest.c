@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fsutil.h"
 #include "log.h"
 #include "path.h"
 
@@ -108,6 +109,7 @@ entry_type_name(int type)
 	case ENTRY_DIR: return "directory";
 	case ENTRY_LNK: return "symlink";
 	case ENTRY_HARDLINK: return "file";
+	case ENTRY_GONE: return "removed entry";
 	}
 	return "special file";
 }
@@ -394,5 +396,182 @@ out:
 		free(s.blocks);
 		s.blocks = next;
 	}
+	return rc;
+}
+
+static int
+str_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Adds the entry of path (its own, not its contents); GONE when absent. */
+static int
+scan_path(struct scan *s, int rootfd, const char *path, int *several)
+{
+	struct entry e;
+	struct stat st;
+	char linkbuf[PATH_MAX];
+	const char *why;
+	ssize_t n;
+	int fd, type;
+
+	memset(&e, 0, sizeof(e));
+	if (path_check(path, &why) == -1 || path_is_meta(path))
+		return 0;
+	fd = open_beneath(rootfd, path, O_PATH);
+	if (fd == -1 || fstat(fd, &st) == -1) {
+		if (fd != -1)
+			close(fd);
+		if (errno != ENOENT && errno != ELOOP && errno != ENOTDIR)
+			return 0;	/* reported by the next full session */
+		e.type = ENTRY_GONE;
+		e.path = strdup(path);
+		return e.path && manifest_push(s->m, &e) == 0 ? 0 : -1;
+	}
+	type = entry_type_of(st.st_mode);
+	if (type == 0 || filter_excluded(s->filter, path, type == ENTRY_DIR)) {
+		close(fd);
+		return 0;
+	}
+	if (type == ENTRY_REG && st.st_nlink > 1)
+		*several = 1;
+	e.type = type;
+	entry_set_stat(&e, &st);
+	e.path = strdup(path);
+	if (e.path == NULL)
+		goto nomem;
+	if (type == ENTRY_LNK) {
+		n = readlinkat(fd, "", linkbuf, sizeof(linkbuf) - 1);
+		if (n == -1) {
+			close(fd);
+			entry_release(&e);
+			return 0;
+		}
+		linkbuf[n] = '\0';
+		e.target = strdup(linkbuf);
+		if (e.target == NULL)
+			goto nomem;
+	}
+	if (type == ENTRY_REG && s->want_hash) {
+		int rfd = open_beneath(rootfd, path, O_RDONLY);
+
+		if (rfd == -1 || hash_fd(rfd, e.hash) == -1) {
+			if (rfd != -1)
+				close(rfd);
+			close(fd);
+			entry_release(&e);
+			return 0;
+		}
+		close(rfd);
+		e.has_hash = 1;
+	}
+	close(fd);
+	return manifest_push(s->m, &e);
+nomem:
+	close(fd);
+	entry_release(&e);
+	return -1;
+}
+
+/* Is a directory above path gone? (s->inodes holds the gone paths here.) */
+static int
+below_gone(const struct scan *s, const char *path)
+{
+	size_t v;
+
+	for (const char *p = strchr(path, '/'); p != NULL; p = strchr(p + 1, '/'))
+		if (htab_get(&s->inodes, path, (size_t)(p - path), &v))
+			return 1;
+	return 0;
+}
+
+/* Is path, or a directory above it, excluded? */
+static int
+excluded_anywhere(const struct filter *f, const char *path)
+{
+	char prefix[PATH_MAX];
+	const char *p;
+
+	for (p = strchr(path, '/'); p != NULL; p = strchr(p + 1, '/')) {
+		memcpy(prefix, path, (size_t)(p - path));
+		prefix[p - path] = '\0';
+		if (filter_excluded(f, prefix, 1))
+			return 1;
+	}
+	return 0;
+}
+
+int
+manifest_scan_paths(struct manifest *m, int rootfd, const char *rootname,
+    const char *const *paths, size_t npaths, const struct filter *filter,
+    int want_hash, struct result *res)
+{
+	struct scan s;
+	struct stat st;
+	char **all = NULL, *dir;
+	size_t n = 0, cap = 0;
+	int several = 0, rc = -1;
+
+	memset(&s, 0, sizeof(s));
+	s.m = m;
+	s.filter = filter;
+	s.rootname = rootname;
+	s.want_hash = want_hash;
+	s.res = res;
+	htab_init(&s.inodes);
+	if (fstat(rootfd, &st) == -1) {
+		log_err("%s", rootname);
+		return -1;
+	}
+	m->top.type = ENTRY_DIR;
+	entry_set_stat(&m->top, &st);
+	/* Every path and every directory above it, once, parents first. */
+	for (size_t i = 0; i < npaths; i++) {
+		if (excluded_anywhere(filter, paths[i]))
+			continue;
+		for (const char *p = paths[i]; p != NULL; ) {
+			const char *slash = strchr(p, '/');
+			size_t len = slash ? (size_t)(slash - paths[i]) :
+			    strlen(paths[i]);
+
+			if (n == cap) {
+				char **v = realloc(all, (cap = cap ? cap * 2 :
+				    64) * sizeof(*v));
+
+				if (v == NULL)
+					goto out;
+				all = v;
+			}
+			dir = strndup(paths[i], len);
+			if (dir == NULL)
+				goto out;
+			all[n++] = dir;
+			p = slash ? slash + 1 : NULL;
+		}
+	}
+	if (n > 1)
+		qsort(all, n, sizeof(*all), str_cmp);
+	for (size_t i = 0; i < n; i++) {
+		if (i > 0 && strcmp(all[i], all[i - 1]) == 0)
+			continue;
+		if (below_gone(&s, all[i]))
+			continue;	/* removing its directory removes it */
+		if (scan_path(&s, rootfd, all[i], &several) == -1)
+			goto out;
+		if (s.m->n > 0 && s.m->v[s.m->n - 1].type == ENTRY_GONE &&
+		    strcmp(s.m->v[s.m->n - 1].path, all[i]) == 0 &&
+		    htab_put(&s.inodes, s.m->v[s.m->n - 1].path,
+		    strlen(all[i]), 0) == -1)
+			goto out;
+	}
+	rc = several ? 1 : 0;
+out:
+	if (rc == -1)
+		log_err("scanning the changes of %s", rootname);
+	for (size_t i = 0; i < n; i++)
+		free(all[i]);
+	free(all);
+	htab_release(&s.inodes);
 	return rc;
 }

@@ -16,7 +16,8 @@ enum entry_type {
 	ENTRY_DIR = 2,
 	ENTRY_LNK = 3,
 	ENTRY_HARDLINK = 4,	/* another name of an earlier ENTRY_REG */
-	ENTRY_TYPE_MAX = ENTRY_HARDLINK
+	ENTRY_GONE = 5,		/* partial sessions: no longer at the source */
+	ENTRY_TYPE_MAX = ENTRY_GONE
 };
 
 struct entry {
@@ -74,5 +75,16 @@ const char *entry_type_name(int type);
  */
 int manifest_scan(struct manifest *m, int rootfd, const char *rootname,
     const struct filter *filter, int want_hash, struct result *res);
+
+/*
+ * Like manifest_scan, but only for the given paths (what a watcher saw
+ * change) and the directories that hold them: a path that is gone is an
+ * ENTRY_GONE. Returns 0, 1 when a partial manifest cannot be exact (a
+ * changed file with several names: the caller sends the whole tree), or
+ * -1 on a fatal error (logged).
+ */
+int manifest_scan_paths(struct manifest *m, int rootfd, const char *rootname,
+    const char *const *paths, size_t npaths, const struct filter *filter,
+    int want_hash, struct result *res);
 
 #endif

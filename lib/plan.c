@@ -188,6 +188,32 @@ parent_of(struct plan *p, const struct manifest *m, size_t i)
 	return at < 0 ? NULL : &p->v[at];
 }
 
+static int plan_add_purge(struct plan *p, const char *path, int is_dir);
+
+/* A partial session's entry gone from the source: purged when asked to. */
+static void
+plan_gone(struct plan *p, size_t i, struct store *s, const struct manifest *m,
+    const struct plan_opts *o)
+{
+	struct plan_entry *parent = parent_of(p, m, i);
+	struct stat st;
+	int is_dir;
+
+	if (!(o->flags & SESSION_PURGE) ||
+	    store_lstat(s, m->v[i].path, &st) == -1)
+		return;
+	is_dir = S_ISDIR(st.st_mode);
+	if ((is_dir && !(o->flags & SESSION_PURGE_DIRS)) ||
+	    filter_excluded(o->filter, m->v[i].path, is_dir))
+		return;
+	if (plan_add_purge(p, m->v[i].path, is_dir) == -1)
+		return;
+	if (parent)
+		parent->flags |= PF_DIRATTR;
+	else
+		p->top_attr = 1;
+}
+
 static void
 plan_entry(struct plan *p, size_t i, struct store *s, const struct manifest *m,
     const struct plan_opts *o)
@@ -197,6 +223,10 @@ plan_entry(struct plan *p, size_t i, struct store *s, const struct manifest *m,
 	struct stat st;
 	int dtype;
 
+	if (e->type == ENTRY_GONE) {
+		plan_gone(p, i, s, m, o);
+		return;
+	}
 	if (parent && (parent->state == PLAN_SKIP ||
 	    parent->state == PLAN_FAIL)) {
 		plan_set(p, i, PLAN_SKIP, "its directory was not synced");
@@ -361,8 +391,9 @@ plan_build(struct plan *p, struct store *s, const struct manifest *m,
 	    m->top.mode != (st.st_mode & 07777) ||
 	    !same_mtime(&m->top, &st) || !same_owner(&m->top, &st, o->owner))
 		p->top_attr = 1;
+	/* A partial session purges only what it names as gone. */
 	if ((o->flags & (SESSION_PURGE | SESSION_PURGE_DIRS)) &&
-	    plan_purges(p, s, m, o) == -1) {
+	    !(o->flags & SESSION_PARTIAL) && plan_purges(p, s, m, o) == -1) {
 		log_err("planning purges");
 		return -1;
 	}
@@ -390,6 +421,8 @@ plan_result(const struct plan *p, const struct manifest *m, struct result *res)
 	for (size_t i = 0; i < p->n; i++) {
 		const struct plan_entry *pe = &p->v[i];
 
+		if (m->v[i].type == ENTRY_GONE)
+			continue;	/* counted as a purge, if it was one */
 		if (pe->state == PLAN_UNCHANGED) {
 			res->unchanged++;
 			continue;

@@ -87,7 +87,8 @@ enum ctl_op {
 #define SESSION_PURGE_DIRS	0x02u
 #define SESSION_CHECKSUM	0x04u
 #define SESSION_REPORT		0x08u
-#define SESSION_FLAGS_ALL	0x0fu
+#define SESSION_PARTIAL		0x10u	/* only the entries sent (and GONE) */
+#define SESSION_FLAGS_ALL	0x1fu
 
 /* The metadata of a file as the sender found it when it opened it. */
 struct file_head {

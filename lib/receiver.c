@@ -165,6 +165,10 @@ recv_manifest(struct receiver *r)
 			    RECEIVER_MAX_ENTRIES);
 		if (proto_decode_entry(p, n, &e, r->err, sizeof(r->err)) == -1)
 			return peer_fail(r, "%s", r->err);
+		if (e.type == ENTRY_GONE && !(r->flags & SESSION_PARTIAL)) {
+			entry_release(&e);
+			return peer_fail(r, "a removed entry in a whole session");
+		}
 		if (manifest_push(&r->m, &e) == -1)
 			return peer_fail(r, "out of memory for the manifest");
 	}
@@ -703,6 +707,15 @@ out:
 }
 
 static int
+any_staged(const struct receiver *r)
+{
+	for (size_t i = 0; i < r->plan.n; i++)
+		if (r->plan.v[i].flags & PF_STAGED)
+			return 1;
+	return 0;
+}
+
+static int
 commit(struct receiver *r)
 {
 	const struct store_owner *o = r->t->owner;
@@ -718,7 +731,7 @@ commit(struct receiver *r)
 	journal_init(&j);
 	stage_links(r);
 	/* Staged data must be durable before the journal makes it current. */
-	if (store_sync(r->st) == -1)
+	if (any_staged(r) && store_sync(r->st) == -1)
 		goto out;
 	if (o != NULL) {
 		o->begin(o->arg);

@@ -565,12 +565,30 @@ sender_run_peers(struct sender_peer *peers, size_t n, const char *source,
 	for (size_t i = 0; i < n; i++)
 		if (hello(&peers[i]) == -1)
 			peer_fail(&peers[i]);
-	if (manifest_scan(&s.m, s.rootfd, source, o->filter,
-	    (o->flags & SESSION_CHECKSUM) != 0, &scan) == -1 ||
-	    share_scan(&s, &scan) == -1)
+	flags = o->flags;
+	if (o->paths != NULL) {
+		int r = manifest_scan_paths(&s.m, s.rootfd, source, o->paths,
+		    o->npaths, o->filter, (o->flags & SESSION_CHECKSUM) != 0,
+		    &scan);
+
+		if (r == -1)
+			goto out;
+		if (r == 0)
+			flags |= SESSION_PARTIAL;
+		else {
+			/* Hard links need the whole tree to stay exact. */
+			manifest_release(&s.m);
+			manifest_init(&s.m);
+			result_release(&scan);
+			result_init(&scan);
+		}
+	}
+	if (!(flags & SESSION_PARTIAL) && manifest_scan(&s.m, s.rootfd, source,
+	    o->filter, (o->flags & SESSION_CHECKSUM) != 0, &scan) == -1)
+		goto out;
+	if (share_scan(&s, &scan) == -1)
 		goto out;
 	/* A tree we could not read whole must not drive deletions (as rsync). */
-	flags = o->flags;
 	if (scan.failed > 0 && (flags & (SESSION_PURGE | SESSION_PURGE_DIRS))) {
 		log_warnx("%s: errors while reading the source: nothing is "
 		    "purged this time", source);

@@ -38,6 +38,13 @@ struct sender_opts {
 	int as_user;
 	uid_t fsuid;
 	gid_t fsgid;
+	/*
+	 * A partial session (mirrord after changes): only these paths, and
+	 * the directories above them, are compared and sent; a path that is
+	 * gone is purged (with purge). NULL: the whole tree.
+	 */
+	const char *const *paths;
+	size_t npaths;
 };
 
 #define SENDER_HELD "held back: "

@@ -63,6 +63,8 @@ struct fileset {
 	volatile int cancel;
 	struct outcome cur;
 	double started_precise;	/* when the session in progress started */
+	char **paths;		/* a partial session's paths, or NULL: whole */
+	size_t npaths;
 	struct htab force;	/* paths past max_defer, for this session */
 	char **forced;		/* their strings */
 	size_t nforced;
@@ -145,6 +147,16 @@ changes_clear(struct fileset *fs)
 }
 
 static void
+paths_clear(struct fileset *fs)
+{
+	for (size_t i = 0; i < fs->npaths; i++)
+		free(fs->paths[i]);
+	free(fs->paths);
+	fs->paths = NULL;
+	fs->npaths = 0;
+}
+
+static void
 forced_clear(struct fileset *fs)
 {
 	htab_release(&fs->force);
@@ -166,6 +178,7 @@ fileset_free(struct fileset *fs)
 	}
 	changes_clear(fs);
 	forced_clear(fs);
+	paths_clear(fs);
 	result_release(&fs->last.res);
 	result_release(&fs->cur.res);
 	free(fs);
@@ -364,6 +377,8 @@ run(void *arg)
 	o.openupdate = c->openupdate;
 	o.force = &fs->force;
 	o.cancel = &fs->cancel;
+	o.paths = (const char *const *)fs->paths;
+	o.npaths = fs->npaths;
 	if (user_ids(c->user, &o) == -1) {
 		snprintf(fs->cur.error, sizeof(fs->cur.error), "%s", log_last());
 		goto out;
@@ -421,9 +436,39 @@ collect_forced(struct fileset *fs)
 	}
 }
 
+/* Most changes a partial session carries; more and the whole tree is sent. */
+#define PARTIAL_MAX 50000
+
+/*
+ * After a first whole session, a watched file set sends only what changed
+ * (work in proportion to the changes); a schedule, a request, a rescan or
+ * too many changes send the whole tree.
+ */
+static void
+choose_paths(struct fileset *fs, time_t now)
+{
+	paths_clear(fs);
+	if (!fs->conf->watch || !fs->ran || fs->rescan || fs->sync_now ||
+	    (fs->next_run != 0 && now >= fs->next_run) ||
+	    fs->nchanges == 0 || fs->nchanges > PARTIAL_MAX)
+		return;
+	fs->paths = calloc(fs->nchanges, sizeof(*fs->paths));
+	if (fs->paths == NULL)
+		return;
+	for (size_t i = 0; i < fs->nchanges; i++) {
+		fs->paths[i] = strdup(fs->changes[i].path);
+		if (fs->paths[i] == NULL) {
+			paths_clear(fs);
+			return;
+		}
+		fs->npaths++;
+	}
+}
+
 void
 fileset_start(struct fileset *fs, time_t now)
 {
+	choose_paths(fs, now);
 	result_release(&fs->cur.res);
 	memset(&fs->cur, 0, sizeof(fs->cur));
 	result_init(&fs->cur.res);
@@ -434,8 +479,13 @@ fileset_start(struct fileset *fs, time_t now)
 	fs->done = 0;
 	collect_forced(fs);
 	fs->started_precise = now_precise();
-	log_info("%s: session to %zu destination%s", fs->conf->name,
-	    fs->conf->ndests, fs->conf->ndests > 1 ? "s" : "");
+	if (fs->paths != NULL)
+		log_info("%s: session of %zu changes to %zu destination%s",
+		    fs->conf->name, fs->npaths, fs->conf->ndests,
+		    fs->conf->ndests > 1 ? "s" : "");
+	else
+		log_info("%s: session to %zu destination%s", fs->conf->name,
+		    fs->conf->ndests, fs->conf->ndests > 1 ? "s" : "");
 	if ((errno = pthread_create(&fs->thread, NULL, run, fs)) != 0) {
 		log_err("%s: starting its session", fs->conf->name);
 		return;
@@ -491,6 +541,7 @@ fileset_reap(struct fileset *fs, time_t now)
 	result_init(&fs->cur.res);
 	settle_changes(fs);
 	forced_clear(fs);
+	paths_clear(fs);
 	fs->next_run = schedule_next(fs->conf, now, fs->last.end);
 	if (fs->last.error[0] || fs->last.failed_dests)
 		log_errx("%s: session failed: %s", fs->conf->name,

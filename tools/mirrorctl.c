@@ -132,7 +132,7 @@ report(struct session_dest *dests, size_t n, int verbose, int report_only,
 			continue;
 		}
 		result_print(&sd->res, stdout, verbose || report_only);
-		if (!json)
+		if (!json && log_get_level() >= LOG_INFO)
 			result_print_summary(&sd->res, stdout);
 		st = result_exit_status(&sd->res);
 		if (st > rc)

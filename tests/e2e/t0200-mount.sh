@@ -81,7 +81,29 @@ case_direct_store_access_refused_while_mounted() {
 	assert_ne 0 "$RC" "clear-sync while mounted"
 }
 
+case_more_files_than_descriptors() {
+	mkdir -p src
+	python3 -c '
+import os
+for d in range(4):
+    os.makedirs("src/d%d" % d)
+    for i in range(500):
+        open("src/d%d/f%03d" % (d, i), "w").write(str(i))'
+	t_ctl sync src store
+	mkdir mnt
+	# At most 256 descriptors: files are kept as handles, not fds.
+	(ulimit -n 256 && exec "$MIRRORFS" -f store mnt) 2>>mirrorfs.log &
+	MOUNT_PID=$!
+	t_defer kill "$MOUNT_PID"
+	t_defer fusermount3 -u -z "$TC/mnt"
+	wait_for mounted mnt || t_fail "not mounted"
+	assert_eq 2000 "$(find mnt -type f -printf '%s\n' | wc -l)" "files stat'ed through the mount"
+	assert_eq 499 "$(cat mnt/d3/f499)"
+	[ "$(ls "/proc/$MOUNT_PID/fd" | wc -l)" -lt 200 ] || t_fail "the mount holds $(ls "/proc/$MOUNT_PID/fd" | wc -l) descriptors"
+}
+
 t_case "reads through the mount equal the source; .mirrorfs hidden; clean unmount" case_reads_match_source
+t_case "a mount knows more files than it may hold descriptors" case_more_files_than_descriptors
 t_case "read-only by default" case_read_only_by_default
 t_case "-o rw allows writes through the mount" case_rw_allows_writes
 t_case "a sync into a mounted store is visible at once" case_sync_while_mounted_is_seen_at_once
