@@ -411,7 +411,7 @@ END_TEST
 
 START_TEST(test_entry_unknown_type)
 {
-	static const int types[] = { 0, ENTRY_TYPE_MAX + 1, 5, 6, 0x7f, 0xff };
+	static const int types[] = { 0, ENTRY_TYPE_MAX + 1, 6, 0x7f, 0xff };
 	struct raw_entry re;
 	char what[32];
 
@@ -748,7 +748,7 @@ session_decode(const struct buf *b, uint32_t *flags, struct filter *out)
 
 START_TEST(test_session_hostile)
 {
-	static const uint32_t bad_flags[] = { 0x10, 0x80, 0x80000000u,
+	static const uint32_t bad_flags[] = { 0x20, 0x80, 0x80000000u,
 	    UINT32_MAX, SESSION_FLAGS_ALL + 1 };
 	struct filter out;
 	struct buf b;
