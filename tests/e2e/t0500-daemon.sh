@@ -54,6 +54,39 @@ case_change_pushed_after_quiet() {
 	assert_trees_eq src store
 }
 
+case_work_follows_changes() {
+	mkdir -p src
+	python3 -c '
+import os
+for d in range(30):
+    os.makedirs("src/d%02d" % d)
+    for i in range(100):
+        open("src/d%02d/f%03d" % (d, i), "w").write(str(i))'
+	touch -d '-1 min' src/d*/* src/d* src
+	conf app watch=yes quiet=1 purge=yes
+	daemon conf
+	local i
+	for i in $(seq 100); do [ "$(field 's["filesets"][0]["last_result"] and s["filesets"][0]["last_result"]["created"]')" = 3030 ] && break; sleep 0.1; done
+	echo changed >src/d07/f042
+	rm src/d11/f001
+	wait_for sh -c "grep -q changed store/d07/f042 && test ! -e store/d11/f001" ||
+		t_fail "the change and the delete were not pushed"
+	assert_grep 'session of [0-9]+ changes' "$TC/mirrord.log"
+	# The session compared what changed and its directories, not 3030 entries.
+	for i in $(seq 50); do
+		field 's["filesets"][0]["last_result"]' >last
+		grep -q "'replaced': 1" last && break
+		sleep 0.1
+	done
+	python3 - last <<'PY' || t_fail "last result: $(cat last)"
+import ast, sys
+r = ast.literal_eval(open(sys.argv[1]).read())
+assert r["replaced"] == 1 and r["purged"] == 1, r
+assert r["unchanged"] <= 4, r
+PY
+	assert_trees_eq src store
+}
+
 case_open_file_held_back() {
 	mkdir src && echo one >src/a
 	conf app watch=yes quiet=1
@@ -244,6 +277,7 @@ case_trigger() {
 }
 
 T_TIMEOUT=60 t_case "a change is pushed once quiet; deletes are purged" case_change_pushed_after_quiet
+t_case "after a change, the work is in proportion to the changes" case_work_follows_changes
 t_case "a file open for write is held back, then pushed after close" case_open_file_held_back
 t_case "openupdate pushes an open but unchanged file" case_openupdate
 t_case "interval runs" case_interval
