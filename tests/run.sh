@@ -5,7 +5,8 @@
 # Without PATTERN: every Check unit-test binary in BUILD_DIR/tests/unit/, then
 # every tests/e2e/t*.sh in sorted order.  With PATTERN: only the e2e scripts
 # whose file name contains PATTERN (a shell glob is allowed), no unit tests.
-# PATTERN --unit-only runs the unit tests alone.
+# PATTERN --unit-only runs the unit tests alone. E2E_SKIP, a space-separated
+# list of script name prefixes (t0810 t0410), leaves those scripts out.
 #
 # Output is printed as it comes; the last line is "N passed, N failed".
 # Exit status 0 only if nothing failed and something passed.
@@ -76,6 +77,14 @@ for script in "$here"/e2e/t*.sh; do
 	[ -z "$unit_only" ] || break
 	[ -f "$script" ] || continue
 	base=$(basename "$script")
+	skip=
+	for prefix in ${E2E_SKIP:-}; do
+		case $base in "$prefix"*) skip=1 ;; esac
+	done
+	if [ -n "$skip" ]; then
+		echo "# e2e: $base left out (E2E_SKIP)"
+		continue
+	fi
 	if [ -n "$pattern" ]; then
 		# shellcheck disable=SC2254
 		case $base in

@@ -8,7 +8,7 @@ set -u
 . "$(dirname "$0")/../lib.sh"
 t_setup
 T_TIMEOUT=${T_TIMEOUT_CRASH:-500}
-KILLS=${CRASH_KILLS:-20}
+KILLS=${CRASH_KILLS:-15}
 
 D=$T/data
 
@@ -16,7 +16,7 @@ D=$T/data
 # in old, some only in new, some identical), and $D/old.json, $D/new.json
 # mapping each file to its sha256.
 make_data() {
-	python3 - "$D" "${CRASH_FILES:-2000}" <<'EOF'
+	python3 - "$D" "${CRASH_FILES:-1200}" <<'EOF'
 import hashlib, json, os, random, sys
 top, nfiles = sys.argv[1], int(sys.argv[2])
 rnd = random.Random(7)
@@ -160,7 +160,7 @@ need_data() {
 case_staging() {
 	need_data
 	crash_at staging:1 old
-	crash_at "staging:$((${CRASH_FILES:-2000} * 3 / 20))" old
+	crash_at "staging:$((${CRASH_FILES:-1200} * 3 / 20))" old
 }
 
 case_journal() {
@@ -171,7 +171,7 @@ case_journal() {
 case_commit() {
 	need_data
 	crash_at commit:1 new
-	crash_at "commit:$((${CRASH_FILES:-2000} / 4))" new
+	crash_at "commit:$((${CRASH_FILES:-1200} / 4))" new
 }
 
 case_cleanup() {
