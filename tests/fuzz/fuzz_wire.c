@@ -94,6 +94,10 @@ decode_frame(uint8_t type, const uint8_t *p, size_t n)
 	case MSG_FILE_FROM:
 		proto_decode_file_from(p, n, &fh, err, sizeof(err));
 		break;
+	case MSG_DAEMON:
+		if (proto_decode_daemon(p, n, &i, &s, err, sizeof(err)) == 0)
+			free(s);
+		break;
 	case MSG_NET_OPEN: {
 		struct net_open no;
 

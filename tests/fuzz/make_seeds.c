@@ -57,6 +57,7 @@ all_frames(struct conn *c)
 	proto_send_sub_verdict(c, VERDICT_VETO, "open for write");
 	proto_send_sub_kept(c, 1, 2, "AA000001");
 	proto_send_need_from(c, 7, 1048576);
+	proto_send_daemon(c, DAEMON_SUSPEND, "app");
 	fh.offset = 2;
 	proto_send_file(c, &fh);
 	conn_flush(c);
@@ -136,9 +137,12 @@ config_seed(const char *dir)
 	if (f == NULL)
 		exit(1);
 	fputc(3, f);
-	fputs("[listen]\naddress = 0.0.0.0:7878\nkey = /etc/mirrorfs/key\n"
+	fputs("[daemon]\ncontrol = /run/mirrord.sock\n\n"
+	    "[listen]\naddress = 0.0.0.0:7878\nkey = /etc/mirrorfs/key\n"
 	    "timeout = 30\n\n[store app]\npath = /var/lib/mirrorfs/app\n"
-	    "user = deploy\n", f);
+	    "user = deploy\n\n[fileset app]\nsource = /srv/app\n"
+	    "dest = /a mirror://h/app\nexclude = *.tmp\ninterval = 300\n"
+	    "start = 22:00\nstop = 02:00\nwatch = yes\nquiet = 5\n", f);
 	fclose(f);
 }
 
