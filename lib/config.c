@@ -114,8 +114,10 @@ on_store(struct parse *ps, const char *name, const char *key,
 	}
 	if (strcmp(key, "user") == 0)
 		return set_once(&st->user, value, key, ps);
+	if (strcmp(key, "trigger") == 0)
+		return set_once(&st->trigger, value, key, ps);
 	snprintf(ps->err, sizeof(ps->err), "unknown key '%s' in [store %s] "
-	    "(known: path, user)", key, name);
+	    "(known: path, user, trigger)", key, name);
 	return 0;
 }
 
@@ -493,6 +495,7 @@ config_release(struct config *cfg)
 		free(cfg->stores[i].name);
 		free(cfg->stores[i].path);
 		free(cfg->stores[i].user);
+		free(cfg->stores[i].trigger);
 	}
 	free(cfg->stores);
 	for (size_t i = 0; i < cfg->nfilesets; i++) {

@@ -11,6 +11,7 @@ struct store_conf {
 	char *name;
 	char *path;		/* path = DIR (required) */
 	char *user;		/* user = NAME: run its sessions as that user */
+	char *trigger;		/* run after a session that changed something */
 	unsigned line;		/* of its section header */
 };
 

@@ -357,7 +357,7 @@ conn_buffered(const struct conn *c)
 
 /* Forwards the frames buffered or arriving on from; 0 at EOF, 1 on, -1. */
 static int
-relay_some(struct conn *from, struct conn *to)
+relay_some(struct conn *from, struct conn *to, conn_seen_fn *seen, void *arg)
 {
 	const uint8_t *p;
 	uint8_t type;
@@ -368,6 +368,8 @@ relay_some(struct conn *from, struct conn *to)
 		r = conn_recv(from, &type, &p, &n);
 		if (r != 1)
 			return r;
+		if (seen != NULL)
+			seen(arg, type, p, n);
 		if (conn_send(to, type, p, n) == -1)
 			return -1;
 	} while (conn_buffered(from));
@@ -375,7 +377,7 @@ relay_some(struct conn *from, struct conn *to)
 }
 
 int
-conn_relay(struct conn *a, struct conn *b)
+conn_relay(struct conn *a, struct conn *b, conn_seen_fn *seen, void *arg)
 {
 	struct pollfd pfd[2];
 	int r;
@@ -393,12 +395,12 @@ conn_relay(struct conn *a, struct conn *b)
 			return -1;
 		}
 		if (conn_buffered(a) || pfd[0].revents) {
-			r = relay_some(a, b);
+			r = relay_some(a, b, NULL, NULL);
 			if (r != 1)
 				return r;
 		}
 		if (conn_buffered(b) || pfd[1].revents) {
-			r = relay_some(b, a);
+			r = relay_some(b, a, seen, arg);
 			if (r != 1)
 				return r;
 		}

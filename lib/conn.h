@@ -53,9 +53,10 @@ int conn_compress(struct conn *c, int level);
 /*
  * Forwards frames both ways between a and b until either side ends the
  * stream (0) or fails (-1, logged). Used to pass a session on to a store's
- * master.
+ * master. When seen is not NULL it is shown every frame going from b to a.
  */
-int conn_relay(struct conn *a, struct conn *b);
+typedef void conn_seen_fn(void *arg, uint8_t type, const uint8_t *p, size_t n);
+int conn_relay(struct conn *a, struct conn *b, conn_seen_fn *seen, void *arg);
 
 /* Queues one frame; flushes when the buffer fills. -1 on a write error (logged). */
 int conn_send(struct conn *c, uint8_t type, const void *payload, size_t len);

@@ -778,6 +778,8 @@ send_result(struct receiver *r)
 			goto out;
 	if (proto_send_result(r->c, &res) == -1 || conn_flush(r->c) == -1)
 		goto out;
+	if (r->t->counts != NULL)
+		result_merge_counts(r->t->counts, &res);
 	rc = 0;
 out:
 	result_release(&res);

@@ -6,6 +6,7 @@
 
 #include "conn.h"
 #include "journal.h"
+#include "result.h"
 #include "store.h"
 
 /*
@@ -37,6 +38,7 @@ struct receiver_target {
 	int store_flags;		/* for store_open when st is NULL */
 	struct store *st;		/* an open store (the caller's), or NULL */
 	const struct store_owner *owner;	/* NULL: nobody serves the store */
+	struct result *counts;		/* when not NULL: gets the session's counts */
 };
 
 /*

@@ -161,12 +161,27 @@ out:
 	return rc;
 }
 
+/* Reads the counts off the master's RESULT as it passes by. */
+static void
+seen_result(void *arg, uint8_t type, const uint8_t *p, size_t n)
+{
+	struct result *counts = arg;
+	struct result r;
+	char err[64];
+
+	result_init(&r);
+	if (counts != NULL && type == MSG_RESULT &&
+	    proto_decode_result(p, n, &r, err, sizeof(err)) == 0)
+		result_merge_counts(counts, &r);
+}
+
 int
-session_receive(struct conn *c, const char *store)
+session_receive(struct conn *c, const char *store, struct result *counts)
 {
 	struct receiver_target t = {
 		.path = store,
 		.store_flags = STORE_CREATE | STORE_WAIT,
+		.counts = counts,
 	};
 	struct conn m;
 	int fd, rc;
@@ -184,7 +199,7 @@ session_receive(struct conn *c, const char *store)
 	/* The mount commits it; we only pass frames both ways. */
 	rc = -1;
 	if (proto_send_ctl(&m, CTL_SESSION) == 0 && conn_flush(&m) == 0)
-		rc = conn_relay(c, &m);
+		rc = conn_relay(c, &m, seen_result, counts);
 	conn_release(&m);
 	return rc;
 }

@@ -33,9 +33,10 @@ int session_run(const char *source, struct session_dest *dests, size_t n,
  * The destination half of a session arriving on c (after the transport
  * is open): passed on to the store's master when a mount serves it (its
  * control socket), else received here into the store (created when
- * missing). Returns 0 when the session ran to its end, -1 logged.
+ * missing). Returns 0 when the session ran to its end, -1 logged; counts,
+ * when not NULL, gets what the session did.
  */
 struct conn;
-int session_receive(struct conn *c, const char *store);
+int session_receive(struct conn *c, const char *store, struct result *counts);
 
 #endif

@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/fsuid.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "htab.h"
@@ -19,6 +18,7 @@
 #include "schedule.h"
 #include "sender.h"
 #include "session.h"
+#include "trigger.h"
 
 /* A path seen changing, waiting to be pushed. */
 struct change {
@@ -292,42 +292,6 @@ user_ids(const char *user, struct sender_opts *o)
 	return 0;
 }
 
-/* Runs the file set's trigger after a session that changed something. */
-static void
-run_trigger(const struct fileset *fs, const char *dest, const struct result *r)
-{
-	char num[32];
-	pid_t pid;
-	int status;
-
-	if (fs->conf->trigger == NULL ||
-	    r->created + r->replaced + r->purged == 0)
-		return;
-	pid = fork();
-	if (pid == 0) {
-		setenv("MIRRORFS_FILESET", fs->conf->name, 1);
-		setenv("MIRRORFS_DEST", dest, 1);
-#define PUT(name, v) snprintf(num, sizeof(num), "%llu", \
-    (unsigned long long)(v)); setenv(name, num, 1)
-		PUT("MIRRORFS_CREATED", r->created);
-		PUT("MIRRORFS_REPLACED", r->replaced);
-		PUT("MIRRORFS_PURGED", r->purged);
-		PUT("MIRRORFS_SKIPPED", r->skipped);
-		PUT("MIRRORFS_FAILED", r->failed);
-#undef PUT
-		execl("/bin/sh", "sh", "-c", fs->conf->trigger, (char *)NULL);
-		_exit(127);
-	}
-	if (pid == -1 || waitpid(pid, &status, 0) == -1) {
-		log_err("%s: trigger", fs->conf->name);
-		return;
-	}
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		log_warnx("%s: trigger '%s' failed (status %d)", fs->conf->name,
-		    fs->conf->trigger, WIFEXITED(status) ?
-		    WEXITSTATUS(status) : 128 + WTERMSIG(status));
-}
-
 /* The session, in its own thread. */
 static void *
 run(void *arg)
@@ -396,7 +360,8 @@ run(void *arg)
 		if (first == -1)
 			first = (int)i;
 		if (dests[i].d.kind == DEST_LOCAL)
-			run_trigger(fs, c->dests[i], &dests[i].res);
+			trigger_run(c->trigger, "FILESET", c->name, c->dests[i],
+			    &dests[i].res);
 	}
 	if (first >= 0) {
 		fs->cur.res = dests[first].res;
@@ -440,15 +405,15 @@ collect_forced(struct fileset *fs)
 #define PARTIAL_MAX 50000
 
 /*
- * After a first whole session, a watched file set sends only what changed
- * (work in proportion to the changes); a schedule, a request, a rescan or
- * too many changes send the whole tree.
+ * After a first whole session, a file set sends only what changed (seen by
+ * the watcher, or held back last time): work in proportion to the changes;
+ * a schedule, a request, a rescan or too many changes send the whole tree.
  */
 static void
 choose_paths(struct fileset *fs, time_t now)
 {
 	paths_clear(fs);
-	if (!fs->conf->watch || !fs->ran || fs->rescan || fs->sync_now ||
+	if (!fs->ran || fs->rescan || fs->sync_now ||
 	    (fs->next_run != 0 && now >= fs->next_run) ||
 	    fs->nchanges == 0 || fs->nchanges > PARTIAL_MAX)
 		return;
@@ -527,6 +492,31 @@ settle_changes(struct fileset *fs)
 	changes_rebuild_index(fs);
 }
 
+/*
+ * A partial session looked at some paths only: the failures the last
+ * session reported elsewhere still stand, so they stay in the result.
+ */
+static void
+keep_failures(struct fileset *fs, const struct result *prev)
+{
+	size_t dummy;
+	struct htab covered;
+
+	htab_init(&covered);
+	for (size_t i = 0; i < fs->npaths; i++)
+		htab_put(&covered, fs->paths[i], strlen(fs->paths[i]), i);
+	for (size_t k = 0; k < prev->nitems; k++) {
+		const struct item *it = &prev->items[k];
+
+		if (it->action != ITEM_FAIL ||
+		    htab_get(&covered, it->path, strlen(it->path), &dummy))
+			continue;
+		result_add(&fs->cur.res, ITEM_FAIL, it->path, it->is_dir,
+		    it->reason);
+	}
+	htab_release(&covered);
+}
+
 void
 fileset_reap(struct fileset *fs, time_t now)
 {
@@ -536,6 +526,8 @@ fileset_reap(struct fileset *fs, time_t now)
 	fs->running = 0;
 	fs->ran = 1;
 	fs->cur.end = now;
+	if (fs->paths != NULL)
+		keep_failures(fs, &fs->last.res);
 	result_release(&fs->last.res);
 	fs->last = fs->cur;
 	result_init(&fs->cur.res);

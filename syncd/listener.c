@@ -20,6 +20,7 @@
 #include "net.h"
 #include "proto.h"
 #include "session.h"
+#include "trigger.h"
 
 #define SESSION_TIMEOUT_S 120	/* a silent client is given up ([listen] timeout) */
 #define STOP_GRACE_S 2
@@ -109,6 +110,7 @@ serve_client(const struct config *cfg, const uint8_t *key, int fd,
     const char *peer)
 {
 	const struct store_conf *sc;
+	struct result counts;
 	struct conn c;
 	char name[4096], msg[512];
 	int rc = 1;
@@ -135,8 +137,11 @@ serve_client(const struct config *cfg, const uint8_t *key, int fd,
 		goto out;
 	}
 	log_info("%s: session into store %s (%s)", peer, name, sc->path);
-	if (session_receive(&c, sc->path) == 0) {
+	result_init(&counts);
+	if (session_receive(&c, sc->path, &counts) == 0) {
 		log_info("%s: session into store %s done", peer, name);
+		/* The destination's own trigger, with what was done. */
+		trigger_run(sc->trigger, "STORE", name, sc->path, &counts);
 		rc = 0;
 	}
 out:

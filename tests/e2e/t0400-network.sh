@@ -223,6 +223,26 @@ case_resume_after_a_cut() {
 	assert_trees_eq src store
 }
 
+case_store_trigger() {
+	generate_tree src 20 0
+	"$MIRRORCTL" genkey key >/dev/null
+	PORT=$(free_port)
+	write_conf conf "127.0.0.1:$PORT" "$TC/key" app "$TC/store"
+	printf 'trigger = env | grep ^MIRRORFS_ | sort >%s/trig.out\n' "$TC" >>conf
+	start_mirrord conf mirrord.log
+	t_ctl sync --key key --json src "mirror://127.0.0.1:$PORT/app"
+	assert_rc 0
+	wait_for test -s trig.out || t_fail "the store's trigger did not run"
+	assert_grep "^MIRRORFS_CREATED=$(jf created)\$" trig.out
+	assert_grep '^MIRRORFS_STORE=app$' trig.out
+	assert_grep "^MIRRORFS_DEST=$TC/store\$" trig.out
+	# Nothing changed: no trigger.
+	rm trig.out
+	t_ctl sync --key key src "mirror://127.0.0.1:$PORT/app"
+	sleep 0.5
+	assert_missing trig.out
+}
+
 case_sync_into_mounted_remote_store() {
 	mkdir src && echo one >src/f
 	serve app "$TC/store"
@@ -247,5 +267,6 @@ t_case "compression shows in bytes_sent" case_compression_counts_wire_bytes
 t_case "kill -9 of the receiving side mid-transfer, then convergence" case_kill_receiver_mid_transfer
 t_case "kill -9 of the sending side mid-transfer, then convergence" case_kill_sender_mid_transfer
 t_case "an interrupted transfer resumes where it stopped" case_resume_after_a_cut
+t_case "a store's trigger runs on the destination after a session that changed it" case_store_trigger
 t_case "mirrord passes a session to the mount serving the store" case_sync_into_mounted_remote_store
 t_done

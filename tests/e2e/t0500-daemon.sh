@@ -230,6 +230,31 @@ case_signals() {
 	assert_no_litter store
 }
 
+case_batches() {
+	mkdir src1 src2
+	for i in $(seq 12); do
+		head -c 1048576 /dev/urandom >"src1/f$i"
+		head -c 1048576 /dev/urandom >"src2/f$i"
+	done
+	touch -d '-1 min' src1/* src2/*
+	printf '[daemon]\ncontrol = %s/ctl.sock\n' "$TC" >conf
+	for n in 1 2; do
+		printf '\n[fileset s%s]\nsource = %s/src%s\ndest = %s/store%s\nbatch = one\n' \
+		    "$n" "$TC" "$n" "$TC" "$n" >>conf
+	done
+	daemon conf
+	wait_for sh -c 'test -f store1/f12 && test -f store2/f12' || t_fail "not both synced"
+	sleep 0.5
+	# One batch: the second session starts only after the first ended.
+	grep -E 's[12]: (session|created)' mirrord.log >order
+	python3 - order <<'PY' || t_fail "sessions of one batch overlapped: $(cat order)"
+import sys
+lines = [l.split(":")[1].strip() for l in open(sys.argv[1])]
+assert len(lines) == 4, lines
+assert lines[0] == lines[1] and lines[2] == lines[3] and lines[0] != lines[2], lines
+PY
+}
+
 case_config_errors() {
 	printf '[fileset a]\nsource = /tmp\ndest = /tmp/x\nquiet = soon\n' >bad1
 	t_run "$MIRRORD" -c bad1
@@ -285,6 +310,7 @@ t_case "start/stop windows" case_windows
 t_case "an inotify overflow falls back to a rescan and converges" case_overflow_converges
 t_case "status of every file set; suspend, resume, sync-now" case_status_suspend_resume
 t_case "SIGHUP re-reads the config; SIGTERM stops within a couple of seconds" case_signals
+t_case "file sets of one batch run one after another" case_batches
 t_case "configuration errors name FILE:LINE" case_config_errors
 t_case "a file set whose user cannot read a file reports it" case_user_cannot_read
 t_case "trigger runs after a session that changed something" case_trigger

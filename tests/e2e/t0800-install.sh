@@ -152,7 +152,7 @@ case_man() {
 case_unit() {
 	local root=$TC/root u=$TC/root/usr/lib/systemd/system/mirrord.service k
 	install_to "$root" /usr
-	for k in 'Type=simple' 'ExecStart=/usr/bin/mirrord -c /etc/mirrorfs/mirrord.conf' \
+	for k in 'Type=notify' 'ExecStart=/usr/bin/mirrord -c /etc/mirrorfs/mirrord.conf' \
 		'Restart=on-failure' 'NoNewPrivileges=yes' 'ProtectSystem=strict' \
 		'ReadWritePaths=/var/lib/mirrorfs' 'ProtectHome=read-only' 'PrivateTmp=yes' \
 		'ProtectKernelTunables=yes' 'ProtectControlGroups=yes' \

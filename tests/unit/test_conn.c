@@ -807,7 +807,7 @@ relay_main(void *p)
 {
 	struct relay_arg *r = p;
 
-	r->rc = conn_relay(&ra, &rb);
+	r->rc = conn_relay(&ra, &rb, NULL, NULL);
 	return NULL;
 }
 
