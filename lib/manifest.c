@@ -362,27 +362,38 @@ scan_dir(struct scan *s, int dirfd, const char *rel)
 	return rc;
 }
 
+/* Sets up a walk of the tree under rootfd and records the top's attributes. */
+static int
+scan_begin(struct scan *s, struct manifest *m, int rootfd, const char *rootname,
+    const struct filter *filter, int want_hash, struct result *res)
+{
+	struct stat st;
+
+	memset(s, 0, sizeof(*s));
+	s->m = m;
+	s->filter = filter;
+	s->rootname = rootname;
+	s->want_hash = want_hash;
+	s->res = res;
+	htab_init(&s->inodes);
+	if (fstat(rootfd, &st) == -1) {
+		log_err("%s", rootname);
+		return -1;
+	}
+	m->top.type = ENTRY_DIR;
+	entry_set_stat(&m->top, &st);
+	return 0;
+}
+
 int
 manifest_scan(struct manifest *m, int rootfd, const char *rootname,
     const struct filter *filter, int want_hash, struct result *res)
 {
 	struct scan s;
-	struct stat st;
 	int rc = -1;
 
-	memset(&s, 0, sizeof(s));
-	s.m = m;
-	s.filter = filter;
-	s.rootname = rootname;
-	s.want_hash = want_hash;
-	s.res = res;
-	htab_init(&s.inodes);
-	if (fstat(rootfd, &st) == -1) {
-		log_err("%s", rootname);
+	if (scan_begin(&s, m, rootfd, rootname, filter, want_hash, res) == -1)
 		goto out;
-	}
-	m->top.type = ENTRY_DIR;
-	entry_set_stat(&m->top, &st);
 	if (scan_dir(&s, rootfd, "") == -1) {
 		log_err("scanning %s", rootname);
 		goto out;
@@ -508,24 +519,12 @@ manifest_scan_paths(struct manifest *m, int rootfd, const char *rootname,
     int want_hash, struct result *res)
 {
 	struct scan s;
-	struct stat st;
 	char **all = NULL, *dir;
 	size_t n = 0, cap = 0;
 	int several = 0, rc = -1;
 
-	memset(&s, 0, sizeof(s));
-	s.m = m;
-	s.filter = filter;
-	s.rootname = rootname;
-	s.want_hash = want_hash;
-	s.res = res;
-	htab_init(&s.inodes);
-	if (fstat(rootfd, &st) == -1) {
-		log_err("%s", rootname);
+	if (scan_begin(&s, m, rootfd, rootname, filter, want_hash, res) == -1)
 		return -1;
-	}
-	m->top.type = ENTRY_DIR;
-	entry_set_stat(&m->top, &st);
 	/* Every path and every directory above it, once, parents first. */
 	for (size_t i = 0; i < npaths; i++) {
 		if (excluded_anywhere(filter, paths[i]))
