@@ -240,7 +240,7 @@ END_TEST
 
 START_TEST(test_timeout_given_twice)
 {
-	/* BUG: lib/config.c on_listen() sets timeout without set_once(): a
+	/* Regression test (was a bug, fixed): lib/config.c on_listen() sets timeout without set_once(): a
 	 * second "timeout =" silently replaces the first (expected -1 and
 	 * "FILE:4: timeout given twice", got 0 with timeout 20). */
 	refused_at("[listen]\naddress = h:1\ntimeout = 10\ntimeout = 20\n"
@@ -299,7 +299,7 @@ END_TEST
 
 START_TEST(test_address_empty_port)
 {
-	/* BUG: lib/config.c on_listen() only looks for a ':' in address:
+	/* Regression test (was a bug, fixed): lib/config.c on_listen() only looks for a ':' in address:
 	 * "host:" (an empty port) is accepted (expected -1 with "FILE:2:
 	 * address 'host:' is not HOST:PORT", got 0). */
 	refused_at("[listen]\naddress = host:\nkey = /k\n", 2, "host:");
@@ -308,7 +308,7 @@ END_TEST
 
 START_TEST(test_address_v6_without_port)
 {
-	/* BUG: lib/config.c on_listen(): "[::1]" has a ':' inside the
+	/* Regression test (was a bug, fixed): lib/config.c on_listen(): "[::1]" has a ':' inside the
 	 * brackets, so an IPv6 address without a port is accepted (expected
 	 * -1 with "FILE:2: address '[::1]' is not HOST:PORT", got 0;
 	 * syncd's listen_on() then splits it at the last ':'). */
@@ -332,7 +332,7 @@ END_TEST
 
 START_TEST(test_store_without_path)
 {
-	/* BUG: lib/config.c check_complete() logs "FILE: [store b] has no
+	/* Regression test (was a bug, fixed): lib/config.c check_complete() logs "FILE: [store b] has no
 	 * path" without a line (store_conf.line is never set): expected
 	 * "FILE:3: ...", the line of the [store b] header. */
 	refused_at("[store a]\npath = /a\n[store b]\nuser = bob\n", 3,
@@ -342,7 +342,7 @@ END_TEST
 
 START_TEST(test_store_without_keys)
 {
-	/* BUG: lib/config.c: a [store b] section with no keys at all is a
+	/* Regression test (was a bug, fixed): lib/config.c: a [store b] section with no keys at all is a
 	 * store without a path, but inih calls no handler for it and
 	 * check_sections() accepts any "store " header: expected -1 with
 	 * "FILE:3: ... [store b] has no path", got 0 with the store
@@ -353,7 +353,7 @@ END_TEST
 
 START_TEST(test_listen_without_key)
 {
-	/* BUG: lib/config.c check_complete() logs "FILE: [listen] needs
+	/* Regression test (was a bug, fixed): lib/config.c check_complete() logs "FILE: [listen] needs
 	 * address and key" without a line: expected "FILE:1: ...", the
 	 * line of the [listen] header. */
 	refused_at("[listen]\naddress = h:1\ntimeout = 5\n", 1, "key");
@@ -362,7 +362,7 @@ END_TEST
 
 START_TEST(test_listen_without_address)
 {
-	/* BUG: as test_listen_without_key (no line in the message). */
+	/* Regression test (was a bug, fixed): as test_listen_without_key (no line in the message). */
 	refused_at("[store a]\npath = /a\n[listen]\nkey = /k\n", 3, "address");
 }
 END_TEST
@@ -381,7 +381,7 @@ START_TEST(test_first_error_message)
 	 * Two mistakes: the message is the first one's, at its line. (inih
 	 * goes on after an error unless built with INI_STOP_ON_FIRST_ERROR;
 	 * a later handler error must not replace the first message.)
-	 * BUG: lib/config.c config_load(): ini_parse() (Debian's libinih 55
+	 * Regression test (was a bug, fixed): lib/config.c config_load(): ini_parse() (Debian's libinih 55
 	 * does not stop at the first error) returns the first error's line
 	 * but ps.err holds the last handler error: for "nonsense line" at 3
 	 * and "owner = x" at 4 the message is "FILE:3: unknown key 'owner'

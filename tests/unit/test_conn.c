@@ -681,7 +681,7 @@ START_TEST(test_compress_cut_compressed_block)
 
 	/*
 	 * As above, cut inside a compressed zstd block.
-	 * BUG: lib/conn.c conn_inflate()/conn_recv(): zstd cannot decode part
+	 * Regression test (was a bug, fixed): lib/conn.c conn_inflate()/conn_recv(): zstd cannot decode part
 	 * of a compressed block, so nothing comes out; conn_fill() returns 0
 	 * with nothing buffered and conn_recv() reports a clean end of
 	 * stream (expected -1, got 0).
@@ -758,7 +758,7 @@ START_TEST(test_compress_switch_much_read_ahead)
 	 * As above with 600 KB of incompressible frames already in the
 	 * socket: the read that brings the plain frame brings far more
 	 * compressed bytes than one read of compressed input would.
-	 * BUG: lib/conn.c conn_compress(): it copies the bytes read past the
+	 * Regression test (was a bug, fixed): lib/conn.c conn_compress(): it copies the bytes read past the
 	 * last plain frame into zin, which holds CONN_ZIN_SIZE (128 KiB), and
 	 * fails with EPROTO when there are more (expected 0 and the frames,
 	 * got -1 EPROTO).

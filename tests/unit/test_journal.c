@@ -803,7 +803,7 @@ START_TEST(test_attr_never_follows_symlink)
 	struct stat before, after;
 
 	/*
-	 * BUG: apply_attr() (journal.c) calls fchmodat(dirfd, name, mode, 0),
+	 * Regression test (was a bug, fixed): apply_attr() (journal.c) calls fchmodat(dirfd, name, mode, 0),
 	 * which follows a symlink, while its chown and utimens use
 	 * AT_SYMLINK_NOFOLLOW. When the path of an ATTR record without
 	 * JREC_LINK is a symlink by the time the record runs (swapped in

@@ -693,7 +693,7 @@ START_TEST(test_accept_bad_magic_told)
 	struct raw_open ro;
 
 	/*
-	 * BUG: lib/net.c net_accept() queues "not a mirrorfs greeting" (and
+	 * Regression test (was a bug, fixed): lib/net.c net_accept() queues "not a mirrorfs greeting" (and
 	 * "unsupported protocol version or options") with proto_send_error()
 	 * but never flushes it; its caller (syncd/main.c) then releases the
 	 * conn, and conn_release() does not flush: the client gets end of
@@ -747,7 +747,7 @@ START_TEST(test_accept_bad_version_or_level)
 	ck_assert_int_eq(server_join(), -1);
 	ck_assert_msg(strstr(sv.last, "refused") != NULL, "server said '%s'",
 	    sv.last);
-	/* BUG: as test_accept_bad_magic_told (the ERROR was never flushed). */
+	/* Regression test (was a bug, fixed): as test_accept_bad_magic_told (the ERROR was never flushed). */
 	conn_release(&sv.srv);
 	client_expect_error("unsupported protocol version or options");
 

@@ -500,7 +500,7 @@ START_TEST(test_print_reason_one_line)
 	char *s;
 
 	/*
-	 * BUG: result_print() writes the reason with fprintf("%s") unescaped.
+	 * Regression test (was a bug, fixed): result_print() writes the reason with fprintf("%s") unescaped.
 	 * Reasons can hold peer-supplied text (ITEM frames, hardlink targets
 	 * in "link to %s" reasons), so a newline forges report lines and an
 	 * ESC byte reaches the terminal. Expected: one line per item, no raw
@@ -679,7 +679,7 @@ START_TEST(test_json_non_utf8_path)
 	char *s;
 
 	/*
-	 * BUG: result_print_json() (json_string in result.c) copies bytes
+	 * Regression test (was a bug, fixed): result_print_json() (json_string in result.c) copies bytes
 	 * >= 0x80 through unchanged, so a file name that is not UTF-8 (legal
 	 * on Linux, and mirrored) makes the output invalid JSON: RFC 8259
 	 * requires UTF-8, and parsers such as Python's json or jq refuse it.

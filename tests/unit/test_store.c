@@ -307,7 +307,7 @@ START_TEST(test_escape_errno)
 	const char *name;
 
 	/*
-	 * BUG: store_parent() (and so store_lstat(), store_remove_tree())
+	 * Regression test (was a bug, fixed): store_parent() (and so store_lstat(), store_remove_tree())
 	 * fails with ENOTDIR, not ELOOP, when the last directory of the path
 	 * is a symlink ("link/x"): open_beneath(..., O_PATH | O_DIRECTORY)
 	 * with O_NOFOLLOW opens the symlink itself, then O_DIRECTORY fails.
