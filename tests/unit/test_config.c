@@ -16,6 +16,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "unit.h"
 
 /* Every test's directory is made in base, which main() removes at the end
  * even when a failed test skipped its teardown. */
@@ -24,17 +25,6 @@ static char top[sizeof(base) + 16];
 static char conf[PATH_MAX];
 static struct config cfg;
 
-static int
-rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	return remove(path);
-}
-
-static void
-rm_rf(const char *path)
-{
-	nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
 
 /* Writes text as TOP/mirrord.conf (the file config_load reads). */
 static void
@@ -488,17 +478,5 @@ config_suite(void)
 int
 main(void)
 {
-	SRunner *sr;
-	int failed;
-
-	if (mkdtemp(base) == NULL) {
-		perror(base);
-		return EXIT_FAILURE;
-	}
-	sr = srunner_create(config_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	rm_rf(base);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return unit_main(config_suite(), base);
 }

@@ -24,6 +24,7 @@
 #include "log.h"
 #include "manifest.h"
 #include "store.h"
+#include "unit.h"
 
 /* Every test's directory is made in base, which main() removes at the end
  * even when a failed test skipped its teardown. */
@@ -38,17 +39,6 @@ static struct journal j;
 #define MTIME_TOP  1300000000
 #define MTIME_LINK 1200000000
 
-static int
-rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	return remove(path);
-}
-
-static void
-rm_rf(const char *path)
-{
-	nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
 
 /* TOP/store/rel as an absolute path in a static buffer (two in turn). */
 static const char *
@@ -872,17 +862,5 @@ journal_suite(void)
 int
 main(void)
 {
-	SRunner *sr;
-	int failed;
-
-	if (mkdtemp(base) == NULL) {
-		perror(base);
-		return EXIT_FAILURE;
-	}
-	sr = srunner_create(journal_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	rm_rf(base);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return unit_main(journal_suite(), base);
 }

@@ -26,6 +26,7 @@
 #include "log.h"
 #include "net.h"
 #include "proto.h"
+#include "unit.h"
 
 #define NET_MAGIC 0x4d524e54u	/* "MRNT", documented in net.h's users */
 
@@ -34,17 +35,6 @@
 static char base[] = "/tmp/test_net.XXXXXX";
 static char top[sizeof(base) + 16];
 
-static int
-rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	return remove(path);
-}
-
-static void
-rm_rf(const char *path)
-{
-	nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
 
 static void
 setup(void)
@@ -1135,18 +1125,6 @@ net_suite(void)
 int
 main(void)
 {
-	SRunner *sr;
-	int failed;
-
-	if (mkdtemp(base) == NULL) {
-		perror(base);
-		return EXIT_FAILURE;
-	}
 	signal(SIGPIPE, SIG_IGN);	/* a refused peer may have gone */
-	sr = srunner_create(net_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	rm_rf(base);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return unit_main(net_suite(), base);
 }

@@ -18,6 +18,7 @@
 #include "log.h"
 #include "manifest.h"
 #include "partial.h"
+#include "unit.h"
 
 /* Every test's directory is made in base, which main() removes at the end
  * even when a failed test skipped its teardown. */
@@ -25,17 +26,6 @@ static char base[] = "/tmp/test_partial.XXXXXX";
 static char top[sizeof(base) + 16];
 static int stagingfd = -1, partialfd = -1;
 
-static int
-rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	return remove(path);
-}
-
-static void
-rm_rf(const char *path)
-{
-	nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
 
 static int
 open_dir(const char *name)
@@ -377,17 +367,5 @@ partial_suite(void)
 int
 main(void)
 {
-	SRunner *sr;
-	int failed;
-
-	if (mkdtemp(base) == NULL) {
-		perror(base);
-		return EXIT_FAILURE;
-	}
-	sr = srunner_create(partial_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	rm_rf(base);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return unit_main(partial_suite(), base);
 }

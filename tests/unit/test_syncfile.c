@@ -16,6 +16,7 @@
 
 #include "log.h"
 #include "syncfile.h"
+#include "unit.h"
 
 /* Every test's directory is made in base, which main() removes at the end
  * even when a failed test skipped its teardown. */
@@ -24,17 +25,6 @@ static char top[sizeof(base) + 16];	/* plays the store */
 static char meta[PATH_MAX];		/* TOP/.mirrorfs */
 static int metafd = -1;
 
-static int
-rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	return remove(path);
-}
-
-static void
-rm_rf(const char *path)
-{
-	nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
 
 static void
 setup(void)
@@ -368,17 +358,5 @@ syncfile_suite(void)
 int
 main(void)
 {
-	SRunner *sr;
-	int failed;
-
-	if (mkdtemp(base) == NULL) {
-		perror(base);
-		return EXIT_FAILURE;
-	}
-	sr = srunner_create(syncfile_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	rm_rf(base);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return unit_main(syncfile_suite(), base);
 }
