@@ -2,6 +2,8 @@
 # latency: change-to-destination latency of mirrord (watch, quiet = DELAY)
 # against lsyncd (default.rsync, delay = DELAY), alternating, in one run.
 # usage: bench/latency.sh [TRIALS] [DELAY]   (MIRRORFS_BUILD=DIR for the binaries)
+# LATENCY_TSV=FILE also appends each trial as "latency<TAB>WHO<TAB>MS<TAB>ms"
+# (bench/run.sh's results format; a trial that takes over 30 s counts 30000).
 set -eu
 TRIALS=${1:-10}
 DELAY=${2:-1}
@@ -44,7 +46,10 @@ trial() {
 	local t0 t1
 	t0=$(date +%s%N)
 	echo "trial $3" >"$W/$1/new$3"
-	until [ "$(cat "$W/$2/new$3" 2>/dev/null)" = "trial $3" ]; do sleep 0.01; done
+	until [ "$(cat "$W/$2/new$3" 2>/dev/null)" = "trial $3" ]; do
+		sleep 0.01
+		[ $(($(date +%s%N) - t0)) -lt 30000000000 ] || break
+	done
 	t1=$(date +%s%N)
 	echo $(((t1 - t0) / 1000000))
 }
@@ -59,3 +64,7 @@ stats() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {printf "%d ms (min
 echo "change-to-destination latency, delay/quiet = ${DELAY} s, $TRIALS trials, alternating:"
 echo "  mirrord (watch, quiet=$DELAY): $(stats "${m[@]}")"
 echo "  lsyncd (default.rsync, delay=$DELAY): $(stats "${l[@]}")"
+if [ -n "${LATENCY_TSV:-}" ]; then
+	for v in "${m[@]}"; do printf 'latency\tmirrord\t%s\tms\n' "$v"; done >>"$LATENCY_TSV"
+	for v in "${l[@]}"; do printf 'latency\tlsyncd\t%s\tms\n' "$v"; done >>"$LATENCY_TSV"
+fi
