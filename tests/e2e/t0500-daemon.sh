@@ -124,6 +124,31 @@ case_openupdate() {
 	exec 9>&-
 }
 
+case_max_defer() {
+	mkdir src && echo one >src/a
+	touch -d '-1 min' src/a src
+	conf app watch=yes quiet=2 max_defer=3
+	daemon conf
+	wait_for test -f store/a
+	# A log that never stays quiet for 2 s: pushed after max_defer anyway,
+	# as a consistent copy of some moment (every line whole).
+	(
+		exec 9>>src/busy
+		for i in $(seq 100); do echo "line $i" >&9; sleep 0.3; done
+	) &
+	local writer=$!
+	t_defer kill "$writer"
+	sleep 1.5
+	assert_missing store/busy
+	local i
+	for i in $(seq 100); do [ -s store/busy ] && break; sleep 0.1; done
+	[ -s store/busy ] || t_fail "a file that never settles was not pushed after max_defer"
+	kill "$writer"
+	grep -vxE 'line [0-9]+' store/busy && t_fail "the pushed copy is torn"
+	head -n "$(wc -l <store/busy)" src/busy | cmp -s - store/busy ||
+		t_fail "the pushed copy is not a prefix of the source"
+}
+
 case_interval() {
 	mkdir src && echo one >src/a
 	conf app interval=2
@@ -305,6 +330,7 @@ T_TIMEOUT=60 t_case "a change is pushed once quiet; deletes are purged" case_cha
 t_case "after a change, the work is in proportion to the changes" case_work_follows_changes
 t_case "a file open for write is held back, then pushed after close" case_open_file_held_back
 t_case "openupdate pushes an open but unchanged file" case_openupdate
+t_case "a file that never settles is pushed after max_defer, consistent" case_max_defer
 t_case "interval runs" case_interval
 t_case "start/stop windows" case_windows
 t_case "an inotify overflow falls back to a rescan and converges" case_overflow_converges
