@@ -189,8 +189,6 @@ def generate(meta, series):
         seen = meta.get("find_files", "").split()
         if key.startswith("find") and len(seen) > 4 and seen[0] != seen[4]:
             met = "**NO**: the mount listed %s of %s files (EMFILE)" % (seen[0], seen[4])
-        if False and len(seen) > 4 and seen[0] != seen[4]:
-            met = "**NO**: the mount listed %s of %s files (EMFILE)" % (seen[0], seen[4])
         w("| %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
             row, what, ours, cell(a), ref or "", cell(b) if ref else "", r, tgt, met))
     for what, why in NOT_YET:

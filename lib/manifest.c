@@ -129,7 +129,6 @@ struct inode_block {
 struct scan {
 	struct manifest *m;
 	const struct filter *filter;
-	const char *rootname;
 	int want_hash;
 	struct result *res;
 	struct htab inodes;	/* (dev, ino) of multiply linked files -> index */
@@ -372,7 +371,6 @@ scan_begin(struct scan *s, struct manifest *m, int rootfd, const char *rootname,
 	memset(s, 0, sizeof(*s));
 	s->m = m;
 	s->filter = filter;
-	s->rootname = rootname;
 	s->want_hash = want_hash;
 	s->res = res;
 	htab_init(&s->inodes);

@@ -18,6 +18,15 @@
 #include "path.h"
 #include "syncfile.h"
 
+/* An empty store: nothing open. */
+static void
+store_clear(struct store *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->rootfd = s->metafd = s->stagingfd = s->renamedfd = s->partialfd =
+	    s->lockfd = s->dirfd = -1;
+}
+
 /* Opens or creates the directory name under dirfd, which is at dirpath. */
 static int
 open_subdir(int dirfd, const char *name, int create, const char *dirpath)
@@ -176,9 +185,7 @@ store_open_as(struct store *s, const char *path, int flags,
 	int ro = flags & STORE_READONLY;
 	char meta[PATH_MAX + sizeof(PATH_META) + 1];
 
-	memset(s, 0, sizeof(*s));
-	s->rootfd = s->metafd = s->stagingfd = s->renamedfd = s->partialfd = s->lockfd =
-	    s->dirfd = -1;
+	store_clear(s);
 	snprintf(meta, sizeof(meta), "%s/%s", path, PATH_META);
 	s->path = strdup(path);
 	if (s->path == NULL) {
@@ -255,9 +262,7 @@ store_close(struct store *s)
 	if (s->rootfd >= 0)
 		close(s->rootfd);
 	free(s->path);
-	memset(s, 0, sizeof(*s));
-	s->rootfd = s->metafd = s->stagingfd = s->renamedfd = s->partialfd = s->lockfd =
-	    s->dirfd = -1;
+	store_clear(s);
 }
 
 void
@@ -399,9 +404,7 @@ store_clear_sync(const char *path, struct sync_entry *e, int *found)
 	struct store s;
 	int r, rc = -1;
 
-	memset(&s, 0, sizeof(s));
-	s.rootfd = s.metafd = s.stagingfd = s.renamedfd = s.partialfd = s.lockfd =
-	    s.dirfd = -1;
+	store_clear(&s);
 	*found = 0;
 	s.path = strdup(path);
 	s.rootfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
