@@ -11,7 +11,7 @@ PKGS    := libzstd libxxhash libsodium inih
 FUSE_CFLAGS := $(shell pkg-config --cflags fuse3 2>/dev/null)
 FUSE_LIBS   := $(shell pkg-config --libs fuse3 2>/dev/null || echo -lfuse3)
 DEB_PKGS := build-essential pkg-config libzstd-dev libxxhash-dev check \
-	    libfuse3-dev fuse3 libsodium-dev libinih-dev rsync python3 \
+	    libfuse3-dev fuse3 libsodium-dev libinih-dev librsync-dev rsync python3 \
 	    iproute2 shellcheck man-db groff-base bash-completion
 
 ifeq ($(SANITIZE),1)
@@ -30,7 +30,7 @@ CFLAGS  += -std=gnu11 -Wall -Wextra -Wshadow -Wstrict-prototypes \
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lzstd -lxxhash)
 LDFLAGS += $(SANFLAGS)
-LDLIBS  += $(PKG_LIBS) -lpthread
+LDLIBS  += $(PKG_LIBS) -lrsync -lpthread
 
 LIB_SRC := $(wildcard lib/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
@@ -118,7 +118,7 @@ fuzz:
 	@mkdir -p $(FUZZ_DIR)/corpus
 	clang -g -O1 -std=gnu11 -D_GNU_SOURCE -DMIRRORFS_VERSION='"fuzz"' -Ilib \
 		-fsanitize=fuzzer,address,undefined $(PKG_CFLAGS) \
-		-o $(FUZZ_DIR)/fuzz_wire tests/fuzz/fuzz_wire.c $(LIB_SRC) $(PKG_LIBS) -lpthread
+		-o $(FUZZ_DIR)/fuzz_wire tests/fuzz/fuzz_wire.c $(LIB_SRC) $(PKG_LIBS) -lrsync -lpthread
 	cp -n tests/fuzz/corpus/* $(FUZZ_DIR)/corpus/
 	$(FUZZ_DIR)/fuzz_wire -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
 		-rss_limit_mb=2048 -artifact_prefix=$(FUZZ_DIR)/ $(FUZZ_DIR)/corpus

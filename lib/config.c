@@ -9,6 +9,7 @@
 
 #include "log.h"
 #include "path.h"
+#include "sender.h"
 
 struct parse {
 	struct config *cfg;
@@ -132,6 +133,22 @@ parse_bool(const char *v, int *out)
 		*out = 0;
 	else
 		return -1;
+	return 0;
+}
+
+/* whole_file = auto | yes | no (yes: never deltas; no: deltas everywhere). */
+static int
+parse_whole_file(const char *v, int *out)
+{
+	int yes;
+
+	if (strcmp(v, "auto") == 0) {
+		*out = WHOLE_FILE_AUTO;
+		return 0;
+	}
+	if (parse_bool(v, &yes) == -1)
+		return -1;
+	*out = yes ? WHOLE_FILE_YES : WHOLE_FILE_NO;
 	return 0;
 }
 
@@ -277,6 +294,9 @@ on_fileset(struct parse *ps, const char *name, const char *key,
 	if (strcmp(key, "compress") == 0)
 		return parse_int(value, 0, 19, &fs->compress) == 0 ? 1 :
 		    bad(ps, key, value, "not a zstd level (0-19)");
+	if (strcmp(key, "whole_file") == 0)
+		return parse_whole_file(value, &fs->whole_file) == 0 ? 1 :
+		    bad(ps, key, value, "not auto, yes or no");
 	if (strcmp(key, "start") == 0 || strcmp(key, "stop") == 0)
 		return parse_hhmm(value, key[2] == 'a' ? &fs->start :
 		    &fs->stop) == 0 ? 1 : bad(ps, key, value, "not HH:MM");
@@ -294,7 +314,8 @@ on_fileset(struct parse *ps, const char *name, const char *key,
 	snprintf(ps->err, sizeof(ps->err), "unknown key '%s' in [fileset %s] "
 	    "(known: source, dest, include, exclude, exclude_from, interval, "
 	    "start, stop, watch, quiet, max_defer, openupdate, purge, "
-	    "purge_dirs, compress, batch, user, suspended, trigger, key)",
+	    "purge_dirs, compress, whole_file, batch, user, suspended, trigger, "
+	    "key)",
 	    key, name);
 	return 0;
 }

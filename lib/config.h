@@ -34,6 +34,7 @@ struct fileset_conf {
 	int purge;
 	int purge_dirs;
 	int compress;		/* zstd level for ssh:// and mirror:// */
+	int whole_file;		/* enum whole_file (sender.h): auto, yes, no */
 	char *batch;		/* file sets of one batch run one after another */
 	char *user;		/* read the source as this user */
 	int suspended;

@@ -26,6 +26,7 @@ enum plan_state {
 #define PF_ATTR    0x04	/* attributes to set in place */
 #define PF_DIRATTR 0x08	/* directory attributes to set last */
 #define PF_EXISTS  0x10	/* present in the store before the session */
+#define PF_DELTA   0x20	/* asked for as a delta against the store's version */
 
 struct plan_entry {
 	uint8_t state;

@@ -33,6 +33,7 @@ proto_msg_name(int type)
 		[MSG_NET_PROOF] = "NET_PROOF", [MSG_NET_OK] = "NET_OK",
 		[MSG_NEED_FROM] = "NEED_FROM", [MSG_FILE_FROM] = "FILE_FROM",
 		[MSG_DAEMON] = "DAEMON", [MSG_DAEMON_REPLY] = "DAEMON_REPLY",
+		[MSG_NEED_SIG] = "NEED_SIG", [MSG_FILE_DELTA] = "FILE_DELTA",
 	};
 
 	if (type <= 0 || type > MSG_TYPE_MAX)
@@ -331,17 +332,49 @@ proto_decode_need_from(const uint8_t *p, size_t n, uint32_t *index,
 }
 
 int
-proto_send_file(struct conn *c, const struct file_head *h)
+proto_send_need_sig(struct conn *c, uint32_t index, int more, const void *sig,
+    size_t n)
 {
 	struct buf b;
 	int r;
 
 	buf_init(&b);
+	r = buf_put_u32(&b, index) || buf_put_u8(&b, more ? 1 : 0) ||
+	    buf_put(&b, sig, n);
+	return send_buf(c, MSG_NEED_SIG, &b, r);
+}
+
+int
+proto_decode_need_sig(const uint8_t *p, size_t n, uint32_t *index, int *more,
+    const uint8_t **sig, size_t *len, char *err, size_t errlen)
+{
+	struct reader r;
+	uint8_t m;
+
+	reader_init(&r, p, n);
+	*index = reader_u32(&r);
+	m = reader_u8(&r);
+	if (r.failed || m > 1 || n - 5 > PROTO_SIG_CHUNK)
+		return fail(err, errlen, "NEED_SIG: malformed");
+	*more = m;
+	*sig = p + 5;
+	*len = n - 5;
+	return 0;
+}
+
+int
+proto_send_file(struct conn *c, const struct file_head *h)
+{
+	struct buf b;
+	int r, type = h->delta ? MSG_FILE_DELTA : h->offset > 0 ?
+	    MSG_FILE_FROM : MSG_FILE;
+
+	buf_init(&b);
 	r = buf_put_u32(&b, h->index);
-	if (h->offset > 0)
+	if (type == MSG_FILE_FROM)
 		r = r || buf_put_u64(&b, h->offset);
 	r = r || put_attr(&b, &h->attr);
-	return send_buf(c, h->offset > 0 ? MSG_FILE_FROM : MSG_FILE, &b, r);
+	return send_buf(c, type, &b, r);
 }
 
 int

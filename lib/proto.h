@@ -63,7 +63,10 @@ enum msg_type {
 	/* mirrorctl -> mirrord on its control socket: */
 	MSG_DAEMON,		/* u8 op (DAEMON_*), str file set name */
 	MSG_DAEMON_REPLY,	/* text (status: JSON) */
-	MSG_TYPE_MAX = MSG_DAEMON_REPLY
+	/* Delta transfer (SESSION_DELTA): */
+	MSG_NEED_SIG,		/* R: an entry as a delta against this signature */
+	MSG_FILE_DELTA,		/* S: FILE whose DATA is a delta (librsync) */
+	MSG_TYPE_MAX = MSG_FILE_DELTA
 };
 
 enum daemon_op {
@@ -88,12 +91,14 @@ enum ctl_op {
 #define SESSION_CHECKSUM	0x04u
 #define SESSION_REPORT		0x08u
 #define SESSION_PARTIAL		0x10u	/* only the entries sent (and GONE) */
-#define SESSION_FLAGS_ALL	0x1fu
+#define SESSION_DELTA		0x20u	/* the sender takes NEED_SIG */
+#define SESSION_FLAGS_ALL	0x3fu
 
 /* The metadata of a file as the sender found it when it opened it. */
 struct file_head {
 	uint32_t index;
 	uint64_t offset;	/* FILE_FROM: where its DATA starts; FILE: 0 */
+	int delta;		/* FILE_DELTA: DATA is a delta, not the bytes */
 	struct entry attr;	/* size, mode, uid, gid, mtime; no strings */
 };
 
@@ -134,7 +139,19 @@ int proto_send_need_from(struct conn *c, uint32_t index, uint64_t offset);
 int proto_decode_need_from(const uint8_t *p, size_t n, uint32_t *index,
     uint64_t *offset, char *err, size_t errlen);
 
-/* FILE when h->offset is 0, else FILE_FROM. */
+/*
+ * One frame of NEED_SIG: part of the signature (delta.h) of the version
+ * of entry index the receiver has; more is 0 on its last frame. The
+ * frames of one signature follow each other.
+ */
+#define PROTO_SIG_CHUNK (64 * 1024)
+int proto_send_need_sig(struct conn *c, uint32_t index, int more,
+    const void *sig, size_t n);
+/* *sig points into p. */
+int proto_decode_need_sig(const uint8_t *p, size_t n, uint32_t *index,
+    int *more, const uint8_t **sig, size_t *len, char *err, size_t errlen);
+
+/* FILE_DELTA when h->delta, FILE_FROM when h->offset > 0, else FILE. */
 int proto_send_file(struct conn *c, const struct file_head *h);
 int proto_decode_file(const uint8_t *p, size_t n, struct file_head *h,
     char *err, size_t errlen);

@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "buf.h"
+#include "delta.h"
 #include "fault.h"
 #include "fsutil.h"
 #include "hash.h"
@@ -40,6 +42,7 @@ struct receiver {
 	struct plan plan;
 	struct plan_opts popts;
 	uint64_t *resume;	/* per entry: bytes of it already staged */
+	uint64_t sigbytes;	/* signatures sent (bounded: delta.h) */
 	char err[512];
 };
 
@@ -52,6 +55,10 @@ struct incoming {
 	int werr;		/* errno of the first failed write */
 	struct hash_state *h;
 	struct file_head head;
+	/* FILE_DELTA: the patch, the store's version it reads, what failed */
+	struct delta_job *patch;
+	int basisfd;
+	char bad[256];
 };
 
 static void
@@ -181,6 +188,76 @@ recv_manifest(struct receiver *r)
 	return check_manifest(r);
 }
 
+/* Sends a signature as NEED_SIG frames. */
+static int
+send_sig(struct receiver *r, size_t i, const struct buf *sig)
+{
+	size_t off = 0, len;
+
+	do {
+		len = sig->len - off < PROTO_SIG_CHUNK ? sig->len - off :
+		    PROTO_SIG_CHUNK;
+		if (proto_send_need_sig(r->c, (uint32_t)i, off + len <
+		    sig->len, sig->data + off, len) == -1)
+			return -1;
+		off += len;
+	} while (off < sig->len);
+	return 0;
+}
+
+static int
+sig_append(void *arg, const void *p, size_t n)
+{
+	if (buf_put(arg, p, n) != 0) {
+		errno = ENOMEM;
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Asks for entry i as a delta against the store's version when the
+ * sender offered deltas and that version is a big enough file: 0 asked
+ * (NEED_SIG sent), 1 ask for it whole instead, -1 the connection failed.
+ */
+static int
+need_delta(struct receiver *r, size_t i)
+{
+	const struct entry *e = &r->m.v[i];
+	struct buf sig;
+	struct stat st;
+	char err[256];
+	int fd, rc = 1;
+
+	if (!(r->flags & SESSION_DELTA) || e->type != ENTRY_REG ||
+	    e->size < DELTA_MIN_SIZE || !(r->plan.v[i].flags & PF_EXISTS))
+		return 1;
+	fd = store_open_at(r->st, e->path, O_RDONLY | O_CLOEXEC);
+	if (fd == -1)
+		return 1;
+	buf_init(&sig);
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
+	    st.st_size < DELTA_MIN_SIZE || r->sigbytes +
+	    delta_sig_size((uint64_t)st.st_size) > DELTA_MAX_SIG_TOTAL)
+		goto out;
+	if (delta_signature(fd, (uint64_t)st.st_size, sig_append, &sig, err,
+	    sizeof(err)) == -1) {
+		log_warnx("%s/%s: sent whole: signature: %s", r->st->path,
+		    e->path, err);
+		goto out;
+	}
+	if (r->sigbytes + sig.len > DELTA_MAX_SIG_TOTAL)
+		goto out;
+	r->sigbytes += sig.len;
+	rc = send_sig(r, i, &sig);
+	if (rc == 0)
+		r->plan.v[i].flags |= PF_DELTA;
+out:
+	close(fd);
+	buf_release(&sig);
+	return rc;
+}
+
 static int
 send_need(struct receiver *r)
 {
@@ -200,6 +277,10 @@ send_need(struct receiver *r)
 			    r->resume[i]) == -1)
 				goto out;
 			continue;
+		}
+		switch (need_delta(r, i)) {
+		case -1: goto out;
+		case 0: continue;
 		}
 		batch[k++] = (uint32_t)i;
 		if (k == PROTO_MAX_NEED) {
@@ -226,7 +307,12 @@ incoming_drop(struct receiver *r, struct incoming *in)
 		unlinkat(r->st->stagingfd, in->name, 0);
 	}
 	hash_free(in->h);
+	delta_free(in->patch);
+	if (in->basisfd != -1)
+		close(in->basisfd);
 	in->h = NULL;
+	in->patch = NULL;
+	in->basisfd = -1;
 	in->fd = -1;
 	in->idx = -1;
 }
@@ -256,6 +342,67 @@ resume_open(struct receiver *r, struct incoming *in)
 	return 0;
 }
 
+/* Opens the store's version of the file a delta applies to. */
+static void
+patch_begin(struct receiver *r, struct incoming *in)
+{
+	const char *path = r->m.v[in->idx].path;
+
+	in->basisfd = store_open_at(r->st, path, O_RDONLY | O_CLOEXEC);
+	if (in->basisfd == -1) {
+		snprintf(in->bad, sizeof(in->bad), "delta: the old version: "
+		    "%s", strerror(errno));
+		return;
+	}
+	if ((in->patch = delta_patch_begin(in->basisfd)) == NULL)
+		snprintf(in->bad, sizeof(in->bad), "delta: %s",
+		    strerror(errno));
+}
+
+/* Takes bytes of the file: counted, hashed, and written when we can. */
+static void
+file_bytes(struct incoming *in, const void *p, size_t n)
+{
+	in->got += n;
+	hash_update(in->h, p, n);
+	if (in->werr == 0 && write_all(in->fd, p, n) == -1)
+		in->werr = errno;	/* keep draining: other files may fit */
+}
+
+/* A patch's output: the new version's bytes. */
+static int
+patch_out(void *arg, const void *p, size_t n)
+{
+	struct incoming *in = arg;
+
+	if (n > in->head.attr.size - in->got) {
+		snprintf(in->bad, sizeof(in->bad), "the delta makes more "
+		    "than the %llu bytes announced",
+		    (unsigned long long)in->head.attr.size);
+		errno = EFBIG;
+		return -1;
+	}
+	file_bytes(in, p, n);
+	return 0;
+}
+
+/* Feeds delta bytes (eof: the delta's end) to the patch. */
+static void
+patch_feed(struct incoming *in, const void *p, size_t n, int eof)
+{
+	char err[200];
+	int r;
+
+	if (in->bad[0] != '\0')
+		return;		/* drained: the file fails */
+	r = delta_feed(in->patch, p, n, eof, patch_out, in, err, sizeof(err));
+	if (r == -1 && in->bad[0] == '\0')
+		snprintf(in->bad, sizeof(in->bad), "delta: %s", err);
+	if (r == 0 && eof)
+		snprintf(in->bad, sizeof(in->bad), "delta: the stream ended "
+		    "early");
+}
+
 static int
 file_begin(struct receiver *r, struct incoming *in, int type,
     const uint8_t *p, size_t n)
@@ -269,10 +416,14 @@ file_begin(struct receiver *r, struct incoming *in, int type,
 	    proto_decode_file(p, n, &in->head, r->err, sizeof(r->err));
 	if (rc == -1)
 		return peer_fail(r, "%s", r->err);
+	in->head.delta = type == MSG_FILE_DELTA;
 	if (in->head.index >= r->plan.n ||
 	    !(r->plan.v[in->head.index].flags & PF_DATA))
 		return peer_fail(r, "sent data for entry %u, which was not "
 		    "requested", in->head.index);
+	if (in->head.delta && !(r->plan.v[in->head.index].flags & PF_DELTA))
+		return peer_fail(r, "sent a delta for entry %u, which was "
+		    "asked for whole", in->head.index);
 	if (type == MSG_FILE_FROM && (r->resume == NULL ||
 	    r->resume[in->head.index] != in->head.offset))
 		return peer_fail(r, "resumed entry %u at an offset not asked "
@@ -280,6 +431,7 @@ file_begin(struct receiver *r, struct incoming *in, int type,
 	in->idx = in->head.index;
 	in->got = 0;
 	in->werr = 0;
+	in->bad[0] = '\0';
 	staged_name(in->name, sizeof(in->name), (size_t)in->idx);
 	in->h = hash_new();
 	if (in->h == NULL)
@@ -299,6 +451,8 @@ file_begin(struct receiver *r, struct incoming *in, int type,
 	}
 	if (in->fd == -1)
 		in->werr = errno;
+	if (in->head.delta)
+		patch_begin(r, in);
 	return 0;
 }
 
@@ -307,14 +461,15 @@ file_data(struct receiver *r, struct incoming *in, const uint8_t *p, size_t n)
 {
 	if (in->idx == -1)
 		return peer_fail(r, "DATA outside a file");
+	if (in->head.delta) {
+		patch_feed(in, p, n, 0);
+		return 0;
+	}
 	if (n > in->head.attr.size - in->got)
 		return peer_fail(r, "more data than the %llu bytes announced "
 		    "for %s", (unsigned long long)in->head.attr.size,
 		    r->m.v[in->idx].path);
-	in->got += n;
-	hash_update(in->h, p, n);
-	if (in->werr == 0 && write_all(in->fd, p, n) == -1)
-		in->werr = errno;	/* keep draining: other files may fit */
+	file_bytes(in, p, n);
 	return 0;
 }
 
@@ -343,14 +498,22 @@ file_end(struct receiver *r, struct incoming *in, const uint8_t *p, size_t n)
 
 	if (in->idx == -1 || n != HASH_SIZE)
 		return peer_fail(r, "malformed FILE_END");
-	if (in->got != in->head.attr.size)
+	if (in->head.delta)
+		patch_feed(in, NULL, 0, 1);
+	if (in->bad[0] == '\0' && in->got != in->head.attr.size && in->head.delta)
+		snprintf(in->bad, sizeof(in->bad), "delta: it made %llu of "
+		    "the %llu bytes announced", (unsigned long long)in->got,
+		    (unsigned long long)in->head.attr.size);
+	if (in->bad[0] == '\0' && in->got != in->head.attr.size)
 		return peer_fail(r, "%s ended after %llu of %llu bytes",
 		    r->m.v[i].path, (unsigned long long)in->got,
 		    (unsigned long long)in->head.attr.size);
 	hash_final(in->h, digest);
 	in->h = NULL;
 	r->plan.v[i].flags &= ~PF_DATA;
-	if (in->werr != 0) {
+	if (in->bad[0] != '\0') {
+		plan_set(&r->plan, i, PLAN_FAIL, "%s", in->bad);
+	} else if (in->werr != 0) {
 		plan_set(&r->plan, i, PLAN_FAIL, "write: %s",
 		    strerror(in->werr));
 	} else if (memcmp(digest, p, HASH_SIZE) != 0) {
@@ -411,7 +574,8 @@ keep_partials(struct receiver *r, struct incoming *in)
 {
 	char name[32];
 
-	if (in->idx != -1 && in->fd != -1 && in->werr == 0 && in->got > 0) {
+	if (in->idx != -1 && in->fd != -1 && in->werr == 0 &&
+	    in->bad[0] == '\0' && in->got > 0) {
 		close(in->fd);
 		in->fd = -1;
 		partial_keep(r->st->stagingfd, in->name, r->st->partialfd,
@@ -430,7 +594,7 @@ keep_partials(struct receiver *r, struct incoming *in)
 static int
 recv_data(struct receiver *r)
 {
-	struct incoming in = { .idx = -1, .fd = -1 };
+	struct incoming in = { .idx = -1, .fd = -1, .basisfd = -1 };
 	const uint8_t *p;
 	size_t n;
 	uint8_t type;
@@ -444,7 +608,8 @@ recv_data(struct receiver *r)
 		}
 		switch (type) {
 		case MSG_FILE:
-		case MSG_FILE_FROM: rc = file_begin(r, &in, type, p, n); break;
+		case MSG_FILE_FROM:
+		case MSG_FILE_DELTA: rc = file_begin(r, &in, type, p, n); break;
 		case MSG_DATA: rc = file_data(r, &in, p, n); break;
 		case MSG_FILE_END: rc = file_end(r, &in, p, n); break;
 		case MSG_FILE_ABORT: rc = file_abort(r, &in, p, n); break;

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "delta.h"
 #include "fault.h"
 #include "fsutil.h"
 #include "hash.h"
@@ -33,6 +34,8 @@ struct sender {
 	struct progress prog;
 	struct sender_peer **to;	/* the peers the current file goes to */
 	size_t nto;
+	struct sender_peer **dto;	/* those of them that get a delta */
+	int lost;			/* every peer of the file failed */
 };
 
 /* After a failed send, the peer may have said why before it hung up. */
@@ -83,7 +86,8 @@ static int
 send_manifest(struct sender *s, struct sender_peer *p, uint32_t flags,
     const struct filter *f)
 {
-	if (proto_send_session(p->c, flags, f) == -1)
+	if (proto_send_session(p->c, flags | (p->delta ? SESSION_DELTA : 0),
+	    f) == -1)
 		return -1;
 	for (size_t i = 0; i < s->m.n; i++)
 		if (proto_send_entry(p->c, &s->m.v[i]) == -1)
@@ -109,6 +113,9 @@ need_grow(struct sender_peer *p, size_t *cap, size_t cnt)
 	if ((v = realloc(p->from, *cap * sizeof(*p->from))) == NULL)
 		return -1;
 	p->from = v;
+	if ((v = realloc(p->sig, *cap * sizeof(*p->sig))) == NULL)
+		return -1;
+	p->sig = v;
 	return 0;
 }
 
@@ -119,57 +126,98 @@ need_sort(struct sender_peer *p)
 	for (size_t i = 1; i < p->nneed; i++) {
 		uint32_t idx = p->need[i];
 		uint64_t from = p->from[i];
+		struct delta_sig *sig = p->sig[i];
 		size_t j = i;
 
 		for (; j > 0 && p->need[j - 1] > idx; j--) {
 			p->need[j] = p->need[j - 1];
 			p->from[j] = p->from[j - 1];
+			p->sig[j] = p->sig[j - 1];
 		}
 		p->need[j] = idx;
 		p->from[j] = from;
+		p->sig[j] = sig;
 	}
 }
 
-static int
-recv_need(struct sender *s, struct sender_peer *p)
-{
-	const uint8_t *b;
-	size_t n, cnt, cap = 0;
-	char err[256];
-	int type;
+/* A signature arriving in NEED_SIG frames. */
+struct sig_in {
+	struct delta_job *load;
+	uint32_t idx;
+};
 
-	for (;;) {
-		type = proto_expect(p->c, 0, &b, &n);
-		if (type == -1)
-			return -1;
-		if (type == MSG_END_NEED)
-			break;
-		if (type != MSG_NEED && type != MSG_NEED_FROM) {
-			log_errx("%s sent %s during the request list",
-			    p->c->peer, proto_msg_name(type));
-			return -1;
-		}
-		if (need_grow(p, &cap, PROTO_MAX_NEED) == -1) {
-			log_err("request list");
-			return -1;
-		}
-		if (type == MSG_NEED_FROM) {
-			if (proto_decode_need_from(b, n, &p->need[p->nneed],
-			    &p->from[p->nneed], err, sizeof(err)) == -1) {
-				log_errx("%s: %s", p->c->peer, err);
-				return -1;
-			}
-			p->nneed++;
-			continue;
-		}
-		if (proto_decode_need(b, n, p->need + p->nneed, &cnt, err,
-		    sizeof(err)) == -1) {
-			log_errx("%s: %s", p->c->peer, err);
-			return -1;
-		}
-		memset(p->from + p->nneed, 0, cnt * sizeof(*p->from));
-		p->nneed += cnt;
+/* One NEED_SIG frame; its last frame queues a request for a delta. */
+static int
+need_sig(struct sender_peer *p, struct sig_in *in, const uint8_t *b, size_t n,
+    size_t *cap)
+{
+	struct delta_sig *sig;
+	const uint8_t *part;
+	size_t len;
+	uint32_t idx;
+	int more;
+	char err[256];
+
+	if (!p->delta) {
+		log_errx("%s sent a signature, but deltas were not offered",
+		    p->c->peer);
+		return -1;
 	}
+	if (proto_decode_need_sig(b, n, &idx, &more, &part, &len, err,
+	    sizeof(err)) == -1) {
+		log_errx("%s: %s", p->c->peer, err);
+		return -1;
+	}
+	if (in->load != NULL && idx != in->idx) {
+		log_errx("%s sent the signature of entry %u inside that of %u",
+		    p->c->peer, idx, in->idx);
+		return -1;
+	}
+	p->sigbytes += len;
+	if (p->sigbytes > DELTA_MAX_SIG_TOTAL) {
+		log_errx("%s sent signatures over %u bytes", p->c->peer,
+		    DELTA_MAX_SIG_TOTAL);
+		return -1;
+	}
+	if (in->load == NULL) {
+		if ((in->load = delta_load_begin()) == NULL) {
+			log_err("signature");
+			return -1;
+		}
+		in->idx = idx;
+	}
+	if (delta_feed(in->load, part, len, !more, NULL, NULL, err,
+	    sizeof(err)) == -1) {
+		log_errx("%s: the signature of entry %u: %s", p->c->peer, idx,
+		    err);
+		return -1;
+	}
+	if (more)
+		return 0;
+	sig = delta_load_end(in->load, err, sizeof(err));
+	in->load = NULL;
+	if (sig == NULL) {
+		log_errx("%s: the signature of entry %u: %s", p->c->peer, idx,
+		    err);
+		return -1;
+	}
+	if (need_grow(p, cap, 1) == -1) {
+		delta_sig_free(sig);
+		log_err("request list");
+		return -1;
+	}
+	p->need[p->nneed] = idx;
+	p->from[p->nneed] = 0;
+	p->sig[p->nneed++] = sig;
+	return 0;
+}
+
+/* Sorts the requests and checks each names a file, once. */
+static int
+check_need(struct sender *s, struct sender_peer *p)
+{
+	if (p->nneed == 0)
+		return 0;
 	need_sort(p);
 	for (size_t i = 0; i < p->nneed; i++) {
 		uint32_t idx = p->need[i];
@@ -183,6 +231,60 @@ recv_need(struct sender *s, struct sender_peer *p)
 		}
 	}
 	return 0;
+}
+
+static int
+recv_need(struct sender *s, struct sender_peer *p)
+{
+	struct sig_in sig = { .load = NULL };
+	const uint8_t *b;
+	size_t n, cnt, cap = 0;
+	char err[256];
+	int type, rc = -1;
+
+	for (;;) {
+		type = proto_expect(p->c, 0, &b, &n);
+		if (type == -1)
+			goto out;
+		if (type == MSG_END_NEED && sig.load == NULL)
+			break;
+		if (type == MSG_NEED_SIG) {
+			if (need_sig(p, &sig, b, n, &cap) == -1)
+				goto out;
+			continue;
+		}
+		if ((type != MSG_NEED && type != MSG_NEED_FROM) ||
+		    sig.load != NULL) {
+			log_errx("%s sent %s during the request list",
+			    p->c->peer, proto_msg_name(type));
+			goto out;
+		}
+		if (need_grow(p, &cap, PROTO_MAX_NEED) == -1) {
+			log_err("request list");
+			goto out;
+		}
+		if (type == MSG_NEED_FROM) {
+			if (proto_decode_need_from(b, n, &p->need[p->nneed],
+			    &p->from[p->nneed], err, sizeof(err)) == -1) {
+				log_errx("%s: %s", p->c->peer, err);
+				goto out;
+			}
+			p->sig[p->nneed++] = NULL;
+			continue;
+		}
+		if (proto_decode_need(b, n, p->need + p->nneed, &cnt, err,
+		    sizeof(err)) == -1) {
+			log_errx("%s: %s", p->c->peer, err);
+			goto out;
+		}
+		memset(p->from + p->nneed, 0, cnt * sizeof(*p->from));
+		memset(p->sig + p->nneed, 0, cnt * sizeof(*p->sig));
+		p->nneed += cnt;
+	}
+	rc = 0;
+out:
+	delta_free(sig.load);
+	return rc == 0 ? check_need(s, p) : -1;
 }
 
 static int
@@ -233,6 +335,44 @@ abort_to(struct sender *s, uint32_t idx, int action, const char *reason)
 
 enum attempt { ATTEMPT_SENT, ATTEMPT_CHANGED, ATTEMPT_ABORTED, ATTEMPT_LOST };
 
+/* Sends a delta job's output as DATA. */
+static int
+emit_data(void *arg, const void *p, size_t n)
+{
+	struct sender *s = arg;
+
+	if (send_to(s, MSG_DATA, p, n) == -1) {
+		s->lost = 1;
+		errno = EPIPE;
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Passes n bytes of the file (eof: its end) on: as they are, or through
+ * the delta job. 0, or -1 with s->lost set or a reason in reason.
+ */
+static int
+pass_on(struct sender *s, struct delta_job *dj, const void *p, size_t n,
+    int eof, char *reason, size_t len)
+{
+	char err[200];
+
+	if (dj == NULL) {
+		if (n > 0 && send_to(s, MSG_DATA, p, n) == -1) {
+			s->lost = 1;
+			return -1;
+		}
+		return 0;
+	}
+	if (delta_feed(dj, p, n, eof, emit_data, s, err, sizeof(err)) == -1) {
+		snprintf(reason, len, "delta: %s", err);
+		return -1;
+	}
+	return 0;
+}
+
 /*
  * Streams the open file fd as entry idx. A change seen between the
  * stat before and after the read (or a short read) abandons the attempt
@@ -240,9 +380,10 @@ enum attempt { ATTEMPT_SENT, ATTEMPT_CHANGED, ATTEMPT_ABORTED, ATTEMPT_LOST };
  */
 static enum attempt
 send_attempt(struct sender *s, uint32_t idx, int fd, const struct stat *st,
-    uint64_t from)
+    uint64_t from, struct delta_sig *sig)
 {
 	struct file_head head;
+	struct delta_job *dj = NULL;
 	struct hash_state *h;
 	uint8_t digest[HASH_SIZE];
 	struct stat after;
@@ -255,12 +396,17 @@ send_attempt(struct sender *s, uint32_t idx, int fd, const struct stat *st,
 	head.index = idx;
 	entry_set_stat(&head.attr, st);
 	h = hash_new();
-	if (h == NULL) {
-		log_err("hash");
+	if (sig != NULL)
+		dj = delta_encode_begin(sig);
+	if (h == NULL || (sig != NULL && dj == NULL)) {
+		log_err("%s", s->m.v[idx].path);
+		hash_free(h);
 		return ATTEMPT_LOST;
 	}
+	s->lost = 0;
+	head.delta = sig != NULL;
 	/* The receiver has the first bytes of this version: hash, don't send. */
-	if (from > 0 && head.attr.size == s->m.v[idx].size &&
+	if (from > 0 && sig == NULL && head.attr.size == s->m.v[idx].size &&
 	    head.attr.mtime_sec == s->m.v[idx].mtime_sec &&
 	    head.attr.mtime_nsec == s->m.v[idx].mtime_nsec) {
 		while (off < from) {
@@ -282,21 +428,25 @@ send_attempt(struct sender *s, uint32_t idx, int fd, const struct stat *st,
 		    (size_t)(head.attr.size - off) : PROTO_DATA_CHUNK;
 		got = read_full(fd, s->buf, want);
 		if (got == -1) {
-			hash_free(h);
 			snprintf(reason, sizeof(reason), "read: %s",
 			    strerror(errno));
-			return abort_to(s, idx, ITEM_FAIL, reason) == -1 ?
-			    ATTEMPT_LOST : ATTEMPT_ABORTED;
+			goto failed;
 		}
 		if ((size_t)got < want)
 			goto changed;	/* shrank while being read */
 		hash_update(h, s->buf, (size_t)got);
-		if (send_to(s, MSG_DATA, s->buf, (size_t)got) == -1)
-			goto lost;
+		if (pass_on(s, dj, s->buf, (size_t)got, 0, reason,
+		    sizeof(reason)) == -1)
+			goto failed;
 		off += (uint64_t)got;
 		progress_add(&s->prog, 0, (uint64_t)got);
 		fault_point("data");
 	}
+	if (dj != NULL && pass_on(s, dj, NULL, 0, 1, reason,
+	    sizeof(reason)) == -1)
+		goto failed;
+	delta_free(dj);
+	dj = NULL;
 	if (fstat(fd, &after) == -1 || !same_version(st, &after))
 		goto changed;
 	hash_final(h, digest);
@@ -306,11 +456,16 @@ send_attempt(struct sender *s, uint32_t idx, int fd, const struct stat *st,
 	return ATTEMPT_SENT;
 changed:
 	hash_free(h);
+	delta_free(dj);
 	return abort_to(s, idx, ABORT_RETRY, "changed while being read") == -1 ?
 	    ATTEMPT_LOST : ATTEMPT_CHANGED;
-lost:
+failed:
 	hash_free(h);
-	return ATTEMPT_LOST;
+	delta_free(dj);
+	if (s->lost)
+		return ATTEMPT_LOST;
+	return abort_to(s, idx, ITEM_FAIL, reason) == -1 ? ATTEMPT_LOST :
+	    ATTEMPT_ABORTED;
 }
 
 /*
@@ -355,9 +510,12 @@ held_back(struct sender *s, uint32_t idx, int fd, const struct stat *st,
 	return 1;
 }
 
-/* Sends entry idx to s->to, reading it again when it changes under us. */
+/*
+ * Sends entry idx to s->to, reading it again when it changes under us:
+ * whole (from offset from on), or as a delta against sig.
+ */
 static void
-send_file(struct sender *s, uint32_t idx, uint64_t from)
+send_file(struct sender *s, uint32_t idx, uint64_t from, struct delta_sig *sig)
 {
 	const char *path = s->m.v[idx].path;
 	char reason[256];
@@ -388,7 +546,7 @@ send_file(struct sender *s, uint32_t idx, uint64_t from)
 			abort_to(s, idx, ITEM_SKIP, reason);
 			return;
 		}
-		enum attempt a = send_attempt(s, idx, fd, &st, from);
+		enum attempt a = send_attempt(s, idx, fd, &st, from, sig);
 
 		close(fd);
 		fault_point("send");
@@ -449,19 +607,36 @@ send_data(struct sender *s)
 			log_warnx("%s: session abandoned", s->source);
 			break;
 		}
+		size_t ndelta = 0;
+
 		s->nto = 0;
 		for (size_t i = 0; i < s->npeers; i++) {
 			struct sender_peer *p = &s->peers[i];
 
-			if (!p->failed && p->next < p->nneed &&
-			    p->need[p->next] == idx) {
+			if (p->failed || p->next >= p->nneed ||
+			    p->need[p->next] != idx)
+				continue;
+			if (p->sig[p->next] != NULL)
+				s->dto[ndelta++] = p;
+			else {
 				from = p->from[p->next];
 				s->to[s->nto++] = p;
-				p->next++;
 			}
+			p->next++;
 		}
 		/* A part kept by one of several receivers: send it whole. */
-		send_file(s, idx, s->nto == 1 ? from : 0);
+		if (s->nto > 0)
+			send_file(s, idx, s->nto == 1 ? from : 0, NULL);
+		/* A delta is each receiver's own: the file is read for each. */
+		for (size_t k = 0; k < ndelta; k++) {
+			struct sender_peer *p = s->dto[k];
+
+			s->to[0] = p;
+			s->nto = 1;
+			send_file(s, idx, 0, p->sig[p->next - 1]);
+			delta_sig_free(p->sig[p->next - 1]);
+			p->sig[p->next - 1] = NULL;
+		}
 	}
 	for (size_t i = 0; i < s->npeers; i++) {
 		struct sender_peer *p = &s->peers[i];
@@ -558,7 +733,8 @@ sender_run_peers(struct sender_peer *peers, size_t n, const char *source,
 	s.rootfd = open(source, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	s.buf = malloc(PROTO_DATA_CHUNK);
 	s.to = calloc(n, sizeof(*s.to));
-	if (s.rootfd == -1 || s.buf == NULL || s.to == NULL) {
+	s.dto = calloc(n, sizeof(*s.dto));
+	if (s.rootfd == -1 || s.buf == NULL || s.to == NULL || s.dto == NULL) {
 		log_err("%s", source);
 		goto out;
 	}
@@ -614,11 +790,16 @@ out:
 		close(s.rootfd);
 	free(s.buf);
 	free(s.to);
+	free(s.dto);
 	for (size_t i = 0; i < n; i++) {
+		for (size_t k = 0; k < peers[i].nneed; k++)
+			delta_sig_free(peers[i].sig[k]);
 		free(peers[i].need);
 		free(peers[i].from);
+		free(peers[i].sig);
 		peers[i].need = NULL;
 		peers[i].from = NULL;
+		peers[i].sig = NULL;
 	}
 	manifest_release(&s.m);
 	result_release(&scan);

@@ -10,7 +10,15 @@
 #include "filter.h"
 #include "result.h"
 
+struct delta_sig;
 struct htab;
+
+/*
+ * As rsync's --whole-file / --no-whole-file: by default files go as
+ * deltas to ssh:// and mirror:// destinations (the network is the cost)
+ * and whole to local ones (reading the old version would cost more).
+ */
+enum whole_file { WHOLE_FILE_AUTO = 0, WHOLE_FILE_YES, WHOLE_FILE_NO };
 
 struct sender_opts {
 	uint32_t flags;			/* SESSION_* */
@@ -45,6 +53,8 @@ struct sender_opts {
 	 */
 	const char *const *paths;
 	size_t npaths;
+	/* Delta transfer: read by session_run, which sets each peer's flag. */
+	enum whole_file whole_file;
 };
 
 #define SENDER_HELD "held back: "
@@ -54,9 +64,12 @@ struct sender_peer {
 	struct conn *c;		/* an open transport to a receiver */
 	struct result *res;	/* filled: the sender's and this receiver's lines */
 	int failed;		/* set when this destination's session failed */
+	int delta;		/* offer deltas: the receiver may send signatures */
 	/* private to sender.c: */
 	uint32_t *need;
 	uint64_t *from;		/* per need: bytes the receiver already has */
+	struct delta_sig **sig;	/* per need: send a delta against it */
+	uint64_t sigbytes;
 	size_t nneed;
 	size_t next;
 };

@@ -133,6 +133,8 @@ session_run(const char *source, struct session_dest *dests, size_t n,
 			continue;
 		peers[np].c = &conns[i];
 		peers[np].res = &sd->res;
+		peers[np].delta = o->whole_file == WHOLE_FILE_AUTO ?
+		    sd->d.kind != DEST_LOCAL : o->whole_file == WHOLE_FILE_NO;
 		map[np++] = i;
 	}
 	if (np > 0 && sender_run_peers(peers, np, source, o) == -1)

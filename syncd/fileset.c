@@ -343,6 +343,7 @@ run(void *arg)
 	o.cancel = &fs->cancel;
 	o.paths = (const char *const *)fs->paths;
 	o.npaths = fs->npaths;
+	o.whole_file = (enum whole_file)c->whole_file;
 	if (user_ids(c->user, &o) == -1) {
 		snprintf(fs->cur.error, sizeof(fs->cur.error), "%s", log_last());
 		goto out;

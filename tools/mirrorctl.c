@@ -83,6 +83,11 @@ static const char sync_help[] =
 "      --compress N      zstd level 1-19 over ssh:// and mirror://, 0 off\n"
 "                        (default 3); bytes sent counts bytes on the wire\n"
 "      --timeout S       give up a peer silent for S seconds (default 60)\n"
+"  -W, --whole-file      send changed files whole, never as deltas\n"
+"      --no-whole-file   send deltas to local stores too; by default a\n"
+"                        changed file of 64 KiB or more goes to ssh:// and\n"
+"                        mirror:// as an rsync-style delta against the\n"
+"                        version the store has, and whole to local stores\n"
 "  -v, --verbose         list every created, replaced and purged entry\n"
 "  -q, --quiet           print only errors and skipped entries\n"
 "\n"
@@ -108,6 +113,7 @@ enum {
 	OPT_RSH,
 	OPT_COMPRESS,
 	OPT_TIMEOUT,
+	OPT_NO_WHOLE_FILE,
 	OPT_HELP,
 };
 
@@ -170,6 +176,8 @@ cmd_sync(int argc, char **argv)
 		{ "rsh", required_argument, NULL, OPT_RSH },
 		{ "compress", required_argument, NULL, OPT_COMPRESS },
 		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+		{ "whole-file", no_argument, NULL, 'W' },
+		{ "no-whole-file", no_argument, NULL, OPT_NO_WHOLE_FILE },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, OPT_HELP },
@@ -189,7 +197,7 @@ cmd_sync(int argc, char **argv)
 	filter_init(&filter);
 	o.filter = &filter;
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "ncvq", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "ncvqW", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'n': o.flags |= SESSION_REPORT; break;
 		case 'c': o.flags |= SESSION_CHECKSUM; break;
@@ -231,6 +239,8 @@ cmd_sync(int argc, char **argv)
 				no.timeout_s = (int)v;
 			break;
 		}
+		case 'W': o.whole_file = WHOLE_FILE_YES; break;
+		case OPT_NO_WHOLE_FILE: o.whole_file = WHOLE_FILE_NO; break;
 		case 'v': verbose = 1; break;
 		case 'q': log_set_level(LOG_ERROR); break;
 		case OPT_HELP:

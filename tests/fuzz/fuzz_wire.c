@@ -1,4 +1,4 @@
-/* fuzz_wire: libFuzzer target for every decoder of untrusted bytes (frames, zstd, journal, config). */
+/* fuzz_wire: libFuzzer target for every decoder of untrusted bytes (frames, zstd, journal, config, deltas). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +8,7 @@
 
 #include "config.h"
 #include "conn.h"
+#include "delta.h"
 #include "journal.h"
 #include "log.h"
 #include "net.h"
@@ -94,6 +95,14 @@ decode_frame(uint8_t type, const uint8_t *p, size_t n)
 	case MSG_FILE_FROM:
 		proto_decode_file_from(p, n, &fh, err, sizeof(err));
 		break;
+	case MSG_NEED_SIG: {
+		const uint8_t *sig;
+		size_t len;
+
+		proto_decode_need_sig(p, n, &u32, &i, &sig, &len, err,
+		    sizeof(err));
+		break;
+	}
 	case MSG_DAEMON:
 		if (proto_decode_daemon(p, n, &i, &s, err, sizeof(err)) == 0)
 			free(s);
@@ -162,6 +171,59 @@ config(const uint8_t *data, size_t size)
 	unlink(path);
 }
 
+/* A signature from the wire: loaded and indexed, or refused. */
+static void
+signature(const uint8_t *data, size_t size)
+{
+	struct delta_job *j = delta_load_begin();
+	struct delta_sig *sig;
+	char err[256];
+
+	if (j == NULL)
+		return;
+	if (delta_feed(j, data, size, 1, NULL, NULL, err, sizeof(err)) == -1) {
+		delta_free(j);
+		return;
+	}
+	sig = delta_load_end(j, err, sizeof(err));
+	delta_sig_free(sig);
+}
+
+/* Bounds a patch's output as the receiver does (the size announced). */
+static int
+patch_out(void *arg, const void *p, size_t n)
+{
+	size_t *left = arg;
+
+	(void)p;
+	if (n > *left)
+		return -1;
+	*left -= n;
+	return 0;
+}
+
+/* A delta from the wire, applied to a 64 KiB basis. */
+static void
+patch(const uint8_t *data, size_t size)
+{
+	static uint8_t basis[65536];
+	struct delta_job *j;
+	size_t left = 16u << 20;
+	char err[256];
+	int fd = memfd_create("basis", MFD_CLOEXEC);
+
+	for (size_t i = 0; i < sizeof(basis); i++)
+		basis[i] = (uint8_t)(i * 31 + (i >> 8));
+	if (fd == -1)
+		return;
+	if (write(fd, basis, sizeof(basis)) == (ssize_t)sizeof(basis) &&
+	    (j = delta_patch_begin(fd)) != NULL) {
+		delta_feed(j, data, size, 1, patch_out, &left, err, sizeof(err));
+		delta_free(j);
+	}
+	close(fd);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int
@@ -177,11 +239,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size == 0)
 		return 0;
 	/* The first byte picks the decoder, so one corpus serves all. */
-	switch (data[0] % 4) {
+	switch (data[0] % 6) {
 	case 0: stream(data + 1, size - 1, 0); break;
 	case 1: stream(data + 1, size - 1, 1); break;
 	case 2: journal(data + 1, size - 1); break;
 	case 3: config(data + 1, size - 1); break;
+	case 4: signature(data + 1, size - 1); break;
+	case 5: patch(data + 1, size - 1); break;
 	}
 	return 0;
 }

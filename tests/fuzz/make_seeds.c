@@ -3,10 +3,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "conn.h"
+#include "delta.h"
 #include "journal.h"
 #include "log.h"
 #include "proto.h"
@@ -57,6 +60,7 @@ all_frames(struct conn *c)
 	proto_send_sub_verdict(c, VERDICT_VETO, "open for write");
 	proto_send_sub_kept(c, 1, 2, "AA000001");
 	proto_send_need_from(c, 7, 1048576);
+	proto_send_need_sig(c, 8, 0, "rs\001\107", 4);
 	proto_send_daemon(c, DAEMON_SUSPEND, "app");
 	fh.offset = 2;
 	proto_send_file(c, &fh);
@@ -126,6 +130,65 @@ journal_seed(const char *dir)
 		exit(1);
 }
 
+static int
+append(void *arg, const void *p, size_t n)
+{
+	return buf_put(arg, p, n) == 0 ? 0 : -1;
+}
+
+static void
+write_seed(const char *dir, const char *name, uint8_t sel,
+    const struct buf *b)
+{
+	char path[4096];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "w");
+	if (f == NULL || fputc(sel, f) == EOF ||
+	    fwrite(b->data, 1, b->len, f) != b->len || fclose(f) != 0)
+		exit(1);
+}
+
+/* A signature of the fuzzer's basis (mode 4) and a delta against it (mode 5). */
+static void
+delta_seeds(const char *dir)
+{
+	static uint8_t basis[65536], new[70000];
+	struct delta_job *j;
+	struct delta_sig *sig;
+	struct buf sb, db;
+	char err[256];
+	int fd = memfd_create("basis", 0);
+
+	for (size_t i = 0; i < sizeof(basis); i++)
+		basis[i] = (uint8_t)(i * 31 + (i >> 8));
+	memcpy(new, basis, sizeof(basis));
+	memcpy(new + 30000, "a change", 8);
+	buf_init(&sb);
+	buf_init(&db);
+	if (fd == -1 || write(fd, basis, sizeof(basis)) != sizeof(basis) ||
+	    delta_signature(fd, sizeof(basis), append, &sb, err,
+	    sizeof(err)) == -1)
+		exit(1);
+	j = delta_load_begin();
+	if (j == NULL || delta_feed(j, sb.data, sb.len, 1, NULL, NULL, err,
+	    sizeof(err)) != 1 || (sig = delta_load_end(j, err,
+	    sizeof(err))) == NULL)
+		exit(1);
+	j = delta_encode_begin(sig);
+	if (j == NULL || delta_feed(j, new, sizeof(new), 1, append, &db, err,
+	    sizeof(err)) != 1)
+		exit(1);
+	write_seed(dir, "signature", 4, &sb);
+	write_seed(dir, "delta", 5, &db);
+	delta_free(j);
+	delta_sig_free(sig);
+	buf_release(&sb);
+	buf_release(&db);
+	close(fd);
+}
+
 static void
 config_seed(const char *dir)
 {
@@ -159,5 +222,6 @@ main(int argc, char **argv)
 	stream_seed(argv[1], "frames-zstd", 1, 1);
 	journal_seed(argv[1]);
 	config_seed(argv[1]);
+	delta_seeds(argv[1]);
 	return 0;
 }

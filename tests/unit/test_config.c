@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "sender.h"
 #include "log.h"
 #include "unit.h"
 
@@ -271,6 +272,31 @@ START_TEST(test_bad_timeout)
 }
 END_TEST
 
+START_TEST(test_whole_file)
+{
+	static const struct { const char *v; int want; } ok[] = {
+		{ "auto", WHOLE_FILE_AUTO }, { "yes", WHOLE_FILE_YES },
+		{ "no", WHOLE_FILE_NO },
+	};
+	char text[256];
+
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		snprintf(text, sizeof(text), "[fileset a]\nsource = /s\n"
+		    "dest = /d\nwhole_file = %s\n", ok[i].v);
+		write_conf(text);
+		ck_assert_int_eq(config_load(&cfg, conf), 0);
+		ck_assert_int_eq(cfg.filesets[0].whole_file, ok[i].want);
+		config_release(&cfg);
+	}
+	write_conf("[fileset a]\nsource = /s\ndest = /d\n");
+	ck_assert_int_eq(config_load(&cfg, conf), 0);
+	ck_assert_int_eq(cfg.filesets[0].whole_file, WHOLE_FILE_AUTO);
+	config_release(&cfg);
+	refused_at("[fileset a]\nsource = /s\ndest = /d\nwhole_file = "
+	    "sometimes\n", 4, "whole_file");
+}
+END_TEST
+
 START_TEST(test_empty_values)
 {
 	refused_at("[listen]\naddress = h:1\nkey =\n", 3, "key");
@@ -458,6 +484,7 @@ config_suite(void)
 	tcase_add_test(tc, test_relative_path);
 	tcase_add_test(tc, test_bad_timeout);
 	tcase_add_test(tc, test_empty_values);
+	tcase_add_test(tc, test_whole_file);
 	tcase_add_test(tc, test_address_without_port);
 	tcase_add_test(tc, test_address_empty_port);
 	tcase_add_test(tc, test_address_v6_without_port);

@@ -748,7 +748,7 @@ session_decode(const struct buf *b, uint32_t *flags, struct filter *out)
 
 START_TEST(test_session_hostile)
 {
-	static const uint32_t bad_flags[] = { 0x20, 0x80, 0x80000000u,
+	static const uint32_t bad_flags[] = { 0x40, 0x80, 0x80000000u,
 	    UINT32_MAX, SESSION_FLAGS_ALL + 1 };
 	struct filter out;
 	struct buf b;
@@ -1489,6 +1489,57 @@ START_TEST(test_need_from_round_trip)
 }
 END_TEST
 
+START_TEST(test_need_sig_and_file_delta)
+{
+	static const uint8_t part[] = "rs\001\107 signature bytes";
+	uint8_t big[5 + PROTO_SIG_CHUNK + 1];
+	struct file_head h, out;
+	const uint8_t *p, *sig;
+	uint32_t index;
+	size_t n, len;
+	int more;
+
+	ck_assert_int_eq(proto_send_need_sig(&tx, 9, 1, part, sizeof(part)), 0);
+	recv_frame(MSG_NEED_SIG, &p, &n);
+	ck_assert_msg(proto_decode_need_sig(p, n, &index, &more, &sig, &len,
+	    err, sizeof(err)) == 0, "decode: %s", err);
+	ck_assert_uint_eq(index, 9);
+	ck_assert_int_eq(more, 1);
+	ck_assert_uint_eq(len, sizeof(part));
+	ck_assert(memcmp(sig, part, len) == 0);
+	/* The last frame may be empty. */
+	ck_assert_int_eq(proto_send_need_sig(&tx, 9, 0, NULL, 0), 0);
+	recv_frame(MSG_NEED_SIG, &p, &n);
+	ck_assert_int_eq(proto_decode_need_sig(p, n, &index, &more, &sig, &len,
+	    err, sizeof(err)), 0);
+	ck_assert_int_eq(more, 0);
+	ck_assert_uint_eq(len, 0);
+	/* Too short, a bad flag, over the chunk bound. */
+	REFUSED(proto_decode_need_sig(part, 4, &index, &more, &sig, &len, err,
+	    sizeof(err)));
+	memset(big, 0, sizeof(big));
+	big[4] = 2;
+	REFUSED(proto_decode_need_sig(big, 5, &index, &more, &sig, &len, err,
+	    sizeof(err)));
+	big[4] = 0;
+	REFUSED(proto_decode_need_sig(big, sizeof(big), &index, &more, &sig,
+	    &len, err, sizeof(err)));
+	/* FILE_DELTA carries what FILE does. */
+	memset(&h, 0, sizeof(h));
+	h.index = 5;
+	h.delta = 1;
+	entry_fill(&h.attr, ENTRY_REG, NULL, NULL);
+	h.attr.size = 1 << 20;
+	ck_assert_int_eq(proto_send_file(&tx, &h), 0);
+	recv_frame(MSG_FILE_DELTA, &p, &n);
+	ck_assert_int_eq(proto_decode_file(p, n, &out, err, sizeof(err)), 0);
+	ck_assert_uint_eq(out.index, 5);
+	ck_assert_uint_eq(out.attr.size, 1 << 20);
+	ck_assert_str_eq(proto_msg_name(MSG_NEED_SIG), "NEED_SIG");
+	ck_assert_str_eq(proto_msg_name(MSG_FILE_DELTA), "FILE_DELTA");
+}
+END_TEST
+
 START_TEST(test_need_from_hostile)
 {
 	const uint8_t *p;
@@ -1933,6 +1984,7 @@ proto_suite(void)
 	tcase_add_test(ho, test_file_abort_hostile);
 	tcase_add_test(ho, test_item_hostile);
 	tcase_add_test(ho, test_need_from_hostile);
+	tcase_add_test(ho, test_need_sig_and_file_delta);
 	tcase_add_test(ho, test_file_from_hostile);
 	tcase_add_test(ho, test_sub_path_hostile);
 	tcase_add_test(ho, test_sub_verdict);
