@@ -60,16 +60,44 @@ int
 result_append(struct result *r, struct item *it)
 {
 	struct item *items;
+	size_t n = r->nitems;
 
-	items = realloc(r->items, (r->nitems + 1) * sizeof(*items));
-	if (items == NULL) {
-		free(it->path);
-		free(it->reason);
-		return -1;
+	/* Room doubles at each power of two: a session may report millions. */
+	if (n == 0 || (n & (n - 1)) == 0) {
+		items = realloc(r->items, (n ? 2 * n : 1) * sizeof(*items));
+		if (items == NULL) {
+			free(it->path);
+			free(it->reason);
+			return -1;
+		}
+		r->items = items;
 	}
-	r->items = items;
 	r->items[r->nitems++] = *it;
 	return 0;
+}
+
+void
+result_keep_problems(struct result *r)
+{
+	size_t kept = 0;
+
+	for (size_t i = 0; i < r->nitems; i++) {
+		struct item *it = &r->items[i];
+
+		if (it->action == ITEM_SKIP || it->action == ITEM_FAIL ||
+		    it->action == ITEM_VANISHED) {
+			r->items[kept++] = *it;
+			continue;
+		}
+		free(it->path);
+		free(it->reason);
+	}
+	r->nitems = kept;
+	if (kept == 0) {
+		free(r->items);
+		r->items = NULL;
+	}
+	/* Else the array keeps its room: appending relies on it. */
 }
 
 void

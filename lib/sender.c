@@ -649,7 +649,7 @@ send_data(struct sender *s)
 }
 
 static int
-recv_result(struct sender_peer *p)
+recv_result(struct sender_peer *p, int problems_only)
 {
 	struct result theirs;
 	struct item it;
@@ -672,6 +672,12 @@ recv_result(struct sender_peer *p)
 		if (proto_decode_item(b, n, &it, err, sizeof(err)) == -1) {
 			log_errx("%s: %s", p->c->peer, err);
 			return -1;
+		}
+		if (problems_only && (it.action == ITEM_CREATE ||
+		    it.action == ITEM_REPLACE || it.action == ITEM_PURGE)) {
+			free(it.path);
+			free(it.reason);
+			continue;
 		}
 		/* Counts come with RESULT; items only carry the lines. */
 		if (result_append(p->res, &it) == -1) {
@@ -779,7 +785,7 @@ sender_run_peers(struct sender_peer *peers, size_t n, const char *source,
 			peer_fail(&peers[i]);
 	send_data(&s);
 	for (size_t i = 0; i < n; i++) {
-		if (!peers[i].failed && recv_result(&peers[i]) == -1)
+		if (!peers[i].failed && recv_result(&peers[i], o->problems_only) == -1)
 			peers[i].failed = 1;
 		peers[i].res->bytes_sent = peers[i].c->bytes_out;
 	}

@@ -53,6 +53,8 @@ struct sender_opts {
 	 */
 	const char *const *paths;
 	size_t npaths;
+	/* Keep only the skip, fail and vanished lines of the receivers. */
+	int problems_only;
 	/* Delta transfer: read by session_run, which sets each peer's flag. */
 	enum whole_file whole_file;
 };

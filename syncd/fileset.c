@@ -2,6 +2,7 @@
 #include "fileset.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -344,6 +345,7 @@ run(void *arg)
 	o.paths = (const char *const *)fs->paths;
 	o.npaths = fs->npaths;
 	o.whole_file = (enum whole_file)c->whole_file;
+	o.problems_only = 1;	/* a line per file of a big tree is not kept */
 	if (user_ids(c->user, &o) == -1) {
 		snprintf(fs->cur.error, sizeof(fs->cur.error), "%s", log_last());
 		goto out;
@@ -367,6 +369,8 @@ run(void *arg)
 	if (first >= 0) {
 		fs->cur.res = dests[first].res;
 		result_init(&dests[first].res);
+		/* A line per file of a big tree is not worth keeping. */
+		result_keep_problems(&fs->cur.res);
 	}
 out:
 	for (size_t i = 0; dests != NULL && i < c->ndests; i++)
@@ -535,6 +539,12 @@ fileset_reap(struct fileset *fs, time_t now)
 	settle_changes(fs);
 	forced_clear(fs);
 	paths_clear(fs);
+	/*
+	 * A whole session's manifests (the source's, and a local receiver's)
+	 * are freed by now; hand their pages back, or a daemon that watches
+	 * a big tree keeps the session's peak for as long as it runs.
+	 */
+	malloc_trim(0);
 	fs->next_run = schedule_next(fs->conf, now, fs->last.end);
 	if (fs->last.error[0] || fs->last.failed_dests)
 		log_errx("%s: session failed: %s", fs->conf->name,

@@ -1,5 +1,6 @@
 /* mirrord: the daemon; on a destination it accepts sessions (--listen via [listen], or --serve under ssh). */
 #include <getopt.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <unistd.h>
@@ -57,6 +58,13 @@ main(int argc, char **argv)
 	int ch;
 
 	log_init("mirrord", LOG_INFO);
+	/*
+	 * A long-lived daemon whose sessions build big, short-lived tables:
+	 * fixed thresholds (not glibc's adaptive ones, which rise after the
+	 * first big free) let those tables go back to the system afterwards.
+	 */
+	mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+	mallopt(M_TRIM_THRESHOLD, 1024 * 1024);
 	signal(SIGPIPE, SIG_IGN);
 	while ((ch = getopt_long(argc, argv, "c:hVv", longopts, NULL)) != -1) {
 		switch (ch) {
