@@ -58,16 +58,6 @@ manifest_push(struct manifest *m, struct entry *e)
 	return 0;
 }
 
-int
-manifest_index(struct manifest *m)
-{
-	for (size_t i = 0; i < m->n; i++)
-		if (htab_put(&m->index, m->v[i].path, strlen(m->v[i].path),
-		    i) == -1)
-			return -1;
-	return 0;
-}
-
 long
 manifest_find(const struct manifest *m, const char *path)
 {
@@ -134,6 +124,8 @@ struct scan {
 	struct htab inodes;	/* (dev, ino) of multiply linked files -> index */
 	struct inode_block *blocks;	/* storage for the keys of inodes */
 	size_t nkeys;
+	manifest_emit_fn *emit;	/* called with each entry pushed */
+	void *emit_arg;
 };
 
 static int scan_dir(struct scan *s, int dirfd, const char *rel);
@@ -315,6 +307,8 @@ scan_one(struct scan *s, int dirfd, const char *rel, const char *name)
 	}
 	if (manifest_push(s->m, &e) == -1)
 		return -1;
+	if (s->emit != NULL)
+		s->emit(s->emit_arg, &s->m->v[s->m->n - 1]);
 	if (type != ENTRY_DIR)
 		return 0;
 	fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -387,11 +381,22 @@ int
 manifest_scan(struct manifest *m, int rootfd, const char *rootname,
     const struct filter *filter, int want_hash, struct result *res)
 {
+	return manifest_scan_emit(m, rootfd, rootname, filter, want_hash, res,
+	    NULL, NULL);
+}
+
+int
+manifest_scan_emit(struct manifest *m, int rootfd, const char *rootname,
+    const struct filter *filter, int want_hash, struct result *res,
+    manifest_emit_fn *emit, void *arg)
+{
 	struct scan s;
 	int rc = -1;
 
 	if (scan_begin(&s, m, rootfd, rootname, filter, want_hash, res) == -1)
 		goto out;
+	s.emit = emit;
+	s.emit_arg = arg;
 	if (scan_dir(&s, rootfd, "") == -1) {
 		log_err("scanning %s", rootname);
 		goto out;

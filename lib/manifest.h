@@ -45,16 +45,14 @@ struct manifest {
 	size_t n;
 	size_t cap;
 	struct entry top;
-	struct htab index;	/* path -> position, after manifest_index() */
+	struct htab index;	/* path -> position, kept by its user */
 };
 
 void manifest_init(struct manifest *m);
 void manifest_release(struct manifest *m);
 /* Appends e, taking ownership of its strings (freed on failure too). */
 int manifest_push(struct manifest *m, struct entry *e);
-/* Builds the path index. -1 on ENOMEM. */
-int manifest_index(struct manifest *m);
-/* Position of path, or -1 when absent. Needs manifest_index(). */
+/* Position of path in m->index, or -1 when absent. */
 long manifest_find(const struct manifest *m, const char *path);
 
 /* Frees an entry's strings. */
@@ -75,6 +73,16 @@ const char *entry_type_name(int type);
  */
 int manifest_scan(struct manifest *m, int rootfd, const char *rootname,
     const struct filter *filter, int want_hash, struct result *res);
+
+/*
+ * manifest_scan that hands each entry to emit as soon as it is found, in
+ * manifest order (so it can go on the wire while the walk goes on). The
+ * top's attributes are in m->top before the first call.
+ */
+typedef void manifest_emit_fn(void *arg, const struct entry *e);
+int manifest_scan_emit(struct manifest *m, int rootfd, const char *rootname,
+    const struct filter *filter, int want_hash, struct result *res,
+    manifest_emit_fn *emit, void *arg);
 
 /*
  * Like manifest_scan, but only for the given paths (what a watcher saw

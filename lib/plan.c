@@ -372,21 +372,50 @@ plan_mark_parents(struct plan *p, const struct manifest *m)
 	}
 }
 
+void
+plan_init(struct plan *p)
+{
+	memset(p, 0, sizeof(*p));
+}
+
 int
-plan_build(struct plan *p, struct store *s, const struct manifest *m,
+plan_add(struct plan *p, struct store *s, const struct manifest *m,
+    size_t i, const struct plan_opts *o)
+{
+	struct plan_entry *v;
+	size_t cap;
+
+	if (i >= p->cap) {
+		cap = p->cap ? p->cap * 2 : 1024;
+		while (cap <= i)
+			cap *= 2;
+		v = realloc(p->v, cap * sizeof(*v));
+		if (v == NULL) {
+			log_err("plan");
+			return -1;
+		}
+		memset(v + p->cap, 0, (cap - p->cap) * sizeof(*v));
+		p->v = v;
+		p->cap = cap;
+	}
+	if (i >= p->n)
+		p->n = i + 1;
+	plan_entry(p, i, s, m, o);
+	return 0;
+}
+
+int
+plan_finish(struct plan *p, struct store *s, const struct manifest *m,
     const struct plan_opts *o)
 {
 	struct stat st;
 
-	memset(p, 0, sizeof(*p));
-	p->v = calloc(m->n ? m->n : 1, sizeof(*p->v));
-	if (p->v == NULL) {
-		log_err("plan");
+	if (p->n != m->n) {
+		errno = EINVAL;
+		log_err("plan of %zu entries for a manifest of %zu", p->n,
+		    m->n);
 		return -1;
 	}
-	p->n = m->n;
-	for (size_t i = 0; i < m->n; i++)
-		plan_entry(p, i, s, m, o);
 	if (s->rootfd < 0 || fstat(s->rootfd, &st) == -1 ||
 	    m->top.mode != (st.st_mode & 07777) ||
 	    !same_mtime(&m->top, &st) || !same_owner(&m->top, &st, o->owner))

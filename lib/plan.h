@@ -46,6 +46,7 @@ struct plan_purge {
 struct plan {
 	struct plan_entry *v;	/* one per manifest entry */
 	size_t n;
+	size_t cap;
 	struct plan_purge *purges;
 	size_t npurges;
 	int top_attr;		/* the top directory's attributes differ */
@@ -59,11 +60,18 @@ struct plan_opts {
 };
 
 /*
- * Compares every entry of m with the store and decides its state; with
- * purge flags, lists the store's extra entries. Returns 0, or -1 on
- * ENOMEM (logged). Store errors become PLAN_FAIL entries with a reason.
+ * Compares each entry of m with the store and decides its state, one
+ * entry at a time as a manifest arrives: plan_init, then plan_add for
+ * entries 0, 1, 2... (each once its directory and, for a hard link, its
+ * target are in m and in m->index), then plan_finish once m is whole:
+ * the top, and with purge flags the store's extra entries. Each returns
+ * 0, or -1 on ENOMEM (logged); store errors become PLAN_FAIL entries
+ * with a reason.
  */
-int plan_build(struct plan *p, struct store *s, const struct manifest *m,
+void plan_init(struct plan *p);
+int plan_add(struct plan *p, struct store *s, const struct manifest *m,
+    size_t i, const struct plan_opts *o);
+int plan_finish(struct plan *p, struct store *s, const struct manifest *m,
     const struct plan_opts *o);
 void plan_release(struct plan *p);
 

@@ -247,19 +247,21 @@ bad:
 }
 
 int
-proto_send_end_manifest(struct conn *c, uint64_t count, const struct entry *top)
+proto_send_end_manifest(struct conn *c, uint64_t count, const struct entry *top,
+    int flags)
 {
 	struct buf b;
 	int r;
 
 	buf_init(&b);
-	r = buf_put_u64(&b, count) || put_attr(&b, top);
+	r = buf_put_u64(&b, count) || put_attr(&b, top) ||
+	    buf_put_u8(&b, (uint8_t)flags);
 	return send_buf(c, MSG_END_MANIFEST, &b, r);
 }
 
 int
 proto_decode_end_manifest(const uint8_t *p, size_t n, uint64_t *count,
-    struct entry *top, char *err, size_t errlen)
+    struct entry *top, int *flags, char *err, size_t errlen)
 {
 	struct reader r;
 
@@ -267,8 +269,9 @@ proto_decode_end_manifest(const uint8_t *p, size_t n, uint64_t *count,
 	reader_init(&r, p, n);
 	*count = reader_u64(&r);
 	get_attr(&r, top);
+	*flags = reader_u8(&r);
 	top->type = ENTRY_DIR;
-	if (reader_finish(&r) == -1)
+	if (reader_finish(&r) == -1 || (*flags & ~MANIFEST_FLAGS_ALL))
 		return fail(err, errlen, "END_MANIFEST: malformed");
 	return check_attr(top, err, errlen);
 }

@@ -124,10 +124,17 @@ int proto_send_entry(struct conn *c, const struct entry *e);
 int proto_decode_entry(const uint8_t *p, size_t n, struct entry *e,
     char *err, size_t errlen);
 
+/*
+ * The manifest's end: its count and the top's attributes. With
+ * MANIFEST_INCOMPLETE the source could not be read whole (the entries
+ * stream out while it is scanned): the receiver then purges nothing.
+ */
+#define MANIFEST_INCOMPLETE	0x01
+#define MANIFEST_FLAGS_ALL	0x01
 int proto_send_end_manifest(struct conn *c, uint64_t count,
-    const struct entry *top);
+    const struct entry *top, int flags);
 int proto_decode_end_manifest(const uint8_t *p, size_t n, uint64_t *count,
-    struct entry *top, char *err, size_t errlen);
+    struct entry *top, int *flags, char *err, size_t errlen);
 
 int proto_send_need(struct conn *c, const uint32_t *idx, size_t n);
 /* Writes up to PROTO_MAX_NEED indexes into idx. */

@@ -16,6 +16,7 @@
 #include "fault.h"
 #include "fsutil.h"
 #include "hash.h"
+#include "htab.h"
 #include "journal.h"
 #include "log.h"
 #include "manifest.h"
@@ -107,44 +108,48 @@ recv_expect(struct receiver *r, int want, const uint8_t **p, size_t *n)
 	return 0;
 }
 
-/* Checks the manifest's shape: unique paths, parents first, links backwards. */
+/*
+ * Checks entry i against those before it (unique path, its directory
+ * earlier, a hard link naming an earlier file) and indexes it.
+ */
 static int
-check_manifest(struct receiver *r)
+check_entry(struct receiver *r, size_t i)
 {
 	struct manifest *m = &r->m;
+	struct entry *e = &m->v[i];
 	char dir[PATH_MAX];
 	size_t len;
 	long at;
 
-	if (manifest_index(m) == -1)
-		return peer_fail(r, "out of memory indexing the manifest");
-	if (m->index.n != m->n)
-		return peer_fail(r, "the manifest names a path twice");
-	for (size_t i = 0; i < m->n; i++) {
-		struct entry *e = &m->v[i];
-
-		len = path_dirlen(e->path);
-		if (len > 0) {
-			memcpy(dir, e->path, len);
-			dir[len] = '\0';
-			at = manifest_find(m, dir);
-			if (at < 0 || (size_t)at >= i ||
-			    m->v[at].type != ENTRY_DIR)
-				return peer_fail(r, "entry %s comes before its "
-				    "directory", e->path);
-		}
-		if (e->type == ENTRY_HARDLINK) {
-			at = manifest_find(m, e->target);
-			if (at < 0 || (size_t)at >= i ||
-			    m->v[at].type != ENTRY_REG)
-				return peer_fail(r, "hard link %s names %s, not "
-				    "an earlier file", e->path, e->target);
-			e->link_index = (size_t)at;
-		}
+	if (manifest_find(m, e->path) >= 0)
+		return peer_fail(r, "the manifest names %s twice", e->path);
+	len = path_dirlen(e->path);
+	if (len > 0) {
+		memcpy(dir, e->path, len);
+		dir[len] = '\0';
+		at = manifest_find(m, dir);
+		if (at < 0 || m->v[at].type != ENTRY_DIR)
+			return peer_fail(r, "entry %s comes before its "
+			    "directory", e->path);
 	}
+	if (e->type == ENTRY_HARDLINK) {
+		at = manifest_find(m, e->target);
+		if (at < 0 || m->v[at].type != ENTRY_REG)
+			return peer_fail(r, "hard link %s names %s, not an "
+			    "earlier file", e->path, e->target);
+		e->link_index = (size_t)at;
+	}
+	if (htab_put(&m->index, e->path, strlen(e->path), i) == -1)
+		return peer_fail(r, "out of memory indexing the manifest");
 	return 0;
 }
 
+static int open_store(struct receiver *r);
+
+/*
+ * Receives the manifest and plans each entry as it arrives: while the
+ * sender still walks its tree, we already compare with the store.
+ */
 static int
 recv_manifest(struct receiver *r)
 {
@@ -153,12 +158,18 @@ recv_manifest(struct receiver *r)
 	uint8_t type;
 	uint64_t count;
 	struct entry e;
+	int mflags;
 
 	if (recv_expect(r, MSG_SESSION, &p, &n) == -1)
 		return -1;
 	if (proto_decode_session(p, n, &r->flags, &r->filter, r->err,
 	    sizeof(r->err)) == -1)
 		return peer_fail(r, "%s", r->err);
+	if (open_store(r) == -1)
+		return -1;
+	r->popts.flags = r->flags;
+	r->popts.filter = &r->filter;
+	plan_init(&r->plan);
 	for (;;) {
 		if (recv_frame(r, &type, &p, &n) == -1)
 			return -1;
@@ -178,14 +189,24 @@ recv_manifest(struct receiver *r)
 		}
 		if (manifest_push(&r->m, &e) == -1)
 			return peer_fail(r, "out of memory for the manifest");
+		if (check_entry(r, r->m.n - 1) == -1)
+			return -1;
+		if (plan_add(&r->plan, r->st, &r->m, r->m.n - 1,
+		    &r->popts) == -1)
+			return peer_fail(r, "%s: planning failed", r->t->path);
 	}
-	if (proto_decode_end_manifest(p, n, &count, &r->m.top, r->err,
-	    sizeof(r->err)) == -1)
+	if (proto_decode_end_manifest(p, n, &count, &r->m.top, &mflags,
+	    r->err, sizeof(r->err)) == -1)
 		return peer_fail(r, "%s", r->err);
 	if (count != r->m.n)
 		return peer_fail(r, "manifest of %llu entries announced %llu",
 		    (unsigned long long)r->m.n, (unsigned long long)count);
-	return check_manifest(r);
+	/* The source could not be read whole: its absences prove nothing. */
+	if (mflags & MANIFEST_INCOMPLETE)
+		r->popts.flags &= ~(SESSION_PURGE | SESSION_PURGE_DIRS);
+	if (plan_finish(&r->plan, r->st, &r->m, &r->popts) == -1)
+		return peer_fail(r, "%s: planning failed", r->t->path);
+	return 0;
 }
 
 /* Sends a signature as NEED_SIG frames. */
@@ -1037,14 +1058,6 @@ receiver_run(struct conn *c, const struct receiver_target *t)
 		goto out;
 	if (recv_manifest(&r) == -1)
 		goto out;
-	if (open_store(&r) == -1)
-		goto out;
-	r.popts.flags = r.flags;
-	r.popts.filter = &r.filter;
-	if (plan_build(&r.plan, r.st, &r.m, &r.popts) == -1) {
-		peer_fail(&r, "%s: planning failed", t->path);
-		goto out;
-	}
 	if (!(r.flags & SESSION_REPORT) && claim_partials(&r) == -1) {
 		peer_fail(&r, "out of memory");
 		goto out;

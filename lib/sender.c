@@ -82,19 +82,61 @@ hello(struct sender_peer *p)
 	return 0;
 }
 
-static int
-send_manifest(struct sender *s, struct sender_peer *p, uint32_t flags,
-    const struct filter *f)
+/* Sends an entry to every live peer (called as the scan finds it). */
+static void
+emit_entry(void *arg, const struct entry *e)
 {
-	if (proto_send_session(p->c, flags | (p->delta ? SESSION_DELTA : 0),
-	    f) == -1)
+	struct sender *s = arg;
+
+	for (size_t i = 0; i < s->npeers; i++)
+		if (!s->peers[i].failed &&
+		    proto_send_entry(s->peers[i].c, e) == -1)
+			peer_fail(&s->peers[i]);
+}
+
+/*
+ * Sends the manifest to every peer: the entries go out while the tree is
+ * walked, so each receiver plans them while the scan goes on.
+ */
+static int
+send_manifest(struct sender *s, uint32_t flags, struct result *scan)
+{
+	const uint32_t purge = SESSION_PURGE | SESSION_PURGE_DIRS;
+	int mflags = 0;
+
+	/* A tree we could not read whole must not drive deletions (as rsync). */
+	if ((flags & SESSION_PARTIAL) && scan->failed > 0 && (flags & purge)) {
+		log_warnx("%s: errors while reading the source: nothing is "
+		    "purged this time", s->source);
+		flags &= ~purge;
+	}
+	for (size_t i = 0; i < s->npeers; i++) {
+		struct sender_peer *p = &s->peers[i];
+
+		if (!p->failed && proto_send_session(p->c, flags |
+		    (p->delta ? SESSION_DELTA : 0), s->o->filter) == -1)
+			peer_fail(p);
+	}
+	if (flags & SESSION_PARTIAL) {
+		for (size_t i = 0; i < s->m.n; i++)
+			emit_entry(s, &s->m.v[i]);
+	} else if (manifest_scan_emit(&s->m, s->rootfd, s->source,
+	    s->o->filter, (flags & SESSION_CHECKSUM) != 0, scan, emit_entry,
+	    s) == -1)
 		return -1;
-	for (size_t i = 0; i < s->m.n; i++)
-		if (proto_send_entry(p->c, &s->m.v[i]) == -1)
-			return -1;
-	if (proto_send_end_manifest(p->c, s->m.n, &s->m.top) == -1)
-		return -1;
-	return conn_flush(p->c);
+	if (!(flags & SESSION_PARTIAL) && scan->failed > 0 && (flags & purge)) {
+		log_warnx("%s: errors while reading the source: nothing is "
+		    "purged this time", s->source);
+		mflags = MANIFEST_INCOMPLETE;
+	}
+	for (size_t i = 0; i < s->npeers; i++) {
+		struct sender_peer *p = &s->peers[i];
+
+		if (!p->failed && (proto_send_end_manifest(p->c, s->m.n,
+		    &s->m.top, mflags) == -1 || conn_flush(p->c) == -1))
+			peer_fail(p);
+	}
+	return 0;
 }
 
 /* Makes room for cnt more requests. */
@@ -765,21 +807,9 @@ sender_run_peers(struct sender_peer *peers, size_t n, const char *source,
 			result_init(&scan);
 		}
 	}
-	if (!(flags & SESSION_PARTIAL) && manifest_scan(&s.m, s.rootfd, source,
-	    o->filter, (o->flags & SESSION_CHECKSUM) != 0, &scan) == -1)
+	if (send_manifest(&s, flags, &scan) == -1 ||
+	    share_scan(&s, &scan) == -1)
 		goto out;
-	if (share_scan(&s, &scan) == -1)
-		goto out;
-	/* A tree we could not read whole must not drive deletions (as rsync). */
-	if (scan.failed > 0 && (flags & (SESSION_PURGE | SESSION_PURGE_DIRS))) {
-		log_warnx("%s: errors while reading the source: nothing is "
-		    "purged this time", source);
-		flags &= ~(SESSION_PURGE | SESSION_PURGE_DIRS);
-	}
-	for (size_t i = 0; i < n; i++)
-		if (!peers[i].failed && send_manifest(&s, &peers[i], flags,
-		    o->filter) == -1)
-			peer_fail(&peers[i]);
 	for (size_t i = 0; i < n; i++)
 		if (!peers[i].failed && recv_need(&s, &peers[i]) == -1)
 			peer_fail(&peers[i]);

@@ -144,6 +144,35 @@ case_purge_hardlink_name() {
 	assert_trees_eq src store
 }
 
+case_unreadable_source_purges_nothing() {
+	t_is_root || t_skip "needs root to switch to an unprivileged user"
+	# The source is read as nobody, for whom one directory is unreadable.
+	chmod 755 "$T" "$TC"
+	mkdir -p src/ok src/locked store
+	echo a >src/ok/a
+	echo b >src/locked/b
+	chown -R nobody: src store
+	as_nobody() { t_run setpriv --reuid=nobody --regid=nogroup --clear-groups "$MIRRORCTL" "$@"; }
+	as_nobody sync src store
+	assert_rc 0
+	setpriv --reuid=nobody --regid=nogroup --clear-groups sh -c 'echo x >store/extra'
+	chmod 000 src/locked
+	t_defer chmod 755 "$TC/src/locked"
+	as_nobody sync --purge --json src store
+	assert_rc 1
+	assert_json purged 0
+	assert_grep "nothing is purged this time" "$TC/err"
+	assert_exists store/extra
+	assert_exists store/locked/b
+	# The store's copy of the directory is mode 000 too now: only root
+	# (as most deployments run) can look inside it.
+	chmod 755 src/locked
+	t_ctl sync --purge --json src store
+	assert_rc 0
+	assert_json purged 1
+	assert_trees_eq src store
+}
+
 t_case "without --purge nothing is deleted" case_no_purge
 t_case "--purge deletes extra files and symlinks, keeps extra dirs" case_purge_files
 t_case "--purge -v lists purge lines" case_purge_lines
@@ -152,4 +181,5 @@ t_case "--purge-dirs -v lists the extra directory" case_purge_dirs_lines
 t_case "excluded paths are never purged" case_purge_excluded_kept
 t_case "entries removed from SOURCE are purged, then nothing more" case_purge_after_source_removal
 t_case "purging one name of a hard-link pair keeps the other" case_purge_hardlink_name
+t_case "a source not read whole purges nothing, the next whole read does" case_unreadable_source_purges_nothing
 t_done

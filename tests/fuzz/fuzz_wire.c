@@ -45,7 +45,7 @@ decode_frame(uint8_t type, const uint8_t *p, size_t n)
 			entry_release(&e);
 		break;
 	case MSG_END_MANIFEST:
-		proto_decode_end_manifest(p, n, &u64, &e, err, sizeof(err));
+		proto_decode_end_manifest(p, n, &u64, &e, &i, err, sizeof(err));
 		break;
 	case MSG_NEED:
 		proto_decode_need(p, n, idx, &cnt, err, sizeof(err));

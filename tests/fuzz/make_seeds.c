@@ -43,7 +43,7 @@ all_frames(struct conn *c)
 	proto_send_entry(c, &e);
 	proto_send_entry(c, &l);
 	proto_send_entry(c, &h);
-	proto_send_end_manifest(c, 4, &d);
+	proto_send_end_manifest(c, 4, &d, MANIFEST_INCOMPLETE);
 	proto_send_need(c, need, 3);
 	conn_send(c, MSG_END_NEED, NULL, 0);
 	proto_send_file(c, &fh);

@@ -585,15 +585,19 @@ START_TEST(test_end_manifest)
 	struct entry top, out;
 	uint64_t count;
 	const uint8_t *p;
+	uint8_t *c;
 	size_t n;
+	int flags;
 
 	entry_fill(&top, ENTRY_DIR, "", NULL);
 	top.mode = 0700;
-	ck_assert_int_eq(proto_send_end_manifest(&tx, 123456789012ull, &top), 0);
+	ck_assert_int_eq(proto_send_end_manifest(&tx, 123456789012ull, &top,
+	    MANIFEST_INCOMPLETE), 0);
 	recv_frame(MSG_END_MANIFEST, &p, &n);
-	ck_assert_int_eq(proto_decode_end_manifest(p, n, &count, &out, err,
-	    sizeof(err)), 0);
+	ck_assert_int_eq(proto_decode_end_manifest(p, n, &count, &out, &flags,
+	    err, sizeof(err)), 0);
 	ck_assert_uint_eq(count, 123456789012ull);
+	ck_assert_int_eq(flags, MANIFEST_INCOMPLETE);
 	ck_assert_int_eq(out.type, ENTRY_DIR);
 	ck_assert_uint_eq(out.mode, 0700);
 	ck_assert_uint_eq(out.uid, top.uid);
@@ -603,17 +607,22 @@ START_TEST(test_end_manifest)
 	ck_assert_ptr_null(out.path);
 
 	for (size_t k = 0; k < n; k++) {
-		uint8_t *c = exact_copy(p, k);
-
-		REFUSED(proto_decode_end_manifest(c, k, &count, &out, err,
-		    sizeof(err)));
+		c = exact_copy(p, k);
+		REFUSED(proto_decode_end_manifest(c, k, &count, &out, &flags,
+		    err, sizeof(err)));
 		free(c);
 	}
+	/* An unknown flag. */
+	c = exact_copy(p, n);
+	c[n - 1] = 0x02;
+	REFUSED(proto_decode_end_manifest(c, n, &count, &out, &flags, err,
+	    sizeof(err)));
+	free(c);
 
 	top.mode = 070000;
-	ck_assert_int_eq(proto_send_end_manifest(&tx, 1, &top), 0);
+	ck_assert_int_eq(proto_send_end_manifest(&tx, 1, &top, 0), 0);
 	recv_frame(MSG_END_MANIFEST, &p, &n);
-	REFUSED(proto_decode_end_manifest(p, n, &count, &out, err,
+	REFUSED(proto_decode_end_manifest(p, n, &count, &out, &flags, err,
 	    sizeof(err)));
 }
 END_TEST
