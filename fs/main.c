@@ -23,6 +23,7 @@ struct options {
 	const char *instance;
 	int rw;
 	int renameopen;
+	int readdirplus;
 	double timeout;
 };
 
@@ -32,6 +33,8 @@ static const struct fuse_opt option_spec[] = {
 	{ "renameopen", offsetof(struct options, renameopen), 1 },
 	{ "norenameopen", offsetof(struct options, renameopen), 0 },
 	{ "--no-renameopen", offsetof(struct options, renameopen), 0 },
+	{ "readdirplus", offsetof(struct options, readdirplus), 1 },
+	{ "noreaddirplus", offsetof(struct options, readdirplus), 0 },
 	{ "cache_timeout=%lf", offsetof(struct options, timeout), 0 },
 	{ "instance=%s", offsetof(struct options, instance), 0 },
 	FUSE_OPT_END
@@ -54,6 +57,11 @@ usage(FILE *f)
 "  -o norenameopen, --no-renameopen\n"
 "                       skip files open through the mount instead of\n"
 "                       replacing them\n"
+"  -o noreaddirplus     list directories without attributes: a cold\n"
+"                       listing of names only (find, ls) reads no inodes,\n"
+"                       but each stat after it costs a lookup (default:\n"
+"                       attributes with every listing, for ls -l, find\n"
+"                       -printf, du)\n"
 "  -o cache_timeout=S   seconds the kernel may cache names and attributes\n"
 "                       (default 86400; every commit invalidates exactly\n"
 "                       what it changed)\n"
@@ -183,7 +191,8 @@ int
 main(int argc, char **argv)
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
-	struct options o = { .renameopen = 1, .timeout = 86400 };
+	struct options o = { .renameopen = 1, .readdirplus = 1,
+	    .timeout = 86400 };
 	struct fuse_cmdline_opts cmd;
 	struct subscription *sub = NULL;
 	struct mount m;
@@ -222,6 +231,7 @@ main(int argc, char **argv)
 	m.store_path = store;
 	m.rw = o.rw;
 	m.renameopen = o.renameopen;
+	m.readdirplus = o.readdirplus;
 	m.timeout = o.timeout;
 	m.renamedfd = -1;
 	if (o.instance)

@@ -60,6 +60,7 @@ struct mount {
 	pthread_t main_thread;	/* runs the FUSE loop; signalled to stop it */
 	int rw;			/* writes through the mount allowed */
 	int renameopen;		/* replace files open for read (default) */
+	int readdirplus;	/* listings carry attributes (default) */
 	double timeout;		/* entry and attribute cache, seconds */
 };
 

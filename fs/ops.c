@@ -50,15 +50,52 @@ proc_path(char *buf, size_t len, int fd)
 static void
 mfs_init(void *userdata, struct fuse_conn_info *conn)
 {
+	struct mount *m = userdata;
+
 	/* Pages stay valid as long as a node lives: its file never changes. */
 	if (conn->capable & FUSE_CAP_SPLICE_WRITE)
 		conn->want |= FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE;
 	if (conn->capable & FUSE_CAP_EXPORT_SUPPORT)
 		conn->want |= FUSE_CAP_EXPORT_SUPPORT;
-	conn->want &= ~FUSE_CAP_READDIRPLUS;
+	/*
+	 * READDIRPLUS: a listing carries every entry's attributes and counts
+	 * a lookup of it, so a stat after readdir (ls -l, find -printf, du)
+	 * costs no LOOKUP round trip per file. Always, not the kernel's
+	 * adaptive mode (READDIRPLUS_AUTO): that one asks for attributes with
+	 * a directory's first batch only, and for later batches only if an
+	 * entry was stat'ed meanwhile; find and ls read a whole directory
+	 * before they stat its entries, so in a directory larger than one
+	 * reply every later batch went plain and each stat was a LOOKUP again
+	 * (cold find -printf over 20,000 files in 2,000-file directories:
+	 * about 0.8 s adaptive, 0.4 s always, 0.9-1.1 s without; 0.2 s
+	 * natively). Warm listings, with or without stat, come from the
+	 * kernel's caches either way (dentries, cache_readdir). The price is
+	 * a cold names-only listing, which now reads every inode as stat does
+	 * (cold find over the same files: 0.05 s -> 0.35-0.4 s; the adaptive
+	 * mode pays it too, for every directory of at most one reply).
+	 *
+	 * Without file handles every node holds a descriptor: there the
+	 * adaptive mode keeps a names-only listing of a large directory from
+	 * pinning one per file.
+	 */
+	if (!m->readdirplus) {	/* -o noreaddirplus */
+		conn->want &= ~(FUSE_CAP_READDIRPLUS |
+		    FUSE_CAP_READDIRPLUS_AUTO);
+		return;
+	}
+	if (conn->capable & FUSE_CAP_READDIRPLUS)
+		conn->want |= FUSE_CAP_READDIRPLUS;
+	if (m->nodes.handles || !(conn->capable & FUSE_CAP_READDIRPLUS_AUTO))
+		conn->want &= ~FUSE_CAP_READDIRPLUS_AUTO;
+	else
+		conn->want |= FUSE_CAP_READDIRPLUS_AUTO;
 }
 
-/* Looks name up under parent; on success fills e and counts a lookup. Positive errno. */
+/*
+ * Looks name up under parent; on success fills e and counts a lookup.
+ * Positive errno. The one lookup of LOOKUP, READDIRPLUS (each entry) and
+ * the replies of the rw operations that make a name.
+ */
 static int
 do_lookup(struct mount *m, fuse_ino_t parent, const char *name,
     struct fuse_entry_param *e)
@@ -202,17 +239,76 @@ mfs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	fuse_reply_open(req, fi);
 }
 
-static void
-mfs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset,
-    struct fuse_file_info *fi)
+static int
+is_dot_or_dotdot(const char *name)
 {
+	return name[0] == '.' && (name[1] == '\0' ||
+	    (name[1] == '.' && name[2] == '\0'));
+}
+
+/* Every READDIRPLUS entry takes at least this many bytes of the reply
+   (struct fuse_direntplus is a 128-byte fuse_entry_out and a dirent). */
+#define DIRENTPLUS_MIN 128
+
+/*
+ * Says (once per reply) that an entry of directory ino goes to the kernel
+ * without its attributes because looking it up failed (err); the kernel
+ * looks it up itself when asked for it, and gets the error then.
+ */
+static void
+warn_unlooked(struct mount *m, fuse_ino_t ino, const char *name, int err)
+{
+	char proc[64], path[PATH_MAX];
+	ssize_t n;
+
+	proc_path(proc, sizeof(proc), node_of(m, ino)->fd);
+	n = readlink(proc, path, sizeof(path) - 1);
+	if (n == -1)
+		snprintf(path, sizeof(path), "%s/(directory inode %ju)",
+		    m->store_path, (uintmax_t)node_of(m, ino)->key.ino);
+	else
+		path[n] = '\0';
+	errno = err;
+	log_warn("%s/%s: listed without attributes", path, name);
+}
+
+/*
+ * READDIR, and READDIRPLUS (plus set), which looks every entry up with
+ * do_lookup, the code of LOOKUP: the same nodes, attributes and timeouts,
+ * and, as for LOOKUP, no lock of ours but the node table's, so a commit
+ * may invalidate names while listings are in flight (the kernel holds the
+ * directory's lock across READDIRPLUS, so it drops what one returned).
+ *
+ * Each entry the kernel receives, but "." and "..", counts one lookup it
+ * will FORGET. So the lookup of an entry that does not fit the reply is
+ * given back at once (the next call starts at that entry and looks it up
+ * again), and a reply the kernel did not take gives back the lookups of
+ * all its entries. A name whose lookup fails (removed by a commit since
+ * readdir saw it) is listed as READDIR lists it, with node id 0: the kernel
+ * counts no lookup for it and looks it up itself when asked.
+ */
+static void
+do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset,
+    struct fuse_file_info *fi, int plus)
+{
+	struct mount *m = mount_of(req);
 	struct dirh *d = (struct dirh *)fi->fh;
+	struct fuse_entry_param e;
+	fuse_ino_t *taken = NULL;	/* the lookups counted by this reply */
+	size_t ntaken = 0, cap = 0, rem = size, len;
+	const char *name;
 	char *buf, *p;
-	size_t rem = size, len;
 	struct stat st;
+	int err, looked, warned = 0, rc;
 
 	buf = malloc(size);
-	if (buf == NULL) {
+	if (plus) {
+		cap = size / DIRENTPLUS_MIN + 1;
+		taken = malloc(cap * sizeof(*taken));
+	}
+	if (buf == NULL || (plus && taken == NULL)) {
+		free(buf);
+		free(taken);
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
@@ -229,16 +325,45 @@ mfs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset,
 			if (d->entry == NULL)
 				break;	/* end, or an error we report as end */
 		}
-		if (d->root && strcmp(d->entry->d_name, PATH_META) == 0) {
+		name = d->entry->d_name;
+		if (d->root && strcmp(name, PATH_META) == 0) {
 			d->offset = d->entry->d_off;
 			d->entry = NULL;
 			continue;
 		}
-		memset(&st, 0, sizeof(st));
-		st.st_ino = d->entry->d_ino;
-		st.st_mode = (mode_t)d->entry->d_type << 12;
-		len = fuse_add_direntry(req, p, rem, d->entry->d_name, &st,
-		    d->entry->d_off);
+		if (!plus) {
+			memset(&st, 0, sizeof(st));
+			st.st_ino = d->entry->d_ino;
+			st.st_mode = (mode_t)d->entry->d_type << 12;
+			len = fuse_add_direntry(req, p, rem, name, &st,
+			    d->entry->d_off);
+		} else {
+			if (ntaken == cap)
+				break;	/* cannot happen: cap bounds what fits */
+			looked = !is_dot_or_dotdot(name);
+			err = looked ? do_lookup(m, ino, name, &e) : 0;
+			if (err) {
+				if (err != ENOENT && !warned &&
+				    !__atomic_load_n(&m->failed,
+				    __ATOMIC_SEQ_CST)) {
+					warn_unlooked(m, ino, name, err);
+					warned = 1;
+				}
+				looked = 0;
+			}
+			if (!looked) {
+				/* Node id 0: the kernel takes no reference. */
+				memset(&e, 0, sizeof(e));
+				e.attr.st_ino = d->entry->d_ino;
+				e.attr.st_mode = (mode_t)d->entry->d_type << 12;
+			}
+			len = fuse_add_direntry_plus(req, p, rem, name, &e,
+			    d->entry->d_off);
+			if (looked && len > rem)
+				mfs_forget_one(m, e.ino, 1);	/* not sent */
+			else if (looked)
+				taken[ntaken++] = e.ino;
+		}
 		if (len > rem)
 			break;	/* the next call resumes at this entry */
 		p += len;
@@ -246,8 +371,30 @@ mfs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset,
 		d->offset = d->entry->d_off;
 		d->entry = NULL;
 	}
-	fuse_reply_buf(req, buf, size - rem);
+	rc = fuse_reply_buf(req, buf, size - rem);
+	if (rc != 0 && ntaken > 0) {
+		/* The kernel saw none of these entries: it will forget none. */
+		log_debug("readdirplus reply not delivered (%s): %zu lookups "
+		    "given back", strerror(-rc), ntaken);
+		for (size_t i = 0; i < ntaken; i++)
+			mfs_forget_one(m, taken[i], 1);
+	}
+	free(taken);
 	free(buf);
+}
+
+static void
+mfs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset,
+    struct fuse_file_info *fi)
+{
+	do_readdir(req, ino, size, offset, fi, 0);
+}
+
+static void
+mfs_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset,
+    struct fuse_file_info *fi)
+{
+	do_readdir(req, ino, size, offset, fi, 1);
 }
 
 static void
@@ -656,6 +803,7 @@ const struct fuse_lowlevel_ops mirrorfs_ops = {
 	.readlink = mfs_readlink,
 	.opendir = mfs_opendir,
 	.readdir = mfs_readdir,
+	.readdirplus = mfs_readdirplus,
 	.releasedir = mfs_releasedir,
 	.open = mfs_open,
 	.create = mfs_create,

@@ -1,0 +1,217 @@
+#!/bin/bash
+# READDIRPLUS: listings with attributes through the mount, before and after
+# syncs, across many reply buffers, and every lookup forgotten again.
+set -u
+. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/../lib-mount.sh"
+t_setup
+
+# listing DIR: what a user sees of every entry below DIR: path, size, mtime,
+# mode, type (the store's .mirrorfs left out, as the mount hides it).
+listing() {
+	find "$1" -path "$1/.mirrorfs" -prune -o -printf '%P %s %T@ %m %y\n' | LC_ALL=C sort
+}
+
+# assert_listing_eq STORE MNT WHAT: the mount lists exactly what the store has.
+assert_listing_eq() {
+	listing "$1" >native.lst
+	listing "$2" >mount.lst
+	if ! cmp -s native.lst mount.lst; then
+		diff native.lst mount.lst | head -n 20 >&2
+		t_fail "$3: the listing through the mount differs from the store's ($(wc -l <native.lst) vs $(wc -l <mount.lst) lines)"
+	fi
+}
+
+drop_caches() {
+	sync
+	echo "$1" >/proc/sys/vm/drop_caches
+}
+
+need_root() {
+	t_is_root || t_skip "needs root (drop_caches)"
+}
+
+# long_names DIR N: N empty-ish files in DIR with 200-character names (a
+# READDIRPLUS reply holds few of them), each a distinct size and mtime.
+long_names() {
+	python3 - "$1" "$2" <<'PY'
+import os, sys
+d, n = sys.argv[1], int(sys.argv[2])
+os.makedirs(d, exist_ok=True)
+pad = "n" * 190
+for i in range(n):
+    p = os.path.join(d, "%s%06d" % (pad, i))
+    with open(p, "w") as f:
+        f.write("x" * (i % 97))
+    os.utime(p, ns=(1600000000 * 10**9 + i * 1001, 1600000000 * 10**9 + i * 1001))
+PY
+}
+
+# lstat_all DIR: lstat every name of DIR as soon as readdir gives it (as
+# ls -l does, batch by batch); prints the count.
+lstat_all() {
+	python3 - "$1" <<'PY'
+import os, sys
+n = 0
+with os.scandir(sys.argv[1]) as it:
+    for e in it:
+        e.stat(follow_symlinks=False)
+        n += 1
+print(n)
+PY
+}
+
+# node_fds PID STORE: descriptors the process holds on entries below STORE
+# (not on STORE itself, nor in its .mirrorfs).
+node_fds() {
+	local top
+	top=$(realpath "$2")
+	find "/proc/$1/fd" -mindepth 1 -printf '%l\n' 2>/dev/null |
+		awk -v top="$top/" -v meta="$top/.mirrorfs" '
+			index($0, top) == 1 && index($0, meta) != 1 { n++ }
+			END { print n + 0 }'
+}
+
+case_cold_listing_matches_store() {
+	need_root
+	generate_tree src 300 1
+	t_ctl sync src store
+	assert_rc 0
+	# -d: the protocol trace shows which requests the listing cost.
+	mount_store store mnt -d
+	drop_caches 3
+	: >"$TC/mirrorfs.log"
+	assert_listing_eq store mnt "cold"
+	grep -q 'opcode: READDIRPLUS' mirrorfs.log || t_fail "no READDIRPLUS request was made"
+	# Every attribute came with the listing: no LOOKUP round trip per file.
+	local lookups
+	lookups=$(grep -c 'opcode: LOOKUP' mirrorfs.log || true)
+	assert_eq 0 "$lookups" "LOOKUP requests during a cold find -printf"
+	assert_listing_eq store mnt "warm"
+	ls -a mnt >ls.out
+	assert_not_grep '^\.mirrorfs$' ls.out
+	ls -la mnt >lsl.out
+	assert_not_grep ' \.mirrorfs$' lsl.out
+	[ -z "$(find mnt -name .mirrorfs)" ] || t_fail "find shows .mirrorfs through the mount"
+	assert_trees_eq src mnt
+}
+
+case_listing_follows_syncs() {
+	need_root
+	generate_tree src 200 0
+	t_ctl sync src store
+	assert_rc 0
+	mount_store store mnt
+	drop_caches 3
+	# Every name and attribute is now cached by the kernel (for a day).
+	assert_listing_eq store mnt "before the sync"
+	# Remove files, replace others (new size and mtime), add files, a
+	# whole new directory, remove a directory.
+	local f
+	find src -type f -name 'file*' | LC_ALL=C sort >files.lst
+	while IFS= read -r f; do rm -f "$f"; done < <(sed -n '1~9p' files.lst)
+	while IFS= read -r f; do
+		head -c $((RANDOM + 1)) /dev/urandom >"$f"
+		touch -d @1700000002 "$f"
+	done < <(sed -n '5~9p' files.lst)
+	echo "new" >src/added && touch -d @1700000001 src/added
+	mkdir -p src/newdir/deep && echo deep >src/newdir/deep/f
+	mkdir -p "src/empty dir/now full" && echo full >"src/empty dir/now full/g"
+	rm -rf "src/x%y"
+	t_ctl sync -v --purge --purge-dirs src store
+	assert_rc 0
+	assert_grep '^replace ' "$TC/out"
+	assert_grep '^purge ' "$TC/out"
+	# Through the caches the kernel kept: the commit invalidated exactly.
+	assert_listing_eq store mnt "right after the sync (warm)"
+	assert_trees_eq src mnt
+	drop_caches 3
+	assert_listing_eq store mnt "after the sync (cold)"
+	# And once more, now that READDIRPLUS filled the caches after the sync.
+	echo "again" >src/added && touch -d @1700000003 src/added
+	rm -f src/newdir/deep/f
+	t_ctl sync --purge src store
+	assert_rc 0
+	assert_listing_eq store mnt "after a second sync"
+	assert_trees_eq src mnt
+}
+
+case_directory_larger_than_a_reply() {
+	need_root
+	long_names src/big 5000
+	echo small >src/other
+	t_ctl sync src store
+	assert_rc 0
+	mount_store store mnt
+	drop_caches 3
+	assert_listing_eq store mnt "5000 long names, cold"
+	assert_eq 5000 "$(find mnt/big -type f | wc -l)" "files listed in mnt/big"
+	assert_eq 5000 "$(lstat_all mnt/big)" "names stat'ed in mnt/big"
+	drop_caches 3
+	# A plain listing first (names only), then stat of every name.
+	# shellcheck disable=SC2012 # ls itself is what is tested
+	assert_eq 5000 "$(ls mnt/big | wc -l)" "names of ls mnt/big"
+	assert_eq 5000 "$(lstat_all mnt/big)" "names stat'ed after ls"
+	assert_listing_eq store mnt "5000 long names, warm"
+}
+
+# settled: after drop_caches 2, the mount (MOUNT_PID) holds no node of
+# the store's entries.
+settled() {
+	drop_caches 2
+	[ "$(node_fds "$MOUNT_PID" store)" -eq 0 ]
+}
+
+# Without CAP_DAC_READ_SEARCH a mount cannot open by handle, so every node
+# holds a descriptor: the mount's descriptors count the nodes it keeps.
+case_forgets_free_every_node() {
+	need_root
+	command -v setpriv >/dev/null || t_skip "needs setpriv"
+	generate_tree src 300 0
+	long_names src/big 3000
+	t_ctl sync src store
+	assert_rc 0
+	printf '#!/bin/sh\nexec setpriv --inh-caps=-dac_read_search --bounding-set=-dac_read_search "%s" "$@"\n' \
+		"$BUILD/mirrorfs" >nohandles
+	chmod +x nohandles
+	MIRRORFS=$TC/nohandles mount_store store mnt
+	local entries held i
+	entries=$(find store -path store/.mirrorfs -prune -o -mindepth 1 -print | wc -l)
+	for i in 1 2 3; do
+		drop_caches 3
+		assert_eq 3000 "$(lstat_all mnt/big)" "names stat'ed in mnt/big ($i)"
+		assert_listing_eq store mnt "listing $i"
+		held=$(node_fds "$MOUNT_PID" store)
+		# A node for every inode (hard links share one).
+		[ "$held" -ge $((entries - 10)) ] ||
+			t_fail "listing $i: the mount holds $held nodes; expected one for each of $entries entries"
+		# Forcing FORGETs: every node goes again. They arrive
+		# asynchronously, and parents go once their children went.
+		wait_for settled || {
+			find "/proc/$MOUNT_PID/fd" -mindepth 1 -printf '%l\n' | head -n 20 >&2
+			t_fail "after listing $i and drop_caches: the mount still holds $(node_fds "$MOUNT_PID" store) of its $held nodes (leaked)"
+		}
+	done
+	assert_eq 3000 "$(lstat_all mnt/big)" "names stat'ed after the FORGETs"
+	assert_trees_eq src mnt
+}
+
+case_noreaddirplus_option() {
+	need_root
+	generate_tree src 100 1
+	t_ctl sync src store
+	assert_rc 0
+	mount_store store mnt -d -o noreaddirplus
+	drop_caches 3
+	: >"$TC/mirrorfs.log"
+	assert_listing_eq store mnt "cold, without readdirplus"
+	assert_not_grep 'opcode: READDIRPLUS' mirrorfs.log
+	grep -q 'opcode: LOOKUP' mirrorfs.log || t_fail "no LOOKUP: attributes came some other way"
+}
+
+T_TIMEOUT=120 t_case "a cold find -printf through the mount equals the store's, with no LOOKUP per file" case_cold_listing_matches_store
+T_TIMEOUT=120 t_case "-o noreaddirplus lists names only; stat looks each up" case_noreaddirplus_option
+T_TIMEOUT=120 t_case "listings after syncs that add, remove and replace files show exactly the new tree" case_listing_follows_syncs
+T_TIMEOUT=180 t_case "a directory of 5000 long names lists completely; stat works on all" case_directory_larger_than_a_reply
+T_TIMEOUT=180 t_case "after drop_caches forces FORGETs the mount keeps working and holds no node" case_forgets_free_every_node
+t_done
