@@ -39,3 +39,11 @@ start_mirrord() {
 	wait_for grep -q 'listening on' "$log" || t_fail "mirrord did not start: $(cat "$log")"
 }
 
+# serve NAME PATH...: in $TC, a key, a config of [store NAME] = PATH pairs and
+# a running mirrord on loopback; sets PORT.
+serve() {
+	"$MIRRORCTL" genkey key >/dev/null || t_fail "genkey failed"
+	PORT=$(free_port)
+	write_conf conf "127.0.0.1:$PORT" "$TC/key" "$@"
+	start_mirrord conf mirrord.log
+}

@@ -8,14 +8,6 @@ t_setup
 
 BIG=8388608	# 8 MiB
 
-# serve NAME PATH...: a key, a config and a running mirrord on loopback; sets PORT.
-serve() {
-	"$MIRRORCTL" genkey key >/dev/null || t_fail "genkey failed"
-	PORT=$(free_port)
-	write_conf conf "127.0.0.1:$PORT" "$TC/key" "$@"
-	start_mirrord conf mirrord.log
-}
-
 # poke FILE OFFSET LEN: overwrite LEN bytes of FILE at OFFSET with random ones.
 poke() {
 	python3 -c 'import os, sys

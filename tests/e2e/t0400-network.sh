@@ -6,14 +6,6 @@ set -u
 . "$(dirname "$0")/../lib-mount.sh"
 t_setup
 
-# serve NAME PATH...: a key, a config and a running mirrord on loopback; sets PORT.
-serve() {
-	"$MIRRORCTL" genkey key >/dev/null || t_fail "genkey failed"
-	PORT=$(free_port)
-	write_conf conf "127.0.0.1:$PORT" "$TC/key" "$@"
-	start_mirrord conf mirrord.log
-}
-
 case_tcp_session() {
 	generate_tree src 80 2
 	serve app "$TC/store"

@@ -39,9 +39,17 @@ Version: $VERSION
 Architecture: $(dpkg --print-architecture)" "$(cat fields)"
 	dpkg-deb -f mirrorfs.deb Depends | tr ',' '\n' | sed 's/^ *//; s/ .*//' |
 		sort >depends
-	# every library the programs load comes from a package it depends on
+	# every library the programs link (NEEDED; what those need in turn is
+	# their packages' business) comes from a package it depends on
+	local needed
+	needed=$(for b in "$BUILD"/mirrorctl "$BUILD"/mirrord "$BUILD"/mirrorfs; do
+		readelf -d "$b" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'
+	done | sort -u)
 	for lib in $(ldd "$BUILD"/mirrorctl "$BUILD"/mirrord "$BUILD"/mirrorfs |
-		awk '$3 ~ /^\// { print $3 }' | sort -u); do
+		awk '$3 ~ /^\// { print $1, $3 }' | sort -u |
+		while read -r soname path; do
+			grep -qx -- "$soname" <<<"$needed" && echo "$path"
+		done | sort -u); do
 		pkg=$(dpkg -S "$(readlink -f "$lib")" 2>/dev/null || dpkg -S "$lib") ||
 			t_fail "no package owns $lib"
 		pkg=${pkg%%:*}

@@ -82,31 +82,44 @@ make_delta(int fd, uint64_t old_size, const uint8_t *new, size_t n,
 	buf_release(&sig);
 }
 
-START_TEST(small_change_small_delta)
+/*
+ * Round trip: the delta of new (n bytes) against old (OLD_SIZE), patched
+ * in pieces of step bytes, gives new back exactly. The delta's size.
+ */
+static size_t
+round_trip(const uint8_t *old, const uint8_t *new, size_t n, size_t step)
 {
-	uint8_t *old = malloc(OLD_SIZE), *new = malloc(OLD_SIZE + 10);
 	struct buf delta, out;
 	struct delta_job *j;
 	char err[256];
-	int fd;
+	size_t len;
+	int fd = basis_file(old, OLD_SIZE);
+
+	buf_init(&delta);
+	buf_init(&out);
+	make_delta(fd, OLD_SIZE, new, n, &delta);
+	j = delta_patch_begin(fd);
+	ck_assert_int_eq(feed_all(j, delta.data, delta.len, step, &out, err),
+	    1);
+	ck_assert_uint_eq(out.len, n);
+	ck_assert(memcmp(out.data, new, n) == 0);
+	len = delta.len;
+	delta_free(j);
+	close(fd);
+	buf_release(&delta);
+	buf_release(&out);
+	return len;
+}
+
+START_TEST(small_change_small_delta)
+{
+	uint8_t *old = malloc(OLD_SIZE), *new = malloc(OLD_SIZE + 10);
 
 	fill_random(old, OLD_SIZE, 1);
 	memcpy(new, old, OLD_SIZE);
 	fill_random(new + 500000, 4096, 2);	/* 4 KiB changed */
 	memcpy(new + OLD_SIZE, "0123456789", 10);	/* and appended */
-	fd = basis_file(old, OLD_SIZE);
-	buf_init(&delta);
-	buf_init(&out);
-	make_delta(fd, OLD_SIZE, new, OLD_SIZE + 10, &delta);
-	ck_assert_uint_lt(delta.len, 32 * 1024);
-	j = delta_patch_begin(fd);
-	ck_assert_int_eq(feed_all(j, delta.data, delta.len, 7, &out, err), 1);
-	ck_assert_uint_eq(out.len, OLD_SIZE + 10);
-	ck_assert(memcmp(out.data, new, out.len) == 0);
-	delta_free(j);
-	close(fd);
-	buf_release(&delta);
-	buf_release(&out);
+	ck_assert_uint_lt(round_trip(old, new, OLD_SIZE + 10, 7), 32 * 1024);
 	free(old);
 	free(new);
 }
@@ -115,26 +128,10 @@ END_TEST
 START_TEST(unrelated_basis_still_exact)
 {
 	uint8_t *old = malloc(OLD_SIZE), *new = malloc(OLD_SIZE / 2);
-	struct buf delta, out;
-	struct delta_job *j;
-	char err[256];
-	int fd;
 
 	fill_random(old, OLD_SIZE, 3);
 	fill_random(new, OLD_SIZE / 2, 4);
-	fd = basis_file(old, OLD_SIZE);
-	buf_init(&delta);
-	buf_init(&out);
-	make_delta(fd, OLD_SIZE, new, OLD_SIZE / 2, &delta);
-	j = delta_patch_begin(fd);
-	ck_assert_int_eq(feed_all(j, delta.data, delta.len, 65536, &out, err),
-	    1);
-	ck_assert_uint_eq(out.len, OLD_SIZE / 2);
-	ck_assert(memcmp(out.data, new, out.len) == 0);
-	delta_free(j);
-	close(fd);
-	buf_release(&delta);
-	buf_release(&out);
+	round_trip(old, new, OLD_SIZE / 2, 65536);
 	free(old);
 	free(new);
 }
