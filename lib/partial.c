@@ -60,21 +60,46 @@ partial_claim(int partialfd, int stagingfd, const char *staged,
 	return (uint64_t)st.st_size;
 }
 
-void
-partial_clear(int partialfd)
+/* Opens the partial directory for reading (its own fd), or NULL. */
+static DIR *
+open_listing(int partialfd)
 {
-	struct dirent *de;
 	DIR *d;
 	int fd;
 
 	if (partialfd < 0)
-		return;
+		return NULL;
 	fd = openat(partialfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd == -1 || (d = fdopendir(fd)) == NULL) {
-		if (fd != -1)
-			close(fd);
+	if (fd == -1)
+		return NULL;
+	if ((d = fdopendir(fd)) == NULL)
+		close(fd);
+	return d;
+}
+
+int
+partial_any(int partialfd)
+{
+	struct dirent *de;
+	DIR *d = open_listing(partialfd);
+	int any = 0;
+
+	if (d == NULL)
+		return 1;	/* cannot tell: look for each file */
+	while (!any && (de = readdir(d)) != NULL)
+		any = de->d_name[0] != '.';
+	closedir(d);
+	return any;
+}
+
+void
+partial_clear(int partialfd)
+{
+	struct dirent *de;
+	DIR *d = open_listing(partialfd);
+
+	if (d == NULL)
 		return;
-	}
 	while ((de = readdir(d)) != NULL)
 		if (de->d_name[0] != '.')
 			unlinkat(partialfd, de->d_name, 0);

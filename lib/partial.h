@@ -24,6 +24,8 @@ void partial_keep(int stagingfd, const char *staged, int partialfd,
  */
 uint64_t partial_claim(int partialfd, int stagingfd, const char *staged,
     const char *path, const struct entry *attr);
+/* Whether anything is kept (1 also when it cannot tell). */
+int partial_any(int partialfd);
 /* Deletes everything kept (after a commit: what was not claimed is stale). */
 void partial_clear(int partialfd);
 

@@ -986,6 +986,8 @@ claim_partials(struct receiver *r)
 	r->resume = calloc(r->m.n + 1, sizeof(*r->resume));
 	if (r->resume == NULL)
 		return -1;
+	if (!partial_any(r->st->partialfd))
+		return 0;	/* the usual case: spare two syscalls a file */
 	for (size_t i = 0; i < r->m.n; i++) {
 		struct entry *e = &r->m.v[i];
 

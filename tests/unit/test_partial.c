@@ -317,8 +317,10 @@ START_TEST(test_clear)
 	partial_keep(stagingfd, "s1", partialfd, "b", &a);
 	make_file(partialfd, "stray", 3, 0);
 	ck_assert_int_eq(count(partialfd), 3);
+	ck_assert_int_eq(partial_any(partialfd), 1);
 	partial_clear(partialfd);
 	ck_assert_int_eq(count(partialfd), 0);
+	ck_assert_int_eq(partial_any(partialfd), 0);
 	/* An empty directory is fine, and nothing outside it is touched. */
 	make_file(stagingfd, "keepme", 5, 0);
 	partial_clear(partialfd);
