@@ -59,48 +59,74 @@ def cell(s):
                                     fmt(hi, unit).split()[0], n)
 
 
-# (row, what, key, ours, reference, kind, target)
+# (row, what, key, ours, reference, kind, target[, needs])
 #   kind "time": ratio = ours/ref time, lower is better, target is a maximum
 #   kind "thr":  ratio = ours/ref throughput, target is a minimum
 #   kind "rtime": a time, shown as throughput ratio ref/ours, target minimum
+#   kind "mem", "bytes": ratio = ours/ref, no target
+#   kind "note": what is a sentence, ours the contender, no figures
+#   needs: a tool the row needs; when the run could not use it (meta
+#   "skip:TOOL" gives the reason), the row says so.
+READS = [
+    ("Sequential read of {readfile}, cold (dd bs=1M)", "seq_cold", "thr", 0.8),
+    ("Sequential read of {readfile}, warm", "seq_warm", "thr", 0.95),
+    ("4k random read, fio psync 1 job, cold start", "rand_cold", "thr", 0.8),
+    ("4k random read, fio psync 1 job, warm", "rand_warm", "thr", 0.95),
+    ("`find -type f \\| wc -l` over the tree ({find_n_native} files), cold", "find_cold", "rtime", 0.8),
+    ("`find -type f \\| wc -l`, warm", "find_warm", "rtime", 0.95),
+    ("`find -type f -printf '%s %T@ %m'` (stat of every file), cold", "findstat_cold", "rtime", 0.8),
+    ("`find -type f -printf ...` (stat of every file), warm", "findstat_warm", "rtime", 0.95),
+    ("exec of a small binary (/usr/bin/true copy; hyperfine -N, per exec)", "exec", "rtime", 0.95),
+]
+
 ROWS = [
     ("1", "Initial sync of the tree (fresh DST, cold cache)", "init", "mirrorctl", "rsync", "time", 0.5),
     ("1", "", "init", "mirrorctl", "tar", "time", 1.3),
     ("1", "", "init", "mirrorctl", "tar+sync", "time", None),
     ("2", "No-change re-sync (warm cache)", "nochange_warm", "mirrorctl", "rsync", "time", 0.1),
     ("2", "No-change re-sync (cold cache)", "nochange_cold", "mirrorctl", "rsync", "time", 0.1),
-    ("3", "Sync after 1 changed file (touch + append; warm)", "onechange", "mirrorctl", "rsync", "time", None),
-    ("4", "Sequential read of {readfile}, cold (dd bs=1M)", "seq_cold", "mirrorfs", "native", "thr", 0.8),
-    ("4", "Sequential read of {readfile}, warm", "seq_warm", "mirrorfs", "native", "thr", 0.95),
-    ("4", "4k random read, fio psync 1 job, cold start", "rand_cold", "mirrorfs", "native", "thr", 0.8),
-    ("4", "4k random read, fio psync 1 job, warm", "rand_warm", "mirrorfs", "native", "thr", 0.95),
-    ("4", "`find -type f \\| wc -l`, cold", "find_cold", "mirrorfs", "native", "rtime", 0.8),
-    ("4", "`find -type f \\| wc -l`, warm", "find_warm", "mirrorfs", "native", "rtime", 0.95),
-    ("4", "`find -type f -printf '%s %T@ %m'` (stat of every file), cold", "findstat_cold", "mirrorfs", "native", "rtime", 0.8),
-    ("4", "`find -type f -printf ...` (stat of every file), warm", "findstat_warm", "mirrorfs", "native", "rtime", 0.95),
-    ("4", "same, over 8 of the 25 top directories (16,000 files, under RLIMIT_NOFILE): `find -type f`, cold", "subfind_cold", "mirrorfs", "native", "rtime", 0.8),
-    ("4", "same, subset, `find -type f`, warm", "subfind_warm", "mirrorfs", "native", "rtime", 0.95),
-    ("4", "same, subset, `find -printf` (stat of every file), cold", "subfindstat_cold", "mirrorfs", "native", "rtime", 0.8),
-    ("4", "same, subset, `find -printf` (stat of every file), warm", "subfindstat_warm", "mirrorfs", "native", "rtime", 0.95),
-    ("4", "exec of a small binary (/usr/bin/true copy; hyperfine -N, per exec)", "exec", "mirrorfs", "native", "rtime", 0.95),
+    ("2", "No-change re-sync, mirrord watching: `mirrorctl sync-now` until the daemon has ended the session it starts (always a whole-tree session), warm", "nochange_warm", "mirrord", "rsync", "time", 0.1),
+    ("2", "same, mirrord `sync-now`, cold cache", "nochange_cold", "mirrord", "rsync", "time", 0.1),
+    ("2", "mirrord watching, nothing changed, nothing asked: no event, so no session and no work (nothing to time)", None, "mirrord", None, "note", None),
+    ("3", "Sync after 1 changed file of {tree_files} (one append; warm)", "onechange", "mirrorctl", "rsync", "time", None),
+    ("3", "same, mirrord watching (`quiet = 0`): from the write until the new content is readable at the destination", ("onechange_visible", "onechange"), "mirrord", "rsync", "time", None),
+    ("3", "same, mirrord: from the write until the daemon has ended that session", "onechange", "mirrord", "rsync", "time", None),
+]
+for what, key, kind, target in READS:
+    ROWS.append(("4", what, key, "mirrorfs", "native", kind, target))
+    ROWS.append(("4", "", key, "mirrorfs", "mergerfs", kind, None, "mergerfs"))
+ROWS += [
     ("5", "Peak RSS of the sync (row 1; /usr/bin/time -v)", "maxrss:init", "mirrorctl", "rsync", "mem", None),
-    ("5", "RSS of the mirrorfs process after stat of every file (VmRSS; VmHWM)", "rss_after_stat", "mirrorfs", None, "mem", None),
+    ("5", "RSS of the mount process after stat of every file of row 4 ({find_n_native} files; VmRSS; VmHWM)", "rss_after_stat", "mirrorfs", "mergerfs", "mem", None, "mergerfs"),
     ("6", "Initial sync over loopback TCP (mirrord / rsync daemon; fresh store, cold source; `--compress 0`)", "tcp_init", "mirrorctl", "rsync", "time", None),
     ("6", "same, bytes on the wire", "bytes:tcp_init", "mirrorctl", "rsync", "bytes", None),
+    ("6", "Initial sync over ssh to 127.0.0.1 (private sshd; mirrord --serve / rsync; fresh store, cold source; mirrorctl's default `--compress 3`)", "ssh_init", "mirrorctl", "rsync", "time", None, "ssh"),
+    ("6", "same, mirrorctl `--compress 0`", "ssh_init", "mirrorctl-z0", "rsync", "time", None, "ssh"),
+    ("6", "same, bytes on the wire (ssh's count, both directions, encrypted)", "sshbytes:ssh_init", "mirrorctl", "rsync", "bytes", None, "ssh"),
     ("7", "No-change re-sync over loopback TCP (warm)", "tcp_nochange", "mirrorctl", "rsync", "time", None),
     ("7", "same, bytes on the wire", "bytes:tcp_nochange", "mirrorctl", "rsync", "bytes", None),
+    ("7", "No-change re-sync over ssh to 127.0.0.1 (warm)", "ssh_nochange", "mirrorctl", "rsync", "time", None, "ssh"),
+    ("7", "same, bytes on the wire (ssh's count, both directions, encrypted)", "sshbytes:ssh_nochange", "mirrorctl", "rsync", "bytes", None, "ssh"),
     ("8", "Bytes on the wire, 4 KiB changed in the middle of a 64 MiB random file (`bytes_sent` / rsync `--stats` Total bytes sent), `--compress 3`", "wire_bytes", "mirrorctl-z3", "rsync", "bytes", None),
     ("8", "same, `--compress 0`", "wire_bytes", "mirrorctl-z0", "rsync", "bytes", None),
     ("8", "same, time of that re-sync over loopback TCP, `--compress 3`", "wire_time", "mirrorctl-z3", "rsync", "time", None),
     ("8", "same, time, `--compress 0`", "wire_time", "mirrorctl-z0", "rsync", "time", None),
-    ("9", "Change-to-destination latency of a new file (mirrord `watch = yes, quiet = 1` / lsyncd default.rsync `delay = 1`; bench/latency.sh, 200-file trees)", "latency", "mirrord", "lsyncd", "time", None),
+    ("9", "Change-to-destination latency of a new file (mirrord `watch = yes, quiet = 1` / lsyncd default.rsync `delay = 1`; bench/latency.sh, 200-file trees)", "latency", "mirrord", "lsyncd", "time", None, "lsyncd"),
     ("10", "RSS of mirrord watching {watch_files} files after its first session (VmRSS; VmHWM; per file)", "rss_watch", "mirrord", None, "mem", None),
 ]
 
 NOT_YET = [
-    ("mirrorctl over ssh:// vs rsync over ssh", "loopback TCP is in rows 6-7; the ssh rows need an sshd on loopback"),
-    ("union/overlay reads vs mergerfs", "needs a mirrorfs mode that merges several stores (mergerfs is installed for the comparison)"),
+    ("union of several stores (mergerfs with several branches)", "mirrorfs serves one store per mount; row 4 compares mergerfs over the same single store"),
 ]
+
+
+def failed(meta, key, who):
+    """Runs of KEY by WHO that failed (bench/run.sh try_timed), with the reason."""
+    f = meta.get("fail:%s:%s" % (key, who))
+    if not f:
+        return ""
+    n, _, why = f.partition(" failed: ")
+    return "; **%s run%s failed**: %s" % (n, "" if n == "1" else "s", why.replace("|", "\\|") or "?")
 
 
 def ratio_cell(a, b, kind, target):
@@ -154,18 +180,44 @@ def generate(meta, series):
       "tar's time plus the `sync` that followed it (the durable floor: mirrorctl "
       "makes its data durable with syncfs before it returns, rsync and tar do "
       "not). Reads compare `MNT` (%s) with the same STORE directory read "
-      "directly." % meta.get("mirrorfs_cmd", "mirrorfs -f STORE MNT"))
+      "directly and through mergerfs (`%s`)." % (
+          meta.get("mirrorfs_cmd", "mirrorfs -f STORE MNT"),
+          meta.get("mergerfs_cmd", "not mounted: " + meta.get("skip:mergerfs", "?"))))
     w("")
-    w("Ratio: for syncs, mirrorctl time / reference time (lower is better); for "
-      "reads, mirrorfs throughput / native throughput (for timed reads: native "
-      "time / mount time; higher is better).")
+    if "foreign_drops" in meta:
+        w("Other programs dropped the page cache %s times during this run (%s during "
+          "row 4; counted from /proc/vmstat drop_pagecache less the script's own "
+          "drops): a warm figure with a wide min–max may include such a drop." % (
+              meta["foreign_drops"], meta.get("foreign_drops_reads", "?")))
+        w("")
+    w("Ratio: for syncs, our time / reference time (lower is better); for "
+      "reads, mirrorfs throughput / native (or mergerfs) throughput (for timed "
+      "reads: reference time / mount time; higher is better); for memory and "
+      "bytes, ours / reference.")
     w("")
+    # numbers in the row texts, with thousands separators
+    fm = defaultdict(lambda: "?", meta)
+    for k in ("tree_files", "watch_files", "find_n_native", "find_n_mirrorfs", "find_n_mergerfs"):
+        if meta.get(k, "").isdigit():
+            fm[k] = "{:,}".format(int(meta[k]))
     w("| # | measurement | ours | median (min–max) | reference | median (min–max) | ratio | target | met |")
     w("|---|---|---|---|---|---|---|---|---|")
-    for row, what, key, ours, ref, kind, target in ROWS:
-        what = what.format_map(defaultdict(lambda: "?", meta))
+    for spec in ROWS:
+        row, what, key, ours, ref, kind, target = spec[:7]
+        needs = spec[7] if len(spec) > 7 else None
+        skip = meta.get("skip:" + needs) if needs else None
+        what = what.format_map(fm)
+        if kind == "note":
+            w("| %s | %s | %s | | | | | | |" % (row, what, ours))
+            continue
+        key, rkey = key if isinstance(key, tuple) else (key, key)
         a = summary(series, key, ours)
-        b = summary(series, key, ref) if ref else None
+        b = summary(series, rkey, ref) if ref else None
+        if skip and ref and b is None:
+            acell = cell(a) if a else "not measured"
+            w("| %s | %s | %s | %s | %s | not measured: %s | | | |" % (
+                row, what, ours, acell, ref, skip))
+            continue
         if key == "rss_watch":
             h = summary(series, "hwm_watch", ours)
             pf = summary(series, "rss_watch_per_file", ours)
@@ -180,25 +232,52 @@ def generate(meta, series):
                 fmt(hpf[0], "B") if hpf else "?", extra)
             w("| %s | %s | %s | %s | | | | | |" % (row, what, ours, cells))
             continue
-        if key == "rss_after_stat":
-            h = summary(series, "hwm_after_stat", ours)
-            cells = "%s; HWM %s" % (cell(a), fmt(h[0], h[4]) if h else "?")
-            w("| %s | %s | %s | %s | | | | | |" % (row, what, ours, cells))
-            continue
         r, tgt, met = ratio_cell(a, b, kind, target)
-        seen = meta.get("find_files", "").split()
-        if key.startswith("find") and len(seen) > 4 and seen[0] != seen[4]:
-            met = "**NO**: the mount listed %s of %s files (EMFILE)" % (seen[0], seen[4])
+        if key == "rss_after_stat":
+            def memcell(who, s):
+                h = summary(series, "hwm_after_stat", who)
+                return "%s; HWM %s" % (cell(s), fmt(h[0], h[4]) if h else "?")
+            w("| %s | %s | %s | %s | %s | %s | %s | | |" % (
+                row, what, ours, memcell(ours, a), ref, memcell(ref, b) if b else "n/a", r))
+            continue
+        if key.startswith("find"):
+            n_ours, n_ref = meta.get("find_n_" + ours), meta.get("find_n_" + ref)
+            if n_ours and n_ref and n_ours != n_ref:
+                met = "**NO**: %s listed %s of %s files" % (ours, n_ours, n_ref)
         w("| %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
-            row, what, ours, cell(a), ref or "", cell(b) if ref else "", r, tgt, met))
+            row, what, ours, cell(a) + failed(meta, key, ours), ref or "",
+            cell(b) + failed(meta, rkey, ref) if ref else "", r, tgt, met))
     for what, why in NOT_YET:
         w("| – | %s | | not yet: %s | | | | | |" % (what, why))
     w("")
-    if "find_files" in meta:
-        w("Files seen by find over the whole tree: %s. mirrorfs after that stat pass: %s, %s threads. "
-          "Over the subset: %s (mirrorfs then held %s fds, RSS in the series table as rss_after_substat)." % (
-            meta["find_files"], meta.get("mirrorfs_fds", "?"), meta.get("mirrorfs_threads", "?"),
-            meta.get("subfind_files", "?"), meta.get("mirrorfs_fds_sub", "?")))
+    if "mirrord_sessions" in meta:
+        w("Rows 2-3, mirrord: one mirrord (`[fileset] watch = yes, quiet = 0`) watches "
+          "SRC and pushes it to its own local store on the same disk; its first, "
+          "whole session made that store (%s). It runs through rows 2 and 3, "
+          "alternating with mirrorctl and rsync. Row 2: `mirrorctl sync-now FILESET`, "
+          "timed until the daemon has ended the session it starts (its \"created N, "
+          "...\" log line, polled with `mirrorctl status` every 10 ms, which also "
+          "wakes the daemon's loop to reap it at once; otherwise it notices within "
+          "200 ms). `sync-now` always runs a whole session (the same walk of the "
+          "whole tree as `mirrorctl sync`, inside the daemon), so this is a forced "
+          "full re-sync; with nothing changed and nothing asked, a watching mirrord "
+          "runs no session at all. Row 3: one append to one file of SRC; timed from "
+          "the write until the new content is readable in mirrord's store (`cmp` every "
+          "5 ms), and until the daemon has ended that session (a partial session of "
+          "the changed path); then mirrorctl and rsync are timed on the same change. "
+          "Sessions: %s (a session more than expected is one the daemon started on a "
+          "later event of the same write, which found nothing to send; the script waits "
+          "for the daemon to be idle before it times mirrorctl and rsync)." % (
+              meta.get("mirrord_first_session", "?"), meta["mirrord_sessions"]))
+        w("")
+    if "find_n_native" in meta:
+        w("Row 4, files seen by the last find over the whole tree: %s through mirrorfs, "
+          "%s through mergerfs, %s native (errors: %s). mirrorfs after that stat pass: "
+          "%s, %s threads; mergerfs: %s." % (
+              fm["find_n_mirrorfs"], fm["find_n_mergerfs"] if "find_n_mergerfs" in meta else "n/a",
+              fm["find_n_native"], meta.get("find_errors", "?").strip() or "none",
+              meta.get("mirrorfs_fds", "?"), meta.get("mirrorfs_threads", "?"),
+              meta.get("mergerfs_fds", "n/a")))
         w("")
     if "tcp_cmds" in meta:
         w("Rows 6-8: %s. Both daemons write to a tmpfs (the protocols and processes, "
@@ -208,12 +287,23 @@ def generate(meta, series):
           "destinations (stores wire3, wire0 and an rsync module), a different 4 KiB "
           "block each repetition." % meta["tcp_cmds"])
         w("")
+    if "ssh_cmds" in meta:
+        w("Rows 6-7 over ssh: %s. Destinations on the same tmpfs. Bytes on the wire: "
+          "what ssh itself counted for the session (its \"Transferred: sent N, received "
+          "M bytes\" line; both directions, encrypted packets); the programs' own counts "
+          "(`bytes_sent`, \"Total bytes sent\") are in the series table as "
+          "bytes:ssh_init and bytes:ssh_nochange. mirrorctl-z0 is the same with "
+          "`--compress 0` (rsync runs without `-z`)." % meta["ssh_cmds"])
+        w("")
+    elif "skip:ssh" in meta:
+        w("Rows 6-7 over ssh: not measured: %s." % meta["skip:ssh"])
+        w("")
     if "watch_result" in meta:
         w("Row 10: %s small files (0-1 KiB, 1,000 a directory) on a tmpfs, `watch = yes`, "
           "`quiet = 1`, destination on the same tmpfs; RSS read from /proc/PID/status once "
           "`mirrorctl status --json` shows the fileset idle with a last_result "
           "(first session: %s; destination then held %s files; %s)." % (
-              meta["watch_files"], meta["watch_result"], meta.get("watch_dst_files", "?"),
+              fm["watch_files"], meta["watch_result"], meta.get("watch_dst_files", "?"),
               meta.get("watch_inotify", "?")))
         w("")
     # Deferred writeback: what the sync after each write run took.
@@ -231,7 +321,7 @@ def generate(meta, series):
     w("| run | contender | timed | Dirty: after the run | `sync` after the run (not billed) |")
     w("|---|---|---|---|---|")
     for key in ("init", "nochange_warm", "onechange"):
-        for who in ("mirrorctl", "rsync", "tar", "tar+sync"):
+        for who in ("mirrorctl", "rsync", "mirrord", "tar", "tar+sync"):
             t = summary(series, key, who)
             if t is None:
                 continue
@@ -244,8 +334,6 @@ def generate(meta, series):
     w("| key | contender | n | median | min | max | unit |")
     w("|---|---|---|---|---|---|---|")
     for (key, who), (vals, unit) in series.items():
-        if key == "exec":
-            pass
         w("| %s | %s | %d | %.6g | %.6g | %.6g | %s |" % (
             key, who, len(vals), statistics.median(vals), min(vals), max(vals), unit))
     w("")
@@ -273,7 +361,7 @@ def main(argv):
     else:
         text = ("# mirrorfs benchmarks\n\n"
                 "`make bench` (or `bench/run.sh`, `bench/run.sh --small` for a "
-                "1.5-minute run) regenerates the part below between the markers; "
+                "2-minute run) regenerates the part below between the markers; "
                 "the sections after it are written by hand.\n\n" + gen +
                 "\n## Where the time goes\n\n(to be written after profiling)\n")
     with open(argv[3], "w") as f:

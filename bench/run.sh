@@ -1,27 +1,29 @@
 #!/usr/bin/env bash
-# bench/run.sh: mirrorctl and mirrorfs against rsync, tar and the native
-# filesystem, on data sets it generates, in one run; writes docs/BENCHMARKS.md.
+# bench/run.sh: mirrorctl, mirrord and mirrorfs against rsync, tar, lsyncd,
+# mergerfs and the native filesystem, on data sets it generates, in one run;
+# writes docs/BENCHMARKS.md.
 #
 #   bench/run.sh [--small] [--reps N] [--out FILE] [--keep]
 #
 # --small  ~4,000 files, 256 MiB read file, short fio runs, 20,000 watched
-#          files: about 1.5 minutes.
-# (full)   ~50,000 files of 0-64 KiB + 20 of 8-64 MiB, 1 GiB read file,
-#          20 s fio runs, 200,000 watched files: about 7-10 minutes on 2
-#          cores (deleting each fresh DST is part of it: see R_INIT below).
-# Rows 6-10 (loopback TCP against an rsync daemon, bytes on the wire for a
-# small change, latency against lsyncd via bench/latency.sh, mirrord's RSS
-# while watching) put their destinations on a tmpfs mounted under the temp dir.
+#          files: about 2 minutes.
+# (full)   ~100,000 files of 0-64 KiB + 20 of 8-64 MiB, 1 GiB read file,
+#          20 s fio runs, 1,000,000 watched files: about 20-30 minutes on 2
+#          cores (deleting each fresh DST is part of it: see rmtree below).
+# Rows 6-10 (loopback TCP against an rsync daemon and ssh to a private sshd
+# on 127.0.0.1 against rsync over the same ssh, bytes on the wire for a small
+# change, latency against lsyncd via bench/latency.sh, mirrord's RSS while
+# watching) put their destinations on a tmpfs mounted under the temp dir.
 # Needs root (drop_caches, FUSE). Contenders alternate within each repetition
 # (A B A B ...); each figure is the median with min-max over the repetitions.
 # Every cold measurement follows `sync; echo 3 > /proc/sys/vm/drop_caches`,
 # and every timed write run follows a `sync`, so no run pays for the dirty
 # pages an earlier one left behind. MIRRORFS_BUILD=DIR takes the binaries
 # from DIR instead of build/.
-set -euo pipefail
+set -Eeuo pipefail	# -E: the ERR trap (below) also fires inside functions
 
 usage() {
-	sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'
+	awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"
 }
 
 MODE=full
@@ -55,23 +57,28 @@ fi
 log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
 
 # --- what we compare against -------------------------------------------------
+# Debian packages; the optional ones feed some rows only (a row whose tool
+# could not be installed says so in the table). mergerfs and sshd count as
+# present when their program is, however they were installed.
 deps() {
-	local p missing= optional=
+	local p missing=() optional=()
 	for p in rsync hyperfine fio time fuse3 python3 tar findutils; do
 		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
-			missing="$missing $p"
+			missing+=("$p")
 	done
-	for p in lsyncd mergerfs; do	# for later rows; cheap
-		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
-			optional="$optional $p"
-	done
-	[ -z "$missing$optional" ] && return 0
-	log "installing$missing$optional"
+	command -v lsyncd >/dev/null || optional+=(lsyncd)
+	command -v mergerfs >/dev/null || optional+=(mergerfs)
+	command -v sshd >/dev/null || [ -x /usr/sbin/sshd ] || optional+=(openssh-server)
+	command -v ssh-keygen >/dev/null || optional+=(openssh-client)
+	[ $((${#missing[@]} + ${#optional[@]})) = 0 ] && return 0
+	log "installing ${missing[*]} ${optional[*]}"
 	export DEBIAN_FRONTEND=noninteractive
-	if ! apt-get install -y $missing $optional >/dev/null 2>&1; then
+	if ! apt-get install -y "${missing[@]}" "${optional[@]}" >/dev/null 2>&1; then
 		apt-get update >/dev/null 2>&1 || true
-		apt-get install -y $missing >/dev/null
-		apt-get install -y $optional >/dev/null 2>&1 || log "optional:$optional not installed"
+		[ ${#missing[@]} = 0 ] || apt-get install -y "${missing[@]}" >/dev/null
+		for p in "${optional[@]}"; do
+			apt-get install -y "$p" >/dev/null 2>&1 || log "optional $p not installed"
+		done
 	fi
 }
 deps
@@ -82,62 +89,85 @@ if [ ! -x "$BUILD/mirrorctl" ] || [ ! -x "$BUILD/mirrorfs" ]; then
 fi
 
 # --- settings ----------------------------------------------------------------
+# Full: 100,000 small files in the tree (rows 2-5: the one change is 1 file
+# in 100,000, the find/stat rows walk 100,000 files) and 1,000,000 watched
+# files (row 10); small: the same rows on a tree of 4,000 files.
 if [ "$MODE" = small ]; then
 	NDIRS=10 NSUB=8 NFILES=50 NBIG=2 BIGMIN=8 BIGMAX=16
-	READ_MIB=256 FIO_SECS=5 R_INIT=2 R_RESYNC=3 R_READ=3 R_FIO=1 HF_RUNS=100
+	READ_MIB=256 FIO_SECS=3 R_INIT=2 R_RESYNC=3 R_READ=3 R_FIO=1 HF_RUNS=100
 	R_TCP=2 R_WIRE=3 LAT_TRIALS=6 NWATCH=20000
 else
-	NDIRS=25 NSUB=20 NFILES=100 NBIG=20 BIGMIN=8 BIGMAX=64
+	NDIRS=50 NSUB=20 NFILES=100 NBIG=20 BIGMIN=8 BIGMAX=64
 	READ_MIB=1024 FIO_SECS=20 R_INIT=2 R_RESYNC=5 R_READ=3 R_FIO=2 HF_RUNS=100
-	R_TCP=2 R_WIRE=3 LAT_TRIALS=10 NWATCH=200000
+	R_TCP=2 R_WIRE=3 LAT_TRIALS=10 NWATCH=1000000
 fi
-# Row 1 repetitions are few because every fresh DST must be deleted again:
-# on a filesystem mounted with `discard` each freed file costs a synchronous
-# discard (about 1.2 ms a file here, a minute for the full tree).
 if [ -n "$REPS" ]; then
 	R_INIT=$REPS R_RESYNC=$REPS R_READ=$REPS R_FIO=$REPS R_TCP=$REPS R_WIRE=$REPS
 fi
 
 W=$(mktemp -d /var/tmp/mirrorfs-bench.XXXXXX)
-MNT=$W/mnt
+MNT=$W/mnt	# mirrorfs over STORE (row 4)
+MGMNT=$W/mergerfs	# mergerfs over the same STORE (row 4)
 TM=$W/tmpfs	# destinations of rows 6-10 (see there)
 FS_PID=
-BG_PIDS=()	# daemons started for rows 6-10
+MG_PID=
+BG_PIDS=()	# daemons started for rows 2-3 and 6-10 (mirrord, rsync, sshd)
+RUN_SSHD_MADE=	# /run/sshd was made by us (sshd's privilege separation dir)
 RES=$W/results.tsv
 META=$W/meta.tsv
 : >"$RES"
 : >"$META"
 
+# rmtree DIR...: deletes trees, 4 top-level entries at a time. On a
+# filesystem mounted with `discard` (as here) each freed file costs a
+# synchronous discard, about 1 ms; in parallel they overlap.
+rmtree() {
+	local d
+	for d in "$@"; do
+		if [ -d "$d" ]; then find "$d" -mindepth 1 -maxdepth 1 -print0; fi
+	done | xargs -0 -r -n 1 -P 4 rm -rf --
+	rm -rf -- "$@"
+}
+
+unmount_fuse() {	# MOUNTPOINT PID
+	fusermount3 -u "$1" 2>/dev/null || { sleep 1; fusermount3 -u "$1"; } || return 1
+	wait "$2" 2>/dev/null
+}
+
 cleanup() {
-	local rc=$?
+	local rc=$? p
 	set +e
+	trap - ERR
 	if [ "$rc" != 0 ] && [ -s "$RES" ]; then
 		cp "$RES" "/var/tmp/mirrorfs-bench-failed-$MODE.tsv"
 		cp "$META" "/var/tmp/mirrorfs-bench-failed-$MODE.meta"
-		log "partial results in /var/tmp/mirrorfs-bench-failed-$MODE.{tsv,meta}"
+		mkdir -p "/var/tmp/mirrorfs-bench-failed-$MODE.logs"
+		cp "$W"/*.log "$W"/*.err "$W"/*.conf "/var/tmp/mirrorfs-bench-failed-$MODE.logs/" 2>/dev/null
+		log "partial results in /var/tmp/mirrorfs-bench-failed-$MODE.{tsv,meta,logs}"
 	fi
-	if [ -n "$FS_PID" ]; then
-		fusermount3 -u "$MNT" 2>/dev/null || { sleep 1; fusermount3 -u "$MNT"; }
-		wait "$FS_PID" 2>/dev/null
-		FS_PID=
-	fi
+	[ -z "$FS_PID" ] || unmount_fuse "$MNT" "$FS_PID"
+	[ -z "$MG_PID" ] || unmount_fuse "$MGMNT" "$MG_PID"
+	FS_PID=''
+	MG_PID=''
 	for p in "${BG_PIDS[@]}"; do
 		kill "$p" 2>/dev/null && wait "$p" 2>/dev/null
 	done
+	[ -z "$RUN_SSHD_MADE" ] || rmdir /run/sshd
 	mountpoint -q "$TM" 2>/dev/null && umount "$TM"
-	if mountpoint -q "$MNT" 2>/dev/null; then
-		log "$MNT still mounted; left $W in place"
+	if mountpoint -q "$MNT" 2>/dev/null || mountpoint -q "$MGMNT" 2>/dev/null ||
+	    mountpoint -q "$TM" 2>/dev/null; then
+		log "a mount is left under $W; left $W in place"
 	elif [ "$KEEP" = 1 ]; then
 		log "kept $W"
 	else
-		case $W in /var/tmp/mirrorfs-bench.*) rm -rf -- "$W" ;; esac
+		case $W in /var/tmp/mirrorfs-bench.*) rmtree "$W" ;; esac
 	fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 trap 'log "ERROR: line $LINENO: $BASH_COMMAND exited with status $?"' ERR
 
-mkdir -p "$W/bin" "$MNT"
+mkdir -p "$W/bin" "$MNT" "$MGMNT"
 cp "$BUILD/mirrorctl" "$BUILD/mirrorfs" "$BUILD/mirrord" "$W/bin/"	# fixed for the whole run
 MC=$W/bin/mirrorctl
 MFS=$W/bin/mirrorfs
@@ -148,7 +178,12 @@ meta() { printf '%s\t%s\n' "$1" "$2" >>"$META"; }
 rec() { printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" >>"$RES"; }
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.6f", b - a }'; }
 dirty_kb() { awk '/^Dirty:/ { print $2 }' /proc/meminfo; }
-drop() { sync; echo 3 >/proc/sys/vm/drop_caches; }
+# Other programs on the machine may drop the caches too (a warm figure then
+# measures a cold read): /proc/vmstat counts every drop, we count ours.
+DROPS=0
+drop() { sync; echo 3 >/proc/sys/vm/drop_caches; DROPS=$((DROPS + 1)); }
+vm_drops() { awk '/^drop_pagecache / { print $2 }' /proc/vmstat; }
+foreign_drops() { echo $(($(vm_drops) - $1 - (DROPS - $2))); }	# VM_DROPS_BEFORE DROPS_BEFORE
 
 # timed KEY CONTENDER CMD...: wall time of CMD in seconds (also in $LAST).
 LAST=0
@@ -175,6 +210,24 @@ write_post() {
 
 maxrss() { awk -F': ' '/Maximum resident set size/ { print $2 }' "$1"; }
 
+freeport() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+stop_bg() {	# PID: stop one daemon we started
+	kill "$1" 2>/dev/null || true
+	wait "$1" 2>/dev/null || true
+	local keep=() p
+	for p in "${BG_PIDS[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
+	BG_PIDS=("${keep[@]}")
+}
+wait_log() {	# FILE PATTERN PID: wait (10 s at most) until a daemon logs PATTERN
+	for _ in $(seq 1 100); do
+		grep -q "$2" "$1" 2>/dev/null && return 0
+		kill -0 "$3" 2>/dev/null || break
+		sleep 0.1
+	done
+	log "ERROR: no '$2' in $1:"; cat "$1" >&2
+	return 1
+}
+
 run_mirrorctl() { "$MC" sync -q "$1" "$2" >>"$W/mirrorctl.log"; }
 run_rsync() { rsync -a "$1/" "$2/"; }
 run_tar() { mkdir -p "$2"; tar -C "$1" -cf - . | tar -C "$2" -xf -; }
@@ -189,16 +242,21 @@ meta ram "$(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
 meta kernel "$(uname -r)"
 meta fs "$(findmnt -no FSTYPE,OPTIONS -T "$W" | awk '{ print $1 " (" $2 ")" }')"
 meta dirty_ratio "$(cat /proc/sys/vm/dirty_ratio)% (background $(cat /proc/sys/vm/dirty_background_ratio)%)"
-meta commit "$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$REPO" diff --quiet HEAD -- lib fs tools 2>/dev/null || echo ' + uncommitted changes in lib/fs/tools')"
+meta commit "$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$REPO" diff --quiet HEAD -- lib fs syncd tools 2>/dev/null || echo ' + uncommitted changes in lib/fs/syncd/tools')"
 meta binaries "$(stat -c '%y' "$BUILD/mirrorctl" | cut -d. -f1)"
-meta versions "$(rsync --version | head -1 | awk '{ print "rsync " $3 }'), $(tar --version | head -1), $(fio --version), $(hyperfine --version), $(fusermount3 --version 2>&1 | tail -1), $(lsyncd --version 2>/dev/null | head -1 || echo 'lsyncd ?')"
+# (awk reads all its input: no SIGPIPE for the ERR trap, as `| head -1` would)
+first() { awk -v f="${1:-0}" 'NR == 1 { print f ? $f : $0 }'; }
+meta versions "rsync $(rsync --version | first 3), $(tar --version | first), $(fio --version), $(hyperfine --version), $(fusermount3 --version 2>&1 | tail -1), lsyncd $( (lsyncd --version 2>/dev/null || echo 'Version: ?') | first 2), mergerfs $( (mergerfs --version 2>/dev/null || echo '? ? ?') | first 3), $(ssh -V 2>&1 | first 1)"
 meta tmpdir "$W"
 meta load_start "$(cut -d' ' -f1-3 /proc/loadavg)"
+VM_DROPS0=$(vm_drops)
 
 # --- data --------------------------------------------------------------------
 SRC=$W/src
 log "generating tree ($MODE) in $W"
-GEN=$(python3 "$HERE/gen.py" tree "$SRC" $NDIRS $NSUB $NFILES $NBIG $BIGMIN $BIGMAX)
+GEN=$(python3 "$HERE/gen.py" tree "$SRC" "$NDIRS" "$NSUB" "$NFILES" "$NBIG" "$BIGMIN" "$BIGMAX")
+NTREE=$(printf '%s\n' "$GEN" | sed -n 's/.*files=\([0-9]*\).*/\1/p')
+meta tree_files "$NTREE"
 meta tree "$GEN symlinks=$((NDIRS * NSUB)) dirs=$((NDIRS * NSUB + NDIRS + 1))"
 python3 "$HERE/gen.py" readset "$W/readsrc" "$READ_MIB"
 meta readfile "$READ_MIB MiB"
@@ -219,9 +277,9 @@ rm -f "$W/ddprobe"
 # --- 1. initial sync ---------------------------------------------------------
 log "1. initial sync x$R_INIT"
 for r in $(seq 1 "$R_INIT"); do
+	rmtree "$W/dst-mirrorctl" "$W/dst-rsync" "$W/dst-tar"	# untimed
 	for c in mirrorctl rsync tar; do
 		d=$W/dst-$c
-		rm -rf -- "$d"
 		drop
 		write_pre init "$c"
 		case $c in
@@ -241,33 +299,138 @@ for r in $(seq 1 "$R_INIT"); do
 		fi
 	done
 done
-rm -rf -- "$W/dst-tar"
+rmtree "$W/dst-tar"
 STORE=$W/dst-mirrorctl
 RDST=$W/dst-rsync
 
+# --- mirrord watching SRC, for rows 2 and 3 ------------------------------------
+# A mirrord with one file set (watch = yes, quiet = 0: a change is pushed as
+# soon as the daemon reads its event and no process holds the file open for
+# write) pushing SRC to its own local store MSTORE on the same disk. Its
+# first (whole) session creates MSTORE. It runs through rows 2 and 3 and
+# alternates there with mirrorctl and rsync.
+MSTORE=$W/dst-mirrord
+MDCONF=$W/mirrord-bench.conf
+MDLOG=$W/mirrord-bench.log
+cat >"$MDCONF" <<CONF
+[daemon]
+control = $W/mirrord-bench.sock
+
+[fileset bench]
+source = $SRC
+dest = $MSTORE
+watch = yes
+quiet = 0
+CONF
+# wait_idle CONF PID LOG SECONDS: until `mirrorctl status --json` shows the
+# (first) file set idle with a result; the status JSON in $ST.
+ST=
+wait_idle() {
+	for _ in $(seq 1 $(($4 * 5))); do
+		ST=$("$MC" status -c "$1" --json 2>/dev/null || true)
+		python3 -c 'import json, sys
+f = json.loads(sys.argv[1])["filesets"][0]
+sys.exit(0 if f["last_result"] is not None and f["state"] == "idle" else 1)' "$ST" 2>/dev/null && return 0
+		kill -0 "$2" 2>/dev/null || { log "ERROR: mirrord exited"; cat "$3" >&2; return 1; }
+		sleep 0.2
+	done
+	log "ERROR: mirrord's session did not end within $4 s"
+	return 1
+}
+# The daemon logs "bench: created N, ..." (or "bench: session failed: ...")
+# when it has reaped a session; it reaps at its next loop turn, which a
+# control request (`mirrorctl status`) starts at once (else within 200 ms).
+md_ended() { grep -c -E '^mirrord: bench: (created [0-9]+, |session failed)' "$MDLOG" || true; }
+md_wait() {	# N: poll status until more than N sessions have ended
+	for _ in $(seq 1 30000); do
+		"$MC" status -c "$MDCONF" >/dev/null 2>&1 || true
+		[ "$(md_ended)" -gt "$1" ] && break
+		kill -0 "$MD_WATCH_PID" 2>/dev/null || { log "ERROR: mirrord exited"; cat "$MDLOG" >&2; return 1; }
+		sleep 0.01
+	done
+	if grep -E '^mirrord: bench: (created [0-9]+, |session failed)' "$MDLOG" | tail -1 | grep -q 'session failed'; then
+		log "ERROR: mirrord's session failed:"; tail -3 "$MDLOG" >&2
+		return 1
+	fi
+}
+md_settle() {	# until the daemon is idle: no session running, no change pending
+	for _ in $(seq 1 6000); do
+		"$MC" status -c "$MDCONF" --json 2>/dev/null | grep -q '"state":"idle"' && return 0
+		sleep 0.05
+	done
+	log "ERROR: mirrord did not become idle"
+	return 1
+}
+MD_N=0
+md_syncnow() {	# sync-now, then until the session it started has ended
+	"$MC" sync-now -c "$MDCONF" bench >/dev/null
+	md_wait "$MD_N"
+}
+log "   mirrord watching SRC: first session into a fresh store"
+sync
+"$W/bin/mirrord" -c "$MDCONF" >"$MDLOG" 2>&1 &
+MD_WATCH_PID=$!
+BG_PIDS+=("$MD_WATCH_PID")
+t0=$EPOCHREALTIME
+wait_idle "$MDCONF" "$MD_WATCH_PID" "$MDLOG" 1200
+t1=$EPOCHREALTIME
+meta mirrord_first_session "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3g", b - a }') s, $(python3 -c 'import json, sys
+r = json.loads(sys.argv[1])["filesets"][0]["last_result"]
+print("created %d, replaced %d, unchanged %d, failed %d" % (r["created"], r["replaced"], r["unchanged"], r["failed"]))' "$ST")"
+
 # --- 2. no-change re-sync ----------------------------------------------------
+# mirrord: `mirrorctl sync-now` asks for a session at once; the daemon runs a
+# whole one (every sync-now walks the whole tree: syncd/fileset.c
+# choose_paths), timed until the daemon has ended it.
 log "2. no-change re-sync x$R_RESYNC"
 for r in $(seq 1 "$R_RESYNC"); do
-	for c in mirrorctl rsync; do
+	for c in mirrorctl rsync mirrord; do
 		write_pre nochange_warm "$c"
-		if [ $c = mirrorctl ]; then timed nochange_warm $c run_mirrorctl "$SRC" "$STORE"
-		else timed nochange_warm $c run_rsync "$SRC" "$RDST"; fi
+		MD_N=$(md_ended)
+		case $c in
+		mirrorctl) timed nochange_warm $c run_mirrorctl "$SRC" "$STORE" ;;
+		rsync) timed nochange_warm $c run_rsync "$SRC" "$RDST" ;;
+		mirrord) timed nochange_warm $c md_syncnow ;;
+		esac
 		write_post nochange_warm "$c"
 	done
-	for c in mirrorctl rsync; do
+	for c in mirrorctl rsync mirrord; do
 		drop
-		if [ $c = mirrorctl ]; then timed nochange_cold $c run_mirrorctl "$SRC" "$STORE"
-		else timed nochange_cold $c run_rsync "$SRC" "$RDST"; fi
+		MD_N=$(md_ended)
+		case $c in
+		mirrorctl) timed nochange_cold $c run_mirrorctl "$SRC" "$STORE" ;;
+		rsync) timed nochange_cold $c run_rsync "$SRC" "$RDST" ;;
+		mirrord) timed nochange_cold $c md_syncnow ;;
+		esac
 	done
 done
 tail -1 "$W/mirrorctl.log" | sed 's/^/  mirrorctl: /' >&2
+tail -1 "$MDLOG" | sed 's/^/  /' >&2
 
 # --- 3. one changed file -----------------------------------------------------
+# One append to one file of the tree. mirrord sees it and pushes it by
+# itself: timed from the write until the new content is readable in MSTORE,
+# and until the daemon has ended that session. Then mirrorctl and rsync
+# are run on the same change (alternating), each from a `sync`.
 log "3. one changed file x$R_RESYNC"
-F=$SRC/d00/s00/f0001
+F=d00/s00/f0001
 for r in $(seq 1 "$R_RESYNC"); do
-	touch "$F"
-	echo "change $r" >>"$F"
+	write_pre onechange mirrord
+	MD_N=$(md_ended)
+	t0=$EPOCHREALTIME
+	printf 'change %s\n' "$r" >>"$SRC/$F"
+	until cmp -s "$SRC/$F" "$MSTORE/$F"; do
+		sleep 0.005
+		[ "$(elapsed "$t0" "$EPOCHREALTIME" | cut -d. -f1)" -lt 120 ] ||
+			{ log "ERROR: mirrord did not push $F in 120 s"; exit 1; }
+	done
+	t1=$EPOCHREALTIME
+	md_wait "$MD_N"
+	t2=$EPOCHREALTIME
+	rec onechange_visible mirrord "$(elapsed "$t0" "$t1")" s
+	rec onechange mirrord "$(elapsed "$t0" "$t2")" s
+	md_settle	# a later event of the same write may start one more session
+	write_post onechange mirrord
 	for c in mirrorctl rsync; do
 		write_pre onechange "$c"
 		if [ $c = mirrorctl ]; then timed onechange $c run_mirrorctl "$SRC" "$STORE"
@@ -276,19 +439,23 @@ for r in $(seq 1 "$R_RESYNC"); do
 	done
 done
 tail -1 "$W/mirrorctl.log" | sed 's/^/  mirrorctl: /' >&2
-cmp -s "$F" "$STORE/d00/s00/f0001" && cmp -s "$F" "$RDST/d00/s00/f0001" ||
-	{ log "ERROR: the changed file did not arrive"; exit 1; }
-rm -rf -- "$RDST"
+tail -1 "$MDLOG" | sed 's/^/  /' >&2
+if ! cmp -s "$SRC/$F" "$STORE/$F" || ! cmp -s "$SRC/$F" "$RDST/$F"; then
+	log "ERROR: the changed file did not arrive"
+	exit 1
+fi
+stop_bg "$MD_WATCH_PID"
+meta mirrord_sessions "$(md_ended) sessions ended (expected $((1 + 3 * R_RESYNC)): the first, $((2 * R_RESYNC)) sync-now, $R_RESYNC changes); $(grep -c ': session to ' "$MDLOG") whole, $(grep -c ': session of ' "$MDLOG") partial"
+rmtree "$RDST"
 
-# --- 4. reads: mount vs the native store -------------------------------------
-log "4. reads through the mount vs native x$R_READ"
+# --- 4. reads: mount vs the native store vs mergerfs -------------------------
+log "4. reads through the mount vs native vs mergerfs x$R_READ"
+VM_DROPS4=$(vm_drops) DROPS4=$DROPS
 "$MC" sync -q "$W/readsrc" "$STORE" >>"$W/mirrorctl.log"
 sync
-# mirrorfs keeps an O_PATH fd per inode the kernel knows: with the usual
-# RLIMIT_NOFILE (1024 under systemd, 20000 in this shell) lookups fail with
-# EMFILE on a 50,000-file tree. We raise the limit as far as we may (root
-# without CAP_SYS_RESOURCE cannot pass the hard limit) and report what the
-# mount then fails to show.
+# We raise mirrorfs's RLIMIT_NOFILE as far as we may (root without
+# CAP_SYS_RESOURCE cannot pass the hard limit; mirrorfs itself raises its
+# soft limit to the hard one) and report what the mount then fails to show.
 NOFILE_DEFAULT=$(ulimit -n)
 (ulimit -Hn 1048576 2>/dev/null || true; ulimit -n "$(ulimit -Hn)" || true; exec "$MFS" -f "$STORE" "$MNT") 2>>"$W/mirrorfs.log" &
 FS_PID=$!
@@ -299,7 +466,41 @@ done
 mountpoint -q "$MNT" || { log "ERROR: mirrorfs did not mount"; exit 1; }
 meta mirrorfs_cmd "mirrorfs -f STORE MNT (defaults: multi-threaded, cache_timeout=86400), started with ulimit -n $(awk '/Max open files/ { print $4 }' /proc/$FS_PID/limits) (the shell's default: $NOFILE_DEFAULT)"
 
-path_of() { if [ "$1" = mirrorfs ]; then echo "$MNT"; else echo "$STORE"; fi; }
+# mergerfs over the same STORE directory as its single branch, with the
+# options its manual suggests for read performance: page cache kept across
+# opens while mtime and size are unchanged (cache.files=auto-full), name,
+# attribute, readdir and symlink caches; no dropcacheonclose (it would drop
+# the page cache of STORE's files, which the native reads share).
+MG_OPTS="ro,cache.files=auto-full,cache.entry=120,cache.attr=120,cache.negative_entry=120,cache.readdir=true,cache.symlinks=true,cache.statfs=120,fsname=mergerfs-bench"
+READERS=(mirrorfs native)
+if command -v mergerfs >/dev/null; then
+	mergerfs -f -o "$MG_OPTS" "$STORE" "$MGMNT" 2>>"$W/mergerfs.log" &
+	MG_PID=$!
+	for _ in $(seq 1 50); do
+		mountpoint -q "$MGMNT" && break
+		sleep 0.1
+	done
+	if mountpoint -q "$MGMNT"; then
+		READERS=(mirrorfs native mergerfs)
+		meta mergerfs_cmd "mergerfs -f -o $MG_OPTS STORE MNT2 (mergerfs $(mergerfs --version | first 3), default threads)"
+	else
+		log "mergerfs did not mount: $(tail -1 "$W/mergerfs.log")"
+		meta skip:mergerfs "mergerfs did not mount ($(tail -1 "$W/mergerfs.log"))"
+		kill "$MG_PID" 2>/dev/null || true
+		wait "$MG_PID" 2>/dev/null || true
+		MG_PID=
+	fi
+else
+	meta skip:mergerfs "mergerfs is not installed (apt-get install mergerfs failed)"
+fi
+
+path_of() {
+	case $1 in
+	mirrorfs) echo "$MNT" ;;
+	mergerfs) echo "$MGMNT" ;;
+	*) echo "$STORE" ;;
+	esac
+}
 seqread() {	# KEY WHO FILE
 	local t0 t1
 	t0=$EPOCHREALTIME
@@ -315,105 +516,87 @@ randread() {	# KEY WHO FILE
 	    python3 -c 'import json,sys; print("%.0f" % json.load(sys.stdin)["jobs"][0]["read"]["iops"])')
 	rec "$1" "$2" "$iops" IOPS
 }
-# find over the tree; the native side skips .mirrorfs, as the mount does.
+# find over the tree; the native and mergerfs sides skip .mirrorfs (the
+# store's metadata), which the mount does not show.
 findcount() {
-	if [ "$1" = mirrorfs ]; then { find "$MNT" -type f || true; } | wc -l
-	else find "$STORE" -path "$STORE/.mirrorfs" -prune -o -type f -print | wc -l; fi
+	local base
+	base=$(path_of "$1")
+	{ find "$base" -path "$base/.mirrorfs" -prune -o -type f -print || true; } | wc -l
 } 2>>"$W/find.err"
 findstat() {
-	if [ "$1" = mirrorfs ]; then { find "$MNT" -type f -printf '%s %T@ %m\n' || true; } | wc -l
-	else find "$STORE" -path "$STORE/.mirrorfs" -prune -o -type f -printf '%s %T@ %m\n' | wc -l; fi
+	local base
+	base=$(path_of "$1")
+	{ find "$base" -path "$base/.mirrorfs" -prune -o -type f -printf '%s %T@ %m\n' || true; } | wc -l
 } 2>>"$W/find.err"
 
 for r in $(seq 1 "$R_READ"); do
-	for c in mirrorfs native; do
+	for c in "${READERS[@]}"; do
 		drop
-		seqread seq_cold "$c" "$(path_of $c)/big.bin"
+		seqread seq_cold "$c" "$(path_of "$c")/big.bin"
 	done
 done
-for c in mirrorfs native; do cat "$(path_of $c)/big.bin" >/dev/null; done
+for c in "${READERS[@]}"; do cat "$(path_of "$c")/big.bin" >/dev/null; done
 for r in $(seq 1 "$R_READ"); do
-	for c in mirrorfs native; do seqread seq_warm "$c" "$(path_of $c)/big.bin"; done
+	for c in "${READERS[@]}"; do seqread seq_warm "$c" "$(path_of "$c")/big.bin"; done
 done
 for r in $(seq 1 "$R_FIO"); do
-	for c in mirrorfs native; do
+	for c in "${READERS[@]}"; do
 		drop
-		randread rand_cold "$c" "$(path_of $c)/big.bin"
+		randread rand_cold "$c" "$(path_of "$c")/big.bin"
 	done
 done
-for c in mirrorfs native; do cat "$(path_of $c)/big.bin" >/dev/null; done
+for c in "${READERS[@]}"; do cat "$(path_of "$c")/big.bin" >/dev/null; done
 for r in $(seq 1 "$R_FIO"); do
-	for c in mirrorfs native; do randread rand_warm "$c" "$(path_of $c)/big.bin"; done
+	for c in "${READERS[@]}"; do randread rand_warm "$c" "$(path_of "$c")/big.bin"; done
 done
-# exec of a small binary: hyperfine rounds alternate mount and native.
+# exec of a small binary: hyperfine rounds alternate the contenders.
 for r in 1 2; do
-	for c in mirrorfs native; do
+	for c in "${READERS[@]}"; do
 		hyperfine -N --warmup 10 --runs "$HF_RUNS" --export-json "$W/hf.json" \
-		    "$(path_of $c)/bin/true" >/dev/null 2>&1 || { log "exec through $c failed"; continue; }
+		    "$(path_of "$c")/bin/true" >/dev/null 2>&1 || { log "exec through $c failed"; continue; }
 		python3 -c 'import json,sys
 for t in json.load(open(sys.argv[1]))["results"][0]["times"]:
     print("exec\t%s\t%.6f\tms" % (sys.argv[2], t * 1000))' "$W/hf.json" "$c" >>"$RES"
 	done
 done
 
-# The same over a part of the tree that stays under RLIMIT_NOFILE (see the
-# EMFILE note at the mount): figures that mean something even while the
-# whole-tree walk through the mount fails.
-SUBDIRS="d00 d01 d02 d03 d04 d05 d06 d07"
-subfind() {	# WHO ARGS...: find over the SUBDIRS of MNT or STORE
-	local who=$1 base
-	shift
-	base=$(path_of "$who")
-	(cd "$base" && { find $SUBDIRS "$@" || true; }) | wc -l
-} 2>>"$W/find.err"
+# find, and stat of every file, over the whole tree
 for r in $(seq 1 "$R_READ"); do
-	for c in mirrorfs native; do
-		drop
-		timed subfind_cold "$c" subfind "$c" -type f >/dev/null
-		drop
-		timed subfindstat_cold "$c" subfind "$c" -type f -printf '%s %T@ %m\n' >/dev/null
-	done
-done
-for c in mirrorfs native; do subfind "$c" -type f -printf '%s\n' >/dev/null; done
-for r in $(seq 1 "$R_READ"); do
-	for c in mirrorfs native; do
-		timed subfind_warm "$c" subfind "$c" -type f >/dev/null
-		timed subfindstat_warm "$c" subfind "$c" -type f -printf '%s %T@ %m\n' >/dev/null
-	done
-done
-meta subfind_files "$(subfind mirrorfs -type f) through the mount, $(subfind native -type f) native"
-rec rss_after_substat mirrorfs "$(awk '/^VmRSS/ { print $2 }' /proc/$FS_PID/status)" KiB
-meta mirrorfs_fds_sub "$(ls /proc/$FS_PID/fd | wc -l)"
-
-NF=0
-for r in $(seq 1 "$R_READ"); do
-	for c in mirrorfs native; do
+	for c in "${READERS[@]}"; do
 		drop
 		timed find_cold "$c" findcount "$c" >/dev/null
 		drop
 		timed findstat_cold "$c" findstat "$c" >/dev/null
 	done
 done
-for c in mirrorfs native; do findstat "$c" >/dev/null; done
+for c in "${READERS[@]}"; do findstat "$c" >/dev/null; done
 for r in $(seq 1 "$R_READ"); do
-	for c in mirrorfs native; do
+	for c in "${READERS[@]}"; do
 		timed find_warm "$c" findcount "$c" >/dev/null
 		timed findstat_warm "$c" findstat "$c" >/dev/null
 	done
 done
 : >"$W/find.err"
-NM=$(findstat mirrorfs); NN=$(findstat native)
-meta find_files "$NM through the mount, $NN native; errors in the last pass: $(wc -l <"$W/find.err") $(head -1 "$W/find.err")"
-[ "$NM" = "$NN" ] || log "WARNING: find counts differ: mount $NM, native $NN"
+for c in "${READERS[@]}"; do meta "find_n_$c" "$(findstat "$c")"; done
+meta find_errors "$(wc -l <"$W/find.err") $(head -1 "$W/find.err")"
+[ "$(findstat mirrorfs)" = "$(findstat native)" ] || log "WARNING: find counts differ: mount $(findstat mirrorfs), native $(findstat native)"
 
-# --- 5. memory of the mount after stat of every file --------------------------
-rec rss_after_stat mirrorfs "$(awk '/^VmRSS/ { print $2 }' /proc/$FS_PID/status)" KiB
-rec hwm_after_stat mirrorfs "$(awk '/^VmHWM/ { print $2 }' /proc/$FS_PID/status)" KiB
-meta mirrorfs_fds "$(ls /proc/$FS_PID/fd | wc -l) open fds after stat of every file"
-meta mirrorfs_threads "$(awk '/^Threads/ { print $2 }' /proc/$FS_PID/status)"
+meta foreign_drops_reads "$(foreign_drops "$VM_DROPS4" "$DROPS4")"
 
-fusermount3 -u "$MNT"
-wait "$FS_PID" || log "mirrorfs exited with status $?"
+# --- 5. memory of the mounts after stat of every file --------------------------
+fds() { find "/proc/$1/fd" -mindepth 1 -maxdepth 1 | wc -l; }
+rec rss_after_stat mirrorfs "$(awk '/^VmRSS/ { print $2 }' "/proc/$FS_PID/status")" KiB
+rec hwm_after_stat mirrorfs "$(awk '/^VmHWM/ { print $2 }' "/proc/$FS_PID/status")" KiB
+meta mirrorfs_fds "$(fds "$FS_PID") open fds after stat of every file"
+meta mirrorfs_threads "$(awk '/^Threads/ { print $2 }' "/proc/$FS_PID/status")"
+if [ -n "$MG_PID" ]; then
+	rec rss_after_stat mergerfs "$(awk '/^VmRSS/ { print $2 }' "/proc/$MG_PID/status")" KiB
+	rec hwm_after_stat mergerfs "$(awk '/^VmHWM/ { print $2 }' "/proc/$MG_PID/status")" KiB
+	meta mergerfs_fds "$(fds "$MG_PID") open fds, $(awk '/^Threads/ { print $2 }' "/proc/$MG_PID/status") threads"
+	unmount_fuse "$MGMNT" "$MG_PID" || log "mergerfs exited with status $?"
+	MG_PID=
+fi
+unmount_fuse "$MNT" "$FS_PID" || log "mirrorfs exited with status $?"
 FS_PID=
 
 # --- 6-10. loopback TCP, bytes on the wire, latency, daemon memory ------------
@@ -426,26 +609,9 @@ mkdir -p "$TM"
 mount -t tmpfs -o size=16g,mode=0755 mirrorfs-bench "$TM"
 meta tcp_dest "tmpfs"
 "$MC" genkey "$W/key" >/dev/null
-freeport() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 PM=$(freeport)
 PR=$(freeport)
 [ "$PM" != "$PR" ] || PR=$(freeport)
-stop_bg() {	# PID: stop one daemon we started
-	kill "$1" 2>/dev/null || true
-	wait "$1" 2>/dev/null || true
-	local keep=() p
-	for p in "${BG_PIDS[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
-	BG_PIDS=("${keep[@]}")
-}
-wait_log() {	# FILE PATTERN PID: wait (10 s at most) until a daemon logs PATTERN
-	for _ in $(seq 1 100); do
-		grep -q "$2" "$1" 2>/dev/null && return 0
-		kill -0 "$3" 2>/dev/null || break
-		sleep 0.1
-	done
-	log "ERROR: no '$2' in $1:"; cat "$1" >&2
-	return 1
-}
 # The destination mirrord: [store app] at APPDIR, plus the two stores of row 8.
 MD_PID=
 start_mirrord() {	# APPDIR
@@ -525,8 +691,12 @@ for r in $(seq 1 "$R_TCP"); do
 		rec bytes:tcp_init "$c" "$BYTES" B
 	done
 done
-diff -rq --no-dereference --exclude=.mirrorfs "$SRC" "$TM/m-app" >/dev/null && diff -rq --no-dereference "$SRC" "$TM/rs-app" >/dev/null ||
-	{ log "ERROR: the TCP copies differ from SRC"; exit 1; }
+same_src() {	# COPY WHAT: COPY (less its .mirrorfs) identical to SRC, or exit
+	diff -rq --no-dereference --exclude=.mirrorfs "$SRC" "$1" >/dev/null ||
+		{ log "ERROR: the $2 copy $1 differs from SRC"; exit 1; }
+}
+same_tree() { same_src "$1" "$3"; same_src "$2" "$3"; }	# COPY COPY WHAT
+same_tree "$TM/m-app" "$TM/rs-app" TCP
 
 # 7. no-change re-sync over loopback TCP (warm)
 log "7. no-change re-sync over loopback TCP x$R_RESYNC"
@@ -538,6 +708,157 @@ for r in $(seq 1 "$R_RESYNC"); do
 done
 rm -rf -- "$TM/m-app" "$TM/rs-app"
 mkdir "$TM/rs-app"
+
+# 6-7 over ssh: a private sshd on 127.0.0.1 (own host key, client key,
+# sshd_config and authorized_keys in the temp dir; the session's PATH starts
+# with our binaries, so `mirrord --serve` there is ours). mirrorctl syncs to
+# ssh://127.0.0.1//DIR (the remote runs mirrord --serve DIR), rsync to
+# 127.0.0.1:DIR/ through the same ssh command; both to the tmpfs.
+SSHD=$(command -v sshd || true)
+[ -n "$SSHD" ] || [ ! -x /usr/sbin/sshd ] || SSHD=/usr/sbin/sshd
+SSHD_PID=
+SSH_SKIP=
+ssh_start() {
+	local d=$W/ssh port remote
+	if [ -z "$SSHD" ] || ! command -v ssh-keygen >/dev/null; then
+		SSH_SKIP="openssh-server is not installed (apt-get install openssh-server failed)"
+		return 1
+	fi
+	mkdir -p "$d"
+	ssh-keygen -q -t ed25519 -N '' -C mirrorfs-bench-host -f "$d/host_key"
+	ssh-keygen -q -t ed25519 -N '' -C mirrorfs-bench-client -f "$d/client_key"
+	cp "$d/client_key.pub" "$d/authorized_keys"
+	port=$(freeport)
+	cat >"$d/sshd_config" <<CONF
+ListenAddress 127.0.0.1:$port
+HostKey $d/host_key
+AuthorizedKeysFile $d/authorized_keys
+# the temp dir is under /var/tmp (mode 1777): not for StrictModes
+StrictModes no
+PermitRootLogin prohibit-password
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+UseDNS no
+PrintMotd no
+PrintLastLog no
+X11Forwarding no
+AllowTcpForwarding no
+PidFile none
+LogLevel ERROR
+SetEnv PATH=$W/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+CONF
+	# sshd's privilege separation directory (systemd makes it for ssh.service)
+	if [ ! -d /run/sshd ]; then
+		mkdir -m 0755 /run/sshd
+		RUN_SSHD_MADE=1
+	fi
+	"$SSHD" -D -e -f "$d/sshd_config" 2>>"$W/sshd.log" &
+	SSHD_PID=$!
+	BG_PIDS+=("$SSHD_PID")
+	SSH_CMD=(ssh -F /dev/null -p "$port" -i "$d/client_key" -o BatchMode=yes
+	    -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=VERBOSE)
+	RSH="${SSH_CMD[*]}"
+	for _ in $(seq 1 100); do
+		remote=$("${SSH_CMD[@]}" 127.0.0.1 'command -v mirrord' 2>/dev/null) && break
+		kill -0 "$SSHD_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	if [ "$remote" != "$W/bin/mirrord" ]; then
+		SSH_SKIP="the private sshd did not work (mirrord on its PATH: '$remote'; sshd said: $(tail -1 "$W/sshd.log"))"
+		return 1
+	fi
+}
+# ssh's own count of the bytes of the session (LogLevel=VERBOSE prints
+# "Transferred: sent N, received M bytes" at exit): both directions.
+ssh_bytes() { awk '/^Transferred: sent/ { gsub(",", ""); s += $3 + $5 } END { printf "%.0f\n", s }' "$W/ssh.err"; }
+# A run that fails is reported (its last error line, see try_timed) and the
+# rows go on: its stderr, ssh's included, is kept in ssh-failures.log.
+ssh_failed() {	# WHAT
+	{ echo "== $1"; cat "$W/ssh.err"; } >>"$W/ssh-failures.log"
+	FAIL_WHY=$({ grep -v -E '^(Warning: Permanently added|Authenticated to|Transferred:|Bytes per second)' "$W/ssh.err" || true; } | tail -1)
+	return 1
+}
+ssh_mirrorctl() {	# SRC DIR [OPTION...]: bytes_sent in $BYTES, ssh's count in $SBYTES
+	local src=$1 dir=$2
+	shift 2
+	"$MC" sync -q --json --rsh "$RSH" "$@" "$src" "ssh://127.0.0.1/$dir" >"$JSON" 2>"$W/ssh.err" ||
+		ssh_failed "mirrorctl $* -> $dir" || return 1
+	BYTES=$(tail -1 "$JSON" | python3 -c 'import json,sys; print(json.load(sys.stdin)["bytes_sent"])')
+	SBYTES=$(ssh_bytes)
+}
+ssh_rsync() {	# SRC DIR: "Total bytes sent" in $BYTES, ssh's count in $SBYTES
+	rsync -a --stats -e "$RSH" "$1/" "127.0.0.1:$2/" >"$W/rsync.stats" 2>"$W/ssh.err" ||
+		ssh_failed "rsync -> $2" || return 1
+	BYTES=$(awk -F': ' '/^Total bytes sent/ { gsub(",", "", $2); print $2 }' "$W/rsync.stats")
+	SBYTES=$(ssh_bytes)
+}
+# try_timed KEY CONTENDER CMD...: as timed, but a failing CMD is recorded
+# (meta fail:KEY:CONTENDER, counted and with its reason, for the table)
+# instead of ending the run; returns CMD's status.
+FAIL_WHY=
+try_timed() {
+	local key=$1 who=$2 t0 t1 n
+	shift 2
+	t0=$EPOCHREALTIME
+	if "$@"; then
+		t1=$EPOCHREALTIME
+		LAST=$(elapsed "$t0" "$t1")
+		rec "$key" "$who" "$LAST" s
+		return 0
+	fi
+	n=$(awk -F'\t' -v k="fail:$key:$who" '$1 == k { split($2, a, " "); n = a[1] } END { print n + 1 }' "$META")
+	meta "fail:$key:$who" "$n failed: $FAIL_WHY"
+	log "$who ($key) failed: $FAIL_WHY"
+	return 1
+}
+if ssh_start; then
+	meta ssh_cmds "\`mirrorctl sync -q --json --rsh RSH SRC ssh://127.0.0.1//DIR\` (default --compress 3; the remote runs \`mirrord --serve DIR\`) against \`rsync -a --stats -e RSH SRC/ 127.0.0.1:DIR/\`; RSH = \`ssh -F /dev/null -p PORT -i KEY -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=VERBOSE\` to \`sshd -D -f CONFIG\` (own config, default ciphers) on 127.0.0.1"
+	# mirrorctl-z0: the same with --compress 0, as rsync (no -z) and rows 6-7
+	# over TCP. Its copy is checked and deleted at once (tmpfs space: the
+	# full tree is about 4 GB a copy).
+	log "6. initial sync over ssh x$R_TCP"
+	for r in $(seq 1 "$R_TCP"); do
+		rm -rf -- "$TM/ssh-mirrorctl" "$TM/ssh-rsync" "$TM/ssh-mirrorctl-z0"
+		mkdir "$TM/ssh-rsync"
+		for c in mirrorctl-z0 mirrorctl rsync; do
+			drop
+			case $c in
+			mirrorctl) try_timed ssh_init "$c" ssh_mirrorctl "$SRC" "$TM/ssh-$c" ;;
+			rsync) try_timed ssh_init "$c" ssh_rsync "$SRC" "$TM/ssh-$c" ;;
+			mirrorctl-z0) try_timed ssh_init "$c" ssh_mirrorctl "$SRC" "$TM/ssh-$c" --compress 0 ;;
+			esac && {
+				rec bytes:ssh_init "$c" "$BYTES" B
+				rec sshbytes:ssh_init "$c" "$SBYTES" B
+				if [ $c = mirrorctl-z0 ] && [ "$r" = "$R_TCP" ]; then
+					same_src "$TM/ssh-$c" ssh
+				fi
+			}
+			[ $c != mirrorctl-z0 ] || rm -rf -- "$TM/ssh-$c"
+		done
+	done
+	# After a failed run a copy is incomplete: complete it (untimed) for row 7.
+	ssh_mirrorctl "$SRC" "$TM/ssh-mirrorctl" || ssh_mirrorctl "$SRC" "$TM/ssh-mirrorctl"
+	ssh_rsync "$SRC" "$TM/ssh-rsync" || ssh_rsync "$SRC" "$TM/ssh-rsync"
+	same_tree "$TM/ssh-mirrorctl" "$TM/ssh-rsync" ssh
+	log "7. no-change re-sync over ssh x$R_RESYNC"
+	for r in $(seq 1 "$R_RESYNC"); do
+		if try_timed ssh_nochange mirrorctl ssh_mirrorctl "$SRC" "$TM/ssh-mirrorctl"; then
+			rec bytes:ssh_nochange mirrorctl "$BYTES" B
+			rec sshbytes:ssh_nochange mirrorctl "$SBYTES" B
+		fi
+		if try_timed ssh_nochange rsync ssh_rsync "$SRC" "$TM/ssh-rsync"; then
+			rec bytes:ssh_nochange rsync "$BYTES" B
+			rec sshbytes:ssh_nochange rsync "$SBYTES" B
+		fi
+	done
+	rm -rf -- "$TM/ssh-mirrorctl" "$TM/ssh-rsync"
+else
+	log "no ssh rows: $SSH_SKIP"
+	meta skip:ssh "$SSH_SKIP"
+fi
+[ -z "$SSHD_PID" ] || stop_bg "$SSHD_PID"
 
 # 8. bytes on the wire: 4 KiB changed in the middle of a 64 MiB random file
 log "8. 4 KiB changed in a 64 MiB file, bytes on the wire x$R_WIRE"
@@ -578,6 +899,7 @@ if command -v lsyncd >/dev/null; then
 	sed 's/^/  /' "$W/latency.txt" >&2
 else
 	log "lsyncd missing: no latency row"
+	meta skip:lsyncd "lsyncd is not installed (apt-get install lsyncd failed)"
 fi
 
 # 10. memory of mirrord watching NWATCH files (first session done)
@@ -614,19 +936,11 @@ CONF
 WD_PID=$!
 BG_PIDS+=("$WD_PID")
 t0=$EPOCHREALTIME
-ST=
-for _ in $(seq 1 6000); do	# 10 minutes at most
-	ST=$("$MC" status -c "$W/mirrord-watch.conf" --json 2>/dev/null || true)
-	python3 -c 'import json, sys
-f = json.loads(sys.argv[1])["filesets"][0]
-sys.exit(0 if f["last_result"] is not None and f["state"] == "idle" else 1)' "$ST" 2>/dev/null && break
-	kill -0 "$WD_PID" 2>/dev/null || { log "ERROR: mirrord (watch) exited"; cat "$W/mirrord-watch.log" >&2; exit 1; }
-	sleep 0.1
-done
+wait_idle "$W/mirrord-watch.conf" "$WD_PID" "$W/mirrord-watch.log" 1200
 t1=$EPOCHREALTIME
 rec watch_first_session mirrord "$(elapsed "$t0" "$t1")" s
-RSS=$(awk '/^VmRSS/ { print $2 }' /proc/$WD_PID/status)
-HWM=$(awk '/^VmHWM/ { print $2 }' /proc/$WD_PID/status)
+RSS=$(awk '/^VmRSS/ { print $2 }' "/proc/$WD_PID/status")
+HWM=$(awk '/^VmHWM/ { print $2 }' "/proc/$WD_PID/status")
 rec rss_watch mirrord "$RSS" KiB
 rec hwm_watch mirrord "$HWM" KiB
 rec rss_watch_per_file mirrord "$(awk -v r="$RSS" -v n="$NWATCH" 'BEGIN { printf "%.0f", r * 1024 / n }')" B
@@ -636,17 +950,17 @@ meta watch_result "$(python3 -c 'import json, sys
 f = json.loads(sys.argv[1])["filesets"][0]; r = f["last_result"]
 print("created %d, unchanged %d, skipped %d, failed %d; pending_changes %d; %s fds, %s threads" % (
     r["created"], r["unchanged"], r["skipped"], r["failed"], f["pending_changes"], sys.argv[2], sys.argv[3]))' \
-	"$ST" "$(ls /proc/$WD_PID/fd | wc -l)" "$(awk '/^Threads/ { print $2 }' /proc/$WD_PID/status)")"
-meta watch_inotify "$(grep -c '^inotify' /proc/$WD_PID/fdinfo/* 2>/dev/null | awk -F: '{ s += $2 } END { print s + 0 }') inotify watches"
+	"$ST" "$(fds "$WD_PID")" "$(awk '/^Threads/ { print $2 }' "/proc/$WD_PID/status")")"
+meta watch_inotify "$(grep -c '^inotify' "/proc/$WD_PID"/fdinfo/* 2>/dev/null | awk -F: '{ s += $2 } END { print s + 0 }') inotify watches"
 NDST=$(find "$WT/dst" -path "$WT/dst/.mirrorfs" -prune -o -type f -print | wc -l)
 meta watch_dst_files "$NDST"
 [ "$NDST" = "$NWATCH" ] || log "WARNING: the watched destination has $NDST of $NWATCH files"
 stop_bg "$WD_PID"
-rm -rf -- "$WT"
-umount "$TM"
+umount "$TM"	# frees the watched trees at once
 
 meta load_end "$(cut -d' ' -f1-3 /proc/loadavg)"
-meta mirrorfs_stderr "$(grep -v '^$' "$W/mirrorfs.log" | sort | uniq -c | head -5 | tr '\n' ';')"
+meta foreign_drops "$(foreign_drops "$VM_DROPS0" 0)"
+meta mirrorfs_stderr "$({ grep -v '^$' "$W/mirrorfs.log" || true; } | sort | uniq -c | awk 'NR <= 5' | tr '\n' ';')"
 log "writing $OUT"
 python3 "$HERE/report.py" "$META" "$RES" "$OUT"
 cp "$RES" "/var/tmp/mirrorfs-bench-last-$MODE.tsv"
