@@ -362,19 +362,25 @@ md_settle() {	# until the daemon is idle: no session running, no change pending
 	return 1
 }
 MD_N=0
+# start_watcher CONF LOG: mirrord -c CONF in the background (stopped at exit),
+# then until its first session has ended; sets WATCHER_PID and WATCHER_S.
+start_watcher() {
+	"$W/bin/mirrord" -c "$1" >"$2" 2>&1 &
+	WATCHER_PID=$!
+	BG_PIDS+=("$WATCHER_PID")
+	local t0=$EPOCHREALTIME
+	wait_idle "$1" "$WATCHER_PID" "$2" 1200 || return 1
+	WATCHER_S=$(elapsed "$t0" "$EPOCHREALTIME")
+}
 md_syncnow() {	# sync-now, then until the session it started has ended
 	"$MC" sync-now -c "$MDCONF" bench >/dev/null
 	md_wait "$MD_N"
 }
 log "   mirrord watching SRC: first session into a fresh store"
 sync
-"$W/bin/mirrord" -c "$MDCONF" >"$MDLOG" 2>&1 &
-MD_WATCH_PID=$!
-BG_PIDS+=("$MD_WATCH_PID")
-t0=$EPOCHREALTIME
-wait_idle "$MDCONF" "$MD_WATCH_PID" "$MDLOG" 1200
-t1=$EPOCHREALTIME
-meta mirrord_first_session "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3g", b - a }') s, $(python3 -c 'import json, sys
+start_watcher "$MDCONF" "$MDLOG"
+MD_WATCH_PID=$WATCHER_PID
+meta mirrord_first_session "$(awk -v s="$WATCHER_S" 'BEGIN { printf "%.3g", s }') s, $(python3 -c 'import json, sys
 r = json.loads(sys.argv[1])["filesets"][0]["last_result"]
 print("created %d, replaced %d, unchanged %d, failed %d" % (r["created"], r["replaced"], r["unchanged"], r["failed"]))' "$ST")"
 
@@ -383,25 +389,23 @@ print("created %d, replaced %d, unchanged %d, failed %d" % (r["created"], r["rep
 # whole one (every sync-now walks the whole tree: syncd/fileset.c
 # choose_paths), timed until the daemon has ended it.
 log "2. no-change re-sync x$R_RESYNC"
+nochange() {	# KEY CONTENDER: one timed no-change re-sync
+	MD_N=$(md_ended)
+	case $2 in
+	mirrorctl) timed "$1" "$2" run_mirrorctl "$SRC" "$STORE" ;;
+	rsync) timed "$1" "$2" run_rsync "$SRC" "$RDST" ;;
+	mirrord) timed "$1" "$2" md_syncnow ;;
+	esac
+}
 for r in $(seq 1 "$R_RESYNC"); do
 	for c in mirrorctl rsync mirrord; do
 		write_pre nochange_warm "$c"
-		MD_N=$(md_ended)
-		case $c in
-		mirrorctl) timed nochange_warm $c run_mirrorctl "$SRC" "$STORE" ;;
-		rsync) timed nochange_warm $c run_rsync "$SRC" "$RDST" ;;
-		mirrord) timed nochange_warm $c md_syncnow ;;
-		esac
+		nochange nochange_warm "$c"
 		write_post nochange_warm "$c"
 	done
 	for c in mirrorctl rsync mirrord; do
 		drop
-		MD_N=$(md_ended)
-		case $c in
-		mirrorctl) timed nochange_cold $c run_mirrorctl "$SRC" "$STORE" ;;
-		rsync) timed nochange_cold $c run_rsync "$SRC" "$RDST" ;;
-		mirrord) timed nochange_cold $c md_syncnow ;;
-		esac
+		nochange nochange_cold "$c"
 	done
 done
 tail -1 "$W/mirrorctl.log" | sed 's/^/  mirrorctl: /' >&2
@@ -932,13 +936,9 @@ dest = $WT/dst
 watch = yes
 quiet = 1
 CONF
-"$W/bin/mirrord" -c "$W/mirrord-watch.conf" >"$W/mirrord-watch.log" 2>&1 &
-WD_PID=$!
-BG_PIDS+=("$WD_PID")
-t0=$EPOCHREALTIME
-wait_idle "$W/mirrord-watch.conf" "$WD_PID" "$W/mirrord-watch.log" 1200
-t1=$EPOCHREALTIME
-rec watch_first_session mirrord "$(elapsed "$t0" "$t1")" s
+start_watcher "$W/mirrord-watch.conf" "$W/mirrord-watch.log"
+WD_PID=$WATCHER_PID
+rec watch_first_session mirrord "$WATCHER_S" s
 RSS=$(awk '/^VmRSS/ { print $2 }' "/proc/$WD_PID/status")
 HWM=$(awk '/^VmHWM/ { print $2 }' "/proc/$WD_PID/status")
 rec rss_watch mirrord "$RSS" KiB
