@@ -11,7 +11,7 @@
 #include "result.h"
 
 #define PROTO_MAGIC 0x4d524653u	/* "MRFS" */
-#define PROTO_VERSION 1
+#define PROTO_VERSION 2	/* 2: NEED_SIG, FILE_DELTA, END_MANIFEST flags */
 #define PROTO_MAX_RULES 4096
 #define PROTO_MAX_NEED 32768	/* indexes per NEED frame */
 #define PROTO_MAX_REASON 1024
