@@ -86,6 +86,17 @@ hello(struct sender_peer *p)
 	return 0;
 }
 
+/* Opens a source file to read, without touching its atime when we may. */
+static int
+open_source(const struct sender *s, const char *path)
+{
+	int fd = open_beneath(s->rootfd, path, O_RDONLY | O_NOATIME);
+
+	if (fd == -1 && errno == EPERM)	/* O_NOATIME needs ownership */
+		fd = open_beneath(s->rootfd, path, O_RDONLY);
+	return fd;
+}
+
 /* Sends an entry to every live peer (called as the scan finds it). */
 static void
 emit_entry(void *arg, const struct entry *e)
@@ -99,21 +110,32 @@ emit_entry(void *arg, const struct entry *e)
 }
 
 /*
+ * A tree we could not read whole must not drive deletions (as rsync):
+ * 1, said in the log, when a session with these flags must purge nothing.
+ */
+static int
+purge_unsafe(const struct sender *s, uint32_t flags, const struct result *scan)
+{
+	if (scan->failed == 0 || !(flags & (SESSION_PURGE | SESSION_PURGE_DIRS)))
+		return 0;
+	log_warnx("%s: errors while reading the source: nothing is purged "
+	    "this time", s->source);
+	return 1;
+}
+
+/*
  * Sends the manifest to every peer: the entries go out while the tree is
- * walked, so each receiver plans them while the scan goes on.
+ * walked, so each receiver plans them while the scan goes on. A partial
+ * manifest is read whole before SESSION, so its flags can say it; a walk
+ * says it at END_MANIFEST.
  */
 static int
 send_manifest(struct sender *s, uint32_t flags, struct result *scan)
 {
-	const uint32_t purge = SESSION_PURGE | SESSION_PURGE_DIRS;
 	int mflags = 0;
 
-	/* A tree we could not read whole must not drive deletions (as rsync). */
-	if ((flags & SESSION_PARTIAL) && scan->failed > 0 && (flags & purge)) {
-		log_warnx("%s: errors while reading the source: nothing is "
-		    "purged this time", s->source);
-		flags &= ~purge;
-	}
+	if ((flags & SESSION_PARTIAL) && purge_unsafe(s, flags, scan))
+		flags &= ~(SESSION_PURGE | SESSION_PURGE_DIRS);
 	for (size_t i = 0; i < s->npeers; i++) {
 		struct sender_peer *p = &s->peers[i];
 
@@ -128,11 +150,8 @@ send_manifest(struct sender *s, uint32_t flags, struct result *scan)
 	    s->o->filter, (flags & SESSION_CHECKSUM) != 0, scan, emit_entry,
 	    s) == -1)
 		return -1;
-	if (!(flags & SESSION_PARTIAL) && scan->failed > 0 && (flags & purge)) {
-		log_warnx("%s: errors while reading the source: nothing is "
-		    "purged this time", s->source);
+	if (!(flags & SESSION_PARTIAL) && purge_unsafe(s, flags, scan))
 		mflags = MANIFEST_INCOMPLETE;
-	}
 	for (size_t i = 0; i < s->npeers; i++) {
 		struct sender_peer *p = &s->peers[i];
 
@@ -569,9 +588,7 @@ send_file(struct sender *s, uint32_t idx, uint64_t from, struct delta_sig *sig)
 	int fd, action;
 
 	for (int attempt = 0; attempt < SEND_ATTEMPTS; attempt++) {
-		fd = open_beneath(s->rootfd, path, O_RDONLY | O_NOATIME);
-		if (fd == -1 && errno == EPERM)	/* O_NOATIME needs ownership */
-			fd = open_beneath(s->rootfd, path, O_RDONLY);
+		fd = open_source(s, path);
 		if (fd == -1 || fstat(fd, &st) == -1) {
 			action = errno == ENOENT ? ITEM_VANISHED : ITEM_FAIL;
 			snprintf(reason, sizeof(reason), "%s", action ==
@@ -644,12 +661,7 @@ prefetch(struct sender *s)
 		if ((long)idx <= s->prefetched)
 			continue;
 		s->prefetched = idx;
-		fd = open_beneath(s->rootfd, s->m.v[idx].path, O_RDONLY |
-		    O_NOATIME);
-		if (fd == -1 && errno == EPERM)	/* O_NOATIME needs ownership */
-			fd = open_beneath(s->rootfd, s->m.v[idx].path,
-			    O_RDONLY);
-		if (fd == -1)
+		if ((fd = open_source(s, s->m.v[idx].path)) == -1)
 			continue;
 		posix_fadvise(fd, 0, PREFETCH_BYTES, POSIX_FADV_WILLNEED);
 		close(fd);
