@@ -77,30 +77,6 @@ result_append(struct result *r, struct item *it)
 }
 
 void
-result_keep_problems(struct result *r)
-{
-	size_t kept = 0;
-
-	for (size_t i = 0; i < r->nitems; i++) {
-		struct item *it = &r->items[i];
-
-		if (it->action == ITEM_SKIP || it->action == ITEM_FAIL ||
-		    it->action == ITEM_VANISHED) {
-			r->items[kept++] = *it;
-			continue;
-		}
-		free(it->path);
-		free(it->reason);
-	}
-	r->nitems = kept;
-	if (kept == 0) {
-		free(r->items);
-		r->items = NULL;
-	}
-	/* Else the array keeps its room: appending relies on it. */
-}
-
-void
 result_merge_counts(struct result *dst, const struct result *src)
 {
 	dst->created += src->created;

@@ -50,12 +50,6 @@ int result_add(struct result *r, int action, const char *path, int is_dir,
  * (freed on failure too). Returns 0, or -1 on ENOMEM.
  */
 int result_append(struct result *r, struct item *it);
-/*
- * Drops the create, replace and purge lines, keeping the counts and the
- * lines of entries that were skipped, failed or vanished (what a daemon
- * keeps of a session).
- */
-void result_keep_problems(struct result *r);
 /* Adds the counts and report flag of src to dst (not its items). */
 void result_merge_counts(struct result *dst, const struct result *src);
 /* Formats a reason like printf and records it. */

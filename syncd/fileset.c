@@ -369,8 +369,6 @@ run(void *arg)
 	if (first >= 0) {
 		fs->cur.res = dests[first].res;
 		result_init(&dests[first].res);
-		/* A line per file of a big tree is not worth keeping. */
-		result_keep_problems(&fs->cur.res);
 	}
 out:
 	for (size_t i = 0; dests != NULL && i < c->ndests; i++)
