@@ -1,4 +1,4 @@
-/* fault: crash injection for the recovery tests (MIRRORFS_CRASH_AT). */
+/* fault: crash and pause injection for the recovery and race tests (MIRRORFS_CRASH_AT, MIRRORFS_STOP_AT). */
 #include "fault.h"
 
 #include <pthread.h>
@@ -8,23 +8,41 @@
 #include <unistd.h>
 
 static pthread_mutex_t fault_lock = PTHREAD_MUTEX_INITIALIZER;
-static unsigned long fault_count;
+static unsigned long crash_count, stop_count;
+
+/* Whether spec (NAME or NAME:N) names this point; *at is N (default 1). */
+static int
+names(const char *spec, const char *name, unsigned long *at)
+{
+	size_t n = strlen(name);
+
+	*at = 1;
+	if (spec == NULL || strncmp(spec, name, n) != 0)
+		return 0;
+	if (spec[n] == ':')
+		*at = strtoul(spec + n + 1, NULL, 10);
+	else if (spec[n] != '\0')
+		return 0;
+	return 1;
+}
 
 void
 fault_point(const char *name)
 {
-	const char *spec = getenv("MIRRORFS_CRASH_AT");
-	size_t n = strlen(name);
-	unsigned long at = 1;
+	unsigned long at;
+	int stop = 0;
 
-	if (spec == NULL || strncmp(spec, name, n) != 0)
-		return;
-	if (spec[n] == ':')
-		at = strtoul(spec + n + 1, NULL, 10);
-	else if (spec[n] != '\0')
-		return;
-	pthread_mutex_lock(&fault_lock);
-	if (++fault_count >= at)
-		kill(getpid(), SIGKILL);
-	pthread_mutex_unlock(&fault_lock);
+	if (names(getenv("MIRRORFS_CRASH_AT"), name, &at)) {
+		pthread_mutex_lock(&fault_lock);
+		if (++crash_count >= at)
+			kill(getpid(), SIGKILL);
+		pthread_mutex_unlock(&fault_lock);
+	}
+	if (names(getenv("MIRRORFS_STOP_AT"), name, &at)) {
+		pthread_mutex_lock(&fault_lock);
+		stop = ++stop_count == at;
+		pthread_mutex_unlock(&fault_lock);
+		if (stop)
+			kill(getpid(), SIGSTOP);
+	}
 }

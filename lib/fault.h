@@ -1,11 +1,14 @@
-/* fault: crash injection for the recovery tests (MIRRORFS_CRASH_AT). */
+/* fault: crash and pause injection for the recovery and race tests (MIRRORFS_CRASH_AT, MIRRORFS_STOP_AT). */
 #ifndef MIRRORFS_FAULT_H
 #define MIRRORFS_FAULT_H
 
 /*
  * When the environment holds MIRRORFS_CRASH_AT=NAME or NAME:N, the process
  * kills itself with SIGKILL at the N-th call (default first) of
- * fault_point(NAME). Costs one string compare when unset. Thread-safe.
+ * fault_point(NAME). With MIRRORFS_STOP_AT=NAME[:N] it stops itself
+ * (SIGSTOP) there instead, once, so a test can change the world at that
+ * exact moment and let it go on with SIGCONT. Costs a getenv when unset.
+ * Thread-safe.
  */
 void fault_point(const char *name);
 

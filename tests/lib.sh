@@ -255,6 +255,12 @@ wait_for() {
 	return 1
 }
 
+# wait_stopped PID: wait (up to 10 s) until PID is stopped (state T), as a
+# program stops itself at MIRRORFS_STOP_AT=POINT (lib/fault.h).
+wait_stopped() {
+	wait_for sh -c "awk '{ exit \$3 != \"T\" }' /proc/$1/stat 2>/dev/null"
+}
+
 # t_show: print the last command's output (for the log of a failed case).
 t_show() {
 	echo "--- exit status: $RC"

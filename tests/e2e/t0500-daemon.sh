@@ -36,6 +36,16 @@ field() {
 	status_json | python3 -c "import json,sys; s=json.load(sys.stdin); print($1)"
 }
 
+# status_is EXPR: EXPR, a python expression on the status JSON, is true now.
+status_is() {
+	[ "$(field "bool($1)" 2>/dev/null)" = True ]
+}
+
+# held PATH: the first file set's last session held PATH back.
+held() {
+	status_is "any(h['path'] == '$1' for h in s['filesets'][0]['held_back'])"
+}
+
 case_change_pushed_after_quiet() {
 	mkdir src && echo one >src/a
 	conf app watch=yes quiet=1 purge=yes
@@ -94,7 +104,8 @@ case_open_file_held_back() {
 	wait_for test -f store/a
 	exec 9>>src/log
 	echo "line 1" >&9
-	sleep 3
+	# A session looked at it and held it back (not merely: none ran yet).
+	wait_for held log || t_fail "log was never held back: $(status_json)"
 	assert_missing store/log
 	status_json >st.json
 	python3 - st.json <<'PY' || t_fail "status: $(cat st.json)"
@@ -131,18 +142,21 @@ case_max_defer() {
 	daemon conf
 	wait_for test -f store/a
 	# A log that never stays quiet for 2 s: pushed after max_defer anyway,
-	# as a consistent copy of some moment (every line whole).
+	# as a consistent copy of some moment (every line whole), and not before.
+	local t0 t1
+	t0=$(date +%s%N)
 	(
 		exec 9>>src/busy
 		for i in $(seq 100); do echo "line $i" >&9; sleep 0.3; done
 	) &
 	local writer=$!
 	t_defer kill "$writer"
-	sleep 1.5
-	assert_missing store/busy
 	local i
 	for i in $(seq 100); do [ -s store/busy ] && break; sleep 0.1; done
 	[ -s store/busy ] || t_fail "a file that never settles was not pushed after max_defer"
+	t1=$(date +%s%N)
+	echo "first change to push: $(((t1 - t0) / 1000000)) ms (max_defer = 3 s)"
+	[ $(((t1 - t0) / 1000000)) -ge 2500 ] || t_fail "pushed before max_defer"
 	kill "$writer"
 	grep -vxE 'line [0-9]+' store/busy && t_fail "the pushed copy is torn"
 	head -n "$(wc -l <store/busy)" src/busy | cmp -s - store/busy ||
@@ -176,10 +190,12 @@ case_windows() {
 	later=$(date -d '+12 min' +%H:%M)
 	conf app "start=$now" "stop=$later" interval=1
 	daemon conf
-	sleep 2
+	# Scheduled for the window's start, so nothing ran before it.
+	wait_for status_is "'T$now:00' in (s['filesets'][0]['next_run'] or '')" ||
+		t_fail "next run $(field 's["filesets"][0]["next_run"]') is not the window's start $now"
+	status_is "s['filesets'][0]['last_result'] is None" ||
+		t_fail "a session ran outside the window: $(status_json)"
 	assert_missing store
-	field 's["filesets"][0]["next_run"]' >next
-	grep -q "T$now:00" next || t_fail "next run $(cat next) is not the window's start $now"
 }
 
 case_overflow_converges() {
@@ -214,7 +230,14 @@ case_status_suspend_resume() {
 	field 's["filesets"][0]["state"]' >state
 	assert_eq suspended "$(cat state)"
 	echo two >src/b
-	sleep 2.5
+	# The watcher saw the change, and quiet = 1 s has passed: it waits
+	# only because the file set is suspended.
+	wait_for status_is "s['filesets'][0]['pending_changes'] >= 1" ||
+		t_fail "the change was not seen: $(status_json)"
+	# Past its quiet window (1 s) it would run, were it not suspended.
+	sleep 1.5
+	status_is "s['filesets'][0]['state'] == 'suspended'" ||
+		t_fail "not suspended any more: $(status_json)"
 	assert_missing store/b
 	"$MIRRORCTL" resume -c conf app >/dev/null
 	wait_for test -f store/b || t_fail "not pushed after resume"
@@ -246,7 +269,8 @@ case_signals() {
 	# SIGTERM in the middle of a session: exit 0 within a couple of seconds.
 	mkdir src/big
 	for i in $(seq 40); do head -c 1048576 /dev/urandom >"src/big/f$i"; done
-	sleep 1.2
+	wait_for status_is "s['filesets'][0]['state'] == 'syncing'" ||
+		t_fail "no session started for src/big: $(status_json)"
 	local t0=$SECONDS rc=0
 	kill -TERM "$DPID"
 	wait "$DPID" || rc=$?
@@ -269,8 +293,9 @@ case_batches() {
 	done
 	daemon conf
 	wait_for sh -c 'test -f store1/f12 && test -f store2/f12' || t_fail "not both synced"
-	sleep 0.5
 	# One batch: the second session starts only after the first ended.
+	wait_for sh -c "[ \$(grep -cE 's[12]: (session|created)' mirrord.log) -ge 4 ]" ||
+		t_fail "both sessions did not log their start and end: $(cat mirrord.log)"
 	grep -E 's[12]: (session|created)' mirrord.log >order
 	python3 - order <<'PY' || t_fail "sessions of one batch overlapped: $(cat order)"
 import sys
