@@ -14,7 +14,7 @@
 #include "path.h"
 #include "serve.h"
 #include "slave.h"
-#include "syncfile.h"
+#include "store/master.h"
 
 #define EXIT_USAGE 2
 
@@ -159,14 +159,14 @@ static int
 take_store(struct mount *m, struct subscription **sub)
 {
 	*sub = NULL;
-	if (store_open_as(&m->st, m->store_path, STORE_TRY, m->instance,
-	    NULL, NULL) == 0) {
+	if (master_open(&m->st, m->store_path, MASTER_TRY, m->instance,
+	    NULL) == 0) {
 		m->master = 1;
 		return 0;
 	}
 	if (errno != EBUSY)
 		return -1;
-	if (store_open(&m->st, m->store_path, STORE_READONLY) == -1)
+	if (store_open_view(&m->st, m->store_path) == -1)
 		return -1;
 	*sub = slave_subscribe(m);
 	if (*sub == NULL && !m->master)
@@ -262,7 +262,10 @@ main(int argc, char **argv)
 	server_stop(m.server);
 	slave_stop(sub);
 	nodes_release(&m.nodes);
-	store_close(&m.st);
+	if (m.master)
+		master_close(&m.st);
+	else
+		store_close(&m.st);
 	server_drop_slaves(&m);
 	if (m.renamedfd != -1)
 		close(m.renamedfd);

@@ -10,7 +10,7 @@
 
 #include "conn.h"
 #include "node.h"
-#include "store.h"
+#include "store/store.h"
 
 /* A subscribed slave mount, as the master sees it. */
 struct slave {
@@ -46,7 +46,7 @@ struct mount {
 	pthread_mutex_t session_lock;	/* one session at a time uses st */
 	struct slave *slaves;	/* master only; protected by session_lock */
 	struct server *server;	/* master only: the control socket */
-	struct commit *commit;	/* master only: the commit in progress */
+	struct owner_commit *commit;	/* master only: the commit in progress */
 	/* Master only, protected by nodes.lock: every kept old version made. */
 	struct kept_info {
 		char name[16];
@@ -82,10 +82,21 @@ void mount_hold_kept(struct mount *m, struct node *n, const char *name,
     const char *path);
 
 /*
- * Drops the kernel's cached names for n paths (in the store) and the
- * attributes of their directories; attrs[i] set: path's own attributes
- * changed in place.
+ * A commit's view of the mount (view.c), in three steps, from the
+ * committing (or following) thread:
+ *   view_freeze   no open may start and no name change through an rw
+ *                 mount: what follows is one generation's change
+ *   view_changed  names may change again; the kernel forgets the n
+ *                 changed paths (attrs[i]: path's own attributes
+ *                 changed in place) and the attributes of their
+ *                 directories
+ *   view_thaw     opens go on, in the new generation
  */
+void view_freeze(struct mount *m);
+void view_changed(struct mount *m, size_t n, const char *const *paths,
+    const int *attrs);
+void view_thaw(struct mount *m);
+/* Drops the kernel's cached names of n paths (view_changed's second half). */
 void mount_invalidate(struct mount *m, size_t n, const char *const *paths,
     const int *attrs);
 

@@ -1,4 +1,4 @@
-/* owner: the master mount's part in each commit, for itself and its slave mounts. */
+/* owner: how the mounts of a store take part in each commit (veto, RENAMEOPEN, invalidation). */
 #include "owner.h"
 
 #include <errno.h>
@@ -10,10 +10,9 @@
 #include <sys/file.h>
 #include <unistd.h>
 
-#include "journal.h"
 #include "log.h"
 #include "path.h"
-#include "proto.h"
+#include "store/journal.h"
 
 struct inode_id {
 	dev_t dev;
@@ -21,7 +20,7 @@ struct inode_id {
 };
 
 /* What one commit has learned so far (session_lock serializes commits). */
-struct commit {
+struct owner_commit {
 	struct inode_id *open;	/* open in a slave mount */
 	size_t nopen;
 	char **reasons;		/* slaves' veto texts, owned */
@@ -32,8 +31,10 @@ struct commit {
 };
 
 static void
-commit_free(struct commit *c)
+commit_free(struct owner_commit *c)
 {
+	if (c == NULL)
+		return;
 	for (size_t i = 0; i < c->nreasons; i++)
 		free(c->reasons[i]);
 	for (size_t i = 0; i < c->nkept; i++)
@@ -44,6 +45,33 @@ commit_free(struct commit *c)
 	free(c->holds);
 	free(c->names);
 	free(c);
+}
+
+int
+owner_verdict(struct mount *m, dev_t dev, ino_t ino, int committing,
+    const char **why)
+{
+	struct node *n;
+	int v = VERDICT_FREE;
+
+	*why = NULL;
+	pthread_mutex_lock(&m->nodes.lock);
+	n = nodes_find(&m->nodes, dev, ino);
+	if (n != NULL && n->nwrite > 0) {
+		v = VERDICT_VETO;
+		*why = committing ? "open for write through the mount; "
+		    "retried by the next sync" : "open for write through "
+		    "another mount; retried by the next sync";
+	} else if (n != NULL && n->nopen > 0 && !m->renameopen) {
+		v = VERDICT_VETO;
+		*why = committing ? "open through the mount and renameopen "
+		    "is off; retried by the next sync" : "open through "
+		    "another mount whose renameopen is off; retried by the "
+		    "next sync";
+	} else if (n != NULL && n->nopen > 0)
+		v = VERDICT_OPEN;
+	pthread_mutex_unlock(&m->nodes.lock);
+	return v;
 }
 
 /* Forgets a slave that failed to follow; it notices and unmounts itself. */
@@ -113,22 +141,21 @@ owner_begin(void *arg)
 {
 	struct mount *m = arg;
 
-	pthread_rwlock_wrlock(&m->view);
-	pthread_rwlock_wrlock(&m->ns);
+	view_freeze(m);
 	m->commit = calloc(1, sizeof(*m->commit));
 	/* Every mount freezes before the first rename. */
 	slaves_ask(m, send_plain, (void *)(uintptr_t)MSG_SUB_BEGIN, NULL, NULL);
 }
 
+/* The commit's changes, asked of one slave after another. */
 struct check_batch {
 	struct mount *m;
+	struct commit_change *v;
 	size_t n;
-	const char *const *paths;
-	const struct stat *olds;
-	const char **why;
-	size_t at;		/* verdicts read from the current slave */
+	size_t at;		/* the change the slave's next verdict is about */
 };
 
+/* Tells a slave every path the commit changes; those with an inode are questions. */
 static int
 send_checks(struct conn *c, void *arg)
 {
@@ -136,10 +163,12 @@ send_checks(struct conn *c, void *arg)
 	struct sub_path sp;
 
 	for (size_t i = 0; i < b->n; i++) {
-		sp.op = 0;	/* a question: may it change? */
-		sp.dev = b->olds[i].st_dev;
-		sp.ino = b->olds[i].st_ino;
-		sp.path = (char *)b->paths[i];
+		const struct commit_change *v = &b->v[i];
+
+		sp.kind = v->op == JOP_ATTR ? SUB_ATTR : SUB_NAME;
+		sp.dev = v->has_old ? v->dev : 0;
+		sp.ino = v->has_old ? v->ino : 0;
+		sp.path = (char *)v->path;
 		if (proto_send_sub_path(c, &sp) == -1)
 			return -1;
 	}
@@ -147,110 +176,72 @@ send_checks(struct conn *c, void *arg)
 	return conn_send(c, MSG_SUB_PATHS_END, NULL, 0);
 }
 
+/* The next change that asked a question, from b->at on; NULL when none is left. */
+static struct commit_change *
+next_question(struct check_batch *b)
+{
+	while (b->at < b->n && !(b->v[b->at].has_old && b->v[b->at].ino != 0))
+		b->at++;
+	return b->at < b->n ? &b->v[b->at++] : NULL;
+}
+
 static void
 take_verdict(void *arg, const uint8_t *p, size_t n)
 {
 	struct check_batch *b = arg;
-	struct commit *c = b->m->commit;
+	struct owner_commit *c = b->m->commit;
+	struct commit_change *v = next_question(b);
 	char err[128], *reason;
-	size_t i = b->at++;
-	void *v;
+	void *nv;
 	int verdict;
 
-	if (i >= b->n || c == NULL ||
+	if (v == NULL || c == NULL ||
 	    proto_decode_sub_verdict(p, n, &verdict, &reason, err,
 	    sizeof(err)) == -1)
 		return;
-	if (verdict == VERDICT_VETO && b->why[i] == NULL &&
-	    (v = realloc(c->reasons, (c->nreasons + 1) * sizeof(char *)))) {
-		c->reasons = v;
+	if (verdict == VERDICT_VETO && v->veto == NULL &&
+	    (nv = realloc(c->reasons, (c->nreasons + 1) * sizeof(char *)))) {
+		c->reasons = nv;
 		c->reasons[c->nreasons++] = reason;
-		b->why[i] = reason;
+		v->veto = reason;
 		return;
 	}
 	if (verdict == VERDICT_OPEN &&
-	    (v = realloc(c->open, (c->nopen + 1) * sizeof(*c->open)))) {
-		c->open = v;
-		c->open[c->nopen].dev = b->olds[i].st_dev;
-		c->open[c->nopen].ino = b->olds[i].st_ino;
+	    (nv = realloc(c->open, (c->nopen + 1) * sizeof(*c->open)))) {
+		c->open = nv;
+		c->open[c->nopen].dev = v->dev;
+		c->open[c->nopen].ino = v->ino;
 		c->nopen++;
 	}
 	free(reason);
 }
 
+/* Judges every replacement here, then asks the slave mounts. */
 static void
-owner_check(void *arg, size_t n, const char *const *paths,
-    const struct stat *olds, const char **why)
+owner_check(void *arg, struct commit_change *v, size_t n)
 {
 	struct mount *m = arg;
-	struct check_batch b = { m, n, paths, olds, why, 0 };
-	struct node *nd;
+	struct check_batch b = { m, v, n, 0 };
+	const char *why;
 
-	pthread_mutex_lock(&m->nodes.lock);
-	for (size_t i = 0; i < n; i++) {
-		nd = nodes_find(&m->nodes, olds[i].st_dev, olds[i].st_ino);
-		if (nd != NULL && nd->nwrite > 0)
-			why[i] = "open for write through the mount; retried "
-			    "by the next sync";
-		else if (nd != NULL && nd->nopen > 0 && !m->renameopen)
-			why[i] = "open through the mount and renameopen is "
-			    "off; retried by the next sync";
-	}
-	pthread_mutex_unlock(&m->nodes.lock);
+	for (size_t i = 0; i < n; i++)
+		if (v[i].has_old && owner_verdict(m, v[i].dev, v[i].ino, 1,
+		    &why) == VERDICT_VETO)
+			v[i].veto = why;
 	slaves_ask(m, send_checks, &b, take_verdict, &b);
 }
 
-struct journal_batch {
-	struct mount *m;
-	const struct journal *j;
-};
-
-/* Tells the slaves every path the commit will change, so a slave that
-   outlives a master dying mid-commit knows what to invalidate. */
 static int
-send_journal(struct conn *c, void *arg)
-{
-	struct journal_batch *b = arg;
-	struct sub_path sp;
-	struct stat st;
-
-	for (size_t i = 0; i < b->j->n; i++) {
-		const struct journal_rec *r = &b->j->v[i];
-
-		sp.op = r->op;
-		sp.dev = sp.ino = 0;
-		if ((r->op == JOP_PUT || r->op == JOP_REMOVE) &&
-		    store_lstat(&b->m->st, r->path, &st) == 0) {
-			sp.dev = st.st_dev;
-			sp.ino = st.st_ino;
-		}
-		sp.path = r->path;
-		if (proto_send_sub_path(c, &sp) == -1)
-			return -1;
-	}
-	return conn_send(c, MSG_SUB_PATHS_END, NULL, 0);
-}
-
-static void
-owner_committing(void *arg, const struct journal *j)
-{
-	struct mount *m = arg;
-	struct journal_batch b = { m, j };
-
-	slaves_ask(m, send_journal, &b, NULL, NULL);
-}
-
-static int
-open_elsewhere(const struct commit *c, const struct stat *old)
+open_elsewhere(const struct owner_commit *c, dev_t dev, ino_t ino)
 {
 	for (size_t i = 0; c != NULL && i < c->nopen; i++)
-		if (c->open[i].dev == old->st_dev && c->open[i].ino == old->st_ino)
+		if (c->open[i].dev == dev && c->open[i].ino == ino)
 			return 1;
 	return 0;
 }
 
 struct kept_msg {
-	const struct stat *old;
+	const struct commit_change *old;
 	const char *name;
 };
 
@@ -259,7 +250,7 @@ send_kept(struct conn *c, void *arg)
 {
 	struct kept_msg *k = arg;
 
-	return proto_send_sub_kept(c, k->old->st_dev, k->old->st_ino, k->name);
+	return proto_send_sub_kept(c, k->old->dev, k->old->ino, k->name);
 }
 
 /*
@@ -268,14 +259,14 @@ send_kept(struct conn *c, void *arg)
  * letting go of it meanwhile removes it from under the others.
  */
 static void
-keep_old_version(struct mount *m, struct node *nd, const char *path,
-    const struct stat *old)
+keep_old_version(struct mount *m, struct node *nd,
+    const struct commit_change *old, int dirfd, const char *base)
 {
-	struct commit *c = m->commit;
+	struct owner_commit *c = m->commit;
+	const char *path = old->path;
 	struct kept_msg k;
 	char name[16], proc[64];
-	const char *base;
-	int dirfd, rc, fd;
+	int rc, fd;
 	void *v;
 
 	snprintf(name, sizeof(name), "AA%06u", ++m->renamed_seq);
@@ -285,10 +276,8 @@ keep_old_version(struct mount *m, struct node *nd, const char *path,
 		rc = fd == -1 ? -1 : linkat(AT_FDCWD, proc, m->renamedfd, name,
 		    AT_SYMLINK_FOLLOW);
 		node_put_fd(nd, fd);
-	} else {
-		dirfd = store_parent(&m->st, path, &base);
-		rc = dirfd == -1 ? -1 : linkat(dirfd, base, m->renamedfd, name, 0);
-	}
+	} else
+		rc = linkat(dirfd, base, m->renamedfd, name, 0);
 	if (rc == -1) {
 		log_warn("%s/%s/renamed/%s: keeping the old version of %s",
 		    m->store_path, PATH_META, name, path);
@@ -317,8 +306,8 @@ keep_old_version(struct mount *m, struct node *nd, const char *path,
 		m->kept = v;
 		memcpy(m->kept[m->nkept].name, name, sizeof(name));
 		m->kept[m->nkept].path = strdup(path);
-		m->kept[m->nkept].dev = old->st_dev;
-		m->kept[m->nkept].ino = old->st_ino;
+		m->kept[m->nkept].dev = old->dev;
+		m->kept[m->nkept].ino = old->ino;
 		m->nkept++;
 	}
 	log_info("%s: replaced while open; old version kept as %s/renamed/%s",
@@ -331,60 +320,58 @@ keep_old_version(struct mount *m, struct node *nd, const char *path,
 }
 
 static void
-owner_replacing(void *arg, const char *path, const struct stat *old)
+owner_replacing(void *arg, const struct commit_change *old, int dirfd,
+    const char *name)
 {
 	struct mount *m = arg;
 	struct node *nd;
 	int here;
 
 	pthread_mutex_lock(&m->nodes.lock);
-	nd = nodes_find(&m->nodes, old->st_dev, old->st_ino);
+	nd = nodes_find(&m->nodes, old->dev, old->ino);
 	if (nd == &m->nodes.root)
 		nd = NULL;
 	/* An open that waited for this commit gets ESTALE (see mfs_open). */
 	if (nd != NULL)
 		nd->superseded = m->generation + 1;
 	here = nd != NULL && nd->nopen > 0 && nd->renamed[0] == '\0';
-	if (S_ISREG(old->st_mode) && (here || open_elsewhere(m->commit, old)))
-		keep_old_version(m, here ? nd : NULL, path, old);
+	if (S_ISREG(old->mode) && (here ||
+	    open_elsewhere(m->commit, old->dev, old->ino)))
+		keep_old_version(m, here ? nd : NULL, old, dirfd, name);
 	pthread_mutex_unlock(&m->nodes.lock);
 }
 
-/* The journal's paths, and whether each changed in place, for invalidation. */
+/* The changed paths, and whether each changed in place, for invalidation. */
 static void
-invalidate_journal(struct mount *m, const struct journal *j)
+changed(struct mount *m, const struct commit_change *v, size_t n)
 {
-	const char **paths = calloc(j->n + 1, sizeof(*paths));
-	int *attrs = calloc(j->n + 1, sizeof(*attrs));
+	const char **paths = calloc(n + 1, sizeof(*paths));
+	int *attrs = calloc(n + 1, sizeof(*attrs));
 
 	if (paths == NULL || attrs == NULL) {
-		/* Without memory we cannot say what changed: drop it all. */
 		log_errx("%s: out of memory invalidating the kernel's cache",
 		    m->store_path);
-	} else {
-		for (size_t i = 0; i < j->n; i++) {
-			paths[i] = j->v[i].path;
-			attrs[i] = j->v[i].op == JOP_ATTR;
-		}
-		mount_invalidate(m, j->n, paths, attrs);
+		n = 0;
 	}
+	for (size_t i = 0; i < n; i++) {
+		paths[i] = v[i].path;
+		attrs[i] = v[i].op == JOP_ATTR;
+	}
+	view_changed(m, n, paths, attrs);
 	free(paths);
 	free(attrs);
 }
 
 static void
-owner_end(void *arg, const struct journal *j)
+owner_end(void *arg, const struct commit_change *v, size_t n)
 {
 	struct mount *m = arg;
-	struct commit *c = m->commit;
+	struct owner_commit *c = m->commit;
 
-	pthread_rwlock_unlock(&m->ns);
-	if (j != NULL)
-		invalidate_journal(m, j);
+	changed(m, v, n);
 	slaves_ask(m, send_plain, (void *)(uintptr_t)MSG_SUB_END, NULL, NULL);
-	__atomic_store_n(&m->generation, m->generation + 1, __ATOMIC_SEQ_CST);
 	m->commit = NULL;
-	pthread_rwlock_unlock(&m->view);
+	view_thaw(m);
 	if (c == NULL)
 		return;
 	/* Every holder has its share now; one nobody holds goes at once. */
@@ -398,12 +385,11 @@ owner_end(void *arg, const struct journal *j)
 }
 
 void
-owner_init(struct store_owner *o, struct mount *m)
+owner_init(struct commit_observer *o, struct mount *m)
 {
 	o->arg = m;
 	o->begin = owner_begin;
 	o->check = owner_check;
-	o->committing = owner_committing;
 	o->replacing = owner_replacing;
 	o->end = owner_end;
 }

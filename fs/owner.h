@@ -1,11 +1,25 @@
-/* owner: how the mount takes part in each commit (view lock, RENAMEOPEN, invalidation). */
+/* owner: how the mounts of a store take part in each commit (veto, RENAMEOPEN, invalidation). */
 #ifndef MIRRORFS_OWNER_H
 #define MIRRORFS_OWNER_H
 
-#include "mount.h"
-#include "receiver.h"
+#include <sys/types.h>
 
-/* The store_owner hooks of mount m, for receiver_run(). */
-void owner_init(struct store_owner *o, struct mount *m);
+#include "commit.h"
+#include "mount.h"
+#include "proto.h"
+
+/* The master mount m as the observer of every commit into its store. */
+void owner_init(struct commit_observer *o, struct mount *m);
+
+/*
+ * What mount m says to replacing or removing the backing inode (dev,
+ * ino) now: VERDICT_FREE, VERDICT_OPEN (it is open here: keep its old
+ * version for the holders) or VERDICT_VETO with *why (open for write, or
+ * open while renameopen is off: the entry waits for the next sync). Both
+ * the master and its slave mounts judge by this; committing says which
+ * of them asks (the reasons name the mount). Takes nodes.lock.
+ */
+int owner_verdict(struct mount *m, dev_t dev, ino_t ino, int committing,
+    const char **why);
 
 #endif

@@ -31,11 +31,11 @@ struct client {
 static int
 serve_session(struct server *sv, struct conn *c)
 {
-	struct store_owner owner;
+	struct commit_observer owner;
 	struct receiver_target t = {
 		.path = sv->m->store_path,
 		.st = &sv->m->st,
-		.owner = &owner,
+		.observer = &owner,
 	};
 	int rc;
 

@@ -10,10 +10,11 @@
 #include <unistd.h>
 
 #include "control.h"
-#include "journal.h"
 #include "log.h"
+#include "owner.h"
 #include "proto.h"
 #include "serve.h"
+#include "store/master.h"
 
 #define WAIT_ONESHOT_S 60	/* for a one-shot master (mirrorctl) to finish */
 #define TAKEOVER_TRIES 30	/* x 100 ms, for a master ending cleanly */
@@ -25,9 +26,13 @@ struct subscription {
 	int running;
 	int stopping;
 	int frozen;		/* BEGIN seen, END not yet */
-	/* The paths of the commit in progress, to invalidate at its end. */
+	/*
+	 * The paths of the commit in progress, to invalidate at its end,
+	 * with the inode each had (0: none), to supersede if it was replaced.
+	 */
 	char **paths;
 	int *attrs;
+	struct sub_inode { uint64_t dev, ino; } *olds;
 	size_t npaths;
 	/* Verdicts owed for the questions asked so far. */
 	int *verdicts;
@@ -42,10 +47,12 @@ sub_clear(struct subscription *sub)
 		free(sub->paths[i]);
 	free(sub->paths);
 	free(sub->attrs);
+	free(sub->olds);
 	free(sub->verdicts);
 	free(sub->reasons);
 	sub->paths = NULL;
 	sub->attrs = NULL;
+	sub->olds = NULL;
 	sub->verdicts = NULL;
 	sub->reasons = NULL;
 	sub->npaths = sub->nverdicts = 0;
@@ -59,76 +66,68 @@ ack(struct subscription *sub)
 	return conn_flush(&sub->conn);
 }
 
-/* What this mount says about a file the master wants to replace. */
+/* Records one path of the commit (path is taken over, freed on failure). -1 ENOMEM. */
 static int
-verdict_of(struct mount *m, const struct sub_path *sp, const char **why)
+remember(struct subscription *sub, char *path, int attr, uint64_t dev,
+    uint64_t ino)
 {
-	struct node *n;
-	int v = VERDICT_FREE;
+	size_t n = sub->npaths + 1;
+	void *v;
 
-	*why = NULL;
-	pthread_mutex_lock(&m->nodes.lock);
-	n = nodes_find(&m->nodes, (dev_t)sp->dev, (ino_t)sp->ino);
-	if (n != NULL && n->nwrite > 0) {
-		v = VERDICT_VETO;
-		*why = "open for write through another mount; retried by the "
-		    "next sync";
-	} else if (n != NULL && n->nopen > 0 && !m->renameopen) {
-		v = VERDICT_VETO;
-		*why = "open through another mount whose renameopen is off; "
-		    "retried by the next sync";
-	} else if (n != NULL && n->nopen > 0)
-		v = VERDICT_OPEN;
-	pthread_mutex_unlock(&m->nodes.lock);
-	return v;
+	if ((v = realloc(sub->paths, n * sizeof(*sub->paths))) != NULL)
+		sub->paths = v;
+	if (v != NULL && (v = realloc(sub->attrs, n * sizeof(*sub->attrs))))
+		sub->attrs = v;
+	if (v != NULL && (v = realloc(sub->olds, n * sizeof(*sub->olds))))
+		sub->olds = v;
+	if (v == NULL) {
+		free(path);
+		return -1;
+	}
+	sub->paths[sub->npaths] = path;
+	sub->attrs[sub->npaths] = attr;
+	sub->olds[sub->npaths].dev = dev;
+	sub->olds[sub->npaths].ino = ino;
+	sub->npaths++;
+	return 0;
+}
+
+/* Owes the master this mount's verdict on replacing sp's inode. -1 ENOMEM. */
+static int
+judge(struct subscription *sub, const struct sub_path *sp)
+{
+	const char *why;
+	int verdict;
+	void *v;
+
+	verdict = owner_verdict(sub->m, (dev_t)sp->dev, (ino_t)sp->ino, 0,
+	    &why);
+	if (!(v = realloc(sub->verdicts, (sub->nverdicts + 1) * sizeof(int))))
+		return -1;
+	sub->verdicts = v;
+	if (!(v = realloc(sub->reasons, (sub->nverdicts + 1) * sizeof(char *))))
+		return -1;
+	sub->reasons = v;
+	sub->verdicts[sub->nverdicts] = verdict;
+	sub->reasons[sub->nverdicts++] = why;
+	return 0;
 }
 
 static int
 on_path(struct subscription *sub, const uint8_t *p, size_t n)
 {
-	struct mount *m = sub->m;
 	struct sub_path sp;
-	struct node *nd;
 	char err[128];
-	void *v;
-	int verdict;
-	const char *why;
 
 	if (proto_decode_sub_path(p, n, &sp, err, sizeof(err)) == -1) {
 		log_errx("%s: %s", sub->conn.peer, err);
 		return -1;
 	}
-	if (sp.op == 0) {	/* a question */
-		verdict = verdict_of(m, &sp, &why);
-		free(sp.path);
-		if (!(v = realloc(sub->verdicts, (sub->nverdicts + 1) * sizeof(int))))
-			return -1;
-		sub->verdicts = v;
-		if (!(v = realloc(sub->reasons, (sub->nverdicts + 1) *
-		    sizeof(char *))))
-			return -1;
-		sub->reasons = v;
-		sub->verdicts[sub->nverdicts] = verdict;
-		sub->reasons[sub->nverdicts++] = why;
-		return 0;
-	}
-	if (sp.ino != 0) {	/* about to be replaced or removed */
-		pthread_mutex_lock(&m->nodes.lock);
-		nd = nodes_find(&m->nodes, (dev_t)sp.dev, (ino_t)sp.ino);
-		if (nd != NULL && nd != &m->nodes.root)
-			nd->superseded = m->generation + 1;
-		pthread_mutex_unlock(&m->nodes.lock);
-	}
-	if (!(v = realloc(sub->paths, (sub->npaths + 1) * sizeof(char *))) ||
-	    !((sub->paths = v), (v = realloc(sub->attrs, (sub->npaths + 1) *
-	    sizeof(int))))) {
+	if (sp.ino != 0 && judge(sub, &sp) == -1) {
 		free(sp.path);
 		return -1;
 	}
-	sub->attrs = v;
-	sub->paths[sub->npaths] = sp.path;
-	sub->attrs[sub->npaths++] = sp.op == JOP_ATTR;
-	return 0;
+	return remember(sub, sp.path, sp.kind == SUB_ATTR, sp.dev, sp.ino);
 }
 
 static int
@@ -169,6 +168,34 @@ on_kept(struct subscription *sub, const uint8_t *p, size_t n)
 	return 0;
 }
 
+/*
+ * An open that waited for this commit must not open an inode the commit
+ * replaced (mfs_open): what a path had and no longer has is superseded.
+ */
+static void
+supersede(struct subscription *sub)
+{
+	struct mount *m = sub->m;
+	struct store_dir d = STORE_DIR_INIT;
+	struct node *nd;
+	struct stat st;
+
+	for (size_t i = 0; i < sub->npaths; i++) {
+		if (sub->olds[i].ino == 0 ||
+		    (store_lstat(&m->st, &d, sub->paths[i], &st) == 0 &&
+		    st.st_dev == sub->olds[i].dev &&
+		    st.st_ino == sub->olds[i].ino))
+			continue;	/* nothing was there, or it stayed */
+		pthread_mutex_lock(&m->nodes.lock);
+		nd = nodes_find(&m->nodes, (dev_t)sub->olds[i].dev,
+		    (ino_t)sub->olds[i].ino);
+		if (nd != NULL && nd != &m->nodes.root)
+			nd->superseded = m->generation + 1;
+		pthread_mutex_unlock(&m->nodes.lock);
+	}
+	store_dir_release(&d);
+}
+
 /* Invalidates what the commit touched and lets opens through again. */
 static void
 thaw(struct subscription *sub)
@@ -177,12 +204,11 @@ thaw(struct subscription *sub)
 
 	if (!sub->frozen)
 		return;
-	pthread_rwlock_unlock(&m->ns);
-	mount_invalidate(m, sub->npaths, (const char *const *)sub->paths,
+	supersede(sub);
+	view_changed(m, sub->npaths, (const char *const *)sub->paths,
 	    sub->attrs);
-	__atomic_store_n(&m->generation, m->generation + 1, __ATOMIC_SEQ_CST);
 	sub->frozen = 0;
-	pthread_rwlock_unlock(&m->view);
+	view_thaw(m);
 	sub_clear(sub);
 }
 
@@ -191,8 +217,7 @@ follow_one(struct subscription *sub, uint8_t type, const uint8_t *p, size_t n)
 {
 	switch (type) {
 	case MSG_SUB_BEGIN:
-		pthread_rwlock_wrlock(&sub->m->view);
-		pthread_rwlock_wrlock(&sub->m->ns);
+		view_freeze(sub->m);
 		sub->frozen = 1;
 		return ack(sub);
 	case MSG_SUB_PATH:
@@ -209,29 +234,16 @@ follow_one(struct subscription *sub, uint8_t type, const uint8_t *p, size_t n)
 	return -1;
 }
 
-/* Records what recovery replays, to invalidate it too. */
+/* Records what recovery replayed, to invalidate it too. */
 static void
-replayed(void *arg, const struct journal *j)
+replayed(struct subscription *sub, const struct journal *j)
 {
-	struct subscription *sub = arg;
-	void *v;
-
 	for (size_t i = 0; i < j->n; i++) {
 		char *copy = strdup(j->v[i].path);
 
-		if (copy == NULL ||
-		    !(v = realloc(sub->paths, (sub->npaths + 1) * sizeof(char *)))) {
-			free(copy);
+		if (copy == NULL || remember(sub, copy, j->v[i].op == JOP_ATTR,
+		    0, 0) == -1)
 			return;
-		}
-		sub->paths = v;
-		if (!(v = realloc(sub->attrs, (sub->npaths + 1) * sizeof(int)))) {
-			free(copy);
-			return;
-		}
-		sub->attrs = v;
-		sub->paths[sub->npaths] = copy;
-		sub->attrs[sub->npaths++] = j->v[i].op == JOP_ATTR;
 	}
 }
 
@@ -241,11 +253,13 @@ take_over(struct subscription *sub)
 {
 	struct mount *m = sub->m;
 	struct store st;
+	struct journal redone;
 	int was_frozen = sub->frozen;
 
+	journal_init(&redone);
 	for (int i = 0; i < TAKEOVER_TRIES; i++) {
-		if (store_open_as(&st, m->store_path, STORE_TRY, m->instance,
-		    replayed, sub) == 0)
+		if (master_open(&st, m->store_path, MASTER_TRY, m->instance,
+		    &redone) == 0)
 			goto master;
 		if (errno != EBUSY)
 			break;
@@ -253,10 +267,11 @@ take_over(struct subscription *sub)
 	}
 	return -1;
 master:
+	replayed(sub, &redone);
+	journal_release(&redone);
 	/* A commit cut short was finished or undone by recovery above. */
 	if (!was_frozen) {
-		pthread_rwlock_wrlock(&m->view);
-		pthread_rwlock_wrlock(&m->ns);
+		view_freeze(m);
 		sub->frozen = 1;
 	}
 	store_close(&m->st);
@@ -347,8 +362,8 @@ slave_subscribe(struct mount *m)
 			log_info("%s: waiting for its master to finish",
 			    m->store_path);
 		store_close(&m->st);
-		if (store_open_as(&m->st, m->store_path, STORE_TRY, m->instance,
-		    NULL, NULL) == 0) {
+		if (master_open(&m->st, m->store_path, MASTER_TRY, m->instance,
+		    NULL) == 0) {
 			m->master = 1;
 			break;
 		}
@@ -359,7 +374,7 @@ slave_subscribe(struct mount *m)
 				    WAIT_ONESHOT_S);
 			break;
 		}
-		if (store_open(&m->st, m->store_path, STORE_READONLY) == -1)
+		if (store_open_view(&m->st, m->store_path) == -1)
 			break;
 		usleep(200000);
 	}

@@ -1,4 +1,4 @@
-/* view: dropping what the kernel caches of paths a commit changed. */
+/* view: what opens through the mount may see: frozen during a commit, then the kernel's caches dropped. */
 #include "mount.h"
 
 #include <limits.h>
@@ -6,9 +6,16 @@
 
 #include "path.h"
 
+void
+view_freeze(struct mount *m)
+{
+	pthread_rwlock_wrlock(&m->view);
+	pthread_rwlock_wrlock(&m->ns);
+}
+
 /* The FUSE inode number of the store's file at rel, or 0 if the kernel never saw it. */
 static fuse_ino_t
-ino_of_path(struct mount *m, const char *rel)
+ino_of_path(struct mount *m, struct store_dir *d, const char *rel)
 {
 	struct stat st;
 	struct node *n;
@@ -16,7 +23,7 @@ ino_of_path(struct mount *m, const char *rel)
 
 	if (rel[0] == '\0' || strcmp(rel, ".") == 0)
 		return FUSE_ROOT_ID;
-	if (store_lstat(&m->st, rel, &st) == -1)
+	if (store_lstat(&m->st, d, rel, &st) == -1)
 		return 0;
 	pthread_mutex_lock(&m->nodes.lock);
 	n = nodes_find(&m->nodes, st.st_dev, st.st_ino);
@@ -36,6 +43,7 @@ void
 mount_invalidate(struct mount *m, size_t n, const char *const *paths,
     const int *attrs)
 {
+	struct store_dir d = STORE_DIR_INIT;
 	char dir[PATH_MAX];
 	const char *name;
 	fuse_ino_t ino;
@@ -45,7 +53,7 @@ mount_invalidate(struct mount *m, size_t n, const char *const *paths,
 		return;
 	for (size_t i = 0; i < n; i++) {
 		if (attrs[i]) {
-			ino = ino_of_path(m, paths[i]);
+			ino = ino_of_path(m, &d, paths[i]);
 			if (ino != 0)
 				fuse_lowlevel_notify_inval_inode(m->se, ino, 0, 0);
 			continue;
@@ -53,11 +61,27 @@ mount_invalidate(struct mount *m, size_t n, const char *const *paths,
 		len = path_dirlen(paths[i]);
 		memcpy(dir, paths[i], len);
 		dir[len] = '\0';
-		ino = ino_of_path(m, dir);
+		ino = ino_of_path(m, &d, dir);
 		if (ino == 0)
 			continue;	/* the kernel never saw that directory */
 		name = paths[i] + len + (len > 0);
 		fuse_lowlevel_notify_inval_entry(m->se, ino, name, strlen(name));
 		fuse_lowlevel_notify_inval_inode(m->se, ino, 0, 0);
 	}
+	store_dir_release(&d);
+}
+
+void
+view_changed(struct mount *m, size_t n, const char *const *paths,
+    const int *attrs)
+{
+	pthread_rwlock_unlock(&m->ns);
+	mount_invalidate(m, n, paths, attrs);
+}
+
+void
+view_thaw(struct mount *m)
+{
+	__atomic_store_n(&m->generation, m->generation + 1, __ATOMIC_SEQ_CST);
+	pthread_rwlock_unlock(&m->view);
 }

@@ -17,6 +17,12 @@
 #include "proto.h"
 
 void
+plan_staged_name(char *out, size_t len, size_t i)
+{
+	snprintf(out, len, "n%zu", i);
+}
+
+void
 plan_set(struct plan *p, size_t i, int state, const char *fmt, ...)
 {
 	struct plan_entry *pe = &p->v[i];
@@ -52,7 +58,8 @@ plan_release(struct plan *p)
 	}
 	free(p->v);
 	free(p->purges);
-	memset(p, 0, sizeof(*p));
+	store_dir_release(&p->dir);
+	plan_init(p);
 }
 
 static int
@@ -124,7 +131,7 @@ plan_symlink(struct plan *p, size_t i, struct store *s, const struct entry *e,
 	ssize_t n = -1;
 	int dirfd;
 
-	dirfd = store_parent(s, e->path, &name);
+	dirfd = store_parent(s, &p->dir, e->path, &name);
 	if (dirfd != -1)
 		n = readlinkat(dirfd, name, target, sizeof(target) - 1);
 	if (n == -1) {
@@ -200,7 +207,7 @@ plan_gone(struct plan *p, size_t i, struct store *s, const struct manifest *m,
 	int is_dir;
 
 	if (!(o->flags & SESSION_PURGE) ||
-	    store_lstat(s, m->v[i].path, &st) == -1)
+	    store_lstat(s, &p->dir, m->v[i].path, &st) == -1)
 		return;
 	is_dir = S_ISDIR(st.st_mode);
 	if ((is_dir && !(o->flags & SESSION_PURGE_DIRS)) ||
@@ -236,7 +243,7 @@ plan_entry(struct plan *p, size_t i, struct store *s, const struct manifest *m,
 		plan_set(p, i, PLAN_CREATE, NULL);	/* nothing there yet */
 		goto created;
 	}
-	if (store_lstat(s, e->path, &st) == -1) {
+	if (store_lstat(s, &p->dir, e->path, &st) == -1) {
 		if (errno == ENOENT) {
 			plan_set(p, i, PLAN_CREATE, NULL);
 			goto created;
@@ -376,6 +383,7 @@ void
 plan_init(struct plan *p)
 {
 	memset(p, 0, sizeof(*p));
+	p->dir.fd = -1;
 }
 
 int
@@ -439,6 +447,7 @@ plan_item_action(int state)
 	case PLAN_SKIP: return ITEM_SKIP;
 	case PLAN_FAIL: return ITEM_FAIL;
 	case PLAN_VANISHED: return ITEM_VANISHED;
+	case PLAN_HELD: return ITEM_HELD;
 	case PLAN_PURGE: return ITEM_PURGE;
 	}
 	return 0;

@@ -9,7 +9,7 @@
 #include "filter.h"
 #include "manifest.h"
 #include "result.h"
-#include "store.h"
+#include "store/store.h"
 
 enum plan_state {
 	PLAN_UNCHANGED = 0,
@@ -19,10 +19,11 @@ enum plan_state {
 	PLAN_FAIL,
 	PLAN_VANISHED,
 	PLAN_PURGE,		/* purges only */
+	PLAN_HELD,		/* the sender held it back (not quiescent) */
 };
 
 #define PF_DATA    0x01	/* wants file data from the sender */
-#define PF_STAGED  0x02	/* a new version waits in staging/ */
+#define PF_STAGED  0x02	/* a new version waits in staging/ (plan_staged_name) */
 #define PF_ATTR    0x04	/* attributes to set in place */
 #define PF_DIRATTR 0x08	/* directory attributes to set last */
 #define PF_EXISTS  0x10	/* present in the store before the session */
@@ -50,7 +51,12 @@ struct plan {
 	struct plan_purge *purges;
 	size_t npurges;
 	int top_attr;		/* the top directory's attributes differ */
+	struct store_dir dir;	/* the store directory of the last lookup */
 };
+
+/* The name in staging/ of entry i's new version (at most PLAN_STAGED_NAME bytes). */
+#define PLAN_STAGED_NAME 32
+void plan_staged_name(char *out, size_t len, size_t i);
 
 /* Options that shape a plan. */
 struct plan_opts {

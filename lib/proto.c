@@ -9,7 +9,6 @@
 #include <string.h>
 
 #include "buf.h"
-#include "journal.h"
 #include "log.h"
 #include "path.h"
 
@@ -436,7 +435,8 @@ proto_decode_file_abort(const uint8_t *p, size_t n, uint32_t *index,
 	*action = reader_u8(&r);
 	*reason = reader_str(&r, PROTO_MAX_REASON);
 	if (reader_finish(&r) == -1 || (*action != ITEM_FAIL &&
-	    *action != ITEM_SKIP && *action != ITEM_VANISHED &&
+	    *action != ITEM_SKIP && *action != ITEM_HELD &&
+	    *action != ITEM_VANISHED &&
 	    *action != ABORT_RETRY)) {
 		free(*reason);
 		*reason = NULL;
@@ -579,7 +579,7 @@ proto_send_sub_path(struct conn *c, const struct sub_path *sp)
 	int r;
 
 	buf_init(&b);
-	r = buf_put_u8(&b, (uint8_t)sp->op) || buf_put_u64(&b, sp->dev) ||
+	r = buf_put_u8(&b, (uint8_t)sp->kind) || buf_put_u64(&b, sp->dev) ||
 	    buf_put_u64(&b, sp->ino) || buf_put_str(&b, sp->path);
 	return send_buf(c, MSG_SUB_PATH, &b, r);
 }
@@ -592,11 +592,12 @@ proto_decode_sub_path(const uint8_t *p, size_t n, struct sub_path *sp,
 	const char *why;
 
 	reader_init(&r, p, n);
-	sp->op = reader_u8(&r);
+	sp->kind = reader_u8(&r);
 	sp->dev = reader_u64(&r);
 	sp->ino = reader_u64(&r);
 	sp->path = reader_str(&r, PATH_MAX - 1);
-	if (reader_finish(&r) == -1 || sp->op < 0 || sp->op > JOP_MAX ||
+	if (reader_finish(&r) == -1 ||
+	    (sp->kind != SUB_NAME && sp->kind != SUB_ATTR) ||
 	    (strcmp(sp->path, ".") != 0 && path_check(sp->path, &why) == -1)) {
 		free(sp->path);
 		sp->path = NULL;

@@ -11,7 +11,7 @@
 #include "result.h"
 
 #define PROTO_MAGIC 0x4d524653u	/* "MRFS" */
-#define PROTO_VERSION 2	/* 2: NEED_SIG, FILE_DELTA, END_MANIFEST flags */
+#define PROTO_VERSION 3	/* 2: NEED_SIG, FILE_DELTA, END_MANIFEST flags; 3: ITEM_HELD */
 #define PROTO_MAX_RULES 4096
 #define PROTO_MAX_NEED 32768	/* indexes per NEED frame */
 #define PROTO_MAX_REASON 1024
@@ -202,9 +202,15 @@ int proto_send_renamed(struct conn *c, const struct renamed_info *ri);
 int proto_decode_renamed(const uint8_t *p, size_t n, struct renamed_info *ri,
     char *err, size_t errlen);
 
-/* A path a commit changes, with the inode it had (ino 0: none). */
+/*
+ * A path a commit into the store changes, as the master tells a slave
+ * mount: its name (created, replaced, removed) or its attributes in
+ * place. ino is what is there now, 0 for nothing; a path with an inode
+ * is a question the slave answers with a VERDICT.
+ */
+enum sub_kind { SUB_NAME = 1, SUB_ATTR = 2 };
 struct sub_path {
-	int op;			/* JOP_*, or 0: a question (answer a VERDICT) */
+	int kind;		/* enum sub_kind */
 	uint64_t dev;
 	uint64_t ino;
 	char *path;

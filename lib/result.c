@@ -31,7 +31,8 @@ result_count(struct result *r, int action)
 	case ITEM_CREATE: r->created++; break;
 	case ITEM_REPLACE: r->replaced++; break;
 	case ITEM_PURGE: r->purged++; break;
-	case ITEM_SKIP: r->skipped++; break;
+	case ITEM_SKIP:
+	case ITEM_HELD: r->skipped++; break;
 	case ITEM_FAIL: r->failed++; break;
 	case ITEM_VANISHED: r->vanished++; break;
 	}
@@ -102,6 +103,12 @@ result_addf(struct result *r, int action, const char *path, int is_dir,
 	return result_add(r, action, path, is_dir, reason);
 }
 
+int
+result_is_skip(int action)
+{
+	return action == ITEM_SKIP || action == ITEM_HELD;
+}
+
 const char *
 result_verb(int action)
 {
@@ -109,7 +116,8 @@ result_verb(int action)
 	case ITEM_CREATE: return "create";
 	case ITEM_REPLACE: return "replace";
 	case ITEM_PURGE: return "purge";
-	case ITEM_SKIP: return "skip";
+	case ITEM_SKIP:
+	case ITEM_HELD: return "skip";
 	case ITEM_FAIL: return "fail";
 	case ITEM_VANISHED: return "vanished";
 	}
@@ -122,8 +130,8 @@ result_print(const struct result *r, FILE *f, int all)
 	for (size_t i = 0; i < r->nitems; i++) {
 		const struct item *it = &r->items[i];
 
-		if (!all && it->action != ITEM_SKIP && it->action != ITEM_FAIL &&
-		    it->action != ITEM_VANISHED)
+		if (!all && !result_is_skip(it->action) &&
+		    it->action != ITEM_FAIL && it->action != ITEM_VANISHED)
 			continue;
 		fprintf(f, "%-7s ", result_verb(it->action));
 		path_fputs(it->path, f);
@@ -131,7 +139,7 @@ result_print(const struct result *r, FILE *f, int all)
 			fputc('/', f);
 		if (it->reason) {
 			/* Reasons can carry a peer's text: one line, no escapes. */
-			fputs(": ", f);
+			fputs(it->action == ITEM_HELD ? ": " RESULT_HELD : ": ", f);
 			path_fputs(it->reason, f);
 		}
 		fputc('\n', f);
@@ -211,6 +219,21 @@ result_json_string(const char *s, FILE *f)
 	fputc('"', f);
 }
 
+/* An item's reason as a JSON string, with the words a text line shows too. */
+static void
+reason_json(const struct item *it, FILE *f)
+{
+	char *s = NULL;
+
+	if (it->action == ITEM_HELD && asprintf(&s, "%s%s", RESULT_HELD,
+	    it->reason ? it->reason : "") != -1) {
+		result_json_string(s, f);
+		free(s);
+		return;
+	}
+	result_json_string(it->reason ? it->reason : "", f);
+}
+
 static void
 json_entries(const struct result *r, int action, FILE *f)
 {
@@ -220,12 +243,13 @@ json_entries(const struct result *r, int action, FILE *f)
 	for (size_t i = 0; i < r->nitems; i++) {
 		const struct item *it = &r->items[i];
 
-		if (it->action != action)
+		if (it->action != action && !(action == ITEM_SKIP &&
+		    it->action == ITEM_HELD))
 			continue;
 		fputs(first ? "{\"path\":" : ",{\"path\":", f);
 		result_json_string(it->path, f);
 		fputs(",\"reason\":", f);
-		result_json_string(it->reason ? it->reason : "", f);
+		reason_json(it, f);
 		fputc('}', f);
 		first = 0;
 	}

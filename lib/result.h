@@ -12,8 +12,12 @@ enum item_action {
 	ITEM_SKIP,
 	ITEM_FAIL,
 	ITEM_VANISHED,
-	ITEM_ACTION_MAX = ITEM_VANISHED
+	ITEM_HELD,		/* the source file was not quiescent: a skip, sent later */
+	ITEM_ACTION_MAX = ITEM_HELD
 };
+
+/* Printed before the reason of an ITEM_HELD line, in text and JSON alike. */
+#define RESULT_HELD "held back: "
 
 struct item {
 	int action;
@@ -55,6 +59,8 @@ void result_merge_counts(struct result *dst, const struct result *src);
 /* Formats a reason like printf and records it. */
 int result_addf(struct result *r, int action, const char *path, int is_dir,
     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* Whether an action counts as skipped (ITEM_SKIP, ITEM_HELD). */
+int result_is_skip(int action);
 /* The verb printed for an action ("create", "skip", ...). */
 const char *result_verb(int action);
 /*

@@ -557,7 +557,7 @@ held_back(struct sender *s, uint32_t idx, int fd, const struct stat *st,
 	    htab_get(s->o->force, path, strlen(path), &dummy))
 		return 0;
 	if (s->o->quiet > 0 && age < s->o->quiet) {
-		snprintf(reason, len, SENDER_HELD "changed %.1fs ago, within the "
+		snprintf(reason, len, "changed %.1fs ago, within the "
 		    "quiet window of %ds", age, s->o->quiet);
 		return 1;
 	}
@@ -571,7 +571,7 @@ held_back(struct sender *s, uint32_t idx, int fd, const struct stat *st,
 		return 0;	/* no lease here (not our file, no CAP_LEASE) */
 	if (s->o->openupdate >= 0 && age >= s->o->openupdate)
 		return 0;
-	snprintf(reason, len, SENDER_HELD "open for update");
+	snprintf(reason, len, "open for update");
 	return 1;
 }
 
@@ -606,7 +606,7 @@ send_file(struct sender *s, uint32_t idx, uint64_t from, struct delta_sig *sig)
 		}
 		if (held_back(s, idx, fd, &st, reason, sizeof(reason))) {
 			close(fd);
-			abort_to(s, idx, ITEM_SKIP, reason);
+			abort_to(s, idx, ITEM_HELD, reason);
 			return;
 		}
 		enum attempt a = send_attempt(s, idx, fd, &st, from, sig);

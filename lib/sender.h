@@ -27,8 +27,8 @@ struct sender_opts {
 	/*
 	 * Quiescence (mirrord): a file changed less than quiet seconds ago,
 	 * or, with hold_open, open for write by some process (a read lease
-	 * cannot be had), is held back: reported skipped with a reason that
-	 * starts with SENDER_HELD, and sent by a later session. openupdate
+	 * cannot be had), is held back: reported as ITEM_HELD (a skip), and
+	 * sent by a later session. openupdate
 	 * >= 0 sends a file open for write once unchanged that long. Paths in
 	 * force (past max_defer) are sent anyway when a consistent copy can
 	 * be read.
@@ -58,8 +58,6 @@ struct sender_opts {
 	/* Delta transfer: read by session_run, which sets each peer's flag. */
 	enum whole_file whole_file;
 };
-
-#define SENDER_HELD "held back: "
 
 /* One destination of a session. */
 struct sender_peer {

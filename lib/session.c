@@ -13,7 +13,7 @@
 #include "log.h"
 #include "proto.h"
 #include "receiver.h"
-#include "store.h"
+#include "store/master.h"
 
 #define SESSION_SOCKBUF (4 * 1024 * 1024)
 
@@ -31,7 +31,7 @@ local_receiver_main(void *arg)
 	struct local_receiver *t = arg;
 	struct receiver_target target = {
 		.path = t->store,
-		.store_flags = STORE_CREATE | STORE_WAIT,
+		.master_flags = MASTER_CREATE | MASTER_WAIT,
 	};
 
 	t->rc = receiver_run(&t->conn, &target);
@@ -182,7 +182,7 @@ session_receive(struct conn *c, const char *store, struct result *counts)
 {
 	struct receiver_target t = {
 		.path = store,
-		.store_flags = STORE_CREATE | STORE_WAIT,
+		.master_flags = MASTER_CREATE | MASTER_WAIT,
 		.counts = counts,
 	};
 	struct conn m;

@@ -474,10 +474,7 @@ settle_changes(struct fileset *fs)
 		int held = 0;
 
 		for (size_t k = 0; k < r->nitems && !held; k++)
-			held = r->items[k].action == ITEM_SKIP &&
-			    r->items[k].reason != NULL &&
-			    strncmp(r->items[k].reason, SENDER_HELD,
-			    strlen(SENDER_HELD)) == 0 &&
+			held = r->items[k].action == ITEM_HELD &&
 			    strcmp(r->items[k].path, old[i].path) == 0;
 		if (held || old[i].last >= fs->started_precise)
 			old[keep++] = old[i];
@@ -487,9 +484,7 @@ settle_changes(struct fileset *fs)
 	fs->nchanges = keep;
 	/* Held-back files not seen by the watcher are pending too. */
 	for (size_t k = 0; k < r->nitems; k++)
-		if (r->items[k].action == ITEM_SKIP && r->items[k].reason &&
-		    strncmp(r->items[k].reason, SENDER_HELD,
-		    strlen(SENDER_HELD)) == 0)
+		if (r->items[k].action == ITEM_HELD)
 			change_add(fs, r->items[k].path, fs->started_precise,
 			    now_precise());
 	changes_rebuild_index(fs);
@@ -611,13 +606,12 @@ status_one(FILE *f, const struct fileset *fs)
 	for (size_t k = 0; k < r->nitems; k++) {
 		const struct item *it = &r->items[k];
 
-		if (it->action != ITEM_SKIP || it->reason == NULL ||
-		    strncmp(it->reason, SENDER_HELD, strlen(SENDER_HELD)) != 0)
+		if (it->action != ITEM_HELD)
 			continue;
 		fputs(first ? "{\"path\":" : ",{\"path\":", f);
 		result_json_string(it->path, f);
 		fputs(",\"reason\":", f);
-		result_json_string(it->reason + strlen(SENDER_HELD), f);
+		result_json_string(it->reason ? it->reason : "", f);
 		fputc('}', f);
 		first = 0;
 	}
@@ -695,11 +689,9 @@ fileset_status_text(struct fileset *const *sets, size_t n)
 		for (size_t k = 0; k < r->nitems; k++) {
 			const struct item *it = &r->items[k];
 
-			if (it->action == ITEM_SKIP && it->reason != NULL &&
-			    strncmp(it->reason, SENDER_HELD,
-			    strlen(SENDER_HELD)) == 0)
+			if (it->action == ITEM_HELD)
 				fprintf(f, "  held back: %s: %s\n", it->path,
-				    it->reason + strlen(SENDER_HELD));
+				    it->reason ? it->reason : "");
 		}
 	}
 	if (fclose(f) != 0) {

@@ -21,8 +21,7 @@
 #include "proto.h"
 #include "result.h"
 #include "session.h"
-#include "store.h"
-#include "syncfile.h"
+#include "store/master.h"
 
 #define EXIT_PARTIAL 1
 #define EXIT_USAGE 2
@@ -324,9 +323,9 @@ cmd_recover(int argc, char **argv)
 		    "started\n", argv[1]);
 		return 0;
 	}
-	if (store_open(&s, argv[1], 0) == -1)
+	if (master_open(&s, argv[1], 0, NULL, NULL) == -1)
 		return EXIT_FATAL;
-	store_close(&s);
+	master_close(&s);
 	printf("%s: consistent, no interrupted session left\n", argv[1]);
 	return 0;
 }
@@ -505,7 +504,7 @@ cmd_clear_sync(int argc, char **argv)
 		fputs(clear_sync_help, stderr);
 		return EXIT_USAGE;
 	}
-	if (store_clear_sync(argv[1], &e, &found) == -1) {
+	if (master_clear_sync(argv[1], &e, &found) == -1) {
 		if (errno == EBUSY)
 			log_errx("%s: refusing to clear the entry of a live "
 			    "master", argv[1]);

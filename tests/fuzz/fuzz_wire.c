@@ -9,7 +9,7 @@
 #include "config.h"
 #include "conn.h"
 #include "delta.h"
-#include "journal.h"
+#include "store/journal.h"
 #include "log.h"
 #include "net.h"
 #include "proto.h"

@@ -10,10 +10,10 @@
 #include "buf.h"
 #include "conn.h"
 #include "delta.h"
-#include "journal.h"
+#include "store/journal.h"
 #include "log.h"
 #include "proto.h"
-#include "store.h"
+#include "store/master.h"
 
 static void
 all_frames(struct conn *c)
@@ -94,14 +94,14 @@ static void
 journal_seed(const char *dir)
 {
 	char tmp[] = "/tmp/seed-store-XXXXXX", path[4096], buf[65536];
-	struct entry a = { .mode = 0755, .mtime_sec = 1700000000 };
+	struct journal_attr a = { .mode = 0755, .mtime_sec = 1700000000 };
 	struct journal j;
 	struct store s;
 	ssize_t n;
 	int in, out;
 	uint8_t sel = 2;
 
-	if (mkdtemp(tmp) == NULL || store_open(&s, tmp, 0) == -1)
+	if (mkdtemp(tmp) == NULL || master_open(&s, tmp, 0, NULL, NULL) == -1)
 		exit(1);
 	journal_init(&j);
 	journal_add(&j, JOP_MKDIR, 0, "dir", NULL, NULL, 0);
@@ -123,7 +123,7 @@ journal_seed(const char *dir)
 	close(in);
 	close(out);
 	unlinkat(s.metafd, "journal", 0);
-	store_close(&s);
+	master_close(&s);
 	journal_release(&j);
 	snprintf(path, sizeof(path), "rm -rf '%s'", tmp);
 	if (system(path) != 0)

@@ -14,7 +14,6 @@
 #include "buf.h"
 #include "conn.h"
 #include "filter.h"
-#include "journal.h"
 #include "log.h"
 #include "manifest.h"
 #include "proto.h"
@@ -1748,21 +1747,21 @@ START_TEST(test_sub_path_round_trip)
 {
 	struct sub_path sp, out;
 
-	for (int op = 0; op <= JOP_MAX; op++) {
-		sp.op = op;
-		sp.dev = 0xfd00u + (uint64_t)op;
-		sp.ino = UINT64_MAX - (uint64_t)op;
+	for (int kind = SUB_NAME; kind <= SUB_ATTR; kind++) {
+		sp.kind = kind;
+		sp.dev = 0xfd00u + (uint64_t)kind;
+		sp.ino = UINT64_MAX - (uint64_t)kind;
 		sp.path = "dir/sub dir/file.txt";
 		ck_assert_msg(sub_path_round_trip(&sp, &out) == 0,
-		    "op %d: %s", op, err);
-		ck_assert_int_eq(out.op, op);
+		    "kind %d: %s", kind, err);
+		ck_assert_int_eq(out.kind, kind);
 		ck_assert_uint_eq(out.dev, sp.dev);
 		ck_assert_uint_eq(out.ino, sp.ino);
 		ck_assert_str_eq(out.path, sp.path);
 		free(out.path);
 	}
-	/* "." is the top directory (JOP_ATTR on it). */
-	sp.op = JOP_ATTR;
+	/* "." is the top directory (its attributes). */
+	sp.kind = SUB_ATTR;
 	sp.dev = sp.ino = 0;
 	sp.path = ".";
 	ck_assert_int_eq(sub_path_round_trip(&sp, &out), 0);
@@ -1782,18 +1781,21 @@ START_TEST(test_sub_path_hostile)
 	uint8_t *c;
 	size_t n;
 
-	sp.op = JOP_MAX + 1;
+	sp.kind = SUB_ATTR + 1;
 	sp.dev = 1;
 	sp.ino = 2;
 	sp.path = "a";
 	ck_assert_int_eq(sub_path_round_trip(&sp, &out), -1);
 	ck_assert(err[0] != '\0');
 	ck_assert_ptr_null(out.path);
-	sp.op = 255;
+	sp.kind = 0;
+	ck_assert_int_eq(sub_path_round_trip(&sp, &out), -1);
+	ck_assert_ptr_null(out.path);
+	sp.kind = 255;
 	ck_assert_int_eq(sub_path_round_trip(&sp, &out), -1);
 	ck_assert_ptr_null(out.path);
 
-	sp.op = JOP_PUT;
+	sp.kind = SUB_NAME;
 	for (size_t i = 0; i < sizeof(bad_paths) / sizeof(bad_paths[0]); i++) {
 		sp.path = bad_paths[i];
 		ck_assert_msg(sub_path_round_trip(&sp, &out) == -1,

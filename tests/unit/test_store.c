@@ -15,8 +15,7 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "store.h"
-#include "syncfile.h"
+#include "store/master.h"
 #include "unit.h"
 
 /* Every test's directory is made in base, which main() removes at the end
@@ -26,6 +25,7 @@ static char top[sizeof(base) + 16];
 static char store_path[PATH_MAX];
 static char outside[PATH_MAX];
 static struct store s;
+static struct store_dir dir = STORE_DIR_INIT;	/* the tests' kept directory */
 
 
 /* Creates TOP/rel (parents must exist) holding text. */
@@ -83,13 +83,14 @@ setup(void)
 	make_file("outside/x", "precious");
 	make_dir("outside/sub");
 	make_file("outside/sub/y", "precious too");
-	ck_assert_int_eq(store_open(&s, store_path, STORE_CREATE), 0);
+	ck_assert_int_eq(master_open(&s, store_path, MASTER_CREATE, NULL, NULL), 0);
 }
 
 static void
 teardown(void)
 {
-	store_close(&s);
+	store_dir_release(&dir);
+	master_close(&s);
 	rm_rf(top);
 }
 
@@ -126,9 +127,9 @@ START_TEST(test_open_creates_layout)
 	ck_assert_int_eq(fstat(s.stagingfd, &st), 0);
 	ck_assert(S_ISDIR(st.st_mode));
 	/* Reopening an existing store works the same. */
-	store_close(&s);
+	master_close(&s);
 	ck_assert_int_eq(s.rootfd, -1);
-	ck_assert_int_eq(store_open(&s, store_path, 0), 0);
+	ck_assert_int_eq(master_open(&s, store_path, 0, NULL, NULL), 0);
 	ck_assert_int_ge(s.stagingfd, 0);
 }
 END_TEST
@@ -139,20 +140,20 @@ START_TEST(test_open_missing)
 	struct store t;
 	struct stat st;
 
-	/* Without STORE_CREATE a missing store is an error. */
+	/* Without MASTER_CREATE a missing store is an error. */
 	snprintf(p, sizeof(p), "%s/nostore", top);
-	ck_assert_int_eq(store_open(&t, p, 0), -1);
+	ck_assert_int_eq(master_open(&t, p, 0, NULL, NULL), -1);
 	ck_assert(!exists("nostore"));
-	/* STORE_CREATE does not create parents. */
+	/* MASTER_CREATE does not create parents. */
 	snprintf(p, sizeof(p), "%s/no/parent", top);
-	ck_assert_int_eq(store_open(&t, p, STORE_CREATE), -1);
+	ck_assert_int_eq(master_open(&t, p, MASTER_CREATE, NULL, NULL), -1);
 	ck_assert(!exists("no"));
 	/* A read-only view of a missing store is empty, and changes nothing. */
 	snprintf(p, sizeof(p), "%s/nostore", top);
-	ck_assert_int_eq(store_open(&t, p, STORE_READONLY | STORE_CREATE), 0);
+	ck_assert_int_eq(store_open_view(&t, p), 0);
 	ck_assert(!exists("nostore"));
 	errno = 0;
-	ck_assert_int_eq(store_lstat(&t, "a", &st), -1);
+	ck_assert_int_eq(store_lstat(&t, NULL, "a", &st), -1);
 	ck_assert_int_eq(errno, ENOENT);
 	store_close(&t);
 }
@@ -167,9 +168,9 @@ START_TEST(test_readonly_changes_nothing)
 	make_dir("plain");
 	make_file("plain/f", "x");
 	snprintf(p, sizeof(p), "%s/plain", top);
-	ck_assert_int_eq(store_open(&t, p, STORE_READONLY), 0);
+	ck_assert_int_eq(store_open_view(&t, p), 0);
 	ck_assert(!exists("plain/.mirrorfs"));
-	ck_assert_int_eq(store_lstat(&t, "f", &st), 0);
+	ck_assert_int_eq(store_lstat(&t, NULL, "f", &st), 0);
 	ck_assert(S_ISREG(st.st_mode));
 	store_close(&t);
 }
@@ -180,17 +181,17 @@ START_TEST(test_lock)
 	struct store t;
 
 	/* A second writer is refused while the first holds the store. */
-	ck_assert_int_eq(store_open(&t, store_path, 0), -1);
-	ck_assert_int_eq(store_open(&t, store_path, STORE_CREATE), -1);
+	ck_assert_int_eq(master_open(&t, store_path, 0, NULL, NULL), -1);
+	ck_assert_int_eq(master_open(&t, store_path, MASTER_CREATE, NULL, NULL), -1);
 	/* A read-only view takes no lock. */
-	ck_assert_int_eq(store_open(&t, store_path, STORE_READONLY), 0);
+	ck_assert_int_eq(store_open_view(&t, store_path), 0);
 	store_close(&t);
 	/* Once the first is closed, the store can be opened again. */
-	store_close(&s);
-	ck_assert_int_eq(store_open(&t, store_path, 0), 0);
-	ck_assert_int_eq(store_open(&s, store_path, 0), -1);
-	store_close(&t);
-	ck_assert_int_eq(store_open(&s, store_path, 0), 0);
+	master_close(&s);
+	ck_assert_int_eq(master_open(&t, store_path, 0, NULL, NULL), 0);
+	ck_assert_int_eq(master_open(&s, store_path, 0, NULL, NULL), -1);
+	master_close(&t);
+	ck_assert_int_eq(master_open(&s, store_path, 0, NULL, NULL), 0);
 }
 END_TEST
 
@@ -206,28 +207,28 @@ START_TEST(test_lstat_and_open_inside)
 	make_file("store/a/b/f", "content");
 	make_link("f", "store/a/b/l");
 
-	ck_assert_int_eq(store_lstat(&s, "a", &st), 0);
+	ck_assert_int_eq(store_lstat(&s, NULL, "a", &st), 0);
 	ck_assert(S_ISDIR(st.st_mode));
-	ck_assert_int_eq(store_lstat(&s, "a/b/f", &st), 0);
+	ck_assert_int_eq(store_lstat(&s, NULL, "a/b/f", &st), 0);
 	ck_assert(S_ISREG(st.st_mode));
 	ck_assert_int_eq(st.st_size, 7);
-	ck_assert_int_eq(store_lstat(&s, "a/b/l", &st), 0);
+	ck_assert_int_eq(store_lstat(&s, NULL, "a/b/l", &st), 0);
 	ck_assert(S_ISLNK(st.st_mode));
 	errno = 0;
-	ck_assert_int_eq(store_lstat(&s, "a/b/missing", &st), -1);
+	ck_assert_int_eq(store_lstat(&s, NULL, "a/b/missing", &st), -1);
 	ck_assert_int_eq(errno, ENOENT);
 	errno = 0;
-	ck_assert_int_eq(store_lstat(&s, "a/nodir/f", &st), -1);
+	ck_assert_int_eq(store_lstat(&s, NULL, "a/nodir/f", &st), -1);
 	ck_assert_int_eq(errno, ENOENT);
 	errno = 0;
-	ck_assert_int_eq(store_lstat(&s, "a/b/f/g", &st), -1);
+	ck_assert_int_eq(store_lstat(&s, NULL, "a/b/f/g", &st), -1);
 	ck_assert_int_eq(errno, ENOTDIR);
 
-	pfd = store_parent(&s, "a/b/f", &name);
+	pfd = store_parent(&s, &dir, "a/b/f", &name);
 	ck_assert_int_ge(pfd, 0);
 	ck_assert_str_eq(name, "f");
 	ck_assert_int_eq(fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW), 0);
-	pfd = store_parent(&s, "top-level", &name);
+	pfd = store_parent(&s, &dir, "top-level", &name);
 	ck_assert_int_eq(pfd, s.rootfd);
 	ck_assert_str_eq(name, "top-level");
 
@@ -260,10 +261,10 @@ no_escape_through(const char *link)
 
 	snprintf(rel, sizeof(rel), "%s/x", link);
 	errno = 0;
-	ck_assert_int_eq(store_lstat(&s, rel, &st), -1);
+	ck_assert_int_eq(store_lstat(&s, NULL, rel, &st), -1);
 	REFUSED_ESCAPE();
 	errno = 0;
-	ck_assert_int_eq(store_parent(&s, rel, &name), -1);
+	ck_assert_int_eq(store_parent(&s, &dir, rel, &name), -1);
 	REFUSED_ESCAPE();
 	errno = 0;
 	ck_assert_int_eq(store_open_at(&s, rel, O_RDONLY), -1);
@@ -277,13 +278,13 @@ no_escape_through(const char *link)
 	REFUSED_ESCAPE();
 	snprintf(rel, sizeof(rel), "%s/sub/y", link);
 	errno = 0;
-	ck_assert_int_eq(store_lstat(&s, rel, &st), -1);
+	ck_assert_int_eq(store_lstat(&s, NULL, rel, &st), -1);
 	REFUSED_ESCAPE();
 	/* Removing through the link fails and removes nothing outside. */
 	snprintf(rel, sizeof(rel), "%s/x", link);
-	ck_assert_int_eq(store_remove_tree(&s, rel), -1);
+	ck_assert_int_eq(store_remove_tree(&s, &dir, rel), -1);
 	snprintf(rel, sizeof(rel), "%s/sub", link);
-	ck_assert_int_eq(store_remove_tree(&s, rel), -1);
+	ck_assert_int_eq(store_remove_tree(&s, &dir, rel), -1);
 	outside_untouched();
 }
 
@@ -310,10 +311,10 @@ START_TEST(test_escape_errno)
 	ck_assert_int_eq(store_open_at(&s, "link/x", O_RDONLY), -1);
 	ESCAPE_REFUSED();
 	errno = 0;
-	ck_assert_int_eq(store_lstat(&s, "link/x", &st), -1);
+	ck_assert_int_eq(store_lstat(&s, NULL, "link/x", &st), -1);
 	ESCAPE_REFUSED();
 	errno = 0;
-	ck_assert_int_eq(store_parent(&s, "link/x", &name), -1);
+	ck_assert_int_eq(store_parent(&s, &dir, "link/x", &name), -1);
 	ESCAPE_REFUSED();
 }
 END_TEST
@@ -351,13 +352,13 @@ START_TEST(test_no_escape_dotdot)
 
 	make_dir("store/a");
 	errno = 0;
-	ck_assert_int_eq(store_lstat(&s, "../outside/x", &st), -1);
+	ck_assert_int_eq(store_lstat(&s, NULL, "../outside/x", &st), -1);
 	ESCAPE_REFUSED();
 	errno = 0;
-	ck_assert_int_eq(store_lstat(&s, "a/../../outside/x", &st), -1);
+	ck_assert_int_eq(store_lstat(&s, NULL, "a/../../outside/x", &st), -1);
 	ESCAPE_REFUSED();
 	errno = 0;
-	ck_assert_int_eq(store_parent(&s, "../outside/x", &name), -1);
+	ck_assert_int_eq(store_parent(&s, &dir, "../outside/x", &name), -1);
 	ESCAPE_REFUSED();
 	errno = 0;
 	ck_assert_int_eq(store_open_at(&s, "../outside/x", O_RDONLY), -1);
@@ -365,8 +366,8 @@ START_TEST(test_no_escape_dotdot)
 	errno = 0;
 	ck_assert_int_eq(store_open_at(&s, "/etc/passwd", O_RDONLY), -1);
 	ESCAPE_REFUSED();
-	ck_assert_int_eq(store_remove_tree(&s, "../outside/x"), -1);
-	ck_assert_int_eq(store_remove_tree(&s, "a/../../outside/sub"), -1);
+	ck_assert_int_eq(store_remove_tree(&s, &dir, "../outside/x"), -1);
+	ck_assert_int_eq(store_remove_tree(&s, &dir, "a/../../outside/sub"), -1);
 	outside_untouched();
 }
 END_TEST
@@ -377,10 +378,10 @@ START_TEST(test_symlink_itself_is_visible)
 
 	/* lstat of the link itself is fine: it describes the link. */
 	make_link(outside, "store/link");
-	ck_assert_int_eq(store_lstat(&s, "link", &st), 0);
+	ck_assert_int_eq(store_lstat(&s, NULL, "link", &st), 0);
 	ck_assert(S_ISLNK(st.st_mode));
 	/* Removing the link removes the link, never its target. */
-	ck_assert_int_eq(store_remove_tree(&s, "link"), 0);
+	ck_assert_int_eq(store_remove_tree(&s, &dir, "link"), 0);
 	ck_assert(!exists("store/link"));
 	outside_untouched();
 }
@@ -402,15 +403,15 @@ START_TEST(test_remove_tree_nested)
 	make_link("../../outside/sub", "store/t/a/b/out2");
 	make_file("store/keep", "k");
 	/* Cache a directory inside the tree first. */
-	ck_assert_int_eq(store_lstat(&s, "t/a/b/c/deep", &st), 0);
+	ck_assert_int_eq(store_lstat(&s, NULL, "t/a/b/c/deep", &st), 0);
 
-	ck_assert_int_eq(store_remove_tree(&s, "t"), 0);
+	ck_assert_int_eq(store_remove_tree(&s, &dir, "t"), 0);
 	ck_assert(!exists("store/t"));
 	ck_assert(exists("store/keep"));
 	outside_untouched();
 	/* The removed tree is gone for the store too, not a stale cache. */
 	errno = 0;
-	ck_assert_int_eq(store_lstat(&s, "t/a/b/c/deep", &st), -1);
+	ck_assert_int_eq(store_lstat(&s, NULL, "t/a/b/c/deep", &st), -1);
 	ck_assert_int_eq(errno, ENOENT);
 }
 END_TEST
@@ -419,14 +420,14 @@ START_TEST(test_remove_tree_file_and_missing)
 {
 	make_dir("store/d");
 	make_file("store/d/f", "x");
-	ck_assert_int_eq(store_remove_tree(&s, "d/f"), 0);
+	ck_assert_int_eq(store_remove_tree(&s, &dir, "d/f"), 0);
 	ck_assert(!exists("store/d/f"));
 	ck_assert(exists("store/d"));
 	/* Missing paths, and paths under a missing directory, count as done. */
-	ck_assert_int_eq(store_remove_tree(&s, "d/f"), 0);
-	ck_assert_int_eq(store_remove_tree(&s, "nothing"), 0);
-	ck_assert_int_eq(store_remove_tree(&s, "no/such/dir"), 0);
-	ck_assert_int_eq(store_remove_tree(&s, "d"), 0);
+	ck_assert_int_eq(store_remove_tree(&s, &dir, "d/f"), 0);
+	ck_assert_int_eq(store_remove_tree(&s, &dir, "nothing"), 0);
+	ck_assert_int_eq(store_remove_tree(&s, &dir, "no/such/dir"), 0);
+	ck_assert_int_eq(store_remove_tree(&s, &dir, "d"), 0);
 	ck_assert(!exists("store/d"));
 	ck_assert(exists("store/.mirrorfs/lock"));
 }
@@ -440,12 +441,12 @@ START_TEST(test_remove_tree_recreate)
 	make_dir("store/r");
 	make_dir("store/r/s");
 	make_file("store/r/s/f", "old");
-	ck_assert_int_eq(store_lstat(&s, "r/s/f", &st), 0);
-	ck_assert_int_eq(store_remove_tree(&s, "r"), 0);
+	ck_assert_int_eq(store_lstat(&s, &dir, "r/s/f", &st), 0);
+	ck_assert_int_eq(store_remove_tree(&s, &dir, "r"), 0);
 	make_dir("store/r");
 	make_dir("store/r/s");
 	make_file("store/r/s/f", "newer");
-	ck_assert_int_eq(store_lstat(&s, "r/s/f", &st), 0);
+	ck_assert_int_eq(store_lstat(&s, &dir, "r/s/f", &st), 0);
 	ck_assert_int_eq(st.st_size, 5);
 }
 END_TEST
@@ -460,9 +461,9 @@ START_TEST(test_reopen_clears_renamed)
 	make_file("store/.mirrorfs/renamed/AA000001", "old version");
 	make_file("store/.mirrorfs/renamed/AA000002", "older version");
 	make_file("store/kept", "data");
-	store_close(&s);
+	master_close(&s);
 	ck_assert(exists("store/.mirrorfs/renamed/AA000001"));
-	ck_assert_int_eq(store_open(&s, store_path, 0), 0);
+	ck_assert_int_eq(master_open(&s, store_path, 0, NULL, NULL), 0);
 	ck_assert(!exists("store/.mirrorfs/renamed/AA000001"));
 	ck_assert(!exists("store/.mirrorfs/renamed/AA000002"));
 	ck_assert(exists("store/.mirrorfs/renamed"));
@@ -476,9 +477,9 @@ meta_link_refused(const char *meta_rel, const char *target)
 {
 	struct store t;
 
-	store_close(&s);
+	master_close(&s);
 	make_link(target, meta_rel);
-	ck_assert_int_eq(store_open(&t, store_path, 0), -1);
+	ck_assert_int_eq(master_open(&t, store_path, 0, NULL, NULL), -1);
 	outside_untouched();
 	ck_assert(!exists("outside/lock"));
 	ck_assert(!exists("outside/staging"));
@@ -531,7 +532,7 @@ START_TEST(test_sync)
 }
 END_TEST
 
-/* ---- SYNC entry: store_open_as, store_clear_sync ---------------------- */
+/* ---- SYNC entry: master_open, master_clear_sync ---------------------- */
 
 /* Writes STORE/.mirrorfs/SYNC naming instance, pid and host. */
 static void
@@ -590,11 +591,10 @@ START_TEST(test_master_entry)
 	ck_assert_int_eq(e.pid, getpid());
 	ck_assert_str_eq(e.host, host);
 	ck_assert_int_eq(s.master, 1);
-	store_close(&s);
+	master_close(&s);
 	ck_assert_int_eq(read_entry(&e), 0);
 
-	ck_assert_int_eq(store_open_as(&s, store_path, 0, "mirrorfs@/mnt/x",
-	    NULL, NULL), 0);
+	ck_assert_int_eq(master_open(&s, store_path, 0, "mirrorfs@/mnt/x", NULL), 0);
 	ck_assert_int_eq(read_entry(&e), 1);
 	ck_assert_str_eq(e.instance, "mirrorfs@/mnt/x");
 }
@@ -605,10 +605,10 @@ START_TEST(test_stale_other_host)
 	struct sync_entry e;
 
 	/* Another host's master may be alive (shared storage): ESTALE. */
-	store_close(&s);
+	master_close(&s);
 	plant_entry("mirrorfs@/mnt/far", 4242, "far-away-host");
 	errno = 0;
-	ck_assert_int_eq(store_open_as(&s, store_path, 0, "mine", NULL, NULL),
+	ck_assert_int_eq(master_open(&s, store_path, 0, "mine", NULL),
 	    -1);
 	ck_assert_int_eq(errno, ESTALE);
 	ck_assert_msg(strstr(log_last(), "far-away-host") != NULL &&
@@ -620,11 +620,11 @@ START_TEST(test_stale_other_host)
 	ck_assert_int_eq(e.pid, 4242);
 	ck_assert_str_eq(e.instance, "mirrorfs@/mnt/far");
 	errno = 0;
-	ck_assert_int_eq(store_open(&s, store_path, 0), -1);
+	ck_assert_int_eq(master_open(&s, store_path, 0, NULL, NULL), -1);
 	ck_assert_int_eq(errno, ESTALE);
 	ck_assert_int_eq(read_entry(&e), 1);
 	/* The lock is not left held by the refused open. */
-	ck_assert_int_eq(store_open(&s, store_path, STORE_READONLY), 0);
+	ck_assert_int_eq(store_open_view(&s, store_path), 0);
 	store_close(&s);
 }
 END_TEST
@@ -635,16 +635,15 @@ START_TEST(test_stale_same_instance)
 	char host[256];
 
 	/* Its own instance regains control, even from another host. */
-	store_close(&s);
+	master_close(&s);
 	plant_entry("mirrorfs@/mnt/mine", 4242, "far-away-host");
-	ck_assert_int_eq(store_open_as(&s, store_path, 0, "mirrorfs@/mnt/mine",
-	    NULL, NULL), 0);
+	ck_assert_int_eq(master_open(&s, store_path, 0, "mirrorfs@/mnt/mine", NULL), 0);
 	this_host(host, sizeof(host));
 	ck_assert_int_eq(read_entry(&e), 1);
 	ck_assert_int_eq(e.pid, getpid());
 	ck_assert_str_eq(e.host, host);
 	ck_assert_str_eq(e.instance, "mirrorfs@/mnt/mine");
-	store_close(&s);
+	master_close(&s);
 	ck_assert_int_eq(read_entry(&e), 0);
 }
 END_TEST
@@ -655,10 +654,10 @@ START_TEST(test_stale_same_host)
 	char host[256];
 
 	/* On its own host the free lock proves the old master dead. */
-	store_close(&s);
+	master_close(&s);
 	this_host(host, sizeof(host));
 	plant_entry("mirrorfs@/mnt/other", 4242, host);
-	ck_assert_int_eq(store_open_as(&s, store_path, 0, "mine", NULL, NULL),
+	ck_assert_int_eq(master_open(&s, store_path, 0, "mine", NULL),
 	    0);
 	ck_assert_msg(strstr(log_last(), "4242") != NULL, "message '%s'",
 	    log_last());
@@ -676,15 +675,13 @@ START_TEST(test_live_master_busy)
 
 	/* A live master (the lock held) is EBUSY, and named. */
 	errno = 0;
-	ck_assert_int_eq(store_open_as(&t, store_path, 0, "second", NULL,
-	    NULL), -1);
+	ck_assert_int_eq(master_open(&t, store_path, 0, "second", NULL), -1);
 	ck_assert_int_eq(errno, EBUSY);
 	snprintf(want, sizeof(want), "pid %ld", (long)getpid());
 	ck_assert_msg(strstr(log_last(), want) != NULL, "message '%s'",
 	    log_last());
 	errno = 0;
-	ck_assert_int_eq(store_open_as(&t, store_path, STORE_TRY, "second",
-	    NULL, NULL), -1);
+	ck_assert_int_eq(master_open(&t, store_path, MASTER_TRY, "second", NULL), -1);
 	ck_assert_int_eq(errno, EBUSY);
 	/* The refused open did not touch the master's entry. */
 	{
@@ -701,17 +698,17 @@ START_TEST(test_clear_sync_stale)
 	struct sync_entry e;
 	int found = -1;
 
-	store_close(&s);
+	master_close(&s);
 	plant_entry("mirrorfs@/mnt/far", 4242, "far-away-host");
 	memset(&e, 0, sizeof(e));
-	ck_assert_int_eq(store_clear_sync(store_path, &e, &found), 0);
+	ck_assert_int_eq(master_clear_sync(store_path, &e, &found), 0);
 	ck_assert_int_eq(found, 1);
 	ck_assert_str_eq(e.host, "far-away-host");
 	ck_assert_int_eq(e.pid, 4242);
 	ck_assert_str_eq(e.instance, "mirrorfs@/mnt/far");
 	ck_assert_int_eq(read_entry(&e), 0);
 	/* Now the store opens. */
-	ck_assert_int_eq(store_open_as(&s, store_path, 0, "mine", NULL, NULL),
+	ck_assert_int_eq(master_open(&s, store_path, 0, "mine", NULL),
 	    0);
 }
 END_TEST
@@ -722,18 +719,18 @@ START_TEST(test_clear_sync_none)
 	char plain[PATH_MAX + 16];
 	int found = -1;
 
-	store_close(&s);
-	ck_assert_int_eq(store_clear_sync(store_path, &e, &found), 0);
+	master_close(&s);
+	ck_assert_int_eq(master_clear_sync(store_path, &e, &found), 0);
 	ck_assert_int_eq(found, 0);
 	/* A directory never used as a store: nothing to clear. */
 	snprintf(plain, sizeof(plain), "%s/outside", top);
 	found = -1;
-	ck_assert_int_eq(store_clear_sync(plain, &e, &found), 0);
+	ck_assert_int_eq(master_clear_sync(plain, &e, &found), 0);
 	ck_assert_int_eq(found, 0);
 	ck_assert(!exists("outside/.mirrorfs"));
 	/* No directory at all. */
 	snprintf(plain, sizeof(plain), "%s/nowhere", top);
-	ck_assert_int_eq(store_clear_sync(plain, &e, &found), -1);
+	ck_assert_int_eq(master_clear_sync(plain, &e, &found), -1);
 }
 END_TEST
 
@@ -743,9 +740,9 @@ START_TEST(test_clear_sync_malformed)
 	int found = -1;
 
 	/* An unreadable entry is removed too (it can only block). */
-	store_close(&s);
+	master_close(&s);
 	make_file("store/.mirrorfs/SYNC", "no equals sign here\n");
-	ck_assert_int_eq(store_clear_sync(store_path, &e, &found), 0);
+	ck_assert_int_eq(master_clear_sync(store_path, &e, &found), 0);
 	ck_assert_int_eq(found, 1);
 	ck_assert(!exists("store/.mirrorfs/SYNC"));
 }
@@ -761,13 +758,13 @@ START_TEST(test_clear_sync_busy)
 	 * open file description, so this process conflicts with itself).
 	 */
 	errno = 0;
-	ck_assert_int_eq(store_clear_sync(store_path, &e, &found), -1);
+	ck_assert_int_eq(master_clear_sync(store_path, &e, &found), -1);
 	ck_assert_int_eq(errno, EBUSY);
 	ck_assert_int_eq(found, 0);
 	ck_assert_int_eq(read_entry(&e), 1);
 	ck_assert_int_eq(e.pid, getpid());
 	/* The master is unharmed: it still removes its entry on close. */
-	store_close(&s);
+	master_close(&s);
 	ck_assert_int_eq(read_entry(&e), 0);
 }
 END_TEST
@@ -780,7 +777,7 @@ START_TEST(test_clear_sync_busy_other_process)
 	pid_t pid;
 
 	/* The same, the master being another process. */
-	store_close(&s);
+	master_close(&s);
 	ck_assert_int_eq(pipe(to_child), 0);
 	ck_assert_int_eq(pipe(to_parent), 0);
 	pid = fork();
@@ -791,11 +788,11 @@ START_TEST(test_clear_sync_busy_other_process)
 
 		close(to_child[1]);
 		close(to_parent[0]);
-		ok = store_open_as(&t, store_path, 0, "child", NULL, NULL) == 0;
+		ok = master_open(&t, store_path, 0, "child", NULL) == 0;
 		if (write(to_parent[1], ok ? "y" : "n", 1) != 1 ||
 		    read(to_child[0], &c, 1) < 0)
 			_exit(2);
-		store_close(&t);
+		master_close(&t);
 		_exit(ok ? 0 : 1);
 	}
 	close(to_parent[1]);
@@ -803,7 +800,7 @@ START_TEST(test_clear_sync_busy_other_process)
 	ck_assert_int_eq(read(to_parent[0], &c, 1), 1);
 	ck_assert_int_eq(c, 'y');
 	errno = 0;
-	ck_assert_int_eq(store_clear_sync(store_path, &e, &found), -1);
+	ck_assert_int_eq(master_clear_sync(store_path, &e, &found), -1);
 	ck_assert_int_eq(errno, EBUSY);
 	ck_assert_msg(strstr(log_last(), "child") != NULL, "message '%s'",
 	    log_last());

@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "syncfile.h"
+#include "store/syncfile.h"
 #include "unit.h"
 
 /* Every test's directory is made in base, which main() removes at the end

@@ -5,13 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <sys/stat.h>
-
-#include "manifest.h"
-
-struct store;
-
-#define JOURNAL_NAME "journal"
+#include "store.h"
 
 /*
  * A commit is: new versions staged and synced; this journal written to
@@ -32,12 +26,21 @@ enum journal_op {
 #define JREC_OWNER 0x1		/* ATTR: set the owner too */
 #define JREC_LINK  0x2		/* ATTR: path is a symlink (no mode) */
 
+/* What an ATTR record sets. */
+struct journal_attr {
+	uint32_t mode;		/* permission bits (07777) */
+	uint32_t uid;
+	uint32_t gid;
+	int64_t mtime_sec;
+	uint32_t mtime_nsec;
+};
+
 struct journal_rec {
 	int op;
 	int flags;
 	char *path;		/* owned */
 	char *staged;		/* PUT: name in staging/, owned */
-	struct entry attr;	/* ATTR: the attributes; strings unused */
+	struct journal_attr attr;	/* ATTR */
 	size_t ref;		/* the caller's tag (not stored on disk) */
 };
 
@@ -54,25 +57,10 @@ void journal_release(struct journal *j);
  * -1 on ENOMEM.
  */
 int journal_add(struct journal *j, int op, int flags, const char *path,
-    const char *staged, const struct entry *attr, size_t ref);
+    const char *staged, const struct journal_attr *attr, size_t ref);
 
-/* Called for each record that could not be carried out, with its errno. */
-typedef void journal_error_fn(void *arg, const struct journal_rec *r, int err);
-
-/*
- * What the owner of a store (the mount) learns during a commit.
- * before: called just before a PUT or REMOVE changes path, with the
- * stat of what is there now (old is NULL when nothing is). Either hook
- * may be NULL.
- */
-struct journal_hooks {
-	void *arg;
-	journal_error_fn *on_error;
-	void (*before)(void *arg, const struct journal_rec *r,
-	    const struct stat *old);
-	/* Called once every record has run, before the final sync. */
-	void (*applied)(void *arg);
-};
+/* Removes every record i with drop[i] set, keeping the order of the rest. */
+void journal_drop(struct journal *j, const uint8_t *drop);
 
 /*
  * Parses a journal file's bytes into j (initialised by the caller).
@@ -84,23 +72,24 @@ int journal_parse(const uint8_t *p, size_t n, struct journal *j,
 /* Makes j durable as the store's journal: the commit point. -1 logged. */
 int journal_write(struct store *s, const struct journal *j);
 /*
- * Carries out every record, reporting failures through on_error, then
- * syncs the store, removes the journal and empties staging/. Returns -1
- * only when the journal could not be retired (logged).
+ * Carries out record r, resolving its path through d. Redoing a record
+ * already done is harmless. Returns 0, or -1 with errno.
  */
-int journal_apply(struct store *s, const struct journal *j,
-    journal_error_fn *on_error, void *arg);
-/* journal_apply with the store owner's hooks (before may be NULL). */
-int journal_apply_hooks(struct store *s, const struct journal *j,
-    const struct journal_hooks *h);
+int journal_apply_rec(struct store *s, struct store_dir *d,
+    const struct journal_rec *r);
+/*
+ * Once every record ran: syncs the store, removes the journal and
+ * empties staging/. Returns 0, or -1 when the journal could not be
+ * retired (logged): the next recovery rolls the session forward again.
+ */
+int journal_finish(struct store *s);
 /*
  * Repairs an interrupted session: replays a committed journal, discards
- * staged files and partial journals. Returns 0, or -1 (logged) when the
- * journal is unreadable; then nothing is changed.
+ * staged files and partial journals. With replayed not NULL (an empty
+ * journal), moves the replayed records there. Returns 0, or -1 (logged)
+ * when the journal is unreadable; then nothing is changed. Called only
+ * by the store's master (master.h).
  */
-int journal_recover(struct store *s);
-/* journal_recover that tells replayed (when not NULL) what it redid. */
-int journal_recover_with(struct store *s,
-    void (*replayed)(void *arg, const struct journal *j), void *arg);
+int journal_recover(struct store *s, struct journal *replayed);
 
 #endif

@@ -16,7 +16,6 @@
 #include "fsutil.h"
 #include "log.h"
 #include "path.h"
-#include "store.h"
 
 #define JOURNAL_MAGIC 0x4d524a4cu	/* "MRJL" */
 #define JOURNAL_VERSION 1
@@ -43,7 +42,7 @@ journal_release(struct journal *j)
 
 int
 journal_add(struct journal *j, int op, int flags, const char *path,
-    const char *staged, const struct entry *attr, size_t ref)
+    const char *staged, const struct journal_attr *attr, size_t ref)
 {
 	struct journal_rec *r;
 
@@ -63,10 +62,8 @@ journal_add(struct journal *j, int op, int flags, const char *path,
 	r->ref = ref;
 	r->path = strdup(path);
 	r->staged = staged ? strdup(staged) : NULL;
-	if (attr) {
+	if (attr)
 		r->attr = *attr;
-		r->attr.path = r->attr.target = NULL;
-	}
 	if (r->path == NULL || (staged && r->staged == NULL)) {
 		free(r->path);
 		free(r->staged);
@@ -74,6 +71,22 @@ journal_add(struct journal *j, int op, int flags, const char *path,
 	}
 	j->n++;
 	return 0;
+}
+
+void
+journal_drop(struct journal *j, const uint8_t *drop)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < j->n; i++) {
+		if (!drop[i]) {
+			j->v[k++] = j->v[i];
+			continue;
+		}
+		free(j->v[i].path);
+		free(j->v[i].staged);
+	}
+	j->n = k;
 }
 
 static int
@@ -86,7 +99,7 @@ journal_encode(const struct journal *j, struct buf *b)
 	    buf_put_u64(b, j->n);
 	for (size_t i = 0; i < j->n && r == 0; i++) {
 		const struct journal_rec *rec = &j->v[i];
-		const struct entry *a = &rec->attr;
+		const struct journal_attr *a = &rec->attr;
 
 		r = buf_put_u8(b, (uint8_t)rec->op) ||
 		    buf_put_u8(b, (uint8_t)rec->flags) ||
@@ -107,7 +120,7 @@ int
 journal_parse(const uint8_t *p, size_t n, struct journal *j, const char **why)
 {
 	struct reader r;
-	struct entry a;
+	struct journal_attr a;
 	uint64_t count, sum;
 	char *path = NULL, *staged = NULL;
 	int op, flags;
@@ -182,9 +195,9 @@ journal_write(struct store *s, const struct journal *j)
 		log_err("%s/%s/%s", s->path, PATH_META, JOURNAL_TMP);
 		goto out;
 	}
-	if (renameat(s->metafd, JOURNAL_TMP, s->metafd, JOURNAL_NAME) == -1 ||
+	if (renameat(s->metafd, JOURNAL_TMP, s->metafd, STORE_JOURNAL) == -1 ||
 	    fsync(s->metafd) == -1) {
-		log_err("%s/%s/%s: commit", s->path, PATH_META, JOURNAL_NAME);
+		log_err("%s/%s/%s: commit", s->path, PATH_META, STORE_JOURNAL);
 		goto out;
 	}
 	fault_point("journal");
@@ -199,14 +212,14 @@ out:
 }
 
 static int
-apply_attr(struct store *s, const struct journal_rec *r)
+apply_attr(struct store *s, struct store_dir *d, const struct journal_rec *r)
 {
-	const struct entry *a = &r->attr;
+	const struct journal_attr *a = &r->attr;
 	struct timespec ts[2];
 	const char *name;
 	int dirfd;
 
-	dirfd = store_parent(s, r->path, &name);
+	dirfd = store_parent(s, d, r->path, &name);
 	if (dirfd == -1)
 		return -1;
 	if ((r->flags & JREC_OWNER) && fchownat(dirfd, name, a->uid, a->gid,
@@ -225,21 +238,21 @@ apply_attr(struct store *s, const struct journal_rec *r)
 
 /* Carries out one record; 0, or -1 with errno. Redoing a done record is harmless. */
 static int
-apply_one(struct store *s, const struct journal_rec *r)
+apply_one(struct store *s, struct store_dir *d, const struct journal_rec *r)
 {
 	const char *name;
 	int dirfd;
 
 	switch (r->op) {
 	case JOP_MKDIR:
-		dirfd = store_parent(s, r->path, &name);
+		dirfd = store_parent(s, d, r->path, &name);
 		if (dirfd == -1)
 			return -1;
 		if (mkdirat(dirfd, name, 0700) == -1 && errno != EEXIST)
 			return -1;
 		return 0;
 	case JOP_PUT:
-		dirfd = store_parent(s, r->path, &name);
+		dirfd = store_parent(s, d, r->path, &name);
 		if (dirfd == -1)
 			return -1;
 		if (renameat(s->stagingfd, r->staged, dirfd, name) == -1) {
@@ -253,12 +266,23 @@ apply_one(struct store *s, const struct journal_rec *r)
 		}
 		return 0;
 	case JOP_ATTR:
-		return apply_attr(s, r);
+		return apply_attr(s, d, r);
 	case JOP_REMOVE:
-		return store_remove_tree(s, r->path);
+		return store_remove_tree(s, d, r->path);
 	}
 	errno = EINVAL;
 	return -1;
+}
+
+int
+journal_apply_rec(struct store *s, struct store_dir *d,
+    const struct journal_rec *r)
+{
+	int rc = apply_one(s, d, r), saved = errno;
+
+	fault_point("commit");
+	errno = saved;
+	return rc;
 }
 
 /* Removes every name in staging/ (all are files or symlinks). */
@@ -293,48 +317,17 @@ clear_staging(struct store *s, unsigned long *removed)
 	return rc;
 }
 
-/* Tells the store's owner what a PUT or REMOVE is about to change. */
-static void
-announce(struct store *s, const struct journal_rec *r,
-    const struct journal_hooks *h)
-{
-	struct stat st;
-
-	if (h->before == NULL || (r->op != JOP_PUT && r->op != JOP_REMOVE))
-		return;
-	h->before(h->arg, r, store_lstat(s, r->path, &st) == 0 ? &st : NULL);
-}
-
 int
-journal_apply(struct store *s, const struct journal *j,
-    journal_error_fn *on_error, void *arg)
-{
-	struct journal_hooks h = { .arg = arg, .on_error = on_error };
-
-	return journal_apply_hooks(s, j, &h);
-}
-
-int
-journal_apply_hooks(struct store *s, const struct journal *j,
-    const struct journal_hooks *h)
+journal_finish(struct store *s)
 {
 	unsigned long removed;
 
-	for (size_t i = 0; i < j->n; i++) {
-		announce(s, &j->v[i], h);
-		if (apply_one(s, &j->v[i]) == -1)
-			h->on_error(h->arg, &j->v[i], errno);
-		fault_point("commit");
-	}
-	if (h->applied)
-		h->applied(h->arg);
-	store_forget_dir(s);
 	if (store_sync(s) == -1)
 		return -1;
 	fault_point("cleanup");
-	if (unlinkat(s->metafd, JOURNAL_NAME, 0) == -1 && errno != ENOENT) {
+	if (unlinkat(s->metafd, STORE_JOURNAL, 0) == -1 && errno != ENOENT) {
 		log_err("%s/%s/%s: retiring the journal", s->path, PATH_META,
-		    JOURNAL_NAME);
+		    STORE_JOURNAL);
 		return -1;
 	}
 	if (fsync(s->metafd) == -1) {
@@ -344,13 +337,18 @@ journal_apply_hooks(struct store *s, const struct journal *j,
 	return clear_staging(s, &removed);
 }
 
-static void
-recover_error(void *arg, const struct journal_rec *r, int err)
+/* Redoes every record of a committed journal; what cannot be redone is logged. */
+static int
+replay(struct store *s, const struct journal *j)
 {
-	struct store *s = arg;
+	struct store_dir d = STORE_DIR_INIT;
 
-	log_warnx("%s: recovery could not redo the change of %s: %s", s->path,
-	    r->path, strerror(err));
+	for (size_t i = 0; i < j->n; i++)
+		if (journal_apply_rec(s, &d, &j->v[i]) == -1)
+			log_warnx("%s: recovery could not redo the change of "
+			    "%s: %s", s->path, j->v[i].path, strerror(errno));
+	store_dir_release(&d);
+	return journal_finish(s);
 }
 
 /* Reads the whole journal file; *p is malloc'ed. 0, 1 when absent, -1. */
@@ -363,7 +361,7 @@ journal_read_file(struct store *s, uint8_t **p, size_t *n)
 	int fd, rc = -1;
 
 	*p = NULL;
-	fd = openat(s->metafd, JOURNAL_NAME, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	fd = openat(s->metafd, STORE_JOURNAL, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd == -1)
 		return errno == ENOENT ? 1 : -1;
 	if (fstat(fd, &st) == -1)
@@ -398,14 +396,7 @@ out:
 }
 
 int
-journal_recover(struct store *s)
-{
-	return journal_recover_with(s, NULL, NULL);
-}
-
-int
-journal_recover_with(struct store *s,
-    void (*replayed)(void *arg, const struct journal *j), void *arg)
+journal_recover(struct store *s, struct journal *replayed)
 {
 	struct journal j;
 	uint8_t *data = NULL;
@@ -421,7 +412,7 @@ journal_recover_with(struct store *s,
 	}
 	found = journal_read_file(s, &data, &n);
 	if (found == -1) {
-		log_err("%s/%s/%s", s->path, PATH_META, JOURNAL_NAME);
+		log_err("%s/%s/%s", s->path, PATH_META, STORE_JOURNAL);
 		goto out;
 	}
 	if (found == 1) {
@@ -435,15 +426,18 @@ journal_recover_with(struct store *s,
 	}
 	if (journal_parse(data, n, &j, &why) == -1) {
 		log_errx("%s/%s/%s: journal is corrupt (%s); the store was "
-		    "left as it is", s->path, PATH_META, JOURNAL_NAME, why);
+		    "left as it is", s->path, PATH_META, STORE_JOURNAL, why);
 		goto out;
 	}
-	if (journal_apply(s, &j, recover_error, s) == -1)
+	if (replay(s, &j) == -1)
 		goto out;
-	if (replayed != NULL)
-		replayed(arg, &j);
 	log_info("%s: recovered an interrupted session: rolled forward, "
 	    "%zu operations redone", s->path, j.n);
+	if (replayed != NULL) {
+		journal_release(replayed);
+		*replayed = j;
+		journal_init(&j);
+	}
 	rc = 0;
 out:
 	free(data);

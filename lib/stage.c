@@ -1,0 +1,324 @@
+/* stage: each file the sender sends, written to staging/ and checked whole before it may be committed. */
+#include "stage.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "delta.h"
+#include "fault.h"
+#include "fsutil.h"
+#include "log.h"
+#include "partial.h"
+
+void
+stage_init(struct stage_file *f)
+{
+	memset(f, 0, sizeof(*f));
+	f->idx = -1;
+	f->fd = -1;
+	f->basisfd = -1;
+}
+
+/* Opens the staged part of a resumed file and hashes what it holds. */
+static int
+resume_open(struct stage_file *f, struct store *s)
+{
+	struct stat st;
+	uint8_t buf[65536];
+	uint64_t off = 0;
+	ssize_t n;
+
+	f->fd = openat(s->stagingfd, f->name, O_RDWR | O_APPEND | O_CLOEXEC |
+	    O_NOFOLLOW);
+	if (f->fd == -1 || fstat(f->fd, &st) == -1 ||
+	    (uint64_t)st.st_size != f->head.offset)
+		return -1;
+	while (off < f->head.offset) {
+		n = pread(f->fd, buf, sizeof(buf), (off_t)off);
+		if (n <= 0)
+			return -1;
+		hash_update(f->h, buf, (size_t)n);
+		off += (uint64_t)n;
+	}
+	f->got = f->head.offset;
+	return 0;
+}
+
+/* Opens the store's version of the file a delta applies to. */
+static void
+patch_begin(struct stage_file *f, struct store *s, const char *path)
+{
+	f->basisfd = store_open_at(s, path, O_RDONLY | O_CLOEXEC);
+	if (f->basisfd == -1) {
+		snprintf(f->bad, sizeof(f->bad), "delta: the old version: %s",
+		    strerror(errno));
+		return;
+	}
+	if ((f->patch = delta_patch_begin(f->basisfd)) == NULL)
+		snprintf(f->bad, sizeof(f->bad), "delta: %s", strerror(errno));
+}
+
+/* Creates staging/NAME afresh (a kept part not resumed, or a void attempt, goes). */
+static int
+create_staged(struct stage_file *f, struct store *s)
+{
+	int flags = O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW;
+
+	f->fd = openat(s->stagingfd, f->name, flags, 0600);
+	if (f->fd == -1 && errno == EEXIST) {
+		unlinkat(s->stagingfd, f->name, 0);
+		f->fd = openat(s->stagingfd, f->name, flags, 0600);
+	}
+	return f->fd;
+}
+
+int
+stage_begin(struct stage_file *f, struct store *s, const char *path,
+    const struct file_head *head)
+{
+	stage_init(f);
+	f->idx = head->index;
+	f->head = *head;
+	plan_staged_name(f->name, sizeof(f->name), head->index);
+	f->h = hash_new();
+	if (f->h == NULL) {
+		log_err("%s/%s", s->path, path);
+		return -1;
+	}
+	if (head->offset > 0) {
+		if (resume_open(f, s) == -1)
+			f->werr = errno ? errno : EIO;
+		return 0;
+	}
+	if (create_staged(f, s) == -1)
+		f->werr = errno;
+	if (head->delta)
+		patch_begin(f, s, path);
+	return 0;
+}
+
+/* Takes bytes of the new version: counted, hashed, and written when we can. */
+static void
+take_bytes(struct stage_file *f, const void *p, size_t n)
+{
+	f->got += n;
+	hash_update(f->h, p, n);
+	if (f->werr == 0 && write_all(f->fd, p, n) == -1)
+		f->werr = errno;	/* keep draining: other files may fit */
+}
+
+/* A patch's output: the new version's bytes. */
+static int
+patch_out(void *arg, const void *p, size_t n)
+{
+	struct stage_file *f = arg;
+
+	if (n > f->head.attr.size - f->got) {
+		snprintf(f->bad, sizeof(f->bad), "the delta makes more than "
+		    "the %llu bytes announced",
+		    (unsigned long long)f->head.attr.size);
+		errno = EFBIG;
+		return -1;
+	}
+	take_bytes(f, p, n);
+	return 0;
+}
+
+/* Feeds delta bytes (eof: the delta's end) to the patch. */
+static void
+patch_feed(struct stage_file *f, const void *p, size_t n, int eof)
+{
+	char err[200];
+	int r;
+
+	if (f->bad[0] != '\0')
+		return;		/* drained: the file fails */
+	r = delta_feed(f->patch, p, n, eof, patch_out, f, err, sizeof(err));
+	if (r == -1 && f->bad[0] == '\0')
+		snprintf(f->bad, sizeof(f->bad), "delta: %s", err);
+	if (r == 0 && eof)
+		snprintf(f->bad, sizeof(f->bad), "delta: the stream ended "
+		    "early");
+}
+
+int
+stage_data(struct stage_file *f, const void *p, size_t n, char *why,
+    size_t len)
+{
+	if (f->head.delta) {
+		patch_feed(f, p, n, 0);
+		return 0;
+	}
+	if (n > f->head.attr.size - f->got) {
+		snprintf(why, len, "more data than the %llu bytes announced",
+		    (unsigned long long)f->head.attr.size);
+		return -1;
+	}
+	take_bytes(f, p, n);
+	return 0;
+}
+
+/* Gives a staged file the attributes the sender read. 0 or -1 with errno. */
+static int
+set_staged_attr(int fd, const struct entry *a, int owner)
+{
+	struct timespec ts[2] = {
+		{ .tv_nsec = UTIME_OMIT },
+		{ .tv_sec = a->mtime_sec, .tv_nsec = a->mtime_nsec },
+	};
+
+	if (owner && fchown(fd, a->uid, a->gid) == -1)
+		return -1;
+	if (fchmod(fd, a->mode) == -1)
+		return -1;
+	return futimens(fd, ts);
+}
+
+/* Why the file that just ended fails, or "" when it is good. */
+static void
+judge(struct stage_file *f, const uint8_t *digest, const uint8_t *mine,
+    int owner, char *why, size_t len)
+{
+	if (f->bad[0] != '\0')
+		snprintf(why, len, "%s", f->bad);
+	else if (f->werr != 0)
+		snprintf(why, len, "write: %s", strerror(f->werr));
+	else if (memcmp(mine, digest, HASH_SIZE) != 0)
+		snprintf(why, len, "content hash mismatch: corrupted in "
+		    "transit");
+	else if (set_staged_attr(f->fd, &f->head.attr, owner) == -1)
+		snprintf(why, len, "set attributes: %s", strerror(errno));
+	else
+		why[0] = '\0';
+}
+
+enum stage_end
+stage_end(struct stage_file *f, struct store *s,
+    const uint8_t digest[HASH_SIZE], int owner, char *why, size_t len)
+{
+	uint8_t mine[HASH_SIZE];
+
+	if (f->head.delta)
+		patch_feed(f, NULL, 0, 1);
+	if (f->bad[0] == '\0' && f->got != f->head.attr.size && f->head.delta)
+		snprintf(f->bad, sizeof(f->bad), "delta: it made %llu of the "
+		    "%llu bytes announced", (unsigned long long)f->got,
+		    (unsigned long long)f->head.attr.size);
+	if (f->bad[0] == '\0' && f->got != f->head.attr.size) {
+		snprintf(why, len, "ended after %llu of %llu bytes",
+		    (unsigned long long)f->got,
+		    (unsigned long long)f->head.attr.size);
+		return STAGE_BROKEN;
+	}
+	hash_final(f->h, mine);
+	f->h = NULL;
+	judge(f, digest, mine, owner, why, len);
+	if (why[0] != '\0') {
+		stage_drop(f, s);
+		return STAGE_FAILED;
+	}
+	close(f->fd);
+	f->fd = -1;
+	stage_drop(f, s);
+	fault_point("staging");
+	return STAGE_DONE;
+}
+
+void
+stage_drop(struct stage_file *f, struct store *s)
+{
+	if (f->fd != -1) {
+		close(f->fd);
+		unlinkat(s->stagingfd, f->name, 0);
+	}
+	hash_free(f->h);
+	delta_free(f->patch);
+	if (f->basisfd != -1)
+		close(f->basisfd);
+	stage_init(f);
+}
+
+void
+stage_keep_partials(struct stage_file *f, struct store *s,
+    const struct manifest *m, const struct plan *p)
+{
+	char name[PLAN_STAGED_NAME];
+
+	if (f->idx != -1 && f->fd != -1 && f->werr == 0 && f->bad[0] == '\0' &&
+	    f->got > 0) {
+		close(f->fd);
+		f->fd = -1;
+		partial_keep(s->stagingfd, f->name, s->partialfd,
+		    m->v[f->idx].path, &f->head.attr);
+	}
+	for (size_t i = 0; i < m->n; i++) {
+		if (!(p->v[i].flags & PF_STAGED) || m->v[i].type != ENTRY_REG)
+			continue;
+		plan_staged_name(name, sizeof(name), i);
+		partial_keep(s->stagingfd, name, s->partialfd, m->v[i].path,
+		    &m->v[i]);
+	}
+}
+
+uint64_t
+stage_claim(struct store *s, size_t i, const struct entry *e, int owner)
+{
+	char name[PLAN_STAGED_NAME];
+	uint64_t got;
+	int fd;
+
+	plan_staged_name(name, sizeof(name), i);
+	got = partial_claim(s->partialfd, s->stagingfd, name, e->path, e);
+	if (got == 0 || got < e->size)
+		return got;
+	fd = openat(s->stagingfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd == -1 || set_staged_attr(fd, e, owner) == -1) {
+		if (fd != -1)
+			close(fd);
+		unlinkat(s->stagingfd, name, 0);
+		return 0;	/* sent again */
+	}
+	close(fd);
+	return got;
+}
+
+static int
+sig_append(void *arg, const void *p, size_t n)
+{
+	if (buf_put(arg, p, n) != 0) {
+		errno = ENOMEM;
+		return -1;
+	}
+	return 0;
+}
+
+int
+stage_signature(struct store *s, const char *path, uint64_t budget,
+    struct buf *sig)
+{
+	struct stat st;
+	char err[256];
+	int fd, rc = 1;
+
+	fd = store_open_at(s, path, O_RDONLY | O_CLOEXEC);
+	if (fd == -1)
+		return 1;
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
+	    st.st_size < DELTA_MIN_SIZE ||
+	    delta_sig_size((uint64_t)st.st_size) > budget)
+		goto out;
+	if (delta_signature(fd, (uint64_t)st.st_size, sig_append, sig, err,
+	    sizeof(err)) == -1) {
+		log_warnx("%s/%s: sent whole: signature: %s", s->path, path,
+		    err);
+		goto out;
+	}
+	rc = sig->len > budget;
+out:
+	close(fd);
+	return rc;
+}

@@ -1,0 +1,96 @@
+/* stage: each file the sender sends, written to staging/ and checked whole before it may be committed. */
+#ifndef MIRRORFS_STAGE_H
+#define MIRRORFS_STAGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "hash.h"
+#include "manifest.h"
+#include "plan.h"
+#include "proto.h"
+#include "store/store.h"
+
+/*
+ * The file being received: whole, resumed from a part an interrupted
+ * session kept (partial.h), or patched from the store's version with a
+ * delta. A file that cannot be written is drained all the same (the
+ * session goes on) and fails at its end with the reason.
+ */
+struct stage_file {
+	long idx;		/* the entry, or -1 when no file is arriving */
+	int fd;			/* staging/NAME */
+	char name[PLAN_STAGED_NAME];
+	uint64_t got;		/* bytes of the new version so far */
+	int werr;		/* errno of the first failed write */
+	struct hash_state *h;
+	struct file_head head;
+	struct delta_job *patch;	/* a delta: the patch, and the version */
+	int basisfd;			/* it reads */
+	char bad[256];		/* why the file fails, once it does */
+};
+
+/* No file arriving. */
+void stage_init(struct stage_file *f);
+
+/*
+ * Starts entry head->index (at path) in staging/: whole, from the end of
+ * its kept part when head->offset > 0 (FILE_FROM), or as a delta when
+ * head->delta. Returns 0, or -1 on ENOMEM (logged).
+ */
+int stage_begin(struct stage_file *f, struct store *s, const char *path,
+    const struct file_head *head);
+
+/*
+ * Takes n bytes of DATA: the file's bytes, or its delta. Returns 0, or -1
+ * when whole-file bytes run past the announced size (the peer broke the
+ * protocol; why says so).
+ */
+int stage_data(struct stage_file *f, const void *p, size_t n, char *why,
+    size_t len);
+
+enum stage_end {
+	STAGE_BROKEN = -1,	/* short of the announced size: a protocol error */
+	STAGE_FAILED = 0,	/* this file fails (why); the session goes on */
+	STAGE_DONE = 1,		/* staged, hash checked, attributes set */
+};
+
+/*
+ * Ends the file with the sender's hash: checks length and hash, gives the
+ * staged file the sender's attributes (owners too with owner). The fd is
+ * closed; a failed file's staged data is removed. f is ready for the next.
+ */
+enum stage_end stage_end(struct stage_file *f, struct store *s,
+    const uint8_t digest[HASH_SIZE], int owner, char *why, size_t len);
+
+/* Abandons the file in progress, removing what it staged. */
+void stage_drop(struct stage_file *f, struct store *s);
+
+/*
+ * The connection broke: keeps in partial/ the part of the file in
+ * progress (path) and every complete staged regular file of plan p, for
+ * the next session to resume from.
+ */
+void stage_keep_partials(struct stage_file *f, struct store *s,
+    const struct manifest *m, const struct plan *p);
+
+/*
+ * Takes up what an interrupted session kept of entry i (e): returns its
+ * length when it is complete (now staged with its attributes: the caller
+ * marks it PF_STAGED), the bytes to resume from when it is a part, or 0
+ * when nothing usable is kept.
+ */
+uint64_t stage_claim(struct store *s, size_t i, const struct entry *e,
+    int owner);
+
+/*
+ * The signature of the store's version of path, for a delta, appended to
+ * sig when that version is a regular file of at least DELTA_MIN_SIZE and
+ * its signature fits in budget bytes. Returns 0 with sig filled, 1 when
+ * the file should be sent whole instead.
+ */
+int stage_signature(struct store *s, const char *path, uint64_t budget,
+    struct buf *sig);
+
+#endif
