@@ -121,6 +121,9 @@ run(struct mount *m, struct fuse_cmdline_opts *cmd, struct fuse_args *args,
 	fuse_daemonize(cmd->foreground);
 	/* Threads start after daemonizing: fork keeps only the caller. */
 	m->main_thread = pthread_self();
+	/* The lock passed to this process: SYNC must name it. */
+	if (m->master && master_daemonized(&m->st) == -1)
+		goto out_unmount;
 	if (m->master) {
 		m->server = server_start(m);
 		if (m->server == NULL)

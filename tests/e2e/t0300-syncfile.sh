@@ -27,6 +27,33 @@ case_master_entry() {
 	assert_missing store/.mirrorfs/SYNC
 }
 
+# A mount that daemonizes (as from fstab): SYNC names the process that runs
+# and holds the lock, not the one that started it.
+case_daemonized_master_entry() {
+	mkdir src && echo one >src/f
+	t_ctl sync src store
+	mkdir mnt
+	"$MIRRORFS" store mnt 2>>"$TC/mirrorfs.log" ||
+		t_fail "mirrorfs did not start: $(cat "$TC/mirrorfs.log")"
+	t_defer fusermount3 -u -z "$TC/mnt"
+	wait_for mounted mnt || t_fail "not mounted"
+	local pid
+	pid=$(sync_field pid)
+	t_defer kill "$pid"
+	kill -0 "$pid" || t_fail "SYNC names pid $pid, which does not run"
+	assert_eq "$(realpath "$MIRRORFS")" "$(readlink "/proc/$pid/exe")" \
+	    "the process SYNC names"
+	# It is the process that holds the store's lock.
+	store_free store && t_fail "no master holds the store lock"
+	find "/proc/$pid/fd" -lname "$TC/store/.mirrorfs/lock" | grep -q . ||
+		t_fail "pid $pid does not have the lock file open"
+	fusermount3 -u mnt || t_fail "fusermount3 -u failed"
+	local i
+	for i in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+	kill -0 "$pid" 2>/dev/null && t_fail "mirrorfs $pid still runs after unmount"
+	assert_missing store/.mirrorfs/SYNC
+}
+
 case_slave_mount() {
 	mkdir src && echo "old version" >src/f
 	t_ctl sync src store
@@ -161,6 +188,7 @@ case_slave_that_cannot_take_over_stops() {
 }
 
 t_case "the master's SYNC entry: instance, pid, host, boot_id, started; removed at a clean stop" case_master_entry
+t_case "a daemonized mount's SYNC entry names the running process" case_daemonized_master_entry
 t_case "a second mount is a slave; rename-while-open holds for its fds" case_slave_mount
 t_case "a file open for write through a slave mount is not replaced" case_open_for_write_in_slave
 t_case "after kill -9 the same instance regains, another mount takes over" case_takeover_after_kill
