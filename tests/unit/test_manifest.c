@@ -1,0 +1,274 @@
+/*
+ * Unit tests for manifest.h: a scan lists every entry of a real tree once,
+ * parents first and siblings in byte order, with the attributes lstat
+ * gives; hard links name their first name; what cannot be mirrored is
+ * reported, never dropped silently; a partial scan lists the changed paths,
+ * their directories, and what is gone.
+ */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "filter.h"
+#include "hash.h"
+#include "log.h"
+#include "manifest.h"
+#include "result.h"
+#include "unit.h"
+
+static char base[] = "/tmp/test_manifest.XXXXXX";
+static char top[sizeof(base) + 16];
+static int rootfd = -1;
+static struct manifest m;
+static struct result res;
+static struct filter filter;
+
+static void
+make_file(const char *rel, const char *text, mode_t mode)
+{
+	char p[PATH_MAX];
+	FILE *f;
+
+	snprintf(p, sizeof(p), "%s/%s", top, rel);
+	f = fopen(p, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(text, f);
+	ck_assert_int_eq(fclose(f), 0);
+	ck_assert_int_eq(chmod(p, mode), 0);
+}
+
+static void
+make_dir(const char *rel)
+{
+	char p[PATH_MAX];
+
+	snprintf(p, sizeof(p), "%s/%s", top, rel);
+	ck_assert_int_eq(mkdir(p, 0750), 0);
+}
+
+static void
+setup(void)
+{
+	log_init("test_manifest", LOG_ERROR);
+	snprintf(top, sizeof(top), "%s/t.XXXXXX", base);
+	ck_assert_ptr_nonnull(mkdtemp(top));
+	manifest_init(&m);
+	result_init(&res);
+	filter_init(&filter);
+	/*
+	 * top/ b/ b/z b/a B a.txt link -> b/z hard (= b/a) .mirrorfs/ fifo
+	 */
+	make_dir("b");
+	make_file("b/z", "zz", 0600);
+	make_file("b/a", "first name", 0644);
+	make_dir("B");
+	make_file("a.txt", "hello", 0640);
+	{
+		char p[PATH_MAX], q[PATH_MAX];
+
+		snprintf(p, sizeof(p), "%s/link", top);
+		ck_assert_int_eq(symlink("b/z", p), 0);
+		snprintf(p, sizeof(p), "%s/b/a", top);
+		snprintf(q, sizeof(q), "%s/hard", top);
+		ck_assert_int_eq(link(p, q), 0);
+		snprintf(p, sizeof(p), "%s/fifo", top);
+		ck_assert_int_eq(mkfifo(p, 0600), 0);
+	}
+	make_dir(".mirrorfs");
+	rootfd = open(top, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	ck_assert_int_ge(rootfd, 0);
+}
+
+static void
+teardown(void)
+{
+	close(rootfd);
+	manifest_release(&m);
+	result_release(&res);
+	filter_release(&filter);
+	rm_rf(top);
+}
+
+/* Position of path in m, found by a walk (the scan keeps no index). */
+static long
+find(const char *path)
+{
+	for (size_t i = 0; i < m.n; i++)
+		if (strcmp(m.v[i].path, path) == 0)
+			return (long)i;
+	return -1;
+}
+
+/* The reason recorded in res for path, or NULL. */
+static const char *
+reason_of(const char *path, int action)
+{
+	for (size_t i = 0; i < res.nitems; i++)
+		if (strcmp(res.items[i].path, path) == 0 &&
+		    res.items[i].action == action)
+			return res.items[i].reason;
+	return NULL;
+}
+
+START_TEST(test_scan_order_and_types)
+{
+	static const char *want[] = {
+		"B", "a.txt", "b", "b/a", "b/z", "hard", "link",
+	};
+	struct stat st;
+	char p[PATH_MAX];
+
+	ck_assert_int_eq(manifest_scan(&m, rootfd, top, &filter, 0, &res), 0);
+	ck_assert_uint_eq(m.n, sizeof(want) / sizeof(want[0]));
+	/* Byte order, each directory followed by what it holds. */
+	for (size_t i = 0; i < m.n; i++)
+		ck_assert_str_eq(m.v[i].path, want[i]);
+	ck_assert_int_eq(m.v[find("B")].type, ENTRY_DIR);
+	ck_assert_int_eq(m.v[find("b/z")].type, ENTRY_REG);
+	ck_assert_int_eq(m.v[find("link")].type, ENTRY_LNK);
+	ck_assert_str_eq(m.v[find("link")].target, "b/z");
+	/* The second name of an inode links to the first one found. */
+	ck_assert_int_eq(m.v[find("b/a")].type, ENTRY_REG);
+	ck_assert_int_eq(m.v[find("hard")].type, ENTRY_HARDLINK);
+	ck_assert_str_eq(m.v[find("hard")].target, "b/a");
+	ck_assert_uint_eq(m.v[find("hard")].link_index, (size_t)find("b/a"));
+	/* Attributes are lstat's. */
+	snprintf(p, sizeof(p), "%s/a.txt", top);
+	ck_assert_int_eq(lstat(p, &st), 0);
+	ck_assert_uint_eq(m.v[find("a.txt")].size, 5);
+	ck_assert_uint_eq(m.v[find("a.txt")].mode, 0640);
+	ck_assert_uint_eq(m.v[find("a.txt")].uid, st.st_uid);
+	ck_assert_int_eq(m.v[find("a.txt")].mtime_sec, st.st_mtim.tv_sec);
+	ck_assert_uint_eq(m.v[find("a.txt")].mtime_nsec,
+	    (uint32_t)st.st_mtim.tv_nsec);
+	ck_assert_uint_eq(m.v[find("b")].mode, 0750);
+	/* The top's own attributes are kept apart. */
+	ck_assert_int_eq(fstat(rootfd, &st), 0);
+	ck_assert_int_eq(m.top.mtime_sec, st.st_mtim.tv_sec);
+	ck_assert_uint_eq(m.top.mode, st.st_mode & 07777);
+}
+END_TEST
+
+START_TEST(test_scan_reports_what_it_leaves_out)
+{
+	ck_assert_int_eq(manifest_scan(&m, rootfd, top, &filter, 0, &res), 0);
+	ck_assert_int_eq(find("fifo"), -1);
+	ck_assert_int_eq(find(".mirrorfs"), -1);
+	ck_assert_ptr_nonnull(strstr(reason_of("fifo", ITEM_SKIP), "special"));
+	ck_assert_ptr_nonnull(strstr(reason_of(".mirrorfs", ITEM_SKIP),
+	    "reserved name"));
+	ck_assert_uint_eq(res.skipped, 2);
+	ck_assert_uint_eq(res.failed, 0);
+}
+END_TEST
+
+START_TEST(test_scan_filter_and_hash)
+{
+	uint8_t h[HASH_SIZE];
+	char p[PATH_MAX];
+	long i;
+	int fd;
+
+	ck_assert_int_eq(filter_add(&filter, FILTER_EXCLUDE, "b/"), 0);
+	ck_assert_int_eq(manifest_scan(&m, rootfd, top, &filter, 1, &res), 0);
+	/* An excluded directory takes what it holds with it, unreported. */
+	ck_assert_int_eq(find("b"), -1);
+	ck_assert_int_eq(find("b/a"), -1);
+	ck_assert_ptr_null(reason_of("b", ITEM_SKIP));
+	/* "hard" is now the only name the walk sees of its inode. */
+	ck_assert_int_eq(m.v[find("hard")].type, ENTRY_REG);
+	i = find("a.txt");
+	ck_assert(m.v[i].has_hash);
+	snprintf(p, sizeof(p), "%s/a.txt", top);
+	fd = open(p, O_RDONLY);
+	ck_assert_int_eq(hash_fd(fd, h), 0);
+	close(fd);
+	ck_assert_mem_eq(m.v[i].hash, h, HASH_SIZE);
+}
+END_TEST
+
+/* What manifest_scan_emit hands out, in order. */
+static char emitted[16][64];
+static size_t nemitted;
+
+static void
+on_emit(void *arg, const struct entry *e)
+{
+	ck_assert_ptr_eq(arg, &m);
+	ck_assert_uint_lt(nemitted, 16);
+	snprintf(emitted[nemitted++], sizeof(emitted[0]), "%s", e->path);
+}
+
+START_TEST(test_scan_emit_in_order)
+{
+	nemitted = 0;
+	ck_assert_int_eq(manifest_scan_emit(&m, rootfd, top, &filter, 0, &res,
+	    on_emit, &m), 0);
+	ck_assert_uint_eq(nemitted, m.n);
+	for (size_t i = 0; i < m.n; i++)
+		ck_assert_str_eq(emitted[i], m.v[i].path);
+}
+END_TEST
+
+START_TEST(test_scan_paths)
+{
+	const char *paths[] = { "b/z", "gone/file", "a.txt" };
+	char p[PATH_MAX];
+
+	snprintf(p, sizeof(p), "%s/b/z", top);
+	ck_assert_int_eq(unlink(p), 0);
+	ck_assert_int_eq(manifest_scan_paths(&m, rootfd, top, paths, 3,
+	    &filter, 0, &res), 0);
+	/* The directories above each path come first; what is gone says so. */
+	ck_assert_int_ge(find("b"), 0);
+	ck_assert_int_lt(find("b"), find("b/z"));
+	ck_assert_int_eq(m.v[find("b")].type, ENTRY_DIR);
+	ck_assert_int_eq(m.v[find("b/z")].type, ENTRY_GONE);
+	ck_assert_int_eq(m.v[find("a.txt")].type, ENTRY_REG);
+	/* Of a path below a directory that is gone, the directory is gone. */
+	ck_assert_int_eq(m.v[find("gone")].type, ENTRY_GONE);
+	ck_assert_int_eq(find("gone/file"), -1);
+	/* Nothing else of the tree is listed. */
+	ck_assert_int_eq(find("b/a"), -1);
+	ck_assert_int_eq(find("link"), -1);
+}
+END_TEST
+
+START_TEST(test_scan_paths_hard_link_needs_whole)
+{
+	const char *paths[] = { "hard" };
+
+	/* A changed file with several names: only a whole scan is exact. */
+	ck_assert_int_eq(manifest_scan_paths(&m, rootfd, top, paths, 1,
+	    &filter, 0, &res), 1);
+}
+END_TEST
+
+static Suite *
+manifest_suite(void)
+{
+	Suite *s = suite_create("manifest");
+	TCase *tc = tcase_create("core");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_scan_order_and_types);
+	tcase_add_test(tc, test_scan_reports_what_it_leaves_out);
+	tcase_add_test(tc, test_scan_filter_and_hash);
+	tcase_add_test(tc, test_scan_emit_in_order);
+	tcase_add_test(tc, test_scan_paths);
+	tcase_add_test(tc, test_scan_paths_hard_link_needs_whole);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	return unit_main(manifest_suite(), base);
+}

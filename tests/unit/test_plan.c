@@ -1,0 +1,225 @@
+/*
+ * Unit tests for plan.h: each entry of a real source tree against a real
+ * store: unchanged, created, replaced (with data, or attributes only),
+ * skipped for a type conflict or a symlink in the way (and what lies
+ * below), and, with purge, the store's extra entries (never the excluded
+ * ones); the report's counts follow the plan.
+ */
+#include <check.h>
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "proto.h"
+#include "unit.h"
+#include "session_fixture.h"
+
+static char base[] = "/tmp/test_plan.XXXXXX";
+
+static void
+setup(void)
+{
+	log_init("test_plan", LOG_ERROR);
+	fx_setup(base);
+}
+
+static void
+teardown(void)
+{
+	fx_teardown();
+}
+
+/* The purge planned for path, or NULL. */
+static const struct plan_purge *
+purge_of(const char *path)
+{
+	for (size_t k = 0; k < fx_plan.npurges; k++)
+		if (strcmp(fx_plan.purges[k].path, path) == 0)
+			return &fx_plan.purges[k];
+	return NULL;
+}
+
+START_TEST(test_states)
+{
+	fx_same_file("same", "same");
+	fx_same_file("newer", "v1");
+	fx_write("src/newer", "v2 longer");
+	fx_same_file("mode", "m");
+	ck_assert_int_eq(chmod(fx_path("src/mode"), 0600), 0);
+	fx_write("src/new", "new");
+	fx_mkdir("src/dir");
+	fx_write("src/dir/f", "in a new directory");
+	ck_assert_int_eq(symlink("same", fx_path("src/link")), 0);
+	fx_plan_tree(0);
+
+	ck_assert_int_eq(fx_entry("same")->state, PLAN_UNCHANGED);
+	ck_assert(fx_entry("same")->flags & PF_EXISTS);
+	ck_assert_int_eq(fx_entry("newer")->state, PLAN_REPLACE);
+	ck_assert(fx_entry("newer")->flags & PF_DATA);
+	/* Only the mode differs: attributes in place, no data. */
+	ck_assert_int_eq(fx_entry("mode")->state, PLAN_REPLACE);
+	ck_assert(fx_entry("mode")->flags & PF_ATTR);
+	ck_assert(!(fx_entry("mode")->flags & PF_DATA));
+	ck_assert_int_eq(fx_entry("new")->state, PLAN_CREATE);
+	ck_assert(fx_entry("new")->flags & PF_DATA);
+	ck_assert_int_eq(fx_entry("dir")->state, PLAN_CREATE);
+	ck_assert_int_eq(fx_entry("dir/f")->state, PLAN_CREATE);
+	ck_assert_int_eq(fx_entry("link")->state, PLAN_CREATE);
+	ck_assert(!(fx_entry("link")->flags & PF_DATA));
+	/* A changed directory gets its attributes set after its contents. */
+	ck_assert(fx_plan.top_attr);
+}
+END_TEST
+
+START_TEST(test_checksum_compares_content)
+{
+	fx_same_file("f", "aaaa");
+	fx_write("store/f", "bbbb");
+	fx_mtime("store/f", 1600000000);
+	fx_plan_tree(0);
+	ck_assert_int_eq(fx_entry("f")->state, PLAN_UNCHANGED);
+	fx_forget_plan();
+	fx_plan_tree(SESSION_CHECKSUM);
+	ck_assert_int_eq(fx_entry("f")->state, PLAN_REPLACE);
+	ck_assert(fx_entry("f")->flags & PF_DATA);
+}
+END_TEST
+
+START_TEST(test_type_conflicts_are_skipped)
+{
+	fx_write("src/was_dir", "a file now");
+	fx_mkdir("store/was_dir");
+	fx_write("store/was_dir/kept", "x");
+	fx_mkdir("src/was_file");
+	fx_write("src/was_file/child", "below a skipped directory");
+	fx_write("store/was_file", "a file in the store");
+	/* A symlink in the store where the source has a directory. */
+	fx_mkdir("src/d");
+	fx_write("src/d/f", "f");
+	ck_assert_int_eq(symlink("/tmp", fx_path("store/d")), 0);
+	fx_plan_tree(0);
+
+	ck_assert_int_eq(fx_entry("was_dir")->state, PLAN_SKIP);
+	ck_assert_ptr_nonnull(strstr(fx_entry("was_dir")->reason,
+	    "type conflict: the source has a file, the store has a directory"));
+	ck_assert_int_eq(fx_entry("was_file")->state, PLAN_SKIP);
+	ck_assert_int_eq(fx_entry("was_file/child")->state, PLAN_SKIP);
+	ck_assert_str_eq(fx_entry("was_file/child")->reason,
+	    "its directory was not synced");
+	ck_assert_int_eq(fx_entry("d")->state, PLAN_SKIP);
+	/* Below a symlink the plan never looks, and never lets it be followed. */
+	ck_assert_int_eq(fx_entry("d/f")->state, PLAN_SKIP);
+}
+END_TEST
+
+START_TEST(test_purges)
+{
+	fx_same_file("keep", "k");
+	fx_write("store/extra", "x");
+	fx_write("store/extra.tmp", "excluded: never purged");
+	fx_mkdir("store/extradir");
+	fx_write("store/extradir/f", "f");
+	ck_assert_int_eq(filter_add(&fx_filter, FILTER_EXCLUDE, "*.tmp"), 0);
+
+	/* Without purge flags nothing is purged. */
+	fx_plan_tree(0);
+	ck_assert_uint_eq(fx_plan.npurges, 0);
+	fx_forget_plan();
+
+	/* --purge: files only; --purge-dirs: directories too. */
+	fx_plan_tree(SESSION_PURGE);
+	ck_assert_ptr_nonnull(purge_of("extra"));
+	ck_assert_ptr_null(purge_of("extra.tmp"));
+	ck_assert_ptr_null(purge_of("extradir"));
+	ck_assert_ptr_null(purge_of(".mirrorfs"));
+	fx_forget_plan();
+	fx_plan_tree(SESSION_PURGE | SESSION_PURGE_DIRS);
+	ck_assert_ptr_nonnull(purge_of("extra"));
+	ck_assert_ptr_nonnull(purge_of("extradir"));
+	ck_assert(purge_of("extradir")->is_dir);
+	ck_assert_ptr_null(purge_of("extradir/f"));	/* goes with its directory */
+	ck_assert_ptr_null(purge_of("extra.tmp"));
+	ck_assert_uint_eq(fx_plan.npurges, 2);
+}
+END_TEST
+
+START_TEST(test_result_counts)
+{
+	struct result res;
+
+	fx_same_file("same", "s");
+	fx_write("src/new", "n");
+	fx_write("src/conflict", "file");
+	fx_mkdir("store/conflict");
+	fx_write("store/extra", "x");
+	fx_plan_tree(SESSION_PURGE);
+	plan_set(&fx_plan, (size_t)manifest_find(&fx_m, "new"), PLAN_HELD,
+	    "open for update");
+	result_init(&res);
+	ck_assert_int_eq(plan_result(&fx_plan, &fx_m, &res), 0);
+	ck_assert_uint_eq(res.unchanged, 1);
+	ck_assert_uint_eq(res.created, 0);
+	ck_assert_uint_eq(res.skipped, 2);	/* the conflict, and the held file */
+	ck_assert_uint_eq(res.purged, 1);
+	ck_assert_uint_eq(res.nitems, 3);
+	for (size_t i = 0; i < res.nitems; i++)
+		if (strcmp(res.items[i].path, "new") == 0)
+			ck_assert_int_eq(res.items[i].action, ITEM_HELD);
+	result_release(&res);
+}
+END_TEST
+
+START_TEST(test_plan_of_missing_store)
+{
+	struct store view;
+	struct plan p;
+	struct plan_opts o = { .filter = &fx_filter };
+
+	/* A dry run into a store not made yet: everything is a create. */
+	fx_write("src/f", "f");
+	fx_mkdir("src/d");
+	ck_assert_int_eq(store_open_view(&view, fx_path("nothing-here")), 0);
+	plan_init(&p);
+	{
+		int fd = open(fx_path("src"), O_RDONLY | O_DIRECTORY);
+
+		ck_assert_int_eq(manifest_scan(&fx_m, fd, "src", &fx_filter, 0,
+		    &fx_scan), 0);
+		close(fd);
+	}
+	for (size_t i = 0; i < fx_m.n; i++) {
+		ck_assert_int_eq(htab_put(&fx_m.index, fx_m.v[i].path,
+		    strlen(fx_m.v[i].path), i), 0);
+		ck_assert_int_eq(plan_add(&p, &view, &fx_m, i, &o), 0);
+		ck_assert_int_eq(p.v[i].state, PLAN_CREATE);
+	}
+	ck_assert_int_eq(plan_finish(&p, &view, &fx_m, &o), 0);
+	ck_assert(!fx_exists("nothing-here"));
+	plan_release(&p);
+	store_close(&view);
+}
+END_TEST
+
+static Suite *
+plan_suite(void)
+{
+	Suite *s = suite_create("plan");
+	TCase *tc = tcase_create("core");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_states);
+	tcase_add_test(tc, test_checksum_compares_content);
+	tcase_add_test(tc, test_type_conflicts_are_skipped);
+	tcase_add_test(tc, test_purges);
+	tcase_add_test(tc, test_result_counts);
+	tcase_add_test(tc, test_plan_of_missing_store);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	return unit_main(plan_suite(), base);
+}
