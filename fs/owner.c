@@ -254,22 +254,23 @@ send_kept(struct conn *c, void *arg)
 }
 
 /*
- * Links the old version of path, open in some mount, as renamed/NAME,
- * and holds it (shared flock) until the end of the commit, so no mount
- * letting go of it meanwhile removes it from under the others.
+ * Links the old version of path, open in some mount, as renamed/NAME
+ * (into name), and holds it (shared flock) until the end of the commit,
+ * so no mount letting go of it meanwhile removes it from under the
+ * others. Caller holds nodes.lock. 0 kept, -1 not (logged).
  */
-static void
+static int
 keep_old_version(struct mount *m, struct node *nd,
-    const struct commit_change *old, int dirfd, const char *base)
+    const struct commit_change *old, int dirfd, const char *base,
+    char name[16])
 {
 	struct owner_commit *c = m->commit;
 	const char *path = old->path;
-	struct kept_msg k;
-	char name[16], proc[64];
+	char proc[64];
 	int rc, fd;
 	void *v;
 
-	snprintf(name, sizeof(name), "AA%06u", ++m->renamed_seq);
+	snprintf(name, 16, "AA%06u", ++m->renamed_seq);
 	if (nd != NULL) {
 		fd = node_path_fd(&m->nodes, nd);
 		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
@@ -281,7 +282,7 @@ keep_old_version(struct mount *m, struct node *nd,
 	if (rc == -1) {
 		log_warn("%s/%s/renamed/%s: keeping the old version of %s",
 		    m->store_path, PATH_META, name, path);
-		return;
+		return -1;
 	}
 	fd = openat(m->renamedfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd != -1 && flock(fd, LOCK_SH) == -1) {
@@ -293,7 +294,7 @@ keep_old_version(struct mount *m, struct node *nd,
 		if ((v = realloc(c->names, (c->nkept + 1) * sizeof(*c->names)))) {
 			c->names = v;
 			c->holds[c->nkept] = fd;
-			memcpy(c->names[c->nkept], name, sizeof(name));
+			memcpy(c->names[c->nkept], name, 16);
 			c->nkept++;
 			fd = -1;
 		}
@@ -304,7 +305,7 @@ keep_old_version(struct mount *m, struct node *nd,
 		mount_hold_kept(m, nd, name, path);
 	if ((v = realloc(m->kept, (m->nkept + 1) * sizeof(*m->kept)))) {
 		m->kept = v;
-		memcpy(m->kept[m->nkept].name, name, sizeof(name));
+		memcpy(m->kept[m->nkept].name, name, 16);
 		m->kept[m->nkept].path = strdup(path);
 		m->kept[m->nkept].dev = old->dev;
 		m->kept[m->nkept].ino = old->ino;
@@ -312,11 +313,7 @@ keep_old_version(struct mount *m, struct node *nd,
 	}
 	log_info("%s: replaced while open; old version kept as %s/renamed/%s",
 	    path, PATH_META, name);
-	k.old = old;
-	k.name = name;
-	/* Slaves take their share before the commit ends (no answer needed). */
-	for (struct slave *sl = m->slaves; sl != NULL; sl = sl->next)
-		send_kept(&sl->conn, &k);
+	return 0;
 }
 
 static void
@@ -324,8 +321,10 @@ owner_replacing(void *arg, const struct commit_change *old, int dirfd,
     const char *name)
 {
 	struct mount *m = arg;
+	struct kept_msg k = { .old = old };
+	char kept[16];
 	struct node *nd;
-	int here;
+	int here, tell = 0;
 
 	pthread_mutex_lock(&m->nodes.lock);
 	nd = nodes_find(&m->nodes, old->dev, old->ino);
@@ -337,8 +336,14 @@ owner_replacing(void *arg, const struct commit_change *old, int dirfd,
 	here = nd != NULL && nd->nopen > 0 && nd->renamed[0] == '\0';
 	if (S_ISREG(old->mode) && (here ||
 	    open_elsewhere(m->commit, old->dev, old->ino)))
-		keep_old_version(m, here ? nd : NULL, old, dirfd, name);
+		tell = keep_old_version(m, here ? nd : NULL, old, dirfd, name,
+		    kept) == 0;
 	pthread_mutex_unlock(&m->nodes.lock);
+	/* Slaves take their share before the commit ends (no answer needed). */
+	k.name = kept;
+	for (struct slave *sl = tell ? m->slaves : NULL; sl != NULL;
+	    sl = sl->next)
+		send_kept(&sl->conn, &k);
 }
 
 /* The changed paths, and whether each changed in place, for invalidation. */

@@ -14,6 +14,16 @@
 #include "proto.h"
 #include "receiver.h"
 
+/* How long a client of the control socket may take to say what it wants. */
+#define CLIENT_REQUEST_MS 10000
+
+struct client {
+	struct server *sv;
+	int fd;
+	int asked;		/* its request came; protected by sv->lock */
+	struct client *next;
+};
+
 struct server {
 	struct mount *m;
 	int fd;
@@ -21,12 +31,26 @@ struct server {
 	pthread_mutex_t lock;
 	pthread_cond_t idle;
 	int active;		/* connections being served; protected by lock */
+	struct client *clients;	/* those connections; protected by lock */
 };
 
-struct client {
-	struct server *sv;
-	int fd;
-};
+/* Forgets cl (before its fd is closed, so server_stop never touches a stale one). */
+static void
+client_gone(struct client *cl)
+{
+	struct server *sv = cl->sv;
+	struct client **pp;
+
+	pthread_mutex_lock(&sv->lock);
+	for (pp = &sv->clients; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == cl) {
+			*pp = cl->next;
+			break;
+		}
+	if (--sv->active == 0)
+		pthread_cond_broadcast(&sv->idle);
+	pthread_mutex_unlock(&sv->lock);
+}
 
 static int
 serve_session(struct server *sv, struct conn *c)
@@ -46,34 +70,65 @@ serve_session(struct server *sv, struct conn *c)
 	return rc;
 }
 
-/* Lists the kept old versions that still exist, with their open counts here. */
-static int
-serve_renamed(struct server *sv, struct conn *c)
+/* The kept old versions that still exist, with their open counts here (copied). */
+static struct renamed_info *
+kept_now(struct mount *m, size_t *count)
 {
-	struct mount *m = sv->m;
-	struct renamed_info ri;
+	struct renamed_info *v;
 	struct node *n;
-	size_t i = 0;
-	int rc = 0;
+	size_t i = 0, k = 0;
 
 	pthread_mutex_lock(&m->nodes.lock);
-	while (rc == 0 && i < m->nkept) {
-		struct kept_info *k = &m->kept[i];
+	v = calloc(m->nkept + 1, sizeof(*v));
+	while (v != NULL && i < m->nkept) {
+		struct kept_info *ki = &m->kept[i];
 
-		if (faccessat(m->renamedfd, k->name, F_OK,
+		if (faccessat(m->renamedfd, ki->name, F_OK,
 		    AT_SYMLINK_NOFOLLOW) == -1) {
-			free(k->path);	/* gone: its last holder let go */
+			free(ki->path);	/* gone: its last holder let go */
 			m->kept[i] = m->kept[--m->nkept];
 			continue;
 		}
-		n = nodes_find(&m->nodes, k->dev, k->ino);
-		ri.name = k->name;
-		ri.path = k->path ? k->path : "";
-		ri.opens = n != NULL ? n->nopen : 0;
-		rc = proto_send_renamed(c, &ri);
+		n = nodes_find(&m->nodes, ki->dev, ki->ino);
+		v[k].name = strdup(ki->name);
+		v[k].path = strdup(ki->path ? ki->path : "");
+		v[k].opens = n != NULL ? n->nopen : 0;
+		if (v[k].name == NULL || v[k].path == NULL) {
+			free(v[k].name);
+			free(v[k].path);
+			break;
+		}
+		k++;
 		i++;
 	}
 	pthread_mutex_unlock(&m->nodes.lock);
+	*count = k;
+	return v;
+}
+
+/*
+ * Lists the kept old versions. The list is copied first: a slow client
+ * must never hold nodes.lock, which every open and lookup takes.
+ */
+static int
+serve_renamed(struct server *sv, struct conn *c)
+{
+	struct renamed_info *v;
+	size_t n = 0;
+	int rc = 0;
+
+	v = kept_now(sv->m, &n);
+	if (v == NULL) {
+		log_err("%s: listing renamed/", sv->m->store_path);
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (rc == 0)
+			rc = proto_send_renamed(c, &v[i]);
+		free(v[i].name);
+		free(v[i].path);
+	}
+	free(v);
 	if (rc == 0)
 		rc = conn_send(c, MSG_DONE, NULL, 0);
 	if (rc == 0)
@@ -123,13 +178,21 @@ serve_client(void *arg)
 	char err[128];
 	uint8_t type;
 	size_t n;
-	int op;
+	int op, got;
 
 	if (conn_init(&c, cl->fd, cl->fd, "a client of the control socket") == -1) {
+		client_gone(cl);
 		close(cl->fd);
-		goto out;
+		free(cl);
+		return NULL;
 	}
-	if (conn_recv(&c, &type, &p, &n) == 1 && type == MSG_CTL &&
+	c.timeout_ms = CLIENT_REQUEST_MS;
+	got = conn_recv(&c, &type, &p, &n);
+	c.timeout_ms = 0;
+	pthread_mutex_lock(&sv->lock);
+	cl->asked = 1;
+	pthread_mutex_unlock(&sv->lock);
+	if (got == 1 && type == MSG_CTL &&
 	    proto_decode_ctl(p, n, &op, err, sizeof(err)) == 0) {
 		if (op == CTL_SESSION)
 			serve_session(sv, &c);
@@ -137,17 +200,14 @@ serve_client(void *arg)
 			serve_renamed(sv, &c);
 		else if (op == CTL_SUBSCRIBE)
 			serve_subscribe(sv, &c);
-	} else {
+	} else if (got != 0) {
+		/* (A client that only looks whether we serve sends nothing.) */
 		log_warnx("%s: control socket: a client sent no valid request",
 		    sv->m->store_path);
 	}
+	client_gone(cl);
 	conn_release(&c);
-out:
 	free(cl);
-	pthread_mutex_lock(&sv->lock);
-	if (--sv->active == 0)
-		pthread_cond_broadcast(&sv->idle);
-	pthread_mutex_unlock(&sv->lock);
 	return NULL;
 }
 
@@ -166,7 +226,7 @@ serve_accept(void *arg)
 				continue;
 			break;	/* shut down by server_stop */
 		}
-		cl = malloc(sizeof(*cl));
+		cl = calloc(1, sizeof(*cl));
 		if (cl == NULL) {
 			close(fd);
 			continue;
@@ -175,14 +235,14 @@ serve_accept(void *arg)
 		cl->fd = fd;
 		pthread_mutex_lock(&sv->lock);
 		sv->active++;
+		cl->next = sv->clients;
+		sv->clients = cl;
 		pthread_mutex_unlock(&sv->lock);
 		if ((errno = pthread_create(&tid, NULL, serve_client, cl)) != 0) {
 			log_err("control socket: starting a thread");
+			client_gone(cl);
 			close(fd);
 			free(cl);
-			pthread_mutex_lock(&sv->lock);
-			sv->active--;
-			pthread_mutex_unlock(&sv->lock);
 			continue;
 		}
 		pthread_detach(tid);
@@ -228,6 +288,10 @@ server_stop(struct server *sv)
 	pthread_join(sv->thread, NULL);
 	close(sv->fd);
 	pthread_mutex_lock(&sv->lock);
+	/* One that never said what it wants is not waited for. */
+	for (struct client *cl = sv->clients; cl != NULL; cl = cl->next)
+		if (!cl->asked)
+			shutdown(cl->fd, SHUT_RDWR);
 	while (sv->active > 0)
 		pthread_cond_wait(&sv->idle, &sv->lock);
 	pthread_mutex_unlock(&sv->lock);
