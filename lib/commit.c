@@ -302,9 +302,10 @@ commit_run(struct store *s, struct manifest *m, struct plan *p,
 end:
 	if (ob != NULL)
 		ob->end(ob->arg, c.changes, c.changes ? attempted : 0);
-	/* Once the journal is written, only finishing it ends the commit. */
+	/* Past the commit point: committed; recovery finishes a journal left. */
 	if (attempted > 0 && journal_finish(s) == -1)
-		rc = -1;
+		log_warnx("%s: the session is committed; its journal is "
+		    "retired by the next recovery", s->path);
 out:
 	store_dir_release(&c.dir);
 	free(c.changes);

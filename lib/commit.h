@@ -55,9 +55,10 @@ struct commit_opts {
  * symlinks and hard links, makes the staged data durable, lists the
  * commit in a journal, lets the observer veto, writes the journal (the
  * commit point) and carries it out. An entry that cannot be done becomes
- * PLAN_FAIL, a vetoed one PLAN_SKIP, each with its reason. Returns 0, or
- * -1 (logged) when the commit could not be made or finished; a journal
- * already written is then rolled forward by the next recovery.
+ * PLAN_FAIL, a vetoed one PLAN_SKIP, each with its reason. Returns 0
+ * once the journal is written (the session is committed: if it cannot
+ * be retired, the next recovery finishes it), or -1 (logged) when the
+ * commit failed before its commit point and nothing of it was committed.
  */
 int commit_run(struct store *s, struct manifest *m, struct plan *p,
     const struct commit_opts *o);

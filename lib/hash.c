@@ -43,13 +43,19 @@ hash_free(struct hash_state *h)
 }
 
 void
-hash_final(struct hash_state *h, uint8_t out[HASH_SIZE])
+hash_digest(const struct hash_state *h, uint8_t out[HASH_SIZE])
 {
 	XXH128_canonical_t c;
 
 	XXH128_canonicalFromHash(&c, XXH3_128bits_digest(h->xx));
 	for (int i = 0; i < HASH_SIZE; i++)
 		out[i] = c.digest[i];
+}
+
+void
+hash_final(struct hash_state *h, uint8_t out[HASH_SIZE])
+{
+	hash_digest(h, out);
 	hash_free(h);
 }
 

@@ -14,6 +14,8 @@ struct hash_state *hash_new(void);
 void hash_update(struct hash_state *h, const void *p, size_t n);
 /* Writes the digest (canonical, big-endian) and frees h. */
 void hash_final(struct hash_state *h, uint8_t out[HASH_SIZE]);
+/* Writes the digest of what h has taken so far; h goes on. */
+void hash_digest(const struct hash_state *h, uint8_t out[HASH_SIZE]);
 void hash_free(struct hash_state *h);
 
 /* Hashes an open file from its start. Returns 0, or -1 with errno. */

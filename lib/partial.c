@@ -32,10 +32,26 @@ partial_keep(int stagingfd, const char *staged, int partialfd,
 {
 	char name[64];
 
+	int fd;
+
 	if (partialfd < 0)
 		return;
-	partial_name(name, sizeof(name), path, attr);
-	renameat(stagingfd, staged, partialfd, name);
+	/* Kept only when its bytes are on disk: a later session counts on them. */
+	fd = openat(stagingfd, staged, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd == -1)
+		return;
+	if (fdatasync(fd) == 0) {
+		partial_name(name, sizeof(name), path, attr);
+		renameat(stagingfd, staged, partialfd, name);
+	}
+	close(fd);
+}
+
+void
+partial_sync(int partialfd)
+{
+	if (partialfd >= 0)
+		fsync(partialfd);
 }
 
 uint64_t

@@ -12,12 +12,20 @@
  * file changed at the source is sent whole again. Files in partial/ are
  * already checked: complete ones passed the end-to-end hash, and the
  * prefix of an incomplete one is hashed again by the receiver when the
- * sender's final hash of the whole file is checked.
+ * sender's final hash of the whole file is checked. A source file can
+ * change keeping its size and mtime, so what is kept is verified before
+ * a later session uses it (stage.h), and it is durable before the
+ * session that kept it ends.
  */
 
-/* Moves staging/staged to partial/ as the kept data of (path, attr). */
+/*
+ * Moves staging/staged, made durable first, to partial/ as the kept data
+ * of (path, attr). Then partial_sync makes the names durable.
+ */
 void partial_keep(int stagingfd, const char *staged, int partialfd,
     const char *path, const struct entry *attr);
+/* fsyncs partial/ after a series of partial_keep. */
+void partial_sync(int partialfd);
 /*
  * Moves the kept data of (path, attr), if any, to staging/staged and
  * returns its length (attr->size when complete), or 0 when there is none.

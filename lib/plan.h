@@ -28,6 +28,7 @@ enum plan_state {
 #define PF_DIRATTR 0x08	/* directory attributes to set last */
 #define PF_EXISTS  0x10	/* present in the store before the session */
 #define PF_DELTA   0x20	/* asked for as a delta against the store's version */
+#define PF_ASKED   0x40	/* its data was asked for (NEED, NEED_FROM, NEED_SIG) */
 
 struct plan_entry {
 	uint8_t state;

@@ -33,6 +33,7 @@ proto_msg_name(int type)
 		[MSG_NEED_FROM] = "NEED_FROM", [MSG_FILE_FROM] = "FILE_FROM",
 		[MSG_DAEMON] = "DAEMON", [MSG_DAEMON_REPLY] = "DAEMON_REPLY",
 		[MSG_NEED_SIG] = "NEED_SIG", [MSG_FILE_DELTA] = "FILE_DELTA",
+		[MSG_COMMIT_ASK] = "COMMIT_ASK", [MSG_COMMIT] = "COMMIT",
 	};
 
 	if (type <= 0 || type > MSG_TYPE_MAX)
@@ -309,25 +310,31 @@ proto_decode_need(const uint8_t *p, size_t n, uint32_t *idx, size_t *count,
 }
 
 int
-proto_send_need_from(struct conn *c, uint32_t index, uint64_t offset)
+proto_send_need_from(struct conn *c, uint32_t index, uint64_t offset,
+    const uint8_t kept[HASH_SIZE])
 {
 	struct buf b;
 	int r;
 
 	buf_init(&b);
-	r = buf_put_u32(&b, index) || buf_put_u64(&b, offset);
+	r = buf_put_u32(&b, index) || buf_put_u64(&b, offset) ||
+	    buf_put(&b, kept, HASH_SIZE);
 	return send_buf(c, MSG_NEED_FROM, &b, r);
 }
 
 int
 proto_decode_need_from(const uint8_t *p, size_t n, uint32_t *index,
-    uint64_t *offset, char *err, size_t errlen)
+    uint64_t *offset, uint8_t kept[HASH_SIZE], char *err, size_t errlen)
 {
 	struct reader r;
+	const uint8_t *h;
 
 	reader_init(&r, p, n);
 	*index = reader_u32(&r);
 	*offset = reader_u64(&r);
+	h = reader_bytes(&r, HASH_SIZE);
+	if (h != NULL)
+		memcpy(kept, h, HASH_SIZE);
 	if (reader_finish(&r) == -1 || *offset == 0 || *offset > INT64_MAX)
 		return fail(err, errlen, "NEED_FROM: malformed");
 	return 0;

@@ -66,7 +66,10 @@ enum msg_type {
 	/* Delta transfer (SESSION_DELTA): */
 	MSG_NEED_SIG,		/* R: an entry as a delta against this signature */
 	MSG_FILE_DELTA,		/* S: FILE whose DATA is a delta (librsync) */
-	MSG_TYPE_MAX = MSG_FILE_DELTA
+	/* The commit point, agreed (not in dry runs): */
+	MSG_COMMIT_ASK,		/* R: all is staged; may it be committed? */
+	MSG_COMMIT,		/* S: commit it */
+	MSG_TYPE_MAX = MSG_COMMIT
 };
 
 enum daemon_op {
@@ -141,10 +144,15 @@ int proto_send_need(struct conn *c, const uint32_t *idx, size_t n);
 int proto_decode_need(const uint8_t *p, size_t n, uint32_t *idx,
     size_t *count, char *err, size_t errlen);
 
-/* One NEED_FROM: the receiver holds the first offset bytes of index. */
-int proto_send_need_from(struct conn *c, uint32_t index, uint64_t offset);
+/*
+ * One NEED_FROM: the receiver holds the first offset bytes of index (all
+ * of it when offset is its size), whose hash is kept: the sender resumes
+ * only when its own first offset bytes hash the same.
+ */
+int proto_send_need_from(struct conn *c, uint32_t index, uint64_t offset,
+    const uint8_t kept[HASH_SIZE]);
 int proto_decode_need_from(const uint8_t *p, size_t n, uint32_t *index,
-    uint64_t *offset, char *err, size_t errlen);
+    uint64_t *offset, uint8_t kept[HASH_SIZE], char *err, size_t errlen);
 
 /*
  * One frame of NEED_SIG: part of the signature (delta.h) of the version

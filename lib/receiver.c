@@ -11,6 +11,7 @@
 
 #include "buf.h"
 #include "delta.h"
+#include "fault.h"
 #include "htab.h"
 #include "log.h"
 #include "manifest.h"
@@ -36,6 +37,7 @@ struct receiver {
 	struct plan plan;
 	struct plan_opts popts;
 	uint64_t *resume;	/* per entry: bytes of it already staged */
+	uint64_t mbytes;	/* receiver_manifest_cost of the manifest so far */
 	uint64_t sigbytes;	/* signatures sent (bounded: delta.h) */
 	char err[512];
 };
@@ -118,6 +120,24 @@ check_entry(struct receiver *r, size_t i)
 
 static int open_store(struct receiver *r);
 
+uint64_t
+receiver_manifest_cost(const struct entry *e)
+{
+	uint64_t n = 2 * (sizeof(struct entry) + sizeof(struct plan_entry)) +
+	    2 * sizeof(void *) * 4;
+
+	n += strlen(e->path) + 1;
+	if (e->target != NULL)
+		n += strlen(e->target) + 1;
+	return n;
+}
+
+static uint64_t
+max_manifest(const struct receiver *r)
+{
+	return r->t->max_manifest ? r->t->max_manifest : RECEIVER_MAX_MANIFEST;
+}
+
 /*
  * Receives the manifest and plans each entry as it arrives: while the
  * sender still walks its tree, we already compare with the store.
@@ -154,6 +174,14 @@ recv_manifest(struct receiver *r)
 			    RECEIVER_MAX_ENTRIES);
 		if (proto_decode_entry(p, n, &e, r->err, sizeof(r->err)) == -1)
 			return peer_fail(r, "%s", r->err);
+		r->mbytes += receiver_manifest_cost(&e);
+		if (r->mbytes > max_manifest(r)) {
+			entry_release(&e);
+			return peer_fail(r, "manifest over %llu bytes of memory "
+			    "(%zu entries so far): the limit of %s",
+			    (unsigned long long)max_manifest(r), r->m.n,
+			    r->t->path);
+		}
 		if (e.type == ENTRY_GONE && !(r->flags & SESSION_PARTIAL)) {
 			entry_release(&e);
 			return peer_fail(r, "a removed entry in a whole session");
@@ -198,13 +226,38 @@ send_sig(struct receiver *r, size_t i, const struct buf *sig)
 }
 
 
+/* Whole files asked for, sent as NEED frames of up to PROTO_MAX_NEED. */
+struct need_batch {
+	uint32_t *v;
+	size_t k;
+};
+
+/* Sends what the batch holds, so the requests stay in ascending order. */
+static int
+batch_flush(struct receiver *r, struct need_batch *b)
+{
+	if (b->k == 0)
+		return 0;
+	if (proto_send_need(r->c, b->v, b->k) == -1)
+		return -1;
+	b->k = 0;
+	return 0;
+}
+
+static int
+batch_add(struct receiver *r, struct need_batch *b, size_t i)
+{
+	b->v[b->k++] = (uint32_t)i;
+	return b->k == PROTO_MAX_NEED ? batch_flush(r, b) : 0;
+}
+
 /*
  * Asks for entry i as a delta against the store's version when the
  * sender offered deltas and that version is a big enough file: 0 asked
  * (NEED_SIG sent), 1 ask for it whole instead, -1 the connection failed.
  */
 static int
-need_delta(struct receiver *r, size_t i)
+need_delta(struct receiver *r, struct need_batch *b, size_t i)
 {
 	const struct entry *e = &r->m.v[i];
 	struct buf sig;
@@ -216,7 +269,7 @@ need_delta(struct receiver *r, size_t i)
 	buf_init(&sig);
 	rc = stage_signature(r->st, e->path, DELTA_MAX_SIG_TOTAL - r->sigbytes,
 	    &sig);
-	if (rc == 0) {
+	if (rc == 0 && (rc = batch_flush(r, b)) == 0) {
 		r->sigbytes += sig.len;
 		rc = send_sig(r, i, &sig);
 	}
@@ -226,44 +279,66 @@ need_delta(struct receiver *r, size_t i)
 	return rc;
 }
 
+/*
+ * Asks for the rest of a part an interrupted session kept, with the hash
+ * of what it holds: 0 asked, 1 ask for it whole (the part is unreadable
+ * and dropped), -1 the connection failed.
+ */
+static int
+need_rest(struct receiver *r, struct need_batch *b, size_t i)
+{
+	uint8_t kept[HASH_SIZE];
+
+	if (stage_kept_hash(r->st, i, kept) == -1) {
+		stage_discard(r->st, i);
+		r->resume[i] = 0;
+		return 1;
+	}
+	if (batch_flush(r, b) == -1 ||
+	    proto_send_need_from(r->c, (uint32_t)i, r->resume[i], kept) == -1)
+		return -1;
+	return 0;
+}
+
+/*
+ * Asks for every file the plan wants, in ascending order of index (the
+ * sender checks each request as it comes): the rest of a kept part, a
+ * delta, or the whole file.
+ */
 static int
 send_need(struct receiver *r)
 {
-	uint32_t *batch;
-	size_t k = 0;
-	int rc = -1;
+	struct need_batch b = { NULL, 0 };
+	int rc = -1, asked;
 
-	batch = malloc(PROTO_MAX_NEED * sizeof(*batch));
-	if (batch == NULL)
+	if (r->flags & SESSION_REPORT)
+		goto end;	/* a dry run takes no data */
+	b.v = malloc(PROTO_MAX_NEED * sizeof(*b.v));
+	if (b.v == NULL)
 		return peer_fail(r, "out of memory");
 	for (size_t i = 0; i < r->plan.n; i++) {
-		if (!(r->plan.v[i].flags & PF_DATA) ||
-		    (r->flags & SESSION_REPORT))
+		if (!(r->plan.v[i].flags & PF_DATA))
 			continue;
-		if (r->resume != NULL && r->resume[i] > 0) {
-			if (proto_send_need_from(r->c, (uint32_t)i,
-			    r->resume[i]) == -1)
-				goto out;
-			continue;
-		}
-		switch (need_delta(r, i)) {
-		case -1: goto out;
-		case 0: continue;
-		}
-		batch[k++] = (uint32_t)i;
-		if (k == PROTO_MAX_NEED) {
-			if (proto_send_need(r->c, batch, k) == -1)
-				goto out;
-			k = 0;
-		}
+		asked = 1;
+		if (r->resume != NULL && r->resume[i] > 0)
+			asked = need_rest(r, &b, i);
+		if (asked == 1)
+			asked = need_delta(r, &b, i);
+		if (asked == 1)
+			asked = batch_add(r, &b, i);
+		if (asked == -1)
+			goto out;
+		r->plan.v[i].flags |= PF_ASKED;
 	}
-	if ((k > 0 && proto_send_need(r->c, batch, k) == -1) ||
-	    conn_send(r->c, MSG_END_NEED, NULL, 0) == -1 ||
+	if (batch_flush(r, &b) == -1)
+		goto out;
+end:
+	if (conn_send(r->c, MSG_END_NEED, NULL, 0) == -1 ||
 	    conn_flush(r->c) == -1)
 		goto out;
 	rc = 0;
 out:
-	free(batch);
+	free(b.v);
 	return rc;
 }
 
@@ -283,7 +358,9 @@ file_begin(struct receiver *r, struct stage_file *f, int type,
 	if (rc == -1)
 		return peer_fail(r, "%s", r->err);
 	head.delta = type == MSG_FILE_DELTA;
-	if (head.index >= r->plan.n || !(r->plan.v[head.index].flags & PF_DATA))
+	if (head.index >= r->plan.n ||
+	    (r->plan.v[head.index].flags & (PF_DATA | PF_ASKED)) !=
+	    (PF_DATA | PF_ASKED))
 		return peer_fail(r, "sent data for entry %u, which was not "
 		    "requested", head.index);
 	if (head.delta && !(r->plan.v[head.index].flags & PF_DELTA))
@@ -351,7 +428,8 @@ file_abort(struct receiver *r, struct stage_file *f, const uint8_t *p,
 	    sizeof(r->err)) == -1)
 		return peer_fail(r, "%s", r->err);
 	if ((f->idx != -1 && idx != f->idx) || idx >= r->plan.n ||
-	    !(r->plan.v[idx].flags & PF_DATA)) {
+	    (r->plan.v[idx].flags & (PF_DATA | PF_ASKED)) !=
+	    (PF_DATA | PF_ASKED)) {
 		free(reason);
 		return peer_fail(r, "FILE_ABORT for entry %u, not in progress",
 		    idx);
@@ -455,15 +533,24 @@ claim_partials(struct receiver *r)
 	if (!partial_any(r->st->partialfd))
 		return 0;	/* the usual case: spare two syscalls a file */
 	for (size_t i = 0; i < r->m.n; i++) {
+		const struct entry *e = &r->m.v[i];
+
 		if (!(r->plan.v[i].flags & PF_DATA))
 			continue;
-		got = stage_claim(r->st, i, &r->m.v[i], r->popts.owner);
-		if (got < r->m.v[i].size || got == 0) {
-			r->resume[i] = got;
+		got = stage_claim(r->st, i, e);
+		if (got == 0)
+			continue;
+		/* With a hash (--checksum) a complete copy is checked here. */
+		if (got == e->size && e->has_hash) {
+			if (stage_adopt(r->st, i, e, r->popts.owner) == -1) {
+				stage_discard(r->st, i);
+				continue;
+			}
+			r->plan.v[i].flags &= ~PF_DATA;
+			r->plan.v[i].flags |= PF_STAGED;
 			continue;
 		}
-		r->plan.v[i].flags &= ~PF_DATA;
-		r->plan.v[i].flags |= PF_STAGED;
+		r->resume[i] = got;	/* the sender checks it (NEED_FROM) */
 	}
 	return 0;
 }
@@ -489,6 +576,29 @@ open_store(struct receiver *r)
 		return -1;
 	}
 	r->store_open = 1;
+	return 0;
+}
+
+/*
+ * Everything is staged: asks the sender whether to commit, and commits
+ * only on its word, so a sender that never sent COMMIT knows that nothing
+ * was committed, and one that did and heard no RESULT knows it cannot
+ * tell (the link died after the commit began).
+ */
+static int
+agree_commit(struct receiver *r)
+{
+	const uint8_t *p;
+	size_t n;
+
+	if (conn_send(r->c, MSG_COMMIT_ASK, NULL, 0) == -1 ||
+	    conn_flush(r->c) == -1)
+		return -1;
+	if (recv_expect(r, MSG_COMMIT, &p, &n) == -1)
+		return -1;
+	if (n != 0)
+		return peer_fail(r, "malformed COMMIT");
+	fault_point("agreed");
 	return 0;
 }
 
@@ -535,6 +645,8 @@ receiver_run(struct conn *c, const struct receiver_target *t)
 		goto out;
 	}
 	if (send_need(&r) == -1 || recv_data(&r) == -1)
+		goto out;
+	if (!(r.flags & SESSION_REPORT) && agree_commit(&r) == -1)
 		goto out;
 	if (!(r.flags & SESSION_REPORT) && commit(&r) == -1) {
 		peer_fail(&r, "%s: commit failed: %s", t->path, log_last());

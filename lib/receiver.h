@@ -14,7 +14,22 @@ struct receiver_target {
 	struct store *st;		/* an open store (the caller's), or NULL */
 	const struct commit_observer *observer;	/* NULL: nobody serves the store */
 	struct result *counts;		/* when not NULL: gets the session's counts */
+	/*
+	 * The memory the peer's manifest may take, in bytes (see
+	 * receiver_manifest_cost); 0: RECEIVER_MAX_MANIFEST. A sender we
+	 * trust (our own source) may be given UINT64_MAX.
+	 */
+	uint64_t max_manifest;
 };
+
+/* The default bound of a manifest's memory: 4 GiB. */
+#define RECEIVER_MAX_MANIFEST (4ull << 30)
+
+/*
+ * What an entry costs the receiver: its strings, and its share of the
+ * manifest, plan and index arrays (which grow by doubling).
+ */
+uint64_t receiver_manifest_cost(const struct entry *e);
 
 /*
  * Runs one session arriving on c into the target store, opening it as

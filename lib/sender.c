@@ -181,28 +181,46 @@ need_grow(struct sender_peer *p, size_t *cap, size_t cnt)
 	if ((v = realloc(p->sig, *cap * sizeof(*p->sig))) == NULL)
 		return -1;
 	p->sig = v;
+	/* Hashes of kept parts: only once a NEED_FROM came. */
+	if (p->kept != NULL &&
+	    (v = realloc(p->kept, *cap * sizeof(*p->kept))) == NULL)
+		return -1;
+	if (p->kept != NULL)
+		p->kept = v;
 	return 0;
 }
 
-/* Sorts the requests by index (NEED_FROM may come between NEEDs). */
-static void
-need_sort(struct sender_peer *p)
+/*
+ * Every request names a file of the manifest, once, in ascending order
+ * (NEED, NEED_FROM and NEED_SIG alike), so the list is checked as it
+ * arrives and never grows past the manifest: 0, or -1 logged.
+ */
+static int
+take_index(struct sender *s, struct sender_peer *p, uint32_t idx,
+    uint64_t from)
 {
-	for (size_t i = 1; i < p->nneed; i++) {
-		uint32_t idx = p->need[i];
-		uint64_t from = p->from[i];
-		struct delta_sig *sig = p->sig[i];
-		size_t j = i;
-
-		for (; j > 0 && p->need[j - 1] > idx; j--) {
-			p->need[j] = p->need[j - 1];
-			p->from[j] = p->from[j - 1];
-			p->sig[j] = p->sig[j - 1];
-		}
-		p->need[j] = idx;
-		p->from[j] = from;
-		p->sig[j] = sig;
+	if (idx >= s->m.n || s->m.v[idx].type != ENTRY_REG ||
+	    (p->nneed > 0 && idx <= p->need[p->nneed - 1]) ||
+	    from > s->m.v[idx].size) {
+		log_errx("%s requested entry %u%s, which is not a file it may "
+		    "ask for", p->c->peer, idx, p->nneed > 0 &&
+		    idx <= p->need[p->nneed - 1] ? " out of order" : "");
+		return -1;
 	}
+	return 0;
+}
+
+/* Queues request idx (room made by the caller). */
+static void
+push_need(struct sender_peer *p, uint32_t idx, uint64_t from,
+    struct delta_sig *sig, const uint8_t *kept)
+{
+	p->need[p->nneed] = idx;
+	p->from[p->nneed] = from;
+	p->sig[p->nneed] = sig;
+	if (p->kept != NULL && kept != NULL)
+		memcpy(p->kept[p->nneed], kept, HASH_SIZE);
+	p->nneed++;
 }
 
 /* A signature arriving in NEED_SIG frames. */
@@ -213,8 +231,8 @@ struct sig_in {
 
 /* One NEED_SIG frame; its last frame queues a request for a delta. */
 static int
-need_sig(struct sender_peer *p, struct sig_in *in, const uint8_t *b, size_t n,
-    size_t *cap)
+need_sig(struct sender *s, struct sender_peer *p, struct sig_in *in,
+    const uint8_t *b, size_t n, size_t *cap)
 {
 	struct delta_sig *sig;
 	const uint8_t *part;
@@ -245,6 +263,8 @@ need_sig(struct sender_peer *p, struct sig_in *in, const uint8_t *b, size_t n,
 		return -1;
 	}
 	if (in->load == NULL) {
+		if (take_index(s, p, idx, 0) == -1)
+			return -1;
 		if ((in->load = delta_load_begin()) == NULL) {
 			log_err("signature");
 			return -1;
@@ -271,29 +291,54 @@ need_sig(struct sender_peer *p, struct sig_in *in, const uint8_t *b, size_t n,
 		log_err("request list");
 		return -1;
 	}
-	p->need[p->nneed] = idx;
-	p->from[p->nneed] = 0;
-	p->sig[p->nneed++] = sig;
+	push_need(p, idx, 0, sig, NULL);
 	return 0;
 }
 
-/* Sorts the requests and checks each names a file, once. */
+/* One NEED_FROM: a part the receiver kept, with the hash of its bytes. */
 static int
-check_need(struct sender *s, struct sender_peer *p)
+need_from(struct sender *s, struct sender_peer *p, const uint8_t *b,
+    size_t n, size_t *cap)
 {
-	if (p->nneed == 0)
-		return 0;
-	need_sort(p);
-	for (size_t i = 0; i < p->nneed; i++) {
-		uint32_t idx = p->need[i];
+	uint8_t kept[HASH_SIZE];
+	uint64_t from;
+	uint32_t idx;
+	char err[256];
 
-		if (idx >= s->m.n || s->m.v[idx].type != ENTRY_REG ||
-		    (i > 0 && idx == p->need[i - 1]) ||
-		    (p->from[i] > 0 && p->from[i] >= s->m.v[idx].size)) {
-			log_errx("%s requested entry %u, which is not a file "
-			    "it may ask for", p->c->peer, idx);
+	if (proto_decode_need_from(b, n, &idx, &from, kept, err,
+	    sizeof(err)) == -1) {
+		log_errx("%s: %s", p->c->peer, err);
+		return -1;
+	}
+	if (take_index(s, p, idx, from) == -1)
+		return -1;
+	if (p->kept == NULL &&
+	    (p->kept = calloc(*cap, sizeof(*p->kept))) == NULL) {
+		log_err("request list");
+		return -1;
+	}
+	push_need(p, idx, from, NULL, kept);
+	return 0;
+}
+
+/* One NEED: a batch of whole files, decoded where the list goes on. */
+static int
+need_batch(struct sender *s, struct sender_peer *p, const uint8_t *b,
+    size_t n)
+{
+	uint32_t *idx = p->need + p->nneed;
+	size_t cnt;
+	char err[256];
+
+	if (proto_decode_need(b, n, idx, &cnt, err, sizeof(err)) == -1) {
+		log_errx("%s: %s", p->c->peer, err);
+		return -1;
+	}
+	for (size_t i = 0; i < cnt; i++) {
+		if (take_index(s, p, idx[0], 0) == -1)
 			return -1;
-		}
+		push_need(p, idx[0], 0, NULL, NULL);
+		idx++;
 	}
 	return 0;
 }
@@ -303,8 +348,7 @@ recv_need(struct sender *s, struct sender_peer *p)
 {
 	struct sig_in sig = { .load = NULL };
 	const uint8_t *b;
-	size_t n, cnt, cap = 0;
-	char err[256];
+	size_t n, cap = 0;
 	int type, rc = -1;
 
 	for (;;) {
@@ -314,7 +358,7 @@ recv_need(struct sender *s, struct sender_peer *p)
 		if (type == MSG_END_NEED && sig.load == NULL)
 			break;
 		if (type == MSG_NEED_SIG) {
-			if (need_sig(p, &sig, b, n, &cap) == -1)
+			if (need_sig(s, p, &sig, b, n, &cap) == -1)
 				goto out;
 			continue;
 		}
@@ -328,28 +372,14 @@ recv_need(struct sender *s, struct sender_peer *p)
 			log_err("request list");
 			goto out;
 		}
-		if (type == MSG_NEED_FROM) {
-			if (proto_decode_need_from(b, n, &p->need[p->nneed],
-			    &p->from[p->nneed], err, sizeof(err)) == -1) {
-				log_errx("%s: %s", p->c->peer, err);
-				goto out;
-			}
-			p->sig[p->nneed++] = NULL;
-			continue;
-		}
-		if (proto_decode_need(b, n, p->need + p->nneed, &cnt, err,
-		    sizeof(err)) == -1) {
-			log_errx("%s: %s", p->c->peer, err);
+		if ((type == MSG_NEED_FROM ? need_from(s, p, b, n, &cap) :
+		    need_batch(s, p, b, n)) == -1)
 			goto out;
-		}
-		memset(p->from + p->nneed, 0, cnt * sizeof(*p->from));
-		memset(p->sig + p->nneed, 0, cnt * sizeof(*p->sig));
-		p->nneed += cnt;
 	}
 	rc = 0;
 out:
 	delta_free(sig.load);
-	return rc == 0 ? check_need(s, p) : -1;
+	return rc;
 }
 
 static int
@@ -439,13 +469,38 @@ pass_on(struct sender *s, struct delta_job *dj, const void *p, size_t n,
 }
 
 /*
+ * Hashes the first from bytes of fd into h: 1 when they hash as the part
+ * the receiver kept (kept), 0 when they differ (the source changed while
+ * keeping its size and mtime) or kept is NULL, -1 on a short read.
+ */
+static int
+hash_prefix(struct sender *s, int fd, struct hash_state *h, uint64_t from,
+    const uint8_t *kept)
+{
+	uint8_t mine[HASH_SIZE];
+	uint64_t off = 0;
+	size_t want;
+
+	while (off < from) {
+		want = from - off < PROTO_DATA_CHUNK ? (size_t)(from - off) :
+		    PROTO_DATA_CHUNK;
+		if (read_full(fd, s->buf, want) != (ssize_t)want)
+			return -1;
+		hash_update(h, s->buf, want);
+		off += want;
+	}
+	hash_digest(h, mine);
+	return kept != NULL && memcmp(mine, kept, HASH_SIZE) == 0;
+}
+
+/*
  * Streams the open file fd as entry idx. A change seen between the
  * stat before and after the read (or a short read) abandons the attempt
  * with a FILE_ABORT of ABORT_RETRY, so nothing torn is ever committed.
  */
 static enum attempt
 send_attempt(struct sender *s, uint32_t idx, int fd, const struct stat *st,
-    uint64_t from, struct delta_sig *sig)
+    uint64_t from, const uint8_t *kept, struct delta_sig *sig)
 {
 	struct file_head head;
 	struct delta_job *dj = NULL;
@@ -474,16 +529,18 @@ send_attempt(struct sender *s, uint32_t idx, int fd, const struct stat *st,
 	if (from > 0 && sig == NULL && head.attr.size == s->m.v[idx].size &&
 	    head.attr.mtime_sec == s->m.v[idx].mtime_sec &&
 	    head.attr.mtime_nsec == s->m.v[idx].mtime_nsec) {
-		while (off < from) {
-			want = from - off < PROTO_DATA_CHUNK ?
-			    (size_t)(from - off) : PROTO_DATA_CHUNK;
-			got = read_full(fd, s->buf, want);
-			if (got != (ssize_t)want)
-				goto changed;
-			hash_update(h, s->buf, want);
-			off += want;
+		switch (hash_prefix(s, fd, h, from, kept)) {
+		case -1: goto changed;
+		case 1: head.offset = off = from; break;
+		case 0:	/* what it kept is not this version: all of it */
+			hash_free(h);
+			if ((h = hash_new()) == NULL ||
+			    lseek(fd, 0, SEEK_SET) == -1) {
+				log_err("%s", s->m.v[idx].path);
+				hash_free(h);
+				return ATTEMPT_LOST;
+			}
 		}
-		head.offset = from;
 	}
 	for (size_t i = 0; i < s->nto; i++)
 		if (!s->to[i]->failed && proto_send_file(s->to[i]->c, &head) == -1)
@@ -577,10 +634,12 @@ held_back(struct sender *s, uint32_t idx, int fd, const struct stat *st,
 
 /*
  * Sends entry idx to s->to, reading it again when it changes under us:
- * whole (from offset from on), or as a delta against sig.
+ * whole, from offset from on (the receiver kept that much, hashing to
+ * kept), or as a delta against sig.
  */
 static void
-send_file(struct sender *s, uint32_t idx, uint64_t from, struct delta_sig *sig)
+send_file(struct sender *s, uint32_t idx, uint64_t from, const uint8_t *kept,
+    struct delta_sig *sig)
 {
 	const char *path = s->m.v[idx].path;
 	char reason[256];
@@ -609,7 +668,7 @@ send_file(struct sender *s, uint32_t idx, uint64_t from, struct delta_sig *sig)
 			abort_to(s, idx, ITEM_HELD, reason);
 			return;
 		}
-		enum attempt a = send_attempt(s, idx, fd, &st, from, sig);
+		enum attempt a = send_attempt(s, idx, fd, &st, from, kept, sig);
 
 		close(fd);
 		fault_point("send");
@@ -703,6 +762,7 @@ send_data(struct sender *s)
 			log_warnx("%s: session abandoned", s->source);
 			break;
 		}
+		const uint8_t *kept = NULL;
 		size_t ndelta = 0;
 
 		s->nto = 0;
@@ -716,6 +776,7 @@ send_data(struct sender *s)
 				s->dto[ndelta++] = p;
 			else {
 				from = p->from[p->next];
+				kept = p->kept ? p->kept[p->next] : NULL;
 				s->to[s->nto++] = p;
 			}
 			p->next++;
@@ -723,14 +784,14 @@ send_data(struct sender *s)
 		prefetch(s);
 		/* A part kept by one of several receivers: send it whole. */
 		if (s->nto > 0)
-			send_file(s, idx, s->nto == 1 ? from : 0, NULL);
+			send_file(s, idx, s->nto == 1 ? from : 0, kept, NULL);
 		/* A delta is each receiver's own: the file is read for each. */
 		for (size_t k = 0; k < ndelta; k++) {
 			struct sender_peer *p = s->dto[k];
 
 			s->to[0] = p;
 			s->nto = 1;
-			send_file(s, idx, 0, p->sig[p->next - 1]);
+			send_file(s, idx, 0, NULL, p->sig[p->next - 1]);
 			delta_sig_free(p->sig[p->next - 1]);
 			p->sig[p->next - 1] = NULL;
 		}
@@ -743,6 +804,27 @@ send_data(struct sender *s)
 			peer_fail(p);
 	}
 	progress_finish(&s->prog);
+}
+
+/*
+ * The receiver has staged everything and asks to commit (COMMIT_ASK):
+ * tell it to. From here on a failure leaves its outcome unknown.
+ */
+static int
+agree_commit(struct sender_peer *p)
+{
+	const uint8_t *b;
+	size_t n;
+
+	if (proto_expect(p->c, MSG_COMMIT_ASK, &b, &n) == -1)
+		return -1;
+	if (n != 0) {
+		log_errx("%s: malformed COMMIT_ASK", p->c->peer);
+		return -1;
+	}
+	p->committing = 1;
+	return conn_send(p->c, MSG_COMMIT, NULL, 0) == 0 &&
+	    conn_flush(p->c) == 0 ? 0 : -1;
 }
 
 static int
@@ -869,6 +951,10 @@ sender_run_peers(struct sender_peer *peers, size_t n, const char *source,
 		if (!peers[i].failed && recv_need(&s, &peers[i]) == -1)
 			peer_fail(&peers[i]);
 	send_data(&s);
+	if (!(flags & SESSION_REPORT))
+		for (size_t i = 0; i < n; i++)
+			if (!peers[i].failed && agree_commit(&peers[i]) == -1)
+				peer_fail(&peers[i]);
 	for (size_t i = 0; i < n; i++) {
 		if (!peers[i].failed && recv_result(&peers[i], o->problems_only) == -1)
 			peers[i].failed = 1;
@@ -888,6 +974,8 @@ out:
 		free(peers[i].need);
 		free(peers[i].from);
 		free(peers[i].sig);
+		free(peers[i].kept);
+		peers[i].kept = NULL;
 		peers[i].need = NULL;
 		peers[i].from = NULL;
 		peers[i].sig = NULL;

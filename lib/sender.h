@@ -64,11 +64,18 @@ struct sender_peer {
 	struct conn *c;		/* an open transport to a receiver */
 	struct result *res;	/* filled: the sender's and this receiver's lines */
 	int failed;		/* set when this destination's session failed */
+	/*
+	 * Set once we told it to commit (COMMIT): a failure after that
+	 * leaves the outcome unknown (the link died after the commit
+	 * began); before it, nothing was committed there.
+	 */
+	int committing;
 	int delta;		/* offer deltas: the receiver may send signatures */
 	/* private to sender.c: */
 	uint32_t *need;
 	uint64_t *from;		/* per need: bytes the receiver already has */
 	struct delta_sig **sig;	/* per need: send a delta against it */
+	uint8_t (*kept)[16];	/* per need, once a NEED_FROM came: its hash */
 	uint64_t sigbytes;
 	size_t nneed;
 	size_t next;
@@ -79,7 +86,8 @@ struct sender_peer {
  * scans the source once, sends each peer the manifest, then reads each
  * file the peers asked for once and streams it to all of them. A peer
  * that fails (connection lost, silent past its timeout) is marked failed
- * and the others go on. Returns 0 with each peer's outcome in its failed
+ * and the others go on; every receiver commits only once the sender has
+ * told it to (COMMIT_ASK, COMMIT), all of them at once. Returns 0 with each peer's outcome in its failed
  * flag and result, or -1 when the source could not be scanned (logged).
  */
 int sender_run_peers(struct sender_peer *peers, size_t n, const char *source,

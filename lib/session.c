@@ -17,10 +17,80 @@
 
 #define SESSION_SOCKBUF (4 * 1024 * 1024)
 
+/* How long a session waits for the master of a store (a sync, a mount starting). */
+#define SESSION_WAIT_MS (MASTER_WAIT_S * 1000)
+#define SESSION_RETRY_MS 50
+
+/*
+ * The way into a local store: the socket of the mount that serves it
+ * (*fd), or the store itself, opened here as its master (or, for a dry
+ * run, as a view: a dry run takes no lock and repairs nothing). While a
+ * master holds the store without serving it (another sync, or a mount
+ * still starting), or a socket is left by a mount that died, it waits
+ * and tries both again, up to SESSION_WAIT_MS. Returns 1 with *fd, 0
+ * with st open, -1 logged.
+ */
+static int
+take_store(const char *path, int report, struct store *st, int *fd)
+{
+	int waited = 0;
+
+	for (;;) {
+		*fd = control_connect(path);
+		if (*fd >= 0)
+			return 1;
+		if (errno != ENOENT && errno != ECONNREFUSED && errno != ENOTDIR)
+			return -1;
+		if (report)
+			return store_open_view(st, path) == 0 ? 0 : -1;
+		if (master_open(st, path, MASTER_CREATE | MASTER_TRY, NULL,
+		    NULL) == 0)
+			return 0;
+		if (errno != EBUSY)
+			return -1;
+		if (waited >= SESSION_WAIT_MS) {
+			/* Once more, to say who holds it. */
+			if (master_open(st, path, MASTER_CREATE, NULL, NULL) == 0)
+				return 0;
+			return -1;
+		}
+		if (waited == 1000)
+			log_info("%s: waiting for its master (a sync in "
+			    "progress, or a mount starting)", path);
+		usleep(SESSION_RETRY_MS * 1000);
+		waited += SESSION_RETRY_MS;
+	}
+}
+
+/* Closes a store take_store opened. */
+static void
+release_store(struct store *st)
+{
+	if (st->master)
+		master_close(st);
+	else
+		store_close(st);
+}
+
+/* Starts a session through the master's socket fd: c speaks to the mount. */
+static int
+through_master(int fd, struct conn *c)
+{
+	if (conn_init(c, fd, fd, "the store's master (mirrorfs)") == -1) {
+		close(fd);
+		return -1;
+	}
+	if (proto_send_ctl(c, CTL_SESSION) == -1) {
+		conn_release(c);
+		return -1;
+	}
+	return 0;
+}
+
 /* A receiver in a thread of this process, for a local store without a master. */
 struct local_receiver {
 	struct conn conn;
-	const char *store;
+	struct store st;	/* opened by take_store, closed by the thread */
 	pthread_t thread;
 	int rc;
 };
@@ -30,19 +100,21 @@ local_receiver_main(void *arg)
 {
 	struct local_receiver *t = arg;
 	struct receiver_target target = {
-		.path = t->store,
-		.master_flags = MASTER_CREATE | MASTER_WAIT,
+		.path = t->st.path,
+		.st = &t->st,
+		.max_manifest = UINT64_MAX,	/* our own source */
 	};
 
 	t->rc = receiver_run(&t->conn, &target);
+	release_store(&t->st);
 	/* Closing our end wakes a sender still waiting for us. */
 	conn_release(&t->conn);
 	return NULL;
 }
 
-/* Starts a local receiver; c becomes the sender's end. -1 logged. */
+/* Starts a receiver on t->st, which it then owns; c becomes the sender's end. -1 logged. */
 static int
-local_start(struct local_receiver *t, const char *store, struct conn *c)
+local_start(struct local_receiver *t, struct conn *c)
 {
 	int sv[2], size = SESSION_SOCKBUF;
 
@@ -54,8 +126,6 @@ local_start(struct local_receiver *t, const char *store, struct conn *c)
 		setsockopt(sv[i], SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
 		setsockopt(sv[i], SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
 	}
-	memset(t, 0, sizeof(*t));
-	t->store = store;
 	if (conn_init(&t->conn, sv[1], sv[1], "sender") == -1) {
 		close(sv[0]);
 		close(sv[1]);
@@ -78,32 +148,34 @@ local_start(struct local_receiver *t, const char *store, struct conn *c)
 
 /* Opens the way to a local store: its master's socket, or a thread of ours. */
 static int
-local_open(const struct dest *d, struct conn *c, struct local_receiver **tp)
+local_open(const struct dest *d, int report, struct conn *c,
+    struct local_receiver **tp)
 {
-	int fd = control_connect(d->path);
+	struct local_receiver *t;
+	int fd;
 
 	*tp = NULL;
-	if (fd == -1) {
-		if (errno != ENOENT && errno != ECONNREFUSED && errno != ENOTDIR)
-			return -1;
-		*tp = calloc(1, sizeof(**tp));
-		if (*tp == NULL || local_start(*tp, d->path, c) == -1) {
-			free(*tp);
-			*tp = NULL;
-			return -1;
+	t = calloc(1, sizeof(*t));
+	if (t == NULL) {
+		log_err("%s", d->path);
+		return -1;
+	}
+	store_init(&t->st);
+	switch (take_store(d->path, report, &t->st, &fd)) {
+	case 1:
+		free(t);
+		log_debug("%s: committing through the mount that serves it",
+		    d->path);
+		return through_master(fd, c);
+	case 0:
+		if (local_start(t, c) == 0) {
+			*tp = t;
+			return 0;
 		}
-		return 0;
+		release_store(&t->st);
 	}
-	if (conn_init(c, fd, fd, "the store's master (mirrorfs)") == -1) {
-		close(fd);
-		return -1;
-	}
-	log_debug("%s: committing through the mount that serves it", d->path);
-	if (proto_send_ctl(c, CTL_SESSION) == -1) {
-		conn_release(c);
-		return -1;
-	}
-	return 0;
+	free(t);
+	return -1;
 }
 
 int
@@ -127,8 +199,9 @@ session_run(const char *source, struct session_dest *dests, size_t n,
 
 		result_init(&sd->res);
 		sd->failed = 1;
-		r = sd->d.kind == DEST_LOCAL ? local_open(&sd->d, &conns[i],
-		    &locals[i]) : net_connect(&sd->d, no, &conns[i]);
+		r = sd->d.kind == DEST_LOCAL ? local_open(&sd->d,
+		    (o->flags & SESSION_REPORT) != 0, &conns[i], &locals[i]) :
+		    net_connect(&sd->d, no, &conns[i]);
 		if (r == -1)
 			continue;
 		peers[np].c = &conns[i];
@@ -139,8 +212,10 @@ session_run(const char *source, struct session_dest *dests, size_t n,
 	}
 	if (np > 0 && sender_run_peers(peers, np, source, o) == -1)
 		goto out;
-	for (size_t k = 0; k < np; k++)
+	for (size_t k = 0; k < np; k++) {
 		dests[map[k]].failed = peers[k].failed;
+		dests[map[k]].unknown = peers[k].failed && peers[k].committing;
+	}
 	rc = 0;
 out:
 	for (size_t k = 0; k < np; k++) {
@@ -186,21 +261,23 @@ session_receive(struct conn *c, const char *store, struct result *counts)
 		.counts = counts,
 	};
 	struct conn m;
-	int fd, rc;
+	int fd, rc = -1;
 
+	/*
+	 * Not served by a mount: the receiver opens the store once the
+	 * SESSION says how (a dry run as a view), waiting for a sync in
+	 * progress (MASTER_WAIT).
+	 */
 	fd = control_connect(store);
 	if (fd == -1) {
 		if (errno != ENOENT && errno != ECONNREFUSED && errno != ENOTDIR)
 			return -1;
 		return receiver_run(c, &t);
 	}
-	if (conn_init(&m, fd, fd, "the store's master (mirrorfs)") == -1) {
-		close(fd);
+	if (through_master(fd, &m) == -1)
 		return -1;
-	}
 	/* The mount commits it; we only pass frames both ways. */
-	rc = -1;
-	if (proto_send_ctl(&m, CTL_SESSION) == 0 && conn_flush(&m) == 0)
+	if (conn_flush(&m) == 0)
 		rc = conn_relay(c, &m, seen_result, counts);
 	conn_release(&m);
 	return rc;

@@ -12,7 +12,8 @@
 struct session_dest {
 	struct dest d;
 	struct result res;	/* initialised and filled by session_run */
-	int failed;		/* the session to it failed; nothing committed */
+	int failed;		/* the session to it failed: */
+	int unknown;		/* ... after the commit began (else nothing committed) */
 };
 
 /*

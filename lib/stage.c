@@ -262,28 +262,62 @@ stage_keep_partials(struct stage_file *f, struct store *s,
 		partial_keep(s->stagingfd, name, s->partialfd, m->v[i].path,
 		    &m->v[i]);
 	}
+	partial_sync(s->partialfd);
 }
 
 uint64_t
-stage_claim(struct store *s, size_t i, const struct entry *e, int owner)
+stage_claim(struct store *s, size_t i, const struct entry *e)
 {
 	char name[PLAN_STAGED_NAME];
-	uint64_t got;
-	int fd;
 
 	plan_staged_name(name, sizeof(name), i);
-	got = partial_claim(s->partialfd, s->stagingfd, name, e->path, e);
-	if (got == 0 || got < e->size)
-		return got;
-	fd = openat(s->stagingfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd == -1 || set_staged_attr(fd, e, owner) == -1) {
-		if (fd != -1)
-			close(fd);
-		unlinkat(s->stagingfd, name, 0);
-		return 0;	/* sent again */
-	}
+	return partial_claim(s->partialfd, s->stagingfd, name, e->path, e);
+}
+
+/* Opens staged/NAME of entry i to read. */
+static int
+open_staged(struct store *s, size_t i)
+{
+	char name[PLAN_STAGED_NAME];
+
+	plan_staged_name(name, sizeof(name), i);
+	return openat(s->stagingfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+}
+
+int
+stage_kept_hash(struct store *s, size_t i, uint8_t out[HASH_SIZE])
+{
+	int fd = open_staged(s, i), rc;
+
+	if (fd == -1)
+		return -1;
+	rc = hash_fd(fd, out);
 	close(fd);
-	return got;
+	return rc;
+}
+
+int
+stage_adopt(struct store *s, size_t i, const struct entry *e, int owner)
+{
+	uint8_t h[HASH_SIZE];
+	int fd = open_staged(s, i), rc = -1;
+
+	if (fd == -1)
+		return -1;
+	if (hash_fd(fd, h) == 0 && memcmp(h, e->hash, HASH_SIZE) == 0 &&
+	    set_staged_attr(fd, e, owner) == 0)
+		rc = 0;
+	close(fd);
+	return rc;
+}
+
+void
+stage_discard(struct store *s, size_t i)
+{
+	char name[PLAN_STAGED_NAME];
+
+	plan_staged_name(name, sizeof(name), i);
+	unlinkat(s->stagingfd, name, 0);
 }
 
 static int

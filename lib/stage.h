@@ -76,13 +76,23 @@ void stage_keep_partials(struct stage_file *f, struct store *s,
     const struct manifest *m, const struct plan *p);
 
 /*
- * Takes up what an interrupted session kept of entry i (e): returns its
- * length when it is complete (now staged with its attributes: the caller
- * marks it PF_STAGED), the bytes to resume from when it is a part, or 0
- * when nothing usable is kept.
+ * Takes up what an interrupted session kept of entry i (e), as staged/
+ * NAME: returns how many bytes it holds (e->size when complete), or 0
+ * when nothing is kept for this very version (path, size, mtime). What
+ * it holds is verified before use: stage_adopt with the manifest's hash,
+ * else by the sender, from stage_kept_hash (NEED_FROM).
  */
-uint64_t stage_claim(struct store *s, size_t i, const struct entry *e,
-    int owner);
+uint64_t stage_claim(struct store *s, size_t i, const struct entry *e);
+/* The hash of what staged/NAME of entry i holds. 0, or -1 with errno. */
+int stage_kept_hash(struct store *s, size_t i, uint8_t out[HASH_SIZE]);
+/*
+ * A complete kept copy of entry i whose content hashes to e->hash: given
+ * its attributes, it is staged (the caller marks it PF_STAGED). -1 when
+ * it differs or cannot be read: the caller discards it.
+ */
+int stage_adopt(struct store *s, size_t i, const struct entry *e, int owner);
+/* Removes what staged/NAME of entry i holds. */
+void stage_discard(struct store *s, size_t i);
 
 /*
  * The signature of the store's version of path, for a delta, appended to

@@ -26,6 +26,7 @@
 #define EXIT_PARTIAL 1
 #define EXIT_USAGE 2
 #define EXIT_FATAL 3
+#define EXIT_UNKNOWN 4	/* the link died after the commit began */
 
 static const char usage_text[] =
 "usage: mirrorctl [-v|-q] COMMAND [ARGS]\n"
@@ -42,7 +43,8 @@ static const char usage_text[] =
 "  help [COMMAND]                show help\n"
 "\n"
 "exit status: 0 in sync, 1 partial (entries skipped or failed, each listed),\n"
-"2 usage or configuration error, 3 the session failed (nothing committed)\n"
+"2 usage or configuration error, 3 the session failed (nothing committed),\n"
+"4 the connection was lost after the commit began (old or new: unknown)\n"
 "\n"
 "Store ownership: one process at a time is the master of a store. It writes\n"
 "STORE/.mirrorfs/SYNC (instance=, pid=, host=, boot_id=, started=) and holds\n"
@@ -128,10 +130,21 @@ report(struct session_dest *dests, size_t n, int verbose, int report_only,
 
 		if (n > 1 && !json)
 			printf("== %s\n", sd->d.text);
+		if (sd->failed && sd->unknown) {
+			log_errx("sync into %s: the connection was lost after "
+			    "the commit began; the store holds either the old "
+			    "or the new version of this session (sync again to "
+			    "know which)", sd->d.text);
+			rc = EXIT_UNKNOWN;
+			if (n > 1 && !json)
+				printf("unknown: see the messages above\n");
+			continue;
+		}
 		if (sd->failed) {
 			log_errx("sync into %s failed; nothing was committed "
 			    "there", sd->d.text);
-			rc = EXIT_FATAL;
+			if (rc < EXIT_FATAL)
+				rc = EXIT_FATAL;
 			if (n > 1 && !json)
 				printf("failed: see the messages above\n");
 			continue;

@@ -13,7 +13,23 @@
 #include "log.h"
 #include "path.h"
 
-/* A live master that serves no control socket (one-shot: another sync) may be waited for. */
+/* Whether a mount serves the store (its socket answers): then nobody waits for the lock. */
+static int
+served(const struct store *s)
+{
+	int fd = control_connect(s->path);
+
+	if (fd == -1)
+		return 0;
+	close(fd);
+	return 1;
+}
+
+/*
+ * Waits for a master that serves no control socket (a one-shot sync, or
+ * a mount still starting, or one that died leaving its socket), up to
+ * MASTER_WAIT_S; a mount that serves the store is never waited for.
+ */
 static int
 wait_for_lock(struct store *s)
 {
@@ -21,7 +37,7 @@ wait_for_lock(struct store *s)
 
 	while (flock(s->lockfd, LOCK_EX | LOCK_NB) == -1) {
 		if (errno != EWOULDBLOCK || waited >= MASTER_WAIT_S * 20 ||
-		    faccessat(s->metafd, CONTROL_SOCK, F_OK, 0) == 0)
+		    (waited % 20 == 0 && served(s)))
 			return -1;
 		if (waited++ == 20)
 			log_info("%s: waiting for the sync in progress to end",

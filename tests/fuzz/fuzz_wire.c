@@ -28,6 +28,7 @@ decode_frame(uint8_t type, const uint8_t *p, size_t n)
 	struct sub_path sp;
 	uint32_t idx[PROTO_MAX_NEED], u32;
 	uint64_t u64, v64;
+	uint8_t hash[HASH_SIZE];
 	size_t cnt;
 	int i;
 
@@ -90,7 +91,7 @@ decode_frame(uint8_t type, const uint8_t *p, size_t n)
 			free(s);
 		break;
 	case MSG_NEED_FROM:
-		proto_decode_need_from(p, n, &u32, &u64, err, sizeof(err));
+		proto_decode_need_from(p, n, &u32, &u64, hash, err, sizeof(err));
 		break;
 	case MSG_FILE_FROM:
 		proto_decode_file_from(p, n, &fh, err, sizeof(err));

@@ -59,7 +59,7 @@ all_frames(struct conn *c)
 	proto_send_sub_path(c, &sp);
 	proto_send_sub_verdict(c, VERDICT_VETO, "open for write");
 	proto_send_sub_kept(c, 1, 2, "AA000001");
-	proto_send_need_from(c, 7, 1048576);
+	proto_send_need_from(c, 7, 1048576, (const uint8_t *)"0123456789abcdef");
 	proto_send_need_sig(c, 8, 0, "rs\001\107", 4);
 	proto_send_daemon(c, DAEMON_SUSPEND, "app");
 	fh.offset = 2;

@@ -1478,20 +1478,24 @@ START_TEST(test_need_from_round_trip)
 	static const struct { uint32_t index; uint64_t offset; } cases[] = {
 		{ 0, 1 }, { 7, 12345 }, { UINT32_MAX, (uint64_t)INT64_MAX },
 	};
+	uint8_t kept[HASH_SIZE], back[HASH_SIZE];
 	const uint8_t *p;
 	uint32_t index;
 	uint64_t offset;
 	size_t n;
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		memset(kept, 0x40 + (int)i, sizeof(kept));
+		kept[15] = 0xff;
 		ck_assert_int_eq(proto_send_need_from(&tx, cases[i].index,
-		    cases[i].offset), 0);
+		    cases[i].offset, kept), 0);
 		recv_frame(MSG_NEED_FROM, &p, &n);
-		ck_assert_int_eq(n, 12);
-		ck_assert_msg(proto_decode_need_from(p, n, &index, &offset, err,
-		    sizeof(err)) == 0, "decode: %s", err);
+		ck_assert_int_eq(n, 12 + HASH_SIZE);
+		ck_assert_msg(proto_decode_need_from(p, n, &index, &offset,
+		    back, err, sizeof(err)) == 0, "decode: %s", err);
 		ck_assert_uint_eq(index, cases[i].index);
 		ck_assert_uint_eq(offset, cases[i].offset);
+		ck_assert_mem_eq(back, kept, HASH_SIZE);
 	}
 	ck_assert_str_eq(proto_msg_name(MSG_NEED_FROM), "NEED_FROM");
 }
@@ -1550,6 +1554,8 @@ END_TEST
 
 START_TEST(test_need_from_hostile)
 {
+	static const uint8_t kept[HASH_SIZE];
+	uint8_t back[HASH_SIZE];
 	const uint8_t *p;
 	uint32_t index;
 	uint64_t offset;
@@ -1557,27 +1563,27 @@ START_TEST(test_need_from_hostile)
 	size_t n;
 
 	/* Offset 0 is a plain NEED. */
-	ck_assert_int_eq(proto_send_need_from(&tx, 3, 0), 0);
+	ck_assert_int_eq(proto_send_need_from(&tx, 3, 0, kept), 0);
 	recv_frame(MSG_NEED_FROM, &p, &n);
-	REFUSED(proto_decode_need_from(p, n, &index, &offset, err,
+	REFUSED(proto_decode_need_from(p, n, &index, &offset, back, err,
 	    sizeof(err)));
 	/* Beyond any file size. */
 	ck_assert_int_eq(proto_send_need_from(&tx, 3,
-	    (uint64_t)INT64_MAX + 1), 0);
+	    (uint64_t)INT64_MAX + 1, kept), 0);
 	recv_frame(MSG_NEED_FROM, &p, &n);
-	REFUSED(proto_decode_need_from(p, n, &index, &offset, err,
+	REFUSED(proto_decode_need_from(p, n, &index, &offset, back, err,
 	    sizeof(err)));
-	ck_assert_int_eq(proto_send_need_from(&tx, 3, UINT64_MAX), 0);
+	ck_assert_int_eq(proto_send_need_from(&tx, 3, UINT64_MAX, kept), 0);
 	recv_frame(MSG_NEED_FROM, &p, &n);
-	REFUSED(proto_decode_need_from(p, n, &index, &offset, err,
+	REFUSED(proto_decode_need_from(p, n, &index, &offset, back, err,
 	    sizeof(err)));
 
-	ck_assert_int_eq(proto_send_need_from(&tx, 3, 100), 0);
+	ck_assert_int_eq(proto_send_need_from(&tx, 3, 100, kept), 0);
 	recv_frame(MSG_NEED_FROM, &p, &n);
 	PREFIXES_REFUSED(p, n, proto_decode_need_from(pfx_, plen_, &index,
-	    &offset, err, sizeof(err)));
+	    &offset, back, err, sizeof(err)));
 	c = with_trailing_byte(p, n);
-	REFUSED(proto_decode_need_from(c, n + 1, &index, &offset, err,
+	REFUSED(proto_decode_need_from(c, n + 1, &index, &offset, back, err,
 	    sizeof(err)));
 	free(c);
 }
