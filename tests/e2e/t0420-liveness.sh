@@ -1,0 +1,269 @@
+#!/bin/bash
+# shellcheck disable=SC2317 # case functions are called through t_case
+# Hostile and broken peers: requests checked as they arrive, dry runs take no
+# data, kept parts verified before use, the client says exactly what happened,
+# a sync waits for a mount that is starting, unmount never waits on a client.
+set -u
+. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/../lib-mount.sh"
+. "$(dirname "$0")/../lib-net.sh"
+t_setup
+
+PEER="$(cd "$(dirname "$0")/.." && pwd)/peer.py"
+
+# hostile_receiver MODE: a fake master on store/.mirrorfs/control.sock
+# answers one session with MODE (tests/peer.py); mirrorctl must refuse it
+# at once and say why.
+hostile_receiver() {
+	local mode=$1 pid t0
+	mkdir -p src store/.mirrorfs
+	printf 'a\n' >src/a
+	printf 'b\n' >src/b
+	printf 'c\n' >src/c
+	python3 "$PEER" receiver "$TC/store/.mirrorfs/control.sock" "$mode" \
+	    >peer.out 2>peer.err &
+	pid=$!
+	t_track "$pid"
+	wait_for grep -q listening peer.out || t_fail "the peer did not start: $(cat peer.err)"
+	t0=$(date +%s)
+	t_ctl sync src store
+	assert_rc 3 "a destination asking for what it may not"
+	[ $(($(date +%s) - t0)) -le 5 ] || t_fail "took $(($(date +%s) - t0)) s to refuse"
+	RC=0
+	wait "$pid" || RC=$?
+	t_untrack "$pid"
+	[ "$RC" = 0 ] || t_fail "the peer: $(cat peer.out peer.err)"
+	assert_grep 'nothing was committed' "$TC/err"
+}
+
+case_requests_out_of_order() {
+	hostile_receiver need-descending
+	assert_grep 'requested entry 1 out of order' "$TC/err"
+}
+
+case_requests_twice() {
+	hostile_receiver need-duplicate
+	assert_grep 'requested entry 1 out of order' "$TC/err"
+}
+
+case_requests_beyond_the_manifest() {
+	hostile_receiver need-beyond
+	assert_grep 'requested entry 1000000, which is not a file' "$TC/err"
+}
+
+# 15 s of NEED frames used to grow the request list without bound (1.37 GB):
+# the first repeated index ends it.
+case_request_flood() {
+	hostile_receiver need-flood
+	assert_grep 'out of order' "$TC/err"
+}
+
+# A dry run into a mounted store accepted FILE data into staging/.
+case_dry_run_takes_no_data() {
+	mkdir src && echo one >src/f
+	t_ctl sync src store
+	mount_store store mnt
+	python3 "$PEER" report-data "$TC/store/.mirrorfs/control.sock" big 50 \
+	    >peer.out 2>&1 || t_fail "the dry run's data was taken: $(cat peer.out)"
+	assert_grep 'refused: .*not requested' peer.out
+	assert_eq 0 "$(find store/.mirrorfs/staging -type f | wc -l)" "files staged"
+	assert_missing store/big
+	assert_eq one "$(cat mnt/f)"
+}
+
+# cut_after_first KEY DEST: a session of src into DEST whose sender dies
+# right after its first file (a.bin) is staged; the part stays kept.
+cut_after_first() {
+	MIRRORFS_CRASH_AT=send:1 t_ctl sync --key key --compress 0 src "$1"
+	assert_rc 137
+	wait_for sh -c "flock -n '$TC/store/.mirrorfs/lock' true" ||
+		t_fail "mirrord still holds the store"
+	assert_eq 1 "$(find store/.mirrorfs/partial -type f | wc -l)" "parts kept"
+}
+
+# rewrite_same_identity FILE: new bytes, the same size and mtime.
+rewrite_same_identity() {
+	local m
+	m=$(stat -c %Y "$1")
+	head -c "$(stat -c %s "$1")" /dev/urandom >"$1.new"
+	mv "$1.new" "$1"
+	touch -d "@$m" "$1"
+}
+
+# A kept copy of a file that changed at the source keeping its size and
+# mtime was committed as it was (exit 0, wrong content).
+case_kept_copy_verified() {
+	mkdir src
+	head -c 3000000 /dev/urandom >src/a.bin
+	head -c 3000000 /dev/urandom >src/b.bin
+	touch -d '-1 hour' src/a.bin src/b.bin
+	serve app "$TC/store"
+	local url="mirror://127.0.0.1:$PORT/app"
+	# With --checksum the receiver checks the kept copy against the hash.
+	cut_after_first "$url"
+	rewrite_same_identity src/a.bin
+	t_ctl sync -c --key key --compress 0 src "$url"
+	assert_rc 0
+	assert_file_eq src/a.bin store/a.bin
+	rm -rf store
+	# Without it the sender checks the kept copy's hash (NEED_FROM).
+	cut_after_first "$url"
+	rewrite_same_identity src/a.bin
+	t_ctl sync --key key --compress 0 --json src "$url"
+	assert_rc 0
+	assert_file_eq src/a.bin store/a.bin
+	assert_file_eq src/b.bin store/b.bin
+	# An unchanged kept copy is used: a.bin is not sent again.
+	rm -rf store
+	cut_after_first "$url"
+	t_ctl sync --key key --compress 0 --json src "$url"
+	assert_rc 0
+	assert_trees_eq src store
+	[ "$(jf bytes_sent)" -lt 4000000 ] || t_fail "sent $(jf bytes_sent) bytes: the kept copy was not used"
+}
+
+# Kept parts are durable before the session that kept them ends.
+case_kept_parts_are_durable() {
+	command -v strace >/dev/null || t_skip "needs strace"
+	mkdir src
+	head -c 3000000 /dev/urandom >src/a.bin
+	head -c 3000000 /dev/urandom >src/b.bin
+	"$MIRRORCTL" genkey key >/dev/null || t_fail "genkey"
+	PORT=$(free_port)
+	write_conf conf "127.0.0.1:$PORT" "$TC/key" app "$TC/store"
+	strace -f -y -qq -e trace=fdatasync,fsync -o "$TC/trace" \
+	    "$MIRRORD" -c conf 2>>mirrord.log &
+	MIRRORD_PID=$!
+	t_defer kill "$MIRRORD_PID"
+	wait_for grep -q 'listening on' mirrord.log || t_fail "mirrord did not start"
+	cut_after_first "mirror://127.0.0.1:$PORT/app"
+	grep -q 'fdatasync([0-9]*</.*/\.mirrorfs/staging/n[0-9]*>)' trace ||
+		t_fail "the kept file was not synced: $(grep -c . trace) calls traced"
+	grep -q 'fsync([0-9]*</.*/\.mirrorfs/partial>)' trace ||
+		t_fail "partial/ was not synced"
+}
+
+# The receiver dies: before the commit was agreed (nothing committed, exit
+# 3), or once it was (exit 4: old or new, the client cannot know).
+case_client_says_what_happened() {
+	mkdir src && echo v1 >src/f
+	"$MIRRORCTL" genkey key >/dev/null || t_fail "genkey"
+	PORT=$(free_port)
+	write_conf conf "127.0.0.1:$PORT" "$TC/key" app "$TC/store"
+	local url="mirror://127.0.0.1:$PORT/app" point want
+	t_ctl sync src store
+	for point in staging agreed journal; do
+		MIRRORFS_CRASH_AT=$point "$MIRRORD" -c conf 2>>mirrord.log &
+		MIRRORD_PID=$!
+		t_track "$MIRRORD_PID"
+		wait_for sh -c "ss -ltn | grep -q ':$PORT '" ||
+			t_fail "mirrord did not listen: $(cat mirrord.log)"
+		echo "v2 $point" >src/f
+		t_ctl sync --key key src "$url"
+		kill "$MIRRORD_PID"
+		wait "$MIRRORD_PID" 2>/dev/null
+		t_untrack "$MIRRORD_PID"
+		if [ "$point" = staging ]; then
+			assert_rc 3 "the receiver died before the commit"
+			assert_grep 'nothing was committed' "$TC/err"
+		else
+			assert_rc 4 "the receiver died after the commit began ($point)"
+			assert_grep 'lost after the commit began' "$TC/err"
+		fi
+		t_ctl recover store
+		assert_rc 0
+		# Before the journal: the old version; after it: the new one.
+		want=v1
+		[ "$point" != journal ] || want="v2 journal"
+		assert_eq "$want" "$(cat store/f)" "store/f after a crash at $point"
+		assert_no_litter store
+	done
+}
+
+# A sync started while a mount takes its store (before its socket is up)
+# waits for the mount and commits through it.
+case_sync_waits_for_a_starting_mount() {
+	mkdir src && echo one >src/f
+	t_ctl sync src store
+	mkdir mnt
+	MIRRORFS_STOP_AT=serve "$MIRRORFS" -f store "$TC/mnt" 2>>mirrorfs.log &
+	MOUNT_PID=$!
+	t_defer kill "$MOUNT_PID"
+	t_defer fusermount3 -u -z "$TC/mnt"
+	wait_stopped "$MOUNT_PID" || t_fail "the mount did not stop before serving"
+	echo two >src/f
+	t_ctl sync src store &
+	local sync=$!
+	t_track "$sync"
+	# It waits (the mount holds the store, its socket is not there yet).
+	wait_for grep -q 'waiting for its master' "$TC/err" ||
+		t_fail "the sync did not wait: $(cat "$TC/err")"
+	kill -CONT "$MOUNT_PID"
+	wait "$sync"
+	RC=$?
+	t_untrack "$sync"
+	assert_rc 0 "the sync through the mount"
+	wait_for mounted mnt || t_fail "not mounted"
+	assert_eq two "$(cat mnt/f)"
+}
+
+# A stale control.sock (left by a mount that died) beside a sync in
+# progress: the second sync waits instead of failing "busy".
+case_stale_socket_and_a_sync_in_progress() {
+	mkdir src && echo one >src/f
+	head -c 2000000 /dev/urandom >src/g
+	t_ctl sync src store
+	python3 -c 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' \
+	    store/.mirrorfs/control.sock
+	echo two >src/f
+	MIRRORFS_STOP_AT=send:1 "$MIRRORCTL" sync src store >first.out 2>&1 &
+	local first=$!
+	t_track "$first"
+	wait_stopped "$first" || t_fail "the first sync did not stop"
+	touch src/g
+	"$MIRRORCTL" sync src store >second.out 2>&1 &
+	local second=$!
+	t_track "$second"
+	wait_for grep -q 'waiting for its master' second.out ||
+		t_fail "the second sync did not wait: $(cat second.out)"
+	kill -CONT "$first"
+	RC=0
+	wait "$first" || RC=$?
+	t_untrack "$first"
+	assert_rc 0 "the first sync"
+	RC=0
+	wait "$second" || RC=$?
+	t_untrack "$second"
+	assert_rc 0 "the second sync: $(cat second.out)"
+	assert_eq two "$(cat store/f)"
+}
+
+# An idle client of the control socket made an unmount hang.
+case_unmount_with_an_idle_client() {
+	mkdir src && echo one >src/f
+	t_ctl sync src store
+	mount_store store mnt
+	python3 "$PEER" idle "$TC/store/.mirrorfs/control.sock" 60 >peer.out &
+	local peer=$!
+	t_track "$peer"
+	wait_for grep -q connected peer.out || t_fail "the idle client did not connect"
+	local t0=$SECONDS
+	unmount_store mnt
+	[ $((SECONDS - t0)) -le 5 ] || t_fail "unmount took $((SECONDS - t0)) s"
+	wait "$peer"
+	t_untrack "$peer"
+	assert_grep 'closed by the other side' peer.out
+}
+
+t_case "requests out of order are refused at once" case_requests_out_of_order
+t_case "a request for the same file twice is refused at once" case_requests_twice
+t_case "a request beyond the manifest is refused at once" case_requests_beyond_the_manifest
+t_case "a flood of requests is cut at the first repeated index" case_request_flood
+t_case "a dry run into a mounted store takes no data" case_dry_run_takes_no_data
+t_case "a kept copy is verified before use, with or without --checksum" case_kept_copy_verified
+t_case "kept parts are synced to disk before the session ends" case_kept_parts_are_durable
+t_case "the client says committed, not committed, or unknown" case_client_says_what_happened
+t_case "a sync waits for a mount that is starting" case_sync_waits_for_a_starting_mount
+t_case "a stale socket beside a sync in progress: the next sync waits" case_stale_socket_and_a_sync_in_progress
+t_case "unmount does not wait on an idle control-socket client" case_unmount_with_an_idle_client
+t_done

@@ -1,0 +1,224 @@
+#!/usr/bin/env python3
+"""peer.py: a mirrorfs protocol peer that misbehaves on purpose, for the tests.
+
+It speaks the frames of docs/PROTOCOL.md over a Unix socket: the message
+numbers and constants are read from lib/proto.h, so it follows the code.
+
+  peer.py receiver SOCKET MODE   serve SOCKET as a store's master would
+                                 (.mirrorfs/control.sock) and answer one
+                                 session badly; MODE:
+      need-descending  requests entries 2 then 1
+      need-duplicate   requests entry 1 twice
+      need-beyond      requests entry 1000000 of a small manifest
+      need-flood       15 s of NEED frames for entry 1, then END_NEED
+  peer.py report-data SOCKET PATH MIB
+                                 connect to SOCKET (a mount's control.sock),
+                                 run a dry-run session of one file PATH and
+                                 send MIB MiB of FILE data anyway
+  peer.py idle SOCKET SECONDS    connect and say nothing for SECONDS
+
+Exit status: 0 when the other side did what the test expects of it (noted
+on stdout), 1 otherwise.
+"""
+import os
+import re
+import socket
+import struct
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def proto_constants():
+    """Message numbers and constants from lib/proto.h."""
+    text = open(os.path.join(HERE, "..", "lib", "proto.h")).read()
+    body = text[text.index("enum msg_type {"):]
+    body = body[:body.index("};")]
+    msgs, n = {}, 0
+    for line in body.splitlines()[1:]:
+        m = re.match(r"\s*(MSG_\w+)(\s*=\s*(\w+))?,", line)
+        if not m:
+            continue
+        if m.group(3):
+            if m.group(3).isdigit():
+                n = int(m.group(3))
+            else:
+                continue    # MSG_TYPE_MAX = MSG_...
+        msgs[m.group(1)] = n
+        n += 1
+    version = int(re.search(r"#define PROTO_VERSION (\d+)", text).group(1))
+    return msgs, version
+
+
+MSG, VERSION = proto_constants()
+MAGIC = 0x4d524653   # "MRFS"
+SESSION_REPORT = 0x08
+CTL_SESSION = 1
+
+
+def send(sock, mtype, payload=b""):
+    sock.sendall(struct.pack(">IB", len(payload) + 1, mtype) + payload)
+
+
+def recv_exact(sock, n):
+    buf = b""
+    while len(buf) < n:
+        chunk = sock.recv(n - len(buf))
+        if not chunk:
+            return None
+        buf += chunk
+    return buf
+
+
+def recv(sock):
+    """(type, payload), or (None, b"") at the end of the stream."""
+    head = recv_exact(sock, 5)
+    if head is None:
+        return None, b""
+    length, mtype = struct.unpack(">IB", head)
+    payload = recv_exact(sock, length - 1) if length > 1 else b""
+    return mtype, payload or b""
+
+
+def string(s):
+    b = s.encode()
+    return struct.pack(">H", len(b)) + b
+
+
+def attrs(mode, size, mtime=1600000000):
+    return struct.pack(">IIIQqI", mode, os.getuid(), os.getgid(), size,
+                       mtime, 0)
+
+
+def hello(sock):
+    send(sock, MSG["MSG_HELLO"], struct.pack(">IH", MAGIC, VERSION))
+
+
+def error_text(payload):
+    (n,) = struct.unpack(">H", payload[:2])
+    return payload[2:2 + n].decode(errors="replace")
+
+
+def fake_master(path, mode):
+    """Answer one session on path with the requests mode names."""
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(path)
+    srv.listen(1)
+    print("listening", flush=True)
+    conn, _ = srv.accept()
+    conn.settimeout(60)
+    t, p = recv(conn)
+    assert t == MSG["MSG_CTL"], t
+    t, p = recv(conn)
+    assert t == MSG["MSG_HELLO"], t
+    hello(conn)
+    n = 0
+    while True:
+        t, p = recv(conn)
+        if t == MSG["MSG_ENTRY"]:
+            n += 1
+        elif t == MSG["MSG_END_MANIFEST"]:
+            break
+        elif t is None:
+            print("sender closed during the manifest")
+            return 1
+    need = MSG["MSG_NEED"]
+    try:
+        if mode == "need-descending":
+            send(conn, need, struct.pack(">II", 1, 2))
+            send(conn, need, struct.pack(">II", 1, 1))
+        elif mode == "need-duplicate":
+            send(conn, need, struct.pack(">III", 2, 1, 1))
+        elif mode == "need-beyond":
+            send(conn, need, struct.pack(">II", 1, 1000000))
+        elif mode == "need-flood":
+            frame = struct.pack(">I", 32768) + struct.pack(">I", 1) * 32768
+            end = time.time() + 15
+            while time.time() < end:
+                send(conn, need, frame)
+        send(conn, MSG["MSG_END_NEED"])
+    except (BrokenPipeError, ConnectionResetError):
+        print("the sender hung up on the requests (%d entries)" % n)
+        return 0
+    t, p = recv(conn)
+    if t in (None, MSG["MSG_ERROR"]):
+        print("the sender hung up on the requests (%d entries)" % n)
+        return 0
+    print("the sender went on: got type %d" % t)
+    return 1
+
+
+def report_data(path, name, mib):
+    """A dry run that sends data nobody asked for."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(path)
+    s.settimeout(60)
+    send(s, MSG["MSG_CTL"], struct.pack(">B", CTL_SESSION))
+    hello(s)
+    t, p = recv(s)
+    assert t == MSG["MSG_HELLO"], (t, p)
+    send(s, MSG["MSG_SESSION"], struct.pack(">II", SESSION_REPORT, 0))
+    size = mib << 20
+    send(s, MSG["MSG_ENTRY"], struct.pack(">B", 1) + string(name) +
+         attrs(0o644, size) + b"\0")
+    send(s, MSG["MSG_END_MANIFEST"], struct.pack(">Q", 1) +
+         attrs(0o755, 0) + b"\0")
+    t, p = recv(s)
+    if t != MSG["MSG_END_NEED"]:
+        print("expected END_NEED, got %r" % t)
+        return 1
+    chunk = b"x" * (1 << 20)
+    try:
+        send(s, MSG["MSG_FILE"], struct.pack(">I", 0) + attrs(0o644, size))
+        for _ in range(mib):
+            send(s, MSG["MSG_DATA"], chunk)
+        send(s, MSG["MSG_FILE_END"], b"\0" * 16)
+        send(s, MSG["MSG_DONE"])
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    while True:
+        t, p = recv(s)
+        if t is None:
+            print("the receiver hung up")
+            return 0
+        if t == MSG["MSG_ERROR"]:
+            print("refused: %s" % error_text(p))
+            return 0
+        if t == MSG["MSG_RESULT"]:
+            print("the receiver took the data and reported")
+            return 1
+
+
+def idle(path, seconds):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(path)
+    print("connected", flush=True)
+    end = time.time() + float(seconds)
+    s.settimeout(0.2)
+    while time.time() < end:
+        try:
+            if s.recv(1) == b"":
+                print("closed by the other side")
+                return 0
+        except socket.timeout:
+            pass
+        except OSError:
+            print("closed by the other side")
+            return 0
+    return 1
+
+
+def main(argv):
+    if len(argv) >= 3 and argv[0] == "receiver":
+        return fake_master(argv[1], argv[2])
+    if len(argv) >= 4 and argv[0] == "report-data":
+        return report_data(argv[1], argv[2], int(argv[3]))
+    if len(argv) >= 3 and argv[0] == "idle":
+        return idle(argv[1], argv[2])
+    sys.stderr.write(__doc__)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
