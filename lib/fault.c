@@ -38,6 +38,8 @@ fault_point(const char *name)
 			kill(getpid(), SIGKILL);
 		pthread_mutex_unlock(&fault_lock);
 	}
+	if (names(getenv("MIRRORFS_DELAY_AT"), name, &at))
+		usleep((useconds_t)(at * 1000));
 	if (names(getenv("MIRRORFS_STOP_AT"), name, &at)) {
 		pthread_mutex_lock(&fault_lock);
 		stop = ++stop_count == at;

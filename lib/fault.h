@@ -7,7 +7,9 @@
  * kills itself with SIGKILL at the N-th call (default first) of
  * fault_point(NAME). With MIRRORFS_STOP_AT=NAME[:N] it stops itself
  * (SIGSTOP) there instead, once, so a test can change the world at that
- * exact moment and let it go on with SIGCONT. Costs a getenv when unset.
+ * exact moment and let it go on with SIGCONT. MIRRORFS_DELAY_AT=NAME:MS
+ * makes every call of fault_point(NAME) sleep MS milliseconds, so a
+ * test can catch work in progress. Costs a getenv when unset.
  * Thread-safe.
  */
 void fault_point(const char *name);

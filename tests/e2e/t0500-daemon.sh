@@ -8,8 +8,10 @@ t_setup
 MIRRORD=$BUILD/mirrord
 
 # daemon CONF: start mirrord -c CONF in the background; sets DPID.
+# DAEMON_ENV, when set, is passed to it (as NAME=VALUE).
 daemon() {
-	"$MIRRORD" -c "$1" 2>>"$TC/mirrord.log" &
+	# shellcheck disable=SC2086 # DAEMON_ENV is NAME=VALUE words
+	env ${DAEMON_ENV:-} "$MIRRORD" -c "$1" 2>>"$TC/mirrord.log" &
 	DPID=$!
 	t_defer kill -9 "$DPID"
 	wait_for grep -q 'running [0-9]* file sets' "$TC/mirrord.log" ||
@@ -252,7 +254,9 @@ case_status_suspend_resume() {
 case_signals() {
 	mkdir src && echo one >src/a
 	conf app watch=yes quiet=1
-	daemon conf
+	# Each file takes 0.2 s to send, so a session of 40 lasts long enough
+	# to be caught in progress.
+	DAEMON_ENV=MIRRORFS_DELAY_AT=send:200 daemon conf
 	wait_for test -f store/a
 	# SIGHUP with a bad file keeps the running configuration.
 	echo "bogus line" >>conf
