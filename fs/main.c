@@ -12,6 +12,7 @@
 #include "fsutil.h"
 #include "log.h"
 #include "mount.h"
+#include "mountinfo.h"
 #include "path.h"
 #include "serve.h"
 #include "slave.h"
@@ -25,6 +26,7 @@ struct options {
 	int rw;
 	int renameopen;
 	int readdirplus;
+	int create;
 	double timeout;
 };
 
@@ -38,6 +40,7 @@ static const struct fuse_opt option_spec[] = {
 	{ "noreaddirplus", offsetof(struct options, readdirplus), 0 },
 	{ "cache_timeout=%lf", offsetof(struct options, timeout), 0 },
 	{ "instance=%s", offsetof(struct options, instance), 0 },
+	{ "create", offsetof(struct options, create), 1 },
 	FUSE_OPT_END
 };
 
@@ -69,6 +72,8 @@ usage(FILE *f)
 "  -o instance=NAME     this mount's name in STORE/.mirrorfs/SYNC (default\n"
 "                       mirrorfs@HOST:MOUNTPOINT); the same instance may\n"
 "                       regain a store at once after an abnormal end\n"
+"  -o create            make STORE a store when it is not one yet (has no\n"
+"                       .mirrorfs/); without it such a directory is refused\n"
 "\n"
 "The first process to take a store is its master (it writes .mirrorfs/SYNC\n"
 "and serves .mirrorfs/control.sock); a second mount of the same store is a\n"
@@ -161,14 +166,17 @@ out_destroy:
  * slave subscribed to that master. *sub is set for a slave. -1 logged.
  */
 static int
-take_store(struct mount *m, struct subscription **sub)
+take_store(struct mount *m, int create, struct subscription **sub)
 {
 	*sub = NULL;
-	if (master_open(&m->st, m->store_path, MASTER_TRY, m->instance,
-	    NULL) == 0) {
+	if (master_open(&m->st, m->store_path, MASTER_TRY |
+	    (create ? MASTER_CREATE : 0), m->instance, NULL) == 0) {
 		m->master = 1;
 		return 0;
 	}
+	if (errno == ENOENT)
+		log_errx("%s: mount it with -o create to make it a store, or "
+		    "sync into it first", m->store_path);
 	if (errno != EBUSY)
 		return -1;
 	if (store_open_view(&m->st, m->store_path) == -1)
@@ -201,7 +209,7 @@ main(int argc, char **argv)
 	struct fuse_cmdline_opts cmd;
 	struct subscription *sub = NULL;
 	struct mount m;
-	char store[PATH_MAX];
+	char store[PATH_MAX], other[PATH_MAX];
 	int rc = EXIT_USAGE;
 
 	log_init("mirrorfs", LOG_INFO);
@@ -255,7 +263,12 @@ main(int argc, char **argv)
 	pthread_mutex_init(&m.session_lock, NULL);
 	/* A descriptor per file the kernel knows of: allow as many as we may. */
 	log_debug("open-file limit %ld", raise_nofile());
-	if (take_store(&m, &sub) == -1)
+	if (mountinfo_is_mirrorfs_point(cmd.mountpoint, other, sizeof(other))) {
+		log_errx("%s: already a mirrorfs mount (of %s); unmount it "
+		    "first", cmd.mountpoint, other);
+		goto out;
+	}
+	if (take_store(&m, o.create, &sub) == -1)
 		goto out;
 	m.renamedfd = openat(m.st.metafd, "renamed", O_PATH | O_DIRECTORY |
 	    O_CLOEXEC);

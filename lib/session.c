@@ -2,6 +2,7 @@
 #include "session.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include "conn.h"
 #include "control.h"
 #include "log.h"
+#include "mountinfo.h"
 #include "proto.h"
 #include "receiver.h"
 #include "store/master.h"
@@ -146,6 +148,24 @@ local_start(struct local_receiver *t, struct conn *c)
 	return 0;
 }
 
+/*
+ * A mirrorfs mount is the view of a store, not a destination: a sync into
+ * it (or below it) is refused, naming the store to sync into. -1 logged.
+ */
+static int
+mounted_dest(const char *path)
+{
+	char point[PATH_MAX], store[PATH_MAX];
+
+	if (mountinfo_mirrorfs(path, point, sizeof(point), store,
+	    sizeof(store)) != 1)
+		return 0;
+	log_errx("%s is inside %s, a mirrorfs mount of the store %s: sync "
+	    "into the store (mirrorctl sync SOURCE %s), and the mount shows "
+	    "it", path, point, store, store);
+	return -1;
+}
+
 /* Opens the way to a local store: its master's socket, or a thread of ours. */
 static int
 local_open(const struct dest *d, int report, struct conn *c,
@@ -155,6 +175,8 @@ local_open(const struct dest *d, int report, struct conn *c,
 	int fd;
 
 	*tp = NULL;
+	if (mounted_dest(d->path) == -1)
+		return -1;
 	t = calloc(1, sizeof(*t));
 	if (t == NULL) {
 		log_err("%s", d->path);

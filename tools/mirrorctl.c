@@ -1,5 +1,6 @@
 /* mirrorctl: the command line: one-time sync, dry-run report, recovery. */
 #include <errno.h>
+#include <limits.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -380,6 +381,24 @@ print_renamed(struct conn *c)
 	return EXIT_FATAL;
 }
 
+/* Whether path is a store (has .mirrorfs/); says why not when it is not. */
+static int
+is_store(const char *path)
+{
+	char meta[PATH_MAX];
+	struct stat st;
+
+	snprintf(meta, sizeof(meta), "%s/%s", path, PATH_META);
+	if (lstat(meta, &st) == 0 && S_ISDIR(st.st_mode))
+		return 1;
+	if (lstat(path, &st) == -1)
+		log_err("%s", path);
+	else
+		log_errx("%s: not a mirrorfs store (it has no %s/)", path,
+		    PATH_META);
+	return 0;
+}
+
 static int
 cmd_renamed(int argc, char **argv)
 {
@@ -397,6 +416,8 @@ cmd_renamed(int argc, char **argv)
 	fd = control_connect(argv[1]);
 	if (fd == -1) {
 		if (errno != ENOENT && errno != ECONNREFUSED)
+			return EXIT_FATAL;
+		if (!is_store(argv[1]))
 			return EXIT_FATAL;
 		printf("%s is not mounted: no old versions are kept (any left "
 		    "by a crash are deleted at the next start)\n", argv[1]);

@@ -6,7 +6,7 @@
 #include "store.h"
 #include "syncfile.h"
 
-#define MASTER_CREATE 0x1	/* create STORE (not its parents) when missing */
+#define MASTER_CREATE 0x1	/* make STORE (not its parents) and .mirrorfs when missing */
 #define MASTER_TRY    0x2	/* a live master is not an error: no message */
 #define MASTER_WAIT   0x4	/* wait (up to MASTER_WAIT_S) for a one-shot master */
 #define MASTER_WAIT_S 30

@@ -98,7 +98,13 @@ store_open_dirs(struct store *s, const char *path, int create)
 		log_err("%s", path);
 		return fail_open(s);
 	}
-	s->metafd = open_subdir(s->rootfd, PATH_META, 1, path);
+	s->metafd = open_subdir(s->rootfd, PATH_META, create, path);
+	if (s->metafd == -1 && !create && errno == ENOENT) {
+		/* Never make a store of a directory by mistake (a source tree). */
+		log_errx("%s: not a mirrorfs store (it has no %s/)", path,
+		    PATH_META);
+		errno = ENOENT;
+	}
 	return s->metafd == -1 ? fail_open(s) : 0;
 }
 

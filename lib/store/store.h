@@ -72,9 +72,11 @@ void store_init(struct store *s);
 int store_open_view(struct store *s, const char *path);
 
 /*
- * Opens (with create: makes, not its parents) the store directory and
- * its .mirrorfs for a writer; master_open's first step. Returns 0, or
- * -1 with errno (logged). The caller closes s with store_close.
+ * Opens the store directory and its .mirrorfs for a writer; master_open's
+ * first step. With create, makes the directory (not its parents) and
+ * its .mirrorfs when missing; without, a directory that has no .mirrorfs
+ * is refused (ENOENT, "not a mirrorfs store"). Returns 0, or -1 with
+ * errno (logged). The caller closes s with store_close.
  */
 int store_open_dirs(struct store *s, const char *path, int create);
 

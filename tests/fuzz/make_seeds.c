@@ -101,7 +101,7 @@ journal_seed(const char *dir)
 	int in, out;
 	uint8_t sel = 2;
 
-	if (mkdtemp(tmp) == NULL || master_open(&s, tmp, 0, NULL, NULL) == -1)
+	if (mkdtemp(tmp) == NULL || master_open(&s, tmp, MASTER_CREATE, NULL, NULL) == -1)
 		exit(1);
 	journal_init(&j);
 	journal_add(&j, JOP_MKDIR, 0, "dir", NULL, NULL, 0);
