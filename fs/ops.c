@@ -11,6 +11,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -57,6 +58,13 @@ mfs_init(void *userdata, struct fuse_conn_info *conn)
 		conn->want |= FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE;
 	if (conn->capable & FUSE_CAP_EXPORT_SUPPORT)
 		conn->want |= FUSE_CAP_EXPORT_SUPPORT;
+	/*
+	 * The kernel checks POSIX ACLs as well as modes (default_permissions
+	 * is always on); it reads them with GETXATTR and drops what it
+	 * cached of an inode when a commit invalidates that inode.
+	 */
+	if (conn->capable & FUSE_CAP_POSIX_ACL)
+		conn->want |= FUSE_CAP_POSIX_ACL;
 	/*
 	 * READDIRPLUS: a listing carries every entry's attributes and counts
 	 * a lookup of it, so a stat after readdir (ls -l, find -printf, du)
@@ -793,6 +801,112 @@ mfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int valid,
 	mfs_getattr(req, ino, fi);
 }
 
+/*
+ * Extended attributes, ACLs and file capabilities are the store's own,
+ * read through the node's descriptor (an O_PATH one reaches a symlink's
+ * own attributes through /proc/self/fd).
+ */
+static void
+reply_xattr(fuse_req_t req, size_t size, const char *buf, ssize_t n)
+{
+	if (n == -1)
+		fuse_reply_err(req, errno == ENOTSUP ? EOPNOTSUPP : errno);
+	else if (size == 0)
+		fuse_reply_xattr(req, (size_t)n);
+	else
+		fuse_reply_buf(req, buf, (size_t)n);
+}
+
+static void
+mfs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
+{
+	struct mount *m = mount_of(req);
+	struct node *n = node_of(m, ino);
+	char proc[64], *buf = NULL;
+	int fd = node_path_fd(&m->nodes, n), err = 0;
+	ssize_t got = -1;
+
+	if (fd == -1)
+		err = errno;
+	else if (size > 0 && (buf = malloc(size)) == NULL)
+		err = ENOMEM;
+	if (err == 0) {
+		proc_path(proc, sizeof(proc), fd);
+		got = getxattr(proc, name, buf, size);
+	}
+	node_put_fd(n, fd);
+	if (err != 0)
+		fuse_reply_err(req, err);
+	else
+		reply_xattr(req, size, buf, got);
+	free(buf);
+}
+
+static void
+mfs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+	struct mount *m = mount_of(req);
+	struct node *n = node_of(m, ino);
+	char proc[64], *buf = NULL;
+	int fd = node_path_fd(&m->nodes, n), err = 0;
+	ssize_t got = -1;
+
+	if (fd == -1)
+		err = errno;
+	else if (size > 0 && (buf = malloc(size)) == NULL)
+		err = ENOMEM;
+	if (err == 0) {
+		proc_path(proc, sizeof(proc), fd);
+		got = listxattr(proc, buf, size);
+	}
+	node_put_fd(n, fd);
+	if (err != 0)
+		fuse_reply_err(req, err);
+	else
+		reply_xattr(req, size, buf, got);
+	free(buf);
+}
+
+/* setxattr (value not NULL) or removexattr through an rw mount. */
+static void
+change_xattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+    const char *value, size_t size, int flags)
+{
+	struct mount *m = mount_of(req);
+	struct node *n = node_of(m, ino);
+	char proc[64];
+	int fd, err = 0;
+
+	if (!m->rw) {
+		fuse_reply_err(req, EROFS);
+		return;
+	}
+	fd = node_path_fd(&m->nodes, n);
+	if (fd == -1)
+		err = errno;
+	else {
+		proc_path(proc, sizeof(proc), fd);
+		if ((value ? setxattr(proc, name, value, size, flags) :
+		    removexattr(proc, name)) == -1)
+			err = errno == ENOTSUP ? EOPNOTSUPP : errno;
+	}
+	node_put_fd(n, fd);
+	fuse_reply_err(req, err);
+}
+
+static void
+mfs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+    const char *value, size_t size, int flags)
+{
+	change_xattr(req, ino, name, value ? value : "", size, flags);
+}
+
+static void
+mfs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
+{
+	change_xattr(req, ino, name, NULL, 0, 0);
+}
+
 const struct fuse_lowlevel_ops mirrorfs_ops = {
 	.init = mfs_init,
 	.lookup = mfs_lookup,
@@ -819,4 +933,8 @@ const struct fuse_lowlevel_ops mirrorfs_ops = {
 	.unlink = mfs_unlink,
 	.rmdir = mfs_rmdir,
 	.rename = mfs_rename,
+	.getxattr = mfs_getxattr,
+	.listxattr = mfs_listxattr,
+	.setxattr = mfs_setxattr,
+	.removexattr = mfs_removexattr,
 };

@@ -5,10 +5,13 @@
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "log.h"
+#include "stage.h"
 #include "store/journal.h"
 
 /* The journal's tag of the top directory's attributes. */
@@ -24,57 +27,129 @@ struct commit {
 	struct commit_change *changes;	/* one per record, with an observer */
 };
 
-/* Stages the new symlinks and hard links, which carry no data. */
+/* Gives a staged entry without data its owner, mode, attributes and mtime. */
+static int
+finish_staged(struct commit *c, size_t i, const char *name, char *why,
+    size_t len)
+{
+	const struct entry *e = &c->m->v[i];
+	struct plan_opts po = { .owner = c->o->owner, .ns = c->o->ns };
+	int sfd = c->s->stagingfd, fd, r;
+	struct timespec ts[2] = {
+		{ .tv_nsec = UTIME_OMIT },
+		{ .tv_sec = e->mtime_sec, .tv_nsec = e->mtime_nsec },
+	};
+
+	if ((c->o->owner && fchownat(sfd, name, e->uid, e->gid,
+	    AT_SYMLINK_NOFOLLOW) == -1) ||
+	    (e->type != ENTRY_LNK && fchmodat(sfd, name, e->mode, 0) == -1)) {
+		snprintf(why, len, "set attributes: %s", strerror(errno));
+		return -1;
+	}
+	fd = openat(sfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (fd == -1) {
+		snprintf(why, len, "%s", strerror(errno));
+		return -1;
+	}
+	r = stage_xattrs(fd, e, &po, why, len);
+	close(fd);
+	if (r != 0)
+		return r;
+	/* A directory gets its mtime last, with the others (PF_DIRATTR). */
+	if (e->type != ENTRY_DIR && utimensat(sfd, name, ts,
+	    AT_SYMLINK_NOFOLLOW) == -1) {
+		snprintf(why, len, "set mtime: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Makes entry i in staging/NAME when it carries no data: a symlink, a
+ * FIFO, socket or device, or a directory replacing an entry of another
+ * type. 0, or -1 / 1 (skip) with why set.
+ */
+static int
+make_staged(struct commit *c, size_t i, const char *name, char *why,
+    size_t len)
+{
+	const struct entry *e = &c->m->v[i];
+	int sfd = c->s->stagingfd, rc;
+
+	store_remove_at(sfd, name);
+	if (e->type == ENTRY_LNK)
+		rc = symlinkat(e->target, sfd, name);
+	else if (e->type == ENTRY_DIR)
+		rc = mkdirat(sfd, name, 0700);
+	else
+		rc = mknodat(sfd, name, entry_mode_type(e->type) | 0600,
+		    makedev(e->rdev_major, e->rdev_minor));
+	if (rc == -1) {
+		snprintf(why, len, "%s: %s", e->type == ENTRY_LNK ? "symlink" :
+		    e->type == ENTRY_DIR ? "mkdir" : "mknod", strerror(errno));
+		return -1;
+	}
+	return finish_staged(c, i, name, why, len);
+}
+
+/* Stages a hard link to the version of its target this session commits. */
+static void
+stage_hardlink(struct commit *c, size_t i, const char *name)
+{
+	char from[PLAN_STAGED_NAME];
+	const struct entry *e = &c->m->v[i];
+	const struct plan_entry *t = &c->p->v[e->link_index];
+	const char *tname;
+	int dirfd, sfd = c->s->stagingfd;
+
+	unlinkat(sfd, name, 0);
+	if (t->flags & PF_STAGED) {
+		plan_staged_name(from, sizeof(from), e->link_index);
+		dirfd = sfd;
+		tname = from;
+	} else if (t->state == PLAN_UNCHANGED ||
+	    (t->state == PLAN_REPLACE && (t->flags & PF_ATTR))) {
+		dirfd = store_parent(c->s, &c->dir, e->target, &tname);
+	} else {
+		plan_set(c->p, i, PLAN_FAIL, "the file it links to (%s) was "
+		    "not synced", e->target);
+		return;
+	}
+	if (dirfd == -1 || linkat(dirfd, tname, sfd, name, 0) == -1) {
+		plan_set(c->p, i, PLAN_FAIL, "link to %s: %s", e->target,
+		    strerror(errno));
+		return;
+	}
+	c->p->v[i].flags |= PF_STAGED;
+}
+
+/*
+ * Stages every new entry that carries no data: symlinks, hard links,
+ * special files, and directories that replace an entry of another type.
+ */
 static void
 stage_links(struct commit *c)
 {
-	char name[PLAN_STAGED_NAME], from[PLAN_STAGED_NAME];
-	const char *tname;
-	int dirfd, sfd = c->s->stagingfd;
+	char name[PLAN_STAGED_NAME], why[512];
+	int r;
 
 	for (size_t i = 0; i < c->m->n; i++) {
 		const struct entry *e = &c->m->v[i];
 		struct plan_entry *pe = &c->p->v[i];
-		struct timespec ts[2] = {
-			{ .tv_nsec = UTIME_OMIT },
-			{ .tv_sec = e->mtime_sec, .tv_nsec = e->mtime_nsec },
-		};
 
 		if ((pe->state != PLAN_CREATE && pe->state != PLAN_REPLACE) ||
-		    (pe->flags & PF_ATTR) ||
-		    (e->type != ENTRY_LNK && e->type != ENTRY_HARDLINK))
+		    (pe->flags & (PF_ATTR | PF_STAGED)) || e->type == ENTRY_REG ||
+		    (e->type == ENTRY_DIR && !(pe->flags & PF_RETYPE)))
 			continue;
 		plan_staged_name(name, sizeof(name), i);
-		unlinkat(sfd, name, 0);
-		if (e->type == ENTRY_LNK) {
-			if (symlinkat(e->target, sfd, name) == -1 ||
-			    (c->o->owner && fchownat(sfd, name, e->uid, e->gid,
-			    AT_SYMLINK_NOFOLLOW) == -1) ||
-			    utimensat(sfd, name, ts, AT_SYMLINK_NOFOLLOW) == -1) {
-				plan_set(c->p, i, PLAN_FAIL, "symlink: %s",
-				    strerror(errno));
-				continue;
-			}
-			pe->flags |= PF_STAGED;
+		if (e->type == ENTRY_HARDLINK) {
+			stage_hardlink(c, i, name);
 			continue;
 		}
-		const struct plan_entry *t = &c->p->v[e->link_index];
-
-		if (t->flags & PF_STAGED) {
-			plan_staged_name(from, sizeof(from), e->link_index);
-			dirfd = sfd;
-			tname = from;
-		} else if (t->state == PLAN_UNCHANGED ||
-		    (t->state == PLAN_REPLACE && (t->flags & PF_ATTR))) {
-			dirfd = store_parent(c->s, &c->dir, e->target, &tname);
-		} else {
-			plan_set(c->p, i, PLAN_FAIL, "the file it links to "
-			    "(%s) was not synced", e->target);
-			continue;
-		}
-		if (dirfd == -1 || linkat(dirfd, tname, sfd, name, 0) == -1) {
-			plan_set(c->p, i, PLAN_FAIL, "link to %s: %s",
-			    e->target, strerror(errno));
+		if ((r = make_staged(c, i, name, why, sizeof(why))) != 0) {
+			store_remove_at(c->s->stagingfd, name);
+			plan_set(c->p, i, r == 1 ? PLAN_SKIP : PLAN_FAIL, "%s",
+			    why);
 			continue;
 		}
 		pe->flags |= PF_STAGED;
@@ -94,7 +169,8 @@ static int
 attr_flags(const struct commit *c, const struct entry *e)
 {
 	return (c->o->owner ? JREC_OWNER : 0) |
-	    (e->type == ENTRY_LNK ? JREC_LINK : 0);
+	    (e->type == ENTRY_LNK ? JREC_LINK : 0) |
+	    (c->o->ns != 0 ? JREC_XATTR : 0);
 }
 
 static int
@@ -103,10 +179,34 @@ add_attr(struct commit *c, const struct entry *e, const char *path, size_t ref)
 	struct journal_attr a = {
 		.mode = e->mode, .uid = e->uid, .gid = e->gid,
 		.mtime_sec = e->mtime_sec, .mtime_nsec = e->mtime_nsec,
+		.ns = c->o->ns, .xattrs = e->xattrs,
+		.xattrs_len = e->xattrs_len,
 	};
 
 	return journal_add(&c->j, JOP_ATTR, attr_flags(c, e), path, NULL, &a,
 	    ref);
+}
+
+/*
+ * The record that puts staged entry i in place: a rename, or a SWAP
+ * where a directory is on either side of a type change.
+ */
+static int
+add_put(struct commit *c, size_t i)
+{
+	char name[PLAN_STAGED_NAME];
+	const struct entry *e = &c->m->v[i];
+	struct stat st;
+
+	plan_staged_name(name, sizeof(name), i);
+	if (!(c->p->v[i].flags & PF_RETYPE) || (e->type != ENTRY_DIR &&
+	    !(c->p->v[i].flags & PF_OLDDIR)))
+		return journal_add(&c->j, JOP_PUT, 0, e->path, name, NULL, i);
+	if (fstatat(c->s->stagingfd, name, &st, AT_SYMLINK_NOFOLLOW) == -1) {
+		log_err("%s/.mirrorfs/staging/%s", c->s->path, name);
+		return -1;
+	}
+	return journal_add_swap(&c->j, e->path, name, st.st_ino, i);
 }
 
 /* Lists the commit in the order that keeps every step valid. */
@@ -115,19 +215,22 @@ build_journal(struct commit *c)
 {
 	const struct manifest *m = c->m;
 	const struct plan *p = c->p;
-	char name[PLAN_STAGED_NAME];
 	int rc = 0;
 
-	for (size_t i = 0; i < m->n && rc == 0; i++)
-		if (m->v[i].type == ENTRY_DIR && p->v[i].state == PLAN_CREATE)
+	/* Directories first, parents before children. */
+	for (size_t i = 0; i < m->n && rc == 0; i++) {
+		if (m->v[i].type != ENTRY_DIR)
+			continue;
+		if (p->v[i].state == PLAN_CREATE)
 			rc = journal_add(&c->j, JOP_MKDIR, 0, m->v[i].path,
 			    NULL, NULL, i);
+		else if (p->v[i].flags & PF_STAGED)
+			rc = add_put(c, i);
+	}
 	for (size_t i = 0; i < m->n && rc == 0; i++) {
-		if (p->v[i].flags & PF_STAGED) {
-			plan_staged_name(name, sizeof(name), i);
-			rc = journal_add(&c->j, JOP_PUT, 0, m->v[i].path, name,
-			    NULL, i);
-		} else if ((p->v[i].flags & PF_ATTR) &&
+		if ((p->v[i].flags & PF_STAGED) && m->v[i].type != ENTRY_DIR)
+			rc = add_put(c, i);
+		else if ((p->v[i].flags & PF_ATTR) &&
 		    p->v[i].state == PLAN_REPLACE)
 			rc = add_attr(c, &m->v[i], m->v[i].path, i);
 	}
@@ -158,7 +261,7 @@ look_old(struct commit *c, struct commit_change *v, int *dirfd,
 	struct stat st;
 
 	v->has_old = 0;
-	if (v->op != JOP_PUT && v->op != JOP_REMOVE)
+	if (v->op != JOP_PUT && v->op != JOP_REMOVE && v->op != JOP_SWAP)
 		return 0;
 	*dirfd = store_parent(c->s, &c->dir, v->path, name);
 	if (*dirfd == -1 || fstatat(*dirfd, *name, &st,
@@ -203,7 +306,7 @@ take_veto(struct commit *c, size_t i)
 		plan_purge_set(c->p, r->ref - c->m->n, PLAN_SKIP, why);
 		return;
 	}
-	unlinkat(c->s->stagingfd, r->staged, 0);
+	store_remove_at(c->s->stagingfd, r->staged);
 	c->p->v[r->ref].flags &= ~PF_STAGED;
 	plan_set(c->p, r->ref, PLAN_SKIP, "%s", why);
 }
@@ -242,6 +345,10 @@ record_failed(struct commit *c, const struct journal_rec *r, int err)
 		    c->s->path, strerror(err));
 	else if (r->ref >= c->m->n)
 		plan_purge_set(c->p, r->ref - c->m->n, PLAN_FAIL, strerror(err));
+	else if (err == EOPNOTSUPP && r->op == JOP_ATTR)
+		plan_set(c->p, r->ref, PLAN_SKIP, "the store's filesystem cannot "
+		    "hold extended attributes or ACLs; --no-xattrs or "
+		    "--no-acls syncs without them");
 	else if (c->p->v[r->ref].state != PLAN_FAIL)
 		plan_set(c->p, r->ref, PLAN_FAIL, "commit: %s", strerror(err));
 }

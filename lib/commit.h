@@ -47,12 +47,14 @@ struct commit_observer {
 
 struct commit_opts {
 	int owner;		/* set owners (we are root) */
+	unsigned ns;		/* attribute namespaces set (xattr.h) */
 	const struct commit_observer *observer;	/* NULL: none */
 };
 
 /*
  * Commits plan p of manifest m into store s (its master): stages the new
- * symlinks and hard links, makes the staged data durable, lists the
+ * entries without data (symlinks, hard links, special files, directories
+ * that replace another type), makes the staged data durable, lists the
  * commit in a journal, lets the observer veto, writes the journal (the
  * commit point) and carries it out. An entry that cannot be done becomes
  * PLAN_FAIL, a vetoed one PLAN_SKIP, each with its reason. Returns 0

@@ -201,6 +201,8 @@ fileset_section(struct parse *ps, const char *name)
 	v->max_defer = 3600;
 	v->openupdate = -1;
 	v->compress = 3;
+	v->xattrs = 1;
+	v->acls = 1;
 	v->name = strdup(name);
 	return v->name ? v : NULL;
 }
@@ -306,6 +308,10 @@ on_fileset(struct parse *ps, const char *name, const char *key,
 		flag = &fs->purge;
 	else if (strcmp(key, "purge_dirs") == 0)
 		flag = &fs->purge_dirs;
+	else if (strcmp(key, "xattrs") == 0)
+		flag = &fs->xattrs;
+	else if (strcmp(key, "acls") == 0)
+		flag = &fs->acls;
 	else if (strcmp(key, "suspended") == 0)
 		flag = &fs->suspended;
 	if (flag != NULL)
@@ -314,7 +320,7 @@ on_fileset(struct parse *ps, const char *name, const char *key,
 	snprintf(ps->err, sizeof(ps->err), "unknown key '%s' in [fileset %s] "
 	    "(known: source, dest, include, exclude, exclude_from, interval, "
 	    "start, stop, watch, quiet, max_defer, openupdate, purge, "
-	    "purge_dirs, compress, whole_file, batch, user, suspended, trigger, "
+	    "purge_dirs, xattrs, acls, compress, whole_file, batch, user, suspended, trigger, "
 	    "key)",
 	    key, name);
 	return 0;

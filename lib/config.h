@@ -33,6 +33,8 @@ struct fileset_conf {
 	int openupdate;		/* seconds: push a file open for write if unchanged that long; -1 off */
 	int purge;
 	int purge_dirs;
+	int xattrs;		/* carry extended attributes (default yes) */
+	int acls;		/* carry POSIX ACLs (default yes) */
 	int compress;		/* zstd level for ssh:// and mirror:// */
 	int whole_file;		/* enum whole_file (sender.h): auto, yes, no */
 	char *batch;		/* file sets of one batch run one after another */

@@ -43,6 +43,19 @@ hash_free(struct hash_state *h)
 }
 
 void
+hash_zeros(struct hash_state *h, uint64_t n)
+{
+	static const uint8_t zeros[64 * 1024];
+
+	while (n > 0) {
+		size_t k = n < sizeof(zeros) ? (size_t)n : sizeof(zeros);
+
+		hash_update(h, zeros, k);
+		n -= k;
+	}
+}
+
+void
 hash_digest(const struct hash_state *h, uint8_t out[HASH_SIZE])
 {
 	XXH128_canonical_t c;

@@ -12,6 +12,8 @@ struct hash_state;
 /* NULL on ENOMEM. The state is freed by hash_final or hash_free. */
 struct hash_state *hash_new(void);
 void hash_update(struct hash_state *h, const void *p, size_t n);
+/* hash_update with n zero bytes (a hole of a sparse file). */
+void hash_zeros(struct hash_state *h, uint64_t n);
 /* Writes the digest (canonical, big-endian) and frees h. */
 void hash_final(struct hash_state *h, uint8_t out[HASH_SIZE]);
 /* Writes the digest of what h has taken so far; h goes on. */

@@ -7,11 +7,13 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "fsutil.h"
 #include "log.h"
 #include "path.h"
+#include "xattr.h"
 
 void
 manifest_init(struct manifest *m)
@@ -25,7 +27,10 @@ entry_release(struct entry *e)
 {
 	free(e->path);
 	free(e->target);
+	free(e->xattrs);
 	e->path = e->target = NULL;
+	e->xattrs = NULL;
+	e->xattrs_len = 0;
 }
 
 void
@@ -33,6 +38,7 @@ manifest_release(struct manifest *m)
 {
 	for (size_t i = 0; i < m->n; i++)
 		entry_release(&m->v[i]);
+	entry_release(&m->top);
 	free(m->v);
 	htab_release(&m->index);
 	manifest_init(m);
@@ -74,20 +80,44 @@ entry_set_stat(struct entry *e, const struct stat *st)
 	e->mode = st->st_mode & 07777;
 	e->uid = st->st_uid;
 	e->gid = st->st_gid;
-	e->size = S_ISDIR(st->st_mode) ? 0 : (uint64_t)st->st_size;
+	e->size = S_ISREG(st->st_mode) || S_ISLNK(st->st_mode) ?
+	    (uint64_t)st->st_size : 0;
 	e->mtime_sec = st->st_mtim.tv_sec;
 	e->mtime_nsec = (uint32_t)st->st_mtim.tv_nsec;
+	if (S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode)) {
+		e->rdev_major = major(st->st_rdev);
+		e->rdev_minor = minor(st->st_rdev);
+	}
 }
 
 int
 entry_type_of(mode_t mode)
 {
-	if (S_ISREG(mode))
-		return ENTRY_REG;
-	if (S_ISDIR(mode))
-		return ENTRY_DIR;
-	if (S_ISLNK(mode))
-		return ENTRY_LNK;
+	switch (mode & S_IFMT) {
+	case S_IFREG: return ENTRY_REG;
+	case S_IFDIR: return ENTRY_DIR;
+	case S_IFLNK: return ENTRY_LNK;
+	case S_IFIFO: return ENTRY_FIFO;
+	case S_IFSOCK: return ENTRY_SOCK;
+	case S_IFCHR: return ENTRY_CHR;
+	case S_IFBLK: return ENTRY_BLK;
+	}
+	return 0;
+}
+
+mode_t
+entry_mode_type(int type)
+{
+	switch (type) {
+	case ENTRY_REG:
+	case ENTRY_HARDLINK: return S_IFREG;
+	case ENTRY_DIR: return S_IFDIR;
+	case ENTRY_LNK: return S_IFLNK;
+	case ENTRY_FIFO: return S_IFIFO;
+	case ENTRY_SOCK: return S_IFSOCK;
+	case ENTRY_CHR: return S_IFCHR;
+	case ENTRY_BLK: return S_IFBLK;
+	}
 	return 0;
 }
 
@@ -100,6 +130,10 @@ entry_type_name(int type)
 	case ENTRY_LNK: return "symlink";
 	case ENTRY_HARDLINK: return "file";
 	case ENTRY_GONE: return "removed entry";
+	case ENTRY_FIFO: return "fifo";
+	case ENTRY_SOCK: return "socket";
+	case ENTRY_CHR: return "character device";
+	case ENTRY_BLK: return "block device";
 	}
 	return "special file";
 }
@@ -119,7 +153,8 @@ struct inode_block {
 struct scan {
 	struct manifest *m;
 	const struct filter *filter;
-	int want_hash;
+	unsigned what;		/* MANIFEST_SCAN_* */
+	unsigned ns;		/* the attribute namespaces to read (xattr.h) */
 	struct result *res;
 	struct htab inodes;	/* (dev, ino) of multiply linked files -> index */
 	struct inode_block *blocks;	/* storage for the keys of inodes */
@@ -233,6 +268,44 @@ join(const char *rel, const char *name)
 	return p;
 }
 
+/*
+ * Reads the attributes of e (fd: an O_PATH descriptor of it) when the
+ * walk carries them. 0, or -1 with the entry reported as failed.
+ */
+static int
+scan_xattrs(struct scan *s, int fd, struct entry *e)
+{
+	if (s->ns == 0 || e->type == ENTRY_HARDLINK)
+		return 0;
+	if (fd != -1 && xattr_read_fd(fd, s->ns, &e->xattrs,
+	    &e->xattrs_len) == 0)
+		return 0;
+	if (errno == E2BIG)
+		result_addf(s->res, ITEM_FAIL, e->path, e->type == ENTRY_DIR,
+		    "extended attributes over %u bytes (or one value over "
+		    "%u)", XATTR_MAX_ENTRY, XATTR_MAX_VALUE);
+	else
+		result_addf(s->res, errno == ENOENT ? ITEM_VANISHED :
+		    ITEM_FAIL, e->path, e->type == ENTRY_DIR,
+		    "read extended attributes: %s", strerror(errno));
+	return -1;
+}
+
+/* scan_xattrs of name in dirfd. */
+static int
+scan_xattrs_at(struct scan *s, int dirfd, const char *name, struct entry *e)
+{
+	int fd, rc;
+
+	if (s->ns == 0 || e->type == ENTRY_HARDLINK)
+		return 0;
+	fd = openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	rc = scan_xattrs(s, fd, e);
+	if (fd != -1)
+		close(fd);
+	return rc;
+}
+
 /* Adds one directory entry; descends into directories. */
 static int
 scan_one(struct scan *s, int dirfd, const char *rel, const char *name)
@@ -271,7 +344,7 @@ scan_one(struct scan *s, int dirfd, const char *rel, const char *name)
 	}
 	if (type == 0) {
 		result_add(s->res, ITEM_SKIP, path, 0,
-		    "special file (device, fifo or socket) not mirrored");
+		    "file of an unknown type not mirrored");
 		free(path);
 		return 0;
 	}
@@ -292,7 +365,13 @@ scan_one(struct scan *s, int dirfd, const char *rel, const char *name)
 	}
 	if (type == ENTRY_REG && st.st_nlink > 1 && scan_hardlink(s, &e, &st) == -1)
 		goto nomem;
-	if (type == ENTRY_REG && s->want_hash) {
+	if (scan_xattrs_at(s, dirfd, name, &e) == -1) {
+		if (errno == ENOMEM)
+			goto nomem;
+		entry_release(&e);
+		return 0;
+	}
+	if (e.type == ENTRY_REG && (s->what & MANIFEST_SCAN_HASH)) {
 		fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 		if (fd == -1 || hash_fd(fd, e.hash) == -1) {
 			result_addf(s->res, errno == ENOENT ? ITEM_VANISHED :
@@ -358,14 +437,16 @@ scan_dir(struct scan *s, int dirfd, const char *rel)
 /* Sets up a walk of the tree under rootfd and records the top's attributes. */
 static int
 scan_begin(struct scan *s, struct manifest *m, int rootfd, const char *rootname,
-    const struct filter *filter, int want_hash, struct result *res)
+    const struct filter *filter, unsigned what, struct result *res)
 {
 	struct stat st;
 
 	memset(s, 0, sizeof(*s));
 	s->m = m;
 	s->filter = filter;
-	s->want_hash = want_hash;
+	s->what = what;
+	s->ns = ((what & MANIFEST_SCAN_XATTRS) ? XATTR_NS_XATTRS : 0) |
+	    ((what & MANIFEST_SCAN_ACLS) ? XATTR_NS_ACL : 0);
 	s->res = res;
 	htab_init(&s->inodes);
 	if (fstat(rootfd, &st) == -1) {
@@ -374,26 +455,31 @@ scan_begin(struct scan *s, struct manifest *m, int rootfd, const char *rootname,
 	}
 	m->top.type = ENTRY_DIR;
 	entry_set_stat(&m->top, &st);
+	if (s->ns != 0 && xattr_read_fd(rootfd, s->ns, &m->top.xattrs,
+	    &m->top.xattrs_len) == -1) {
+		log_err("%s: reading its extended attributes", rootname);
+		return -1;
+	}
 	return 0;
 }
 
 int
 manifest_scan(struct manifest *m, int rootfd, const char *rootname,
-    const struct filter *filter, int want_hash, struct result *res)
+    const struct filter *filter, unsigned what, struct result *res)
 {
-	return manifest_scan_emit(m, rootfd, rootname, filter, want_hash, res,
+	return manifest_scan_emit(m, rootfd, rootname, filter, what, res,
 	    NULL, NULL);
 }
 
 int
 manifest_scan_emit(struct manifest *m, int rootfd, const char *rootname,
-    const struct filter *filter, int want_hash, struct result *res,
+    const struct filter *filter, unsigned what, struct result *res,
     manifest_emit_fn *emit, void *arg)
 {
 	struct scan s;
 	int rc = -1;
 
-	if (scan_begin(&s, m, rootfd, rootname, filter, want_hash, res) == -1)
+	if (scan_begin(&s, m, rootfd, rootname, filter, what, res) == -1)
 		goto out;
 	s.emit = emit;
 	s.emit_arg = arg;
@@ -467,7 +553,14 @@ scan_path(struct scan *s, int rootfd, const char *path, int *several)
 		if (e.target == NULL)
 			goto nomem;
 	}
-	if (type == ENTRY_REG && s->want_hash) {
+	if (scan_xattrs(s, fd, &e) == -1) {
+		if (errno == ENOMEM)
+			goto nomem;
+		close(fd);
+		entry_release(&e);
+		return 0;
+	}
+	if (type == ENTRY_REG && (s->what & MANIFEST_SCAN_HASH)) {
 		int rfd = open_beneath(rootfd, path, O_RDONLY);
 
 		if (rfd == -1 || hash_fd(rfd, e.hash) == -1) {
@@ -519,14 +612,14 @@ excluded_anywhere(const struct filter *f, const char *path)
 int
 manifest_scan_paths(struct manifest *m, int rootfd, const char *rootname,
     const char *const *paths, size_t npaths, const struct filter *filter,
-    int want_hash, struct result *res)
+    unsigned what, struct result *res)
 {
 	struct scan s;
 	char **all = NULL, *dir;
 	size_t n = 0, cap = 0;
 	int several = 0, rc = -1;
 
-	if (scan_begin(&s, m, rootfd, rootname, filter, want_hash, res) == -1)
+	if (scan_begin(&s, m, rootfd, rootname, filter, what, res) == -1)
 		return -1;
 	/* Every path and every directory above it, once, parents first. */
 	for (size_t i = 0; i < npaths; i++) {

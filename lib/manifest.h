@@ -17,8 +17,21 @@ enum entry_type {
 	ENTRY_LNK = 3,
 	ENTRY_HARDLINK = 4,	/* another name of an earlier ENTRY_REG */
 	ENTRY_GONE = 5,		/* partial sessions: no longer at the source */
-	ENTRY_TYPE_MAX = ENTRY_GONE
+	ENTRY_FIFO = 6,		/* the special files of rsync --specials */
+	ENTRY_SOCK = 7,
+	ENTRY_CHR = 8,		/* and the devices of --devices (with rdev) */
+	ENTRY_BLK = 9,
+	ENTRY_TYPE_MAX = ENTRY_BLK
 };
+
+/* Is type a FIFO, socket or device (an entry made with mknod)? */
+#define ENTRY_IS_SPECIAL(t) ((t) >= ENTRY_FIFO && (t) <= ENTRY_BLK)
+#define ENTRY_IS_DEVICE(t) ((t) == ENTRY_CHR || (t) == ENTRY_BLK)
+
+/* What manifest_scan reads besides the attributes of stat. */
+#define MANIFEST_SCAN_HASH   0x1u	/* the content hash of every file */
+#define MANIFEST_SCAN_XATTRS 0x2u	/* user.*, trusted.*, security.* */
+#define MANIFEST_SCAN_ACLS   0x4u	/* system.posix_acl_access, _default */
 
 struct entry {
 	char *path;		/* relative to the top, owned */
@@ -33,6 +46,10 @@ struct entry {
 	uint32_t mtime_nsec;
 	int has_hash;
 	uint8_t hash[HASH_SIZE];
+	uint32_t rdev_major;	/* CHR, BLK: the device */
+	uint32_t rdev_minor;
+	uint8_t *xattrs;	/* canonical attributes (xattr.h), owned; NULL: none */
+	uint32_t xattrs_len;
 };
 
 /*
@@ -55,24 +72,28 @@ int manifest_push(struct manifest *m, struct entry *e);
 /* Position of path in m->index, or -1 when absent. */
 long manifest_find(const struct manifest *m, const char *path);
 
-/* Frees an entry's strings. */
+/* Frees an entry's strings and attributes. */
 void entry_release(struct entry *e);
 /* Fills the attribute fields of e from st. */
 void entry_set_stat(struct entry *e, const struct stat *st);
 /* The entry type of st, or 0 for a type that is not mirrored. */
 int entry_type_of(mode_t mode);
-/* A word for messages: "file", "directory", "symlink". */
+/* The S_IF* file type of an entry type (HARDLINK: S_IFREG), 0 for GONE. */
+mode_t entry_mode_type(int type);
+/* A word for messages: "file", "directory", "symlink", "fifo"... */
 const char *entry_type_name(int type);
 
 /*
  * Walks the tree under rootfd (an open directory) into m, applying
- * filter; with want_hash, hashes every regular file. Entries that cannot
- * be mirrored (special files, unreadable directories, a top-level
- * ".mirrorfs") are recorded in res as skipped or failed, never silently
- * dropped. Returns 0, or -1 on a fatal error (ENOMEM; logged).
+ * filter; with MANIFEST_SCAN_* in what, hashes every regular file and
+ * reads extended attributes and ACLs (of every entry but a hard link's
+ * later names). Entries that cannot be mirrored (unreadable directories
+ * or attributes, a top-level ".mirrorfs") are recorded in res as skipped
+ * or failed, never silently dropped. Returns 0, or -1 on a fatal error
+ * (ENOMEM; logged).
  */
 int manifest_scan(struct manifest *m, int rootfd, const char *rootname,
-    const struct filter *filter, int want_hash, struct result *res);
+    const struct filter *filter, unsigned what, struct result *res);
 
 /*
  * manifest_scan that hands each entry to emit as soon as it is found, in
@@ -81,7 +102,7 @@ int manifest_scan(struct manifest *m, int rootfd, const char *rootname,
  */
 typedef void manifest_emit_fn(void *arg, const struct entry *e);
 int manifest_scan_emit(struct manifest *m, int rootfd, const char *rootname,
-    const struct filter *filter, int want_hash, struct result *res,
+    const struct filter *filter, unsigned what, struct result *res,
     manifest_emit_fn *emit, void *arg);
 
 /*
@@ -93,6 +114,6 @@ int manifest_scan_emit(struct manifest *m, int rootfd, const char *rootname,
  */
 int manifest_scan_paths(struct manifest *m, int rootfd, const char *rootname,
     const char *const *paths, size_t npaths, const struct filter *filter,
-    int want_hash, struct result *res);
+    unsigned what, struct result *res);
 
 #endif

@@ -9,12 +9,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "hash.h"
 #include "log.h"
 #include "path.h"
 #include "proto.h"
+#include "xattr.h"
 
 void
 plan_staged_name(char *out, size_t len, size_t i)
@@ -147,6 +149,44 @@ plan_symlink(struct plan *p, size_t i, struct store *s, const struct entry *e,
 	}
 }
 
+/* A FIFO, socket or device: a new one when its device differs. */
+static void
+plan_special(struct plan *p, size_t i, const struct entry *e,
+    const struct stat *st, const struct plan_opts *o)
+{
+	if (ENTRY_IS_DEVICE(e->type) && (e->rdev_major != major(st->st_rdev) ||
+	    e->rdev_minor != minor(st->st_rdev)))
+		plan_set(p, i, PLAN_REPLACE, NULL);
+	else if (e->mode != (st->st_mode & 07777) ||
+	    !same_owner(e, st, o->owner) || !same_mtime(e, st)) {
+		plan_set(p, i, PLAN_REPLACE, NULL);
+		p->v[i].flags |= PF_ATTR;
+	}
+}
+
+/*
+ * 1 when the store's entry i differs from e in the extended attributes
+ * the session compares, 0 when not; a store that holds none has none.
+ */
+static int
+xattrs_differ(struct plan *p, struct store *s, const struct entry *e,
+    const struct plan_opts *o)
+{
+	const char *name;
+	int dirfd, fd, same = 0;
+
+	if (o->ns == 0 || e->type == ENTRY_HARDLINK)
+		return 0;
+	dirfd = store_parent(s, &p->dir, e->path, &name);
+	fd = dirfd == -1 ? -1 : openat(dirfd, name, O_PATH | O_NOFOLLOW |
+	    O_CLOEXEC);
+	if (fd != -1) {
+		same = xattr_same_fd(fd, o->ns, e->xattrs, e->xattrs_len);
+		close(fd);
+	}
+	return same != 1;
+}
+
 static void
 plan_dir(struct plan *p, size_t i, const struct entry *e,
     const struct stat *st, const struct plan_opts *o)
@@ -239,8 +279,10 @@ plan_entry(struct plan *p, size_t i, struct store *s, const struct manifest *m,
 		plan_set(p, i, PLAN_SKIP, "its directory was not synced");
 		return;
 	}
-	if (parent && parent->state == PLAN_CREATE) {
-		plan_set(p, i, PLAN_CREATE, NULL);	/* nothing there yet */
+	/* Nothing there yet (a new directory, or one replacing a file). */
+	if (parent && (parent->state == PLAN_CREATE ||
+	    (parent->flags & PF_RETYPE))) {
+		plan_set(p, i, PLAN_CREATE, NULL);
 		goto created;
 	}
 	if (store_lstat(s, &p->dir, e->path, &st) == -1) {
@@ -259,23 +301,41 @@ plan_entry(struct plan *p, size_t i, struct store *s, const struct manifest *m,
 	p->v[i].ino = st.st_ino;
 	dtype = entry_type_of(st.st_mode);
 	if (dtype != store_type_of(e)) {
-		plan_set(p, i, PLAN_SKIP, "type conflict: the source has a %s, "
-		    "the store has a %s", entry_type_name(e->type),
-		    entry_type_name(dtype));
-		return;
+		/* With purge the store is the source's mirror: replace it. */
+		if (!(o->flags & (SESSION_PURGE | SESSION_PURGE_DIRS))) {
+			plan_set(p, i, PLAN_SKIP, "type conflict: the source has "
+			    "a %s, the store has a %s (--purge replaces it)",
+			    entry_type_name(e->type), entry_type_name(dtype));
+			return;
+		}
+		plan_set(p, i, PLAN_REPLACE, NULL);
+		p->v[i].flags |= PF_RETYPE | (dtype == ENTRY_DIR ? PF_OLDDIR : 0);
+		goto created;
 	}
 	switch (e->type) {
 	case ENTRY_REG: plan_file(p, i, s, e, &st, o); break;
 	case ENTRY_LNK: plan_symlink(p, i, s, e, &st, o); break;
 	case ENTRY_DIR: plan_dir(p, i, e, &st, o); break;
 	case ENTRY_HARDLINK: plan_hardlink(p, i, m, &st); break;
+	default: plan_special(p, i, e, &st, o); break;
 	}
-	return;
+	/* A change of extended attributes alone replaces them in place. */
+	if (p->v[i].state == PLAN_UNCHANGED && xattrs_differ(p, s, e, o)) {
+		plan_set(p, i, PLAN_REPLACE, NULL);
+		p->v[i].flags |= e->type == ENTRY_DIR ? PF_DIRATTR : PF_ATTR;
+	}
+	goto device;
 created:
 	if (e->type == ENTRY_REG)
 		p->v[i].flags |= PF_DATA;
 	else if (e->type == ENTRY_DIR)
 		p->v[i].flags |= PF_DIRATTR;
+device:
+	if (ENTRY_IS_DEVICE(e->type) && !o->owner &&
+	    p->v[i].state != PLAN_UNCHANGED)
+		plan_set(p, i, PLAN_SKIP, "a %s is made only by root (the "
+		    "store is written as uid %u)", entry_type_name(e->type),
+		    (unsigned)geteuid());
 }
 
 static int
@@ -351,6 +411,7 @@ plan_purges(struct plan *p, struct store *s, const struct manifest *m,
 	p->top_attr |= p->npurges > before;
 	for (size_t i = 0; i < m->n; i++) {
 		if (m->v[i].type != ENTRY_DIR || !(p->v[i].flags & PF_EXISTS) ||
+		    (p->v[i].flags & PF_RETYPE) ||
 		    p->v[i].state == PLAN_SKIP || p->v[i].state == PLAN_FAIL)
 			continue;
 		before = p->npurges;
@@ -426,7 +487,9 @@ plan_finish(struct plan *p, struct store *s, const struct manifest *m,
 	}
 	if (s->rootfd < 0 || fstat(s->rootfd, &st) == -1 ||
 	    m->top.mode != (st.st_mode & 07777) ||
-	    !same_mtime(&m->top, &st) || !same_owner(&m->top, &st, o->owner))
+	    !same_mtime(&m->top, &st) || !same_owner(&m->top, &st, o->owner) ||
+	    (o->ns != 0 && xattr_same_fd(s->rootfd, o->ns, m->top.xattrs,
+	    m->top.xattrs_len) != 1))
 		p->top_attr = 1;
 	/* A partial session purges only what it names as gone. */
 	if ((o->flags & (SESSION_PURGE | SESSION_PURGE_DIRS)) &&

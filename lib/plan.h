@@ -29,10 +29,12 @@ enum plan_state {
 #define PF_EXISTS  0x10	/* present in the store before the session */
 #define PF_DELTA   0x20	/* asked for as a delta against the store's version */
 #define PF_ASKED   0x40	/* its data was asked for (NEED, NEED_FROM, NEED_SIG) */
+#define PF_RETYPE  0x80	/* replaces an entry of another type (purge only) */
+#define PF_OLDDIR  0x100	/* what it replaces is a directory (its tree goes) */
 
 struct plan_entry {
 	uint8_t state;
-	uint8_t flags;
+	uint16_t flags;
 	ino_t ino;		/* the store's inode when PF_EXISTS */
 	char *reason;		/* owned; for skip, fail, vanished */
 };
@@ -64,6 +66,7 @@ struct plan_opts {
 	uint32_t flags;		/* SESSION_* */
 	const struct filter *filter;
 	int owner;		/* compare and set owners (we are root) */
+	unsigned ns;		/* attribute namespaces compared and set (xattr.h) */
 };
 
 /*

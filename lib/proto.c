@@ -11,6 +11,7 @@
 #include "buf.h"
 #include "log.h"
 #include "path.h"
+#include "xattr.h"
 
 const char *
 proto_msg_name(int type)
@@ -34,6 +35,7 @@ proto_msg_name(int type)
 		[MSG_DAEMON] = "DAEMON", [MSG_DAEMON_REPLY] = "DAEMON_REPLY",
 		[MSG_NEED_SIG] = "NEED_SIG", [MSG_FILE_DELTA] = "FILE_DELTA",
 		[MSG_COMMIT_ASK] = "COMMIT_ASK", [MSG_COMMIT] = "COMMIT",
+		[MSG_HOLE] = "HOLE",
 	};
 
 	if (type <= 0 || type > MSG_TYPE_MAX)
@@ -64,6 +66,21 @@ send_buf(struct conn *c, int type, struct buf *b, int encoded)
 		rc = conn_send(c, (uint8_t)type, b->data, b->len);
 	buf_release(b);
 	return rc;
+}
+
+unsigned
+proto_session_ns(uint32_t flags)
+{
+	return ((flags & SESSION_XATTRS) ? XATTR_NS_XATTRS : 0) |
+	    ((flags & SESSION_ACLS) ? XATTR_NS_ACL : 0);
+}
+
+unsigned
+proto_session_scan(uint32_t flags)
+{
+	return ((flags & SESSION_CHECKSUM) ? MANIFEST_SCAN_HASH : 0) |
+	    ((flags & SESSION_XATTRS) ? MANIFEST_SCAN_XATTRS : 0) |
+	    ((flags & SESSION_ACLS) ? MANIFEST_SCAN_ACLS : 0);
 }
 
 int
@@ -177,6 +194,42 @@ check_attr(const struct entry *e, char *err, size_t errlen)
 	return 0;
 }
 
+static int
+put_xattrs(struct buf *b, const struct entry *e)
+{
+	return buf_put_u32(b, e->xattrs_len) ||
+	    (e->xattrs_len > 0 && buf_put(b, e->xattrs, e->xattrs_len));
+}
+
+/* Reads and checks the attributes of e (owned by e then). */
+static int
+get_xattrs(struct reader *r, unsigned ns, struct entry *e, char *err,
+    size_t errlen)
+{
+	uint32_t len = reader_u32(r);
+	const void *p;
+	const char *why;
+
+	if (r->failed)
+		return -1;
+	if (len == 0)
+		return 0;
+	if (len > XATTR_MAX_ENTRY)
+		return fail(err, errlen, "%s: extended attributes of %u bytes "
+		    "(limit %u)", e->path ? e->path : ".", len,
+		    XATTR_MAX_ENTRY);
+	if ((p = reader_bytes(r, len)) == NULL)
+		return -1;
+	if (xattr_check(p, len, ns, &why) == -1)
+		return fail(err, errlen, "%s: %s", e->path ? e->path : ".",
+		    why);
+	if ((e->xattrs = malloc(len)) == NULL)
+		return fail(err, errlen, "out of memory");
+	memcpy(e->xattrs, p, len);
+	e->xattrs_len = len;
+	return 0;
+}
+
 int
 proto_send_entry(struct conn *c, const struct entry *e)
 {
@@ -190,11 +243,15 @@ proto_send_entry(struct conn *c, const struct entry *e)
 		r = r || buf_put(&b, e->hash, HASH_SIZE);
 	if (e->type == ENTRY_LNK || e->type == ENTRY_HARDLINK)
 		r = r || buf_put_str(&b, e->target);
+	if (ENTRY_IS_DEVICE(e->type))
+		r = r || buf_put_u32(&b, e->rdev_major) ||
+		    buf_put_u32(&b, e->rdev_minor);
+	r = r || put_xattrs(&b, e);
 	return send_buf(c, MSG_ENTRY, &b, r);
 }
 
 int
-proto_decode_entry(const uint8_t *p, size_t n, struct entry *e,
+proto_decode_entry(const uint8_t *p, size_t n, unsigned ns, struct entry *e,
     char *err, size_t errlen)
 {
 	struct reader r;
@@ -202,6 +259,7 @@ proto_decode_entry(const uint8_t *p, size_t n, struct entry *e,
 	const char *why;
 
 	memset(e, 0, sizeof(*e));
+	err[0] = '\0';
 	reader_init(&r, p, n);
 	e->type = reader_u8(&r);
 	e->path = reader_str(&r, PATH_MAX - 1);
@@ -211,8 +269,25 @@ proto_decode_entry(const uint8_t *p, size_t n, struct entry *e,
 		memcpy(e->hash, hash, HASH_SIZE);
 	if (e->type == ENTRY_LNK || e->type == ENTRY_HARDLINK)
 		e->target = reader_str(&r, PATH_MAX - 1);
+	if (ENTRY_IS_DEVICE(e->type)) {
+		e->rdev_major = reader_u32(&r);
+		e->rdev_minor = reader_u32(&r);
+	}
+	if (get_xattrs(&r, ns, e, err, errlen) == -1 && err[0] != '\0') {
+		char why2[256];
+
+		snprintf(why2, sizeof(why2), "%s", err);
+		fail(err, errlen, "ENTRY %s", why2);
+		goto bad;
+	}
 	if (reader_finish(&r) == -1 || e->path == NULL || e->has_hash > 1) {
 		fail(err, errlen, "ENTRY: malformed");
+		goto bad;
+	}
+	if (e->xattrs_len > 0 && (e->type == ENTRY_HARDLINK ||
+	    e->type == ENTRY_GONE)) {
+		fail(err, errlen, "ENTRY %s: attributes on a %s", e->path,
+		    entry_type_name(e->type));
 		goto bad;
 	}
 	if (e->type < ENTRY_REG || e->type > ENTRY_TYPE_MAX) {
@@ -255,25 +330,35 @@ proto_send_end_manifest(struct conn *c, uint64_t count, const struct entry *top,
 
 	buf_init(&b);
 	r = buf_put_u64(&b, count) || put_attr(&b, top) ||
-	    buf_put_u8(&b, (uint8_t)flags);
+	    buf_put_u8(&b, (uint8_t)flags) || put_xattrs(&b, top);
 	return send_buf(c, MSG_END_MANIFEST, &b, r);
 }
 
 int
-proto_decode_end_manifest(const uint8_t *p, size_t n, uint64_t *count,
-    struct entry *top, int *flags, char *err, size_t errlen)
+proto_decode_end_manifest(const uint8_t *p, size_t n, unsigned ns,
+    uint64_t *count, struct entry *top, int *flags, char *err, size_t errlen)
 {
 	struct reader r;
 
 	memset(top, 0, sizeof(*top));
+	err[0] = '\0';
 	reader_init(&r, p, n);
 	*count = reader_u64(&r);
 	get_attr(&r, top);
 	*flags = reader_u8(&r);
 	top->type = ENTRY_DIR;
-	if (reader_finish(&r) == -1 || (*flags & ~MANIFEST_FLAGS_ALL))
-		return fail(err, errlen, "END_MANIFEST: malformed");
-	return check_attr(top, err, errlen);
+	if (get_xattrs(&r, ns, top, err, errlen) == -1 && err[0] != '\0')
+		goto bad;
+	if (reader_finish(&r) == -1 || (*flags & ~MANIFEST_FLAGS_ALL)) {
+		fail(err, errlen, "END_MANIFEST: malformed");
+		goto bad;
+	}
+	if (check_attr(top, err, errlen) == -1)
+		goto bad;
+	return 0;
+bad:
+	entry_release(top);
+	return -1;
 }
 
 int
@@ -368,6 +453,30 @@ proto_decode_need_sig(const uint8_t *p, size_t n, uint32_t *index, int *more,
 	*more = m;
 	*sig = p + 5;
 	*len = n - 5;
+	return 0;
+}
+
+int
+proto_send_hole(struct conn *c, uint64_t len)
+{
+	struct buf b;
+	int r;
+
+	buf_init(&b);
+	r = buf_put_u64(&b, len);
+	return send_buf(c, MSG_HOLE, &b, r);
+}
+
+int
+proto_decode_hole(const uint8_t *p, size_t n, uint64_t *len, char *err,
+    size_t errlen)
+{
+	struct reader r;
+
+	reader_init(&r, p, n);
+	*len = reader_u64(&r);
+	if (reader_finish(&r) == -1 || *len == 0 || *len > INT64_MAX)
+		return fail(err, errlen, "HOLE: malformed");
 	return 0;
 }
 

@@ -11,7 +11,8 @@
 #include "result.h"
 
 #define PROTO_MAGIC 0x4d524653u	/* "MRFS" */
-#define PROTO_VERSION 3	/* 2: NEED_SIG, FILE_DELTA, END_MANIFEST flags; 3: ITEM_HELD */
+/* 2: NEED_SIG, FILE_DELTA, END_MANIFEST flags; 3: ITEM_HELD, attributes, HOLE, special files */
+#define PROTO_VERSION 3
 #define PROTO_MAX_RULES 4096
 #define PROTO_MAX_NEED 32768	/* indexes per NEED frame */
 #define PROTO_MAX_REASON 1024
@@ -69,7 +70,8 @@ enum msg_type {
 	/* The commit point, agreed (not in dry runs): */
 	MSG_COMMIT_ASK,		/* R: all is staged; may it be committed? */
 	MSG_COMMIT,		/* S: commit it */
-	MSG_TYPE_MAX = MSG_COMMIT
+	MSG_HOLE,		/* S: inside a FILE, a run of zeros not sent */
+	MSG_TYPE_MAX = MSG_HOLE
 };
 
 enum daemon_op {
@@ -95,7 +97,14 @@ enum ctl_op {
 #define SESSION_REPORT		0x08u
 #define SESSION_PARTIAL		0x10u	/* only the entries sent (and GONE) */
 #define SESSION_DELTA		0x20u	/* the sender takes NEED_SIG */
-#define SESSION_FLAGS_ALL	0x3fu
+#define SESSION_XATTRS		0x40u	/* entries carry user.*, trusted.*, security.* */
+#define SESSION_ACLS		0x80u	/* entries carry their POSIX ACLs */
+#define SESSION_FLAGS_ALL	0xffu
+
+/* The attribute namespaces (xattr.h) a session of these flags carries. */
+unsigned proto_session_ns(uint32_t flags);
+/* The MANIFEST_SCAN_* reads (manifest.h) a session of these flags needs. */
+unsigned proto_session_scan(uint32_t flags);
 
 /* The metadata of a file as the sender found it when it opened it. */
 struct file_head {
@@ -123,9 +132,12 @@ int proto_decode_session(const uint8_t *p, size_t n, uint32_t *flags,
     struct filter *f, char *err, size_t errlen);
 
 int proto_send_entry(struct conn *c, const struct entry *e);
-/* Fills e; its strings are then owned by the caller. */
-int proto_decode_entry(const uint8_t *p, size_t n, struct entry *e,
-    char *err, size_t errlen);
+/*
+ * Fills e; its strings are then owned by the caller. ns: the attribute
+ * namespaces of the session (proto_session_ns); any other is refused.
+ */
+int proto_decode_entry(const uint8_t *p, size_t n, unsigned ns,
+    struct entry *e, char *err, size_t errlen);
 
 /*
  * The manifest's end: its count and the top's attributes. With
@@ -136,8 +148,10 @@ int proto_decode_entry(const uint8_t *p, size_t n, struct entry *e,
 #define MANIFEST_FLAGS_ALL	0x01
 int proto_send_end_manifest(struct conn *c, uint64_t count,
     const struct entry *top, int flags);
-int proto_decode_end_manifest(const uint8_t *p, size_t n, uint64_t *count,
-    struct entry *top, int *flags, char *err, size_t errlen);
+/* top's attributes are then owned by the caller (entry_release). */
+int proto_decode_end_manifest(const uint8_t *p, size_t n, unsigned ns,
+    uint64_t *count, struct entry *top, int *flags, char *err,
+    size_t errlen);
 
 int proto_send_need(struct conn *c, const uint32_t *idx, size_t n);
 /* Writes up to PROTO_MAX_NEED indexes into idx. */
@@ -165,6 +179,14 @@ int proto_send_need_sig(struct conn *c, uint32_t index, int more,
 /* *sig points into p. */
 int proto_decode_need_sig(const uint8_t *p, size_t n, uint32_t *index,
     int *more, const uint8_t **sig, size_t *len, char *err, size_t errlen);
+
+/*
+ * Inside a whole FILE (or FILE_FROM), in place of DATA: len bytes of
+ * zeros that the receiver leaves as a hole (sparse files).
+ */
+int proto_send_hole(struct conn *c, uint64_t len);
+int proto_decode_hole(const uint8_t *p, size_t n, uint64_t *len, char *err,
+    size_t errlen);
 
 /* FILE_DELTA when h->delta, FILE_FROM when h->offset > 0, else FILE. */
 int proto_send_file(struct conn *c, const struct file_head *h);

@@ -21,6 +21,7 @@
 #include "proto.h"
 #include "stage.h"
 #include "store/master.h"
+#include "xattr.h"
 
 /* The most entries one session may carry (bounds the receiver's memory). */
 #define RECEIVER_MAX_ENTRIES 20000000u
@@ -39,6 +40,7 @@ struct receiver {
 	uint64_t *resume;	/* per entry: bytes of it already staged */
 	uint64_t mbytes;	/* receiver_manifest_cost of the manifest so far */
 	uint64_t sigbytes;	/* signatures sent (bounded: delta.h) */
+	uint64_t xattr_bytes;	/* of the manifest (bounded: xattr.h) */
 	char err[512];
 };
 
@@ -129,7 +131,7 @@ receiver_manifest_cost(const struct entry *e)
 	n += strlen(e->path) + 1;
 	if (e->target != NULL)
 		n += strlen(e->target) + 1;
-	return n;
+	return n + e->xattrs_len;
 }
 
 static uint64_t
@@ -161,6 +163,8 @@ recv_manifest(struct receiver *r)
 		return -1;
 	r->popts.flags = r->flags;
 	r->popts.filter = &r->filter;
+	/* What the session carries and this process can set. */
+	r->popts.ns = proto_session_ns(r->flags) & xattr_ns_settable();
 	for (;;) {
 		if (recv_frame(r, &type, &p, &n) == -1)
 			return -1;
@@ -172,7 +176,8 @@ recv_manifest(struct receiver *r)
 		if (r->m.n >= RECEIVER_MAX_ENTRIES)
 			return peer_fail(r, "manifest over %u entries",
 			    RECEIVER_MAX_ENTRIES);
-		if (proto_decode_entry(p, n, &e, r->err, sizeof(r->err)) == -1)
+		if (proto_decode_entry(p, n, proto_session_ns(r->flags), &e,
+		    r->err, sizeof(r->err)) == -1)
 			return peer_fail(r, "%s", r->err);
 		r->mbytes += receiver_manifest_cost(&e);
 		if (r->mbytes > max_manifest(r)) {
@@ -181,6 +186,12 @@ recv_manifest(struct receiver *r)
 			    "(%zu entries so far): the limit of %s",
 			    (unsigned long long)max_manifest(r), r->m.n,
 			    r->t->path);
+		}
+		r->xattr_bytes += e.xattrs_len;
+		if (r->xattr_bytes > XATTR_MAX_SESSION) {
+			entry_release(&e);
+			return peer_fail(r, "the manifest's extended attributes "
+			    "are over %u bytes", XATTR_MAX_SESSION);
 		}
 		if (e.type == ENTRY_GONE && !(r->flags & SESSION_PARTIAL)) {
 			entry_release(&e);
@@ -194,8 +205,8 @@ recv_manifest(struct receiver *r)
 		    &r->popts) == -1)
 			return peer_fail(r, "%s: planning failed", r->t->path);
 	}
-	if (proto_decode_end_manifest(p, n, &count, &r->m.top, &mflags,
-	    r->err, sizeof(r->err)) == -1)
+	if (proto_decode_end_manifest(p, n, proto_session_ns(r->flags), &count,
+	    &r->m.top, &mflags, r->err, sizeof(r->err)) == -1)
 		return peer_fail(r, "%s", r->err);
 	if (count != r->m.n)
 		return peer_fail(r, "manifest of %llu entries announced %llu",
@@ -264,7 +275,8 @@ need_delta(struct receiver *r, struct need_batch *b, size_t i)
 	int rc;
 
 	if (!(r->flags & SESSION_DELTA) || e->type != ENTRY_REG ||
-	    e->size < DELTA_MIN_SIZE || !(r->plan.v[i].flags & PF_EXISTS))
+	    e->size < DELTA_MIN_SIZE || !(r->plan.v[i].flags & PF_EXISTS) ||
+	    (r->plan.v[i].flags & PF_RETYPE))
 		return 1;
 	buf_init(&sig);
 	rc = stage_signature(r->st, e->path, DELTA_MAX_SIG_TOTAL - r->sigbytes,
@@ -386,21 +398,39 @@ file_data(struct receiver *r, struct stage_file *f, const uint8_t *p, size_t n)
 }
 
 static int
+file_hole(struct receiver *r, struct stage_file *f, const uint8_t *p, size_t n)
+{
+	uint64_t len;
+
+	if (f->idx == -1)
+		return peer_fail(r, "HOLE outside a file");
+	if (proto_decode_hole(p, n, &len, r->err, sizeof(r->err)) == -1 ||
+	    stage_hole(f, len, r->err, sizeof(r->err)) == -1)
+		return peer_fail(r, "%s for %s", r->err, r->m.v[f->idx].path);
+	return 0;
+}
+
+static int
 file_end(struct receiver *r, struct stage_file *f, const uint8_t *p, size_t n)
 {
 	size_t i = (size_t)f->idx;
 	struct entry *e;
 	struct entry attr;
+	enum stage_end end;
 
 	if (f->idx == -1 || n != HASH_SIZE)
 		return peer_fail(r, "malformed FILE_END");
 	attr = f->head.attr;
-	switch (stage_end(f, r->st, p, r->popts.owner, r->err, sizeof(r->err))) {
+	end = stage_end(f, r->st, p, &r->m.v[i], &r->popts, r->err,
+	    sizeof(r->err));
+	switch (end) {
 	case STAGE_BROKEN:
 		return peer_fail(r, "%s %s", r->m.v[i].path, r->err);
 	case STAGE_FAILED:
+	case STAGE_SKIPPED:
 		r->plan.v[i].flags &= ~PF_DATA;
-		plan_set(&r->plan, i, PLAN_FAIL, "%s", r->err);
+		plan_set(&r->plan, i, end == STAGE_SKIPPED ? PLAN_SKIP :
+		    PLAN_FAIL, "%s", r->err);
 		return 0;
 	case STAGE_DONE:
 		break;
@@ -466,6 +496,7 @@ recv_data(struct receiver *r)
 		case MSG_FILE_FROM:
 		case MSG_FILE_DELTA: rc = file_begin(r, &f, type, p, n); break;
 		case MSG_DATA: rc = file_data(r, &f, p, n); break;
+		case MSG_HOLE: rc = file_hole(r, &f, p, n); break;
 		case MSG_FILE_END: rc = file_end(r, &f, p, n); break;
 		case MSG_FILE_ABORT: rc = file_abort(r, &f, p, n); break;
 		case MSG_DONE:
@@ -542,7 +573,7 @@ claim_partials(struct receiver *r)
 			continue;
 		/* With a hash (--checksum) a complete copy is checked here. */
 		if (got == e->size && e->has_hash) {
-			if (stage_adopt(r->st, i, e, r->popts.owner) == -1) {
+			if (stage_adopt(r->st, i, e, &r->popts) == -1) {
 				stage_discard(r->st, i);
 				continue;
 			}
@@ -608,6 +639,7 @@ commit(struct receiver *r)
 {
 	struct commit_opts o = {
 		.owner = r->popts.owner,
+		.ns = r->popts.ns,
 		.observer = r->t->observer,
 	};
 

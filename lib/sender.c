@@ -147,7 +147,7 @@ send_manifest(struct sender *s, uint32_t flags, struct result *scan)
 		for (size_t i = 0; i < s->m.n; i++)
 			emit_entry(s, &s->m.v[i]);
 	} else if (manifest_scan_emit(&s->m, s->rootfd, s->source,
-	    s->o->filter, (flags & SESSION_CHECKSUM) != 0, scan, emit_entry,
+	    s->o->filter, proto_session_scan(flags), scan, emit_entry,
 	    s) == -1)
 		return -1;
 	if (!(flags & SESSION_PARTIAL) && purge_unsafe(s, flags, scan))
@@ -428,6 +428,56 @@ abort_to(struct sender *s, uint32_t idx, int action, const char *reason)
 	return live > 0 ? 0 : -1;
 }
 
+/* A HOLE of len bytes to every peer the file goes to. */
+static int
+hole_to(struct sender *s, uint64_t len)
+{
+	size_t live = 0;
+
+	for (size_t i = 0; i < s->nto; i++) {
+		if (s->to[i]->failed)
+			continue;
+		if (proto_send_hole(s->to[i]->c, len) == -1)
+			peer_fail(s->to[i]);
+		else
+			live++;
+	}
+	return live > 0 ? 0 : -1;
+}
+
+/*
+ * Where the next data of fd at or after off starts (*data) and ends
+ * (*end), within size; the file position is left at *data. Holes are
+ * found with SEEK_DATA/SEEK_HOLE; a filesystem without them is all data.
+ */
+static void
+next_extent(int fd, uint64_t off, uint64_t size, uint64_t *data,
+    uint64_t *end)
+{
+	off_t d = lseek(fd, (off_t)off, SEEK_DATA), h;
+
+	if (d == -1) {
+		*data = errno == ENXIO ? size : off;	/* ENXIO: a hole to EOF */
+		*end = size;
+	} else {
+		h = lseek(fd, d, SEEK_HOLE);
+		*data = (uint64_t)d < size ? (uint64_t)d : size;
+		*end = h == -1 || (uint64_t)h > size ? size : (uint64_t)h;
+	}
+	lseek(fd, (off_t)*data, SEEK_SET);
+}
+
+/* 1 when fd (size bytes) has a hole: it is sent whole, holes as HOLE. */
+static int
+is_sparse(int fd, uint64_t size)
+{
+	off_t h = lseek(fd, 0, SEEK_HOLE);
+	int sparse = h != -1 && (uint64_t)h < size;
+
+	lseek(fd, 0, SEEK_SET);
+	return sparse;
+}
+
 enum attempt { ATTEMPT_SENT, ATTEMPT_CHANGED, ATTEMPT_ABORTED, ATTEMPT_LOST };
 
 /* Sends a delta job's output as DATA. */
@@ -507,7 +557,7 @@ send_attempt(struct sender *s, uint32_t idx, int fd, const struct stat *st,
 	struct hash_state *h;
 	uint8_t digest[HASH_SIZE];
 	struct stat after;
-	uint64_t off = 0;
+	uint64_t off = 0, data, end = 0;
 	ssize_t got;
 	size_t want;
 	char reason[256];
@@ -515,6 +565,9 @@ send_attempt(struct sender *s, uint32_t idx, int fd, const struct stat *st,
 	memset(&head, 0, sizeof(head));
 	head.index = idx;
 	entry_set_stat(&head.attr, st);
+	/* A delta would write a sparse file's holes as zeros: send it whole. */
+	if (sig != NULL && is_sparse(fd, head.attr.size))
+		sig = NULL;
 	h = hash_new();
 	if (sig != NULL)
 		dj = delta_encode_begin(sig);
@@ -546,8 +599,23 @@ send_attempt(struct sender *s, uint32_t idx, int fd, const struct stat *st,
 		if (!s->to[i]->failed && proto_send_file(s->to[i]->c, &head) == -1)
 			peer_fail(s->to[i]);
 	while (off < head.attr.size) {
-		want = head.attr.size - off < PROTO_DATA_CHUNK ?
-		    (size_t)(head.attr.size - off) : PROTO_DATA_CHUNK;
+		if (dj == NULL && off >= end) {
+			next_extent(fd, off, head.attr.size, &data, &end);
+			if (data > off) {
+				/* Holes go as holes, never as zeros. */
+				if (hole_to(s, data - off) == -1) {
+					s->lost = 1;
+					goto failed;
+				}
+				hash_zeros(h, data - off);
+				progress_add(&s->prog, 0, data - off);
+				off = data;
+				continue;
+			}
+		}
+		want = (dj ? head.attr.size : end) - off < PROTO_DATA_CHUNK ?
+		    (size_t)((dj ? head.attr.size : end) - off) :
+		    PROTO_DATA_CHUNK;
 		got = read_full(fd, s->buf, want);
 		if (got == -1) {
 			snprintf(reason, sizeof(reason), "read: %s",
@@ -929,7 +997,7 @@ sender_run_peers(struct sender_peer *peers, size_t n, const char *source,
 	flags = o->flags;
 	if (o->paths != NULL) {
 		int r = manifest_scan_paths(&s.m, s.rootfd, source, o->paths,
-		    o->npaths, o->filter, (o->flags & SESSION_CHECKSUM) != 0,
+		    o->npaths, o->filter, proto_session_scan(o->flags),
 		    &scan);
 
 		if (r == -1)

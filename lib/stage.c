@@ -13,6 +13,7 @@
 #include "fsutil.h"
 #include "log.h"
 #include "partial.h"
+#include "xattr.h"
 
 void
 stage_init(struct stage_file *f)
@@ -32,10 +33,11 @@ resume_open(struct stage_file *f, struct store *s)
 	uint64_t off = 0;
 	ssize_t n;
 
-	f->fd = openat(s->stagingfd, f->name, O_RDWR | O_APPEND | O_CLOEXEC |
-	    O_NOFOLLOW);
+	/* Not O_APPEND: a HOLE moves the offset without writing. */
+	f->fd = openat(s->stagingfd, f->name, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
 	if (f->fd == -1 || fstat(f->fd, &st) == -1 ||
-	    (uint64_t)st.st_size != f->head.offset)
+	    (uint64_t)st.st_size != f->head.offset ||
+	    lseek(f->fd, 0, SEEK_END) == -1)
 		return -1;
 	while (off < f->head.offset) {
 		n = pread(f->fd, buf, sizeof(buf), (off_t)off);
@@ -162,45 +164,106 @@ stage_data(struct stage_file *f, const void *p, size_t n, char *why,
 	return 0;
 }
 
-/* Gives a staged file the attributes the sender read. 0 or -1 with errno. */
+int
+stage_hole(struct stage_file *f, uint64_t n, char *why, size_t len)
+{
+	if (f->head.delta) {
+		snprintf(why, len, "a HOLE inside a delta");
+		return -1;
+	}
+	if (n > f->head.attr.size - f->got) {
+		snprintf(why, len, "a hole past the %llu bytes announced",
+		    (unsigned long long)f->head.attr.size);
+		return -1;
+	}
+	f->got += n;
+	hash_zeros(f->h, n);
+	f->holes = 1;
+	if (f->werr == 0 && lseek(f->fd, (off_t)n, SEEK_CUR) == -1)
+		f->werr = errno;
+	return 0;
+}
+
+int
+stage_xattrs(int fd, const struct entry *e, const struct plan_opts *o,
+    char *why, size_t len)
+{
+	const char *name;
+
+	if (o->ns == 0 || xattr_apply_fd(fd, o->ns, e->xattrs, e->xattrs_len,
+	    &name) == 0)
+		return 0;
+	if (errno == EOPNOTSUPP) {
+		snprintf(why, len, "the store's filesystem cannot hold "
+		    "extended attributes or ACLs (%s); --no-xattrs or "
+		    "--no-acls syncs without them", name);
+		return 1;
+	}
+	snprintf(why, len, "set extended attribute %s: %s", name,
+	    strerror(errno));
+	return -1;
+}
+
+/*
+ * Gives a staged file the attributes the sender read: owner, mode, then
+ * extended attributes (a capability survives only after chown and
+ * chmod), then mtime. 0, or -1 / 1 as stage_xattrs with why set.
+ */
 static int
-set_staged_attr(int fd, const struct entry *a, int owner)
+set_staged_attr(int fd, const struct entry *a, const struct entry *e,
+    const struct plan_opts *o, char *why, size_t len)
 {
 	struct timespec ts[2] = {
 		{ .tv_nsec = UTIME_OMIT },
 		{ .tv_sec = a->mtime_sec, .tv_nsec = a->mtime_nsec },
 	};
+	int r;
 
-	if (owner && fchown(fd, a->uid, a->gid) == -1)
+	if ((o->owner && fchown(fd, a->uid, a->gid) == -1) ||
+	    fchmod(fd, a->mode) == -1) {
+		snprintf(why, len, "set attributes: %s", strerror(errno));
 		return -1;
-	if (fchmod(fd, a->mode) == -1)
+	}
+	if ((r = stage_xattrs(fd, e, o, why, len)) != 0)
+		return r;
+	if (futimens(fd, ts) == -1) {
+		snprintf(why, len, "set attributes: %s", strerror(errno));
 		return -1;
-	return futimens(fd, ts);
+	}
+	return 0;
 }
 
-/* Why the file that just ended fails, or "" when it is good. */
-static void
+/*
+ * Why the file that just ended fails, or "" when it is good; 1 when it
+ * is skipped instead (its attributes do not fit the store).
+ */
+static int
 judge(struct stage_file *f, const uint8_t *digest, const uint8_t *mine,
-    int owner, char *why, size_t len)
+    const struct entry *e, const struct plan_opts *o, char *why, size_t len)
 {
+	why[0] = '\0';
 	if (f->bad[0] != '\0')
 		snprintf(why, len, "%s", f->bad);
 	else if (f->werr != 0)
 		snprintf(why, len, "write: %s", strerror(f->werr));
+	else if (f->holes && ftruncate(f->fd, (off_t)f->got) == -1)
+		snprintf(why, len, "write: %s", strerror(errno));
 	else if (memcmp(mine, digest, HASH_SIZE) != 0)
 		snprintf(why, len, "content hash mismatch: corrupted in "
 		    "transit");
-	else if (set_staged_attr(f->fd, &f->head.attr, owner) == -1)
-		snprintf(why, len, "set attributes: %s", strerror(errno));
 	else
-		why[0] = '\0';
+		return set_staged_attr(f->fd, &f->head.attr, e, o, why,
+		    len) == 1;
+	return 0;
 }
 
 enum stage_end
 stage_end(struct stage_file *f, struct store *s,
-    const uint8_t digest[HASH_SIZE], int owner, char *why, size_t len)
+    const uint8_t digest[HASH_SIZE], const struct entry *e,
+    const struct plan_opts *o, char *why, size_t len)
 {
 	uint8_t mine[HASH_SIZE];
+	int skip;
 
 	if (f->head.delta)
 		patch_feed(f, NULL, 0, 1);
@@ -216,10 +279,10 @@ stage_end(struct stage_file *f, struct store *s,
 	}
 	hash_final(f->h, mine);
 	f->h = NULL;
-	judge(f, digest, mine, owner, why, len);
+	skip = judge(f, digest, mine, e, o, why, len);
 	if (why[0] != '\0') {
 		stage_drop(f, s);
-		return STAGE_FAILED;
+		return skip ? STAGE_SKIPPED : STAGE_FAILED;
 	}
 	close(f->fd);
 	f->fd = -1;
@@ -297,15 +360,17 @@ stage_kept_hash(struct store *s, size_t i, uint8_t out[HASH_SIZE])
 }
 
 int
-stage_adopt(struct store *s, size_t i, const struct entry *e, int owner)
+stage_adopt(struct store *s, size_t i, const struct entry *e,
+    const struct plan_opts *o)
 {
 	uint8_t h[HASH_SIZE];
+	char why[256];
 	int fd = open_staged(s, i), rc = -1;
 
 	if (fd == -1)
 		return -1;
 	if (hash_fd(fd, h) == 0 && memcmp(h, e->hash, HASH_SIZE) == 0 &&
-	    set_staged_attr(fd, e, owner) == 0)
+	    set_staged_attr(fd, e, e, o, why, sizeof(why)) == 0)
 		rc = 0;
 	close(fd);
 	return rc;

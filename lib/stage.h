@@ -28,6 +28,7 @@ struct stage_file {
 	struct file_head head;
 	struct delta_job *patch;	/* a delta: the patch, and the version */
 	int basisfd;			/* it reads */
+	int holes;		/* a HOLE came: the length is set at the end */
 	char bad[256];		/* why the file fails, once it does */
 };
 
@@ -50,19 +51,30 @@ int stage_begin(struct stage_file *f, struct store *s, const char *path,
 int stage_data(struct stage_file *f, const void *p, size_t n, char *why,
     size_t len);
 
+/*
+ * Takes a HOLE of n bytes: zeros left unwritten (the file stays sparse).
+ * Returns 0, or -1 when it runs past the announced size or comes inside
+ * a delta (the peer broke the protocol; why says so).
+ */
+int stage_hole(struct stage_file *f, uint64_t n, char *why, size_t len);
+
 enum stage_end {
 	STAGE_BROKEN = -1,	/* short of the announced size: a protocol error */
 	STAGE_FAILED = 0,	/* this file fails (why); the session goes on */
 	STAGE_DONE = 1,		/* staged, hash checked, attributes set */
+	STAGE_SKIPPED = 2,	/* the store cannot hold its attributes (why) */
 };
 
 /*
  * Ends the file with the sender's hash: checks length and hash, gives the
- * staged file the sender's attributes (owners too with owner). The fd is
- * closed; a failed file's staged data is removed. f is ready for the next.
+ * staged file the sender's attributes (owners too with o->owner) and e's
+ * extended attributes in the namespaces o->ns. The fd is closed; a
+ * failed or skipped file's staged data is removed. f is ready for the
+ * next.
  */
 enum stage_end stage_end(struct stage_file *f, struct store *s,
-    const uint8_t digest[HASH_SIZE], int owner, char *why, size_t len);
+    const uint8_t digest[HASH_SIZE], const struct entry *e,
+    const struct plan_opts *o, char *why, size_t len);
 
 /* Abandons the file in progress, removing what it staged. */
 void stage_drop(struct stage_file *f, struct store *s);
@@ -90,9 +102,19 @@ int stage_kept_hash(struct store *s, size_t i, uint8_t out[HASH_SIZE]);
  * its attributes, it is staged (the caller marks it PF_STAGED). -1 when
  * it differs or cannot be read: the caller discards it.
  */
-int stage_adopt(struct store *s, size_t i, const struct entry *e, int owner);
+int stage_adopt(struct store *s, size_t i, const struct entry *e,
+    const struct plan_opts *o);
 /* Removes what staged/NAME of entry i holds. */
 void stage_discard(struct store *s, size_t i);
+
+/*
+ * Gives fd (an entry staged or in the store, any descriptor of it) e's
+ * extended attributes in the namespaces o->ns, after its owner and mode.
+ * Returns 0; or -1 with a reason in why, and 1 when the reason is that
+ * the filesystem holds no such attributes (the entry is skipped).
+ */
+int stage_xattrs(int fd, const struct entry *e, const struct plan_opts *o,
+    char *why, size_t len);
 
 /*
  * The signature of the store's version of path, for a delta, appended to

@@ -335,7 +335,8 @@ run(void *arg)
 		no.key = key;
 	}
 	o.flags = (c->purge ? SESSION_PURGE : 0) |
-	    (c->purge_dirs ? SESSION_PURGE | SESSION_PURGE_DIRS : 0);
+	    (c->purge_dirs ? SESSION_PURGE | SESSION_PURGE_DIRS : 0) |
+	    (c->xattrs ? SESSION_XATTRS : 0) | (c->acls ? SESSION_ACLS : 0);
 	o.filter = &filter;
 	o.quiet = c->quiet;
 	o.hold_open = 1;

@@ -71,7 +71,9 @@ static const char sync_help[] =
 "                        purged or skipped, and change nothing\n"
 "  -c, --checksum        compare content, not only size and mtime\n"
 "      --purge           delete files absent from SOURCE inside directories\n"
-"                        SOURCE has\n"
+"                        SOURCE has, and replace an entry whose type\n"
+"                        changed (a file by a symlink, a directory tree\n"
+"                        by a file...)\n"
 "      --purge-dirs      also delete whole extra directories\n"
 "      --exclude GLOB    leave out matching entries (repeatable)\n"
 "      --include GLOB    keep matching entries (rules apply in order;\n"
@@ -90,6 +92,9 @@ static const char sync_help[] =
 "                        changed file of 64 KiB or more goes to ssh:// and\n"
 "                        mirror:// as an rsync-style delta against the\n"
 "                        version the store has, and whole to local stores\n"
+"      --no-xattrs       leave extended attributes out (user.*; as root\n"
+"                        trusted.* and security.*, file capabilities too)\n"
+"      --no-acls         leave POSIX ACLs out\n"
 "  -v, --verbose         list every created, replaced and purged entry\n"
 "  -q, --quiet           print only errors and skipped entries\n"
 "\n"
@@ -116,6 +121,8 @@ enum {
 	OPT_COMPRESS,
 	OPT_TIMEOUT,
 	OPT_NO_WHOLE_FILE,
+	OPT_NO_XATTRS,
+	OPT_NO_ACLS,
 	OPT_HELP,
 };
 
@@ -191,6 +198,8 @@ cmd_sync(int argc, char **argv)
 		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 		{ "whole-file", no_argument, NULL, 'W' },
 		{ "no-whole-file", no_argument, NULL, OPT_NO_WHOLE_FILE },
+		{ "no-xattrs", no_argument, NULL, OPT_NO_XATTRS },
+		{ "no-acls", no_argument, NULL, OPT_NO_ACLS },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, OPT_HELP },
@@ -209,6 +218,7 @@ cmd_sync(int argc, char **argv)
 
 	filter_init(&filter);
 	o.filter = &filter;
+	o.flags = SESSION_XATTRS | SESSION_ACLS;
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "ncvqW", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -254,6 +264,8 @@ cmd_sync(int argc, char **argv)
 		}
 		case 'W': o.whole_file = WHOLE_FILE_YES; break;
 		case OPT_NO_WHOLE_FILE: o.whole_file = WHOLE_FILE_NO; break;
+		case OPT_NO_XATTRS: o.flags &= ~SESSION_XATTRS; break;
+		case OPT_NO_ACLS: o.flags &= ~SESSION_ACLS; break;
 		case 'v': verbose = 1; break;
 		case 'q': log_set_level(LOG_ERROR); break;
 		case OPT_HELP:

@@ -16,9 +16,11 @@
 #include "fsutil.h"
 #include "log.h"
 #include "path.h"
+#include "xattr.h"
 
 #define JOURNAL_MAGIC 0x4d524a4cu	/* "MRJL" */
-#define JOURNAL_VERSION 1
+/* 2: SWAP records, the inode of a swap, extended attributes in ATTR */
+#define JOURNAL_VERSION 2
 #define JOURNAL_TMP "journal.tmp"
 #define JOURNAL_MAX_SIZE (1ull << 32)
 
@@ -35,6 +37,7 @@ journal_release(struct journal *j)
 	for (size_t i = 0; i < j->n; i++) {
 		free(j->v[i].path);
 		free(j->v[i].staged);
+		free(j->v[i].attr.xattrs);
 	}
 	free(j->v);
 	journal_init(j);
@@ -62,14 +65,31 @@ journal_add(struct journal *j, int op, int flags, const char *path,
 	r->ref = ref;
 	r->path = strdup(path);
 	r->staged = staged ? strdup(staged) : NULL;
-	if (attr)
+	if (attr) {
 		r->attr = *attr;
-	if (r->path == NULL || (staged && r->staged == NULL)) {
+		r->attr.xattrs = NULL;
+		if (attr->xattrs_len > 0 &&
+		    (r->attr.xattrs = malloc(attr->xattrs_len)) != NULL)
+			memcpy(r->attr.xattrs, attr->xattrs, attr->xattrs_len);
+	}
+	if (r->path == NULL || (staged && r->staged == NULL) ||
+	    (r->attr.xattrs_len > 0 && r->attr.xattrs == NULL)) {
 		free(r->path);
 		free(r->staged);
+		free(r->attr.xattrs);
 		return -1;
 	}
 	j->n++;
+	return 0;
+}
+
+int
+journal_add_swap(struct journal *j, const char *path, const char *staged,
+    uint64_t ino, size_t ref)
+{
+	if (journal_add(j, JOP_SWAP, 0, path, staged, NULL, ref) == -1)
+		return -1;
+	j->v[j->n - 1].ino = ino;
 	return 0;
 }
 
@@ -85,6 +105,7 @@ journal_drop(struct journal *j, const uint8_t *drop)
 		}
 		free(j->v[i].path);
 		free(j->v[i].staged);
+		free(j->v[i].attr.xattrs);
 	}
 	j->n = k;
 }
@@ -108,7 +129,11 @@ journal_encode(const struct journal *j, struct buf *b)
 		    buf_put_u32(b, a->mode) || buf_put_u32(b, a->uid) ||
 		    buf_put_u32(b, a->gid) ||
 		    buf_put_u64(b, (uint64_t)a->mtime_sec) ||
-		    buf_put_u32(b, a->mtime_nsec);
+		    buf_put_u32(b, a->mtime_nsec) ||
+		    buf_put_u64(b, rec->ino) || buf_put_u8(b, (uint8_t)a->ns) ||
+		    buf_put_u32(b, a->xattrs_len) ||
+		    (a->xattrs_len > 0 && buf_put(b, a->xattrs,
+		    a->xattrs_len));
 	}
 	if (r)
 		return -1;
@@ -121,8 +146,9 @@ journal_parse(const uint8_t *p, size_t n, struct journal *j, const char **why)
 {
 	struct reader r;
 	struct journal_attr a;
-	uint64_t count, sum;
+	uint64_t count, sum, ino;
 	char *path = NULL, *staged = NULL;
+	const char *xwhy;
 	int op, flags;
 
 	*why = "truncated or malformed";
@@ -135,8 +161,13 @@ journal_parse(const uint8_t *p, size_t n, struct journal *j, const char **why)
 		return -1;
 	}
 	reader_init(&r, p, n - 8);
-	if (reader_u32(&r) != JOURNAL_MAGIC || reader_u16(&r) != JOURNAL_VERSION) {
-		*why = "not a mirrorfs journal of this version";
+	if (reader_u32(&r) != JOURNAL_MAGIC) {
+		*why = "not a mirrorfs journal";
+		return -1;
+	}
+	if (reader_u16(&r) != JOURNAL_VERSION) {
+		*why = "a journal of another format version (written by "
+		    "another release of mirrorfs: recover with that release)";
 		return -1;
 	}
 	count = reader_u64(&r);
@@ -151,19 +182,27 @@ journal_parse(const uint8_t *p, size_t n, struct journal *j, const char **why)
 		a.gid = reader_u32(&r);
 		a.mtime_sec = (int64_t)reader_u64(&r);
 		a.mtime_nsec = reader_u32(&r);
+		ino = reader_u64(&r);
+		a.ns = reader_u8(&r);
+		a.xattrs_len = reader_u32(&r);
+		a.xattrs = (uint8_t *)reader_bytes(&r, a.xattrs_len);
 		if (r.failed || op < JOP_MKDIR || op > JOP_MAX ||
 		    (!(op == JOP_ATTR && strcmp(path, ".") == 0) &&
 		    (path_check(path, why) == -1 || path_is_meta(path))) ||
-		    (op == JOP_PUT && (*staged == '\0' || strchr(staged, '/'))) ||
-		    a.mtime_nsec >= 1000000000u) {
+		    ((op == JOP_PUT || op == JOP_SWAP) && (*staged == '\0' ||
+		    strchr(staged, '/') || strcmp(staged, ".") == 0 ||
+		    strcmp(staged, "..") == 0)) ||
+		    a.mtime_nsec >= 1000000000u || (a.ns & ~XATTR_NS_ALL) ||
+		    xattr_check(a.xattrs, a.xattrs_len, a.ns, &xwhy) == -1) {
 			*why = "bad record";
 			goto bad;
 		}
-		if (journal_add(j, op, flags, path, op == JOP_PUT ? staged :
-		    NULL, &a, 0) == -1) {
+		if (journal_add(j, op, flags, path, op == JOP_PUT ||
+		    op == JOP_SWAP ? staged : NULL, &a, 0) == -1) {
 			*why = strerror(errno);
 			goto bad;
 		}
+		j->v[j->n - 1].ino = ino;
 		free(path);
 		free(staged);
 		path = staged = NULL;
@@ -211,6 +250,62 @@ out:
 	return rc;
 }
 
+/* Makes name's extended attributes in a->ns exactly a's. -1 with errno. */
+static int
+set_xattrs(int dirfd, const char *name, const struct journal_attr *a)
+{
+	const char *failed;
+	int fd, rc, saved;
+
+	fd = openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (fd == -1)
+		return -1;
+	rc = xattr_apply_fd(fd, a->ns, a->xattrs, a->xattrs_len, &failed);
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return rc;
+}
+
+/*
+ * SWAP: exchanges the staged entry with what is at the path, then
+ * removes the old one from staging/. Redoing it is harmless: a path
+ * that already holds r->ino was exchanged, and nothing of inode r->ino
+ * is ever removed.
+ */
+static int
+apply_swap(struct store *s, struct store_dir *d, const struct journal_rec *r)
+{
+	struct stat st;
+	const char *name;
+	int dirfd, done;
+
+	dirfd = store_parent(s, d, r->path, &name);
+	if (dirfd == -1)
+		return -1;
+	/* Already there: exchanged by the run that crashed. */
+	done = fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    st.st_ino == r->ino;
+	if (!done && renameat2(s->stagingfd, r->staged, dirfd, name,
+	    RENAME_EXCHANGE) == -1) {
+		/* Nothing at the path any more: the new entry simply goes there. */
+		if (errno != ENOENT || fstatat(s->stagingfd, r->staged, &st,
+		    AT_SYMLINK_NOFOLLOW) == -1 || st.st_ino != r->ino)
+			return -1;
+		return renameat2(s->stagingfd, r->staged, dirfd, name,
+		    RENAME_NOREPLACE);
+	}
+	fault_point("swap");
+	if (fstatat(s->stagingfd, r->staged, &st, AT_SYMLINK_NOFOLLOW) == -1)
+		return errno == ENOENT ? 0 : -1;
+	if (st.st_ino == r->ino) {
+		errno = EEXIST;	/* never remove the replacement */
+		return -1;
+	}
+	/* The old entry, a whole tree perhaps, is out of the store now. */
+	return store_remove_at(s->stagingfd, r->staged);
+}
+
 static int
 apply_attr(struct store *s, struct store_dir *d, const struct journal_rec *r)
 {
@@ -228,6 +323,9 @@ apply_attr(struct store *s, struct store_dir *d, const struct journal_rec *r)
 	/* Never through a symlink swapped in since the plan was made. */
 	if (!(r->flags & JREC_LINK) && fchmodat(dirfd, name, a->mode,
 	    AT_SYMLINK_NOFOLLOW) == -1)
+		return -1;
+	/* After chown and chmod, which clear a file capability. */
+	if ((r->flags & JREC_XATTR) && set_xattrs(dirfd, name, a) == -1)
 		return -1;
 	ts[0].tv_sec = 0;
 	ts[0].tv_nsec = UTIME_OMIT;
@@ -269,6 +367,8 @@ apply_one(struct store *s, struct store_dir *d, const struct journal_rec *r)
 		return apply_attr(s, d, r);
 	case JOP_REMOVE:
 		return store_remove_tree(s, d, r->path);
+	case JOP_SWAP:
+		return apply_swap(s, d, r);
 	}
 	errno = EINVAL;
 	return -1;
@@ -285,7 +385,7 @@ journal_apply_rec(struct store *s, struct store_dir *d,
 	return rc;
 }
 
-/* Removes every name in staging/ (all are files or symlinks). */
+/* Removes everything in staging/ (a swapped-out old entry may be a tree). */
 static int
 clear_staging(struct store *s, unsigned long *removed)
 {
@@ -304,8 +404,7 @@ clear_staging(struct store *s, unsigned long *removed)
 	while ((errno = 0, de = readdir(d)) != NULL) {
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
-		if (unlinkat(s->stagingfd, de->d_name, 0) == -1 &&
-		    errno != ENOENT) {
+		if (store_remove_at(s->stagingfd, de->d_name) == -1) {
 			log_err("%s/%s/staging/%s", s->path, PATH_META,
 			    de->d_name);
 			rc = -1;

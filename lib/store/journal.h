@@ -20,11 +20,21 @@ enum journal_op {
 	JOP_PUT,		/* rename staging/staged over path */
 	JOP_ATTR,		/* set mode, owner, mtime of path ("." is the top) */
 	JOP_REMOVE,		/* remove path, a directory with its contents */
-	JOP_MAX = JOP_REMOVE
+	/*
+	 * Exchange staging/staged (inode ino) with what is at path, then
+	 * remove the old entry, now in staging/: a type change where either
+	 * is a directory (a rename replaces a non-directory by itself).
+	 * Readers see the old entry or the new one, never nothing; redone
+	 * after a crash, a path that already has inode ino was exchanged,
+	 * and only what is not ino is ever removed.
+	 */
+	JOP_SWAP,
+	JOP_MAX = JOP_SWAP
 };
 
 #define JREC_OWNER 0x1		/* ATTR: set the owner too */
 #define JREC_LINK  0x2		/* ATTR: path is a symlink (no mode) */
+#define JREC_XATTR 0x4		/* ATTR: extended attributes in ns too */
 
 /* What an ATTR record sets. */
 struct journal_attr {
@@ -33,14 +43,18 @@ struct journal_attr {
 	uint32_t gid;
 	int64_t mtime_sec;
 	uint32_t mtime_nsec;
+	unsigned ns;		/* JREC_XATTR: the namespaces (xattr.h) set */
+	uint8_t *xattrs;	/* exactly these there (canonical, xattr.h) */
+	uint32_t xattrs_len;
 };
 
 struct journal_rec {
 	int op;
 	int flags;
 	char *path;		/* owned */
-	char *staged;		/* PUT: name in staging/, owned */
-	struct journal_attr attr;	/* ATTR */
+	char *staged;		/* PUT, SWAP: name in staging/, owned */
+	uint64_t ino;		/* SWAP: the staged entry's inode */
+	struct journal_attr attr;	/* ATTR (its xattrs owned) */
 	size_t ref;		/* the caller's tag (not stored on disk) */
 };
 
@@ -53,18 +67,22 @@ struct journal {
 void journal_init(struct journal *j);
 void journal_release(struct journal *j);
 /*
- * Appends a record (strings copied; attr may be NULL) tagged with ref.
- * -1 on ENOMEM.
+ * Appends a record (strings and attr->xattrs copied; attr may be NULL)
+ * tagged with ref. -1 on ENOMEM.
  */
 int journal_add(struct journal *j, int op, int flags, const char *path,
     const char *staged, const struct journal_attr *attr, size_t ref);
+/* Appends a SWAP of path with staging/staged, whose inode is ino. -1 ENOMEM. */
+int journal_add_swap(struct journal *j, const char *path, const char *staged,
+    uint64_t ino, size_t ref);
 
 /* Removes every record i with drop[i] set, keeping the order of the rest. */
 void journal_drop(struct journal *j, const uint8_t *drop);
 
 /*
  * Parses a journal file's bytes into j (initialised by the caller).
- * Returns 0, or -1 with *why set (checksum, version, a bad record).
+ * Returns 0, or -1 with *why set (checksum, a journal of another format
+ * version, a bad record).
  */
 int journal_parse(const uint8_t *p, size_t n, struct journal *j,
     const char **why);

@@ -241,16 +241,11 @@ kept_inside(const struct store_dir *d, const char *rel)
 	    (d->rel[len] == '\0' || d->rel[len] == '/');
 }
 
-/* store_remove_tree through d. */
-static int
-remove_tree(struct store *s, struct store_dir *d, const char *rel)
+int
+store_remove_at(int dirfd, const char *name)
 {
-	const char *name;
-	int dirfd, fd;
+	int fd;
 
-	dirfd = store_parent(s, d, rel, &name);
-	if (dirfd == -1)
-		return errno == ENOENT ? 0 : -1;
 	if (unlinkat(dirfd, name, 0) == 0 || errno == ENOENT)
 		return 0;
 	if (errno != EISDIR)
@@ -262,6 +257,21 @@ remove_tree(struct store *s, struct store_dir *d, const char *rel)
 	if (remove_contents(fd) == -1)
 		return -1;
 	if (unlinkat(dirfd, name, AT_REMOVEDIR) == -1 && errno != ENOENT)
+		return -1;
+	return 0;
+}
+
+/* store_remove_tree through d. */
+static int
+remove_tree(struct store *s, struct store_dir *d, const char *rel)
+{
+	const char *name;
+	int dirfd;
+
+	dirfd = store_parent(s, d, rel, &name);
+	if (dirfd == -1)
+		return errno == ENOENT ? 0 : -1;
+	if (store_remove_at(dirfd, name) == -1)
 		return -1;
 	if (kept_inside(d, rel))
 		store_dir_release(d);

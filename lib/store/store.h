@@ -112,6 +112,11 @@ int store_open_at(struct store *s, const char *rel, int flags);
  */
 int store_remove_tree(struct store *s, struct store_dir *d, const char *rel);
 
+/*
+ * Removes name in the directory dirfd (no symlink followed), a directory
+ * with everything in it. ENOENT counts as done. -1 with errno.
+ */
+int store_remove_at(int dirfd, const char *name);
 /* syncfs() of the store's filesystem. -1 on error (logged). */
 int store_sync(struct store *s);
 

@@ -13,6 +13,7 @@
 #include "log.h"
 #include "net.h"
 #include "proto.h"
+#include "xattr.h"
 
 /* Decodes one frame with the decoder of its type; frees what it made. */
 static void
@@ -42,11 +43,17 @@ decode_frame(uint8_t type, const uint8_t *p, size_t n)
 			filter_release(&f);
 		break;
 	case MSG_ENTRY:
-		if (proto_decode_entry(p, n, &e, err, sizeof(err)) == 0)
+		if (proto_decode_entry(p, n, XATTR_NS_ALL, &e, err,
+		    sizeof(err)) == 0)
 			entry_release(&e);
 		break;
 	case MSG_END_MANIFEST:
-		proto_decode_end_manifest(p, n, &u64, &e, &i, err, sizeof(err));
+		if (proto_decode_end_manifest(p, n, XATTR_NS_ALL, &u64, &e, &i,
+		    err, sizeof(err)) == 0)
+			entry_release(&e);
+		break;
+	case MSG_HOLE:
+		proto_decode_hole(p, n, &u64, err, sizeof(err));
 		break;
 	case MSG_NEED:
 		proto_decode_need(p, n, idx, &cnt, err, sizeof(err));

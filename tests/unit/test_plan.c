@@ -102,7 +102,8 @@ START_TEST(test_type_conflicts_are_skipped)
 
 	ck_assert_int_eq(fx_entry("was_dir")->state, PLAN_SKIP);
 	ck_assert_ptr_nonnull(strstr(fx_entry("was_dir")->reason,
-	    "type conflict: the source has a file, the store has a directory"));
+	    "type conflict: the source has a file, the store has a directory "
+	    "(--purge replaces it)"));
 	ck_assert_int_eq(fx_entry("was_file")->state, PLAN_SKIP);
 	ck_assert_int_eq(fx_entry("was_file/child")->state, PLAN_SKIP);
 	ck_assert_str_eq(fx_entry("was_file/child")->reason,
@@ -110,6 +111,35 @@ START_TEST(test_type_conflicts_are_skipped)
 	ck_assert_int_eq(fx_entry("d")->state, PLAN_SKIP);
 	/* Below a symlink the plan never looks, and never lets it be followed. */
 	ck_assert_int_eq(fx_entry("d/f")->state, PLAN_SKIP);
+}
+END_TEST
+
+START_TEST(test_type_changes_with_purge)
+{
+	fx_write("src/was_dir", "a file now");
+	fx_mkdir("store/was_dir");
+	fx_write("store/was_dir/kept", "x");
+	fx_mkdir("src/was_file");
+	fx_write("src/was_file/child", "below a new directory");
+	fx_write("store/was_file", "a file in the store");
+	ck_assert_int_eq(symlink("target", fx_path("src/was_link")), 0);
+	fx_write("store/was_link", "a file where a symlink comes");
+	fx_plan_tree(SESSION_PURGE);
+
+	/* Each replaces what the store has, as one step of the commit. */
+	ck_assert_int_eq(fx_entry("was_dir")->state, PLAN_REPLACE);
+	ck_assert(fx_entry("was_dir")->flags & PF_RETYPE);
+	ck_assert(fx_entry("was_dir")->flags & PF_OLDDIR);
+	ck_assert(fx_entry("was_dir")->flags & PF_DATA);
+	ck_assert_int_eq(fx_entry("was_file")->state, PLAN_REPLACE);
+	ck_assert(fx_entry("was_file")->flags & PF_RETYPE);
+	ck_assert(!(fx_entry("was_file")->flags & PF_OLDDIR));
+	/* Below a directory that replaces a file, everything is new. */
+	ck_assert_int_eq(fx_entry("was_file/child")->state, PLAN_CREATE);
+	ck_assert_int_eq(fx_entry("was_link")->state, PLAN_REPLACE);
+	ck_assert(fx_entry("was_link")->flags & PF_RETYPE);
+	/* The old tree goes with its replacement, not as a purge. */
+	ck_assert_uint_eq(fx_plan.npurges, 0);
 }
 END_TEST
 
@@ -160,7 +190,8 @@ START_TEST(test_result_counts)
 	ck_assert_int_eq(plan_result(&fx_plan, &fx_m, &res), 0);
 	ck_assert_uint_eq(res.unchanged, 1);
 	ck_assert_uint_eq(res.created, 0);
-	ck_assert_uint_eq(res.skipped, 2);	/* the conflict, and the held file */
+	ck_assert_uint_eq(res.skipped, 1);	/* the held file */
+	ck_assert_uint_eq(res.replaced, 1);	/* the type change (purge) */
 	ck_assert_uint_eq(res.purged, 1);
 	ck_assert_uint_eq(res.nitems, 3);
 	for (size_t i = 0; i < res.nitems; i++)
@@ -211,6 +242,7 @@ plan_suite(void)
 	tcase_add_test(tc, test_states);
 	tcase_add_test(tc, test_checksum_compares_content);
 	tcase_add_test(tc, test_type_conflicts_are_skipped);
+	tcase_add_test(tc, test_type_changes_with_purge);
 	tcase_add_test(tc, test_purges);
 	tcase_add_test(tc, test_result_counts);
 	tcase_add_test(tc, test_plan_of_missing_store);

@@ -17,6 +17,7 @@
 #include "log.h"
 #include "manifest.h"
 #include "proto.h"
+#include "xattr.h"
 #include "result.h"
 
 /*
@@ -97,6 +98,8 @@ struct raw_entry {
 	const uint8_t *hash;
 	const char *target;	/* encoded when non-NULL */
 	size_t targetlen;
+	const uint8_t *xattrs;	/* the attributes' bytes after their length */
+	uint32_t xattrs_len;
 };
 
 static void
@@ -139,6 +142,11 @@ raw_entry_encode(const struct raw_entry *re, struct buf *b)
 	if (re->target)
 		ck_assert_int_eq(buf_put_bytes16(b, re->target,
 		    re->targetlen), 0);
+	if (ENTRY_IS_DEVICE(re->type))
+		ck_assert_int_eq(buf_put_u32(b, 1) || buf_put_u32(b, 3), 0);
+	ck_assert_int_eq(buf_put_u32(b, re->xattrs_len), 0);
+	if (re->xattrs_len > 0)
+		ck_assert_int_eq(buf_put(b, re->xattrs, re->xattrs_len), 0);
 }
 
 /* Decodes re's encoding from an exact-size copy; returns the decoder's result. */
@@ -152,7 +160,7 @@ raw_entry_decode(const struct raw_entry *re, struct entry *e)
 	raw_entry_encode(re, &b);
 	c = exact_copy(b.data, b.len);
 	err[0] = '\0';
-	rc = proto_decode_entry(c, b.len, e, err, sizeof(err));
+	rc = proto_decode_entry(c, b.len, XATTR_NS_ALL, e, err, sizeof(err));
 	free(c);
 	buf_release(&b);
 	return rc;
@@ -204,7 +212,7 @@ entry_round_trip(const struct entry *e, struct entry *out)
 
 	ck_assert_int_eq(proto_send_entry(&tx, e), 0);
 	recv_frame(MSG_ENTRY, &p, &n);
-	ck_assert_msg(proto_decode_entry(p, n, out, err, sizeof(err)) == 0,
+	ck_assert_msg(proto_decode_entry(p, n, XATTR_NS_ALL, out, err, sizeof(err)) == 0,
 	    "decode: %s", err);
 	ck_assert_int_eq(out->type, e->type);
 	ck_assert_str_eq(out->path, e->path);
@@ -410,7 +418,7 @@ END_TEST
 
 START_TEST(test_entry_unknown_type)
 {
-	static const int types[] = { 0, ENTRY_TYPE_MAX + 1, 6, 0x7f, 0xff };
+	static const int types[] = { 0, ENTRY_TYPE_MAX + 1, 0x40, 0x7f, 0xff };
 	struct raw_entry re;
 	char what[32];
 
@@ -515,7 +523,7 @@ every_prefix_refused(const struct raw_entry *re)
 		uint8_t *c = exact_copy(b.data, k);
 
 		err[0] = '\0';
-		ck_assert_msg(proto_decode_entry(c, k, &e, err,
+		ck_assert_msg(proto_decode_entry(c, k, XATTR_NS_ALL, &e, err,
 		    sizeof(err)) == -1, "prefix of %zu/%zu bytes accepted", k,
 		    b.len);
 		ck_assert_msg(err[0] != '\0', "prefix %zu: no message", k);
@@ -527,7 +535,7 @@ every_prefix_refused(const struct raw_entry *re)
 	{
 		uint8_t *c = exact_copy(b.data, b.len);
 
-		ck_assert_msg(proto_decode_entry(c, b.len, &e, err,
+		ck_assert_msg(proto_decode_entry(c, b.len, XATTR_NS_ALL, &e, err,
 		    sizeof(err)) == 0, "whole entry refused: %s", err);
 		entry_release(&e);
 		free(c);
@@ -570,7 +578,7 @@ START_TEST(test_entry_small_err_buffer)
 	raw_entry_init(&re, ENTRY_REG, "../a-rather-long-refused-path");
 	raw_entry_encode(&re, &b);
 	memset(small, 'Z', sizeof(small));
-	ck_assert_int_eq(proto_decode_entry(b.data, b.len, &e, small, 4), -1);
+	ck_assert_int_eq(proto_decode_entry(b.data, b.len, XATTR_NS_ALL, &e, small, 4), -1);
 	ck_assert_uint_le(strlen(small), 3);
 	ck_assert_int_eq(small[4], 'Z');
 	buf_release(&b);
@@ -593,7 +601,7 @@ START_TEST(test_end_manifest)
 	ck_assert_int_eq(proto_send_end_manifest(&tx, 123456789012ull, &top,
 	    MANIFEST_INCOMPLETE), 0);
 	recv_frame(MSG_END_MANIFEST, &p, &n);
-	ck_assert_int_eq(proto_decode_end_manifest(p, n, &count, &out, &flags,
+	ck_assert_int_eq(proto_decode_end_manifest(p, n, XATTR_NS_ALL, &count, &out, &flags,
 	    err, sizeof(err)), 0);
 	ck_assert_uint_eq(count, 123456789012ull);
 	ck_assert_int_eq(flags, MANIFEST_INCOMPLETE);
@@ -607,21 +615,21 @@ START_TEST(test_end_manifest)
 
 	for (size_t k = 0; k < n; k++) {
 		c = exact_copy(p, k);
-		REFUSED(proto_decode_end_manifest(c, k, &count, &out, &flags,
+		REFUSED(proto_decode_end_manifest(c, k, XATTR_NS_ALL, &count, &out, &flags,
 		    err, sizeof(err)));
 		free(c);
 	}
 	/* An unknown flag. */
 	c = exact_copy(p, n);
 	c[n - 1] = 0x02;
-	REFUSED(proto_decode_end_manifest(c, n, &count, &out, &flags, err,
+	REFUSED(proto_decode_end_manifest(c, n, XATTR_NS_ALL, &count, &out, &flags, err,
 	    sizeof(err)));
 	free(c);
 
 	top.mode = 070000;
 	ck_assert_int_eq(proto_send_end_manifest(&tx, 1, &top, 0), 0);
 	recv_frame(MSG_END_MANIFEST, &p, &n);
-	REFUSED(proto_decode_end_manifest(p, n, &count, &out, &flags, err,
+	REFUSED(proto_decode_end_manifest(p, n, XATTR_NS_ALL, &count, &out, &flags, err,
 	    sizeof(err)));
 }
 END_TEST
@@ -756,7 +764,7 @@ session_decode(const struct buf *b, uint32_t *flags, struct filter *out)
 
 START_TEST(test_session_hostile)
 {
-	static const uint32_t bad_flags[] = { 0x40, 0x80, 0x80000000u,
+	static const uint32_t bad_flags[] = { 0x100, 0x200, 0x80000000u,
 	    UINT32_MAX, SESSION_FLAGS_ALL + 1 };
 	struct filter out;
 	struct buf b;
@@ -1363,12 +1371,12 @@ START_TEST(test_session_sequence)
 	    sizeof(err)), 0);
 	ck_assert_int_eq(conn_recv(&rx, &type, &p, &n), 1);
 	ck_assert_int_eq(type, MSG_ENTRY);
-	ck_assert_int_eq(proto_decode_entry(p, n, &out, err, sizeof(err)), 0);
+	ck_assert_int_eq(proto_decode_entry(p, n, XATTR_NS_ALL, &out, err, sizeof(err)), 0);
 	ck_assert_str_eq(out.path, "d");
 	entry_release(&out);
 	ck_assert_int_eq(conn_recv(&rx, &type, &p, &n), 1);
 	ck_assert_int_eq(type, MSG_ENTRY);
-	ck_assert_int_eq(proto_decode_entry(p, n, &out, err, sizeof(err)), 0);
+	ck_assert_int_eq(proto_decode_entry(p, n, XATTR_NS_ALL, &out, err, sizeof(err)), 0);
 	ck_assert_str_eq(out.path, "d/f");
 	entry_release(&out);
 	ck_assert_int_eq(conn_recv(&rx, &type, &p, &n), 1);
