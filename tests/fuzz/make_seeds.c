@@ -25,7 +25,12 @@ all_frames(struct conn *c)
 	    .type = ENTRY_LNK, .mode = 0777 };
 	struct entry h = { .path = "dir/hard", .target = "dir/file",
 	    .type = ENTRY_HARDLINK, .mode = 0644, .has_hash = 1 };
-	struct entry d = { .path = "dir", .type = ENTRY_DIR, .mode = 0755 };
+	static uint8_t xa[] = { 0, 1, 6, 'u', 's', 'e', 'r', '.', 'x', 0, 0, 0,
+	    1, 'v' };
+	struct entry d = { .path = "dir", .type = ENTRY_DIR, .mode = 0755,
+	    .xattrs = xa, .xattrs_len = sizeof(xa) };
+	struct entry dev = { .path = "dir/null", .type = ENTRY_CHR,
+	    .mode = 0666, .rdev_major = 1, .rdev_minor = 3 };
 	struct file_head fh = { .index = 1, .attr = e };
 	struct item it = { ITEM_SKIP, 0, "dir/x", "type conflict" };
 	struct result r = { .created = 3, .skipped = 1 };
@@ -38,16 +43,19 @@ all_frames(struct conn *c)
 	filter_add(&f, FILTER_EXCLUDE, "*.tmp");
 	filter_add(&f, FILTER_INCLUDE, "/keep/");
 	proto_send_hello(c);
-	proto_send_session(c, SESSION_PURGE | SESSION_CHECKSUM, &f);
+	proto_send_session(c, SESSION_PURGE | SESSION_CHECKSUM |
+	    SESSION_XATTRS | SESSION_ACLS, &f);
 	proto_send_entry(c, &d);
 	proto_send_entry(c, &e);
 	proto_send_entry(c, &l);
 	proto_send_entry(c, &h);
-	proto_send_end_manifest(c, 4, &d, MANIFEST_INCOMPLETE);
+	proto_send_entry(c, &dev);
+	proto_send_end_manifest(c, 5, &d, MANIFEST_INCOMPLETE);
 	proto_send_need(c, need, 3);
 	conn_send(c, MSG_END_NEED, NULL, 0);
 	proto_send_file(c, &fh);
 	conn_send(c, MSG_DATA, "hello", 5);
+	proto_send_hole(c, 4096);
 	conn_send(c, MSG_FILE_END, hash, HASH_SIZE);
 	proto_send_file_abort(c, 2, ABORT_RETRY, "changed while being read");
 	conn_send(c, MSG_DONE, NULL, 0);
@@ -109,6 +117,7 @@ journal_seed(const char *dir)
 	journal_add(&j, JOP_ATTR, JREC_OWNER, "dir", NULL, &a, 0);
 	journal_add(&j, JOP_REMOVE, 0, "old", NULL, NULL, 2);
 	journal_add(&j, JOP_ATTR, 0, ".", NULL, &a, 3);
+	journal_add_swap(&j, "dir/was_file", "n4", 1234, 4);
 	if (journal_write(&s, &j) == -1)
 		exit(1);
 	snprintf(path, sizeof(path), "%s/.mirrorfs/journal", tmp);

@@ -18,12 +18,16 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <unistd.h>
+
+#include <xxhash.h>
 
 #include "log.h"
 #include "store/journal.h"
 #include "store/master.h"
 #include "unit.h"
+#include "xattr.h"
 
 /* Every test's directory is made in base, which main() removes at the end
  * even when a failed test skipped its teardown. */
@@ -776,6 +780,176 @@ START_TEST(test_attr_never_follows_symlink)
 }
 END_TEST
 
+/* A SWAP of a file for a whole directory tree, and of a directory for a file. */
+static void
+build_swaps(uint64_t *ino_file, uint64_t *ino_dir)
+{
+	struct stat st;
+
+	ck_assert_int_eq(mkdir(sp("tree"), 0755), 0);
+	ck_assert_int_eq(mkdir(sp("tree/sub"), 0755), 0);
+	write_path(sp("tree/sub/f"), "old tree");
+	write_path(sp("was_file"), "old file");
+	stage_file("n1", "a file replaces the tree");
+	ck_assert_int_eq(mkdirat(s.stagingfd, "n2", 0700), 0);
+	ck_assert_int_eq(fstatat(s.stagingfd, "n1", &st, 0), 0);
+	*ino_file = st.st_ino;
+	ck_assert_int_eq(fstatat(s.stagingfd, "n2", &st, 0), 0);
+	*ino_dir = st.st_ino;
+	ck_assert_int_eq(journal_add_swap(&j, "was_file", "n2", *ino_dir, 0), 0);
+	ck_assert_int_eq(journal_add_swap(&j, "tree", "n1", *ino_file, 1), 0);
+}
+
+static void
+assert_swapped(uint64_t ino_file, uint64_t ino_dir)
+{
+	struct stat st;
+
+	ck_assert_int_eq(lstat(sp("tree"), &st), 0);
+	ck_assert(S_ISREG(st.st_mode));
+	ck_assert_uint_eq(st.st_ino, ino_file);
+	ck_assert_str_eq(read_path(sp("tree")), "a file replaces the tree");
+	ck_assert_int_eq(lstat(sp("was_file"), &st), 0);
+	ck_assert(S_ISDIR(st.st_mode));
+	ck_assert_uint_eq(st.st_ino, ino_dir);
+	ck_assert_int_eq(staging_count(), 0);
+}
+
+START_TEST(test_swap_replaces_any_type)
+{
+	uint64_t fi, di;
+
+	build_swaps(&fi, &di);
+	ck_assert_int_eq(journal_write(&s, &j), 0);
+	apply_errors = 0;
+	ck_assert_int_eq(journal_apply(&s, &j, count_error, NULL), 0);
+	ck_assert_int_eq(apply_errors, 0);
+	assert_swapped(fi, di);
+	/* Redone (a replay after a crash past the commit): nothing moves back. */
+	ck_assert_int_eq(journal_write(&s, &j), 0);
+	reopen(0);
+	assert_swapped(fi, di);
+}
+END_TEST
+
+/* A crash between the exchange and the removal of the old entry rolls forward. */
+START_TEST(test_swap_crash_after_exchange)
+{
+	uint64_t fi, di;
+	pid_t pid;
+	int status;
+
+	build_swaps(&fi, &di);
+	ck_assert_int_eq(journal_write(&s, &j), 0);
+	for (int k = 1; k <= 2; k++) {
+		pid = fork();
+		ck_assert_int_ge(pid, 0);
+		if (pid == 0) {
+			struct store_dir d = STORE_DIR_INIT;
+
+			setenv("MIRRORFS_CRASH_AT", "swap", 1);
+			for (size_t i = 0; i < j.n; i++)
+				journal_apply_rec(&s, &d, &j.v[i]);
+			_exit(0);
+		}
+		ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+		ck_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	}
+	/* Old entries sit in staging/ now, under the staged names. */
+	ck_assert_int_gt(staging_count(), 0);
+	reopen(0);
+	assert_swapped(fi, di);
+}
+END_TEST
+
+/* A SWAP whose staged entry is gone never removes what is in place. */
+START_TEST(test_swap_never_removes_the_replacement)
+{
+	uint64_t fi, di;
+	struct store_dir d = STORE_DIR_INIT;
+
+	build_swaps(&fi, &di);
+	ck_assert_int_eq(unlinkat(s.stagingfd, "n1", 0), 0);
+	ck_assert_int_eq(journal_apply_rec(&s, &d, &j.v[1]), -1);
+	store_dir_release(&d);
+	ck_assert_str_eq(read_path(sp("tree/sub/f")), "old tree");
+}
+END_TEST
+
+/* Roll back discards staged directories too (a directory replacing a file). */
+START_TEST(test_roll_back_staged_tree)
+{
+	ck_assert_int_eq(mkdirat(s.stagingfd, "n7", 0700), 0);
+	ck_assert_int_eq(mkdirat(s.stagingfd, "n7/x", 0700), 0);
+	stage_file("n8", "x");
+	reopen(0);
+	ck_assert_int_eq(staging_count(), 0);
+}
+END_TEST
+
+/* ATTR with JREC_XATTR makes the attributes exactly the record's, twice over. */
+START_TEST(test_attr_sets_xattrs)
+{
+	struct journal_attr a = attr(0640, 0, 0, MTIME_FILE, 0);
+	struct store_dir d = STORE_DIR_INIT;
+	uint8_t *blob;
+	uint32_t len;
+	char val[16];
+	int fd;
+
+	write_path(sp("f"), "x");
+	if (setxattr(sp("f"), "user.keep", "1", 1, 0) == -1 && errno == ENOTSUP)
+		return;	/* no user.* here */
+	ck_assert_int_eq(setxattr(sp("f"), "user.gone", "1", 1, 0), 0);
+	ck_assert_int_eq(setxattr(sp("f"), "user.keep", "2", 1, 0), 0);
+	fd = open(sp("f"), O_RDONLY);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(removexattr(sp("f"), "user.gone"), 0);
+	ck_assert_int_eq(setxattr(sp("f"), "user.new", "v", 1, 0), 0);
+	ck_assert_int_eq(xattr_read_fd(fd, XATTR_NS_ALL, &blob, &len), 0);
+	/* The record wants user.keep=2 and user.new=v; the file gets them back. */
+	ck_assert_int_eq(removexattr(sp("f"), "user.new"), 0);
+	ck_assert_int_eq(setxattr(sp("f"), "user.gone", "1", 1, 0), 0);
+	a.ns = XATTR_NS_ALL;
+	a.xattrs = blob;
+	a.xattrs_len = len;
+	ck_assert_int_eq(journal_add(&j, JOP_ATTR, JREC_XATTR, "f", NULL, &a,
+	    0), 0);
+	free(blob);
+	for (int k = 0; k < 2; k++)
+		ck_assert_int_eq(journal_apply_rec(&s, &d, &j.v[0]), 0);
+	store_dir_release(&d);
+	ck_assert_int_eq(getxattr(sp("f"), "user.gone", val, sizeof(val)), -1);
+	ck_assert_int_eq(getxattr(sp("f"), "user.new", val, sizeof(val)), 1);
+	ck_assert_int_eq(getxattr(sp("f"), "user.keep", val, sizeof(val)), 1);
+	ck_assert_int_eq(val[0], '2');
+	ck_assert_int_eq(xattr_same_fd(fd, XATTR_NS_ALL, j.v[0].attr.xattrs,
+	    j.v[0].attr.xattrs_len), 1);
+	close(fd);
+	/* And it survives the journal's own encoding. */
+	ck_assert_int_eq(journal_write(&s, &j), 0);
+	reopen(0);
+}
+END_TEST
+
+/* A journal of another format version is refused, naming the reason. */
+START_TEST(test_other_version_refused)
+{
+	uint8_t raw[] = { 0x4d, 0x52, 0x4a, 0x4c, 0x00, 0x01, 0, 0, 0, 0, 0,
+	    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 };
+	struct journal k;
+	const char *why;
+	uint64_t sum;
+
+	sum = XXH3_64bits(raw, sizeof(raw) - 8);
+	for (int i = 0; i < 8; i++)
+		raw[sizeof(raw) - 8 + i] = (uint8_t)(sum >> (56 - 8 * i));
+	journal_init(&k);
+	ck_assert_int_eq(journal_parse(raw, sizeof(raw), &k, &why), -1);
+	ck_assert_ptr_nonnull(strstr(why, "another format version"));
+}
+END_TEST
+
 static Suite *
 journal_suite(void)
 {
@@ -807,6 +981,12 @@ journal_suite(void)
 	tcase_add_test(tc, test_add_copies_strings);
 	tcase_add_test(tc, test_apply_reports_failures);
 	tcase_add_test(tc, test_attr_never_follows_symlink);
+	tcase_add_test(tc, test_swap_replaces_any_type);
+	tcase_add_test(tc, test_swap_crash_after_exchange);
+	tcase_add_test(tc, test_swap_never_removes_the_replacement);
+	tcase_add_test(tc, test_roll_back_staged_tree);
+	tcase_add_test(tc, test_attr_sets_xattrs);
+	tcase_add_test(tc, test_other_version_refused);
 	suite_add_tcase(su, tc);
 	return su;
 }
