@@ -12,7 +12,7 @@ FUSE_CFLAGS := $(shell pkg-config --cflags fuse3 2>/dev/null)
 FUSE_LIBS   := $(shell pkg-config --libs fuse3 2>/dev/null || echo -lfuse3)
 DEB_PKGS := build-essential pkg-config libzstd-dev libxxhash-dev check \
 	    libfuse3-dev fuse3 libsodium-dev libinih-dev librsync-dev rsync python3 \
-	    iproute2 shellcheck man-db groff-base bash-completion strace
+	    iproute2 shellcheck man-db groff-base bash-completion strace attr acl libcap2-bin
 
 ifeq ($(SANITIZE),1)
 BUILD   ?= build-san

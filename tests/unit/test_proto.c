@@ -288,6 +288,63 @@ START_TEST(test_entry_symlink)
 }
 END_TEST
 
+/* One user.* and one ACL attribute, canonical (names ascending). */
+static const uint8_t two_xattrs[] = {
+	0, 2,
+	23, 's', 'y', 's', 't', 'e', 'm', '.', 'p', 'o', 's', 'i', 'x', '_',
+	'a', 'c', 'l', '_', 'a', 'c', 'c', 'e', 's', 's', 0, 0, 0, 2, 'a', 'b',
+	6, 'u', 's', 'e', 'r', '.', 'x', 0, 0, 0, 0,
+};
+
+START_TEST(test_entry_special_and_xattrs)
+{
+	struct entry e, out;
+	const uint8_t *p;
+	size_t n;
+
+	entry_fill(&e, ENTRY_BLK, "dev/loop", NULL);
+	e.size = 0;
+	e.rdev_major = 7;
+	e.rdev_minor = 0xfffff;
+	e.xattrs = (uint8_t *)two_xattrs;
+	e.xattrs_len = sizeof(two_xattrs);
+	entry_round_trip(&e, &out);
+	ck_assert_uint_eq(out.rdev_major, 7);
+	ck_assert_uint_eq(out.rdev_minor, 0xfffff);
+	ck_assert_uint_eq(out.xattrs_len, sizeof(two_xattrs));
+	ck_assert_mem_eq(out.xattrs, two_xattrs, sizeof(two_xattrs));
+	entry_release(&out);
+	/* A session without ACLs refuses an entry that carries one. */
+	ck_assert_int_eq(proto_send_entry(&tx, &e), 0);
+	recv_frame(MSG_ENTRY, &p, &n);
+	ck_assert_int_eq(proto_decode_entry(p, n, XATTR_NS_XATTRS, &out, err,
+	    sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "outside the session's namespaces"));
+	/* A FIFO has no device numbers on the wire. */
+	entry_fill(&e, ENTRY_FIFO, "fifo", NULL);
+	entry_round_trip(&e, &out);
+	entry_release(&out);
+}
+END_TEST
+
+START_TEST(test_hole)
+{
+	const uint8_t *p;
+	size_t n;
+	uint64_t len;
+
+	ck_assert_int_eq(proto_send_hole(&tx, 1ull << 40), 0);
+	recv_frame(MSG_HOLE, &p, &n);
+	ck_assert_int_eq(proto_decode_hole(p, n, &len, err, sizeof(err)), 0);
+	ck_assert_uint_eq(len, 1ull << 40);
+	ck_assert_int_eq(proto_decode_hole(p, n - 1, &len, err, sizeof(err)),
+	    -1);
+	ck_assert_int_eq(proto_send_hole(&tx, 0), 0);
+	recv_frame(MSG_HOLE, &p, &n);
+	ck_assert_int_eq(proto_decode_hole(p, n, &len, err, sizeof(err)), -1);
+}
+END_TEST
+
 START_TEST(test_entry_hardlink)
 {
 	struct entry e, out;
@@ -1967,6 +2024,8 @@ proto_suite(void)
 	tcase_add_test(rt, test_entry_dir);
 	tcase_add_test(rt, test_entry_symlink);
 	tcase_add_test(rt, test_entry_hardlink);
+	tcase_add_test(rt, test_entry_special_and_xattrs);
+	tcase_add_test(rt, test_hole);
 	tcase_add_test(rt, test_entry_raw_matches_sender);
 	tcase_add_test(rt, test_end_manifest);
 	tcase_add_test(rt, test_hello);
