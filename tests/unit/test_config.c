@@ -297,6 +297,24 @@ START_TEST(test_whole_file)
 }
 END_TEST
 
+START_TEST(test_xattrs_acls)
+{
+	write_conf("[fileset a]\nsource = /s\ndest = /d\n");
+	ck_assert_int_eq(config_load(&cfg, conf), 0);
+	ck_assert_int_eq(cfg.filesets[0].xattrs, 1);	/* kept by default */
+	ck_assert_int_eq(cfg.filesets[0].acls, 1);
+	config_release(&cfg);
+	write_conf("[fileset a]\nsource = /s\ndest = /d\nxattrs = no\n"
+	    "acls = no\n");
+	ck_assert_int_eq(config_load(&cfg, conf), 0);
+	ck_assert_int_eq(cfg.filesets[0].xattrs, 0);
+	ck_assert_int_eq(cfg.filesets[0].acls, 0);
+	config_release(&cfg);
+	refused_at("[fileset a]\nsource = /s\ndest = /d\nacls = some\n", 4,
+	    "acls");
+}
+END_TEST
+
 START_TEST(test_empty_values)
 {
 	refused_at("[listen]\naddress = h:1\nkey =\n", 3, "key");
@@ -485,6 +503,7 @@ config_suite(void)
 	tcase_add_test(tc, test_bad_timeout);
 	tcase_add_test(tc, test_empty_values);
 	tcase_add_test(tc, test_whole_file);
+	tcase_add_test(tc, test_xattrs_acls);
 	tcase_add_test(tc, test_address_without_port);
 	tcase_add_test(tc, test_address_empty_port);
 	tcase_add_test(tc, test_address_v6_without_port);
