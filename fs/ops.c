@@ -817,8 +817,9 @@ reply_xattr(fuse_req_t req, size_t size, const char *buf, ssize_t n)
 		fuse_reply_buf(req, buf, (size_t)n);
 }
 
+/* getxattr of name, or listxattr when name is NULL. */
 static void
-mfs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
+read_xattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 {
 	struct mount *m = mount_of(req);
 	struct node *n = node_of(m, ino);
@@ -832,7 +833,8 @@ mfs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 		err = ENOMEM;
 	if (err == 0) {
 		proc_path(proc, sizeof(proc), fd);
-		got = getxattr(proc, name, buf, size);
+		got = name ? getxattr(proc, name, buf, size) :
+		    listxattr(proc, buf, size);
 	}
 	node_put_fd(n, fd);
 	if (err != 0)
@@ -843,28 +845,15 @@ mfs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 }
 
 static void
+mfs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
+{
+	read_xattr(req, ino, name, size);
+}
+
+static void
 mfs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
-	struct mount *m = mount_of(req);
-	struct node *n = node_of(m, ino);
-	char proc[64], *buf = NULL;
-	int fd = node_path_fd(&m->nodes, n), err = 0;
-	ssize_t got = -1;
-
-	if (fd == -1)
-		err = errno;
-	else if (size > 0 && (buf = malloc(size)) == NULL)
-		err = ENOMEM;
-	if (err == 0) {
-		proc_path(proc, sizeof(proc), fd);
-		got = listxattr(proc, buf, size);
-	}
-	node_put_fd(n, fd);
-	if (err != 0)
-		fuse_reply_err(req, err);
-	else
-		reply_xattr(req, size, buf, got);
-	free(buf);
+	read_xattr(req, ino, NULL, size);
 }
 
 /* setxattr (value not NULL) or removexattr through an rw mount. */
