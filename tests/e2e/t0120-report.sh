@@ -9,7 +9,7 @@ REPORT_SUMMARY='^report: created [0-9]+, replaced [0-9]+, purged [0-9]+, unchang
 
 # make_mix: a store in sync with an old source, then a source with one of
 # each: 2 creates (a file in a new directory counts with it: 3), 1 replace,
-# 2 purges, 1 type conflict.
+# 2 purges, 1 type change (a replace with purge, a skip without).
 make_mix() {
 	mkdir -p src/d src/conflict
 	printf 'same\n' >src/same
@@ -32,8 +32,11 @@ case_report_lists_and_changes_nothing() {
 	make_mix
 	local before after
 	before=$(snapshot store)
-	t_ctl sync --report --purge src store
+	t_ctl sync --report src store
 	assert_rc 1 "exit status of a report with a would-be skip"
+	assert_grep '^skip    conflict/?: .+--purge replaces it' "$TC/out"
+	t_ctl sync --report --purge src store
+	assert_rc 0 "exit status of a report of a purge"
 	after=$(snapshot store)
 	assert_eq "$before" "$after" "store snapshot before/after --report"
 	assert_grep '^create  new$' "$TC/out"
@@ -42,28 +45,26 @@ case_report_lists_and_changes_nothing() {
 	assert_grep '^replace mod$' "$TC/out"
 	assert_grep '^purge   gone$' "$TC/out"
 	assert_grep '^purge   d/gone2$' "$TC/out"
-	assert_grep '^skip    conflict/?: .+' "$TC/out"
+	assert_grep '^replace conflict$' "$TC/out"
 	assert_not_grep '^(create|replace|purge|skip) +same$' "$TC/out"
 	assert_grep "$REPORT_SUMMARY" "$TC/out"
-	assert_grep '^report: created 3, replaced 1, purged 2, unchanged [0-9]+, skipped 1, failed 0, ' "$TC/out"
+	assert_grep '^report: created 3, replaced 2, purged 2, unchanged [0-9]+, skipped 0, failed 0, ' "$TC/out"
 	assert_eq "report: " "$(tail -n 1 "$TC/out" | cut -c1-8)" "last line starts with 'report: '"
 	# the same again with --json; still nothing changes
 	t_ctl sync -n --purge --json src store
-	assert_rc 1
-	assert_json report true created 3 replaced 1 purged 2 skipped 1 failed 0
-	json_entries "$TC/out" skipped_entries >entries
-	assert_grep '^conflict/?	.+' entries
+	assert_rc 0
+	assert_json report true created 3 replaced 2 purged 2 skipped 0 failed 0
 	after=$(snapshot store)
 	assert_eq "$before" "$after" "store snapshot before/after -n --json"
 	# and the real run does what was reported
 	t_ctl sync --purge --json src store
-	assert_rc 1
-	assert_json report false created 3 replaced 1 purged 2 skipped 1 failed 0
+	assert_rc 0
+	assert_json report false created 3 replaced 2 purged 2 skipped 0 failed 0
 	assert_eq 'new content' "$(cat store/mod)" "replaced file"
 	assert_missing store/gone
 	assert_missing store/d/gone2
 	assert_exists store/newdir/nf
-	assert_eq c "$(cat store/conflict/inner)" "content under the conflicting directory"
+	assert_eq 'now a file' "$(cat store/conflict)" "the directory replaced by a file"
 }
 
 case_report_clean() {

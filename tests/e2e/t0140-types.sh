@@ -139,7 +139,8 @@ case_special_files() {
 	fi
 }
 
-# type conflicts: never resolved, nothing destroyed, exit 1
+# type conflicts: without purge never resolved, nothing destroyed, exit 1,
+# the reason naming --purge; with purge the new entry replaces the old one
 case_conflict_file_vs_dir() {
 	mkdir -p src/x
 	printf 'in dir\n' >src/x/inner
@@ -149,11 +150,11 @@ case_conflict_file_vs_dir() {
 	rm -r src/x
 	printf 'now a file\n' >src/x
 	printf 'new\n' >src/new
-	t_ctl sync --json --purge-dirs src store
+	t_ctl sync --json src store
 	assert_rc 1
 	assert_json skipped 1 created 1 failed 0
 	json_entries "$TC/out" skipped_entries >entries
-	assert_grep '^x/?	.+' entries
+	assert_grep '^x/?	.+--purge replaces it' entries
 	[ -d store/x ] || t_fail "store/x is no longer a directory"
 	assert_eq 'in dir' "$(cat store/x/inner)" "content under store/x"
 	assert_exists store/new
@@ -161,6 +162,14 @@ case_conflict_file_vs_dir() {
 	assert_rc 1
 	assert_grep '^skip    x/?: .+' "$TC/out"
 	assert_grep '^created 0, replaced 0, purged 0, unchanged [0-9]+, skipped 1, failed 0, ' "$TC/out"
+	# With purge the store is the source's mirror: the tree is replaced.
+	t_ctl sync --json --purge-dirs src store
+	assert_rc 0
+	assert_json replaced 1 skipped 0 failed 0
+	[ -f store/x ] || t_fail "store/x is not a file after --purge-dirs"
+	assert_eq 'now a file' "$(cat store/x)" "store/x content"
+	assert_trees_eq src store
+	assert_no_litter store
 }
 
 case_conflict_dir_vs_file() {
@@ -171,12 +180,17 @@ case_conflict_dir_vs_file() {
 	rm src/y
 	mkdir src/y
 	printf 'i\n' >src/y/i
-	t_ctl sync --json --purge-dirs src store
+	t_ctl sync --json src store
 	assert_rc 1
 	[ "$(jf skipped)" -ge 1 ] || t_fail "skipped is $(jf skipped)"
 	[ -f store/y ] || t_fail "store/y is no longer a regular file"
 	assert_eq file "$(cat store/y)" "store/y content"
 	assert_grep '"path": *"y/?"' "$TC/out"
+	t_ctl sync --json --purge src store
+	assert_rc 0
+	assert_json replaced 1 created 1
+	assert_eq i "$(cat store/y/i)" "store/y/i content"
+	assert_trees_eq src store
 }
 
 case_conflict_symlink_vs_file() {

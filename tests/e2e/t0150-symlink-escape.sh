@@ -37,13 +37,17 @@ case_dir_symlink_in_store() {
 	json_entries "$TC/out" skipped_entries >entries
 	assert_grep '^sub/?	' entries
 	assert_json failed 0
-	# also with purge-dirs, and with the report
-	t_ctl sync --purge-dirs src store
-	assert_rc 1
-	assert_grep '^skip    sub/?: ' "$TC/out"
-	assert_out_untouched
+	# the report of a purge, then the purge: the link itself is replaced
+	# by the source's directory, never followed
 	t_ctl sync --report --purge-dirs src store
+	assert_rc 0
+	assert_grep '^replace sub/' "$TC/out"
 	assert_out_untouched
+	t_ctl sync --purge-dirs src store
+	assert_rc 0
+	assert_out_untouched
+	[ -d store/sub ] && [ ! -L store/sub ] || t_fail "store/sub is not a directory"
+	assert_trees_eq src store
 }
 
 case_file_symlink_in_store() {

@@ -11,7 +11,7 @@ import os
 import re
 import sys
 
-BASE = {"log", "buf", "fsutil", "path", "fault", "control"}
+BASE = {"log", "buf", "fsutil", "path", "fault", "control", "xattr"}
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
 
 
