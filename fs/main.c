@@ -69,6 +69,8 @@ usage(FILE *f)
 "  -o cache_timeout=S   seconds the kernel may cache names and attributes\n"
 "                       (default 86400; every commit invalidates exactly\n"
 "                       what it changed)\n"
+"  -o suid, -o dev      honour setuid bits and file capabilities, device\n"
+"                       nodes (as root; the default is nosuid,nodev)\n"
 "  -o instance=NAME     this mount's name in STORE/.mirrorfs/SYNC (default\n"
 "                       mirrorfs@HOST:MOUNTPOINT); the same instance may\n"
 "                       regain a store at once after an abnormal end\n"

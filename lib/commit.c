@@ -347,8 +347,8 @@ record_failed(struct commit *c, const struct journal_rec *r, int err)
 		plan_purge_set(c->p, r->ref - c->m->n, PLAN_FAIL, strerror(err));
 	else if (err == EOPNOTSUPP && r->op == JOP_ATTR)
 		plan_set(c->p, r->ref, PLAN_SKIP, "the store's filesystem cannot "
-		    "hold extended attributes or ACLs; --no-xattrs or "
-		    "--no-acls syncs without them");
+		    "hold extended attributes or ACLs; --no-xattrs and "
+		    "--no-acls sync without them");
 	else if (c->p->v[r->ref].state != PLAN_FAIL)
 		plan_set(c->p, r->ref, PLAN_FAIL, "commit: %s", strerror(err));
 }

@@ -195,8 +195,9 @@ stage_xattrs(int fd, const struct entry *e, const struct plan_opts *o,
 		return 0;
 	if (errno == EOPNOTSUPP) {
 		snprintf(why, len, "the store's filesystem cannot hold "
-		    "extended attributes or ACLs (%s); --no-xattrs or "
-		    "--no-acls syncs without them", name);
+		    "extended attributes or ACLs (%s); %s syncs without them",
+		    name, xattr_ns_of(name) == XATTR_NS_ACL ? "--no-acls" :
+		    "--no-xattrs");
 		return 1;
 	}
 	snprintf(why, len, "set extended attribute %s: %s", name,
