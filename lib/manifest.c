@@ -268,42 +268,45 @@ join(const char *rel, const char *name)
 	return p;
 }
 
-/*
- * Reads the attributes of e (fd: an O_PATH descriptor of it) when the
- * walk carries them. 0, or -1 with the entry reported as failed.
- */
+/* Reports why e's attributes could not be read (errno). Returns -1. */
 static int
-scan_xattrs(struct scan *s, int fd, struct entry *e)
+xattrs_failed(struct scan *s, const struct entry *e)
 {
-	if (s->ns == 0 || e->type == ENTRY_HARDLINK)
-		return 0;
-	if (fd != -1 && xattr_read_fd(fd, s->ns, &e->xattrs,
-	    &e->xattrs_len) == 0)
-		return 0;
-	if (errno == E2BIG)
+	int saved = errno;
+
+	if (saved == E2BIG)
 		result_addf(s->res, ITEM_FAIL, e->path, e->type == ENTRY_DIR,
 		    "extended attributes over %u bytes (or one value over "
 		    "%u)", XATTR_MAX_ENTRY, XATTR_MAX_VALUE);
 	else
-		result_addf(s->res, errno == ENOENT ? ITEM_VANISHED :
+		result_addf(s->res, saved == ENOENT ? ITEM_VANISHED :
 		    ITEM_FAIL, e->path, e->type == ENTRY_DIR,
-		    "read extended attributes: %s", strerror(errno));
+		    "read extended attributes: %s", strerror(saved));
+	errno = saved;
 	return -1;
 }
 
-/* scan_xattrs of name in dirfd. */
+/*
+ * Reads the attributes of e (fd: a descriptor of it) when the walk
+ * carries them. 0, or -1 with the entry reported as failed.
+ */
+static int
+scan_xattrs(struct scan *s, int fd, struct entry *e)
+{
+	if (s->ns == 0 || e->type == ENTRY_HARDLINK ||
+	    xattr_read_fd(fd, s->ns, &e->xattrs, &e->xattrs_len) == 0)
+		return 0;
+	return xattrs_failed(s, e);
+}
+
+/* scan_xattrs of name in dirfd, without opening it. */
 static int
 scan_xattrs_at(struct scan *s, int dirfd, const char *name, struct entry *e)
 {
-	int fd, rc;
-
-	if (s->ns == 0 || e->type == ENTRY_HARDLINK)
+	if (s->ns == 0 || e->type == ENTRY_HARDLINK ||
+	    xattr_read_at(dirfd, name, s->ns, &e->xattrs, &e->xattrs_len) == 0)
 		return 0;
-	fd = openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-	rc = scan_xattrs(s, fd, e);
-	if (fd != -1)
-		close(fd);
-	return rc;
+	return xattrs_failed(s, e);
 }
 
 /* Adds one directory entry; descends into directories. */

@@ -173,18 +173,13 @@ xattrs_differ(struct plan *p, struct store *s, const struct entry *e,
     const struct plan_opts *o)
 {
 	const char *name;
-	int dirfd, fd, same = 0;
+	int dirfd;
 
 	if (o->ns == 0 || e->type == ENTRY_HARDLINK)
 		return 0;
 	dirfd = store_parent(s, &p->dir, e->path, &name);
-	fd = dirfd == -1 ? -1 : openat(dirfd, name, O_PATH | O_NOFOLLOW |
-	    O_CLOEXEC);
-	if (fd != -1) {
-		same = xattr_same_fd(fd, o->ns, e->xattrs, e->xattrs_len);
-		close(fd);
-	}
-	return same != 1;
+	return dirfd == -1 || xattr_same_at(dirfd, name, o->ns, e->xattrs,
+	    e->xattrs_len) != 1;
 }
 
 static void

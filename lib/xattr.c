@@ -44,10 +44,48 @@ xattr_ns_settable(void)
 	return geteuid() == 0 ? XATTR_NS_ALL : XATTR_NS_USER | XATTR_NS_ACL;
 }
 
-static void
-proc_of(char *buf, size_t len, int fd)
+/*
+ * How the xattr calls reach a file: through /proc/self/fd/FD of its own
+ * descriptor (following that magic link reaches the file itself, a
+ * symlink's own inode included), or as NAME inside the directory FD,
+ * not following NAME (the l* calls): one path walk, no open and close.
+ */
+struct xpath {
+	char p[64 + XATTR_MAX_NAME + 1];
+	int nofollow;
+};
+
+static int
+xpath_fd(struct xpath *x, int fd)
 {
-	snprintf(buf, len, "/proc/self/fd/%d", fd);
+	snprintf(x->p, sizeof(x->p), "/proc/self/fd/%d", fd);
+	x->nofollow = 0;
+	return 0;
+}
+
+static int
+xpath_at(struct xpath *x, int dirfd, const char *name)
+{
+	if (strchr(name, '/') != NULL || strlen(name) > XATTR_MAX_NAME) {
+		errno = EINVAL;
+		return -1;
+	}
+	snprintf(x->p, sizeof(x->p), "/proc/self/fd/%d/%s", dirfd, name);
+	x->nofollow = 1;
+	return 0;
+}
+
+static ssize_t
+x_list(const struct xpath *x, char *buf, size_t n)
+{
+	return x->nofollow ? llistxattr(x->p, buf, n) : listxattr(x->p, buf, n);
+}
+
+static ssize_t
+x_get(const struct xpath *x, const char *name, void *buf, size_t n)
+{
+	return x->nofollow ? lgetxattr(x->p, name, buf, n) :
+	    getxattr(x->p, name, buf, n);
 }
 
 static int
@@ -57,15 +95,15 @@ one_cmp(const void *a, const void *b)
 	    ((const struct xattr_one *)b)->name);
 }
 
-/* The names of the file at proc, NUL-separated in *list (malloc'ed). */
+/* The names of the file at x, NUL-separated in *list (malloc'ed). */
 static ssize_t
-list_names(const char *proc, char **list)
+list_names(const struct xpath *x, char **list)
 {
 	ssize_t n;
 
 	*list = NULL;
 	for (int tries = 0; tries < 5; tries++) {
-		n = listxattr(proc, NULL, 0);
+		n = x_list(x, NULL, 0);
 		if (n == -1 && (errno == ENOTSUP || errno == ENODATA))
 			return 0;	/* a filesystem without attributes */
 		if (n <= 0)
@@ -73,7 +111,7 @@ list_names(const char *proc, char **list)
 		free(*list);
 		if ((*list = malloc((size_t)n)) == NULL)
 			return -1;
-		n = listxattr(proc, *list, (size_t)n);
+		n = x_list(x, *list, (size_t)n);
 		if (n >= 0 || errno != ERANGE)
 			return n;	/* ERANGE: it grew meanwhile */
 	}
@@ -83,13 +121,13 @@ list_names(const char *proc, char **list)
 
 /* Reads the value of name into *v (malloc'ed); -1 with errno (ENODATA: gone). */
 static ssize_t
-get_value(const char *proc, const char *name, uint8_t **v)
+get_value(const struct xpath *x, const char *name, uint8_t **v)
 {
 	ssize_t n;
 
 	*v = NULL;
 	for (int tries = 0; tries < 5; tries++) {
-		n = getxattr(proc, name, NULL, 0);
+		n = x_get(x, name, NULL, 0);
 		if (n < 0)
 			return -1;
 		if (n > XATTR_MAX_VALUE) {
@@ -99,7 +137,7 @@ get_value(const char *proc, const char *name, uint8_t **v)
 		free(*v);
 		if ((*v = malloc(n ? (size_t)n : 1)) == NULL)
 			return -1;
-		n = getxattr(proc, name, *v, (size_t)n);
+		n = x_get(x, name, *v, (size_t)n);
 		if (n >= 0 || errno != ERANGE)
 			return n;
 	}
@@ -136,10 +174,11 @@ encode(struct xattr_one *v, size_t n, uint8_t **blob, uint32_t *len)
 	return 0;
 }
 
-int
-xattr_read_fd(int fd, unsigned ns, uint8_t **blob, uint32_t *len)
+/* xattr_read_fd of the file x reaches. */
+static int
+read_x(const struct xpath *x, unsigned ns, uint8_t **blob, uint32_t *len)
 {
-	char proc[64], *list = NULL;
+	char *list = NULL;
 	struct xattr_one *v = NULL;
 	uint8_t **values = NULL;
 	size_t n = 0, cap = 0;
@@ -148,15 +187,14 @@ xattr_read_fd(int fd, unsigned ns, uint8_t **blob, uint32_t *len)
 
 	*blob = NULL;
 	*len = 0;
-	proc_of(proc, sizeof(proc), fd);
-	if ((total = list_names(proc, &list)) == -1)
+	if ((total = list_names(x, &list)) == -1)
 		goto out;
 	for (char *name = list; name < list + total; name += strlen(name) + 1) {
 		uint8_t *val;
 
 		if (!(xattr_ns_of(name) & ns) || strlen(name) > XATTR_MAX_NAME)
 			continue;
-		got = get_value(proc, name, &val);
+		got = get_value(x, name, &val);
 		if (got == -1) {
 			free(val);
 			if (errno == ENODATA)
@@ -193,6 +231,28 @@ out:
 	free(v);
 	free(list);
 	return rc;
+}
+
+int
+xattr_read_fd(int fd, unsigned ns, uint8_t **blob, uint32_t *len)
+{
+	struct xpath x;
+
+	xpath_fd(&x, fd);
+	return read_x(&x, ns, blob, len);
+}
+
+int
+xattr_read_at(int dirfd, const char *name, unsigned ns, uint8_t **blob,
+    uint32_t *len)
+{
+	struct xpath x;
+
+	*blob = NULL;
+	*len = 0;
+	if (xpath_at(&x, dirfd, name) == -1)
+		return -1;
+	return read_x(&x, ns, blob, len);
 }
 
 /*
@@ -291,17 +351,17 @@ find(const struct xattr_one *v, size_t n, const char *name)
 
 /* Sets one attribute unless the file has that value already. */
 static int
-set_one(const char *proc, const struct xattr_one *a)
+set_one(const struct xpath *x, const struct xattr_one *a)
 {
 	uint8_t *cur;
-	ssize_t got = get_value(proc, a->name, &cur);
+	ssize_t got = get_value(x, a->name, &cur);
 	int same = got == (ssize_t)a->vlen &&
 	    (a->vlen == 0 || memcmp(cur, a->value, a->vlen) == 0);
 
 	free(cur);
 	if (same)
 		return 0;
-	return setxattr(proc, a->name, a->value, a->vlen, 0);
+	return setxattr(x->p, a->name, a->value, a->vlen, 0);
 }
 
 static int
@@ -318,8 +378,9 @@ int
 xattr_apply_fd(int fd, unsigned ns, const uint8_t *blob, uint32_t len,
     const char **failed)
 {
-	char proc[64], *list = NULL, *names = NULL;
+	char *list = NULL, *names = NULL;
 	struct xattr_one *v = NULL;
+	struct xpath x;
 	const char *why;
 	ssize_t total;
 	size_t n;
@@ -330,13 +391,13 @@ xattr_apply_fd(int fd, unsigned ns, const uint8_t *blob, uint32_t len,
 		errno = EINVAL;
 		goto out;
 	}
-	proc_of(proc, sizeof(proc), fd);
-	total = list_names(proc, &list);
+	xpath_fd(&x, fd);
+	total = list_names(&x, &list);
 	if (total == -1)
 		goto out;
 	for (char *nm = list; nm < list + total; nm += strlen(nm) + 1)
 		if ((xattr_ns_of(nm) & ns) && find(v, n, nm) == -1 &&
-		    removexattr(proc, nm) == -1 && errno != ENODATA) {
+		    removexattr(x.p, nm) == -1 && errno != ENODATA) {
 			apply_failed(nm, failed);
 			goto out;
 		}
@@ -345,12 +406,12 @@ xattr_apply_fd(int fd, unsigned ns, const uint8_t *blob, uint32_t len,
 			cap = (int)i;
 			continue;
 		}
-		if (set_one(proc, &v[i]) == -1) {
+		if (set_one(&x, &v[i]) == -1) {
 			apply_failed(v[i].name, failed);
 			goto out;
 		}
 	}
-	if (cap >= 0 && set_one(proc, &v[cap]) == -1) {
+	if (cap >= 0 && set_one(&x, &v[cap]) == -1) {
 		apply_failed(CAP_NAME, failed);
 		goto out;
 	}
@@ -362,16 +423,36 @@ out:
 	return rc;
 }
 
-int
-xattr_same_fd(int fd, unsigned ns, const uint8_t *blob, uint32_t len)
+static int
+same_x(const struct xpath *x, unsigned ns, const uint8_t *blob, uint32_t len)
 {
 	uint8_t *mine;
 	uint32_t n;
 	int same;
 
-	if (xattr_read_fd(fd, ns, &mine, &n) == -1)
+	if (read_x(x, ns, &mine, &n) == -1)
 		return -1;
 	same = n == len && (n == 0 || memcmp(mine, blob, n) == 0);
 	free(mine);
 	return same;
+}
+
+int
+xattr_same_fd(int fd, unsigned ns, const uint8_t *blob, uint32_t len)
+{
+	struct xpath x;
+
+	xpath_fd(&x, fd);
+	return same_x(&x, ns, blob, len);
+}
+
+int
+xattr_same_at(int dirfd, const char *name, unsigned ns, const uint8_t *blob,
+    uint32_t len)
+{
+	struct xpath x;
+
+	if (xpath_at(&x, dirfd, name) == -1)
+		return -1;
+	return same_x(&x, ns, blob, len);
 }

@@ -52,6 +52,12 @@ unsigned xattr_ns_settable(void);
  * with errno (E2BIG: more than XATTR_MAX_ENTRY bytes).
  */
 int xattr_read_fd(int fd, unsigned ns, uint8_t **blob, uint32_t *len);
+/*
+ * xattr_read_fd of name (one component, never followed) in the directory
+ * dirfd: a path walk through /proc/self/fd, no descriptor opened.
+ */
+int xattr_read_at(int dirfd, const char *name, unsigned ns, uint8_t **blob,
+    uint32_t *len);
 
 /*
  * Checks a blob from a peer: well formed, names ascending and every one
@@ -72,5 +78,8 @@ int xattr_apply_fd(int fd, unsigned ns, const uint8_t *blob, uint32_t len,
 
 /* 1 when fd's attributes in ns are exactly blob, 0 when not, -1 with errno. */
 int xattr_same_fd(int fd, unsigned ns, const uint8_t *blob, uint32_t len);
+/* xattr_same_fd of name in the directory dirfd (as xattr_read_at). */
+int xattr_same_at(int dirfd, const char *name, unsigned ns, const uint8_t *blob,
+    uint32_t len);
 
 #endif
