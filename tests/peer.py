@@ -160,10 +160,11 @@ def report_data(path, name, mib):
     assert t == MSG["MSG_HELLO"], (t, p)
     send(s, MSG["MSG_SESSION"], struct.pack(">II", SESSION_REPORT, 0))
     size = mib << 20
+    # has_hash 0, then no extended attributes (u32 length 0)
     send(s, MSG["MSG_ENTRY"], struct.pack(">B", 1) + string(name) +
-         attrs(0o644, size) + b"\0")
+         attrs(0o644, size) + b"\0" + struct.pack(">I", 0))
     send(s, MSG["MSG_END_MANIFEST"], struct.pack(">Q", 1) +
-         attrs(0o755, 0) + b"\0")
+         attrs(0o755, 0) + b"\0" + struct.pack(">I", 0))
     t, p = recv(s)
     if t != MSG["MSG_END_NEED"]:
         print("expected END_NEED, got %r" % t)
