@@ -7,11 +7,11 @@ DESTDIR ?=
 VERSION := 0.1.0
 
 CC      ?= cc
-PKGS    := libzstd libxxhash libsodium inih
+PKGS    := libzstd libxxhash libsodium libcrypto inih
 FUSE_CFLAGS := $(shell pkg-config --cflags fuse3 2>/dev/null)
 FUSE_LIBS   := $(shell pkg-config --libs fuse3 2>/dev/null || echo -lfuse3)
 DEB_PKGS := build-essential pkg-config libzstd-dev libxxhash-dev check \
-	    libfuse3-dev fuse3 libsodium-dev libinih-dev librsync-dev rsync python3 \
+	    libfuse3-dev fuse3 libsodium-dev libssl-dev libinih-dev librsync-dev rsync python3 \
 	    iproute2 shellcheck man-db groff-base bash-completion strace attr acl libcap2-bin
 
 ifeq ($(SANITIZE),1)
@@ -199,7 +199,7 @@ DEB_FILE    = $(BUILD)/mirrorfs_$(VERSION)_$(DEB_ARCH).deb
 DEB_TOP     = $(BUILD)/deb
 DEB_ROOT    = $(DEB_TOP)/debian/mirrorfs
 DEB_SHLIBS  = libc6 (>= 2.34), libfuse3-3 (>= 3.12.0), libinih1 (>= 40), \
-	      libsodium23 (>= 0.6.0), libxxhash0 (>= 0.8.0), libzstd1 (>= 1.5.2)
+	      libsodium23 (>= 0.6.0), libssl3 (>= 3.0.0), libxxhash0 (>= 0.8.0), libzstd1 (>= 1.5.2)
 .PHONY: deb
 deb: $(if $(NOBUILD),,all)
 	rm -rf $(DEB_TOP)

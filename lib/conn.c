@@ -12,6 +12,7 @@
 #include <zstd.h>
 
 #include "log.h"
+#include "seal.h"
 
 #define CONN_WBUF_FLUSH (256 * 1024)
 #define CONN_RBUF_SIZE (CONN_MAX_FRAME + 4 + 64 * 1024)
@@ -29,6 +30,7 @@ conn_init(struct conn *c, int rfd, int wfd, const char *peer)
 	c->wfd = wfd;
 	buf_init(&c->wbuf);
 	buf_init(&c->zout);
+	buf_init(&c->sout);
 	c->peer = strdup(peer);
 	c->rbuf = malloc(CONN_RBUF_SIZE);
 	if (c->peer == NULL || c->rbuf == NULL) {
@@ -52,6 +54,9 @@ conn_release(struct conn *c)
 	c->child = 0;
 	buf_release(&c->wbuf);
 	buf_release(&c->zout);
+	buf_release(&c->sout);
+	seal_free(c->seal);
+	c->seal = NULL;
 	ZSTD_freeCCtx(c->zc);
 	ZSTD_freeDCtx(c->zd);
 	c->zc = NULL;
@@ -88,8 +93,19 @@ conn_compress(struct conn *c, int level)
 	return 0;
 }
 
+int
+conn_seal(struct conn *c, const uint8_t *tx, const uint8_t *rx)
+{
+	/* What was read past the last plain frame is already sealed. */
+	c->seal = seal_alloc(tx, rx, c->rbuf + c->rstart, c->rend - c->rstart);
+	if (c->seal == NULL)
+		return -1;
+	c->rstart = c->rend = 0;
+	return 0;
+}
+
 static int
-conn_writev_all(struct conn *c, struct iovec *iov, int iovcnt)
+conn_write_raw(struct conn *c, struct iovec *iov, int iovcnt)
 {
 	ssize_t n;
 
@@ -113,6 +129,24 @@ conn_writev_all(struct conn *c, struct iovec *iov, int iovcnt)
 		}
 	}
 	return 0;
+}
+
+/* Writes the iovecs whole: sealed into records first when sealing. */
+static int
+conn_writev_all(struct conn *c, struct iovec *iov, int iovcnt)
+{
+	struct iovec out;
+
+	if (c->seal == NULL)
+		return conn_write_raw(c, iov, iovcnt);
+	buf_reset(&c->sout);
+	for (int i = 0; i < iovcnt; i++)
+		if (seal_push(c->seal, iov[i].iov_base, iov[i].iov_len,
+		    &c->sout) == -1)
+			return -1;
+	out.iov_base = c->sout.data;
+	out.iov_len = c->sout.len;
+	return conn_write_raw(c, &out, 1);
 }
 
 /* Compresses all of wbuf into zout, ending on a flushed zstd block. */
@@ -177,12 +211,16 @@ conn_send(struct conn *c, uint8_t type, const void *payload, size_t len)
 	hdr[3] = flen;
 	hdr[4] = type;
 	if (len >= CONN_DIRECT_MIN && c->zc == NULL) {
-		if (conn_flush(c) == -1)
+		/* What is queued and the header go out with the payload. */
+		if (buf_put(&c->wbuf, hdr, sizeof(hdr)) == -1) {
+			log_err("queueing a frame for %s", c->peer);
 			return -1;
-		iov[0].iov_base = hdr;
-		iov[0].iov_len = sizeof(hdr);
+		}
+		iov[0].iov_base = c->wbuf.data;
+		iov[0].iov_len = c->wbuf.len;
 		iov[1].iov_base = (void *)payload;
 		iov[1].iov_len = len;
+		buf_reset(&c->wbuf);
 		return conn_writev_all(c, iov, 2);
 	}
 	if (buf_put(&c->wbuf, hdr, sizeof(hdr)) == -1 ||
@@ -216,6 +254,55 @@ conn_wait(struct conn *c)
 	return 0;
 }
 
+/*
+ * Reads what arrives next into dst (at most cap bytes): opened records
+ * when sealed. Returns the bytes read, 0 at the end of the stream, or -1
+ * (logged, naming the peer).
+ */
+static ssize_t
+conn_read(struct conn *c, uint8_t *dst, size_t cap)
+{
+	char err[128];
+	uint8_t *space = dst;
+	size_t room = cap;
+	ssize_t n;
+
+	for (;;) {
+		if (c->seal != NULL) {
+			n = seal_pull(c->seal, dst, cap, err, sizeof(err));
+			if (n == -1)
+				log_errx("%s: %s: the session's stream was "
+				    "tampered with on the way (or is not from "
+				    "the peer that proved the key)", c->peer,
+				    err);
+			if (n != 0)
+				return n;
+			space = seal_space(c->seal, &room);
+		}
+		if (conn_wait(c) == -1)
+			return -1;
+		do
+			n = read(c->rfd, space, room);
+		while (n == -1 && errno == EINTR);
+		if (n == -1) {
+			log_err("receiving from %s", c->peer);
+			return -1;
+		}
+		c->bytes_in += (uint64_t)n;
+		if (c->seal == NULL)
+			return n;
+		if (n == 0) {
+			if (!seal_partial(c->seal))
+				return 0;
+			log_errx("connection to %s closed in the middle of a "
+			    "sealed record", c->peer);
+			errno = EPROTO;
+			return -1;
+		}
+		seal_received(c->seal, (size_t)n);
+	}
+}
+
 /* Decompresses into rbuf, reading compressed bytes as needed. */
 static ssize_t
 conn_inflate(struct conn *c)
@@ -244,15 +331,9 @@ conn_inflate(struct conn *c)
 				return (ssize_t)out.pos;
 			}
 		}
-		if (conn_wait(c) == -1)
+		n = conn_read(c, c->zin, c->zin_cap);
+		if (n == -1)
 			return -1;
-		do
-			n = read(c->rfd, c->zin, c->zin_cap);
-		while (n == -1 && errno == EINTR);
-		if (n == -1) {
-			log_err("receiving from %s", c->peer);
-			return -1;
-		}
 		if (n == 0) {
 			/* Between blocks zstd wants a block header next. */
 			if (c->zin_hint != ZSTD_BLOCK_HEADER &&
@@ -264,7 +345,6 @@ conn_inflate(struct conn *c)
 			}
 			return 0;
 		}
-		c->bytes_in += (uint64_t)n;
 		c->zin_start = 0;
 		c->zin_end = (size_t)n;
 	}
@@ -284,17 +364,9 @@ conn_fill(struct conn *c)
 	}
 	if (c->zd != NULL)
 		return conn_inflate(c);
-	if (conn_wait(c) == -1)
-		return -1;
-	do
-		n = read(c->rfd, c->rbuf + c->rend, CONN_RBUF_SIZE - c->rend);
-	while (n == -1 && errno == EINTR);
-	if (n == -1) {
-		log_err("receiving from %s", c->peer);
-		return -1;
-	}
-	c->rend += (size_t)n;
-	c->bytes_in += (uint64_t)n;
+	n = conn_read(c, c->rbuf + c->rend, CONN_RBUF_SIZE - c->rend);
+	if (n > 0)
+		c->rend += (size_t)n;
 	return n;
 }
 
@@ -348,6 +420,8 @@ conn_buffered(const struct conn *c)
 	const uint8_t *p = c->rbuf + c->rstart;
 
 	if (c->zd != NULL && c->zin_start < c->zin_end)
+		return 1;
+	if (c->seal != NULL && seal_ready(c->seal))
 		return 1;
 	if (have < 4)
 		return 0;

@@ -37,6 +37,9 @@ struct conn {
 	size_t zin_start;
 	size_t zin_end;
 	size_t zin_hint;	/* zstd's last hint: 3 (a block header) between blocks */
+	/* The record layer of everything after conn_seal() (below zstd). */
+	struct seal *seal;
+	struct buf sout;	/* sealed records waiting to be written */
 };
 
 /* Returns 0, or -1 (ENOMEM). rfd and wfd may be the same socket. */
@@ -49,6 +52,15 @@ void conn_release(struct conn *c);
  * bytes_out and bytes_in then count compressed bytes. -1 on ENOMEM.
  */
 int conn_compress(struct conn *c, int level);
+
+/*
+ * From now on, everything this side sends is sealed with tx and
+ * everything it receives must open with rx (seal.h): a byte changed,
+ * dropped, moved or added on the way fails the next receive, logged as
+ * tampering by the peer. Call before conn_compress (compression happens
+ * above the seal). Keys are copied. -1 on ENOMEM or a cipher failure.
+ */
+int conn_seal(struct conn *c, const uint8_t *tx, const uint8_t *rx);
 
 /*
  * Forwards frames both ways between a and b until either side ends the
