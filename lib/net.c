@@ -9,6 +9,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
+#include <spawn.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,16 +23,172 @@
 #include "fsutil.h"
 #include "log.h"
 #include "proto.h"
+#include "seal.h"
+#include "words.h"
 
 #define NONCE_SIZE 32
 #define MAC_SIZE crypto_auth_hmacsha256_BYTES
+#define TRANSCRIPT_SIZE 32
 #define NET_MAGIC 0x4d524e54u	/* "MRNT" */
+
+/* A user or host name is one word for the remote shell, never an option. */
+static int
+name_ok(const char *name, const char *what, const char *text, char *err,
+    size_t errlen)
+{
+	if (name[0] == '\0') {
+		snprintf(err, errlen, "%s: the %s is empty", text, what);
+		return -1;
+	}
+	if (name[0] == '-') {
+		snprintf(err, errlen, "%s: the %s '%s' starts with '-' (the "
+		    "remote shell would take it for an option)", text, what,
+		    name);
+		return -1;
+	}
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+		if (*p <= ' ' || *p == 0x7f) {
+			snprintf(err, errlen, "%s: the %s holds a blank or a "
+			    "control character", text, what);
+			return -1;
+		}
+	return 0;
+}
+
+/* Copies n bytes of src into dst (size cap) as a string; -1 if too long. */
+static int
+copy_part(char *dst, size_t cap, const char *src, size_t n, const char *what,
+    const char *text, char *err, size_t errlen)
+{
+	if (n >= cap) {
+		snprintf(err, errlen, "%s: %s too long", text, what);
+		return -1;
+	}
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+	return 0;
+}
+
+/*
+ * Splits d->host, "host", "host:port", "[v6]" or "[v6]:port", into host
+ * and port (left as is when none is given).
+ */
+static int
+split_port(struct dest *d, char *err, size_t errlen)
+{
+	char *h = d->host, *colon, *end;
+	long n;
+
+	if (h[0] == '[') {
+		char *close = strchr(h, ']');
+
+		if (close == NULL || (close[1] != '\0' && close[1] != ':')) {
+			snprintf(err, errlen, "%s: bad [address]", d->text);
+			return -1;
+		}
+		colon = close[1] == ':' ? close + 1 : NULL;
+		*close = '\0';
+		/* Only the address moves: the port stays where it is. */
+		memmove(h, h + 1, strlen(h));
+	} else
+		colon = strrchr(h, ':');
+	if (colon == NULL)
+		return 0;
+	*colon = '\0';
+	n = strtol(colon + 1, &end, 10);
+	if (colon[1] < '0' || colon[1] > '9' || *end != '\0' || n <= 0 ||
+	    n > 65535) {
+		snprintf(err, errlen, "%s: bad port '%s'", d->text, colon + 1);
+		return -1;
+	}
+	snprintf(d->port, sizeof(d->port), "%ld", n);
+	return 0;
+}
+
+/* [user@]host of an ssh destination, n bytes at s, into d. */
+static int
+ssh_login(struct dest *d, const char *s, size_t n, int with_port, char *err,
+    size_t errlen)
+{
+	const char *at = memrchr(s, '@', n);
+
+	if (at != NULL) {
+		if (copy_part(d->user, sizeof(d->user), s, (size_t)(at - s),
+		    "user name", d->text, err, errlen) == -1 ||
+		    name_ok(d->user, "user name", d->text, err, errlen) == -1)
+			return -1;
+		n -= (size_t)(at + 1 - s);
+		s = at + 1;
+	}
+	if (copy_part(d->host, sizeof(d->host), s, n, "host name", d->text,
+	    err, errlen) == -1)
+		return -1;
+	if (with_port && split_port(d, err, errlen) == -1)
+		return -1;
+	if (!with_port && d->host[0] == '[') {
+		size_t len = strlen(d->host);
+
+		if (len < 3 || d->host[len - 1] != ']') {
+			snprintf(err, errlen, "%s: bad [address]", d->text);
+			return -1;
+		}
+		memmove(d->host, d->host + 1, len - 2);
+		d->host[len - 2] = '\0';
+	}
+	return name_ok(d->host, "host name", d->text, err, errlen);
+}
+
+/*
+ * The colon that ends the host of an scp-style [user@]host:path, or NULL
+ * when text is a local path: no colon, a '/' before it, or nothing
+ * before it (":x" is a file name, as in scp).
+ */
+static const char *
+scp_colon(const char *text)
+{
+	const char *host = text, *at, *colon;
+
+	at = strchr(text, '@');
+	if (at != NULL && strcspn(text, ":/") > (size_t)(at - text))
+		host = at + 1;
+	if (host[0] == '[') {
+		const char *close = strchr(host, ']');
+
+		if (close == NULL || close[1] != ':' ||
+		    memchr(text, '/', (size_t)(close - text)) != NULL)
+			return NULL;
+		return close + 1;
+	}
+	colon = strchr(text, ':');
+	if (colon == NULL || colon == text ||
+	    memchr(text, '/', (size_t)(colon - text)) != NULL)
+		return NULL;
+	return colon;
+}
+
+static int
+parse_scp(const char *text, const char *colon, struct dest *d, char *err,
+    size_t errlen)
+{
+	d->kind = DEST_SSH;
+	if (colon[1] == ':') {
+		snprintf(err, errlen, "%s: HOST::MODULE is rsync's daemon "
+		    "syntax; mirrord takes mirror://HOST[:PORT]/STORE", text);
+		return -1;
+	}
+	if (colon[1] == '\0') {
+		snprintf(err, errlen, "%s: no path after ':' (HOST:PATH; "
+		    "HOST:. is the login directory)", text);
+		return -1;
+	}
+	snprintf(d->path, sizeof(d->path), "%s", colon + 1);
+	return ssh_login(d, text, (size_t)(colon - text), 0, err, errlen);
+}
 
 int
 dest_parse(const char *text, struct dest *d, char *err, size_t errlen)
 {
 	const char *rest, *slash, *colon;
-	size_t hostlen;
 
 	memset(d, 0, sizeof(*d));
 	if (strlen(text) >= sizeof(d->text)) {
@@ -45,6 +202,8 @@ dest_parse(const char *text, struct dest *d, char *err, size_t errlen)
 	} else if (strncmp(text, "mirror://", 9) == 0) {
 		d->kind = DEST_MIRROR;
 		rest = text + 9;
+	} else if ((colon = scp_colon(text)) != NULL) {
+		return parse_scp(text, colon, d, err, errlen);
 	} else {
 		d->kind = DEST_LOCAL;
 		snprintf(d->path, sizeof(d->path), "%s", text);
@@ -53,41 +212,25 @@ dest_parse(const char *text, struct dest *d, char *err, size_t errlen)
 	slash = strchr(rest, '/');
 	if (slash == NULL || slash == rest || slash[1] == '\0') {
 		snprintf(err, errlen, "%s: expected %s", text,
-		    d->kind == DEST_SSH ? "ssh://[USER@]HOST/PATH" :
+		    d->kind == DEST_SSH ? "ssh://[USER@]HOST[:PORT]/PATH" :
 		    "mirror://HOST[:PORT]/STORE");
 		return -1;
 	}
-	hostlen = (size_t)(slash - rest);
-	if (hostlen >= sizeof(d->host)) {
-		snprintf(err, errlen, "%s: host name too long", text);
+	/* As with rsync: ssh://host/dir is relative to the login directory,
+	   ssh://host//dir is absolute. */
+	snprintf(d->path, sizeof(d->path), "%s", slash + 1);
+	if (d->kind == DEST_SSH)
+		return ssh_login(d, rest, (size_t)(slash - rest), 1, err,
+		    errlen);
+	snprintf(d->port, sizeof(d->port), "%d", NET_DEFAULT_PORT);
+	if (copy_part(d->host, sizeof(d->host), rest, (size_t)(slash - rest),
+	    "host name", text, err, errlen) == -1 ||
+	    split_port(d, err, errlen) == -1)
+		return -1;
+	if (d->host[0] == '\0') {
+		snprintf(err, errlen, "%s: the host name is empty", text);
 		return -1;
 	}
-	memcpy(d->host, rest, hostlen);
-	if (d->kind == DEST_SSH) {
-		/* As with rsync: ssh://host/dir is relative to the login
-		   directory, ssh://host//dir is absolute. */
-		snprintf(d->path, sizeof(d->path), "%s", slash + 1);
-		return 0;
-	}
-	snprintf(d->port, sizeof(d->port), "%d", NET_DEFAULT_PORT);
-	colon = d->host[0] == '[' ? strstr(d->host, "]:") : strrchr(d->host, ':');
-	if (colon != NULL) {
-		const char *port = colon + (d->host[0] == '[' ? 2 : 1);
-		char *end;
-		long n = strtol(port, &end, 10);
-
-		if (*port == '\0' || *end != '\0' || n <= 0 || n > 65535) {
-			snprintf(err, errlen, "%s: bad port '%s'", text, port);
-			return -1;
-		}
-		snprintf(d->port, sizeof(d->port), "%ld", n);
-		d->host[colon - d->host + (d->host[0] == '[')] = '\0';
-	}
-	if (d->host[0] == '[') {
-		memmove(d->host, d->host + 1, strlen(d->host));
-		d->host[strcspn(d->host, "]")] = '\0';
-	}
-	snprintf(d->path, sizeof(d->path), "%s", slash + 1);
 	if (strchr(d->path, '/') != NULL) {
 		snprintf(err, errlen, "%s: a store name has no '/'", text);
 		return -1;
@@ -166,39 +309,113 @@ key_generate(const char *file)
 	return 0;
 }
 
-/* The MAC one side shows: role, store name and both nonces, in its order. */
+/*
+ * The handshake transcript: a hash of the client's whole NET_OPEN payload
+ * (version, compression, auth, store name, its nonce) and the server's
+ * nonce. Proofs and session keys are bound to it, so neither a replayed
+ * exchange nor a changed option passes.
+ */
+static void
+transcript(uint8_t out[TRANSCRIPT_SIZE], const uint8_t *open, size_t nopen,
+    const uint8_t sn[NONCE_SIZE])
+{
+	static const char label[] = "mirrorfs transport 4";
+	crypto_generichash_state st;
+	uint8_t len[4] = { nopen >> 24, nopen >> 16, nopen >> 8, nopen };
+
+	crypto_generichash_init(&st, NULL, 0, TRANSCRIPT_SIZE);
+	crypto_generichash_update(&st, (const uint8_t *)label, sizeof(label));
+	crypto_generichash_update(&st, len, sizeof(len));
+	crypto_generichash_update(&st, open, nopen);
+	crypto_generichash_update(&st, sn, NONCE_SIZE);
+	crypto_generichash_final(&st, out, TRANSCRIPT_SIZE);
+}
+
+/* The MAC one side shows: HMAC-SHA256 under the key of its role and the transcript. */
 static void
 proof(uint8_t out[MAC_SIZE], const uint8_t *key, const char *role,
-    const char *name, const uint8_t *mine, const uint8_t *theirs)
+    const uint8_t t[TRANSCRIPT_SIZE])
 {
+	static const char label[] = "mirrorfs proof 4";
 	crypto_auth_hmacsha256_state st;
 
 	crypto_auth_hmacsha256_init(&st, key, NET_KEY_SIZE);
-	crypto_auth_hmacsha256_update(&st, (const uint8_t *)"mirrorfs-v1", 12);
+	crypto_auth_hmacsha256_update(&st, (const uint8_t *)label,
+	    sizeof(label));
 	crypto_auth_hmacsha256_update(&st, (const uint8_t *)role,
 	    strlen(role) + 1);
-	crypto_auth_hmacsha256_update(&st, (const uint8_t *)name,
-	    strlen(name) + 1);
-	crypto_auth_hmacsha256_update(&st, mine, NONCE_SIZE);
-	crypto_auth_hmacsha256_update(&st, theirs, NONCE_SIZE);
+	crypto_auth_hmacsha256_update(&st, t, TRANSCRIPT_SIZE);
 	crypto_auth_hmacsha256_final(&st, out);
 }
 
+/*
+ * Seals c with the session keys of this transcript: a master key, keyed
+ * BLAKE2b of the transcript under the pre-shared key, then one subkey per
+ * direction (crypto_kdf: 1 client to server, 2 server to client).
+ */
 static int
-send_open(struct conn *c, const char *name, int level, const uint8_t *nonce,
-    int auth)
+seal_session(struct conn *c, const uint8_t *key,
+    const uint8_t t[TRANSCRIPT_SIZE], int client)
 {
-	struct buf b;
+	uint8_t master[crypto_kdf_KEYBYTES];
+	uint8_t c2s[SEAL_KEY_SIZE], s2c[SEAL_KEY_SIZE];
+	int rc;
+
+	crypto_generichash(master, sizeof(master), t, TRANSCRIPT_SIZE, key,
+	    NET_KEY_SIZE);
+	crypto_kdf_derive_from_key(c2s, sizeof(c2s), 1, "mrfsseal", master);
+	crypto_kdf_derive_from_key(s2c, sizeof(s2c), 2, "mrfsseal", master);
+	rc = client ? conn_seal(c, c2s, s2c) : conn_seal(c, s2c, c2s);
+	sodium_memzero(master, sizeof(master));
+	sodium_memzero(c2s, sizeof(c2s));
+	sodium_memzero(s2c, sizeof(s2c));
+	if (rc == -1)
+		log_errx("%s: the session could not be sealed", c->peer);
+	return rc;
+}
+
+/* Sends NET_OPEN; its payload stays in b for the transcript. */
+static int
+send_open(struct conn *c, struct buf *b, const char *name, int level,
+    const uint8_t *nonce, int auth)
+{
 	int r;
 
-	buf_init(&b);
-	r = buf_put_u32(&b, NET_MAGIC) || buf_put_u16(&b, PROTO_VERSION) ||
-	    buf_put_u8(&b, (uint8_t)level) || buf_put_u8(&b, (uint8_t)auth) ||
-	    buf_put_str(&b, name) || buf_put(&b, nonce, NONCE_SIZE);
+	r = buf_put_u32(b, NET_MAGIC) || buf_put_u16(b, NET_VERSION) ||
+	    buf_put_u8(b, (uint8_t)level) || buf_put_u8(b, (uint8_t)auth) ||
+	    buf_put_str(b, name) || buf_put(b, nonce, NONCE_SIZE);
 	if (r == 0)
-		r = conn_send(c, MSG_NET_OPEN, b.data, b.len);
-	buf_release(&b);
+		r = conn_send(c, MSG_NET_OPEN, b->data, b->len);
 	return r ? -1 : conn_flush(c);
+}
+
+/* The client's proof for mirror://, then the server's, then the seal. */
+static int
+client_prove(struct conn *c, const struct net_opts *o, const struct buf *open)
+{
+	uint8_t t[TRANSCRIPT_SIZE], mine[MAC_SIZE], want[MAC_SIZE];
+	const uint8_t *p;
+	size_t n;
+
+	if (proto_expect(c, MSG_NET_CHALLENGE, &p, &n) == -1)
+		return -1;
+	if (n != NONCE_SIZE) {
+		log_errx("%s: malformed challenge", c->peer);
+		return -1;
+	}
+	transcript(t, open->data, open->len, p);
+	proof(mine, o->key, "client", t);
+	proof(want, o->key, "server", t);
+	if (conn_send(c, MSG_NET_PROOF, mine, MAC_SIZE) == -1 ||
+	    conn_flush(c) == -1 ||
+	    proto_expect(c, MSG_NET_PROOF, &p, &n) == -1)
+		return -1;
+	if (n != MAC_SIZE || sodium_memcmp(p, want, MAC_SIZE) != 0) {
+		log_errx("%s failed to prove it holds the key: not "
+		    "the server you meant", c->peer);
+		return -1;
+	}
+	return seal_session(c, o->key, t, 1);
 }
 
 /* The client's half of the handshake on an open connection. */
@@ -206,41 +423,27 @@ static int
 client_handshake(struct conn *c, const struct dest *d,
     const struct net_opts *o)
 {
-	uint8_t cn[NONCE_SIZE], mine[MAC_SIZE], want[MAC_SIZE];
+	uint8_t cn[NONCE_SIZE];
 	const uint8_t *p;
+	struct buf open;
 	size_t n;
-	int auth = d->kind == DEST_MIRROR;
+	int auth = d->kind == DEST_MIRROR, rc = -1;
 
+	buf_init(&open);
 	randombytes_buf(cn, sizeof(cn));
-	if (send_open(c, d->path, o->compress, cn, auth) == -1)
-		return -1;
-	if (!auth) {
-		if (proto_expect(c, MSG_NET_OK, &p, &n) == -1)
-			return -1;
-	} else {
-		if (proto_expect(c, MSG_NET_CHALLENGE, &p, &n) == -1)
-			return -1;
-		if (n != NONCE_SIZE) {
-			log_errx("%s: malformed challenge", c->peer);
-			return -1;
-		}
-		proof(mine, o->key, "client", d->path, cn, p);
-		proof(want, o->key, "server", d->path, p, cn);
-		if (conn_send(c, MSG_NET_PROOF, mine, MAC_SIZE) == -1 ||
-		    conn_flush(c) == -1 ||
-		    proto_expect(c, MSG_NET_PROOF, &p, &n) == -1)
-			return -1;
-		if (n != MAC_SIZE || sodium_memcmp(p, want, MAC_SIZE) != 0) {
-			log_errx("%s failed to prove it holds the key: not "
-			    "the server you meant", c->peer);
-			return -1;
-		}
-	}
+	if (send_open(c, &open, d->path, o->compress, cn, auth) == -1)
+		goto out;
+	if (!auth ? proto_expect(c, MSG_NET_OK, &p, &n) == -1 :
+	    client_prove(c, o, &open) == -1)
+		goto out;
 	if (o->compress > 0 && conn_compress(c, o->compress) == -1) {
 		log_err("compression");
-		return -1;
+		goto out;
 	}
-	return 0;
+	rc = 0;
+out:
+	buf_release(&open);
+	return rc;
 }
 
 static int
@@ -295,50 +498,113 @@ tcp_connect(const struct dest *d, int timeout_s)
 	return fd;
 }
 
-/* Runs RSH HOST REMOTE --serve PATH with its stdin/stdout on a socket. */
+/* Appends a copy of s to the NULL-terminated vector w of k words. */
+static int
+push_word(char **w, size_t *k, const char *s)
+{
+	w[*k] = strdup(s);
+	if (w[*k] == NULL)
+		return -1;
+	++*k;
+	return 0;
+}
+
+/*
+ * RSH-WORDS... [-p PORT] [-l USER] HOST 'REMOTE --serve QUOTED-PATH', as
+ * rsync builds its remote shell's command. NULL logged.
+ */
+static char **
+rsh_argv(const struct dest *d, const struct net_opts *o)
+{
+	const char *remote = o->remote_cmd ? o->remote_cmd : "mirrord";
+	char err[128], **v, **w, *quoted, *cmd = NULL;
+	size_t n = 0, k = 0;
+	int r = -1;
+
+	v = words_split(o->rsh ? o->rsh : "ssh", err, sizeof(err));
+	if (v == NULL) {
+		log_errx("remote shell '%s': %s", o->rsh, err);
+		return NULL;
+	}
+	while (v[n] != NULL)
+		n++;
+	w = calloc(n + 7, sizeof(*w));
+	quoted = words_quote(d->path);
+	if (w != NULL && quoted != NULL &&
+	    asprintf(&cmd, "%s --serve %s", remote, quoted) != -1) {
+		memcpy(w, v, n * sizeof(*w));
+		k = n;
+		v[0] = NULL;	/* the words are w's now */
+		r = 0;
+		if (d->port[0] != '\0')
+			r = push_word(w, &k, "-p") || push_word(w, &k, d->port);
+		if (r == 0 && d->user[0] != '\0')
+			r = push_word(w, &k, "-l") || push_word(w, &k, d->user);
+		if (r == 0)
+			r = push_word(w, &k, d->host) || push_word(w, &k, cmd);
+	} else
+		cmd = NULL;
+	if (r == -1) {
+		log_err("%s: the remote shell's command", d->text);
+		words_free(w);
+		w = NULL;
+	}
+	words_free(v);
+	free(quoted);
+	free(cmd);
+	return w;
+}
+
+/*
+ * Runs the remote shell from its argv (no local shell) with stdin and
+ * stdout on a socket; returns our end of it.
+ */
 static int
 rsh_spawn(const struct dest *d, const struct net_opts *o, pid_t *child)
 {
-	const char *rsh = o->rsh ? o->rsh : "ssh";
-	const char *remote = o->remote_cmd ? o->remote_cmd : "mirrord";
-	char *cmd;
-	int sv[2];
-	pid_t pid;
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	sigset_t none, dfl;
+	char **argv = rsh_argv(d, o);
+	int sv[2] = { -1, -1 }, err, rc = -1;
 
-	if (asprintf(&cmd, "%s %s %s --serve '%s'", rsh, d->host, remote,
-	    d->path) == -1)
+	if (argv == NULL)
 		return -1;
-	if (strchr(d->path, '\'') != NULL || strchr(d->host, '\'') != NULL ||
-	    strpbrk(d->host, " ;|&$`") != NULL) {
-		log_errx("%s: quotes and shell characters are not allowed in "
-		    "an ssh destination", d->text);
-		free(cmd);
-		return -1;
-	}
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1) {
 		log_err("socketpair");
-		free(cmd);
+		words_free(argv);
 		return -1;
 	}
-	pid = fork();
-	if (pid == -1) {
-		log_err("fork");
+	posix_spawn_file_actions_init(&fa);
+	posix_spawnattr_init(&attr);
+	/* Threads of ours block signals (mirrord): the shell gets its own. */
+	sigemptyset(&none);
+	sigemptyset(&dfl);
+	sigaddset(&dfl, SIGPIPE);
+	sigaddset(&dfl, SIGTERM);
+	sigaddset(&dfl, SIGINT);
+	sigaddset(&dfl, SIGHUP);
+	posix_spawnattr_setsigmask(&attr, &none);
+	posix_spawnattr_setsigdefault(&attr, &dfl);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK |
+	    POSIX_SPAWN_SETSIGDEF);
+	posix_spawn_file_actions_adddup2(&fa, sv[1], STDIN_FILENO);
+	posix_spawn_file_actions_adddup2(&fa, sv[1], STDOUT_FILENO);
+	for (size_t i = 0; log_get_level() >= LOG_DEBUG && argv[i]; i++)
+		log_debug("%s: remote shell argv[%zu] = %s", d->text, i,
+		    argv[i]);
+	err = posix_spawnp(child, argv[0], &fa, &attr, argv, environ);
+	if (err != 0) {
+		errno = err;
+		log_err("%s: running the remote shell '%s'", d->text, argv[0]);
 		close(sv[0]);
-		close(sv[1]);
-		free(cmd);
-		return -1;
-	}
-	if (pid == 0) {
-		dup2(sv[1], STDIN_FILENO);
-		dup2(sv[1], STDOUT_FILENO);
-		signal(SIGPIPE, SIG_DFL);
-		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
-		_exit(127);
-	}
-	free(cmd);
+	} else
+		rc = sv[0];
 	close(sv[1]);
-	*child = pid;
-	return sv[0];
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&attr);
+	words_free(argv);
+	return rc;
 }
 
 int
@@ -400,55 +666,87 @@ net_decode_open(const uint8_t *p, size_t n, struct net_open *o)
 	return 0;
 }
 
+/* Tells the client why it is refused, and logs it. Returns -1. */
+static int
+refuse(struct conn *c, const char *told, const char *logged)
+{
+	log_errx("%s: refused: %s", c->peer, logged);
+	proto_send_error(c, told);
+	conn_flush(c);
+	return -1;
+}
+
+/* Checks the client's proof, proves ourselves and seals c. */
+static int
+server_prove(struct conn *c, const uint8_t *key, const struct net_open *o,
+    const uint8_t *open, size_t nopen)
+{
+	uint8_t sn[NONCE_SIZE], t[TRANSCRIPT_SIZE], want[MAC_SIZE];
+	uint8_t mine[MAC_SIZE];
+	const uint8_t *p;
+	char why[PATH_MAX + 64];
+	size_t n;
+
+	randombytes_buf(sn, sizeof(sn));
+	/* open points into the receive buffer: hash it before reading on. */
+	transcript(t, open, nopen, sn);
+	if (conn_send(c, MSG_NET_CHALLENGE, sn, NONCE_SIZE) == -1 ||
+	    conn_flush(c) == -1 ||
+	    proto_expect(c, MSG_NET_PROOF, &p, &n) == -1)
+		return -1;
+	proof(want, key, "client", t);
+	if (n != MAC_SIZE || sodium_memcmp(p, want, MAC_SIZE) != 0) {
+		snprintf(why, sizeof(why), "authentication failed (wrong key, "
+		    "or a replayed or altered handshake) for store '%s'",
+		    o->store);
+		return refuse(c, "authentication failed", why);
+	}
+	proof(mine, key, "server", t);
+	if (conn_send(c, MSG_NET_PROOF, mine, MAC_SIZE) == -1 ||
+	    conn_flush(c) == -1)
+		return -1;
+	return seal_session(c, key, t, 0);
+}
+
 int
 net_accept(struct conn *c, const uint8_t *key, char *name, size_t namelen)
 {
-	uint8_t sn[NONCE_SIZE], want[MAC_SIZE], mine[MAC_SIZE];
 	struct net_open o = { 0 };
 	const uint8_t *p;
+	char told[160], why[160];
 	int rc = -1;
 	size_t n;
 
 	if (sodium_init() < 0 || proto_expect(c, MSG_NET_OPEN, &p, &n) == -1)
 		return -1;
 	if (net_decode_open(p, n, &o) == -1) {
-		log_errx("%s: refused: not a mirrorfs client (bad greeting)",
-		    c->peer);
-		proto_send_error(c, "not a mirrorfs greeting");
-		conn_flush(c);
+		refuse(c, "not a mirrorfs greeting",
+		    "not a mirrorfs client (bad greeting)");
 		goto out;
 	}
-	if (o.version != PROTO_VERSION || o.level > NET_MAX_COMPRESS ||
-	    o.auth != (key != NULL)) {
-		log_errx("%s: refused: protocol %u, compression %d, auth %d",
-		    c->peer, o.version, o.level, o.auth);
-		proto_send_error(c, "unsupported protocol version or options");
-		conn_flush(c);
+	if (o.version != NET_VERSION) {
+		snprintf(told, sizeof(told), "transport version %u is not "
+		    "spoken here (this side speaks %d%s): upgrade mirrorfs",
+		    o.version, NET_VERSION, o.version < NET_VERSION ?
+		    ", with sealed sessions" : "");
+		snprintf(why, sizeof(why), "transport version %u (this mirrord "
+		    "speaks %d%s)", o.version, NET_VERSION, o.version <
+		    NET_VERSION ? "; older ones sent sessions in clear" : "");
+		refuse(c, told, why);
+		goto out;
+	}
+	if (o.level > NET_MAX_COMPRESS || o.auth != (key != NULL)) {
+		snprintf(why, sizeof(why), "compression %d, auth %d", o.level,
+		    o.auth);
+		refuse(c, "unsupported options", why);
 		goto out;
 	}
 	if (key == NULL) {
 		if (conn_send(c, MSG_NET_OK, NULL, 0) == -1 ||
 		    conn_flush(c) == -1)
 			goto out;
-	} else {
-		randombytes_buf(sn, sizeof(sn));
-		if (conn_send(c, MSG_NET_CHALLENGE, sn, NONCE_SIZE) == -1 ||
-		    conn_flush(c) == -1 ||
-		    proto_expect(c, MSG_NET_PROOF, &p, &n) == -1)
-			goto out;
-		proof(want, key, "client", o.store, o.nonce, sn);
-		if (n != MAC_SIZE || sodium_memcmp(p, want, MAC_SIZE) != 0) {
-			log_errx("%s: refused: authentication failed (wrong "
-			    "key) for store '%s'", c->peer, o.store);
-			proto_send_error(c, "authentication failed");
-			conn_flush(c);
-			goto out;
-		}
-		proof(mine, key, "server", o.store, sn, o.nonce);
-		if (conn_send(c, MSG_NET_PROOF, mine, MAC_SIZE) == -1 ||
-		    conn_flush(c) == -1)
-			goto out;
-	}
+	} else if (server_prove(c, key, &o, p, n) == -1)
+		goto out;
 	if (o.level > 0 && conn_compress(c, o.level) == -1) {
 		log_err("compression");
 		goto out;

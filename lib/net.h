@@ -9,19 +9,36 @@
 #define NET_KEY_SIZE 32
 #define NET_DEFAULT_PORT 7878
 #define NET_MAX_COMPRESS 19
+/*
+ * The transport handshake's own version (NET_OPEN), apart from the
+ * session protocol's PROTO_VERSION. 4: sealed mirror:// sessions. Before
+ * it NET_OPEN carried PROTO_VERSION (1 to 3) and sessions went in clear:
+ * such a peer is refused by name.
+ */
+#define NET_VERSION 4
 
 enum dest_kind { DEST_LOCAL = 1, DEST_SSH, DEST_MIRROR };
 
-/* Where a session goes: a store path, ssh://[user@]host/path, mirror://host[:port]/name. */
+/*
+ * Where a session goes: a store path, ssh://[user@]host[:port]/path or
+ * [user@]host:path (ssh), mirror://host[:port]/name.
+ */
 struct dest {
 	int kind;
 	char text[4096];	/* as given, for messages */
-	char host[256];		/* ssh: [user@]host; mirror: host */
-	char port[16];		/* mirror */
+	char user[256];		/* ssh: the login name, or "" */
+	char host[256];		/* ssh and mirror: the host (no brackets) */
+	char port[16];		/* mirror: always; ssh: "" for the shell's default */
 	char path[4096];	/* local and ssh: the store's path; mirror: its name */
 };
 
-/* Parses text; -1 with a message in err naming what is wrong. */
+/*
+ * Parses text. As in rsync and scp, [user@]host:path is an ssh
+ * destination when the colon comes before any '/' (so ./a:b and /x/a:b
+ * stay local); host::module (rsync's daemon syntax) is refused. A user or
+ * host that starts with '-' or holds a blank or control character is
+ * refused. -1 with a message in err naming what is wrong.
+ */
 int dest_parse(const char *text, struct dest *d, char *err, size_t errlen);
 
 /*
@@ -39,15 +56,20 @@ struct net_opts {
 	const uint8_t *key;	/* mirror://: the pre-shared key */
 	int compress;		/* zstd level, 0 = off */
 	int timeout_s;		/* a peer silent this long is given up */
-	const char *rsh;	/* ssh://: the remote shell (default "ssh") */
+	const char *rsh;	/* ssh: the remote shell with its arguments,
+				   split as words_split() does (default "ssh") */
 	const char *remote_cmd;	/* ssh://: the server program (default "mirrord") */
 };
 
 /*
- * Connects to d (ssh or mirror) and opens the transport: mutual
- * authentication for mirror:// (challenge-response with fresh nonces on
- * both sides; the key never crosses the wire), then compression. Fills c.
- * Returns 0, or -1 logged.
+ * Connects to d (ssh or mirror) and opens the transport. ssh runs, from
+ * an argv and no local shell, RSH [-p PORT] [-l USER] HOST 'REMOTE
+ * --serve PATH' with PATH quoted for the remote shell. mirror:// proves
+ * the key both ways (challenge-response with fresh nonces on both sides
+ * over a hash of the whole handshake; the key never crosses the wire),
+ * then seals every later byte with session keys derived from the key
+ * and that hash (conn_seal), then compresses. Fills c. Returns 0, or -1
+ * logged.
  */
 int net_connect(const struct dest *d, const struct net_opts *o,
     struct conn *c);
@@ -65,10 +87,11 @@ int net_decode_open(const uint8_t *p, size_t n, struct net_open *o);
 
 /*
  * The server side of opening a transport on c: with key, checks the
- * client's proof and proves itself, without key (--serve under ssh) just
- * accepts. Copies the store name asked for into name. Returns 0, or -1
- * logged naming the peer; a client that fails authentication learns
- * nothing but "authentication failed".
+ * client's proof, proves itself and seals the connection; without key
+ * (--serve under ssh) just accepts. A client of another NET_VERSION is
+ * refused by name. Copies the store name asked for into name. Returns 0,
+ * or -1 logged naming the peer; a client that fails authentication
+ * learns nothing but "authentication failed".
  */
 int net_accept(struct conn *c, const uint8_t *key, char *name, size_t namelen);
 
