@@ -65,6 +65,23 @@ exact_copy(const void *p, size_t n)
 /* ---- dest_parse ----------------------------------------------------- */
 
 static void
+parses_user(const char *text, int kind, const char *user, const char *host,
+    const char *port, const char *path)
+{
+	struct dest d;
+	char err[256] = "";
+
+	ck_assert_msg(dest_parse(text, &d, err, sizeof(err)) == 0,
+	    "%s refused: %s", text, err);
+	ck_assert_int_eq(d.kind, kind);
+	ck_assert_str_eq(d.text, text);
+	ck_assert_str_eq(d.user, user);
+	ck_assert_str_eq(d.host, host);
+	ck_assert_str_eq(d.port, port);
+	ck_assert_str_eq(d.path, path);
+}
+
+static void
 parses(const char *text, int kind, const char *host, const char *port,
     const char *path)
 {
@@ -75,6 +92,7 @@ parses(const char *text, int kind, const char *host, const char *port,
 	    "%s refused: %s", text, err);
 	ck_assert_int_eq(d.kind, kind);
 	ck_assert_str_eq(d.text, text);
+	ck_assert_str_eq(d.user, "");
 	ck_assert_str_eq(d.host, host);
 	ck_assert_str_eq(d.port, port);
 	ck_assert_str_eq(d.path, path);
@@ -98,18 +116,43 @@ START_TEST(test_dest_local)
 	parses("/srv/store", DEST_LOCAL, "", "", "/srv/store");
 	parses("relative/dir", DEST_LOCAL, "", "", "relative/dir");
 	parses(".", DEST_LOCAL, "", "", ".");
-	/* Not a scheme we know: a local path, as with cp. */
-	parses("host:dir", DEST_LOCAL, "", "", "host:dir");
-	parses("ssh:/x", DEST_LOCAL, "", "", "ssh:/x");
+	/* A colon after a '/', or first: a local name, as in rsync and scp. */
+	parses("./a:b", DEST_LOCAL, "", "", "./a:b");
+	parses("/srv/a:b", DEST_LOCAL, "", "", "/srv/a:b");
+	parses("dir/host:x", DEST_LOCAL, "", "", "dir/host:x");
+	parses(":x", DEST_LOCAL, "", "", ":x");
+	parses("[::1]", DEST_LOCAL, "", "", "[::1]");
 }
 END_TEST
 
 START_TEST(test_dest_ssh)
 {
-	parses("ssh://user@host/rel", DEST_SSH, "user@host", "", "rel");
+	parses_user("ssh://user@host/rel", DEST_SSH, "user", "host", "", "rel");
 	parses("ssh://host/rel/deeper", DEST_SSH, "host", "", "rel/deeper");
 	parses("ssh://host//abs", DEST_SSH, "host", "", "/abs");
-	parses("ssh://u@h//srv/store", DEST_SSH, "u@h", "", "/srv/store");
+	parses_user("ssh://u@h//srv/store", DEST_SSH, "u", "h", "",
+	    "/srv/store");
+	/* The port goes to the remote shell as -p, not as part of the host. */
+	parses_user("ssh://deploy@host:2222//p", DEST_SSH, "deploy", "host",
+	    "2222", "/p");
+	parses("ssh://[::1]:22/x", DEST_SSH, "::1", "22", "x");
+	parses("ssh://[fe80::1]/x", DEST_SSH, "fe80::1", "", "x");
+	/* The path is the remote shell's to quote, whatever it holds. */
+	parses("ssh://h//a;b $(c) 'd'", DEST_SSH, "h", "", "/a;b $(c) 'd'");
+}
+END_TEST
+
+START_TEST(test_dest_scp_style)
+{
+	parses("host:app", DEST_SSH, "host", "", "app");
+	parses("host:/srv/app", DEST_SSH, "host", "", "/srv/app");
+	parses_user("deploy@host:app", DEST_SSH, "deploy", "host", "", "app");
+	parses_user("d@[::1]:/s", DEST_SSH, "d", "::1", "", "/s");
+	parses("[fe80::1]:s", DEST_SSH, "fe80::1", "", "s");
+	parses("ssh:/x", DEST_SSH, "ssh", "", "/x");
+	/* Only the first colon ends the host. */
+	parses("h:a:b", DEST_SSH, "h", "", "a:b");
+	parses("h:a/b:c", DEST_SSH, "h", "", "a/b:c");
 }
 END_TEST
 
@@ -130,6 +173,26 @@ END_TEST
 
 START_TEST(test_dest_refused)
 {
+	/* rsync's daemon syntax, and no path. */
+	refused("host::module");
+	refused("host:");
+	refused("u@host:");
+	/* A user or host the remote shell would take for an option. */
+	refused("-oProxyCommand=x:p");
+	refused("ssh://-oProxyCommand=x/p");
+	refused("ssh://-l@h/p");
+	refused("-u@h:p");
+	/* Blanks and control characters in a user or host. */
+	refused("ssh://a b/p");
+	refused("ssh://a\tb/p");
+	refused("ssh://u\nx@h/p");
+	refused("ssh://h\x7f/p");
+	refused("a\x01b:p");
+	refused("ssh://@h/p");
+	refused("ssh://u@/p");
+	refused("ssh://h:0/p");
+	refused("ssh://h:22x/p");
+	refused("ssh://[::1/p");
 	refused("ssh://");
 	refused("ssh://host");
 	refused("ssh://host/");
@@ -342,7 +405,7 @@ raw_open_init(struct raw_open *ro, const char *store)
 {
 	memset(ro, 0, sizeof(*ro));
 	ro->magic = NET_MAGIC;
-	ro->version = PROTO_VERSION;
+	ro->version = NET_VERSION;
 	ro->level = 3;
 	ro->auth = 1;
 	ro->store = store;
@@ -388,7 +451,7 @@ START_TEST(test_open_round_trip)
 
 	raw_open_init(&ro, "photos");
 	ck_assert_int_eq(raw_open_decode(&ro, 0, &o), 0);
-	ck_assert_uint_eq(o.version, PROTO_VERSION);
+	ck_assert_uint_eq(o.version, NET_VERSION);
 	ck_assert_int_eq(o.level, 3);
 	ck_assert_int_eq(o.auth, 1);
 	ck_assert_str_eq(o.store, "photos");
@@ -732,14 +795,38 @@ START_TEST(test_accept_bad_version_or_level)
 	server_start(NULL);
 	raw_open_init(&ro, "photos");
 	ro.auth = 0;
-	ro.version = PROTO_VERSION + 1;
+	ro.version = NET_VERSION + 1;
 	client_send_open(&ro);
 	ck_assert_int_eq(server_join(), -1);
 	ck_assert_msg(strstr(sv.last, "refused") != NULL, "server said '%s'",
 	    sv.last);
 	/* Regression test (was a bug, fixed): as test_accept_bad_magic_told (the ERROR was never flushed). */
 	conn_release(&sv.srv);
-	client_expect_error("unsupported protocol version or options");
+	client_expect_error("transport version 5 is not spoken here (this "
+	    "side speaks 4): upgrade mirrorfs");
+
+	/* A client of the handshake before sealed sessions sent the frame
+	   protocol's version (1 to 3) there: refused by name. */
+	for (uint16_t v = 1; v < NET_VERSION; v++) {
+		char want[160];
+
+		conn_release(&sv.srv);
+		conn_release(&cli);
+		server_start(test_key);
+		raw_open_init(&ro, "photos");
+		ro.version = v;
+		client_send_open(&ro);
+		ck_assert_int_eq(server_join(), -1);
+		snprintf(want, sizeof(want), "transport version %u (", v);
+		ck_assert_msg(strstr(sv.last, want) != NULL &&
+		    strstr(sv.last, "in clear") != NULL, "server said '%s'",
+		    sv.last);
+		conn_release(&sv.srv);
+		snprintf(want, sizeof(want), "transport version %u is not "
+		    "spoken here (this side speaks 4, with sealed sessions): "
+		    "upgrade mirrorfs", v);
+		client_expect_error(want);
+	}
 
 	conn_release(&sv.srv);
 	conn_release(&cli);
@@ -946,6 +1033,9 @@ START_TEST(test_connect_accept)
 	ck_assert_int_eq(tcp_handshake(&t, test_key, test_key, 0, &c), 0);
 	ck_assert_int_eq(t.s.rc, 0);
 	ck_assert_str_eq(t.s.name, "photos");
+	/* Both ends sealed the session (tests/unit/test_seal.c). */
+	ck_assert_ptr_nonnull(c.seal);
+	ck_assert_ptr_nonnull(t.s.srv.seal);
 	ck_assert_int_eq(proto_send_hello(&c), 0);
 	ck_assert_int_eq(conn_flush(&c), 0);
 	ck_assert_int_eq(conn_recv(&t.s.srv, &type, &p, &n), 1);
@@ -1086,6 +1176,7 @@ net_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_dest_local);
 	tcase_add_test(tc, test_dest_ssh);
+	tcase_add_test(tc, test_dest_scp_style);
 	tcase_add_test(tc, test_dest_mirror);
 	tcase_add_test(tc, test_dest_refused);
 	tcase_add_test(tc, test_dest_too_long);
