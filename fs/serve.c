@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "conn.h"
@@ -168,6 +169,35 @@ serve_subscribe(struct server *sv, struct conn *c)
 	return rc;
 }
 
+/*
+ * Root and the owner of the store may drive it; the socket's mode is a
+ * first fence, this is the one that holds when the mode is widened.
+ */
+static int
+peer_allowed(struct server *sv, int fd)
+{
+	struct ucred cr;
+	struct stat st;
+	socklen_t len = sizeof(cr);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) == -1) {
+		log_err("%s: control socket: who connected", sv->m->store_path);
+		return 0;
+	}
+	if (cr.uid == 0)
+		return 1;
+	if (fstat(sv->m->st.rootfd, &st) == -1) {
+		log_err("%s", sv->m->store_path);
+		return 0;
+	}
+	if (cr.uid == st.st_uid)
+		return 1;
+	log_warnx("%s: control socket: refused pid %ld (uid %lu): only root "
+	    "and the store's owner (uid %lu) may use it", sv->m->store_path,
+	    (long)cr.pid, (unsigned long)cr.uid, (unsigned long)st.st_uid);
+	return 0;
+}
+
 static void *
 serve_client(void *arg)
 {
@@ -192,7 +222,13 @@ serve_client(void *arg)
 	pthread_mutex_lock(&sv->lock);
 	cl->asked = 1;
 	pthread_mutex_unlock(&sv->lock);
-	if (got == 1 && type == MSG_CTL &&
+	/* Refused after its request is read: a client that writes before
+	   it reads then sees why, not a broken pipe. */
+	if (got == 1 && !peer_allowed(sv, cl->fd)) {
+		proto_send_error(&c, "refused: only root and the store's owner "
+		    "may use its control socket");
+		conn_flush(&c);
+	} else if (got == 1 && type == MSG_CTL &&
 	    proto_decode_ctl(p, n, &op, err, sizeof(err)) == 0) {
 		if (op == CTL_SESSION)
 			serve_session(sv, &c);

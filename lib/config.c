@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <grp.h>
 #include <ini.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -334,8 +335,16 @@ on_daemon(struct parse *ps, const char *key, const char *value)
 			return bad(ps, key, value, "not an absolute path");
 		return set_once(&ps->cfg->control, value, key, ps);
 	}
+	if (strcmp(key, "control_group") == 0) {
+		struct group *gr = getgrnam(value);
+
+		if (gr == NULL)
+			return bad(ps, key, value, "no such group");
+		ps->cfg->control_gid = gr->gr_gid;
+		return set_once(&ps->cfg->control_group, value, key, ps);
+	}
 	snprintf(ps->err, sizeof(ps->err), "unknown key '%s' in [daemon] "
-	    "(known: control)", key);
+	    "(known: control, control_group)", key);
 	return 0;
 }
 
@@ -542,6 +551,7 @@ config_release(struct config *cfg)
 	}
 	free(cfg->filesets);
 	free(cfg->control);
+	free(cfg->control_group);
 	free(cfg->address);
 	free(cfg->key);
 	free(cfg->file);

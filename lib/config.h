@@ -3,6 +3,7 @@
 #define MIRRORFS_CONFIG_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "filter.h"
 
@@ -56,6 +57,8 @@ struct config {
 	struct fileset_conf *filesets;
 	size_t nfilesets;
 	char *control;		/* [daemon] control = the daemon's socket */
+	char *control_group;	/* [daemon] control_group = its members may use it */
+	gid_t control_gid;	/* that group's id, looked up when read */
 };
 
 #define CONFIG_DEFAULT_CONTROL "/run/mirrord.sock"

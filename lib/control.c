@@ -10,6 +10,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "fsutil.h"
 #include "log.h"
 #include "path.h"
 
@@ -30,31 +31,53 @@ int
 control_connect(const char *store_path)
 {
 	struct sockaddr_un sa;
-	char meta[4096];
-	int metafd, fd = -1, saved;
+	struct stat st;
+	int rootfd, sockfd = -1, fd = -1, saved;
 
-	snprintf(meta, sizeof(meta), "%s/%s", store_path, PATH_META);
-	metafd = open(meta, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (metafd == -1)
+	rootfd = open(store_path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (rootfd == -1)
 		return -1;
+	/* Planted symlinks must not lead a session to another master. */
+	sockfd = open_beneath(rootfd, PATH_META "/" CONTROL_SOCK, O_PATH);
+	if (sockfd == -1) {
+		if (errno == ELOOP || errno == EXDEV)
+			log_errx("%s/%s/%s: a symlink on the way: refused (the "
+			    "master's socket is never reached through one)",
+			    store_path, PATH_META, CONTROL_SOCK);
+		else if (errno != ENOENT && errno != ENOTDIR)
+			log_err("%s/%s/%s", store_path, PATH_META, CONTROL_SOCK);
+		goto fail;
+	}
+	if (fstat(sockfd, &st) == -1 || !S_ISSOCK(st.st_mode)) {
+		log_errx("%s/%s/%s: not a socket: refused", store_path,
+		    PATH_META, CONTROL_SOCK);
+		errno = ENOTSOCK;
+		goto fail;
+	}
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd == -1) {
 		log_err("socket");
 		goto fail;
 	}
-	sock_addr(&sa, metafd);
+	/* The very inode opened above, through its descriptor. */
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "/proc/self/fd/%d", sockfd);
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == -1) {
 		if (errno != ENOENT && errno != ECONNREFUSED)
-			log_err("%s/%s", meta, CONTROL_SOCK);
+			log_err("%s/%s/%s", store_path, PATH_META, CONTROL_SOCK);
 		goto fail;
 	}
-	close(metafd);
+	close(sockfd);
+	close(rootfd);
 	return fd;
 fail:
 	saved = errno;
 	if (fd != -1)
 		close(fd);
-	close(metafd);
+	if (sockfd != -1)
+		close(sockfd);
+	close(rootfd);
 	errno = saved;
 	return -1;
 }

@@ -5,9 +5,12 @@
 #define CONTROL_SOCK "control.sock"
 
 /*
- * Connects to the master of the store at store_path. Returns the fd, or
- * -1 with errno: ENOENT or ECONNREFUSED when no master serves the store
- * (not logged), anything else logged.
+ * Connects to the master of the store at store_path. .mirrorfs and the
+ * socket are reached without following any symlink (openat2 with
+ * RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS), and the socket must be one.
+ * Returns the fd, or -1 with errno: ENOENT, ENOTDIR or ECONNREFUSED when
+ * no master serves the store (not logged), anything else (ELOOP for a
+ * symlink on the way) logged.
  */
 int control_connect(const char *store_path);
 

@@ -959,6 +959,35 @@ share_scan(struct sender *s, const struct result *scan)
 	return 0;
 }
 
+/*
+ * From now on this thread reads files as uid/gid (setfsuid is per
+ * thread). Each switch is read back: the kernel does not say when it
+ * refused one, and a refused switch would read the source with our own
+ * ids (root's). -1 logged, with the old ids back in place.
+ */
+static int
+read_as(uid_t uid, gid_t gid, uid_t *old_uid, gid_t *old_gid)
+{
+	*old_gid = (gid_t)setfsgid(gid);
+	if ((gid_t)setfsgid((gid_t)-1) != gid) {
+		log_errx("cannot read the source as group %lu: setfsgid was "
+		    "refused (mirrord needs CAP_SETGID): nothing is read",
+		    (unsigned long)gid);
+		setfsgid(*old_gid);
+		return -1;
+	}
+	*old_uid = (uid_t)setfsuid(uid);
+	if ((uid_t)setfsuid((uid_t)-1) != uid) {
+		log_errx("cannot read the source as user %lu: setfsuid was "
+		    "refused (mirrord needs CAP_SETUID): nothing is read",
+		    (unsigned long)uid);
+		setfsuid(*old_uid);
+		setfsgid(*old_gid);
+		return -1;
+	}
+	return 0;
+}
+
 int
 sender_run_peers(struct sender_peer *peers, size_t n, const char *source,
     const struct sender_opts *o)
@@ -971,11 +1000,8 @@ sender_run_peers(struct sender_peer *peers, size_t n, const char *source,
 	int rc = -1;
 
 	memset(&s, 0, sizeof(s));
-	if (o->as_user) {
-		/* setfsuid is per thread: only the sender's reads change. */
-		old_gid = (gid_t)setfsgid(o->fsgid);
-		old_uid = (uid_t)setfsuid(o->fsuid);
-	}
+	if (o->as_user && read_as(o->fsuid, o->fsgid, &old_uid, &old_gid) == -1)
+		return -1;
 	s.o = o;
 	s.peers = peers;
 	s.npeers = n;

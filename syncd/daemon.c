@@ -65,8 +65,13 @@ notify(const char *state)
 	close(fd);
 }
 
+/*
+ * The control socket: mode 0600, or 0660 and group control_group when
+ * one is configured (the socket's mode is the first fence; peer_allowed()
+ * is the one that holds).
+ */
 static int
-control_open(const char *path)
+control_open(const char *path, const struct config *cfg)
 {
 	struct sockaddr_un sa;
 	int fd;
@@ -85,7 +90,10 @@ control_open(const char *path)
 	}
 	unlink(path);	/* a socket left by a mirrord that ended */
 	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == -1 ||
-	    chmod(path, 0600) == -1 || listen(fd, 8) == -1) {
+	    (cfg->control_group != NULL &&
+	    chown(path, (uid_t)-1, cfg->control_gid) == -1) ||
+	    chmod(path, cfg->control_group != NULL ? 0660 : 0600) == -1 ||
+	    listen(fd, 8) == -1) {
 		log_err("control socket %s", path);
 		close(fd);
 		return -1;
@@ -108,6 +116,49 @@ find_set(struct daemon *d, const char *name)
 	return NULL;
 }
 
+/* True when gid is the peer's group or one of its supplementary groups. */
+static int
+peer_in_group(int fd, gid_t pgid, gid_t gid)
+{
+	gid_t groups[256];
+	socklen_t len = sizeof(groups);
+
+	if (pgid == gid)
+		return 1;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) == -1)
+		return 0;	/* ERANGE: more than 256 groups; not one of them */
+	for (size_t i = 0; i < len / sizeof(groups[0]); i++)
+		if (groups[i] == gid)
+			return 1;
+	return 0;
+}
+
+/*
+ * Who may use the control socket: root, mirrord's own user, and the
+ * members of [daemon] control_group. Anyone else is refused and logged.
+ */
+static int
+peer_allowed(const struct config *cfg, int fd)
+{
+	struct ucred cr;
+	socklen_t len = sizeof(cr);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) == -1) {
+		log_err("control socket: who connected");
+		return 0;
+	}
+	if (cr.uid == 0 || cr.uid == geteuid())
+		return 1;
+	if (cfg->control_group != NULL &&
+	    peer_in_group(fd, cr.gid, cfg->control_gid))
+		return 1;
+	log_warnx("control socket: refused pid %ld (uid %lu): only root%s%s "
+	    "may use it", (long)cr.pid, (unsigned long)cr.uid,
+	    cfg->control_group ? " and members of group " : "",
+	    cfg->control_group ? cfg->control_group : "");
+	return 0;
+}
+
 /* One request on the control socket, answered at once. */
 static void
 control_serve(struct daemon *d)
@@ -126,6 +177,11 @@ control_serve(struct daemon *d)
 		return;
 	}
 	c.timeout_ms = 2000;
+	if (!peer_allowed(&d->cfg, fd)) {
+		proto_send_error(&c, "refused: only root and the members of "
+		    "[daemon] control_group may use mirrord's control socket");
+		goto out;
+	}
 	if (proto_expect(&c, MSG_DAEMON, &p, &n) == -1 ||
 	    proto_decode_daemon(p, n, &op, &name, err, sizeof(err)) == -1)
 		goto out;
@@ -380,7 +436,7 @@ daemon_run(const char *conf)
 	if (d.cfg.listen && (d.listener = listener_open(&d.cfg)) == NULL)
 		goto out;
 	if (d.cfg.nfilesets > 0 &&
-	    (d.ctlfd = control_open(control_path(&d.cfg))) == -1)
+	    (d.ctlfd = control_open(control_path(&d.cfg), &d.cfg)) == -1)
 		goto out;
 	if (make_sets(&d, NULL, 0) == -1) {
 		log_errx("out of memory");

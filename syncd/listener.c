@@ -71,6 +71,8 @@ static int
 become(const char *user)
 {
 	struct passwd *pw = getpwnam(user);
+	uid_t ru, eu, su;
+	gid_t rg, eg, sg;
 
 	if (pw == NULL) {
 		log_errx("user '%s' does not exist", user);
@@ -79,6 +81,16 @@ become(const char *user)
 	if (initgroups(pw->pw_name, pw->pw_gid) == -1 ||
 	    setgid(pw->pw_gid) == -1 || setuid(pw->pw_uid) == -1) {
 		log_err("becoming user %s", user);
+		return -1;
+	}
+	/* Read back: every id is the user's, and root is not to be had again. */
+	if (getresuid(&ru, &eu, &su) == -1 || getresgid(&rg, &eg, &sg) == -1 ||
+	    ru != pw->pw_uid || eu != pw->pw_uid || su != pw->pw_uid ||
+	    rg != pw->pw_gid || eg != pw->pw_gid || sg != pw->pw_gid ||
+	    (pw->pw_uid != 0 && setuid(0) != -1)) {
+		log_errx("becoming user %s: the switch did not take (uid %lu, "
+		    "gid %lu)", user, (unsigned long)geteuid(),
+		    (unsigned long)getegid());
 		return -1;
 	}
 	return 0;
@@ -132,7 +144,9 @@ serve_client(const struct config *cfg, const uint8_t *key, int fd,
 		goto out;
 	}
 	if (sc->user != NULL && become(sc->user) == -1) {
-		proto_send_error(&c, "the store's user is not available");
+		snprintf(msg, sizeof(msg), "the store's user is not available: "
+		    "%.400s", log_last());
+		proto_send_error(&c, msg);
 		conn_flush(&c);
 		goto out;
 	}

@@ -47,3 +47,26 @@ serve() {
 	write_conf conf "127.0.0.1:$PORT" "$TC/key" "$@"
 	start_mirrord conf mirrord.log
 }
+
+# make_rsh FILE: a stand-in for ssh at FILE. Like ssh it takes options
+# (-l USER, -p PORT, -i KEY, -o OPT, and flags), then the host, then the
+# remote command, whose words it joins with spaces and runs with `sh -c`
+# as sshd does, here, with our binaries first on PATH. Each run appends
+# its argv, one word per line between "--- argv" and "--- end", to
+# $TC/rsh.argv.
+make_rsh() {
+	cat >"$1" <<STANDIN
+#!/bin/bash
+{ echo '--- argv'; printf '%s\n' "\$@"; echo '--- end'; } >>"$TC/rsh.argv"
+while [ \$# -gt 0 ]; do
+	case \$1 in
+	-l|-p|-i|-o) shift 2 ;;
+	-*) shift ;;
+	*) break ;;
+	esac
+done
+shift	# the host
+PATH="$BUILD:\$PATH" exec sh -c "\$*"
+STANDIN
+	chmod 755 "$1"
+}

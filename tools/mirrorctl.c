@@ -64,8 +64,12 @@ static const char sync_help[] =
 "crash-safely: every file in a STORE is always its old or its new version.\n"
 "Several STOREs are synced in parallel, reading SOURCE once. A STORE is:\n"
 "  PATH                          a local store (through its mount if mounted)\n"
-"  ssh://[USER@]HOST/PATH        runs `RSH HOST mirrord --serve PATH`\n"
-"  mirror://HOST[:PORT]/NAME     mirrord's [store NAME], default port 7878\n"
+"  ssh://[USER@]HOST[:PORT]/PATH runs `RSH [-p PORT] [-l USER] HOST mirrord\n"
+"                                --serve 'PATH'` (//PATH: absolute)\n"
+"  [USER@]HOST:PATH              the same, as in rsync and scp (a local name\n"
+"                                with a colon: ./a:b or /abs/a:b)\n"
+"  mirror://HOST[:PORT]/NAME     mirrord's [store NAME], default port 7878;\n"
+"                                the session is encrypted and authenticated\n"
 "\n"
 "  -n, --report          dry run: list what would be created, replaced,\n"
 "                        purged or skipped, and change nothing\n"
@@ -83,7 +87,9 @@ static const char sync_help[] =
 "      --progress        show progress on a terminal\n"
 "      --key FILE        pre-shared key for mirror:// (or $MIRRORFS_KEY);\n"
 "                        it must not be readable by group or others\n"
-"      --rsh CMD         remote shell for ssh:// (default: ssh)\n"
+"  -e, --rsh CMD         remote shell for ssh:// with its arguments, split\n"
+"                        into words without a shell, quotes as in rsync -e\n"
+"                        (default: ssh; e.g. -e 'ssh -p 2222 -i KEY')\n"
 "      --compress N      zstd level 1-19 over ssh:// and mirror://, 0 off\n"
 "                        (default 3); bytes sent counts bytes on the wire\n"
 "      --timeout S       give up a peer silent for S seconds (default 60)\n"
@@ -117,7 +123,6 @@ enum {
 	OPT_JSON,
 	OPT_PROGRESS,
 	OPT_KEY,
-	OPT_RSH,
 	OPT_COMPRESS,
 	OPT_TIMEOUT,
 	OPT_NO_WHOLE_FILE,
@@ -193,7 +198,7 @@ cmd_sync(int argc, char **argv)
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "progress", no_argument, NULL, OPT_PROGRESS },
 		{ "key", required_argument, NULL, OPT_KEY },
-		{ "rsh", required_argument, NULL, OPT_RSH },
+		{ "rsh", required_argument, NULL, 'e' },
 		{ "compress", required_argument, NULL, OPT_COMPRESS },
 		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 		{ "whole-file", no_argument, NULL, 'W' },
@@ -220,7 +225,7 @@ cmd_sync(int argc, char **argv)
 	o.filter = &filter;
 	o.flags = SESSION_XATTRS | SESSION_ACLS;
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "ncvqW", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "ncvqWe:", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'n': o.flags |= SESSION_REPORT; break;
 		case 'c': o.flags |= SESSION_CHECKSUM; break;
@@ -243,7 +248,7 @@ cmd_sync(int argc, char **argv)
 		case OPT_JSON: json = 1; break;
 		case OPT_PROGRESS: o.progress = 1; break;
 		case OPT_KEY: keyfile = optarg; break;
-		case OPT_RSH: no.rsh = optarg; break;
+		case 'e': no.rsh = optarg; break;
 		case OPT_COMPRESS:
 		case OPT_TIMEOUT: {
 			long v = strtol(optarg, &end, 10);

@@ -94,13 +94,12 @@ case_ssh_stand_in() {
 	generate_tree src 40 1
 	# A stand-in for ssh: runs the remote command here, like ssh localhost.
 	mkdir bin
-	printf '#!/bin/sh\nhost=$1; shift\necho "$host" >>"%s/rsh.log"\nPATH="%s:$PATH" exec sh -c "$*"\n' \
-		"$TC" "$BUILD" >bin/fake-ssh
-	chmod 755 bin/fake-ssh
+	make_rsh bin/fake-ssh
 	t_ctl sync --rsh "$TC/bin/fake-ssh" src "ssh://someone@example//$TC/store"
 	assert_rc 0
 	assert_trees_eq src store
-	assert_eq someone@example "$(cat rsh.log)"
+	assert_eq "--- argv|-l|someone|example|mirrord --serve '/$TC/store'|--- end" \
+		"$(paste -sd'|' rsh.argv)"
 	t_ctl sync --rsh "$TC/bin/fake-ssh" --json src "ssh://someone@example//$TC/store"
 	assert_json created 0 replaced 0
 }
