@@ -208,7 +208,7 @@ serve_client(void *arg)
 	char err[128];
 	uint8_t type;
 	size_t n;
-	int op, got;
+	int op, got, allowed;
 
 	if (conn_init(&c, cl->fd, cl->fd, "a client of the control socket") == -1) {
 		client_gone(cl);
@@ -216,6 +216,7 @@ serve_client(void *arg)
 		free(cl);
 		return NULL;
 	}
+	allowed = peer_allowed(sv, cl->fd);	/* a stranger is logged */
 	c.timeout_ms = CLIENT_REQUEST_MS;
 	got = conn_recv(&c, &type, &p, &n);
 	c.timeout_ms = 0;
@@ -224,7 +225,7 @@ serve_client(void *arg)
 	pthread_mutex_unlock(&sv->lock);
 	/* Refused after its request is read: a client that writes before
 	   it reads then sees why, not a broken pipe. */
-	if (got == 1 && !peer_allowed(sv, cl->fd)) {
+	if (!allowed) {
 		proto_send_error(&c, "refused: only root and the store's owner "
 		    "may use its control socket");
 		conn_flush(&c);

@@ -178,6 +178,9 @@ control_serve(struct daemon *d)
 	}
 	c.timeout_ms = 2000;
 	if (!peer_allowed(&d->cfg, fd)) {
+		/* Its request is read, unused: a client that writes before
+		   it reads then sees why, not a broken pipe. */
+		proto_expect(&c, MSG_DAEMON, &p, &n);
 		proto_send_error(&c, "refused: only root and the members of "
 		    "[daemon] control_group may use mirrord's control socket");
 		goto out;
