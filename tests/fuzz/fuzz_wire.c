@@ -1,4 +1,4 @@
-/* fuzz_wire: libFuzzer target for every decoder of untrusted bytes (frames, zstd, journal, config, deltas). */
+/* fuzz_wire: libFuzzer target for every decoder of untrusted bytes (frames, zstd, sealed records, journal, config, deltas). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -130,9 +130,15 @@ decode_frame(uint8_t type, const uint8_t *p, size_t n)
 	}
 }
 
-/* Reads data as a frame stream (compressed when zstd), decoding every frame. */
+/* The key of sealed seeds (make_seeds.c), both ways. */
+static const uint8_t fuzz_key[32] = "mirrorfs fuzz seal key, 32 bytes";
+
+/*
+ * Reads data as a frame stream (sealed records when sealed, compressed
+ * when zstd), decoding every frame.
+ */
 static void
-stream(const uint8_t *data, size_t size, int zstd)
+stream(const uint8_t *data, size_t size, int zstd, int sealed)
 {
 	const uint8_t *p;
 	struct conn c;
@@ -147,7 +153,8 @@ stream(const uint8_t *data, size_t size, int zstd)
 		close(fd);
 		return;
 	}
-	if (zstd == 0 || conn_compress(&c, 1) == 0)
+	if ((!sealed || conn_seal(&c, fuzz_key, fuzz_key) == 0) &&
+	    (zstd == 0 || conn_compress(&c, 1) == 0))
 		while (conn_recv(&c, &type, &p, &n) == 1)
 			decode_frame(type, p, n);
 	conn_release(&c);
@@ -247,9 +254,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size == 0)
 		return 0;
 	/* The first byte picks the decoder, so one corpus serves all. */
-	switch (data[0] % 6) {
-	case 0: stream(data + 1, size - 1, 0); break;
-	case 1: stream(data + 1, size - 1, 1); break;
+	switch (data[0] % 8) {
+	case 0: stream(data + 1, size - 1, 0, 0); break;
+	case 1: stream(data + 1, size - 1, 1, 0); break;
+	case 6: stream(data + 1, size - 1, 0, 1); break;
+	case 7: stream(data + 1, size - 1, 1, 1); break;
 	case 2: journal(data + 1, size - 1); break;
 	case 3: config(data + 1, size - 1); break;
 	case 4: signature(data + 1, size - 1); break;

@@ -76,9 +76,13 @@ all_frames(struct conn *c)
 	filter_release(&f);
 }
 
+/* The key of fuzz_wire.c's sealed streams, both ways. */
+static const uint8_t fuzz_key[32] = "mirrorfs fuzz seal key, 32 bytes";
+
 /* A seed file: the selector byte, then what fill writes. */
 static void
-stream_seed(const char *dir, const char *name, int selector, int zstd)
+stream_seed(const char *dir, const char *name, int selector, int zstd,
+    int sealed)
 {
 	char path[4096];
 	struct conn c;
@@ -92,6 +96,8 @@ stream_seed(const char *dir, const char *name, int selector, int zstd)
 		perror(path);
 		exit(1);
 	}
+	if (sealed && conn_seal(&c, fuzz_key, fuzz_key) == -1)
+		exit(1);
 	if (zstd)
 		conn_compress(&c, 3);
 	all_frames(&c);
@@ -227,8 +233,10 @@ main(int argc, char **argv)
 	}
 	log_init("make_seeds", LOG_ERROR);
 	mkdir(argv[1], 0755);
-	stream_seed(argv[1], "frames", 0, 0);
-	stream_seed(argv[1], "frames-zstd", 1, 1);
+	stream_seed(argv[1], "frames", 0, 0, 0);
+	stream_seed(argv[1], "frames-zstd", 1, 1, 0);
+	stream_seed(argv[1], "frames-sealed", 6, 0, 1);
+	stream_seed(argv[1], "frames-sealed-zstd", 7, 1, 1);
 	journal_seed(argv[1]);
 	config_seed(argv[1]);
 	delta_seeds(argv[1]);
