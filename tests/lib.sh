@@ -433,6 +433,18 @@ count_entries() {
 	find "$1" -mindepth 1 -path "$1/.mirrorfs" -prune -o -print | wc -l
 }
 
+# tree_sums DIR: every entry's path, type, mode and size, and every file's
+# SHA-256, less .mirrorfs (which a failed session may touch): what a user of
+# the store sees.
+tree_sums() {
+	(
+		cd "$1" &&
+			find . -path ./.mirrorfs -prune -o -printf '%p %y %m %s\n' | LC_ALL=C sort &&
+			find . -path ./.mirrorfs -prune -o -type f -print0 | LC_ALL=C sort -z |
+			xargs -0 -r sha256sum
+	)
+}
+
 # snapshot DIR: one line naming every entry's path, type, size, mtime, mode,
 # owner, link target and content checksum (including .mirrorfs), then an
 # md5 of it all.  Two equal snapshots mean nothing changed.

@@ -9,15 +9,6 @@ t_setup
 
 RELAY=$T_ROOT/tests/relay.py
 
-# sums DIR: every entry's type and mode, and every file's SHA-256 (less .mirrorfs).
-sums() {
-	(
-		cd "$1" &&
-			find . -path ./.mirrorfs -prune -o -printf '%p %y %m %s\n' | LC_ALL=C sort &&
-			find . -path ./.mirrorfs -prune -o -type f -print0 | LC_ALL=C sort -z |
-			xargs -0 -r sha256sum
-	)
-}
 
 # relay ARG...: tests/relay.py between us and mirrord ($PORT); sets RPORT.
 relay() {
@@ -40,12 +31,12 @@ setup_target() {
 	for i in 1 2 3 4 5 6; do head -c 262144 /dev/urandom >"src/f$i"; done
 	printf '#!/bin/sh\necho hello\n' >src/tool
 	chmod 755 src/tool
-	sums store >before
+	tree_sums store >before
 }
 
 # The store is as it was and holds no litter of the failed session.
 assert_untouched() {
-	sums store >after
+	tree_sums store >after
 	if ! cmp -s before after; then
 		diff before after >&2 || true
 		t_fail "the store changed"
@@ -92,7 +83,7 @@ case_replay() {
 	[ "$(stat -c %s session.bin)" -gt 200 ] || t_fail "nothing recorded"
 	t_ctl sync --key key --compress 0 src "mirror://127.0.0.1:$PORT/app"
 	assert_rc 0
-	sums store >before
+	tree_sums store >before
 	# 1. Played back whole to mirrord: the handshake no longer proves anything.
 	python3 - "$PORT" session.bin <<'PY'
 import socket, sys, time

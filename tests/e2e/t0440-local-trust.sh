@@ -13,15 +13,6 @@ NOBODY=65534
 # as_nobody CMD...: t_run CMD as uid/gid 65534 with no other group.
 as_nobody() { t_run setpriv --reuid=$NOBODY --regid=$NOBODY --clear-groups "$@"; }
 
-# sums DIR: every entry's type, mode and size, and every file's SHA-256 (less .mirrorfs).
-sums() {
-	(
-		cd "$1" &&
-			find . -path ./.mirrorfs -prune -o -printf '%p %y %m %s\n' | LC_ALL=C sort &&
-			find . -path ./.mirrorfs -prune -o -type f -print0 | LC_ALL=C sort -z |
-			xargs -0 -r sha256sum
-	)
-}
 
 case_control_sock_peer() {
 	t_is_root || t_skip "needs root to switch to an unprivileged user"
@@ -37,13 +28,13 @@ case_control_sock_peer() {
 	chmod 666 store/.mirrorfs/control.sock
 	echo planted >src/planted
 	chmod -R a+rX src
-	sums store >before
+	tree_sums store >before
 	as_nobody "$MIRRORCTL" sync src store
 	assert_rc 3
 	assert_grep "refused: only root and the store's owner may use its control socket" "$TC/err"
 	wait_for grep -qE "control socket: refused pid [0-9]+ \\(uid $NOBODY\\): only root and the store's owner \\(uid 0\\)" mirrorfs.log ||
 		t_fail "the mount did not log the refusal: $(cat mirrorfs.log)"
-	sums store >after
+	tree_sums store >after
 	cmp -s before after || t_fail "the store changed"
 	assert_missing mnt/planted
 	as_nobody "$MIRRORCTL" renamed store
@@ -63,7 +54,7 @@ case_control_sock_no_symlinks() {
 	mount_store store mnt
 	wait_for test -S store/.mirrorfs/control.sock || t_fail "no control socket"
 	echo planted >src/planted
-	sums store >before
+	tree_sums store >before
 	# A store whose .mirrorfs is a symlink to the mounted store's.
 	mkdir evil
 	ln -s ../store/.mirrorfs evil/.mirrorfs
@@ -82,7 +73,7 @@ case_control_sock_no_symlinks() {
 	t_ctl sync src evil3
 	assert_rc 3
 	assert_grep 'evil3/\.mirrorfs/control\.sock: not a socket' "$TC/err"
-	sums store >after
+	tree_sums store >after
 	cmp -s before after || t_fail "a session reached the mounted store through a symlink"
 	assert_missing mnt/planted
 	assert_missing evil/planted
@@ -158,12 +149,12 @@ case_user_gone() {
 	assert_trees_eq src store
 	userdel "$user"
 	echo new >src/new
-	sums store >before
+	tree_sums store >before
 	t_ctl sync-now -c conf app
 	assert_rc 0
 	wait_for sh -c "\"\$MIRRORCTL\" status -c conf --json | grep -q \"user '$user' does not exist\"" ||
 		t_fail "the session did not fail: $(last_error)"
-	sums store >after
+	tree_sums store >after
 	cmp -s before after || t_fail "the store changed"
 }
 

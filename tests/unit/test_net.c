@@ -85,17 +85,7 @@ static void
 parses(const char *text, int kind, const char *host, const char *port,
     const char *path)
 {
-	struct dest d;
-	char err[256] = "";
-
-	ck_assert_msg(dest_parse(text, &d, err, sizeof(err)) == 0,
-	    "%s refused: %s", text, err);
-	ck_assert_int_eq(d.kind, kind);
-	ck_assert_str_eq(d.text, text);
-	ck_assert_str_eq(d.user, "");
-	ck_assert_str_eq(d.host, host);
-	ck_assert_str_eq(d.port, port);
-	ck_assert_str_eq(d.path, path);
+	parses_user(text, kind, "", host, port, path);
 }
 
 static void
