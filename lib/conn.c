@@ -94,10 +94,11 @@ conn_compress(struct conn *c, int level)
 }
 
 int
-conn_seal(struct conn *c, const uint8_t *tx, const uint8_t *rx)
+conn_seal(struct conn *c, int cipher, const uint8_t *tx, const uint8_t *rx)
 {
 	/* What was read past the last plain frame is already sealed. */
-	c->seal = seal_alloc(tx, rx, c->rbuf + c->rstart, c->rend - c->rstart);
+	c->seal = seal_alloc((enum seal_cipher)cipher, tx, rx,
+	    c->rbuf + c->rstart, c->rend - c->rstart);
 	if (c->seal == NULL)
 		return -1;
 	c->rstart = c->rend = 0;

@@ -55,12 +55,14 @@ int conn_compress(struct conn *c, int level);
 
 /*
  * From now on, everything this side sends is sealed with tx and
- * everything it receives must open with rx (seal.h): a byte changed,
- * dropped, moved or added on the way fails the next receive, logged as
- * tampering by the peer. Call before conn_compress (compression happens
- * above the seal). Keys are copied. -1 on ENOMEM or a cipher failure.
+ * everything it receives must open with rx, with cipher (enum
+ * seal_cipher, seal.h): a byte changed, dropped, moved or added on the
+ * way fails the next receive, logged as tampering by the peer. Call
+ * before conn_compress (compression happens above the seal). Keys are
+ * copied. -1 on ENOMEM or a cipher failure.
  */
-int conn_seal(struct conn *c, const uint8_t *tx, const uint8_t *rx);
+int conn_seal(struct conn *c, int cipher, const uint8_t *tx,
+    const uint8_t *rx);
 
 /*
  * Forwards frames both ways between a and b until either side ends the

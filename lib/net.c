@@ -29,6 +29,10 @@
 #define NONCE_SIZE 32
 #define MAC_SIZE crypto_auth_hmacsha256_BYTES
 #define TRANSCRIPT_SIZE 32
+/* NET_CHALLENGE: the server's nonce, then the set of ciphers it runs. */
+#define CHALLENGE_SIZE (NONCE_SIZE + 1)
+/* NET_PROOF: the MAC; the client's also names the cipher it chose. */
+#define CLIENT_PROOF_SIZE (MAC_SIZE + 1)
 #define NET_MAGIC 0x4d524e54u	/* "MRNT" */
 
 /* A user or host name is one word for the remote shell, never an option. */
@@ -311,24 +315,32 @@ key_generate(const char *file)
 
 /*
  * The handshake transcript: a hash of the client's whole NET_OPEN payload
- * (version, compression, auth, store name, its nonce) and the server's
- * nonce. Proofs and session keys are bound to it, so neither a replayed
- * exchange nor a changed option passes.
+ * (version, compression, auth, store name, its nonce), the server's whole
+ * NET_CHALLENGE (its nonce and ciphers) and the cipher the client chose.
+ * Proofs and session keys are bound to it, so neither a replayed exchange
+ * nor a changed option or cipher passes. Begun before the NET_PROOF that
+ * names the cipher arrives (open points into the receive buffer).
  */
 static void
-transcript(uint8_t out[TRANSCRIPT_SIZE], const uint8_t *open, size_t nopen,
-    const uint8_t sn[NONCE_SIZE])
+transcript_begin(crypto_generichash_state *st, const uint8_t *open,
+    size_t nopen, const uint8_t *challenge)
 {
 	static const char label[] = "mirrorfs transport 4";
-	crypto_generichash_state st;
 	uint8_t len[4] = { nopen >> 24, nopen >> 16, nopen >> 8, nopen };
 
-	crypto_generichash_init(&st, NULL, 0, TRANSCRIPT_SIZE);
-	crypto_generichash_update(&st, (const uint8_t *)label, sizeof(label));
-	crypto_generichash_update(&st, len, sizeof(len));
-	crypto_generichash_update(&st, open, nopen);
-	crypto_generichash_update(&st, sn, NONCE_SIZE);
-	crypto_generichash_final(&st, out, TRANSCRIPT_SIZE);
+	crypto_generichash_init(st, NULL, 0, TRANSCRIPT_SIZE);
+	crypto_generichash_update(st, (const uint8_t *)label, sizeof(label));
+	crypto_generichash_update(st, len, sizeof(len));
+	crypto_generichash_update(st, open, nopen);
+	crypto_generichash_update(st, challenge, CHALLENGE_SIZE);
+}
+
+static void
+transcript_end(crypto_generichash_state *st, uint8_t cipher,
+    uint8_t out[TRANSCRIPT_SIZE])
+{
+	crypto_generichash_update(st, &cipher, 1);
+	crypto_generichash_final(st, out, TRANSCRIPT_SIZE);
 }
 
 /* The MAC one side shows: HMAC-SHA256 under the key of its role and the transcript. */
@@ -355,7 +367,7 @@ proof(uint8_t out[MAC_SIZE], const uint8_t *key, const char *role,
  */
 static int
 seal_session(struct conn *c, const uint8_t *key,
-    const uint8_t t[TRANSCRIPT_SIZE], int client)
+    const uint8_t t[TRANSCRIPT_SIZE], int cipher, int client)
 {
 	uint8_t master[crypto_kdf_KEYBYTES];
 	uint8_t c2s[SEAL_KEY_SIZE], s2c[SEAL_KEY_SIZE];
@@ -365,12 +377,16 @@ seal_session(struct conn *c, const uint8_t *key,
 	    NET_KEY_SIZE);
 	crypto_kdf_derive_from_key(c2s, sizeof(c2s), 1, "mrfsseal", master);
 	crypto_kdf_derive_from_key(s2c, sizeof(s2c), 2, "mrfsseal", master);
-	rc = client ? conn_seal(c, c2s, s2c) : conn_seal(c, s2c, c2s);
+	rc = client ? conn_seal(c, cipher, c2s, s2c) :
+	    conn_seal(c, cipher, s2c, c2s);
 	sodium_memzero(master, sizeof(master));
 	sodium_memzero(c2s, sizeof(c2s));
 	sodium_memzero(s2c, sizeof(s2c));
 	if (rc == -1)
 		log_errx("%s: the session could not be sealed", c->peer);
+	else
+		log_debug("%s: session sealed with %s", c->peer,
+		    seal_cipher_name(cipher));
 	return rc;
 }
 
@@ -389,24 +405,37 @@ send_open(struct conn *c, struct buf *b, const char *name, int level,
 	return r ? -1 : conn_flush(c);
 }
 
-/* The client's proof for mirror://, then the server's, then the seal. */
+/*
+ * For mirror://: the cipher, the client's proof, the server's, then the
+ * seal.
+ */
 static int
 client_prove(struct conn *c, const struct net_opts *o, const struct buf *open)
 {
-	uint8_t t[TRANSCRIPT_SIZE], mine[MAC_SIZE], want[MAC_SIZE];
+	uint8_t t[TRANSCRIPT_SIZE], mine[CLIENT_PROOF_SIZE], want[MAC_SIZE];
+	crypto_generichash_state st;
 	const uint8_t *p;
 	size_t n;
+	int cipher;
 
 	if (proto_expect(c, MSG_NET_CHALLENGE, &p, &n) == -1)
 		return -1;
-	if (n != NONCE_SIZE) {
+	if (n != CHALLENGE_SIZE) {
 		log_errx("%s: malformed challenge", c->peer);
 		return -1;
 	}
-	transcript(t, open->data, open->len, p);
+	cipher = seal_choose(seal_ciphers(), p[NONCE_SIZE]);
+	if (cipher == 0) {
+		log_errx("%s offers no cipher this side runs (set 0x%02x)",
+		    c->peer, p[NONCE_SIZE]);
+		return -1;
+	}
+	transcript_begin(&st, open->data, open->len, p);
+	transcript_end(&st, (uint8_t)cipher, t);
 	proof(mine, o->key, "client", t);
+	mine[MAC_SIZE] = (uint8_t)cipher;
 	proof(want, o->key, "server", t);
-	if (conn_send(c, MSG_NET_PROOF, mine, MAC_SIZE) == -1 ||
+	if (conn_send(c, MSG_NET_PROOF, mine, sizeof(mine)) == -1 ||
 	    conn_flush(c) == -1 ||
 	    proto_expect(c, MSG_NET_PROOF, &p, &n) == -1)
 		return -1;
@@ -415,7 +444,7 @@ client_prove(struct conn *c, const struct net_opts *o, const struct buf *open)
 		    "the server you meant", c->peer);
 		return -1;
 	}
-	return seal_session(c, o->key, t, 1);
+	return seal_session(c, o->key, t, cipher, 1);
 }
 
 /* The client's half of the handshake on an open connection. */
@@ -676,26 +705,36 @@ refuse(struct conn *c, const char *told, const char *logged)
 	return -1;
 }
 
-/* Checks the client's proof, proves ourselves and seals c. */
+/* Offers our ciphers, checks the client's proof and choice, proves ourselves, seals c. */
 static int
 server_prove(struct conn *c, const uint8_t *key, const struct net_open *o,
     const uint8_t *open, size_t nopen)
 {
-	uint8_t sn[NONCE_SIZE], t[TRANSCRIPT_SIZE], want[MAC_SIZE];
-	uint8_t mine[MAC_SIZE];
+	uint8_t challenge[CHALLENGE_SIZE], t[TRANSCRIPT_SIZE];
+	uint8_t want[MAC_SIZE], mine[MAC_SIZE];
+	crypto_generichash_state st;
+	unsigned ours = seal_ciphers();
 	const uint8_t *p;
 	char why[PATH_MAX + 64];
 	size_t n;
+	int cipher;
 
-	randombytes_buf(sn, sizeof(sn));
-	/* open points into the receive buffer: hash it before reading on. */
-	transcript(t, open, nopen, sn);
-	if (conn_send(c, MSG_NET_CHALLENGE, sn, NONCE_SIZE) == -1 ||
+	randombytes_buf(challenge, NONCE_SIZE);
+	challenge[NONCE_SIZE] = (uint8_t)ours;
+	transcript_begin(&st, open, nopen, challenge);
+	if (conn_send(c, MSG_NET_CHALLENGE, challenge, sizeof(challenge)) == -1 ||
 	    conn_flush(c) == -1 ||
 	    proto_expect(c, MSG_NET_PROOF, &p, &n) == -1)
 		return -1;
+	cipher = n == CLIENT_PROOF_SIZE ? p[MAC_SIZE] : 0;
+	if (cipher < 1 || cipher > 7 || (ours & (1u << cipher)) == 0) {
+		snprintf(why, sizeof(why), "a proof of %zu bytes or a cipher "
+		    "not offered (%d) for store '%s'", n, cipher, o->store);
+		return refuse(c, "authentication failed", why);
+	}
+	transcript_end(&st, (uint8_t)cipher, t);
 	proof(want, key, "client", t);
-	if (n != MAC_SIZE || sodium_memcmp(p, want, MAC_SIZE) != 0) {
+	if (sodium_memcmp(p, want, MAC_SIZE) != 0) {
 		snprintf(why, sizeof(why), "authentication failed (wrong key, "
 		    "or a replayed or altered handshake) for store '%s'",
 		    o->store);
@@ -705,7 +744,7 @@ server_prove(struct conn *c, const uint8_t *key, const struct net_open *o,
 	if (conn_send(c, MSG_NET_PROOF, mine, MAC_SIZE) == -1 ||
 	    conn_flush(c) == -1)
 		return -1;
-	return seal_session(c, key, t, 0);
+	return seal_session(c, key, t, cipher, 0);
 }
 
 int

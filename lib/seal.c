@@ -48,11 +48,46 @@ get_be32(const uint8_t *p)
 	    (uint32_t)p[2] << 8 | p[3];
 }
 
+unsigned
+seal_ciphers(void)
+{
+	unsigned set = 1u << SEAL_CHACHA20_POLY1305;
+
+	/* libsodium's probe: AES-NI and PCLMUL (x86). */
+	if (sodium_init() >= 0 && crypto_aead_aes256gcm_is_available())
+		set |= 1u << SEAL_AES256_GCM;
+	return set;
+}
+
+enum seal_cipher
+seal_choose(unsigned ours, unsigned theirs)
+{
+	unsigned both = ours & theirs;
+
+	if (both & (1u << SEAL_AES256_GCM))
+		return SEAL_AES256_GCM;
+	if (both & (1u << SEAL_CHACHA20_POLY1305))
+		return SEAL_CHACHA20_POLY1305;
+	return 0;
+}
+
+const char *
+seal_cipher_name(int cipher)
+{
+	switch (cipher) {
+	case SEAL_CHACHA20_POLY1305: return "ChaCha20-Poly1305";
+	case SEAL_AES256_GCM: return "AES-256-GCM";
+	}
+	return "?";
+}
+
 struct seal *
-seal_alloc(const uint8_t tx[SEAL_KEY_SIZE], const uint8_t rx[SEAL_KEY_SIZE],
-    const void *ahead, size_t nahead)
+seal_alloc(enum seal_cipher cipher, const uint8_t tx[SEAL_KEY_SIZE],
+    const uint8_t rx[SEAL_KEY_SIZE], const void *ahead, size_t nahead)
 {
 	struct seal *s = calloc(1, sizeof(*s));
+	const EVP_CIPHER *aead = cipher == SEAL_AES256_GCM ? EVP_aes_256_gcm() :
+	    cipher == SEAL_CHACHA20_POLY1305 ? EVP_chacha20_poly1305() : NULL;
 
 	if (s == NULL)
 		return NULL;
@@ -67,10 +102,11 @@ seal_alloc(const uint8_t tx[SEAL_KEY_SIZE], const uint8_t rx[SEAL_KEY_SIZE],
 		errno = ENOMEM;
 		goto fail;
 	}
-	if (EVP_EncryptInit_ex(s->enc, EVP_chacha20_poly1305(), NULL, tx,
-	    NULL) != 1 || EVP_DecryptInit_ex(s->dec, EVP_chacha20_poly1305(),
-	    NULL, rx, NULL) != 1) {
-		log_errx("ChaCha20-Poly1305 is not available from libcrypto");
+	if (aead == NULL || EVP_EncryptInit_ex(s->enc, aead, NULL, tx,
+	    NULL) != 1 || EVP_DecryptInit_ex(s->dec, aead, NULL, rx,
+	    NULL) != 1) {
+		log_errx("%s is not available from libcrypto",
+		    seal_cipher_name(cipher));
 		errno = ENOSYS;
 		goto fail;
 	}

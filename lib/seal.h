@@ -16,22 +16,44 @@
 #define SEAL_HEADER_SIZE 4
 
 /*
+ * The AEADs a seal can use (their numbers go on the wire, as a set of
+ * bits in the handshake): both with 32-byte keys, 12-byte nonces and
+ * 16-byte tags.
+ */
+enum seal_cipher {
+	SEAL_CHACHA20_POLY1305 = 1,	/* RFC 8439; fast everywhere */
+	SEAL_AES256_GCM = 2,		/* fastest where the CPU has AES */
+};
+
+/*
+ * The ciphers this machine runs fast, as bits (1 << cipher):
+ * ChaCha20-Poly1305 always, AES-256-GCM when the CPU has AES and
+ * carry-less multiply instructions.
+ */
+unsigned seal_ciphers(void);
+/* Of the ciphers both sides offer, the one to use; 0 when none. */
+enum seal_cipher seal_choose(unsigned ours, unsigned theirs);
+/* "ChaCha20-Poly1305", "AES-256-GCM" or "?". */
+const char *seal_cipher_name(int cipher);
+
+/*
  * One direction each way of a connection: records sealed with the send
  * key under nonces 0, 1, 2, ..., records opened with the receive key
  * under the same sequence. A record's length prefix is its additional
  * data, so no byte of the stream can change, move, vanish or appear
- * without the next open failing. ChaCha20-Poly1305 (RFC 8439). Used by
- * one thread at a time.
+ * without the next open failing. Used by one thread at a time.
  */
 struct seal;
 
 /*
- * A seal with its two keys (copied; the caller wipes its own), given the
- * wire bytes already read past the handshake (ahead, nahead), which are
- * records. NULL on ENOMEM or a cipher failure (logged).
+ * A seal with its cipher and two keys (copied; the caller wipes its
+ * own), given the wire bytes already read past the handshake (ahead,
+ * nahead), which are records. NULL on ENOMEM or a cipher failure
+ * (logged).
  */
-struct seal *seal_alloc(const uint8_t tx[SEAL_KEY_SIZE],
-    const uint8_t rx[SEAL_KEY_SIZE], const void *ahead, size_t nahead);
+struct seal *seal_alloc(enum seal_cipher cipher,
+    const uint8_t tx[SEAL_KEY_SIZE], const uint8_t rx[SEAL_KEY_SIZE],
+    const void *ahead, size_t nahead);
 /* Wipes the keys and frees s; NULL is a no-op. */
 void seal_free(struct seal *s);
 

@@ -13,6 +13,7 @@
 #include "log.h"
 #include "net.h"
 #include "proto.h"
+#include "seal.h"
 #include "xattr.h"
 
 /* Decodes one frame with the decoder of its type; frees what it made. */
@@ -153,7 +154,7 @@ stream(const uint8_t *data, size_t size, int zstd, int sealed)
 		close(fd);
 		return;
 	}
-	if ((!sealed || conn_seal(&c, fuzz_key, fuzz_key) == 0) &&
+	if ((!sealed || conn_seal(&c, SEAL_CHACHA20_POLY1305, fuzz_key, fuzz_key) == 0) &&
 	    (zstd == 0 || conn_compress(&c, 1) == 0))
 		while (conn_recv(&c, &type, &p, &n) == 1)
 			decode_frame(type, p, n);

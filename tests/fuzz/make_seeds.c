@@ -13,6 +13,7 @@
 #include "store/journal.h"
 #include "log.h"
 #include "proto.h"
+#include "seal.h"
 #include "store/master.h"
 
 static void
@@ -96,7 +97,7 @@ stream_seed(const char *dir, const char *name, int selector, int zstd,
 		perror(path);
 		exit(1);
 	}
-	if (sealed && conn_seal(&c, fuzz_key, fuzz_key) == -1)
+	if (sealed && conn_seal(&c, SEAL_CHACHA20_POLY1305, fuzz_key, fuzz_key) == -1)
 		exit(1);
 	if (zstd)
 		conn_compress(&c, 3);

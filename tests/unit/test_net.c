@@ -26,6 +26,7 @@
 #include "log.h"
 #include "net.h"
 #include "proto.h"
+#include "seal.h"
 #include "unit.h"
 
 #define NET_MAGIC 0x4d524e54u	/* "MRNT", documented in net.h's users */
@@ -831,7 +832,8 @@ END_TEST
 
 START_TEST(test_accept_wrong_proof)
 {
-	static const uint8_t zeros[32];
+	/* A MAC of zeros and a cipher every server runs. */
+	static const uint8_t zeros[33] = { [32] = SEAL_CHACHA20_POLY1305 };
 	struct raw_open ro;
 	const uint8_t *p;
 	size_t n;
@@ -840,7 +842,10 @@ START_TEST(test_accept_wrong_proof)
 	raw_open_init(&ro, "photos");
 	client_send_open(&ro);
 	client_expect(MSG_NET_CHALLENGE, &p, &n);
-	ck_assert_uint_eq(n, 32);
+	/* Its nonce, then the ciphers it runs: ChaCha20-Poly1305 always. */
+	ck_assert_uint_eq(n, 33);
+	ck_assert_uint_eq(p[32], seal_ciphers());
+	ck_assert(p[32] & (1u << SEAL_CHACHA20_POLY1305));
 	ck_assert_int_eq(conn_send(&cli, MSG_NET_PROOF, zeros, sizeof(zeros)),
 	    0);
 	ck_assert_int_eq(conn_flush(&cli), 0);
@@ -867,6 +872,34 @@ START_TEST(test_accept_short_proof)
 	ck_assert_int_eq(conn_flush(&cli), 0);
 	client_expect_error("authentication failed");
 	ck_assert_int_eq(server_join(), -1);
+}
+END_TEST
+
+/* A proof naming a cipher the server did not offer is refused. */
+START_TEST(test_accept_cipher_not_offered)
+{
+	static const uint8_t bad[] = { 0, 3, 7, 8, 200 };
+
+	for (size_t i = 0; i < sizeof(bad); i++) {
+		uint8_t proof[33] = { 0 };
+		struct raw_open ro;
+		const uint8_t *p;
+		size_t n;
+
+		server_start(test_key);
+		raw_open_init(&ro, "photos");
+		client_send_open(&ro);
+		client_expect(MSG_NET_CHALLENGE, &p, &n);
+		proof[32] = bad[i];
+		ck_assert_int_eq(conn_send(&cli, MSG_NET_PROOF, proof, 33), 0);
+		ck_assert_int_eq(conn_flush(&cli), 0);
+		client_expect_error("authentication failed");
+		ck_assert_int_eq(server_join(), -1);
+		ck_assert_msg(strstr(sv.last, "cipher not offered") != NULL,
+		    "server said '%s'", sv.last);
+		conn_release(&sv.srv);
+		conn_release(&cli);
+	}
 }
 END_TEST
 
@@ -1103,7 +1136,8 @@ END_TEST
 static void *
 fake_server_main(void *p)
 {
-	static const uint8_t zeros[32];
+	/* A nonce of zeros offering ChaCha20-Poly1305. */
+	static const uint8_t zeros[33] = { [32] = 1u << SEAL_CHACHA20_POLY1305 };
 	struct tcp_server *t = p;
 	const uint8_t *q;
 	uint8_t type;
@@ -1115,10 +1149,11 @@ fake_server_main(void *p)
 		return NULL;
 	t->s.srv.timeout_ms = 5000;
 	if (conn_recv(&t->s.srv, &type, &q, &n) != 1 || type != MSG_NET_OPEN ||
-	    conn_send(&t->s.srv, MSG_NET_CHALLENGE, zeros, 32) == -1 ||
+	    conn_send(&t->s.srv, MSG_NET_CHALLENGE, zeros, 33) == -1 ||
 	    conn_flush(&t->s.srv) == -1 ||
 	    conn_recv(&t->s.srv, &type, &q, &n) != 1 ||
-	    type != MSG_NET_PROOF || n != 32 ||
+	    type != MSG_NET_PROOF || n != 33 ||
+	    q[32] != SEAL_CHACHA20_POLY1305 ||
 	    conn_send(&t->s.srv, MSG_NET_PROOF, zeros, 32) == -1 ||
 	    conn_flush(&t->s.srv) == -1)
 		return NULL;
@@ -1191,6 +1226,7 @@ net_suite(void)
 	tcase_add_test(ac, test_accept_bad_version_or_level);
 	tcase_add_test(ac, test_accept_wrong_proof);
 	tcase_add_test(ac, test_accept_short_proof);
+	tcase_add_test(ac, test_accept_cipher_not_offered);
 	tcase_add_test(ac, test_accept_no_proof);
 	tcase_add_test(ac, test_accept_not_open);
 	tcase_add_test(ac, test_accept_garbage_open);

@@ -17,6 +17,15 @@
 #include "log.h"
 #include "seal.h"
 
+/* Every test runs once per cipher (_i of the loop test); the cipher of a
+ * seal is whatever libcrypto has, hardware or not. */
+static enum seal_cipher cipher;
+static void
+pick_cipher(int i)
+{
+	cipher = i == 0 ? SEAL_CHACHA20_POLY1305 : SEAL_AES256_GCM;
+}
+
 static const uint8_t ka[SEAL_KEY_SIZE] = { 1, 2, 3 };
 static const uint8_t kb[SEAL_KEY_SIZE] = { 9, 8, 7 };
 
@@ -60,6 +69,7 @@ pattern(size_t n)
 
 START_TEST(test_round_trip)
 {
+	pick_cipher(_i);
 	static const size_t sizes[] = { 1, 17, SEAL_RECORD_MAX - 1,
 	    SEAL_RECORD_MAX, SEAL_RECORD_MAX + 1, 3 * SEAL_RECORD_MAX + 5,
 	    1024 * 1024 };
@@ -70,8 +80,8 @@ START_TEST(test_round_trip)
 		for (size_t k = 0; k < sizeof(steps) / sizeof(steps[0]); k++) {
 			size_t n = sizes[i];
 			uint8_t *m = pattern(n), *out = malloc(n + 1);
-			struct seal *tx = seal_alloc(ka, kb, NULL, 0);
-			struct seal *rx = seal_alloc(kb, ka, NULL, 0);
+			struct seal *tx = seal_alloc(cipher, ka, kb, NULL, 0);
+			struct seal *rx = seal_alloc(cipher, kb, ka, NULL, 0);
 			struct buf w;
 
 			if (steps[k] == 1 && n > 70000)
@@ -98,8 +108,9 @@ END_TEST
 /* A reader with less room than a record gets it in pieces. */
 START_TEST(test_small_reader)
 {
+	pick_cipher(_i);
 	uint8_t *m = pattern(5000), out[5000];
-	struct seal *tx = seal_alloc(ka, kb, NULL, 0);
+	struct seal *tx = seal_alloc(cipher, ka, kb, NULL, 0);
 	struct seal *rx;
 	struct buf w;
 	size_t got = 0;
@@ -109,7 +120,7 @@ START_TEST(test_small_reader)
 	buf_init(&w);
 	ck_assert_int_eq(seal_push(tx, m, 5000, &w), 0);
 	/* Bytes read past the handshake are handed over at the start. */
-	rx = seal_alloc(kb, ka, w.data, w.len);
+	rx = seal_alloc(cipher, kb, ka, w.data, w.len);
 	ck_assert(seal_ready(rx));
 	while ((r = seal_pull(rx, out + got, 7, err, sizeof(err))) > 0)
 		got += (size_t)r;
@@ -127,7 +138,7 @@ END_TEST
 static void
 three(struct buf *w, size_t off[4])
 {
-	struct seal *tx = seal_alloc(ka, kb, NULL, 0);
+	struct seal *tx = seal_alloc(cipher, ka, kb, NULL, 0);
 	uint8_t *m = pattern(300);
 
 	buf_init(w);
@@ -144,7 +155,7 @@ three(struct buf *w, size_t off[4])
 static ssize_t
 open_wire(const uint8_t *wire, size_t n, char *err)
 {
-	struct seal *rx = seal_alloc(kb, ka, NULL, 0);
+	struct seal *rx = seal_alloc(cipher, kb, ka, NULL, 0);
 	uint8_t out[1024];
 	ssize_t r = feed_all(rx, wire, n, 1 << 20, out, sizeof(out), err);
 	int saved = errno;
@@ -156,6 +167,7 @@ open_wire(const uint8_t *wire, size_t n, char *err)
 
 START_TEST(test_every_flip_refused)
 {
+	pick_cipher(_i);
 	struct buf w;
 	size_t off[4];
 	char err[128];
@@ -176,6 +188,7 @@ END_TEST
 
 START_TEST(test_drop_repeat_reorder_inject)
 {
+	pick_cipher(_i);
 	uint8_t wire[4096];
 	struct buf w;
 	size_t off[4], len[3], n;
@@ -210,7 +223,7 @@ START_TEST(test_drop_repeat_reorder_inject)
 	ck_assert_int_eq(open_wire(wire, n, err), -1);
 	/* A record sealed under the other direction's key. */
 	{
-		struct seal *other = seal_alloc(kb, ka, NULL, 0);
+		struct seal *other = seal_alloc(cipher, kb, ka, NULL, 0);
 		struct buf o;
 
 		buf_init(&o);
@@ -225,10 +238,11 @@ END_TEST
 
 START_TEST(test_bad_length_and_cut)
 {
+	pick_cipher(_i);
 	static const uint8_t zero_len[] = { 0, 0, 0, 0 };
 	static const uint8_t tag_only[] = { 0, 0, 0, SEAL_TAG_SIZE };
 	static const uint8_t huge[] = { 0, 2, 0, 0 };
-	struct seal *rx = seal_alloc(kb, ka, huge, sizeof(huge));
+	struct seal *rx = seal_alloc(cipher, kb, ka, huge, sizeof(huge));
 	struct buf w;
 	size_t off[4];
 	char err[128];
@@ -243,7 +257,7 @@ START_TEST(test_bad_length_and_cut)
 	ck_assert_int_eq(open_wire(tag_only, 4, err), -1);
 	/* A cut record is partial: the conn calls an end there a cut. */
 	three(&w, off);
-	rx = seal_alloc(kb, ka, w.data, off[1] + 5);
+	rx = seal_alloc(cipher, kb, ka, w.data, off[1] + 5);
 	ck_assert_int_eq(seal_pull(rx, (uint8_t[200]){ 0 }, 200, err,
 	    sizeof(err)), 100);
 	ck_assert_int_eq(seal_pull(rx, (uint8_t[200]){ 0 }, 200, err,
@@ -265,8 +279,8 @@ sealed_pair(struct conn *a, struct conn *b, int level)
 	ck_assert_int_eq(conn_init(a, sv[0], sv[0], "a"), 0);
 	ck_assert_int_eq(conn_init(b, sv[1], sv[1], "b"), 0);
 	a->timeout_ms = b->timeout_ms = 5000;
-	ck_assert_int_eq(conn_seal(a, ka, kb), 0);
-	ck_assert_int_eq(conn_seal(b, kb, ka), 0);
+	ck_assert_int_eq(conn_seal(a, cipher, ka, kb), 0);
+	ck_assert_int_eq(conn_seal(b, cipher, kb, ka), 0);
 	if (level > 0) {
 		ck_assert_int_eq(conn_compress(a, level), 0);
 		ck_assert_int_eq(conn_compress(b, level), 0);
@@ -290,6 +304,7 @@ echo_main(void *arg)
 
 START_TEST(test_conn_frames)
 {
+	pick_cipher(_i);
 	static const size_t sizes[] = { 0, 1, 100, 65535, 65536, 300000,
 	    CONN_MAX_FRAME - 1 };
 	uint8_t *m = pattern(CONN_MAX_FRAME);
@@ -331,10 +346,11 @@ END_TEST
 /* A byte flipped on the wire fails the receive, naming the peer. */
 START_TEST(test_conn_tampered)
 {
+	pick_cipher(_i);
 	uint8_t wire[256], type;
 	const uint8_t *p;
 	struct conn a;
-	struct seal *tx = seal_alloc(kb, ka, NULL, 0);
+	struct seal *tx = seal_alloc(cipher, kb, ka, NULL, 0);
 	struct buf w;
 	int sv[2];
 	size_t n;
@@ -348,7 +364,7 @@ START_TEST(test_conn_tampered)
 	    sv), 0);
 	ck_assert_int_eq(conn_init(&a, sv[0], sv[0], "the peer"), 0);
 	a.timeout_ms = 5000;
-	ck_assert_int_eq(conn_seal(&a, ka, kb), 0);
+	ck_assert_int_eq(conn_seal(&a, cipher, ka, kb), 0);
 	ck_assert_int_eq(write(sv[1], wire, w.len), (ssize_t)w.len);
 	ck_assert_int_eq(conn_recv(&a, &type, &p, &n), -1);
 	ck_assert_msg(strstr(log_last(), "the peer") != NULL &&
@@ -358,7 +374,7 @@ START_TEST(test_conn_tampered)
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
 	    sv), 0);
 	ck_assert_int_eq(conn_init(&a, sv[0], sv[0], "the peer"), 0);
-	ck_assert_int_eq(conn_seal(&a, ka, kb), 0);
+	ck_assert_int_eq(conn_seal(&a, cipher, ka, kb), 0);
 	ck_assert_int_eq(write(sv[1], w.data, w.len), (ssize_t)w.len);
 	ck_assert_int_eq(conn_recv(&a, &type, &p, &n), 1);
 	ck_assert_uint_eq(type, 9);
@@ -373,6 +389,22 @@ START_TEST(test_conn_tampered)
 }
 END_TEST
 
+START_TEST(test_choose)
+{
+	const unsigned c = 1u << SEAL_CHACHA20_POLY1305, a = 1u << SEAL_AES256_GCM;
+
+	/* AES-256-GCM only when both ends run it fast; else ChaCha20. */
+	ck_assert_int_eq(seal_choose(c | a, c | a), SEAL_AES256_GCM);
+	ck_assert_int_eq(seal_choose(c | a, c), SEAL_CHACHA20_POLY1305);
+	ck_assert_int_eq(seal_choose(c, c | a), SEAL_CHACHA20_POLY1305);
+	ck_assert_int_eq(seal_choose(c, 0), 0);
+	ck_assert_int_eq(seal_choose(a, c), 0);
+	ck_assert(seal_ciphers() & c);
+	ck_assert_str_eq(seal_cipher_name(SEAL_AES256_GCM), "AES-256-GCM");
+	ck_assert_ptr_null(seal_alloc(0, ka, kb, NULL, 0));
+}
+END_TEST
+
 static Suite *
 seal_suite(void)
 {
@@ -380,13 +412,14 @@ seal_suite(void)
 	TCase *tc = tcase_create("core");
 
 	tcase_set_timeout(tc, 60);
-	tcase_add_test(tc, test_round_trip);
-	tcase_add_test(tc, test_small_reader);
-	tcase_add_test(tc, test_every_flip_refused);
-	tcase_add_test(tc, test_drop_repeat_reorder_inject);
-	tcase_add_test(tc, test_bad_length_and_cut);
-	tcase_add_test(tc, test_conn_frames);
-	tcase_add_test(tc, test_conn_tampered);
+	tcase_add_loop_test(tc, test_round_trip, 0, 2);
+	tcase_add_loop_test(tc, test_small_reader, 0, 2);
+	tcase_add_loop_test(tc, test_every_flip_refused, 0, 2);
+	tcase_add_loop_test(tc, test_drop_repeat_reorder_inject, 0, 2);
+	tcase_add_loop_test(tc, test_bad_length_and_cut, 0, 2);
+	tcase_add_loop_test(tc, test_conn_frames, 0, 2);
+	tcase_add_loop_test(tc, test_conn_tampered, 0, 2);
+	tcase_add_test(tc, test_choose);
 	suite_add_tcase(s, tc);
 	return s;
 }
