@@ -19,6 +19,8 @@
 /* Payloads this large skip the copy into the write buffer. */
 #define CONN_DIRECT_MIN (64 * 1024)
 #define CONN_ZIN_SIZE (128 * 1024)
+/* Sealed and written in pieces of this much (a few records). */
+#define CONN_SEAL_PIECE (4 * SEAL_RECORD_MAX)
 /* What ZSTD_decompressStream asks for between blocks: a block header. */
 #define ZSTD_BLOCK_HEADER 3
 
@@ -132,7 +134,10 @@ conn_write_raw(struct conn *c, struct iovec *iov, int iovcnt)
 	return 0;
 }
 
-/* Writes the iovecs whole: sealed into records first when sealing. */
+/*
+ * Writes the iovecs whole: sealed into records first when sealing, a
+ * piece at a time, so that what the kernel copies out is still in cache.
+ */
 static int
 conn_writev_all(struct conn *c, struct iovec *iov, int iovcnt)
 {
@@ -140,14 +145,24 @@ conn_writev_all(struct conn *c, struct iovec *iov, int iovcnt)
 
 	if (c->seal == NULL)
 		return conn_write_raw(c, iov, iovcnt);
-	buf_reset(&c->sout);
-	for (int i = 0; i < iovcnt; i++)
-		if (seal_push(c->seal, iov[i].iov_base, iov[i].iov_len,
-		    &c->sout) == -1)
-			return -1;
-	out.iov_base = c->sout.data;
-	out.iov_len = c->sout.len;
-	return conn_write_raw(c, &out, 1);
+	for (int i = 0; i < iovcnt; i++) {
+		const uint8_t *p = iov[i].iov_base;
+		size_t left = iov[i].iov_len, k;
+
+		while (left > 0) {
+			k = left < CONN_SEAL_PIECE ? left : CONN_SEAL_PIECE;
+			buf_reset(&c->sout);
+			if (seal_push(c->seal, p, k, &c->sout) == -1)
+				return -1;
+			out.iov_base = c->sout.data;
+			out.iov_len = c->sout.len;
+			if (conn_write_raw(c, &out, 1) == -1)
+				return -1;
+			p += k;
+			left -= k;
+		}
+	}
+	return 0;
 }
 
 /* Compresses all of wbuf into zout, ending on a flushed zstd block. */
