@@ -38,7 +38,7 @@ case_bad_option() {
 	assert_rc 2
 	t_ctl sync src store ssh://
 	assert_rc 2
-	assert_grep 'ssh://\[USER@\]HOST/PATH' "$TC/err"
+	assert_grep 'ssh://\[USER@\]HOST\[:PORT\]/PATH' "$TC/err"
 	t_ctl sync src store mirror://host/a/b
 	assert_rc 2
 	assert_grep "a store name has no '/'" "$TC/err"
