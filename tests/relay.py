@@ -15,6 +15,7 @@ of at least 60,000 bytes (a DATA record):
   --mode flip      flip one bit in the middle of that record
   --mode drop      leave that record out
   --mode inject    send a record of random bytes (with a good length) first
+  --mode swap      send it after the record that follows it (reordered)
   --mode replay    send, after the live handshake, the records of the
                    session recorded in --replay FILE instead of the client's
 
@@ -103,6 +104,11 @@ class Relay:
         if a.mode == "drop":
             self.say("dropped record %d (%d bytes)" % (self.nrec, len(body)))
             return True
+        if a.mode == "swap":
+            self.held = hdr + body
+            self.say("held back record %d (%d bytes) to send it after the next"
+                     % (self.nrec, len(body)))
+            return True
         if a.mode == "inject":
             self.say("injected a record of %d random bytes before record %d"
                      % (len(body), self.nrec))
@@ -125,6 +131,7 @@ class Relay:
             self.say("sent %d bytes of a recorded session's records" % len(records))
             ok = self.out(srv, records, False)
         self.nrec = 0
+        self.held = None
         big = 0
         while ok:
             hdr = read_exact(cli, 4)
@@ -141,6 +148,9 @@ class Relay:
                 ok = self.tamper(hdr, body, srv)
             else:
                 ok = self.out(srv, hdr + body, True)
+                if ok and self.held is not None:
+                    ok = self.out(srv, self.held, True)
+                    self.held = None
             self.nrec += 1
             if len(body) < n:
                 break
@@ -167,7 +177,7 @@ def main():
     p.add_argument("--port-file", required=True)
     p.add_argument("--log", required=True)
     p.add_argument("--mode", default="pass",
-                   choices=["pass", "flip", "drop", "inject", "replay"])
+                   choices=["pass", "flip", "drop", "inject", "swap", "replay"])
     p.add_argument("--nth", type=int, default=3)
     p.add_argument("--record")
     p.add_argument("--replay")
