@@ -110,7 +110,8 @@ seal_alloc(enum seal_cipher cipher, const uint8_t tx[SEAL_KEY_SIZE],
 		errno = ENOSYS;
 		goto fail;
 	}
-	memcpy(s->in, ahead, nahead);
+	if (nahead > 0)
+		memcpy(s->in, ahead, nahead);
 	s->in_end = nahead;
 	return s;
 fail:
