@@ -830,48 +830,47 @@ START_TEST(test_accept_bad_version_or_level)
 }
 END_TEST
 
-START_TEST(test_accept_wrong_proof)
+/*
+ * Opens a session with the server (test_key), checks its challenge (its
+ * nonce, then the ciphers it runs: ChaCha20-Poly1305 always), answers
+ * with proof (n bytes) and expects the refusal every failed proof gets.
+ */
+static void
+refused_proof(const void *proof, size_t n)
 {
-	/* A MAC of zeros and a cipher every server runs. */
-	static const uint8_t zeros[33] = { [32] = SEAL_CHACHA20_POLY1305 };
 	struct raw_open ro;
 	const uint8_t *p;
-	size_t n;
+	size_t len;
 
 	server_start(test_key);
 	raw_open_init(&ro, "photos");
 	client_send_open(&ro);
-	client_expect(MSG_NET_CHALLENGE, &p, &n);
-	/* Its nonce, then the ciphers it runs: ChaCha20-Poly1305 always. */
-	ck_assert_uint_eq(n, 33);
+	client_expect(MSG_NET_CHALLENGE, &p, &len);
+	ck_assert_uint_eq(len, 33);
 	ck_assert_uint_eq(p[32], seal_ciphers());
 	ck_assert(p[32] & (1u << SEAL_CHACHA20_POLY1305));
-	ck_assert_int_eq(conn_send(&cli, MSG_NET_PROOF, zeros, sizeof(zeros)),
-	    0);
+	ck_assert_int_eq(conn_send(&cli, MSG_NET_PROOF, proof, n), 0);
 	ck_assert_int_eq(conn_flush(&cli), 0);
 	/* The client learns nothing but this. */
 	client_expect_error("authentication failed");
 	ck_assert_int_eq(server_join(), -1);
+	ck_assert_str_eq(sv.name, "");
+}
+
+START_TEST(test_accept_wrong_proof)
+{
+	/* A MAC of zeros and a cipher every server runs. */
+	static const uint8_t zeros[33] = { [32] = SEAL_CHACHA20_POLY1305 };
+
+	refused_proof(zeros, sizeof(zeros));
 	ck_assert_msg(strstr(sv.last, "authentication failed") != NULL,
 	    "server said '%s'", sv.last);
-	ck_assert_str_eq(sv.name, "");
 }
 END_TEST
 
 START_TEST(test_accept_short_proof)
 {
-	struct raw_open ro;
-	const uint8_t *p;
-	size_t n;
-
-	server_start(test_key);
-	raw_open_init(&ro, "photos");
-	client_send_open(&ro);
-	client_expect(MSG_NET_CHALLENGE, &p, &n);
-	ck_assert_int_eq(conn_send(&cli, MSG_NET_PROOF, "x", 1), 0);
-	ck_assert_int_eq(conn_flush(&cli), 0);
-	client_expect_error("authentication failed");
-	ck_assert_int_eq(server_join(), -1);
+	refused_proof("x", 1);
 }
 END_TEST
 
@@ -882,19 +881,9 @@ START_TEST(test_accept_cipher_not_offered)
 
 	for (size_t i = 0; i < sizeof(bad); i++) {
 		uint8_t proof[33] = { 0 };
-		struct raw_open ro;
-		const uint8_t *p;
-		size_t n;
 
-		server_start(test_key);
-		raw_open_init(&ro, "photos");
-		client_send_open(&ro);
-		client_expect(MSG_NET_CHALLENGE, &p, &n);
 		proof[32] = bad[i];
-		ck_assert_int_eq(conn_send(&cli, MSG_NET_PROOF, proof, 33), 0);
-		ck_assert_int_eq(conn_flush(&cli), 0);
-		client_expect_error("authentication failed");
-		ck_assert_int_eq(server_join(), -1);
+		refused_proof(proof, sizeof(proof));
 		ck_assert_msg(strstr(sv.last, "cipher not offered") != NULL,
 		    "server said '%s'", sv.last);
 		conn_release(&sv.srv);
