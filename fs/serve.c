@@ -53,8 +53,14 @@ client_gone(struct client *cl)
 	pthread_mutex_unlock(&sv->lock);
 }
 
+/*
+ * A session from a client (mirrorctl, or mirrord passing a peer's
+ * session on): each of its frames must come within timeout_s (0: the
+ * default), so a client gone silent never keeps the store's session
+ * lock.
+ */
 static int
-serve_session(struct server *sv, struct conn *c)
+serve_session(struct server *sv, struct conn *c, uint32_t timeout_s)
 {
 	struct commit_observer owner;
 	struct receiver_target t = {
@@ -65,6 +71,7 @@ serve_session(struct server *sv, struct conn *c)
 	int rc;
 
 	owner_init(&owner, sv->m);
+	c->timeout_ms = (int)(timeout_s ? timeout_s : SESSION_TIMEOUT_S) * 1000;
 	pthread_mutex_lock(&sv->m->session_lock);
 	rc = receiver_run(c, &t);
 	pthread_mutex_unlock(&sv->m->session_lock);
@@ -208,6 +215,7 @@ serve_client(void *arg)
 	char err[128];
 	uint8_t type;
 	size_t n;
+	uint32_t timeout_s;
 	int op, got, allowed;
 
 	if (conn_init(&c, cl->fd, cl->fd, "a client of the control socket") == -1) {
@@ -230,9 +238,9 @@ serve_client(void *arg)
 		    "may use its control socket");
 		conn_flush(&c);
 	} else if (got == 1 && type == MSG_CTL &&
-	    proto_decode_ctl(p, n, &op, err, sizeof(err)) == 0) {
+	    proto_decode_ctl(p, n, &op, &timeout_s, err, sizeof(err)) == 0) {
 		if (op == CTL_SESSION)
-			serve_session(sv, &c);
+			serve_session(sv, &c, timeout_s);
 		else if (op == CTL_RENAMED)
 			serve_renamed(sv, &c);
 		else if (op == CTL_SUBSCRIBE)

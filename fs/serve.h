@@ -13,6 +13,8 @@ void server_stop(struct server *sv);
 
 /* How long a slave mount may take to answer the master. */
 #define SLAVE_TIMEOUT_MS 10000
+/* How long a session's client may be silent, when it does not say (CTL). */
+#define SESSION_TIMEOUT_S 120
 
 /* Closes every slave's subscription (after the store lock is released). */
 void server_drop_slaves(struct mount *m);

@@ -327,7 +327,7 @@ subscribe_once(struct subscription *sub, int fd)
 		return -1;
 	}
 	sub->conn.timeout_ms = 10000;
-	if (proto_send_ctl(&sub->conn, CTL_SUBSCRIBE) == -1 ||
+	if (proto_send_ctl(&sub->conn, CTL_SUBSCRIBE, 0) == -1 ||
 	    conn_flush(&sub->conn) == -1 ||
 	    conn_recv(&sub->conn, &type, &p, &n) != 1 || type != MSG_SUB_ACK) {
 		log_errx("%s: the master refused this mount", sub->m->store_path);

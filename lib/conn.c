@@ -2,9 +2,12 @@
 #include "conn.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <poll.h>
+#include <time.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -24,6 +27,61 @@
 /* What ZSTD_decompressStream asks for between blocks: a block header. */
 #define ZSTD_BLOCK_HEADER 3
 
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The deadline of an operation starting now, or 0 when there is none. */
+static int64_t
+deadline_of(const struct conn *c)
+{
+	return c->timeout_ms > 0 ? now_ms() + c->timeout_ms : 0;
+}
+
+/*
+ * Waits until fd is ready for events, up to deadline (0: no limit).
+ * 0, or -1 with ETIMEDOUT (logged: what the peer did not do, naming it).
+ */
+static int
+wait_ready(struct conn *c, int fd, short events, int64_t deadline,
+    const char *what)
+{
+	struct pollfd pfd = { .fd = fd, .events = events };
+	int64_t left;
+	int r;
+
+	for (;;) {
+		left = deadline ? deadline - now_ms() : -1;
+		if (deadline && left <= 0) {
+			errno = ETIMEDOUT;
+			log_errx("%s %s within %d s", c->peer, what,
+			    c->timeout_ms / 1000);
+			return -1;
+		}
+		r = poll(&pfd, 1, left > INT32_MAX ? INT32_MAX : (int)left);
+		if (r > 0)
+			return 0;
+		if (r == -1 && errno != EINTR) {
+			log_err("waiting for %s", c->peer);
+			return -1;
+		}
+	}
+}
+
+static void
+nonblocking(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl != -1 && !(fl & O_NONBLOCK))
+		fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+}
+
 int
 conn_init(struct conn *c, int rfd, int wfd, const char *peer)
 {
@@ -40,7 +98,29 @@ conn_init(struct conn *c, int rfd, int wfd, const char *peer)
 		free(c->rbuf);
 		return -1;
 	}
+	nonblocking(rfd);
+	nonblocking(wfd);
 	return 0;
+}
+
+/*
+ * Reaps the remote shell, which saw its input end: given CONN_REAP_MS to
+ * exit, then killed, so a peer that stopped answering never holds us.
+ */
+static void
+reap_child(struct conn *c)
+{
+	int64_t until = now_ms() + CONN_REAP_MS;
+	pid_t r;
+
+	while ((r = waitpid(c->child, NULL, WNOHANG)) == 0 && now_ms() < until)
+		usleep(20000);
+	if (r == 0) {
+		log_warnx("%s: its remote shell (pid %ld) did not end; killed",
+		    c->peer ? c->peer : "a peer", (long)c->child);
+		kill(c->child, SIGKILL);
+		waitpid(c->child, NULL, 0);
+	}
 }
 
 void
@@ -52,7 +132,7 @@ conn_release(struct conn *c)
 		close(c->wfd);
 	c->rfd = c->wfd = -1;
 	if (c->child > 0)
-		waitpid(c->child, NULL, 0);	/* it saw EOF on its stdin */
+		reap_child(c);
 	c->child = 0;
 	buf_release(&c->wbuf);
 	buf_release(&c->zout);
@@ -110,6 +190,7 @@ conn_seal(struct conn *c, int cipher, const uint8_t *tx, const uint8_t *rx)
 static int
 conn_write_raw(struct conn *c, struct iovec *iov, int iovcnt)
 {
+	int64_t deadline = deadline_of(c);
 	ssize_t n;
 
 	while (iovcnt > 0) {
@@ -117,6 +198,12 @@ conn_write_raw(struct conn *c, struct iovec *iov, int iovcnt)
 		if (n == -1) {
 			if (errno == EINTR)
 				continue;
+			if (errno == EAGAIN) {
+				if (wait_ready(c, c->wfd, POLLOUT, deadline,
+				    "took nothing we sent") == -1)
+					return -1;
+				continue;
+			}
 			log_err("sending to %s", c->peer);
 			return -1;
 		}
@@ -249,27 +336,6 @@ conn_send(struct conn *c, uint8_t type, const void *payload, size_t len)
 	return 0;
 }
 
-/* Waits until rfd is readable, at most timeout_ms. 0, or -1 (logged). */
-static int
-conn_wait(struct conn *c)
-{
-	struct pollfd pfd = { .fd = c->rfd, .events = POLLIN };
-	int r;
-
-	if (c->timeout_ms <= 0)
-		return 0;
-	do
-		r = poll(&pfd, 1, c->timeout_ms);
-	while (r == -1 && errno == EINTR);
-	if (r == 0) {
-		errno = ETIMEDOUT;
-		log_errx("%s did not answer within %d s", c->peer,
-		    c->timeout_ms / 1000);
-		return -1;
-	}
-	return 0;
-}
-
 /*
  * Reads what arrives next into dst (at most cap bytes): opened records
  * when sealed. Returns the bytes read, 0 at the end of the stream, or -1
@@ -295,11 +361,15 @@ conn_read(struct conn *c, uint8_t *dst, size_t cap)
 				return n;
 			space = seal_space(c->seal, &room);
 		}
-		if (conn_wait(c) == -1)
-			return -1;
 		do
 			n = read(c->rfd, space, room);
 		while (n == -1 && errno == EINTR);
+		if (n == -1 && errno == EAGAIN) {
+			if (wait_ready(c, c->rfd, POLLIN, c->rdeadline,
+			    "did not send a whole frame") == -1)
+				return -1;
+			continue;
+		}
 		if (n == -1) {
 			log_err("receiving from %s", c->peer);
 			return -1;
@@ -394,6 +464,7 @@ conn_recv(struct conn *c, uint8_t *type, const uint8_t **payload,
 	uint32_t flen = 0;
 	ssize_t n;
 
+	c->rdeadline = deadline_of(c);
 	for (;;) {
 		size_t have = c->rend - c->rstart;
 
@@ -469,16 +540,27 @@ relay_some(struct conn *from, struct conn *to, conn_seen_fn *seen, void *arg)
 int
 conn_relay(struct conn *a, struct conn *b, conn_seen_fn *seen, void *arg)
 {
+	int quiet = a->timeout_ms > b->timeout_ms ? a->timeout_ms :
+	    b->timeout_ms;
 	struct pollfd pfd[2];
 	int r;
 
+	if (a->timeout_ms == 0 || b->timeout_ms == 0)
+		quiet = -1;	/* one side waits as long as it must */
 	for (;;) {
 		pfd[0].fd = a->rfd;
 		pfd[1].fd = b->rfd;
 		pfd[0].events = pfd[1].events = POLLIN;
 		pfd[0].revents = pfd[1].revents = 0;
-		if (!conn_buffered(a) && !conn_buffered(b) &&
-		    poll(pfd, 2, -1) == -1) {
+		r = conn_buffered(a) || conn_buffered(b) ? 1 :
+		    poll(pfd, 2, quiet);
+		if (r == 0) {
+			errno = ETIMEDOUT;
+			log_errx("neither %s nor %s said anything within %d s",
+			    a->peer, b->peer, quiet / 1000);
+			return -1;
+		}
+		if (r == -1) {
 			if (errno == EINTR)
 				continue;
 			log_err("relaying between %s and %s", a->peer, b->peer);

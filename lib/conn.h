@@ -26,7 +26,13 @@ struct conn {
 	size_t rend;
 	uint64_t bytes_out;
 	uint64_t bytes_in;
-	int timeout_ms;		/* a receive waits at most this long; 0: forever */
+	/*
+	 * A whole frame must arrive, and a whole flush be taken, within
+	 * timeout_ms (0: no limit): one byte now and then never keeps a
+	 * silent peer alive. The descriptors are non-blocking.
+	 */
+	int timeout_ms;
+	int64_t rdeadline;	/* the frame being received (CLOCK_MONOTONIC ms) */
 	pid_t child;		/* a remote shell serving this conn, reaped on release */
 	/* zstd stream compression of everything after conn_compress(). */
 	struct ZSTD_CCtx_s *zc;
@@ -42,9 +48,19 @@ struct conn {
 	struct buf sout;	/* sealed records waiting to be written */
 };
 
-/* Returns 0, or -1 (ENOMEM). rfd and wfd may be the same socket. */
+/*
+ * Returns 0, or -1 (ENOMEM). rfd and wfd may be the same socket; both
+ * are made non-blocking (the waits are the conn's, with their deadlines).
+ */
 int conn_init(struct conn *c, int rfd, int wfd, const char *peer);
+/*
+ * Closes the descriptors and frees c. A remote shell serving it (child)
+ * is given CONN_REAP_MS to exit once its input ends, then killed; it is
+ * always reaped.
+ */
 void conn_release(struct conn *c);
+
+#define CONN_REAP_MS 5000
 
 /*
  * From now on, compresses what this side sends at zstd level (1-19) and
@@ -66,22 +82,27 @@ int conn_seal(struct conn *c, int cipher, const uint8_t *tx,
 
 /*
  * Forwards frames both ways between a and b until either side ends the
- * stream (0) or fails (-1, logged). Used to pass a session on to a store's
- * master. When seen is not NULL it is shown every frame going from b to a.
+ * stream (0) or fails (-1, logged), or neither sends anything for the
+ * longer of their timeouts (ETIMEDOUT). Used to pass a session on to a
+ * store's master. When seen is not NULL it is shown every frame going
+ * from b to a.
  */
 typedef void conn_seen_fn(void *arg, uint8_t type, const uint8_t *p, size_t n);
 int conn_relay(struct conn *a, struct conn *b, conn_seen_fn *seen, void *arg);
 
-/* Queues one frame; flushes when the buffer fills. -1 on a write error (logged). */
+/*
+ * Queues one frame; flushes when the buffer fills. -1 on a write error,
+ * or a peer that takes nothing for timeout_ms (ETIMEDOUT) (logged).
+ */
 int conn_send(struct conn *c, uint8_t type, const void *payload, size_t len);
-/* Writes everything queued. -1 on a write error (logged). */
+/* Writes everything queued. -1 as conn_send. */
 int conn_flush(struct conn *c);
 
 /*
  * Reads the next frame. *payload stays valid until the next conn_recv.
  * Returns 1 for a frame, 0 for end of stream at a frame boundary, -1 on
- * a read error, a truncated or oversized frame, or no data within
- * timeout_ms (ETIMEDOUT) (logged, naming the peer).
+ * a read error, a truncated or oversized frame, or a frame not whole
+ * within timeout_ms (ETIMEDOUT) (logged, naming the peer).
  */
 int conn_recv(struct conn *c, uint8_t *type, const uint8_t **payload,
     size_t *len);

@@ -480,7 +480,6 @@ tcp_connect(const struct dest *d, int timeout_s)
 {
 	struct addrinfo hints, *res = NULL, *ai;
 	int fd = -1, one = 1, r, err = 0;
-	unsigned int tmo = (unsigned int)timeout_s * 1000;
 	struct pollfd pfd;
 	socklen_t len;
 
@@ -521,10 +520,22 @@ tcp_connect(const struct dest *d, int timeout_s)
 	}
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	/* A peer gone silent (a cut cable) fails the writes too. */
-	setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &tmo, sizeof(tmo));
-	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+	net_tcp_liveness(fd, timeout_s);
 	return fd;
+}
+
+void
+net_tcp_liveness(int fd, int timeout_s)
+{
+	unsigned int tmo = (unsigned int)timeout_s * 1000;
+	int one = 1, idle = timeout_s / 3 > 0 ? timeout_s / 3 : 1, count = 3;
+
+	/* A peer gone (a cut cable, a dead host) fails reads and writes both. */
+	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &idle, sizeof(idle));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &count, sizeof(count));
+	setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &tmo, sizeof(tmo));
 }
 
 /* Appends a copy of s to the NULL-terminated vector w of k words. */

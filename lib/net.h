@@ -95,4 +95,11 @@ int net_decode_open(const uint8_t *p, size_t n, struct net_open *o);
  */
 int net_accept(struct conn *c, const uint8_t *key, char *name, size_t namelen);
 
+/*
+ * Makes a TCP connection fail when its peer is gone for about timeout_s:
+ * keepalive probes (a third of it idle, then three a third apart) and
+ * TCP_USER_TIMEOUT for data sent and not acknowledged.
+ */
+void net_tcp_liveness(int fd, int timeout_s);
+
 #endif

@@ -635,24 +635,27 @@ proto_decode_result(const uint8_t *p, size_t n, struct result *res,
 }
 
 int
-proto_send_ctl(struct conn *c, int op)
+proto_send_ctl(struct conn *c, int op, uint32_t arg)
 {
 	struct buf b;
 	int r;
 
 	buf_init(&b);
-	r = buf_put_u8(&b, (uint8_t)op);
+	r = buf_put_u8(&b, (uint8_t)op) || buf_put_u32(&b, arg);
 	return send_buf(c, MSG_CTL, &b, r);
 }
 
 int
-proto_decode_ctl(const uint8_t *p, size_t n, int *op, char *err, size_t errlen)
+proto_decode_ctl(const uint8_t *p, size_t n, int *op, uint32_t *arg,
+    char *err, size_t errlen)
 {
 	struct reader r;
 
 	reader_init(&r, p, n);
 	*op = reader_u8(&r);
-	if (reader_finish(&r) == -1 || *op < CTL_SESSION || *op > CTL_OP_MAX)
+	*arg = reader_u32(&r);
+	if (reader_finish(&r) == -1 || *op < CTL_SESSION || *op > CTL_OP_MAX ||
+	    (*op != CTL_SESSION && *arg != 0) || *arg > 86400)
 		return fail(err, errlen, "CTL: unknown request");
 	return 0;
 }

@@ -217,9 +217,14 @@ int proto_send_result(struct conn *c, const struct result *r);
 int proto_decode_result(const uint8_t *p, size_t n, struct result *r,
     char *err, size_t errlen);
 
-int proto_send_ctl(struct conn *c, int op);
-int proto_decode_ctl(const uint8_t *p, size_t n, int *op, char *err,
-    size_t errlen);
+/*
+ * CTL: u8 op, u32 arg. For CTL_SESSION arg is how long, in seconds, the
+ * master may wait for each of the client's frames (0: its default); 0
+ * for the other requests.
+ */
+int proto_send_ctl(struct conn *c, int op, uint32_t arg);
+int proto_decode_ctl(const uint8_t *p, size_t n, int *op, uint32_t *arg,
+    char *err, size_t errlen);
 
 /* A renamed (kept) old version: its name in renamed/, where it was, open count. */
 struct renamed_info {

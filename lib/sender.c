@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <sys/fsuid.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +14,7 @@
 #include "fsutil.h"
 #include "hash.h"
 #include "htab.h"
+#include "identity.h"
 #include "log.h"
 #include "manifest.h"
 #include "progress.h"
@@ -959,35 +959,6 @@ share_scan(struct sender *s, const struct result *scan)
 	return 0;
 }
 
-/*
- * From now on this thread reads files as uid/gid (setfsuid is per
- * thread). Each switch is read back: the kernel does not say when it
- * refused one, and a refused switch would read the source with our own
- * ids (root's). -1 logged, with the old ids back in place.
- */
-static int
-read_as(uid_t uid, gid_t gid, uid_t *old_uid, gid_t *old_gid)
-{
-	*old_gid = (gid_t)setfsgid(gid);
-	if ((gid_t)setfsgid((gid_t)-1) != gid) {
-		log_errx("cannot read the source as group %lu: setfsgid was "
-		    "refused (mirrord needs CAP_SETGID): nothing is read",
-		    (unsigned long)gid);
-		setfsgid(*old_gid);
-		return -1;
-	}
-	*old_uid = (uid_t)setfsuid(uid);
-	if ((uid_t)setfsuid((uid_t)-1) != uid) {
-		log_errx("cannot read the source as user %lu: setfsuid was "
-		    "refused (mirrord needs CAP_SETUID): nothing is read",
-		    (unsigned long)uid);
-		setfsuid(*old_uid);
-		setfsgid(*old_gid);
-		return -1;
-	}
-	return 0;
-}
-
 int
 sender_run_peers(struct sender_peer *peers, size_t n, const char *source,
     const struct sender_opts *o)
@@ -995,12 +966,12 @@ sender_run_peers(struct sender_peer *peers, size_t n, const char *source,
 	struct sender s;
 	struct result scan;
 	uint32_t flags;
-	uid_t old_uid = 0;
-	gid_t old_gid = 0;
+	struct identity was;
 	int rc = -1;
 
 	memset(&s, 0, sizeof(s));
-	if (o->as_user && read_as(o->fsuid, o->fsgid, &old_uid, &old_gid) == -1)
+	memset(&was, 0, sizeof(was));
+	if (o->as_user && identity_assume(&was, o->fsuid, o->fsgid) == -1)
 		return -1;
 	s.o = o;
 	s.peers = peers;
@@ -1076,10 +1047,7 @@ out:
 	}
 	manifest_release(&s.m);
 	result_release(&scan);
-	if (o->as_user) {
-		setfsuid(old_uid);
-		setfsgid(old_gid);
-	}
+	identity_restore(&was);
 	return rc;
 }
 

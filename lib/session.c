@@ -74,15 +74,20 @@ release_store(struct store *st)
 		store_close(st);
 }
 
-/* Starts a session through the master's socket fd: c speaks to the mount. */
+/*
+ * Starts a session through the master's socket fd: c speaks to the
+ * mount, which waits at most timeout_s for each of our frames, as we
+ * wait for its.
+ */
 static int
-through_master(int fd, struct conn *c)
+through_master(int fd, struct conn *c, int timeout_s)
 {
 	if (conn_init(c, fd, fd, "the store's master (mirrorfs)") == -1) {
 		close(fd);
 		return -1;
 	}
-	if (proto_send_ctl(c, CTL_SESSION) == -1) {
+	c->timeout_ms = timeout_s * 1000;
+	if (proto_send_ctl(c, CTL_SESSION, (uint32_t)timeout_s) == -1) {
 		conn_release(c);
 		return -1;
 	}
@@ -168,7 +173,7 @@ mounted_dest(const char *path)
 
 /* Opens the way to a local store: its master's socket, or a thread of ours. */
 static int
-local_open(const struct dest *d, int report, struct conn *c,
+local_open(const struct dest *d, int report, int timeout_s, struct conn *c,
     struct local_receiver **tp)
 {
 	struct local_receiver *t;
@@ -188,7 +193,7 @@ local_open(const struct dest *d, int report, struct conn *c,
 		free(t);
 		log_debug("%s: committing through the mount that serves it",
 		    d->path);
-		return through_master(fd, c);
+		return through_master(fd, c, timeout_s);
 	case 0:
 		if (local_start(t, c) == 0) {
 			*tp = t;
@@ -222,7 +227,8 @@ session_run(const char *source, struct session_dest *dests, size_t n,
 		result_init(&sd->res);
 		sd->failed = 1;
 		r = sd->d.kind == DEST_LOCAL ? local_open(&sd->d,
-		    (o->flags & SESSION_REPORT) != 0, &conns[i], &locals[i]) :
+		    (o->flags & SESSION_REPORT) != 0, no ? no->timeout_s : 0,
+		    &conns[i], &locals[i]) :
 		    net_connect(&sd->d, no, &conns[i]);
 		if (r == -1)
 			continue;
@@ -296,7 +302,7 @@ session_receive(struct conn *c, const char *store, struct result *counts)
 			return -1;
 		return receiver_run(c, &t);
 	}
-	if (through_master(fd, &m) == -1)
+	if (through_master(fd, &m, c->timeout_ms / 1000) == -1)
 		return -1;
 	/* The mount commits it; we only pass frames both ways. */
 	if (conn_flush(&m) == 0)

@@ -5,12 +5,14 @@
 #include "result.h"
 
 /*
- * When r created, replaced or purged something, runs `sh -c cmd` and
- * waits for it, with MIRRORFS_<WHAT>=name, MIRRORFS_DEST=dest and
+ * When r created, replaced or purged something, runs `sh -c cmd`
+ * (posix_spawn: safe from a threaded process) and waits for it, up to
+ * TRIGGER_TIMEOUT_S, with MIRRORFS_<WHAT>=name, MIRRORFS_DEST=dest and
  * MIRRORFS_CREATED, _REPLACED, _PURGED, _SKIPPED, _FAILED in its
- * environment. A failure is logged, never fatal. what is "FILESET" or
- * "STORE".
+ * environment. One still running then is killed with its process group.
+ * A failure is logged, never fatal. what is "FILESET" or "STORE".
  */
+#define TRIGGER_TIMEOUT_S 300
 void trigger_run(const char *cmd, const char *what, const char *name,
     const char *dest, const struct result *r);
 

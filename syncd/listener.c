@@ -132,6 +132,7 @@ serve_client(const struct config *cfg, const uint8_t *key, int fd,
 		return 1;
 	}
 	c.timeout_ms = (cfg->timeout ? cfg->timeout : SESSION_TIMEOUT_S) * 1000;
+	net_tcp_liveness(fd, c.timeout_ms / 1000);
 	if (net_accept(&c, key, name, sizeof(name)) == -1)
 		goto out;
 	sc = config_store(cfg, name);

@@ -154,7 +154,7 @@ def report_data(path, name, mib):
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.connect(path)
     s.settimeout(60)
-    send(s, MSG["MSG_CTL"], struct.pack(">B", CTL_SESSION))
+    send(s, MSG["MSG_CTL"], struct.pack(">BI", CTL_SESSION, 60))
     hello(s)
     t, p = recv(s)
     assert t == MSG["MSG_HELLO"], (t, p)

@@ -445,7 +445,7 @@ cmd_renamed(int argc, char **argv)
 		return EXIT_FATAL;
 	}
 	rc = EXIT_FATAL;
-	if (proto_send_ctl(&c, CTL_RENAMED) == 0 && conn_flush(&c) == 0)
+	if (proto_send_ctl(&c, CTL_RENAMED, 0) == 0 && conn_flush(&c) == 0)
 		rc = print_renamed(&c);
 	conn_release(&c);
 	return rc;

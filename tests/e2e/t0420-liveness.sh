@@ -255,6 +255,87 @@ case_unmount_with_an_idle_client() {
 	assert_grep 'closed by the other side' peer.out
 }
 
+# One byte every 4 s kept a connection to a listener with timeout = 5
+# open for ever: now the whole frame must come within the timeout.
+case_trickling_client_dropped() {
+	NET_TIMEOUT=5 serve app "$TC/store"
+	python3 - "$PORT" >trickle.out <<'PY' || t_fail "$(cat trickle.out)"
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+t0 = time.time()
+s.settimeout(1)
+while time.time() - t0 < 25:
+    try:
+        s.send(b"\0")
+        if s.recv(1) == b"":
+            break
+    except socket.timeout:
+        time.sleep(3)
+        continue
+    except OSError:
+        break
+took = time.time() - t0
+print("closed after %.1f s" % took)
+sys.exit(0 if took < 12 else 1)
+PY
+	kill -0 "$MIRRORD_PID" || t_fail "the listener died"
+}
+
+# A client that goes silent in the middle of a session into a mounted
+# store held the mount's session lock for ever; every later sync blocked.
+case_silent_client_releases_the_mount() {
+	mkdir src && echo one >src/f
+	head -c 3000000 /dev/urandom >src/big
+	t_ctl sync src store
+	mount_store store mnt
+	NET_TIMEOUT=5 serve app "$TC/store"
+	echo two >src/f
+	MIRRORFS_STOP_AT=send:1 "$MIRRORCTL" sync --key key \
+	    "$TC/src" "mirror://127.0.0.1:$PORT/app" >silent.out 2>&1 &
+	local silent=$!
+	t_track "$silent"
+	wait_stopped "$silent" || t_fail "the first client did not stop"
+	local t0=$SECONDS
+	echo three >src/f
+	T_CMD_TIMEOUT=40 t_ctl sync src store
+	assert_rc 0 "a sync after a client went silent"
+	[ $((SECONDS - t0)) -le 20 ] || t_fail "it waited $((SECONDS - t0)) s"
+	assert_eq three "$(cat mnt/f)"
+	kill -KILL "$silent"
+	wait "$silent" 2>/dev/null || true
+	t_untrack "$silent"
+}
+
+# ssh:// destinations that stop answering (mirrorctl waited in waitpid for
+# ever) or stop reading (it waited in writev).
+case_ssh_peer_stops() {
+	mkdir src
+	for i in 1 2 3 4 5 6 7 8; do head -c 3000000 /dev/urandom >"src/f$i"; done
+	make_rsh bin-rsh
+	local point t0
+	for point in agreed staging:1; do
+		rm -rf store
+		t0=$SECONDS
+		MIRRORFS_STOP_AT=$point T_CMD_TIMEOUT=60 t_ctl sync --timeout 3 \
+		    --rsh "$TC/bin-rsh" src "ssh://host//$TC/store"
+		echo "stopped at $point: exit $RC after $((SECONDS - t0)) s"
+		[ $((SECONDS - t0)) -le 20 ] || t_fail "took $((SECONDS - t0)) s ($point)"
+		if [ "$point" = agreed ]; then
+			assert_rc 4 "the peer stopped after the commit was agreed"
+		else
+			assert_rc 3 "the peer stopped reading"
+			assert_grep 'took nothing we sent within 3 s|did not send a whole frame within 3 s' "$TC/err"
+		fi
+		# The remote shell was not left behind, stopped.
+		if pgrep -f "mirrord --serve //$TC/store" >/dev/null; then
+			t_fail "the remote mirrord still runs ($point)"
+		fi
+	done
+}
+
+t_case "a client that sends one byte at a time is dropped" case_trickling_client_dropped
+t_case "a client silent in a session into a mount does not hold the mount" case_silent_client_releases_the_mount
+t_case "ssh:// peers that stop answering or reading are given up, reaped" case_ssh_peer_stops
 t_case "requests out of order are refused at once" case_requests_out_of_order
 t_case "a request for the same file twice is refused at once" case_requests_twice
 t_case "a request beyond the manifest is refused at once" case_requests_beyond_the_manifest

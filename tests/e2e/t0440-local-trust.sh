@@ -172,11 +172,40 @@ case_setfsuid_refused() {
 		"$TC" "$TC" "$TC" >conf
 	chmod 644 conf
 	daemon conf setpriv --reuid=$NOBODY --regid=$NOBODY --clear-groups
-	wait_for sh -c '"$MIRRORCTL" status -c conf --json | grep -q "setfs[gu]id was refused"' ||
+	wait_for sh -c '"$MIRRORCTL" status -c conf --json | grep -Eq "set(groups|fs[gu]id) was refused"' ||
 		t_fail "the session did not fail: $(last_error); $(cat mirrord.log)"
-	assert_grep 'cannot read the source as (user|group) 0: setfs[ug]id was refused' <(last_error)
+	assert_grep 'cannot read the source as user 0 \(group 0\): set(groups|fs[ug]id) was refused' <(last_error)
 	# Nothing was read, nothing landed.
 	assert_eq 0 "$(find store -mindepth 1 -not -path 'store/.mirrorfs*' | wc -l)" "entries in the store"
+}
+
+# mirrord runs as root, in group root: a file set's user must not read
+# what only group root may (its thread once kept mirrord's groups).
+case_user_groups() {
+	t_is_root || t_skip "needs root for useradd"
+	chmod 755 "$T" "$TC"
+	local user=mfsg$$
+	useradd --no-create-home --shell /usr/sbin/nologin "$user"
+	t_defer userdel "$user"
+	mkdir src
+	echo public >src/public
+	echo root-group >src/group-only
+	chown root:root src/group-only
+	chmod 640 src/group-only
+	chmod 755 src
+	touch -d '-1 min' src/public src/group-only
+	printf '[daemon]\ncontrol = %s/ctl.sock\n\n[fileset app]\nsource = %s/src\ndest = %s/store\ninterval = 3600\nuser = %s\n' \
+		"$TC" "$TC" "$TC" "$user" >conf
+	# As under a login shell: mirrord's supplementary groups hold root's.
+	daemon conf setpriv --groups=0
+	grep -q '^Groups:.*\b0\b' "/proc/$DPID/status" ||
+		t_fail "mirrord is not in group 0: $(grep Groups "/proc/$DPID/status")"
+	wait_for sh -c '"$MIRRORCTL" status -c conf --json | grep -q "\"last_result\":{"' ||
+		t_fail "the first session did not run: $(last_error)"
+	assert_eq public "$(cat store/public)"
+	assert_missing store/group-only	# only group root may read it
+	"$MIRRORCTL" status -c conf --json >st.json
+	assert_grep '"path":"group-only","reason":"[^"]*Permission denied' st.json
 }
 
 t_case "control.sock: a stranger is refused by the master (SO_PEERCRED); the store's owner and root are served" case_control_sock_peer
@@ -184,4 +213,5 @@ t_case "control.sock and .mirrorfs are never reached through a symlink" case_con
 t_case "mirrord's control socket: root and [daemon] control_group only" case_daemon_control_group
 t_case "a file set's user that no longer exists fails its session" case_user_gone
 t_case "a refused setfsuid fails the session; nothing is read" case_setfsuid_refused
+t_case "a file set's user reads with its own groups, not mirrord's" case_user_groups
 t_done

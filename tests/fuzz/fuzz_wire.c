@@ -82,7 +82,7 @@ decode_frame(uint8_t type, const uint8_t *p, size_t n)
 			free(s);
 		break;
 	case MSG_CTL:
-		proto_decode_ctl(p, n, &i, err, sizeof(err));
+		proto_decode_ctl(p, n, &i, &u32, err, sizeof(err));
 		break;
 	case MSG_CTL_RENAMED:
 		if (proto_decode_renamed(p, n, &ri, err, sizeof(err)) == 0) {

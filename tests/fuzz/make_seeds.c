@@ -63,7 +63,7 @@ all_frames(struct conn *c)
 	proto_send_item(c, &it);
 	proto_send_result(c, &r);
 	proto_send_error(c, "no store 'x' here");
-	proto_send_ctl(c, CTL_SESSION);
+	proto_send_ctl(c, CTL_SESSION, 60);
 	proto_send_renamed(c, &ri);
 	proto_send_sub_path(c, &sp);
 	proto_send_sub_verdict(c, VERDICT_VETO, "open for write");

@@ -1449,23 +1449,31 @@ END_TEST
 
 START_TEST(test_ctl)
 {
-	static const uint8_t bad[][1] = { { 0 }, { CTL_OP_MAX + 1 }, { 255 } };
-	static const uint8_t two[] = { CTL_SESSION, 0 };
+	static const uint8_t bad[][5] = { { 0 }, { CTL_OP_MAX + 1 }, { 255 },
+	    /* an argument for a request that takes none */
+	    { CTL_RENAMED, 0, 0, 0, 1 },
+	    /* a timeout over a day */
+	    { CTL_SESSION, 0, 1, 0x51, 0x81 } };
+	static const uint8_t six[] = { CTL_SESSION, 0, 0, 0, 0, 0 };
 	const uint8_t *p;
+	uint32_t arg;
 	size_t n;
 	int op;
 
 	for (int want = CTL_SESSION; want <= CTL_OP_MAX; want++) {
-		ck_assert_int_eq(proto_send_ctl(&tx, want), 0);
+		ck_assert_int_eq(proto_send_ctl(&tx, want, want == CTL_SESSION ?
+		    75 : 0), 0);
 		recv_frame(MSG_CTL, &p, &n);
-		ck_assert_int_eq(proto_decode_ctl(p, n, &op, err, sizeof(err)),
-		    0);
+		ck_assert_int_eq(proto_decode_ctl(p, n, &op, &arg, err,
+		    sizeof(err)), 0);
 		ck_assert_int_eq(op, want);
+		ck_assert_uint_eq(arg, want == CTL_SESSION ? 75 : 0);
 	}
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		REFUSED(proto_decode_ctl(bad[i], 1, &op, err, sizeof(err)));
-	REFUSED(proto_decode_ctl(two, 0, &op, err, sizeof(err)));
-	REFUSED(proto_decode_ctl(two, 2, &op, err, sizeof(err)));
+		REFUSED(proto_decode_ctl(bad[i], 5, &op, &arg, err,
+		    sizeof(err)));
+	REFUSED(proto_decode_ctl(six, 1, &op, &arg, err, sizeof(err)));
+	REFUSED(proto_decode_ctl(six, 6, &op, &arg, err, sizeof(err)));
 }
 END_TEST
 
