@@ -204,6 +204,8 @@ fileset_section(struct parse *ps, const char *name)
 	v->compress = 3;
 	v->xattrs = 1;
 	v->acls = 1;
+	v->retry_min = CONFIG_RETRY_MIN;
+	v->retry_max = CONFIG_RETRY_MAX;
 	v->name = strdup(name);
 	return v->name ? v : NULL;
 }
@@ -294,6 +296,10 @@ on_fileset(struct parse *ps, const char *name, const char *key,
 	if (strcmp(key, "openupdate") == 0)
 		return parse_int(value, 0, 31 * 86400, &fs->openupdate) == 0 ? 1 :
 		    bad(ps, key, value, "not a number of seconds");
+	if (strcmp(key, "retry_min") == 0 || strcmp(key, "retry_max") == 0)
+		return parse_int(value, 1, 86400, key[7] == 'i' ?
+		    &fs->retry_min : &fs->retry_max) == 0 ? 1 :
+		    bad(ps, key, value, "not a number of seconds (1-86400)");
 	if (strcmp(key, "compress") == 0)
 		return parse_int(value, 0, 19, &fs->compress) == 0 ? 1 :
 		    bad(ps, key, value, "not a zstd level (0-19)");
@@ -322,7 +328,7 @@ on_fileset(struct parse *ps, const char *name, const char *key,
 	    "(known: source, dest, include, exclude, exclude_from, interval, "
 	    "start, stop, watch, quiet, max_defer, openupdate, purge, "
 	    "purge_dirs, xattrs, acls, compress, whole_file, batch, user, suspended, trigger, "
-	    "key)",
+	    "key, retry_min, retry_max)",
 	    key, name);
 	return 0;
 }
@@ -474,6 +480,12 @@ check_complete(struct config *cfg)
 		if (missing != NULL) {
 			log_errx("%s:%u: [fileset %s] has no %s", cfg->file,
 			    fs->line, fs->name, missing);
+			return -1;
+		}
+		if (fs->retry_max < fs->retry_min) {
+			log_errx("%s:%u: [fileset %s] has retry_max %d below "
+			    "retry_min %d", cfg->file, fs->line, fs->name,
+			    fs->retry_max, fs->retry_min);
 			return -1;
 		}
 		if (fs->stop >= 0 && fs->start < 0) {

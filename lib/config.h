@@ -43,7 +43,12 @@ struct fileset_conf {
 	int suspended;
 	char *trigger;		/* run after a session that changed something */
 	char *key;		/* pre-shared key file for mirror:// destinations */
+	int retry_min;		/* seconds before a failed destination is retried */
+	int retry_max;		/* the longest wait between retries (doubling) */
 };
+
+#define CONFIG_RETRY_MIN 1
+#define CONFIG_RETRY_MAX 300
 
 struct config {
 	char *file;

@@ -315,6 +315,30 @@ START_TEST(test_xattrs_acls)
 }
 END_TEST
 
+START_TEST(test_retry)
+{
+	write_conf("[fileset a]\nsource = /s\ndest = /d\n");
+	ck_assert_int_eq(config_load(&cfg, conf), 0);
+	ck_assert_int_eq(cfg.filesets[0].retry_min, CONFIG_RETRY_MIN);
+	ck_assert_int_eq(cfg.filesets[0].retry_max, CONFIG_RETRY_MAX);
+	config_release(&cfg);
+	write_conf("[fileset a]\nsource = /s\ndest = /d\nretry_min = 2\n"
+	    "retry_max = 2\n");
+	ck_assert_int_eq(config_load(&cfg, conf), 0);
+	ck_assert_int_eq(cfg.filesets[0].retry_min, 2);
+	ck_assert_int_eq(cfg.filesets[0].retry_max, 2);
+	config_release(&cfg);
+	refused_at("[fileset a]\nsource = /s\ndest = /d\nretry_min = 0\n",
+	    4, "retry_min = '0': not a number of seconds (1-86400)");
+	refused_at("[fileset a]\nsource = /s\ndest = /d\nretry_max = 5m\n",
+	    4, "retry_max = '5m'");
+	/* A maximum below the minimum names the section. */
+	refused_at("\n[fileset a]\nsource = /s\ndest = /d\nretry_min = 60\n"
+	    "retry_max = 10\n", 2, "[fileset a] has retry_max 10 below "
+	    "retry_min 60");
+}
+END_TEST
+
 START_TEST(test_empty_values)
 {
 	refused_at("[listen]\naddress = h:1\nkey =\n", 3, "key");
@@ -504,6 +528,7 @@ config_suite(void)
 	tcase_add_test(tc, test_empty_values);
 	tcase_add_test(tc, test_whole_file);
 	tcase_add_test(tc, test_xattrs_acls);
+	tcase_add_test(tc, test_retry);
 	tcase_add_test(tc, test_address_without_port);
 	tcase_add_test(tc, test_address_empty_port);
 	tcase_add_test(tc, test_address_v6_without_port);
