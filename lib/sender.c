@@ -61,11 +61,16 @@ peer_error(struct conn *c)
 	c->timeout_ms = saved;
 }
 
+/* Marks p failed, keeping why: what the peer said, else what we logged. */
 static void
 peer_fail(struct sender_peer *p)
 {
-	if (!p->failed)
-		peer_error(p->c);
+	if (p->failed)
+		return;
+	snprintf(p->error, sizeof(p->error), "%s", log_last());
+	peer_error(p->c);	/* logs what the peer said, if it did */
+	if (strncmp(log_last(), p->error, sizeof(p->error) - 1) != 0)
+		snprintf(p->error, sizeof(p->error), "%s", log_last());
 	p->failed = 1;
 }
 
@@ -825,8 +830,12 @@ send_data(struct sender *s)
 
 		if (s->o->cancel != NULL && *s->o->cancel) {
 			/* Without DONE the receivers commit nothing. */
-			for (size_t i = 0; i < s->npeers; i++)
+			for (size_t i = 0; i < s->npeers; i++) {
 				s->peers[i].failed = 1;
+				snprintf(s->peers[i].error,
+				    sizeof(s->peers[i].error),
+				    "the session was abandoned");
+			}
 			log_warnx("%s: session abandoned", s->source);
 			break;
 		}
@@ -1021,8 +1030,11 @@ sender_run_peers(struct sender_peer *peers, size_t n, const char *source,
 			if (!peers[i].failed && agree_commit(&peers[i]) == -1)
 				peer_fail(&peers[i]);
 	for (size_t i = 0; i < n; i++) {
-		if (!peers[i].failed && recv_result(&peers[i], o->problems_only) == -1)
+		if (!peers[i].failed && recv_result(&peers[i], o->problems_only) == -1) {
+			snprintf(peers[i].error, sizeof(peers[i].error), "%s",
+			    log_last());
 			peers[i].failed = 1;
+		}
 		peers[i].res->bytes_sent = peers[i].c->bytes_out;
 	}
 	rc = 0;

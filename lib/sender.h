@@ -64,6 +64,7 @@ struct sender_peer {
 	struct conn *c;		/* an open transport to a receiver */
 	struct result *res;	/* filled: the sender's and this receiver's lines */
 	int failed;		/* set when this destination's session failed */
+	char error[256];	/* then why (the first error logged for it) */
 	/*
 	 * Set once we told it to commit (COMMIT): a failure after that
 	 * leaves the outcome unknown (the link died after the commit

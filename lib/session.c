@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -226,23 +227,32 @@ session_run(const char *source, struct session_dest *dests, size_t n,
 
 		result_init(&sd->res);
 		sd->failed = 1;
+		sd->error[0] = '\0';
 		r = sd->d.kind == DEST_LOCAL ? local_open(&sd->d,
 		    (o->flags & SESSION_REPORT) != 0, no ? no->timeout_s : 0,
 		    &conns[i], &locals[i]) :
 		    net_connect(&sd->d, no, &conns[i]);
-		if (r == -1)
+		if (r == -1) {
+			snprintf(sd->error, sizeof(sd->error), "%s", log_last());
 			continue;
+		}
 		peers[np].c = &conns[i];
 		peers[np].res = &sd->res;
 		peers[np].delta = o->whole_file == WHOLE_FILE_AUTO ?
 		    sd->d.kind != DEST_LOCAL : o->whole_file == WHOLE_FILE_NO;
 		map[np++] = i;
 	}
-	if (np > 0 && sender_run_peers(peers, np, source, o) == -1)
+	if (np > 0 && sender_run_peers(peers, np, source, o) == -1) {
+		for (size_t k = 0; k < np; k++)
+			snprintf(dests[map[k]].error, sizeof(dests[map[k]].error),
+			    "%s", log_last());
 		goto out;
+	}
 	for (size_t k = 0; k < np; k++) {
 		dests[map[k]].failed = peers[k].failed;
 		dests[map[k]].unknown = peers[k].failed && peers[k].committing;
+		memcpy(dests[map[k]].error, peers[k].error,
+		    sizeof(dests[map[k]].error));
 	}
 	rc = 0;
 out:
@@ -253,8 +263,11 @@ out:
 		shutdown(conns[i].wfd, SHUT_RDWR);
 		if (locals[i] != NULL) {
 			pthread_join(locals[i]->thread, NULL);
-			if (locals[i]->rc != 0)
+			if (locals[i]->rc != 0 && !dests[i].failed) {
 				dests[i].failed = 1;
+				snprintf(dests[i].error, sizeof(dests[i].error),
+				    "the receiver of %.200s failed", dests[i].d.text);
+			}
 			free(locals[i]);
 		}
 		conn_release(&conns[i]);
