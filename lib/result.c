@@ -147,15 +147,23 @@ result_print(const struct result *r, FILE *f, int all)
 }
 
 void
-result_print_summary(const struct result *r, FILE *f)
+result_counts(const struct result *r, char *buf, size_t len)
 {
-	fprintf(f, "%screated %llu, replaced %llu, purged %llu, unchanged %llu, "
-	    "skipped %llu, failed %llu, bytes sent %llu\n",
-	    r->report ? "report: " : "",
+	snprintf(buf, len, "created %llu, replaced %llu, purged %llu, "
+	    "unchanged %llu, skipped %llu, failed %llu",
 	    (unsigned long long)r->created, (unsigned long long)r->replaced,
 	    (unsigned long long)r->purged, (unsigned long long)r->unchanged,
-	    (unsigned long long)r->skipped, (unsigned long long)r->failed,
-	    (unsigned long long)r->bytes_sent);
+	    (unsigned long long)r->skipped, (unsigned long long)r->failed);
+}
+
+void
+result_print_summary(const struct result *r, FILE *f)
+{
+	char counts[RESULT_COUNTS_LEN];
+
+	result_counts(r, counts, sizeof(counts));
+	fprintf(f, "%s%s, bytes sent %llu\n", r->report ? "report: " : "",
+	    counts, (unsigned long long)r->bytes_sent);
 }
 
 /* Length of the valid UTF-8 sequence at p, or 0 when it is not one. */

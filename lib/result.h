@@ -68,6 +68,12 @@ const char *result_verb(int action);
  * create/replace/purge only when all is set.
  */
 void result_print(const struct result *r, FILE *f, int all);
+/*
+ * "created N, replaced N, purged N, unchanged N, skipped N, failed N"
+ * into buf (RESULT_COUNTS_LEN bytes hold the largest).
+ */
+#define RESULT_COUNTS_LEN 192
+void result_counts(const struct result *r, char *buf, size_t len);
 /* Prints the one-line summary of the counts. */
 void result_print_summary(const struct result *r, FILE *f);
 /* Prints the JSON object on one line. */
