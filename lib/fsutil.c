@@ -26,6 +26,16 @@ open_beneath(int dirfd, const char *path, int flags)
 }
 
 int
+has_writer(int fd)
+{
+	if (fcntl(fd, F_SETLEASE, F_RDLCK) == 0) {
+		fcntl(fd, F_SETLEASE, F_UNLCK);
+		return 0;
+	}
+	return errno == EAGAIN ? 1 : -1;
+}
+
+int
 write_all(int fd, const void *p, size_t n)
 {
 	const char *c = p;

@@ -13,6 +13,16 @@
  */
 int open_beneath(int dirfd, const char *path, int flags);
 
+/*
+ * Whether some process has the file of fd (a regular file, open for
+ * read) open for write: 1 yes, 0 no, -1 when this cannot be told (no
+ * lease on this file system, or not our file without CAP_LEASE; errno
+ * set). The test is a read lease, which the kernel grants only when no
+ * one has the file open for writing; it is released at once, so a
+ * writer that comes next is not delayed.
+ */
+int has_writer(int fd);
+
 /* Writes all n bytes, retrying on EINTR and short writes. 0, or -1 with errno. */
 int write_all(int fd, const void *p, size_t n);
 

@@ -665,10 +665,8 @@ failed:
 
 /*
  * Whether file idx, open as fd, must wait for a later session (see
- * sender_opts): 1 with reason set, else 0. The read lease is the exact
- * test for "open for write": the kernel grants it only when no one has
- * the file open for writing, and we drop it at once so a writer that
- * comes next is not delayed.
+ * sender_opts): 1 with reason set, else 0. has_writer() (a read lease)
+ * is the exact test for "open for write".
  */
 static int
 held_back(struct sender *s, uint32_t idx, int fd, const struct stat *st,
@@ -691,14 +689,8 @@ held_back(struct sender *s, uint32_t idx, int fd, const struct stat *st,
 		    "quiet window of %ds", age, s->o->quiet);
 		return 1;
 	}
-	if (!s->o->hold_open)
-		return 0;
-	if (fcntl(fd, F_SETLEASE, F_RDLCK) == 0) {
-		fcntl(fd, F_SETLEASE, F_UNLCK);
-		return 0;
-	}
-	if (errno != EAGAIN)
-		return 0;	/* no lease here (not our file, no CAP_LEASE) */
+	if (!s->o->hold_open || has_writer(fd) != 1)
+		return 0;	/* no writer, or no lease here to tell */
 	if (s->o->openupdate >= 0 && age >= s->o->openupdate)
 		return 0;
 	snprintf(reason, len, "open for update");
