@@ -220,18 +220,12 @@ min2(double a, double b)
 	return a < b ? a : b;
 }
 
-static double
-max2(double a, double b)
-{
-	return a > b ? a : b;
-}
-
 /* When entry e may be sent, or looked at again (see pending_ready). */
 static double
 entry_ready(const struct pending *p, const struct pending_entry *e)
 {
 	const struct pending_opts *o = &p->o;
-	double deadline = e->first + o->max_defer;
+	double deadline = e->first + o->max_defer, t;
 	unsigned k;
 
 	if (e->held_in == 0)
@@ -242,12 +236,20 @@ entry_ready(const struct pending *p, const struct pending_entry *e)
 		return min2(e->last + (o->openupdate > o->quiet ?
 		    o->openupdate : o->quiet), deadline);
 	}
-	k = e->holds > 0 ? e->holds - 1 : 0;
-	if (k > HOLD_DOUBLINGS)
-		k = HOLD_DOUBLINGS;
-	return min2(max2(e->last + o->quiet, e->looked +
-	    (double)(o->quiet > 0 ? o->quiet : 1) * (double)(1u << k)),
-	    deadline);
+	/*
+	 * Held within the quiet window: looked at once that window passed.
+	 * Held although the window had passed (a file dated in the future),
+	 * it is looked at again after quiet, 2 quiet, 4 quiet... from then.
+	 */
+	t = e->last + o->quiet;
+	if (e->looked >= t) {
+		k = e->holds > 0 ? e->holds - 1 : 0;
+		if (k > HOLD_DOUBLINGS)
+			k = HOLD_DOUBLINGS;
+		t = e->looked + (double)(o->quiet > 0 ? o->quiet : 1) *
+		    (double)(1u << k);
+	}
+	return min2(t, deadline);
 }
 
 void
@@ -292,13 +294,18 @@ list_add(char ***v, size_t *n, const char *s)
 	return 0;
 }
 
-/* Whether entry i goes into a partial session of join begun at now. */
+/*
+ * Whether entry i goes into a partial session of join begun at now:
+ * every ordinary change (the sender holds back one still in its quiet
+ * window, so changes made close together go out together), and a held
+ * path once its hold may have ended.
+ */
 static int
 taken(const struct pending *p, size_t i, const unsigned char *join,
     double now, int all)
 {
-	return needed_by_any(p, i, join) &&
-	    (all || entry_ready(p, &p->v[i]) <= now);
+	return needed_by_any(p, i, join) && (all || p->v[i].held_in == 0 ||
+	    entry_ready(p, &p->v[i]) <= now);
 }
 
 int

@@ -111,9 +111,11 @@ void pending_ready(const struct pending *p, double *ready);
 
 /*
  * Begins a session at now to the destinations whose join[d] is set:
- * fills t with its mark, the paths that any of them needs that are ready
- * (every one with t->all; none, whole, when t->whole was set or more
- * than max are taken) and the paths past max_defer; clears their kick.
+ * fills t with its mark, the paths that any of them needs (every
+ * ordinary change, quiet or not: the sender holds back those still in
+ * the quiet window; a held path only once ready; every path with
+ * t->all; none, whole, when t->whole was set or more than max are
+ * taken) and the paths past max_defer; clears their kick.
  * The caller sets t->whole and t->all. Returns 0, or -1 on ENOMEM with
  * t empty and p unchanged. t is released by pending_take_release.
  */

@@ -78,8 +78,9 @@ enum daemon_op {
 	DAEMON_STATUS = 1,
 	DAEMON_SUSPEND,
 	DAEMON_RESUME,
-	DAEMON_SYNC_NOW,
-	DAEMON_OP_MAX = DAEMON_SYNC_NOW
+	DAEMON_SYNC_NOW,	/* what is pending (all, when the watch is not complete) */
+	DAEMON_SYNC_FULL,	/* a session that walks the whole tree */
+	DAEMON_OP_MAX = DAEMON_SYNC_FULL
 };
 
 /* Requests to a store's master over .mirrorfs/control.sock. */

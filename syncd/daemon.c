@@ -10,8 +10,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/fsuid.h>
 #include <sys/signalfd.h>
+#include <sys/timerfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -38,6 +40,8 @@ struct daemon {
 	struct listener *listener;
 	int ctlfd;		/* the control socket */
 	int sigfd;
+	int wakefd;		/* eventfd: a session ended */
+	int timerfd;		/* the next deadline of a file set */
 	int reload;		/* SIGHUP seen; applied when no session runs */
 };
 
@@ -159,6 +163,28 @@ peer_allowed(const struct config *cfg, int fd)
 	return 0;
 }
 
+/* sync-now: what it starts, logged; the reply for mirrorctl. */
+static const char *
+sync_now(struct fileset *fs, int full)
+{
+	const char *name = fileset_name(fs);
+
+	switch (fileset_sync_now(fs, full)) {
+	case FILESET_SYNC_NOTHING:
+		log_info("%s: sync requested: nothing to send", name);
+		return "nothing to send: every destination has every change "
+		    "the watch saw (sync-now --full walks the whole tree)";
+	case FILESET_SYNC_QUEUED:
+		log_info("%s: sync requested%s: after the session in progress",
+		    name, full ? " (full)" : "");
+		return "sync queued: it starts when the session in progress ends";
+	case FILESET_SYNC_STARTED:
+		break;
+	}
+	log_info("%s: sync requested%s", name, full ? " (full)" : "");
+	return full ? "sync started (the whole tree)" : "sync started";
+}
+
 /* One request on the control socket, answered at once. */
 static void
 control_serve(struct daemon *d)
@@ -216,10 +242,12 @@ control_serve(struct daemon *d)
 		conn_send(&c, MSG_DAEMON_REPLY, "resumed", 7);
 		break;
 	case DAEMON_SYNC_NOW:
-		fileset_sync_now(fs);
-		log_info("%s: sync requested", name);
-		conn_send(&c, MSG_DAEMON_REPLY, "sync started", 12);
+	case DAEMON_SYNC_FULL: {
+		const char *reply = sync_now(fs, op == DAEMON_SYNC_FULL);
+
+		conn_send(&c, MSG_DAEMON_REPLY, reply, strlen(reply));
 		break;
+	}
 	}
 out:
 	conn_flush(&c);
@@ -228,12 +256,43 @@ out:
 }
 
 static void
-on_change(void *arg, int tree, const char *rel, int rescan)
+on_change(void *arg, int tree, const char *rel, unsigned flags)
 {
 	struct daemon *d = arg;
 
 	if (tree >= 0 && (size_t)tree < d->nsets)
-		fileset_changed(d->sets[tree], rel, rescan);
+		fileset_changed(d->sets[tree], rel, flags);
+}
+
+struct held_watch {
+	struct daemon *d;
+	size_t set;
+};
+
+/* Watches one held-back file until its writer closes it. */
+static void
+watch_held(void *arg, const char *path)
+{
+	struct held_watch *hw = arg;
+	struct daemon *d = hw->d;
+	struct fileset *fs = d->sets[hw->set];
+
+	if (watcher_add_file(d->watcher, (int)hw->set,
+	    fileset_conf(fs)->source, path) == 1)
+		fileset_changed(fs, path, WATCH_CLOSED);	/* closed already */
+}
+
+/*
+ * A file set without a watch of its own still learns when a file held
+ * back as open for write is closed: a one-shot watch on each such file.
+ */
+static void
+watch_held_files(struct daemon *d, size_t i)
+{
+	struct held_watch hw = { d, i };
+
+	if (d->watcher != NULL && !fileset_conf(d->sets[i])->watch)
+		fileset_held_open(d->sets[i], watch_held, &hw);
 }
 
 static void
@@ -267,9 +326,10 @@ make_sets(struct daemon *d, struct fileset **old, size_t nold)
 		if (d->sets[i] == NULL)
 			return -1;
 		d->nsets++;
-		if (fc->watch && d->watcher != NULL &&
-		    watcher_add_tree(d->watcher, (int)i, fc->source) == -1)
-			fileset_changed(d->sets[i], NULL, 1);
+		if (fc->watch && (d->watcher == NULL ||
+		    watcher_add_tree(d->watcher, (int)i, fc->source) == -1))
+			fileset_changed(d->sets[i], NULL, WATCH_INCOMPLETE);
+		watch_held_files(d, i);
 	}
 	return 0;
 }
@@ -319,68 +379,163 @@ reload(struct daemon *d, const char *conf)
 	notify("READY=1");
 }
 
+/* Whether another file set of fs's batch has a session running. */
+static int
+batch_busy(struct daemon *d, size_t i)
+{
+	const char *batch = fileset_conf(d->sets[i])->batch;
+
+	for (size_t k = 0; batch != NULL && k < d->nsets; k++) {
+		const char *b = fileset_conf(d->sets[k])->batch;
+
+		if (k != i && b != NULL && strcmp(b, batch) == 0 &&
+		    fileset_running(d->sets[k]))
+			return 1;
+	}
+	return 0;
+}
+
 /* Starts the file sets that are due, one session at a time per batch. */
 static void
 start_due(struct daemon *d, time_t now)
 {
 	for (size_t i = 0; i < d->nsets; i++) {
 		struct fileset *fs = d->sets[i];
-		const char *batch = fileset_conf(fs)->batch;
-		int busy = 0;
 
-		if (fileset_running(fs) || !fileset_due(fs, now))
-			continue;
-		for (size_t k = 0; batch != NULL && k < d->nsets; k++) {
-			const char *b = fileset_conf(d->sets[k])->batch;
-
-			if (k != i && b != NULL && strcmp(b, batch) == 0 &&
-			    fileset_running(d->sets[k]))
-				busy = 1;
-		}
-		if (!busy)
-			fileset_start(fs, now);
+		if (!fileset_running(fs) && !batch_busy(d, i) &&
+		    fileset_due(fs, now))
+			fileset_start(fs, now, d->wakefd);
 	}
 }
 
+static double
+now_precise(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/*
+ * Arms the timer for the earliest deadline of the file sets. One that is
+ * due but waits for its batch is left out: the end of that batch's
+ * session wakes the loop. The timer is absolute on CLOCK_REALTIME and
+ * cancelled when the clock is set, so schedules in local time follow a
+ * change of the clock.
+ */
+static void
+arm_timer(struct daemon *d)
+{
+	struct itimerspec its;
+	double now = now_precise(), next = 0;
+
+	for (size_t i = 0; i < d->nsets; i++) {
+		struct fileset *fs = d->sets[i];
+		double t = fileset_deadline(fs, (time_t)now);
+
+		if (t <= 0 || (t <= now && batch_busy(d, i)))
+			continue;
+		if (next == 0 || t < next)
+			next = t;
+	}
+	memset(&its, 0, sizeof(its));
+	if (next > 0) {
+		/* A deadline already past fires at once (1 ns is long past). */
+		if (next <= now)
+			next = 1e-9;
+		its.it_value.tv_sec = (time_t)next;
+		its.it_value.tv_nsec = (long)((next - (double)its.it_value.tv_sec) *
+		    1e9);
+		if (its.it_value.tv_sec == 0 && its.it_value.tv_nsec == 0)
+			its.it_value.tv_nsec = 1;
+	}
+	if (timerfd_settime(d->timerfd, TFD_TIMER_ABSTIME |
+	    TFD_TIMER_CANCEL_ON_SET, &its, NULL) == -1)
+		log_err("timerfd_settime");
+}
+
+/* Drains an eventfd or timerfd that woke us (a cancelled timer: ECANCELED). */
+static void
+drain(int fd)
+{
+	uint64_t n;
+
+	if (read(fd, &n, sizeof(n)) == -1 && errno != EAGAIN &&
+	    errno != ECANCELED)
+		log_err("read");
+}
+
+/* Reads the signals that arrived; the stopping one in *stop. */
+static void
+read_signals(struct daemon *d, int *stop)
+{
+	struct signalfd_siginfo si;
+
+	while (read(d->sigfd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo == SIGHUP)
+			d->reload = 1;
+		else if (si.ssi_signo == SIGCHLD) {
+			if (d->listener)
+				listener_reap(d->listener);
+		} else
+			*stop = (int)si.ssi_signo;
+	}
+}
+
+/* Collects the sessions that ended; a held file may need its watch. */
+static void
+reap_sets(struct daemon *d)
+{
+	for (size_t i = 0; i < d->nsets; i++) {
+		if (!fileset_running(d->sets[i]))
+			continue;
+		fileset_reap(d->sets[i], time(NULL));
+		if (!fileset_running(d->sets[i]))
+			watch_held_files(d, i);
+	}
+}
+
+/*
+ * Sleeps until something happens: a signal, a control request, a
+ * watched change, a connection, the end of a session (wakefd) or the
+ * next deadline of a file set (timerfd). No fixed tick.
+ */
 static int
 loop(struct daemon *d, const char *conf)
 {
-	struct pollfd pfd[4];
-	struct signalfd_siginfo si;
-	int n, stop = 0;
+	enum { P_SIG, P_CTL, P_WATCH, P_LISTEN, P_WAKE, P_TIMER, P_N };
+	struct pollfd pfd[P_N];
+	int stop = 0;
 
 	while (!stop) {
-		n = 0;
-		pfd[n].fd = d->sigfd;
-		pfd[n++].events = POLLIN;
-		pfd[n].fd = d->ctlfd;
-		pfd[n++].events = POLLIN;
-		pfd[n].fd = d->watcher ? watcher_fd(d->watcher) : -1;
-		pfd[n++].events = POLLIN;
-		pfd[n].fd = d->listener ? listener_fd(d->listener) : -1;
-		pfd[n++].events = POLLIN;
-		if (poll(pfd, (nfds_t)n, 200) == -1 && errno != EINTR) {
+		arm_timer(d);
+		pfd[P_SIG].fd = d->sigfd;
+		pfd[P_CTL].fd = d->ctlfd;
+		pfd[P_WATCH].fd = d->watcher ? watcher_fd(d->watcher) : -1;
+		pfd[P_LISTEN].fd = d->listener ? listener_fd(d->listener) : -1;
+		pfd[P_WAKE].fd = d->wakefd;
+		pfd[P_TIMER].fd = d->timerfd;
+		for (int i = 0; i < P_N; i++)
+			pfd[i].events = POLLIN;
+		if (poll(pfd, P_N, -1) == -1 && errno != EINTR) {
 			log_err("poll");
 			return 1;
 		}
-		if (pfd[0].revents && read(d->sigfd, &si, sizeof(si)) ==
-		    sizeof(si)) {
-			if (si.ssi_signo == SIGHUP)
-				d->reload = 1;
-			else
-				stop = (int)si.ssi_signo;
-		}
-		if (pfd[1].revents)
+		if (pfd[P_SIG].revents)
+			read_signals(d, &stop);
+		if (pfd[P_CTL].revents)
 			control_serve(d);
-		if (pfd[2].revents)
+		if (pfd[P_WATCH].revents)
 			watcher_read(d->watcher, on_change, d);
-		if (pfd[3].revents)
+		if (pfd[P_LISTEN].revents)
 			listener_accept(d->listener, &d->cfg);
-		if (d->listener)
-			listener_reap(d->listener);
+		if (pfd[P_WAKE].revents)
+			drain(d->wakefd);
+		if (pfd[P_TIMER].revents)
+			drain(d->timerfd);
 		/* Sessions that ended are collected whatever else is pending. */
-		for (size_t i = 0; i < d->nsets; i++)
-			fileset_reap(d->sets[i], time(NULL));
+		reap_sets(d);
 		if (d->reload && !any_running(d))
 			reload(d, conf);
 		if (!stop && !d->reload)
@@ -417,7 +572,7 @@ daemon_run(const char *conf)
 	int rc = EXIT_USAGE;
 
 	memset(&d, 0, sizeof(d));
-	d.ctlfd = d.sigfd = -1;
+	d.ctlfd = d.sigfd = d.wakefd = d.timerfd = -1;
 	if (config_load(&d.cfg, conf) == -1)
 		return EXIT_USAGE;
 	if (d.cfg.nfilesets == 0 && !d.cfg.listen) {
@@ -430,10 +585,13 @@ daemon_run(const char *conf)
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGCHLD);	/* a listener's session process ended */
 	pthread_sigmask(SIG_BLOCK, &mask, NULL);
 	d.sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-	if (d.sigfd == -1) {
-		log_err("signalfd");
+	d.wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	d.timerfd = timerfd_create(CLOCK_REALTIME, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (d.sigfd == -1 || d.wakefd == -1 || d.timerfd == -1) {
+		log_err("signalfd, eventfd, timerfd");
 		goto out;
 	}
 	if (d.cfg.listen && (d.listener = listener_open(&d.cfg)) == NULL)
@@ -460,6 +618,10 @@ out:
 	}
 	if (d.sigfd != -1)
 		close(d.sigfd);
+	if (d.wakefd != -1)
+		close(d.wakefd);
+	if (d.timerfd != -1)
+		close(d.timerfd);
 	config_release(&d.cfg);
 	return rc;
 }

@@ -1,32 +1,55 @@
-/* fileset: one file set's state in mirrord: changes seen, its sessions, their results. */
+/* fileset: one file set's state in mirrord: what each destination is owed, its sessions, their results. */
 #include "fileset.h"
 
 #include <errno.h>
 #include <malloc.h>
 #include <pthread.h>
 #include <pwd.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/fsuid.h>
 #include <unistd.h>
 
 #include "htab.h"
 #include "log.h"
 #include "net.h"
+#include "pending.h"
 #include "proto.h"
 #include "result.h"
 #include "schedule.h"
 #include "sender.h"
 #include "session.h"
 #include "trigger.h"
+#include "watch.h"
 
-/* A path seen changing, waiting to be pushed. */
-struct change {
-	char *path;
-	double first;		/* for max_defer (seconds, CLOCK_REALTIME) */
-	double last;		/* for the quiet window */
-};
+/* Most paths a partial session carries; more and the whole tree is sent. */
+#define PARTIAL_MAX 50000
+/* Pending paths a status names, per destination. */
+#define STATUS_PATHS 10
+
+/*
+ * Held-back items (ITEM_HELD, a skip): every test of "held back" and of
+ * its reason is here, and nowhere else.
+ */
+static int
+item_held(const struct item *it)
+{
+	return it->action == ITEM_HELD;
+}
+
+static const char *
+held_reason(const struct item *it)
+{
+	return it->reason != NULL ? it->reason : "";
+}
+
+/* Held as open for write: only its writer closing it can change that. */
+static int
+held_open(const struct item *it)
+{
+	return strcmp(held_reason(it), "open for update") == 0;
+}
 
 static double
 now_precise(void)
@@ -37,135 +60,175 @@ now_precise(void)
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* What the last session did. */
-struct outcome {
-	time_t start;
-	time_t end;
-	struct result res;	/* of the first destination that completed */
-	size_t failed_dests;
-	char error[1024];
+/* One destination: its last sessions (what it is owed is in pending). */
+struct dest_state {
+	const char *name;	/* as written in dest = */
+	time_t start, end;	/* its last session, 0 before any */
+	int failed;		/* that session failed: nothing committed */
+	time_t commit_end;	/* its last committed session, 0 before any */
+	struct result res;	/* that session's counts and problem lines */
+	/* The session in progress (written by its thread): */
+	int joined;
+	struct result cur;
+	int cur_failed;
+	char cur_error[256];
 };
 
 struct fileset {
 	const struct fileset_conf *conf;
+	struct pending *pending;
+	struct dest_state *dests;	/* conf->ndests */
+	double *ready;		/* scratch: pending_ready() per destination */
+	unsigned char *join;	/* scratch: plan() per destination */
 	int suspended;
-	int sync_now;
-	int rescan;		/* events were lost: a changed file may be unseen */
+	int sync_now;		/* SYNC_ASKED or SYNC_FULL, or 0 */
+	int watch_incomplete;	/* part of the tree is not watched */
 	int ran;		/* a session ran since mirrord started */
+	unsigned long sessions;	/* how many */
 	time_t next_run;	/* scheduled, or 0 */
-	struct change *changes;
-	size_t nchanges;
-	struct htab index;	/* change path -> position */
-	struct outcome last;
+	time_t last_start, last_end;
 	/* The session in progress: */
 	pthread_t thread;
 	int running;
 	volatile int done;
 	volatile int cancel;
-	struct outcome cur;
-	double started_precise;	/* when the session in progress started */
-	char **paths;		/* a partial session's paths, or NULL: whole */
-	size_t npaths;
-	struct htab force;	/* paths past max_defer, for this session */
-	char **forced;		/* their strings */
-	size_t nforced;
+	int wakefd;
+	struct pending_take take;
+	struct htab force;	/* take.forced, for the sender */
 };
 
+enum { SYNC_ASKED = 1, SYNC_FULL };
+
+/* Copies src's counts and lines into the empty dst (lines as memory allows). */
 static void
-changes_rebuild_index(struct fileset *fs)
+result_copy(struct result *dst, const struct result *src)
 {
-	htab_release(&fs->index);
-	for (size_t i = 0; i < fs->nchanges; i++)
-		htab_put(&fs->index, fs->changes[i].path,
-		    strlen(fs->changes[i].path), i);
+	result_merge_counts(dst, src);
+	dst->bytes_sent = src->bytes_sent;
+	for (size_t k = 0; k < src->nitems; k++) {
+		const struct item *it = &src->items[k];
+		struct item copy = {
+			.action = it->action, .is_dir = it->is_dir,
+			.path = strdup(it->path),
+			.reason = it->reason ? strdup(it->reason) : NULL,
+		};
+
+		if (copy.path == NULL || (it->reason && copy.reason == NULL)) {
+			free(copy.path);
+			free(copy.reason);
+			return;
+		}
+		if (result_append(dst, &copy) == -1)	/* it freed copy */
+			return;
+	}
 }
 
-static void
-change_add(struct fileset *fs, const char *path, double first, double last)
+static int
+same_str(const char *a, const char *b)
 {
-	struct change *v;
-	size_t at;
+	return a == b || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
 
-	if (htab_get(&fs->index, path, strlen(path), &at)) {
-		fs->changes[at].last = last;
+/* Whether a and b send the same tree the same way (else: whole sessions). */
+static int
+same_tree(const struct fileset_conf *a, const struct fileset_conf *b)
+{
+	if (!same_str(a->source, b->source) || !same_str(a->user, b->user) ||
+	    !same_str(a->exclude_from, b->exclude_from) ||
+	    a->purge != b->purge || a->purge_dirs != b->purge_dirs ||
+	    a->xattrs != b->xattrs || a->acls != b->acls ||
+	    a->watch != b->watch || a->filter.n != b->filter.n)
+		return 0;
+	for (size_t i = 0; i < a->filter.n; i++)
+		if (a->filter.rules[i].kind != b->filter.rules[i].kind ||
+		    strcmp(a->filter.rules[i].pattern,
+		    b->filter.rules[i].pattern) != 0)
+			return 0;
+	return 1;
+}
+
+/* Carries prev's state (a reload) into the new fs. */
+static void
+inherit(struct fileset *fs, const struct fileset *prev)
+{
+	const struct fileset_conf *c = fs->conf;
+	long *map = calloc(c->ndests, sizeof(*map));
+
+	fs->suspended = prev->suspended;
+	fs->ran = prev->ran;
+	fs->sessions = prev->sessions;
+	fs->last_start = prev->last_start;
+	fs->last_end = prev->last_end;
+	if (map == NULL) {
+		pending_whole(fs->pending, 1);
 		return;
 	}
-	v = realloc(fs->changes, (fs->nchanges + 1) * sizeof(*v));
-	if (v == NULL)
-		return;
-	fs->changes = v;
-	v = &fs->changes[fs->nchanges];
-	v->path = strdup(path);
-	if (v->path == NULL)
-		return;
-	v->first = first;
-	v->last = last;
-	if (htab_put(&fs->index, v->path, strlen(v->path), fs->nchanges) == 0)
-		fs->nchanges++;
-	else
-		free(v->path);
+	for (size_t d = 0; d < c->ndests; d++) {
+		map[d] = -1;
+		for (size_t k = 0; k < prev->conf->ndests; k++)
+			if (strcmp(c->dests[d], prev->conf->dests[k]) == 0)
+				map[d] = (long)k;
+		if (map[d] >= 0) {
+			const struct dest_state *old = &prev->dests[map[d]];
+			struct dest_state *ds = &fs->dests[d];
+
+			ds->start = old->start;
+			ds->end = old->end;
+			ds->failed = old->failed;
+			ds->commit_end = old->commit_end;
+			result_copy(&ds->res, &old->res);
+		}
+	}
+	if (pending_copy(fs->pending, prev->pending, map) == -1)
+		log_errx("%s: out of memory keeping its pending changes: a "
+		    "whole session instead", c->name);
+	if (!same_tree(c, prev->conf))
+		pending_whole(fs->pending, 1);
+	free(map);
 }
 
 struct fileset *
 fileset_new(const struct fileset_conf *conf, const struct fileset *prev)
 {
+	struct pending_opts po = {
+		.quiet = conf->quiet, .max_defer = conf->max_defer,
+		.openupdate = conf->openupdate,
+	};
 	struct fileset *fs = calloc(1, sizeof(*fs));
 
 	if (fs == NULL)
 		return NULL;
 	fs->conf = conf;
-	htab_init(&fs->index);
+	fs->wakefd = -1;
 	htab_init(&fs->force);
-	result_init(&fs->last.res);
-	result_init(&fs->cur.res);
-	fs->suspended = conf->suspended;
-	if (prev != NULL) {
-		fs->suspended = prev->suspended;
-		fs->ran = prev->ran;
-		fs->last.start = prev->last.start;
-		fs->last.end = prev->last.end;
-		fs->last.failed_dests = prev->last.failed_dests;
-		result_merge_counts(&fs->last.res, &prev->last.res);
-		memcpy(fs->last.error, prev->last.error, sizeof(fs->last.error));
-		for (size_t i = 0; i < prev->nchanges; i++)
-			change_add(fs, prev->changes[i].path,
-			    prev->changes[i].first, prev->changes[i].last);
+	fs->pending = pending_alloc(conf->ndests, &po);
+	fs->dests = calloc(conf->ndests, sizeof(*fs->dests));
+	fs->ready = calloc(conf->ndests, sizeof(*fs->ready));
+	fs->join = calloc(conf->ndests, 1);
+	if (fs->pending == NULL || fs->dests == NULL || fs->ready == NULL ||
+	    fs->join == NULL) {
+		fileset_free(fs);
+		return NULL;
 	}
+	for (size_t d = 0; d < conf->ndests; d++) {
+		fs->dests[d].name = conf->dests[d];
+		result_init(&fs->dests[d].res);
+		result_init(&fs->dests[d].cur);
+	}
+	fs->suspended = conf->suspended;
+	if (prev != NULL)
+		inherit(fs, prev);
 	fs->next_run = schedule_next(conf, time(NULL), fs->ran ?
-	    fs->last.end : 0);
+	    fs->last_end : 0);
 	return fs;
 }
 
 static void
-changes_clear(struct fileset *fs)
-{
-	for (size_t i = 0; i < fs->nchanges; i++)
-		free(fs->changes[i].path);
-	free(fs->changes);
-	fs->changes = NULL;
-	fs->nchanges = 0;
-	htab_release(&fs->index);
-}
-
-static void
-paths_clear(struct fileset *fs)
-{
-	for (size_t i = 0; i < fs->npaths; i++)
-		free(fs->paths[i]);
-	free(fs->paths);
-	fs->paths = NULL;
-	fs->npaths = 0;
-}
-
-static void
-forced_clear(struct fileset *fs)
+session_clear(struct fileset *fs)
 {
 	htab_release(&fs->force);
-	for (size_t i = 0; i < fs->nforced; i++)
-		free(fs->forced[i]);
-	free(fs->forced);
-	fs->forced = NULL;
-	fs->nforced = 0;
+	pending_take_release(&fs->take);
+	memset(&fs->take, 0, sizeof(fs->take));
 }
 
 void
@@ -177,11 +240,15 @@ fileset_free(struct fileset *fs)
 		fs->cancel = 1;
 		pthread_join(fs->thread, NULL);
 	}
-	changes_clear(fs);
-	forced_clear(fs);
-	paths_clear(fs);
-	result_release(&fs->last.res);
-	result_release(&fs->cur.res);
+	session_clear(fs);
+	for (size_t d = 0; fs->dests != NULL && d < fs->conf->ndests; d++) {
+		result_release(&fs->dests[d].res);
+		result_release(&fs->dests[d].cur);
+	}
+	free(fs->dests);
+	free(fs->ready);
+	free(fs->join);
+	pending_free(fs->pending);
 	free(fs);
 }
 
@@ -198,27 +265,24 @@ fileset_conf(const struct fileset *fs)
 }
 
 void
-fileset_changed(struct fileset *fs, const char *rel, int rescan)
+fileset_changed(struct fileset *fs, const char *rel, unsigned flags)
 {
-	double now = now_precise();
-
-	if (rescan) {
-		fs->rescan = 1;
+	if (flags & WATCH_INCOMPLETE)
+		fs->watch_incomplete = 1;
+	if (flags & (WATCH_RESCAN | WATCH_INCOMPLETE) || rel == NULL) {
+		pending_whole(fs->pending, fs->conf->watch);
 		return;
 	}
-	change_add(fs, rel, now, now);
+	if (pending_change(fs->pending, rel, now_precise(),
+	    (flags & WATCH_CLOSED) != 0) == -1)
+		log_errx("%s: out of memory recording a change: the next "
+		    "session is a whole one", fs->conf->name);
 }
 
 void
 fileset_suspend(struct fileset *fs, int on)
 {
 	fs->suspended = on;
-}
-
-void
-fileset_sync_now(struct fileset *fs)
-{
-	fs->sync_now = 1;
 }
 
 int
@@ -234,44 +298,154 @@ fileset_cancel(struct fileset *fs)
 		fs->cancel = 1;
 }
 
-/* 1 when a change has been quiet for the quiet window or waited max_defer. */
+/* The watch sees every change: no overflow or watch error since each
+   destination's last whole session (that part is each one's whole flag). */
 static int
-changes_ready(const struct fileset *fs)
+watch_complete(const struct fileset *fs)
 {
-	double now = now_precise();
+	return fs->conf->watch && !fs->watch_incomplete;
+}
 
-	for (size_t i = 0; i < fs->nchanges; i++) {
-		const struct change *c = &fs->changes[i];
+/* Whether d is owed anything: a whole session or some paths. */
+static int
+owed(const struct fileset *fs, size_t d)
+{
+	const struct pending_dest *pd = pending_dest(fs->pending, d);
 
-		if (now - c->last >= fs->conf->quiet ||
-		    now - c->first >= fs->conf->max_defer)
-			return 1;
+	return pd->whole || pd->npaths > 0 || pd->kick;
+}
+
+enum fileset_sync
+fileset_sync_now(struct fileset *fs, int full)
+{
+	int any = 0;
+
+	if (fs->running) {
+		if (fs->sync_now < (full ? SYNC_FULL : SYNC_ASKED))
+			fs->sync_now = full ? SYNC_FULL : SYNC_ASKED;
+		return FILESET_SYNC_QUEUED;
 	}
-	return 0;
+	for (size_t d = 0; d < fs->conf->ndests; d++)
+		any |= owed(fs, d);
+	if (!full && watch_complete(fs) && !any)
+		return FILESET_SYNC_NOTHING;
+	fs->sync_now = full ? SYNC_FULL : SYNC_ASKED;
+	return FILESET_SYNC_STARTED;
+}
+
+/*
+ * When destination d may join a session (a time <= now: now), or 0: not
+ * before something happens. ready is when its first owed path is ready.
+ */
+static double
+join_at(const struct fileset *fs, size_t d, double ready, double now,
+    int scheduled)
+{
+	const struct pending_dest *pd = pending_dest(fs->pending, d);
+	double t = ready;
+
+	if (scheduled || pd->kick || (pd->failing && pd->whole))
+		t = now;
+	if (t == 0)
+		return 0;
+	if (pd->failing && pd->next_attempt > t)
+		t = pd->next_attempt;
+	return t;
+}
+
+static int
+scheduled_now(const struct fileset *fs, time_t now)
+{
+	return fs->next_run != 0 && now >= fs->next_run;
+}
+
+/*
+ * Which destinations a session started now carries (join[d]); their
+ * number. *whole: it walks the whole tree; *all: it takes every owed
+ * path, ready or not (sync-now).
+ */
+static size_t
+plan(struct fileset *fs, time_t now, double nowp, unsigned char *join,
+    int *whole, int *all)
+{
+	const size_t nd = fs->conf->ndests;
+	int scheduled, complete = watch_complete(fs);
+	size_t n = 0;
+
+	*whole = *all = 0;
+	memset(join, 0, nd);
+	if (fs->running)
+		return 0;
+	if (fs->sync_now) {
+		for (size_t d = 0; d < nd; d++) {
+			const struct pending_dest *pd = pending_dest(fs->pending, d);
+
+			join[d] = fs->sync_now == SYNC_FULL || !complete ||
+			    owed(fs, d) || pd->failing;
+			*whole |= join[d] && pd->whole;
+			n += join[d];
+		}
+		*whole |= fs->sync_now == SYNC_FULL || !complete;
+		*all = 1;
+		return n;
+	}
+	if (fs->suspended || !schedule_in_window(fs->conf, now))
+		return 0;
+	scheduled = scheduled_now(fs, now);
+	pending_ready(fs->pending, fs->ready);
+	for (size_t d = 0; d < nd; d++) {
+		double t = join_at(fs, d, fs->ready[d], nowp, scheduled);
+
+		join[d] = t != 0 && t <= nowp;
+		*whole |= join[d] && pending_dest(fs->pending, d)->whole;
+		n += join[d];
+	}
+	*whole |= scheduled;
+	return n;
 }
 
 int
 fileset_due(struct fileset *fs, time_t now)
 {
+	int whole, all;
+	size_t n = plan(fs, now, now_precise(), fs->join, &whole, &all);
+
+	if (n == 0 && fs->sync_now && !fs->running) {
+		fs->sync_now = 0;	/* asked while a session ran: it did all */
+		log_info("%s: sync-now: nothing to send", fs->conf->name);
+	}
+	return n > 0;
+}
+
+double
+fileset_deadline(struct fileset *fs, time_t now)
+{
+	double nowp = now_precise(), t = 0;
+	int scheduled;
+
 	if (fs->running)
 		return 0;
 	if (fs->sync_now)
-		return 1;
-	if (fs->suspended || !schedule_in_window(fs->conf, now))
+		return nowp;
+	if (fs->suspended)
 		return 0;
-	if (fs->next_run != 0 && now >= fs->next_run)
-		return 1;
-	/* Changes seen by the watcher, or files a session held back. */
-	return (fs->conf->watch && fs->rescan) || changes_ready(fs);
-}
+	if (!schedule_in_window(fs->conf, now)) {
+		time_t open = fs->next_run > now ? fs->next_run :
+		    schedule_next(fs->conf, now, fs->ran ? fs->last_end : 0);
 
-/* Adds the globs of exclude_from (read again for every session). */
-static int
-add_exclude_from(const struct fileset_conf *c, struct filter *f)
-{
-	if (c->exclude_from == NULL)
-		return 0;
-	return filter_add_file(f, c->exclude_from);
+		return open > now ? (double)open : 0;
+	}
+	scheduled = scheduled_now(fs, now);
+	if (fs->next_run != 0 && !scheduled)
+		t = (double)fs->next_run;
+	pending_ready(fs->pending, fs->ready);
+	for (size_t d = 0; d < fs->conf->ndests; d++) {
+		double j = join_at(fs, d, fs->ready[d], nowp, scheduled);
+
+		if (j != 0 && (t == 0 || j < t))
+			t = j;
+	}
+	return t;
 }
 
 /* The ids the source is read with: the file set's user's. */
@@ -293,6 +467,104 @@ user_ids(const char *user, struct sender_opts *o)
 	return 0;
 }
 
+/* The include/exclude rules, and exclude_from (read again every session). */
+static int
+load_filter(const struct fileset_conf *c, struct filter *f)
+{
+	for (size_t i = 0; i < c->filter.n; i++)
+		if (filter_add(f, c->filter.rules[i].kind,
+		    c->filter.rules[i].pattern) == -1) {
+			log_err("filter");
+			return -1;
+		}
+	if (c->exclude_from == NULL)
+		return 0;
+	return filter_add_file(f, c->exclude_from);
+}
+
+/* (Session thread) Every destination of the session fails, for why. */
+static void
+fail_joined(struct fileset *fs, const char *why)
+{
+	for (size_t d = 0; d < fs->conf->ndests; d++)
+		if (fs->dests[d].joined && !fs->dests[d].cur_failed) {
+			fs->dests[d].cur_failed = 1;
+			snprintf(fs->dests[d].cur_error,
+			    sizeof(fs->dests[d].cur_error), "%s", why);
+		}
+}
+
+/*
+ * (Session thread) The session's destinations that can be reached into
+ * sd, with map[k] their index; those that cannot (a malformed dest, no
+ * key for mirror://) fail alone. Their number.
+ */
+static size_t
+open_dests(struct fileset *fs, struct session_dest *sd, size_t *map,
+    uint8_t *key, struct net_opts *no)
+{
+	const struct fileset_conf *c = fs->conf;
+	char err[256];
+	const char *why = NULL;
+	size_t n = 0, keep = 0;
+	int need_key = 0;
+
+	for (size_t d = 0; d < c->ndests; d++) {
+		struct dest_state *ds = &fs->dests[d];
+
+		if (!ds->joined)
+			continue;
+		if (dest_parse(c->dests[d], &sd[n].d, err, sizeof(err)) == -1) {
+			ds->cur_failed = 1;
+			snprintf(ds->cur_error, sizeof(ds->cur_error), "%s", err);
+			continue;
+		}
+		need_key |= sd[n].d.kind == DEST_MIRROR;
+		map[n++] = d;
+	}
+	if (need_key) {
+		if (c->key == NULL)
+			why = "mirror:// needs key = FILE";
+		else if (key_load(c->key, key) == -1)
+			why = log_last();
+		else
+			no->key = key;
+	}
+	for (size_t k = 0; k < n; k++) {
+		struct dest_state *ds = &fs->dests[map[k]];
+
+		if (why != NULL && sd[k].d.kind == DEST_MIRROR) {
+			ds->cur_failed = 1;
+			snprintf(ds->cur_error, sizeof(ds->cur_error), "%s", why);
+			continue;
+		}
+		sd[keep] = sd[k];
+		map[keep++] = map[k];
+	}
+	return keep;
+}
+
+static void
+sender_options(struct fileset *fs, struct sender_opts *o,
+    const struct filter *filter)
+{
+	const struct fileset_conf *c = fs->conf;
+
+	o->flags = (c->purge ? SESSION_PURGE : 0) |
+	    (c->purge_dirs ? SESSION_PURGE | SESSION_PURGE_DIRS : 0) |
+	    (c->xattrs ? SESSION_XATTRS : 0) | (c->acls ? SESSION_ACLS : 0);
+	o->filter = filter;
+	o->quiet = c->quiet;
+	o->hold_open = 1;
+	o->openupdate = c->openupdate;
+	o->force = &fs->force;
+	o->cancel = &fs->cancel;
+	o->paths = (const char *const *)fs->take.paths;
+	o->npaths = fs->take.npaths;
+	o->whole_file = (enum whole_file)c->whole_file;
+	o->problems_only = 1;	/* a line per file of a big tree is not kept */
+}
+
 /* The session, in its own thread. */
 static void *
 run(void *arg)
@@ -301,273 +573,289 @@ run(void *arg)
 	const struct fileset_conf *c = fs->conf;
 	struct sender_opts o = { 0 };
 	struct net_opts no = { .compress = c->compress, .timeout_s = 60 };
-	struct session_dest *dests;
-	struct filter filter;
+	struct session_dest *sd = calloc(c->ndests, sizeof(*sd));
+	size_t *map = calloc(c->ndests, sizeof(*map)), n = 0;
 	uint8_t key[NET_KEY_SIZE];
-	char err[256];
-	int need_key = 0, first = -1;
+	struct filter filter;
+	uint64_t one = 1;
 
 	filter_init(&filter);
-	dests = calloc(c->ndests, sizeof(*dests));
-	if (dests == NULL)
-		goto out;
-	for (size_t i = 0; i < c->filter.n; i++)
-		filter_add(&filter, c->filter.rules[i].kind,
-		    c->filter.rules[i].pattern);
-	if (add_exclude_from(c, &filter) == -1) {
-		snprintf(fs->cur.error, sizeof(fs->cur.error), "%s",
-		    log_last());
+	if (sd == NULL || map == NULL) {
+		fail_joined(fs, "out of memory");
 		goto out;
 	}
-	for (size_t i = 0; i < c->ndests; i++) {
-		if (dest_parse(c->dests[i], &dests[i].d, err, sizeof(err)) == -1) {
-			snprintf(fs->cur.error, sizeof(fs->cur.error), "%s", err);
-			goto out;
-		}
-		need_key |= dests[i].d.kind == DEST_MIRROR;
-	}
-	if (need_key) {
-		if (c->key == NULL || key_load(c->key, key) == -1) {
-			snprintf(fs->cur.error, sizeof(fs->cur.error), "%s",
-			    c->key ? log_last() : "mirror:// needs key = FILE");
-			goto out;
-		}
-		no.key = key;
-	}
-	o.flags = (c->purge ? SESSION_PURGE : 0) |
-	    (c->purge_dirs ? SESSION_PURGE | SESSION_PURGE_DIRS : 0) |
-	    (c->xattrs ? SESSION_XATTRS : 0) | (c->acls ? SESSION_ACLS : 0);
-	o.filter = &filter;
-	o.quiet = c->quiet;
-	o.hold_open = 1;
-	o.openupdate = c->openupdate;
-	o.force = &fs->force;
-	o.cancel = &fs->cancel;
-	o.paths = (const char *const *)fs->paths;
-	o.npaths = fs->npaths;
-	o.whole_file = (enum whole_file)c->whole_file;
-	o.problems_only = 1;	/* a line per file of a big tree is not kept */
-	if (user_ids(c->user, &o) == -1) {
-		snprintf(fs->cur.error, sizeof(fs->cur.error), "%s", log_last());
+	if (load_filter(c, &filter) == -1 || user_ids(c->user, &o) == -1) {
+		fail_joined(fs, log_last());
 		goto out;
 	}
-	if (session_run(c->source, dests, c->ndests, &o, &no) == -1)
-		snprintf(fs->cur.error, sizeof(fs->cur.error), "%s", log_last());
-	for (size_t i = 0; i < c->ndests; i++) {
-		if (dests[i].failed) {
-			fs->cur.failed_dests++;
-			if (fs->cur.error[0] == '\0')
-				snprintf(fs->cur.error, sizeof(fs->cur.error),
-				    "%s: the session failed", c->dests[i]);
-			continue;
-		}
-		if (first == -1)
-			first = (int)i;
-		if (dests[i].d.kind == DEST_LOCAL)
-			trigger_run(c->trigger, "FILESET", c->name, c->dests[i],
-			    &dests[i].res);
-	}
-	if (first >= 0) {
-		fs->cur.res = dests[first].res;
-		result_init(&dests[first].res);
+	sender_options(fs, &o, &filter);
+	n = open_dests(fs, sd, map, key, &no);
+	if (n > 0 && session_run(c->source, sd, n, &o, &no) == -1)
+		for (size_t k = 0; k < n; k++)
+			sd[k].failed = 1;
+	for (size_t k = 0; k < n; k++) {
+		struct dest_state *ds = &fs->dests[map[k]];
+
+		ds->cur = sd[k].res;
+		result_init(&sd[k].res);
+		ds->cur_failed = sd[k].failed;
+		snprintf(ds->cur_error, sizeof(ds->cur_error), "%s",
+		    sd[k].error[0] ? sd[k].error : "the session failed");
+		if (!sd[k].failed && sd[k].d.kind == DEST_LOCAL)
+			trigger_run(c->trigger, "FILESET", c->name, c->dests[map[k]],
+			    &ds->cur);
 	}
 out:
-	for (size_t i = 0; dests != NULL && i < c->ndests; i++)
-		result_release(&dests[i].res);
-	free(dests);
+	free(sd);
+	free(map);
 	filter_release(&filter);
 	__atomic_store_n(&fs->done, 1, __ATOMIC_SEQ_CST);
+	if (fs->wakefd != -1 && write(fs->wakefd, &one, sizeof(one)) == -1)
+		log_err("%s: waking the event loop", c->name);
 	return NULL;
 }
 
-/* Changes past max_defer go into this session even if not quiet. */
-static void
-collect_forced(struct fileset *fs)
+/* The paths past max_defer, as the sender looks them up. */
+static int
+force_fill(struct fileset *fs)
 {
-	double now = now_precise();
-
-	forced_clear(fs);
-	for (size_t i = 0; i < fs->nchanges; i++) {
-		const struct change *c = &fs->changes[i];
-		char **v;
-
-		if (now - c->first < fs->conf->max_defer)
-			continue;
-		v = realloc(fs->forced, (fs->nforced + 1) * sizeof(*v));
-		if (v == NULL)
-			return;
-		fs->forced = v;
-		v[fs->nforced] = strdup(c->path);
-		if (v[fs->nforced] == NULL)
-			return;
-		htab_put(&fs->force, v[fs->nforced], strlen(c->path), 0);
-		fs->nforced++;
-	}
+	for (size_t i = 0; i < fs->take.nforced; i++)
+		if (htab_put(&fs->force, fs->take.forced[i],
+		    strlen(fs->take.forced[i]), i) == -1)
+			return -1;
+	return 0;
 }
 
-/* Most changes a partial session carries; more and the whole tree is sent. */
-#define PARTIAL_MAX 50000
-
-/*
- * After a first whole session, a file set sends only what changed (seen by
- * the watcher, or held back last time): work in proportion to the changes;
- * a schedule, a request, a rescan or too many changes send the whole tree.
- */
+/* A session that could not start: its destinations failed, for why. */
 static void
-choose_paths(struct fileset *fs, time_t now)
+start_failed(struct fileset *fs, const unsigned char *join, int whole,
+    const char *why)
 {
-	paths_clear(fs);
-	if (!fs->ran || fs->rescan || fs->sync_now ||
-	    (fs->next_run != 0 && now >= fs->next_run) ||
-	    fs->nchanges == 0 || fs->nchanges > PARTIAL_MAX)
-		return;
-	fs->paths = calloc(fs->nchanges, sizeof(*fs->paths));
-	if (fs->paths == NULL)
-		return;
-	for (size_t i = 0; i < fs->nchanges; i++) {
-		fs->paths[i] = strdup(fs->changes[i].path);
-		if (fs->paths[i] == NULL) {
-			paths_clear(fs);
-			return;
-		}
-		fs->npaths++;
-	}
+	const struct fileset_conf *c = fs->conf;
+
+	for (size_t d = 0; d < c->ndests; d++)
+		if (join[d])
+			pending_failed(fs->pending, d, whole, now_precise(), why,
+			    c->retry_min, c->retry_max);
+	log_errx("%s: no session: %s", c->name, why);
+	session_clear(fs);
+}
+
+static void
+log_start(const struct fileset *fs, size_t n)
+{
+	const struct fileset_conf *c = fs->conf;
+	char of[32] = "";
+
+	if (n < c->ndests)
+		snprintf(of, sizeof(of), " of %zu", c->ndests);
+	if (fs->take.whole)
+		log_info("%s: session to %zu%s destination%s", c->name, n, of,
+		    c->ndests > 1 ? "s" : "");
+	else
+		log_info("%s: session of %zu changes to %zu%s destination%s",
+		    c->name, fs->take.npaths, n, of, c->ndests > 1 ? "s" : "");
 }
 
 void
-fileset_start(struct fileset *fs, time_t now)
+fileset_start(struct fileset *fs, time_t now, int wakefd)
 {
-	choose_paths(fs, now);
-	result_release(&fs->cur.res);
-	memset(&fs->cur, 0, sizeof(fs->cur));
-	result_init(&fs->cur.res);
-	fs->cur.start = now;
+	const struct fileset_conf *c = fs->conf;
+	const unsigned char *join = fs->join;
+	double nowp = now_precise();
+	size_t n;
+	int all;
+
+	session_clear(fs);
+	n = plan(fs, now, nowp, fs->join, &fs->take.whole, &all);
+	fs->take.all = all;
 	fs->sync_now = 0;
-	fs->rescan = 0;
+	if (n == 0)
+		return;
+	if (pending_begin(fs->pending, nowp, join, PARTIAL_MAX, &fs->take) == -1 ||
+	    force_fill(fs) == -1) {
+		start_failed(fs, join, fs->take.whole, "out of memory");
+		return;
+	}
+	if (!fs->take.whole && fs->take.npaths == 0) {
+		log_debug("%s: nothing ready to send", c->name);
+		session_clear(fs);
+		return;
+	}
+	for (size_t d = 0; d < c->ndests; d++) {
+		struct dest_state *ds = &fs->dests[d];
+
+		ds->joined = join[d];
+		ds->cur_failed = 0;
+		ds->cur_error[0] = '\0';
+		result_release(&ds->cur);
+		result_init(&ds->cur);
+	}
+	log_start(fs, n);
 	fs->cancel = 0;
 	fs->done = 0;
-	collect_forced(fs);
-	fs->started_precise = now_precise();
-	if (fs->paths != NULL)
-		log_info("%s: session of %zu changes to %zu destination%s",
-		    fs->conf->name, fs->npaths, fs->conf->ndests,
-		    fs->conf->ndests > 1 ? "s" : "");
-	else
-		log_info("%s: session to %zu destination%s", fs->conf->name,
-		    fs->conf->ndests, fs->conf->ndests > 1 ? "s" : "");
+	fs->wakefd = wakefd;
+	fs->last_start = now;
 	if ((errno = pthread_create(&fs->thread, NULL, run, fs)) != 0) {
-		log_err("%s: starting its session", fs->conf->name);
+		for (size_t d = 0; d < c->ndests; d++)
+			fs->dests[d].joined = 0;
+		start_failed(fs, join, fs->take.whole, strerror(errno));
 		return;
 	}
 	fs->running = 1;
 }
 
-/* Files the session held back stay pending; what it covered is done. */
-static void
-settle_changes(struct fileset *fs)
-{
-	const struct result *r = &fs->last.res;
-	struct change *old = fs->changes;
-	size_t nold = fs->nchanges;
-	size_t keep = 0;
-
-	for (size_t i = 0; i < nold; i++) {
-		int held = 0;
-
-		for (size_t k = 0; k < r->nitems && !held; k++)
-			held = r->items[k].action == ITEM_HELD &&
-			    strcmp(r->items[k].path, old[i].path) == 0;
-		if (held || old[i].last >= fs->started_precise)
-			old[keep++] = old[i];
-		else
-			free(old[i].path);
-	}
-	fs->nchanges = keep;
-	/* Held-back files not seen by the watcher are pending too. */
-	for (size_t k = 0; k < r->nitems; k++)
-		if (r->items[k].action == ITEM_HELD)
-			change_add(fs, r->items[k].path, fs->started_precise,
-			    now_precise());
-	changes_rebuild_index(fs);
-}
-
 /*
- * A partial session looked at some paths only: the failures the last
- * session reported elsewhere still stand, so they stay in the result.
+ * A partial session looked at some paths only: the failures d's last
+ * session reported elsewhere still stand, so they stay in its result.
  */
 static void
-keep_failures(struct fileset *fs, const struct result *prev)
+keep_failures(struct fileset *fs, struct result *res, const struct result *prev)
 {
-	size_t dummy;
 	struct htab covered;
+	size_t dummy;
 
 	htab_init(&covered);
-	for (size_t i = 0; i < fs->npaths; i++)
-		htab_put(&covered, fs->paths[i], strlen(fs->paths[i]), i);
+	for (size_t i = 0; i < fs->take.npaths; i++)
+		htab_put(&covered, fs->take.paths[i], strlen(fs->take.paths[i]), i);
 	for (size_t k = 0; k < prev->nitems; k++) {
 		const struct item *it = &prev->items[k];
 
 		if (it->action != ITEM_FAIL ||
 		    htab_get(&covered, it->path, strlen(it->path), &dummy))
 			continue;
-		result_add(&fs->cur.res, ITEM_FAIL, it->path, it->is_dir,
-		    it->reason);
+		result_add(res, ITEM_FAIL, it->path, it->is_dir, it->reason);
 	}
 	htab_release(&covered);
+}
+
+/* Destination d committed the session: what it carried is no longer owed. */
+static void
+reap_committed(struct fileset *fs, size_t d, time_t now)
+{
+	struct dest_state *ds = &fs->dests[d];
+	const struct pending_mark *m = &fs->take.mark;
+	char counts[RESULT_COUNTS_LEN];
+
+	for (size_t k = 0; k < ds->cur.nitems; k++) {
+		const struct item *it = &ds->cur.items[k];
+
+		if (item_held(it) && pending_hold(fs->pending, d, m, it->path,
+		    held_reason(it), held_open(it)) == -1)
+			log_errx("%s: %s: out of memory recording a held-back "
+			    "file: a whole session instead", fs->conf->name,
+			    ds->name);
+	}
+	pending_done(fs->pending, d, m, fs->take.whole);
+	if (!fs->take.whole)
+		keep_failures(fs, &ds->cur, &ds->res);
+	result_release(&ds->res);
+	ds->res = ds->cur;
+	result_init(&ds->cur);
+	ds->failed = 0;
+	ds->commit_end = now;
+	result_counts(&ds->res, counts, sizeof(counts));
+	log_info("%s: %s: %s, bytes sent %llu", fs->conf->name, ds->name,
+	    counts, (unsigned long long)ds->res.bytes_sent);
+}
+
+/* Destination d's session failed: it keeps everything, retried later. */
+static void
+reap_failed(struct fileset *fs, size_t d)
+{
+	const struct fileset_conf *c = fs->conf;
+	struct dest_state *ds = &fs->dests[d];
+	const struct pending_dest *pd = pending_dest(fs->pending, d);
+
+	pending_failed(fs->pending, d, fs->take.whole, now_precise(),
+	    ds->cur_error, c->retry_min, c->retry_max);
+	result_release(&ds->cur);
+	result_init(&ds->cur);
+	ds->failed = 1;
+	log_errx("%s: %s: session failed: %s; %zu path%s pending%s, next "
+	    "attempt in %d s", c->name, ds->name, ds->cur_error, pd->npaths,
+	    pd->npaths == 1 ? "" : "s", pd->whole ? " and a whole session" : "",
+	    pd->backoff);
 }
 
 void
 fileset_reap(struct fileset *fs, time_t now)
 {
+	const struct fileset_conf *c = fs->conf;
+	size_t n = 0, ok = 0;
+
 	if (!fs->running || !__atomic_load_n(&fs->done, __ATOMIC_SEQ_CST))
 		return;
 	pthread_join(fs->thread, NULL);
 	fs->running = 0;
 	fs->ran = 1;
-	fs->cur.end = now;
-	if (fs->paths != NULL)
-		keep_failures(fs, &fs->last.res);
-	result_release(&fs->last.res);
-	fs->last = fs->cur;
-	result_init(&fs->cur.res);
-	settle_changes(fs);
-	forced_clear(fs);
-	paths_clear(fs);
+	fs->sessions++;
+	fs->last_end = now;
+	for (size_t d = 0; d < c->ndests; d++) {
+		struct dest_state *ds = &fs->dests[d];
+
+		if (!ds->joined)
+			continue;
+		ds->joined = 0;
+		ds->start = fs->last_start;
+		ds->end = now;
+		n++;
+		if (ds->cur_failed)
+			reap_failed(fs, d);
+		else {
+			reap_committed(fs, d, now);
+			ok++;
+		}
+	}
+	log_info("%s: session done: %zu of %zu destination%s committed",
+	    c->name, ok, n, n == 1 ? "" : "s");
+	session_clear(fs);
 	/*
 	 * A whole session's manifests (the source's, and a local receiver's)
 	 * are freed by now; hand their pages back, or a daemon that watches
 	 * a big tree keeps the session's peak for as long as it runs.
 	 */
 	malloc_trim(0);
-	fs->next_run = schedule_next(fs->conf, now, fs->last.end);
-	if (fs->last.error[0] || fs->last.failed_dests)
-		log_errx("%s: session failed: %s", fs->conf->name,
-		    fs->last.error);
-	else
-		log_info("%s: created %llu, replaced %llu, purged %llu, "
-		    "unchanged %llu, skipped %llu, failed %llu",
-		    fs->conf->name,
-		    (unsigned long long)fs->last.res.created,
-		    (unsigned long long)fs->last.res.replaced,
-		    (unsigned long long)fs->last.res.purged,
-		    (unsigned long long)fs->last.res.unchanged,
-		    (unsigned long long)fs->last.res.skipped,
-		    (unsigned long long)fs->last.res.failed);
+	fs->next_run = schedule_next(c, now, fs->last_end);
 }
 
+void
+fileset_held_open(const struct fileset *fs,
+    void (*fn)(void *arg, const char *path), void *arg)
+{
+	struct pending_held h;
+	size_t pos = 0;
+
+	while (pending_next_held(fs->pending, &pos, &h))
+		if (h.open)
+			fn(arg, h.path);
+}
+
+/* ---- status ---- */
+
 static void
-json_time(FILE *f, const char *key, time_t t)
+json_time(FILE *f, const char *key, double t)
 {
 	char buf[32];
 	struct tm tm;
+	time_t s = (time_t)t;
 
-	if (t == 0) {
+	if (t <= 0) {
 		fprintf(f, "\"%s\":null", key);
 		return;
 	}
-	localtime_r(&t, &tm);
+	localtime_r(&s, &tm);
 	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S%z", &tm);
 	fprintf(f, "\"%s\":\"%s\"", key, buf);
+}
+
+static int
+any_failing(const struct fileset *fs)
+{
+	for (size_t d = 0; d < fs->conf->ndests; d++)
+		if (pending_dest(fs->pending, d)->failing)
+			return 1;
+	return 0;
 }
 
 static const char *
@@ -577,44 +865,141 @@ state_of(const struct fileset *fs)
 		return "syncing";
 	if (fs->suspended)
 		return "suspended";
-	if (fs->nchanges > 0 || fs->rescan)
-		return "waiting";
+	if (any_failing(fs))
+		return "retrying";
+	for (size_t d = 0; d < fs->conf->ndests; d++) {
+		const struct pending_dest *pd = pending_dest(fs->pending, d);
+
+		if (pd->npaths > 0 || pd->kick)
+			return "waiting";
+	}
 	return "idle";
+}
+
+static const char *
+dest_state_of(const struct fileset *fs, size_t d)
+{
+	if (fs->dests[d].joined && fs->running)
+		return "syncing";
+	return pending_dest(fs->pending, d)->failing ? "retrying" : "ok";
+}
+
+static const char *
+watch_state(const struct fileset *fs)
+{
+	return !fs->conf->watch ? "off" : fs->watch_incomplete ?
+	    "incomplete" : "complete";
+}
+
+/* The destination whose result stands for the file set's (the first that committed). */
+static const struct dest_state *
+first_committed(const struct fileset *fs)
+{
+	for (size_t d = 0; d < fs->conf->ndests; d++)
+		if (fs->dests[d].commit_end != 0)
+			return &fs->dests[d];
+	return NULL;
+}
+
+static void
+status_dest_json(FILE *f, const struct fileset *fs, size_t d)
+{
+	const struct dest_state *ds = &fs->dests[d];
+	const struct pending_dest *pd = pending_dest(fs->pending, d);
+	const char *paths[STATUS_PATHS];
+	size_t np = pending_paths_of(fs->pending, d, paths, STATUS_PATHS);
+
+	fputs("{\"destination\":", f);
+	result_json_string(ds->name, f);
+	fprintf(f, ",\"state\":\"%s\",\"pending\":%zu,\"pending_paths\":[",
+	    dest_state_of(fs, d), pd->npaths);
+	for (size_t i = 0; i < np; i++) {
+		if (i > 0)
+			fputc(',', f);
+		result_json_string(paths[i], f);
+	}
+	fprintf(f, "],\"whole_session\":%s,", pd->whole ? "true" : "false");
+	json_time(f, "since", pd->failing ? pd->since : 0);
+	fprintf(f, ",\"attempts\":%u,\"error\":", pd->attempts);
+	if (pd->failing)
+		result_json_string(pd->error, f);
+	else
+		fputs("null", f);
+	fputc(',', f);
+	json_time(f, "next_attempt", pd->failing ? pd->next_attempt : 0);
+	fputs(",\"last_session\":", f);
+	if (ds->end == 0)
+		fputs("null", f);
+	else {
+		fputc('{', f);
+		json_time(f, "start", (double)ds->start);
+		fputc(',', f);
+		json_time(f, "end", (double)ds->end);
+		fprintf(f, ",\"committed\":%s}", ds->failed ? "false" : "true");
+	}
+	fputs(",\"last_result\":", f);
+	if (ds->commit_end == 0)
+		fputs("null", f);
+	else
+		result_json(&ds->res, f, NULL, 0);
+	fputc('}', f);
+}
+
+static void
+status_held_json(FILE *f, const struct fileset *fs)
+{
+	struct pending_held h;
+	size_t pos = 0;
+	int first = 1;
+
+	fputs(",\"held_back\":[", f);
+	while (pending_next_held(fs->pending, &pos, &h)) {
+		fputs(first ? "{\"path\":" : ",{\"path\":", f);
+		result_json_string(h.path, f);
+		fputs(",\"reason\":", f);
+		result_json_string(h.reason, f);
+		fputc(',', f);
+		json_time(f, "since", h.since);
+		fprintf(f, ",\"open\":%s}", h.open ? "true" : "false");
+		first = 0;
+	}
+	fputc(']', f);
 }
 
 static void
 status_one(FILE *f, const struct fileset *fs)
 {
-	const struct result *r = &fs->last.res;
-	int first = 1;
+	const struct dest_state *rep = first_committed(fs);
+	size_t failing = 0;
+	const char *error = "";
 
+	for (size_t d = 0; d < fs->conf->ndests; d++) {
+		const struct pending_dest *pd = pending_dest(fs->pending, d);
+
+		if (pd->failing && failing++ == 0)
+			error = pd->error;
+	}
 	fputs("{\"name\":", f);
 	result_json_string(fs->conf->name, f);
-	fprintf(f, ",\"state\":\"%s\",", state_of(fs));
-	json_time(f, "last_run", fs->ran ? fs->last.end : 0);
+	fprintf(f, ",\"state\":\"%s\",\"watch\":\"%s\",\"sessions\":%lu,",
+	    state_of(fs), watch_state(fs), fs->sessions);
+	json_time(f, "last_run", fs->ran ? (double)fs->last_end : 0);
 	fputc(',', f);
-	json_time(f, "next_run", fs->suspended ? 0 : fs->next_run);
-	fprintf(f, ",\"pending_changes\":%zu,\"last_result\":", fs->nchanges);
-	if (!fs->ran)
+	json_time(f, "next_run", fs->suspended ? 0 : (double)fs->next_run);
+	fprintf(f, ",\"pending_changes\":%zu,\"last_result\":",
+	    pending_npaths(fs->pending));
+	if (rep == NULL)
 		fputs("null", f);
-	else {
-		result_json(r, f, NULL, 0);
-		fprintf(f, ",\"failed_destinations\":%zu,\"error\":",
-		    fs->last.failed_dests);
-		result_json_string(fs->last.error, f);
-	}
-	fputs(",\"held_back\":[", f);
-	for (size_t k = 0; k < r->nitems; k++) {
-		const struct item *it = &r->items[k];
-
-		if (it->action != ITEM_HELD)
-			continue;
-		fputs(first ? "{\"path\":" : ",{\"path\":", f);
-		result_json_string(it->path, f);
-		fputs(",\"reason\":", f);
-		result_json_string(it->reason ? it->reason : "", f);
-		fputc('}', f);
-		first = 0;
+	else
+		result_json(&rep->res, f, NULL, 0);
+	fprintf(f, ",\"failed_destinations\":%zu,\"error\":", failing);
+	result_json_string(error, f);
+	status_held_json(f, fs);
+	fputs(",\"destinations\":[", f);
+	for (size_t d = 0; d < fs->conf->ndests; d++) {
+		if (d > 0)
+			fputc(',', f);
+		status_dest_json(f, fs, d);
 	}
 	fputs("]}", f);
 }
@@ -643,18 +1028,82 @@ fileset_status_json(struct fileset *const *sets, size_t n)
 }
 
 static void
-text_time(FILE *f, time_t t)
+text_time(FILE *f, double t)
 {
 	char buf[32];
 	struct tm tm;
+	time_t s = (time_t)t;
 
-	if (t == 0) {
+	if (t <= 0) {
 		fputs("-", f);
 		return;
 	}
-	localtime_r(&t, &tm);
+	localtime_r(&s, &tm);
 	strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S", &tm);
 	fputs(buf, f);
+}
+
+static void
+status_dest_text(FILE *f, const struct fileset *fs, size_t d)
+{
+	const struct dest_state *ds = &fs->dests[d];
+	const struct pending_dest *pd = pending_dest(fs->pending, d);
+	const char *paths[STATUS_PATHS];
+	size_t np = pending_paths_of(fs->pending, d, paths, STATUS_PATHS);
+	char counts[RESULT_COUNTS_LEN];
+
+	fprintf(f, "  to %s: %s", ds->name, dest_state_of(fs, d));
+	if (pd->failing) {
+		fputs(" since ", f);
+		text_time(f, pd->since);
+		fprintf(f, " (%u attempt%s): %s\n    next attempt: ",
+		    pd->attempts, pd->attempts == 1 ? "" : "s", pd->error);
+		text_time(f, pd->next_attempt);
+	}
+	if (pd->npaths == 0)
+		fputs(pd->whole ? "\n    owed a whole session" :
+		    ", nothing pending", f);
+	else {
+		fprintf(f, "\n    %zu pending%s:", pd->npaths, pd->whole ?
+		    ", and a whole session" : "");
+		for (size_t i = 0; i < np; i++)
+			fprintf(f, "%s %s", i ? "," : "", paths[i]);
+		if (np < pd->npaths)
+			fputs(", ...", f);
+	}
+	fputs("\n    last session: ", f);
+	text_time(f, (double)ds->end);
+	if (ds->end != 0 && ds->failed) {
+		fputs(": failed\n    last commit: ", f);
+		text_time(f, (double)ds->commit_end);
+	}
+	if (ds->commit_end != 0) {
+		result_counts(&ds->res, counts, sizeof(counts));
+		fprintf(f, ": %s", counts);
+	}
+	fputc('\n', f);
+}
+
+static void
+status_text_one(FILE *f, const struct fileset *fs)
+{
+	struct pending_held h;
+	size_t pos = 0;
+
+	fprintf(f, "%s: %s, %zu changes pending, watch %s, %lu sessions\n"
+	    "  last run: ", fs->conf->name, state_of(fs),
+	    pending_npaths(fs->pending), watch_state(fs), fs->sessions);
+	text_time(f, fs->ran ? (double)fs->last_end : 0);
+	fputs("\n  next run: ", f);
+	text_time(f, fs->suspended ? 0 : (double)fs->next_run);
+	fputc('\n', f);
+	while (pending_next_held(fs->pending, &pos, &h)) {
+		fprintf(f, "  held back: %s: %s (since ", h.path, h.reason);
+		text_time(f, h.since);
+		fputs(")\n", f);
+	}
+	for (size_t d = 0; d < fs->conf->ndests; d++)
+		status_dest_text(f, fs, d);
 }
 
 char *
@@ -666,35 +1115,8 @@ fileset_status_text(struct fileset *const *sets, size_t n)
 
 	if (f == NULL)
 		return NULL;
-	for (size_t i = 0; i < n; i++) {
-		const struct fileset *fs = sets[i];
-		const struct result *r = &fs->last.res;
-
-		fprintf(f, "%s: %s, %zu changes pending\n  last run: ",
-		    fs->conf->name, state_of(fs), fs->nchanges);
-		text_time(f, fs->ran ? fs->last.end : 0);
-		if (fs->ran && (fs->last.error[0] || fs->last.failed_dests))
-			fprintf(f, ": failed: %s", fs->last.error);
-		else if (fs->ran)
-			fprintf(f, ": created %llu, replaced %llu, purged %llu, "
-			    "unchanged %llu, skipped %llu, failed %llu",
-			    (unsigned long long)r->created,
-			    (unsigned long long)r->replaced,
-			    (unsigned long long)r->purged,
-			    (unsigned long long)r->unchanged,
-			    (unsigned long long)r->skipped,
-			    (unsigned long long)r->failed);
-		fputs("\n  next run: ", f);
-		text_time(f, fs->suspended ? 0 : fs->next_run);
-		fputc('\n', f);
-		for (size_t k = 0; k < r->nitems; k++) {
-			const struct item *it = &r->items[k];
-
-			if (it->action == ITEM_HELD)
-				fprintf(f, "  held back: %s: %s\n", it->path,
-				    it->reason ? it->reason : "");
-		}
-	}
+	for (size_t i = 0; i < n; i++)
+		status_text_one(f, sets[i]);
 	if (fclose(f) != 0) {
 		free(text);
 		return NULL;

@@ -154,11 +154,16 @@ serve_client(const struct config *cfg, const uint8_t *key, int fd,
 	log_info("%s: session into store %s (%s)", peer, name, sc->path);
 	result_init(&counts);
 	if (session_receive(&c, sc->path, &counts) == 0) {
-		log_info("%s: session into store %s done", peer, name);
+		char text[RESULT_COUNTS_LEN];
+
+		result_counts(&counts, text, sizeof(text));
+		log_info("%s: session into store %s done: %s", peer, name, text);
 		/* The destination's own trigger, with what was done. */
 		trigger_run(sc->trigger, "STORE", name, sc->path, &counts);
 		rc = 0;
-	}
+	} else
+		log_errx("%s: session into store %s failed: nothing was "
+		    "committed", peer, name);
 out:
 	conn_release(&c);
 	return rc;

@@ -28,15 +28,25 @@ write_conf() {
 # start_mirrord CONF LOG [NETNS]: run mirrord -c CONF (in NETNS if given);
 # sets MIRRORD_PID; waits until it listens.
 start_mirrord() {
-	local conf=$1 log=$2 ns=${3:-}
+	local conf=$1 log=$2 ns=${3:-} want
+	# the count, not any line: a restarted listener logs it once more
+	want=$(($(grep -c 'listening on' "$log" 2>/dev/null || true) + 1))
 	if [ -n "$ns" ]; then
 		ip netns exec "$ns" "$MIRRORD" -c "$conf" 2>>"$log" &
 	else
 		"$MIRRORD" -c "$conf" 2>>"$log" &
 	fi
 	MIRRORD_PID=$!
-	t_defer kill "$MIRRORD_PID"
-	wait_for grep -q 'listening on' "$log" || t_fail "mirrord did not start: $(cat "$log")"
+	t_track "$MIRRORD_PID"
+	wait_for sh -c '[ "$(grep -c "listening on" "$1")" -ge "$2" ]' sh "$log" "$want" ||
+		t_fail "mirrord did not start: $(cat "$log")"
+}
+
+# stop_mirrord PID: stop a mirrord started here (SIGTERM) and wait for it.
+stop_mirrord() {
+	kill "$1"
+	wait "$1" 2>/dev/null || true
+	t_untrack "$1"
 }
 
 # serve NAME PATH...: in $TC, a key, a config of [store NAME] = PATH pairs and

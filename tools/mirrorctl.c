@@ -39,7 +39,7 @@ static const char usage_text[] =
 "  genkey FILE                   write a new random pre-shared key (mode 600)\n"
 "  clear-sync STORE              remove the stale entry of a dead master\n"
 "  status [-c CONF] [--json]     what mirrord is doing with each file set\n"
-"  suspend|resume|sync-now [-c CONF] FILESET\n"
+"  suspend|resume|sync-now [-c CONF] [--full] FILESET\n"
 "                                act on a file set of the running mirrord\n"
 "  help [COMMAND]                show help\n"
 "\n"
@@ -453,14 +453,18 @@ cmd_renamed(int argc, char **argv)
 
 static const char daemon_help[] =
 "usage: mirrorctl status [-c CONF] [--json]\n"
-"       mirrorctl suspend|resume|sync-now [-c CONF] FILESET\n"
+"       mirrorctl suspend|resume [-c CONF] FILESET\n"
+"       mirrorctl sync-now [-c CONF] [--full] FILESET\n"
 "\n"
 "Asks the running mirrord (its control socket: [daemon] control = PATH in\n"
 "CONF, default " CONFIG_DEFAULT_CONTROL "; CONF defaults to\n"
 "/etc/mirrorfs/mirrord.conf) for the state of every file set (idle,\n"
-"waiting for quiet files, syncing, suspended), its last run and result,\n"
-"its next run and the files held back and why; or suspends, resumes or\n"
-"runs a file set now.\n";
+"waiting for quiet files, retrying a destination, syncing, suspended),\n"
+"and of each of its destinations (ok, or retrying since when, why and\n"
+"the next attempt; what it is owed; its last session); or suspends,\n"
+"resumes or runs a file set now. sync-now sends what is pending, which\n"
+"costs what changed while the watch is complete; --full walks the whole\n"
+"tree.\n";
 
 /* Sends one request to mirrord and prints its answer. */
 static int
@@ -479,6 +483,9 @@ cmd_daemon(int argc, char **argv, int op)
 			conf = argv[++i];
 		else if (strcmp(argv[i], "--json") == 0 && op == DAEMON_STATUS)
 			json = 1;
+		else if (strcmp(argv[i], "--full") == 0 && (op == DAEMON_SYNC_NOW ||
+		    op == DAEMON_SYNC_FULL))
+			op = DAEMON_SYNC_FULL;
 		else if (strcmp(argv[i], "--help") == 0) {
 			fputs(daemon_help, stdout);
 			return 0;

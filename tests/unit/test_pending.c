@@ -82,17 +82,18 @@ START_TEST(test_dropped_per_destination)
 	ck_assert_int_eq(pending_change(p, "b", 11, 0), 0);
 	ck_assert_uint_eq(pending_dest(p, 0)->npaths, 2);
 	ck_assert_uint_eq(pending_dest(p, 1)->npaths, 2);
-	/* Ready once quiet: a at 15, b at 16. */
+	/* Ready once quiet: a at 15 (b, at 16, goes along). */
 	ck_assert(ready_of(p, 0) == 15);
-	begin(p, 15, both, &t, 1);
-	ck_assert_str_eq(t.paths[0], "a");
-	/* The first destination committed it, the second failed. */
+	begin(p, 15, both, &t, 2);
+	/* b was held back (not quiet yet) at the first, sent to the second. */
+	pending_hold(p, 0, &t.mark, "b", "changed 4.0s ago", 0);
 	pending_done(p, 0, &t.mark, 0);
 	pending_failed(p, 1, 0, 15.5, "connection refused", 1, 300);
 	pending_take_release(&t);
 	ck_assert_uint_eq(pending_dest(p, 0)->npaths, 1);	/* b */
 	ck_assert_uint_eq(pending_dest(p, 1)->npaths, 2);	/* a and b */
 	ck_assert_uint_eq(pending_npaths(p), 2);
+	ck_assert(ready_of(p, 0) == 16);
 	/* The retry carries everything the second one missed. */
 	begin(p, 17, second_only, &t, 2);
 	pending_done(p, 1, &t.mark, 0);
@@ -129,26 +130,33 @@ START_TEST(test_change_during_session_stays)
 }
 END_TEST
 
-START_TEST(test_not_ready_not_carried)
+START_TEST(test_held_not_carried_until_ready)
 {
 	struct pending *p = two();
 	struct pending_take t;
 
-	pending_change(p, "old", 10, 0);
-	pending_change(p, "new", 14, 0);
-	begin(p, 15, both, &t, 1);
-	ck_assert_str_eq(t.paths[0], "old");
+	pending_change(p, "log", 10, 0);
+	pending_change(p, "a", 14, 0);
+	/* Every ordinary change goes, quiet or not. */
+	begin(p, 15, both, &t, 2);
+	pending_hold(p, 0, &t.mark, "log", "open for update", 1);
+	pending_hold(p, 0, &t.mark, "a", "changed 1.0s ago", 0);
 	pending_done(p, 0, &t.mark, 0);
 	pending_take_release(&t);
-	/* "new" was not in the session: still owed, ready at 19. */
-	ck_assert_uint_eq(pending_dest(p, 0)->npaths, 1);
+	ck_assert_uint_eq(pending_dest(p, 0)->npaths, 2);
+	/* a is looked at again once quiet; log (open) not before max_defer. */
 	ck_assert(ready_of(p, 0) == 19);
-	/* With all, a session takes it although it is not ready. */
+	begin(p, 19, first_only, &t, 1);
+	ck_assert_str_eq(t.paths[0], "a");
+	pending_done(p, 0, &t.mark, 0);
+	pending_take_release(&t);
+	ck_assert(ready_of(p, 0) == 110);
+	/* With all (sync-now), a session takes it although it is held. */
 	memset(&t, 0, sizeof(t));
 	t.all = 1;
-	ck_assert_int_eq(pending_begin(p, 16, first_only, 1000, &t), 0);
+	ck_assert_int_eq(pending_begin(p, 20, first_only, 1000, &t), 0);
 	ck_assert_uint_eq(t.npaths, 1);
-	ck_assert_str_eq(t.paths[0], "new");
+	ck_assert_str_eq(t.paths[0], "log");
 	pending_take_release(&t);
 	pending_free(p);
 }
@@ -510,7 +518,7 @@ pending_suite(void)
 	tcase_add_test(tc, test_new_owes_whole);
 	tcase_add_test(tc, test_dropped_per_destination);
 	tcase_add_test(tc, test_change_during_session_stays);
-	tcase_add_test(tc, test_not_ready_not_carried);
+	tcase_add_test(tc, test_held_not_carried_until_ready);
 	tcase_add_test(tc, test_backoff);
 	tcase_add_test(tc, test_failed_whole_is_owed);
 	tcase_add_test(tc, test_whole_asked_during_session);
