@@ -85,8 +85,10 @@ ROWS = [
     ("1", "", "init", "mirrorctl", "tar+sync", "time", None),
     ("2", "No-change re-sync (warm cache)", "nochange_warm", "mirrorctl", "rsync", "time", 0.1),
     ("2", "No-change re-sync (cold cache)", "nochange_cold", "mirrorctl", "rsync", "time", 0.1),
-    ("2", "No-change re-sync, mirrord watching: `mirrorctl sync-now` until the daemon has ended the session it starts (always a whole-tree session), warm", "nochange_warm", "mirrord", "rsync", "time", 0.1),
+    ("2", "No-change re-sync, mirrord watching: `mirrorctl sync-now` until the daemon has done what it starts (the watch is complete: it sends only what is pending, here nothing, so it answers that and runs no session), warm", "nochange_warm", "mirrord", "rsync", "time", 0.1),
     ("2", "same, mirrord `sync-now`, cold cache", "nochange_cold", "mirrord", "rsync", "time", 0.1),
+    ("2", "same, mirrord `sync-now --full` until the daemon has ended the whole-tree session it starts, warm", "nochange_warm", "mirrord-full", "rsync", "time", None),
+    ("2", "same, mirrord `sync-now --full`, cold cache", "nochange_cold", "mirrord-full", "rsync", "time", None),
     ("2", "mirrord watching, nothing changed, nothing asked: no event, so no session and no work (nothing to time)", None, "mirrord", None, "note", None),
     ("3", "Sync after 1 changed file of {tree_files} (one append; warm)", "onechange", "mirrorctl", "rsync", "time", None),
     ("3", "same, mirrord watching (`quiet = 0`): from the write until the new content is readable at the destination", ("onechange_visible", "onechange"), "mirrord", "rsync", "time", None),
@@ -156,8 +158,9 @@ def generate(meta, series):
     w = out.append
     w(BEGIN)
     w("")
-    w("Produced by `%s` on %s (binaries from commit %s, built %s)." % (
-        meta.get("command"), meta.get("date"), meta.get("commit"), meta.get("binaries")))
+    w("Produced by `%s` on %s (binaries from commit %s, built %s)%s." % (
+        meta.get("command"), meta.get("date"), meta.get("commit"), meta.get("binaries"),
+        "; rows %s only" % meta["rows"] if "rows" in meta else ""))
     w("")
     w("| machine | |")
     w("|---|---|")
@@ -254,14 +257,16 @@ def generate(meta, series):
         w("Rows 2-3, mirrord: one mirrord (`[fileset] watch = yes, quiet = 0`) watches "
           "SRC and pushes it to its own local store on the same disk; its first, "
           "whole session made that store (%s). It runs through rows 2 and 3, "
-          "alternating with mirrorctl and rsync. Row 2: `mirrorctl sync-now FILESET`, "
-          "timed until the daemon has ended the session it starts (its \"created N, "
-          "...\" log line, polled with `mirrorctl status` every 10 ms, which also "
-          "wakes the daemon's loop to reap it at once; otherwise it notices within "
-          "200 ms). `sync-now` always runs a whole session (the same walk of the "
-          "whole tree as `mirrorctl sync`, inside the daemon), so this is a forced "
-          "full re-sync; with nothing changed and nothing asked, a watching mirrord "
-          "runs no session at all. Row 3: one append to one file of SRC; timed from "
+          "alternating with mirrorctl and rsync. Row 2: `mirrorctl sync-now FILESET`: "
+          "its watch is complete (no overflow or watch error since its last whole "
+          "session), so it sends only what is pending, and with nothing changed the "
+          "daemon answers that there is nothing to send and runs no session: timed "
+          "from the request to that answer. `sync-now --full` runs a whole session "
+          "(the same walk of the whole tree as `mirrorctl sync`, inside the daemon), "
+          "timed until the daemon has ended it (its \"session done\" log line, "
+          "polled every 10 ms; the end of a session wakes the daemon's loop at once). "
+          "With nothing changed and nothing asked, a watching mirrord runs no session "
+          "at all. Row 3: one append to one file of SRC; timed from "
           "the write until the new content is readable in mirrord's store (`cmp` every "
           "5 ms), and until the daemon has ended that session (a partial session of "
           "the changed path); then mirrorctl and rsync are timed on the same change. "
@@ -321,7 +326,7 @@ def generate(meta, series):
     w("| run | contender | timed | Dirty: after the run | `sync` after the run (not billed) |")
     w("|---|---|---|---|---|")
     for key in ("init", "nochange_warm", "onechange"):
-        for who in ("mirrorctl", "rsync", "mirrord", "tar", "tar+sync"):
+        for who in ("mirrorctl", "rsync", "mirrord", "mirrord-full", "tar", "tar+sync"):
             t = summary(series, key, who)
             if t is None:
                 continue

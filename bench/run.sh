@@ -3,13 +3,15 @@
 # mergerfs and the native filesystem, on data sets it generates, in one run;
 # writes docs/BENCHMARKS.md.
 #
-#   bench/run.sh [--small] [--reps N] [--out FILE] [--keep]
+#   bench/run.sh [--small] [--reps N] [--stop-after 3] [--out FILE] [--keep]
 #
 # --small  ~4,000 files, 256 MiB read file, short fio runs, 20,000 watched
 #          files: about 2 minutes.
 # (full)   ~100,000 files of 0-64 KiB + 20 of 8-64 MiB, 1 GiB read file,
 #          20 s fio runs, 1,000,000 watched files: about 20-30 minutes on 2
 #          cores (deleting each fresh DST is part of it: see rmtree below).
+# --stop-after 3 runs rows 1-3 only (sync, re-sync, one change: the rows of
+# mirrorctl and mirrord against rsync) and writes their report.
 # Rows 6-10 (loopback TCP against an rsync daemon and ssh to a private sshd
 # on 127.0.0.1 against rsync over the same ssh, bytes on the wire for a small
 # change, latency against lsyncd via bench/latency.sh, mirrord's RSS while
@@ -28,6 +30,7 @@ usage() {
 
 MODE=full
 REPS=
+STOP_AFTER=
 OUT=
 KEEP=0
 ARGS="$*"
@@ -36,6 +39,9 @@ while [ $# -gt 0 ]; do
 	--small) MODE=small ;;
 	--full) MODE=full ;;
 	--reps) REPS=$2; shift ;;
+	--stop-after)
+		[ "$2" = 3 ] || { usage >&2; exit 2; }
+		STOP_AFTER=$2; shift ;;
 	--out) OUT=$2; shift ;;
 	--keep) KEEP=1 ;;
 	-h|--help) usage; exit 0 ;;
@@ -60,16 +66,20 @@ log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
 # Debian packages; the optional ones feed some rows only (a row whose tool
 # could not be installed says so in the table). mergerfs and sshd count as
 # present when their program is, however they were installed.
+# Rows 1-3 (--stop-after 3) need only rsync, time, tar and python3.
 deps() {
-	local p missing=() optional=()
-	for p in rsync hyperfine fio time fuse3 python3 tar findutils; do
+	local p missing=() optional=() need=(rsync time python3 tar findutils)
+	[ "$STOP_AFTER" = 3 ] || need+=(hyperfine fio fuse3)
+	for p in "${need[@]}"; do
 		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
 			missing+=("$p")
 	done
-	command -v lsyncd >/dev/null || optional+=(lsyncd)
-	command -v mergerfs >/dev/null || optional+=(mergerfs)
-	command -v sshd >/dev/null || [ -x /usr/sbin/sshd ] || optional+=(openssh-server)
-	command -v ssh-keygen >/dev/null || optional+=(openssh-client)
+	if [ "$STOP_AFTER" != 3 ]; then
+		command -v lsyncd >/dev/null || optional+=(lsyncd)
+		command -v mergerfs >/dev/null || optional+=(mergerfs)
+		command -v sshd >/dev/null || [ -x /usr/sbin/sshd ] || optional+=(openssh-server)
+		command -v ssh-keygen >/dev/null || optional+=(openssh-client)
+	fi
 	[ $((${#missing[@]} + ${#optional[@]})) = 0 ] && return 0
 	log "installing ${missing[*]} ${optional[*]}"
 	export DEBIAN_FRONTEND=noninteractive
@@ -232,8 +242,21 @@ run_mirrorctl() { "$MC" sync -q "$1" "$2" >>"$W/mirrorctl.log"; }
 run_rsync() { rsync -a "$1/" "$2/"; }
 run_tar() { mkdir -p "$2"; tar -C "$1" -cf - . | tar -C "$2" -xf -; }
 
+# finish: the end of a run: the last facts, then the report.
+finish() {
+	meta load_end "$(cut -d' ' -f1-3 /proc/loadavg)"
+	meta foreign_drops "$(foreign_drops "$VM_DROPS0" 0)"
+	meta mirrorfs_stderr "$({ grep -v '^$' "$W/mirrorfs.log" 2>/dev/null || true; } | sort | uniq -c | awk 'NR <= 5' | tr '\n' ';')"
+	log "writing $OUT"
+	python3 "$HERE/report.py" "$META" "$RES" "$OUT"
+	cp "$RES" "/var/tmp/mirrorfs-bench-last-$MODE.tsv"
+	cp "$META" "/var/tmp/mirrorfs-bench-last-$MODE.meta"
+	log "done"
+}
+
 # --- machine -----------------------------------------------------------------
 meta mode "$MODE"
+[ -z "$STOP_AFTER" ] || meta rows "1-$STOP_AFTER"
 meta command "bench/run.sh${ARGS:+ $ARGS}"
 meta date "$(date -u '+%Y-%m-%d %H:%M UTC')"
 meta cpu "$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
@@ -246,7 +269,7 @@ meta commit "$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown
 meta binaries "$(stat -c '%y' "$BUILD/mirrorctl" | cut -d. -f1)"
 # (awk reads all its input: no SIGPIPE for the ERR trap, as `| head -1` would)
 first() { awk -v f="${1:-0}" 'NR == 1 { print f ? $f : $0 }'; }
-meta versions "rsync $(rsync --version | first 3), $(tar --version | first), $(fio --version), $(hyperfine --version), $(fusermount3 --version 2>&1 | tail -1), lsyncd $( (lsyncd --version 2>/dev/null || echo 'Version: ?') | first 2), mergerfs $( (mergerfs --version 2>/dev/null || echo '? ? ?') | first 3), $(ssh -V 2>&1 | first 1)"
+meta versions "rsync $(rsync --version | first 3), $(tar --version | first), $(fio --version 2>/dev/null || echo "fio ?"), $(hyperfine --version 2>/dev/null || echo "hyperfine ?"), $(fusermount3 --version 2>&1 | tail -1), lsyncd $( (lsyncd --version 2>/dev/null || echo 'Version: ?') | first 2), mergerfs $( (mergerfs --version 2>/dev/null || echo '? ? ?') | first 3), $(ssh -V 2>&1 | first 1)"
 meta tmpdir "$W"
 meta load_start "$(cut -d' ' -f1-3 /proc/loadavg)"
 VM_DROPS0=$(vm_drops)
@@ -337,18 +360,17 @@ sys.exit(0 if f["last_result"] is not None and f["state"] == "idle" else 1)' "$S
 	log "ERROR: mirrord's session did not end within $4 s"
 	return 1
 }
-# The daemon logs "bench: created N, ..." (or "bench: session failed: ...")
-# when it has reaped a session; it reaps at its next loop turn, which a
-# control request (`mirrorctl status`) starts at once (else within 200 ms).
-md_ended() { grep -c -E '^mirrord: bench: (created [0-9]+, |session failed)' "$MDLOG" || true; }
-md_wait() {	# N: poll status until more than N sessions have ended
+# The daemon logs "bench: session done: N of M destinations committed"
+# when it has collected a session (at once: the session's end wakes its
+# loop).
+md_ended() { grep -c -E '^mirrord: bench: session done: ' "$MDLOG" || true; }
+md_wait() {	# N: until more than N sessions have ended
 	for _ in $(seq 1 30000); do
-		"$MC" status -c "$MDCONF" >/dev/null 2>&1 || true
 		[ "$(md_ended)" -gt "$1" ] && break
 		kill -0 "$MD_WATCH_PID" 2>/dev/null || { log "ERROR: mirrord exited"; cat "$MDLOG" >&2; return 1; }
 		sleep 0.01
 	done
-	if grep -E '^mirrord: bench: (created [0-9]+, |session failed)' "$MDLOG" | tail -1 | grep -q 'session failed'; then
+	if grep -E '^mirrord: bench: session done: ' "$MDLOG" | tail -1 | grep -q 'done: 0 of'; then
 		log "ERROR: mirrord's session failed:"; tail -3 "$MDLOG" >&2
 		return 1
 	fi
@@ -372,9 +394,16 @@ start_watcher() {
 	wait_idle "$1" "$WATCHER_PID" "$2" 1200 || return 1
 	WATCHER_S=$(elapsed "$t0" "$EPOCHREALTIME")
 }
-md_syncnow() {	# sync-now, then until the session it started has ended
-	"$MC" sync-now -c "$MDCONF" bench >/dev/null
-	md_wait "$MD_N"
+# md_syncnow [--full]: sync-now, then until the session it started (if any:
+# with nothing pending and the watch complete, the answer is that there is
+# nothing to send) has ended.
+md_syncnow() {
+	local reply
+	reply=$("$MC" sync-now -c "$MDCONF" "$@" bench)
+	case $reply in
+	"nothing to send"*) ;;
+	*) md_wait "$MD_N" ;;
+	esac
 }
 log "   mirrord watching SRC: first session into a fresh store"
 sync
@@ -385,29 +414,34 @@ r = json.loads(sys.argv[1])["filesets"][0]["last_result"]
 print("created %d, replaced %d, unchanged %d, failed %d" % (r["created"], r["replaced"], r["unchanged"], r["failed"]))' "$ST")"
 
 # --- 2. no-change re-sync ----------------------------------------------------
-# mirrord: `mirrorctl sync-now` asks for a session at once; the daemon runs a
-# whole one (every sync-now walks the whole tree: syncd/fileset.c
-# choose_paths), timed until the daemon has ended it.
+# mirrord: `mirrorctl sync-now` sends what is pending, and the watch is
+# complete: with nothing changed, the daemon answers that there is nothing
+# to send and runs no session (timed from the request to that answer).
+# `sync-now --full` runs a whole session (the walk of `mirrorctl sync`,
+# inside the daemon), timed until the daemon has ended it.
 log "2. no-change re-sync x$R_RESYNC"
+NOCHANGE=(mirrorctl rsync mirrord mirrord-full)
 nochange() {	# KEY CONTENDER: one timed no-change re-sync
 	MD_N=$(md_ended)
 	case $2 in
 	mirrorctl) timed "$1" "$2" run_mirrorctl "$SRC" "$STORE" ;;
 	rsync) timed "$1" "$2" run_rsync "$SRC" "$RDST" ;;
 	mirrord) timed "$1" "$2" md_syncnow ;;
+	mirrord-full) timed "$1" "$2" md_syncnow --full ;;
 	esac
 }
 for r in $(seq 1 "$R_RESYNC"); do
-	for c in mirrorctl rsync mirrord; do
+	for c in "${NOCHANGE[@]}"; do
 		write_pre nochange_warm "$c"
 		nochange nochange_warm "$c"
 		write_post nochange_warm "$c"
 	done
-	for c in mirrorctl rsync mirrord; do
+	for c in "${NOCHANGE[@]}"; do
 		drop
 		nochange nochange_cold "$c"
 	done
 done
+meta mirrord_nochange_sessions "$(md_ended) sessions ended after row 2 (the first, and $((2 * R_RESYNC)) sync-now --full; the $((2 * R_RESYNC)) sync-now with nothing changed ran none)"
 tail -1 "$W/mirrorctl.log" | sed 's/^/  mirrorctl: /' >&2
 tail -1 "$MDLOG" | sed 's/^/  /' >&2
 
@@ -449,8 +483,10 @@ if ! cmp -s "$SRC/$F" "$STORE/$F" || ! cmp -s "$SRC/$F" "$RDST/$F"; then
 	exit 1
 fi
 stop_bg "$MD_WATCH_PID"
-meta mirrord_sessions "$(md_ended) sessions ended (expected $((1 + 3 * R_RESYNC)): the first, $((2 * R_RESYNC)) sync-now, $R_RESYNC changes); $(grep -c ': session to ' "$MDLOG") whole, $(grep -c ': session of ' "$MDLOG") partial"
+meta mirrord_sessions "$(md_ended) sessions ended (expected $((1 + 3 * R_RESYNC)): the first, $((2 * R_RESYNC)) sync-now --full, $R_RESYNC changes; the $((2 * R_RESYNC)) sync-now with nothing changed ran none); $(grep -c ': session to ' "$MDLOG") whole, $(grep -c ': session of ' "$MDLOG") partial"
 rmtree "$RDST"
+
+[ "$STOP_AFTER" != 3 ] || { finish; exit 0; }
 
 # --- 4. reads: mount vs the native store vs mergerfs -------------------------
 log "4. reads through the mount vs native vs mergerfs x$R_READ"
@@ -958,11 +994,4 @@ meta watch_dst_files "$NDST"
 stop_bg "$WD_PID"
 umount "$TM"	# frees the watched trees at once
 
-meta load_end "$(cut -d' ' -f1-3 /proc/loadavg)"
-meta foreign_drops "$(foreign_drops "$VM_DROPS0" 0)"
-meta mirrorfs_stderr "$({ grep -v '^$' "$W/mirrorfs.log" || true; } | sort | uniq -c | awk 'NR <= 5' | tr '\n' ';')"
-log "writing $OUT"
-python3 "$HERE/report.py" "$META" "$RES" "$OUT"
-cp "$RES" "/var/tmp/mirrorfs-bench-last-$MODE.tsv"
-cp "$META" "/var/tmp/mirrorfs-bench-last-$MODE.meta"
-log "done"
+finish
