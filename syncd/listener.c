@@ -175,17 +175,22 @@ struct children {
 	size_t n;
 };
 
+/*
+ * Collects the session processes that ended, each by its own pid: a
+ * trigger or an ssh that a file set's session thread waits for is not
+ * ours to reap.
+ */
 static void
 children_reap(struct children *ch)
 {
-	pid_t pid;
+	for (size_t i = 0; i < ch->n;) {
+		pid_t r = waitpid(ch->pids[i], NULL, WNOHANG);
 
-	while ((pid = waitpid(-1, NULL, WNOHANG)) > 0)
-		for (size_t i = 0; i < ch->n; i++)
-			if (ch->pids[i] == pid) {
-				ch->pids[i] = ch->pids[--ch->n];
-				break;
-			}
+		if (r == ch->pids[i] || (r == -1 && errno == ECHILD))
+			ch->pids[i] = ch->pids[--ch->n];
+		else
+			i++;
+	}
 }
 
 static int
