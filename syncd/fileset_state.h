@@ -1,0 +1,59 @@
+/* fileset_state: the state of a file set, shared by fileset.c (its sessions) and status.c (its status). */
+#ifndef MIRRORFS_FILESET_STATE_H
+#define MIRRORFS_FILESET_STATE_H
+
+#include <pthread.h>
+#include <time.h>
+
+#include "config.h"
+#include "htab.h"
+#include "pending.h"
+#include "result.h"
+
+/*
+ * Private to syncd/fileset.c and syncd/status.c; everything else goes
+ * through fileset.h. The event loop's thread owns all of it but the
+ * fields marked as the session thread's, which it reads only once that
+ * thread has ended (fileset_reap).
+ */
+
+/* One destination: its last sessions (what it is owed is in pending). */
+struct dest_state {
+	const char *name;	/* as written in dest = */
+	time_t start, end;	/* its last session, 0 before any */
+	int failed;		/* that session failed: nothing committed */
+	time_t commit_end;	/* its last committed session, 0 before any */
+	struct result res;	/* that session's counts and problem lines */
+	/* The session in progress (written by the session thread): */
+	int joined;
+	struct result cur;
+	int cur_failed;
+	char cur_error[256];
+};
+
+struct fileset {
+	const struct fileset_conf *conf;
+	struct pending *pending;
+	struct dest_state *dests;	/* conf->ndests */
+	double *ready;		/* scratch: pending_ready() per destination */
+	unsigned char *join;	/* scratch: plan() per destination */
+	int suspended;
+	int sync_now;		/* SYNC_ASKED or SYNC_FULL, or 0 */
+	int watch_incomplete;	/* part of the tree is not watched */
+	int ran;		/* a session ran since mirrord started */
+	unsigned long sessions;	/* how many */
+	time_t next_run;	/* scheduled, or 0 */
+	time_t last_start, last_end;
+	/* The session in progress: */
+	pthread_t thread;
+	int running;
+	volatile int done;
+	volatile int cancel;
+	int wakefd;
+	struct pending_take take;
+	struct htab force;	/* take.forced, for the sender */
+};
+
+enum { SYNC_ASKED = 1, SYNC_FULL };
+
+#endif
