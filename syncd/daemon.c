@@ -408,14 +408,6 @@ start_due(struct daemon *d, time_t now)
 	}
 }
 
-static double
-now_precise(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 /*
  * Arms the timer for the earliest deadline of the file sets. One that is
@@ -428,7 +420,7 @@ static void
 arm_timer(struct daemon *d)
 {
 	struct itimerspec its;
-	double now = now_precise(), next = 0;
+	double now = schedule_now(), next = 0;
 
 	for (size_t i = 0; i < d->nsets; i++) {
 		struct fileset *fs = d->sets[i];

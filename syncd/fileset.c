@@ -50,14 +50,6 @@ held_open(const struct item *it)
 	return strcmp(held_reason(it), "open for update") == 0;
 }
 
-static double
-now_precise(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 
 /* Copies src's counts and lines into the empty dst (lines as memory allows). */
@@ -234,7 +226,7 @@ fileset_changed(struct fileset *fs, const char *rel, unsigned flags)
 		pending_whole(fs->pending, fs->conf->watch);
 		return;
 	}
-	if (pending_change(fs->pending, rel, now_precise(),
+	if (pending_change(fs->pending, rel, schedule_now(),
 	    (flags & WATCH_CLOSED) != 0) == -1)
 		log_errx("%s: out of memory recording a change: the next "
 		    "session is a whole one", fs->conf->name);
@@ -369,7 +361,7 @@ int
 fileset_due(struct fileset *fs, time_t now)
 {
 	int whole, all;
-	size_t n = plan(fs, now, now_precise(), fs->join, &whole, &all);
+	size_t n = plan(fs, now, schedule_now(), fs->join, &whole, &all);
 
 	if (n == 0 && fs->sync_now && !fs->running) {
 		fs->sync_now = 0;	/* asked while a session ran: it did all */
@@ -381,7 +373,7 @@ fileset_due(struct fileset *fs, time_t now)
 double
 fileset_deadline(struct fileset *fs, time_t now)
 {
-	double nowp = now_precise(), t = 0;
+	double nowp = schedule_now(), t = 0;
 	int scheduled;
 
 	if (fs->running)
@@ -596,7 +588,7 @@ start_failed(struct fileset *fs, const unsigned char *join, int whole,
 
 	for (size_t d = 0; d < c->ndests; d++)
 		if (join[d])
-			pending_failed(fs->pending, d, whole, now_precise(), why,
+			pending_failed(fs->pending, d, whole, schedule_now(), why,
 			    c->retry_min, c->retry_max);
 	log_errx("%s: no session: %s", c->name, why);
 	session_clear(fs);
@@ -623,7 +615,7 @@ fileset_start(struct fileset *fs, time_t now, int wakefd)
 {
 	const struct fileset_conf *c = fs->conf;
 	const unsigned char *join = fs->join;
-	double nowp = now_precise();
+	double nowp = schedule_now();
 	size_t n;
 	int all;
 
@@ -728,7 +720,7 @@ reap_failed(struct fileset *fs, size_t d)
 	struct dest_state *ds = &fs->dests[d];
 	const struct pending_dest *pd = pending_dest(fs->pending, d);
 
-	pending_failed(fs->pending, d, fs->take.whole, now_precise(),
+	pending_failed(fs->pending, d, fs->take.whole, schedule_now(),
 	    ds->cur_error, c->retry_min, c->retry_max);
 	result_release(&ds->cur);
 	result_init(&ds->cur);

@@ -75,3 +75,12 @@ schedule_next(const struct fileset_conf *fs, time_t now, time_t last_end)
 	}
 	return next_minute(now, fs->start);
 }
+
+double
+schedule_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}

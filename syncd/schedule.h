@@ -21,4 +21,7 @@ int schedule_in_window(const struct fileset_conf *fs, time_t now);
  */
 time_t schedule_next(const struct fileset_conf *fs, time_t now, time_t last_end);
 
+/* Now, in seconds of CLOCK_REALTIME with its fraction (deadlines, quiet windows). */
+double schedule_now(void);
+
 #endif

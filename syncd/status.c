@@ -183,8 +183,11 @@ status_one(FILE *f, const struct fileset *fs)
 	fputs("]}", f);
 }
 
-char *
-fileset_status_json(struct fileset *const *sets, size_t n)
+/* Writes head, each file set by one() (sep between), tail into a string. */
+static char *
+status_write(struct fileset *const *sets, size_t n,
+    void (*one)(FILE *, const struct fileset *), const char *head,
+    const char *sep, const char *tail)
 {
 	char *text = NULL;
 	size_t len = 0;
@@ -192,18 +195,24 @@ fileset_status_json(struct fileset *const *sets, size_t n)
 
 	if (f == NULL)
 		return NULL;
-	fputs("{\"filesets\":[", f);
+	fputs(head, f);
 	for (size_t i = 0; i < n; i++) {
 		if (i > 0)
-			fputc(',', f);
-		status_one(f, sets[i]);
+			fputs(sep, f);
+		one(f, sets[i]);
 	}
-	fputs("]}", f);
+	fputs(tail, f);
 	if (fclose(f) != 0) {
 		free(text);
 		return NULL;
 	}
 	return text;
+}
+
+char *
+fileset_status_json(struct fileset *const *sets, size_t n)
+{
+	return status_write(sets, n, status_one, "{\"filesets\":[", ",", "]}");
 }
 
 static void
@@ -288,17 +297,5 @@ status_text_one(FILE *f, const struct fileset *fs)
 char *
 fileset_status_text(struct fileset *const *sets, size_t n)
 {
-	char *text = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&text, &len);
-
-	if (f == NULL)
-		return NULL;
-	for (size_t i = 0; i < n; i++)
-		status_text_one(f, sets[i]);
-	if (fclose(f) != 0) {
-		free(text);
-		return NULL;
-	}
-	return text;
+	return status_write(sets, n, status_text_one, "", "", "");
 }
