@@ -163,6 +163,24 @@ entry_add(struct pending *p, const char *path, double now, size_t *at)
 	return 0;
 }
 
+static void compact(struct pending *p);
+
+/*
+ * d is owed too many paths: a whole session instead, which finds them
+ * all. Held paths stay (their hold is what the status shows). The whole
+ * session is asked for now, so one already running does not pay it.
+ */
+static void
+overflow(struct pending *p, size_t d)
+{
+	for (size_t i = 0; i < p->n; i++)
+		if (p->v[i].held_in == 0)
+			need_clear(p, i, d);
+	p->dests[d].whole = 1;
+	p->dests[d].whole_seq = p->seq;
+	compact(p);
+}
+
 int
 pending_change(struct pending *p, const char *path, double now, int closed)
 {
@@ -188,6 +206,10 @@ pending_change(struct pending *p, const char *path, double now, int closed)
 	e->seq = ++p->seq;
 	for (size_t d = 0; d < p->ndests; d++)
 		need_set(p, i, d);
+	/* (After: an overflow may drop entry i and move the others.) */
+	for (size_t d = 0; d < p->ndests; d++)
+		if (p->o.max_paths > 0 && p->dests[d].npaths > p->o.max_paths)
+			overflow(p, d);
 	return 0;
 }
 

@@ -22,6 +22,10 @@ struct pending_opts {
 	int max_defer;		/* ... or once it has waited this long */
 	int openupdate;		/* a path open for write: ready once unchanged
 				   this long (-1: only when closed) */
+	size_t max_paths;	/* a destination owed more paths is owed a
+				   whole session instead (so a destination
+				   down for long costs bounded memory); 0:
+				   no bound */
 };
 
 /* What one destination needs, and how its last sessions went. */
@@ -80,7 +84,9 @@ void pending_free(struct pending *p);
 /*
  * path changed at now; closed: the event was its writer closing it.
  * Every destination needs it again. A path held back as open for write
- * stays held (not ready) until an event says it was closed. On ENOMEM
+ * stays held (not ready) until an event says it was closed. A
+ * destination that is then owed more than max_paths paths is owed a
+ * whole session instead (it keeps only the held-back paths). On ENOMEM
  * every destination is asked for a whole session instead, so no change
  * is lost, and -1 is returned.
  */

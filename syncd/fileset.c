@@ -145,7 +145,7 @@ fileset_new(const struct fileset_conf *conf, const struct fileset *prev)
 {
 	struct pending_opts po = {
 		.quiet = conf->quiet, .max_defer = conf->max_defer,
-		.openupdate = conf->openupdate,
+		.openupdate = conf->openupdate, .max_paths = PARTIAL_MAX,
 	};
 	struct fileset *fs = calloc(1, sizeof(*fs));
 

@@ -453,6 +453,49 @@ START_TEST(test_many_destinations)
 }
 END_TEST
 
+START_TEST(test_too_many_owed_is_whole)
+{
+	struct pending_opts o = opts;
+	struct pending *p;
+	struct pending_take t;
+	char path[16];
+
+	o.max_paths = 3;
+	p = pending_alloc(2, &o);
+	commit_whole(p, 1, both, 2);
+	pending_change(p, "log", 2, 0);
+	begin(p, 8, both, &t, 1);
+	pending_hold(p, 0, &t.mark, "log", "open for update", 1);
+	pending_done(p, 0, &t.mark, 0);
+	pending_take_release(&t);
+	/* The second destination is down: it is owed more and more. */
+	pending_failed(p, 1, 0, 9, "refused", 1, 300);
+	pending_change(p, "f0", 10, 0);
+	pending_change(p, "f1", 10, 0);
+	begin(p, 15, first_only, &t, 2);	/* f0, f1 (log waits) */
+	pending_done(p, 0, &t.mark, 0);
+	pending_take_release(&t);
+	ck_assert_uint_eq(pending_dest(p, 0)->npaths, 1);	/* log */
+	ck_assert_uint_eq(pending_dest(p, 1)->npaths, 3);	/* log, f0, f1 */
+	pending_change(p, "f2", 16, 0);
+	/* Past 3: a whole session instead; it keeps only the held log. */
+	ck_assert_uint_eq(pending_dest(p, 1)->npaths, 1);
+	ck_assert_int_eq(pending_dest(p, 1)->whole, 1);
+	ck_assert_uint_eq(pending_dest(p, 0)->npaths, 2);	/* log, f2 */
+	ck_assert_int_eq(pending_dest(p, 0)->whole, 0);
+	for (int i = 3; i < 5; i++) {
+		snprintf(path, sizeof(path), "f%d", i);
+		pending_change(p, path, 17, 0);
+	}
+	ck_assert_uint_eq(pending_dest(p, 0)->npaths, 1);
+	ck_assert_int_eq(pending_dest(p, 0)->whole, 1);
+	/* The second, owed a whole session, still counts what changes
+	   after (a whole session already running would not carry it). */
+	ck_assert_uint_eq(pending_dest(p, 1)->npaths, 3);	/* log, f3, f4 */
+	pending_free(p);
+}
+END_TEST
+
 START_TEST(test_paths_of)
 {
 	struct pending *p = two();
@@ -527,6 +570,7 @@ pending_suite(void)
 	tcase_add_test(tc, test_hold_after_change_is_a_change);
 	tcase_add_test(tc, test_max_defer_forces);
 	tcase_add_test(tc, test_many_destinations);
+	tcase_add_test(tc, test_too_many_owed_is_whole);
 	tcase_add_test(tc, test_paths_of);
 	tcase_add_test(tc, test_copy);
 	suite_add_tcase(su, tc);
