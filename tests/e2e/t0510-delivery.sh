@@ -48,16 +48,24 @@ print(eval(sys.argv[1]))' "$1"
 # st_is EXPR: succeeds when EXPR holds.
 st_is() { [ "$(stq "$1")" = True ]; }
 
+# settled: no session running, every destination ok with nothing owed
+# (wait for it before stopping a listener: a session still ending would
+# fail, and owe again what it carried).
+settled() {
+	st_is 'f["state"] == "idle" and all(x["state"] == "ok" and x["pending"] == 0 for x in d)'
+}
+
 # sessions_into STORE: sessions the listener reports done into STORE.
 sessions_into() { grep -c "session into store $1 done" mirrord.log || true; }
 
 case_down_then_back() {
 	mkdir src && echo one >src/a
+	touch -d '-1 min' src/a
 	serve app "$TC/app"
 	src_conf "mirror://127.0.0.1:$PORT/app" retry_min=1 retry_max=2
 	source_daemon
 	wait_for test -f app/a || t_fail "the first session did not arrive"
-	wait_for st_is 'd[0]["state"] == "ok" and d[0]["last_result"] is not None'
+	wait_for settled || t_fail "not settled: $(stq d)"
 	stop_mirrord "$MIRRORD_PID"
 	echo retry >src/retry.txt
 	# The session that carries it fails: the destination keeps it, retried.
@@ -94,6 +102,7 @@ PY
 
 case_two_destinations_one_down() {
 	mkdir src && echo one >src/a
+	touch -d '-1 min' src/a
 	serve app "$TC/app"
 	local port2
 	port2=$(free_port)
@@ -145,6 +154,7 @@ PY
 
 case_held_open_no_session() {
 	mkdir src && echo one >src/a
+	touch -d '-1 min' src/a
 	serve app "$TC/app"
 	src_conf "mirror://127.0.0.1:$PORT/app"
 	source_daemon
@@ -189,10 +199,12 @@ PY
 
 case_restart_while_down() {
 	mkdir src && echo one >src/a && echo two >src/b
+	touch -d '-1 min' src/a src/b
 	serve app "$TC/app"
 	src_conf "mirror://127.0.0.1:$PORT/app" retry_min=1 retry_max=2
 	source_daemon
 	wait_for test -f app/b || t_fail "the first session did not arrive"
+	wait_for settled || t_fail "not settled: $(stq d)"
 	stop_mirrord "$MIRRORD_PID"
 	echo seen >src/seen
 	wait_for st_is 'd[0]["state"] == "retrying" and d[0]["pending"] == 1'
