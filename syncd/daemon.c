@@ -408,7 +408,6 @@ start_due(struct daemon *d, time_t now)
 	}
 }
 
-
 /*
  * Arms the timer for the earliest deadline of the file sets. One that is
  * due but waits for its batch is left out: the end of that batch's
