@@ -552,8 +552,11 @@ run(void *arg)
 		ds->cur = sd[k].res;
 		result_init(&sd[k].res);
 		ds->cur_failed = sd[k].failed;
-		snprintf(ds->cur_error, sizeof(ds->cur_error), "%s",
-		    sd[k].error[0] ? sd[k].error : "the session failed");
+		/* Lost after the commit began: old or new, retried either way. */
+		snprintf(ds->cur_error, sizeof(ds->cur_error), "%.200s%s",
+		    sd[k].error[0] ? sd[k].error : "the session failed",
+		    sd[k].unknown ? " (after the commit began: it holds the "
+		    "old or the new version)" : "");
 		if (!sd[k].failed && sd[k].d.kind == DEST_LOCAL)
 			trigger_run(c->trigger, "FILESET", c->name, c->dests[map[k]],
 			    &ds->cur);

@@ -28,7 +28,7 @@ struct dest_state {
 	int joined;
 	struct result cur;
 	int cur_failed;
-	char cur_error[256];
+	char cur_error[320];
 };
 
 struct fileset {
