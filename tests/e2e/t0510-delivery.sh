@@ -48,25 +48,35 @@ print(eval(sys.argv[1]))' "$1"
 # st_is EXPR: succeeds when EXPR holds.
 st_is() { [ "$(stq "$1")" = True ]; }
 
-# settled: no session running, every destination ok with nothing owed
+# settled: no session running, every destination ok and owed nothing (not
+# even its first, whole session)
 # (wait for it before stopping a listener: a session still ending would
 # fail, and owe again what it carried).
 settled() {
-	st_is 'f["state"] == "idle" and all(x["state"] == "ok" and x["pending"] == 0 for x in d)'
+	st_is 'f["state"] == "idle" and all(x["state"] == "ok" and x["pending"] == 0 and not x["whole_session"] for x in d)'
 }
 
 # sessions_into STORE: sessions the listener reports done into STORE.
 sessions_into() { grep -c "session into store $1 done" mirrord.log || true; }
 
-case_down_then_back() {
-	mkdir src && echo one >src/a
-	touch -d '-1 min' src/a
+# synced_then_down FILE...: the listener and the source mirrord (retries
+# after 1 s, then 2 s), src holding FILEs; once the first session has
+# settled, the listener is stopped.
+synced_then_down() {
+	local f
+	mkdir src
+	for f in "$@"; do echo "$f" >"src/$f"; done
+	touch -d '-1 min' src/*	# older than the quiet window
 	serve app "$TC/app"
 	src_conf "mirror://127.0.0.1:$PORT/app" retry_min=1 retry_max=2
 	source_daemon
-	wait_for test -f app/a || t_fail "the first session did not arrive"
-	wait_for settled || t_fail "not settled: $(stq d)"
+	wait_for settled || t_fail "the first session did not settle: $(stq d)"
+	assert_trees_eq src app
 	stop_mirrord "$MIRRORD_PID"
+}
+
+case_down_then_back() {
+	synced_then_down a
 	echo retry >src/retry.txt
 	# The session that carries it fails: the destination keeps it, retried.
 	wait_for st_is 'd[0]["state"] == "retrying"' ||
@@ -198,14 +208,7 @@ PY
 }
 
 case_restart_while_down() {
-	mkdir src && echo one >src/a && echo two >src/b
-	touch -d '-1 min' src/a src/b
-	serve app "$TC/app"
-	src_conf "mirror://127.0.0.1:$PORT/app" retry_min=1 retry_max=2
-	source_daemon
-	wait_for test -f app/b || t_fail "the first session did not arrive"
-	wait_for settled || t_fail "not settled: $(stq d)"
-	stop_mirrord "$MIRRORD_PID"
+	synced_then_down a b
 	echo seen >src/seen
 	wait_for st_is 'd[0]["state"] == "retrying" and d[0]["pending"] == 1'
 	kill -TERM "$SPID"
