@@ -15,7 +15,7 @@ struct fileset;
  * last results and what each destination that is still configured is
  * owed; a destination it did not have gets a whole session at once, and
  * so does every destination when the tree itself changed (source,
- * filters, purge, user or watch). Without prev (mirrord started), each
+ * filters, purge, xattrs, acls, user or watch). Without prev (mirrord started), each
  * destination's first session is a whole one. NULL on ENOMEM.
  */
 struct fileset *fileset_new(const struct fileset_conf *conf,
