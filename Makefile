@@ -23,16 +23,32 @@ SANFLAGS :=
 endif
 
 WERROR  ?=
+# The user's flags (or dpkg-buildflags') go in CFLAGS, CPPFLAGS and LDFLAGS
+# and add to the build's own, which live in MF_*: `make CFLAGS=-O0` still
+# has the include path and the feature macros.  Hardening: stack protector,
+# full RELRO with immediate binding, and _FORTIFY_SOURCE=2 where it can work
+# (it needs optimization, and it hides calls from the sanitizers), unless the
+# caller's flags choose a _FORTIFY_SOURCE level themselves.
 CFLAGS  ?= -O2 -g
-CFLAGS  += -std=gnu11 -Wall -Wextra -Wshadow -Wstrict-prototypes \
-	   -Wmissing-prototypes -Wno-unused-parameter $(WERROR) $(SANFLAGS) \
-	   -D_GNU_SOURCE -DMIRRORFS_VERSION='"$(VERSION)"' -Ilib -MMD -MP
+CPPFLAGS ?=
+LDFLAGS ?=
+OPTIMIZED := $(filter-out -O0,$(lastword $(filter -O%,$(CFLAGS))))
+FORTIFY := $(if $(SANFLAGS)$(findstring _FORTIFY_SOURCE,$(CPPFLAGS) $(CFLAGS)),,$(if \
+	   $(OPTIMIZED),-D_FORTIFY_SOURCE=2))
+MF_CPPFLAGS := -D_GNU_SOURCE $(FORTIFY) -DMIRRORFS_VERSION='"$(VERSION)"' \
+	       -Ilib -MMD -MP
+MF_CFLAGS := -std=gnu11 -Wall -Wextra -Wshadow -Wstrict-prototypes \
+	     -Wmissing-prototypes -Wno-unused-parameter -fstack-protector-strong \
+	     $(WERROR) $(SANFLAGS)
+MF_LDFLAGS := -Wl,-z,relro,-z,now $(SANFLAGS)
+ALL_CFLAGS = $(MF_CPPFLAGS) $(CPPFLAGS) $(MF_CFLAGS) $(CFLAGS)
+ALL_LDFLAGS = $(MF_LDFLAGS) $(LDFLAGS)
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lzstd -lxxhash)
-LDFLAGS += $(SANFLAGS)
 LDLIBS  += $(PKG_LIBS) -lrsync -lpthread
 
-LIB_SRC := $(wildcard lib/*.c lib/*/*.c)
+# Every module of lib/ and of its subdirectories (lib/store/, ...).
+LIB_SRC := $(sort $(wildcard lib/*.c lib/*/*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 LIB_A   := $(BUILD)/libmirror.a
 
@@ -54,28 +70,28 @@ all: $(BINS)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
+	$(CC) $(ALL_CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
 
 $(BUILD)/fs/%.o: fs/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(PKG_CFLAGS) $(FUSE_CFLAGS) -c -o $@ $<
+	$(CC) $(ALL_CFLAGS) $(PKG_CFLAGS) $(FUSE_CFLAGS) -c -o $@ $<
 
 $(LIB_A): $(LIB_OBJ)
 	rm -f $@
 	$(AR) rcs $@ $^
 
 $(BUILD)/mirrorctl: $(BUILD)/tools/mirrorctl.o $(LIB_A)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/mirrord: $(SYNCD_OBJ) $(LIB_A)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/mirrorfs: $(FS_OBJ) $(LIB_A)
-	$(CC) $(LDFLAGS) -o $@ $^ $(FUSE_LIBS) $(LDLIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(FUSE_LIBS) $(LDLIBS)
 
 $(BUILD)/tests/unit/%: tests/unit/%.c $(LIB_A)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(PKG_CFLAGS) $(CHECK_CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_A) \
+	$(CC) $(ALL_CFLAGS) $(PKG_CFLAGS) $(CHECK_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIB_A) \
 		$(CHECK_LIBS) $(LDLIBS)
 
 # deps installs the Debian packages the build and the tests need, and only
@@ -116,7 +132,8 @@ fuzz:
 	@command -v clang >/dev/null || { SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
 		$$SUDO apt-get install -y clang libclang-rt-14-dev; }
 	@mkdir -p $(FUZZ_DIR)/corpus
-	clang -g -O1 -std=gnu11 -D_GNU_SOURCE -DMIRRORFS_VERSION='"fuzz"' -Ilib \
+	clang -g -O1 -std=gnu11 -D_GNU_SOURCE -DMIRRORFS_VERSION='"fuzz"' \
+		-Ilib \
 		-fsanitize=fuzzer,address,undefined $(PKG_CFLAGS) \
 		-o $(FUZZ_DIR)/fuzz_wire tests/fuzz/fuzz_wire.c $(LIB_SRC) $(PKG_LIBS) -lrsync -lpthread
 	cp -n tests/fuzz/corpus/* $(FUZZ_DIR)/corpus/
@@ -124,7 +141,7 @@ fuzz:
 		-rss_limit_mb=2048 -artifact_prefix=$(FUZZ_DIR)/ $(FUZZ_DIR)/corpus
 
 fuzz-seeds: $(LIB_A)
-	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $(BUILD)/make_seeds tests/fuzz/make_seeds.c $(LIB_A) $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) $(PKG_CFLAGS) $(ALL_LDFLAGS) -o $(BUILD)/make_seeds tests/fuzz/make_seeds.c $(LIB_A) $(LDLIBS)
 	$(BUILD)/make_seeds tests/fuzz/corpus
 
 # install: the programs `make` built, their man pages, the systemd unit,
@@ -237,6 +254,24 @@ deb: $(if $(NOBUILD),,all)
 	find debian/mirrorfs -type d -exec chmod 0755 {} +
 	dpkg-deb --root-owner-group -Zxz --build $(DEB_ROOT) $(DEB_FILE)
 	@echo "deb: $(DEB_FILE)"
+
+# shellcheck: every shell script of the tree, found by its name (*.sh) or
+# its #! line, and the bash completion (a bash file without a #! line).
+SHELLCHECK_PRUNE := -name .git -o -name 'build*' -o -name demo -o -path ./debian/mirrorfs \
+	-o -path ./debian/.debhelper -o -path ./debian/tmp
+.PHONY: shellcheck
+shellcheck:
+	@files=$$(find . \( $(SHELLCHECK_PRUNE) \) -prune -o -type f -print | \
+		while read -r f; do \
+			case $$f in \
+			*.sh) echo "$$f" ;; \
+			*) head -n 1 "$$f" 2>/dev/null | \
+				grep -qE '^#! ?/(usr/)?bin/(env +)?(ba|da)?sh( |$$)' && \
+				echo "$$f" ;; \
+			esac; \
+		done | LC_ALL=C sort); \
+	echo "shellcheck:" $$files contrib/bash-completion/mirrorctl; \
+	shellcheck $$files && shellcheck -s bash contrib/bash-completion/mirrorctl
 
 clean:
 	rm -rf build build-san build-fuzz demo

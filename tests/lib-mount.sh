@@ -31,8 +31,7 @@ mount_store() {
 # unmount_store MNT: unmount and wait for the daemon (MOUNT_PID) to end.
 unmount_store() {
 	fusermount3 -u "$1" || t_fail "fusermount3 -u $1 failed"
-	local i
-	for i in $(seq 100); do
+	for _ in $(seq 100); do
 		kill -0 "$MOUNT_PID" 2>/dev/null || return 0
 		sleep 0.1
 	done

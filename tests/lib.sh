@@ -247,8 +247,7 @@ t_ctl() { t_run "$MIRRORCTL" "$@"; }
 
 # wait_for CMD...: retry CMD every 0.1 s for up to 10 s; fails if it never succeeds.
 wait_for() {
-	local i
-	for i in $(seq 100); do
+	for _ in $(seq 100); do
 		"$@" && return 0
 		sleep 0.1
 	done

@@ -27,6 +27,7 @@ run() { printf '$ %s\n' "$*"; "$@" || true; }
 rm -rf "$D"
 mkdir -p "$SRC/bin" "$SRC/lib" "$SRC/etc" "$SRC/share/doc"
 app() {	# app N: a long-running program of release N
+	# shellcheck disable=SC2016 # $(seq ...) and $$ belong to the script written
 	printf '#!/bin/sh\n# the application, release %s\nfor i in $(seq ${1:-1}); do echo "  [app pid $$] running release %s"; sleep 0.5; done\n' "$1" "$1" > "$SRC/bin/app"
 	chmod 755 "$SRC/bin/app"
 }

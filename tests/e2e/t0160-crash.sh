@@ -7,6 +7,7 @@
 set -u
 . "$(dirname "$0")/../lib.sh"
 t_setup
+# shellcheck disable=SC2034 # read by t_case (tests/lib.sh)
 T_TIMEOUT=${T_TIMEOUT_CRASH:-500}
 KILLS=${CRASH_KILLS:-15}
 

@@ -5,6 +5,7 @@
 set -u
 . "$(dirname "$0")/../lib.sh"
 t_setup
+# shellcheck disable=SC2034 # read by t_case (tests/lib.sh)
 T_TIMEOUT=${T_TIMEOUT_CHANGES:-240}
 
 # Files deleted between the scan and their read: mirrorctl stops itself

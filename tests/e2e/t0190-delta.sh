@@ -78,6 +78,7 @@ case_local_whole_unless_asked() {
 case_ssh_gets_deltas() {
 	two_files
 	mkdir bin
+	# shellcheck disable=SC2016 # $PATH and $* belong to the script written
 	printf '#!/bin/sh\nshift\nPATH="%s:$PATH" exec sh -c "$*"\n' "$BUILD" >bin/fake-ssh
 	chmod 755 bin/fake-ssh
 	t_ctl sync --rsh "$TC/bin/fake-ssh" --compress 0 src "ssh://host//$TC/store"

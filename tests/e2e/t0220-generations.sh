@@ -88,7 +88,7 @@ case_exec_during_sync_runs_one_release() {
 			n=$((n + 1))
 		done
 	) &
-	local syncer=$! bad=0 runs=0 first= last= p d
+	local syncer=$! bad=0 runs=0 first='' last='' p d
 	t_defer kill "$syncer"
 	while [ "$SECONDS" -lt "$end" ]; do
 		# Started during the syncs, a program reads its data after it

@@ -180,8 +180,7 @@ case_slave_that_cannot_take_over_stops() {
 	assert_grep 'dropping the slave mount' "$TC/mirrorfs.log"
 	assert_eq two "$(cat m1/f)"
 	kill -CONT "$slave"
-	local i
-	for i in $(seq 100); do kill -0 "$slave" 2>/dev/null || break; sleep 0.1; done
+	for _ in $(seq 100); do kill -0 "$slave" 2>/dev/null || break; sleep 0.1; done
 	kill -0 "$slave" 2>/dev/null && t_fail "the dropped slave still serves"
 	assert_grep 'lost the master of the store and cannot take over' "$TC/mirrorfs.log"
 	if cat m2/f >/dev/null 2>&1; then t_fail "the dropped slave's mount still serves files"; fi
