@@ -271,7 +271,15 @@ on_fileset(struct parse *ps, const char *name, const char *key,
 	if (strcmp(key, "include") == 0 || strcmp(key, "exclude") == 0) {
 		if (filter_add(&fs->filter, key[0] == 'i' ? FILTER_INCLUDE :
 		    FILTER_EXCLUDE, value) == -1)
-			return bad(ps, key, value, "not a pattern");
+			return bad(ps, key, value, filter_glob_error(value) ?
+			    filter_glob_error(value) : "out of memory");
+		return 1;
+	}
+	if (strcmp(key, "filter") == 0) {
+		char err[512];
+
+		if (filter_add_rule(&fs->filter, value, err, sizeof(err)) == -1)
+			return bad(ps, key, value, err);
 		return 1;
 	}
 	if (strcmp(key, "exclude_from") == 0)
@@ -325,7 +333,7 @@ on_fileset(struct parse *ps, const char *name, const char *key,
 		return parse_bool(value, flag) == 0 ? 1 :
 		    bad(ps, key, value, "not yes or no");
 	snprintf(ps->err, sizeof(ps->err), "unknown key '%s' in [fileset %s] "
-	    "(known: source, dest, include, exclude, exclude_from, interval, "
+	    "(known: source, dest, include, exclude, filter, exclude_from, interval, "
 	    "start, stop, watch, quiet, max_defer, openupdate, purge, "
 	    "purge_dirs, xattrs, acls, compress, whole_file, batch, user, suspended, trigger, "
 	    "key, retry_min, retry_max)",

@@ -11,8 +11,11 @@
 #include "result.h"
 
 #define PROTO_MAGIC 0x4d524653u	/* "MRFS" */
-/* 2: NEED_SIG, FILE_DELTA, END_MANIFEST flags; 3: ITEM_HELD, attributes, HOLE, special files */
-#define PROTO_VERSION 3
+/*
+ * 2: NEED_SIG, FILE_DELTA, END_MANIFEST flags; 3: ITEM_HELD, attributes,
+ * HOLE, special files; 4: globs with '**' (pattern.h)
+ */
+#define PROTO_VERSION 4
 #define PROTO_MAX_RULES 4096
 #define PROTO_MAX_NEED 32768	/* indexes per NEED frame */
 #define PROTO_MAX_REASON 1024

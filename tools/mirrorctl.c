@@ -82,7 +82,9 @@ static const char sync_help[] =
 "      --exclude GLOB    leave out matching entries (repeatable)\n"
 "      --include GLOB    keep matching entries (rules apply in order;\n"
 "                        the first that matches wins)\n"
-"      --exclude-from FILE  one exclude glob per line ('#' comments)\n"
+"      --exclude-from FILE  one rule or exclude glob per line ('#' comments)\n"
+"      --filter RULE     '- PATTERN' to leave out, '+ PATTERN' to keep,\n"
+"                        as in rsync (repeatable; in order with the above)\n"
 "      --json            end with one JSON object of counts and reasons\n"
 "      --progress        show progress on a terminal\n"
 "      --key FILE        pre-shared key for mirror:// (or $MIRRORFS_KEY);\n"
@@ -105,7 +107,9 @@ static const char sync_help[] =
 "  -q, --quiet           print only errors and skipped entries\n"
 "\n"
 "A glob without '/' matches a name at any depth; with '/' it matches the\n"
-"path from the top of SOURCE; a trailing '/' matches directories only.\n";
+"path from the top of SOURCE; a trailing '/' matches directories only; '*'\n"
+"stops at '/', '**' does not. In a rule, as in rsync, a pattern with a '/'\n"
+"inside that does not start with '/' matches at the end of the path.\n";
 
 static const char recover_help[] =
 "usage: mirrorctl recover STORE\n"
@@ -120,6 +124,7 @@ enum {
 	OPT_EXCLUDE,
 	OPT_INCLUDE,
 	OPT_EXCLUDE_FROM,
+	OPT_FILTER,
 	OPT_JSON,
 	OPT_PROGRESS,
 	OPT_KEY,
@@ -195,6 +200,7 @@ cmd_sync(int argc, char **argv)
 		{ "exclude", required_argument, NULL, OPT_EXCLUDE },
 		{ "include", required_argument, NULL, OPT_INCLUDE },
 		{ "exclude-from", required_argument, NULL, OPT_EXCLUDE_FROM },
+		{ "filter", required_argument, NULL, OPT_FILTER },
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "progress", no_argument, NULL, OPT_PROGRESS },
 		{ "key", required_argument, NULL, OPT_KEY },
@@ -237,13 +243,23 @@ cmd_sync(int argc, char **argv)
 		case OPT_INCLUDE:
 			if (filter_add(&filter, ch == OPT_EXCLUDE ?
 			    FILTER_EXCLUDE : FILTER_INCLUDE, optarg) == -1) {
-				log_err("bad pattern '%s'", optarg);
+				log_errx("--%s '%s': %s", ch == OPT_EXCLUDE ?
+				    "exclude" : "include", optarg,
+				    filter_glob_error(optarg) ?
+				    filter_glob_error(optarg) : strerror(errno));
 				goto out;
 			}
 			break;
 		case OPT_EXCLUDE_FROM:
 			if (filter_add_file(&filter, optarg) == -1)
 				goto out;
+			break;
+		case OPT_FILTER:
+			if (filter_add_rule(&filter, optarg, err,
+			    sizeof(err)) == -1) {
+				log_errx("--filter: %s", err);
+				goto out;
+			}
 			break;
 		case OPT_JSON: json = 1; break;
 		case OPT_PROGRESS: o.progress = 1; break;

@@ -339,6 +339,35 @@ START_TEST(test_retry)
 }
 END_TEST
 
+START_TEST(test_filter_rules)
+{
+	const struct fileset_conf *fs;
+
+	write_conf("[fileset a]\nsource = /s\ndest = /d\n"
+	    "filter = + keep.tmp\nexclude = *.tmp\nfilter = - sub/x\n"
+	    "include = a[0-9]\n");
+	ck_assert_int_eq(config_load(&cfg, conf), 0);
+	fs = &cfg.filesets[0];
+	/* in the order given, rules and globs alike */
+	ck_assert_uint_eq(fs->filter.n, 4);
+	ck_assert_int_eq(fs->filter.rules[0].kind, FILTER_INCLUDE);
+	ck_assert_str_eq(fs->filter.rules[0].pattern, "keep.tmp");
+	ck_assert_int_eq(fs->filter.rules[1].kind, FILTER_EXCLUDE);
+	ck_assert_str_eq(fs->filter.rules[2].pattern, "**/sub/x");
+	ck_assert_int_eq(fs->filter.rules[3].kind, FILTER_INCLUDE);
+	ck_assert_int_eq(filter_excluded(&fs->filter, "keep.tmp", 0), 0);
+	ck_assert_int_eq(filter_excluded(&fs->filter, "a/b.tmp", 0), 1);
+	ck_assert_int_eq(filter_excluded(&fs->filter, "y/sub/x", 0), 1);
+	config_release(&cfg);
+	refused_at("[fileset a]\nsource = /s\ndest = /d\nfilter = *.tmp\n", 4,
+	    "filter = '*.tmp': '*.tmp' is no rule");
+	refused_at("[fileset a]\nsource = /s\n\nfilter = merge x\n", 4,
+	    "rsync's 'merge' rule is not supported");
+	refused_at("[fileset a]\nsource = /s\nexclude = [x\n", 3,
+	    "exclude = '[x': an unclosed '['");
+}
+END_TEST
+
 START_TEST(test_empty_values)
 {
 	refused_at("[listen]\naddress = h:1\nkey =\n", 3, "key");
@@ -529,6 +558,7 @@ config_suite(void)
 	tcase_add_test(tc, test_whole_file);
 	tcase_add_test(tc, test_xattrs_acls);
 	tcase_add_test(tc, test_retry);
+	tcase_add_test(tc, test_filter_rules);
 	tcase_add_test(tc, test_address_without_port);
 	tcase_add_test(tc, test_address_empty_port);
 	tcase_add_test(tc, test_address_v6_without_port);

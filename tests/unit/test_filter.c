@@ -1,4 +1,4 @@
-/* Unit tests for filter.h: ordered include/exclude glob rules. */
+/* Unit tests for filter.h: ordered include/exclude globs and rsync's rules. */
 #include <check.h>
 #include <errno.h>
 #include <stdio.h>
@@ -249,6 +249,218 @@ START_TEST(test_release_reusable)
 }
 END_TEST
 
+START_TEST(test_glob_double_star)
+{
+	ck_assert_int_eq(filter_add(&f, FILTER_EXCLUDE, "**/cache"), 0);
+	ck_assert_int_eq(filter_add(&f, FILTER_EXCLUDE, "doc/**/*.html"), 0);
+	ck_assert_int_eq(filter_add(&f, FILTER_EXCLUDE, "**.bak"), 0);
+	EXCL("cache", 1);
+	EXCL("a/b/cache", 0);
+	KEEP("a/cachex", 0);
+	EXCL("doc/x.html", 0);
+	EXCL("doc/a/b/x.html", 0);
+	KEEP("src/doc/x.html", 0);	/* a plain glob with '/' is from the top */
+	EXCL("a/b/c.bak", 0);		/* '**' without '/': the whole path */
+	KEEP("a/b.bak/c", 0);
+}
+END_TEST
+
+/* Adds rule text, failing the test with its message when refused. */
+static void
+rule(const char *text)
+{
+	char err[512];
+
+	ck_assert_msg(filter_add_rule(&f, text, err, sizeof(err)) == 0,
+	    "rule '%s' refused: %s", text, err);
+}
+
+START_TEST(test_rules_first_match_wins)
+{
+	rule("+ keep.tmp");
+	rule("- *.tmp");
+	KEEP("keep.tmp", 0);
+	KEEP("a/keep.tmp", 0);
+	EXCL("other.tmp", 0);
+	EXCL("a/other.tmp", 0);
+	KEEP("a.txt", 0);
+	ck_assert_int_eq(f.rules[0].kind, FILTER_INCLUDE);
+	ck_assert_int_eq(f.rules[1].kind, FILTER_EXCLUDE);
+	ck_assert_str_eq(f.rules[1].pattern, "*.tmp");
+}
+END_TEST
+
+START_TEST(test_rules_exclude_first_wins_too)
+{
+	/* As in rsync: the first rule that matches decides. */
+	rule("- *.tmp");
+	rule("+ keep.tmp");
+	EXCL("keep.tmp", 0);
+}
+END_TEST
+
+START_TEST(test_rule_floating_slash_matches_at_the_end)
+{
+	/* rsync: a pattern with an inner '/' that is not anchored floats. */
+	rule("- sub/*.tmp");
+	ck_assert_str_eq(f.rules[0].pattern, "**/sub/*.tmp");
+	EXCL("sub/a.tmp", 0);
+	EXCL("x/sub/a.tmp", 0);
+	EXCL("x/y/sub/a.tmp", 0);
+	KEEP("xsub/a.tmp", 0);
+	KEEP("sub/deeper/a.tmp", 0);
+	KEEP("a.tmp", 0);
+}
+END_TEST
+
+START_TEST(test_rule_anchored_and_dir_only)
+{
+	rule("- /top");
+	rule("- build/");
+	rule("- /out/***");
+	EXCL("top", 0);
+	KEEP("a/top", 0);
+	EXCL("build", 1);
+	EXCL("a/build", 1);
+	KEEP("build", 0);
+	EXCL("out", 1);
+	EXCL("out/x/y", 0);
+	KEEP("a/out/x", 0);
+	ck_assert_str_eq(f.rules[0].pattern, "/top");
+	ck_assert_str_eq(f.rules[1].pattern, "build/");
+}
+END_TEST
+
+START_TEST(test_rule_only_c_files)
+{
+	/* rsync's idiom: every directory, the .c files, nothing else. */
+	rule("+ */");
+	rule("+ *.c");
+	rule("- *");
+	KEEP("src", 1);
+	KEEP("src/deep", 1);
+	KEEP("src/deep/x.c", 0);
+	EXCL("src/deep/x.h", 0);
+	EXCL("README", 0);
+}
+END_TEST
+
+START_TEST(test_rule_long_names)
+{
+	rule("include keep.log");
+	rule("exclude *.log");
+	KEEP("keep.log", 0);
+	EXCL("x.log", 0);
+}
+END_TEST
+
+/* filter_add_rule refuses text; its message holds want. */
+static void
+refused(const char *text, const char *want)
+{
+	char err[512] = "";
+	size_t n = f.n;
+
+	ck_assert_msg(filter_add_rule(&f, text, err, sizeof(err)) == -1,
+	    "'%s' was taken as a rule", text);
+	ck_assert_msg(strstr(err, want) != NULL, "'%s': message '%s' lacks "
+	    "'%s'", text, err, want);
+	ck_assert_uint_eq(f.n, n);
+}
+
+START_TEST(test_rule_errors)
+{
+	refused("*.tmp", "write '- *.tmp' to leave it out");
+	refused("-*.tmp", "takes a space");
+	refused("+keep", "takes a space");
+	refused("-/ foo", "takes a space");
+	refused("-,s foo", "takes a space");
+	refused("- ", "without a pattern");
+	refused("-", "takes a space");
+	refused("- [abc", "an unclosed '['");
+	refused("- x\\", "a '\\' at the end");
+	refused("merge rules.txt", "'merge' rule is not supported");
+	refused("dir-merge .rsync-filter", "'dir-merge' rule");
+	refused(": .rsync-filter", "':' rule");
+	refused("P keep", "'P' rule");
+	refused("protect keep", "'protect' rule");
+	refused("!", "'!' rule");
+	refused("exclude,s x", "modifiers are not supported");
+}
+END_TEST
+
+START_TEST(test_file_rules_and_globs)
+{
+	char dir[] = "/tmp/test_filter.XXXXXX";
+	char *path = write_temp("# an rsync filter file\n"
+	    "; a comment too\n"
+	    "+ keep.tmp\n"
+	    "- *.tmp\n"
+	    "*.o\n"
+	    "   \n"
+	    "- sub/x\n"
+	    "exclude /top/\n", dir);
+
+	ck_assert_int_eq(filter_add_file(&f, path), 0);
+	ck_assert_uint_eq(f.n, 5);
+	KEEP("keep.tmp", 0);
+	KEEP("a/keep.tmp", 0);
+	EXCL("a.tmp", 0);
+	EXCL("a/b.tmp", 0);
+	EXCL("a/b.o", 0);	/* a plain line is an exclude glob */
+	EXCL("a/sub/x", 0);
+	EXCL("top", 1);
+	KEEP("top", 0);
+	ck_assert_int_eq(unlink(path), 0);
+	ck_assert_int_eq(rmdir(dir), 0);
+	free(path);
+}
+END_TEST
+
+START_TEST(test_file_bad_line_names_file_and_line)
+{
+	char dir[] = "/tmp/test_filter.XXXXXX";
+	char *path = write_temp("- *.tmp\n"
+	    "# fine\n"
+	    "-*.bak\n"
+	    "*.o\n", dir);
+	char want[256];
+
+	ck_assert_int_eq(filter_add_file(&f, path), -1);
+	snprintf(want, sizeof(want), "%s:3: '-*.bak' is no rule", path);
+	ck_assert_msg(strncmp(log_last(), want, strlen(want)) == 0,
+	    "message '%s', not '%s...'", log_last(), want);
+	ck_assert_int_eq(unlink(path), 0);
+	ck_assert_int_eq(rmdir(dir), 0);
+	free(path);
+}
+END_TEST
+
+START_TEST(test_file_bad_glob)
+{
+	char dir[] = "/tmp/test_filter.XXXXXX";
+	char *path = write_temp("ok\nbad[x\n", dir);
+	char want[256];
+
+	ck_assert_int_eq(filter_add_file(&f, path), -1);
+	snprintf(want, sizeof(want), "%s:2: 'bad[x': an unclosed '['", path);
+	ck_assert_str_eq(log_last(), want);
+	ck_assert_int_eq(unlink(path), 0);
+	ck_assert_int_eq(rmdir(dir), 0);
+	free(path);
+}
+END_TEST
+
+START_TEST(test_add_refuses_bad_glob)
+{
+	errno = 0;
+	ck_assert_int_eq(filter_add(&f, FILTER_EXCLUDE, "a[b"), -1);
+	ck_assert_int_eq(errno, EINVAL);
+	ck_assert_int_eq(filter_add(&f, FILTER_EXCLUDE, "/"), -1);
+	ck_assert_uint_eq(f.n, 0);
+}
+END_TEST
+
 static Suite *
 filter_suite(void)
 {
@@ -272,6 +484,18 @@ filter_suite(void)
 	tcase_add_test(tc, test_add_file_missing);
 	tcase_add_test(tc, test_add_file_empty);
 	tcase_add_test(tc, test_release_reusable);
+	tcase_add_test(tc, test_glob_double_star);
+	tcase_add_test(tc, test_rules_first_match_wins);
+	tcase_add_test(tc, test_rules_exclude_first_wins_too);
+	tcase_add_test(tc, test_rule_floating_slash_matches_at_the_end);
+	tcase_add_test(tc, test_rule_anchored_and_dir_only);
+	tcase_add_test(tc, test_rule_only_c_files);
+	tcase_add_test(tc, test_rule_long_names);
+	tcase_add_test(tc, test_rule_errors);
+	tcase_add_test(tc, test_file_rules_and_globs);
+	tcase_add_test(tc, test_file_bad_line_names_file_and_line);
+	tcase_add_test(tc, test_file_bad_glob);
+	tcase_add_test(tc, test_add_refuses_bad_glob);
 	suite_add_tcase(s, tc);
 	return s;
 }
