@@ -363,14 +363,14 @@ sys.exit(0 if f["last_result"] is not None and f["state"] == "idle" else 1)' "$S
 # The daemon logs "bench: session done: N of M destinations committed"
 # when it has collected a session (at once: the session's end wakes its
 # loop).
-md_ended() { grep -c -E '^mirrord: bench: session done: ' "$MDLOG" || true; }
+md_ended() { grep -c -E '^[^ ]+ mirrord: bench: session done: ' "$MDLOG" || true; }
 md_wait() {	# N: until more than N sessions have ended
 	for _ in $(seq 1 30000); do
 		[ "$(md_ended)" -gt "$1" ] && break
 		kill -0 "$MD_WATCH_PID" 2>/dev/null || { log "ERROR: mirrord exited"; cat "$MDLOG" >&2; return 1; }
 		sleep 0.01
 	done
-	if grep -E '^mirrord: bench: session done: ' "$MDLOG" | tail -1 | grep -q 'done: 0 of'; then
+	if grep -E '^[^ ]+ mirrord: bench: session done: ' "$MDLOG" | tail -1 | grep -q 'done: 0 of'; then
 		log "ERROR: mirrord's session failed:"; tail -3 "$MDLOG" >&2
 		return 1
 	fi

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -88,6 +89,15 @@ usage(FILE *f)
 "In /etc/fstab:  STORE MOUNTPOINT fuse.mirrorfs ro,allow_other 0 0\n");
 }
 
+/* libfuse's own messages, written as ours are. */
+static void
+fuse_message(enum fuse_log_level level, const char *fmt, va_list ap)
+{
+	log_vmessage(level <= FUSE_LOG_ERR ? LOG_ERROR : level <=
+	    FUSE_LOG_WARNING ? LOG_WARN : level <= FUSE_LOG_INFO ? LOG_INFO :
+	    LOG_DEBUG, fmt, ap);
+}
+
 /* Takes STORE, the first non-option argument; MOUNTPOINT goes on to libfuse. */
 static int
 option_proc(void *data, const char *arg, int key, struct fuse_args *outargs)
@@ -127,6 +137,9 @@ run(struct mount *m, struct fuse_cmdline_opts *cmd, struct fuse_args *args,
 	if (fuse_session_mount(m->se, cmd->mountpoint) != 0)
 		goto out_signals;
 	fuse_daemonize(cmd->foreground);
+	/* Detached, stderr is /dev/null: the messages go to syslog (journald). */
+	if (!cmd->foreground)
+		log_set_style(LOG_STYLE_SYSLOG);
 	/* Threads start after daemonizing: fork keeps only the caller. */
 	m->main_thread = pthread_self();
 	/* The lock passed to this process: SYNC must name it. */
@@ -215,6 +228,8 @@ main(int argc, char **argv)
 	int rc = EXIT_USAGE;
 
 	log_init("mirrorfs", LOG_INFO);
+	log_choose_style(LOG_STYLE_PLAIN);
+	fuse_set_log_func(fuse_message);
 	memset(&m, 0, sizeof(m));
 	memset(&cmd, 0, sizeof(cmd));
 	if (fuse_opt_parse(&args, &o, option_spec, option_proc) == -1 ||

@@ -80,6 +80,11 @@ main(int argc, char **argv)
 		fputs(usage_text, stderr);
 		return EXIT_USAGE;
 	}
+	/*
+	 * Under systemd, priorities for the journal; else a daemon's lines
+	 * carry their time. --serve writes to the ssh client's terminal.
+	 */
+	log_choose_style(serve != NULL ? LOG_STYLE_PLAIN : LOG_STYLE_STAMPED);
 	if (serve != NULL)
 		return run_serve(serve);
 	return daemon_run(conf);

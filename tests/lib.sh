@@ -32,6 +32,10 @@ case $BUILD in
 esac
 MIRRORCTL=$BUILD/mirrorctl
 T_TIMEOUT=${T_TIMEOUT:-60}
+# the time stamp that starts each line mirrord writes when not under
+# journald (an ERE: RFC 3339 local time with milliseconds and offset)
+# shellcheck disable=SC2034 # used by the scripts that source this
+STAMP='[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}[+-][0-9]{2}:[0-9]{2}'
 # time bound of one mirrorctl command run through t_run/t_ctl
 T_CMD_TIMEOUT=${T_CMD_TIMEOUT:-300}
 T_PASS=0

@@ -624,6 +624,12 @@ main(int argc, char **argv)
 	int i;
 
 	log_init("mirrorctl", LOG_INFO);
+	/*
+	 * Run by hand or by a script, its messages come as it works: no
+	 * time stamps. Run by systemd (a timer's service), priorities for
+	 * the journal.
+	 */
+	log_choose_style(LOG_STYLE_PLAIN);
 	signal(SIGPIPE, SIG_IGN);
 	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
 		if (strcmp(argv[i], "-v") == 0 || strcmp(argv[i], "--verbose") == 0)

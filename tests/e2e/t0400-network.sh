@@ -82,8 +82,8 @@ case_hostile_input() {
 	hostile "$PORT"
 	kill -0 "$MIRRORD_PID" || t_fail "the listener died"
 	# Each bad connection is logged with the peer's address.
-	assert_grep '^mirrord: 127\.0\.0\.1:[0-9]+ sent a frame of [0-9]+ bytes \(limit [0-9]+\): corrupt stream' mirrord.log
-	assert_grep '^mirrord: 127\.0\.0\.1:[0-9]+: refused: not a mirrorfs client' mirrord.log
+	assert_grep "^$STAMP mirrord: 127\.0\.0\.1:[0-9]+ sent a frame of [0-9]+ bytes \(limit [0-9]+\): corrupt stream" mirrord.log
+	assert_grep "^$STAMP mirrord: 127\.0\.0\.1:[0-9]+: refused: not a mirrorfs client" mirrord.log
 	t_ctl sync --key key src "mirror://127.0.0.1:$PORT/app"
 	assert_rc 0
 	assert_trees_eq src store
