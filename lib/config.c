@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bwlimit.h"
 #include "log.h"
 #include "path.h"
 #include "sender.h"
@@ -311,6 +312,13 @@ on_fileset(struct parse *ps, const char *name, const char *key,
 	if (strcmp(key, "compress") == 0)
 		return parse_int(value, 0, 19, &fs->compress) == 0 ? 1 :
 		    bad(ps, key, value, "not a zstd level (0-19)");
+	if (strcmp(key, "bwlimit") == 0) {
+		char err[256];
+
+		if (bwlimit_parse(value, &fs->bwlimit, err, sizeof(err)) == -1)
+			return bad(ps, key, value, err);
+		return 1;
+	}
 	if (strcmp(key, "whole_file") == 0)
 		return parse_whole_file(value, &fs->whole_file) == 0 ? 1 :
 		    bad(ps, key, value, "not auto, yes or no");
@@ -333,11 +341,10 @@ on_fileset(struct parse *ps, const char *name, const char *key,
 		return parse_bool(value, flag) == 0 ? 1 :
 		    bad(ps, key, value, "not yes or no");
 	snprintf(ps->err, sizeof(ps->err), "unknown key '%s' in [fileset %s] "
-	    "(known: source, dest, include, exclude, filter, exclude_from, interval, "
-	    "start, stop, watch, quiet, max_defer, openupdate, purge, "
-	    "purge_dirs, xattrs, acls, compress, whole_file, batch, user, suspended, trigger, "
-	    "key, retry_min, retry_max)",
-	    key, name);
+	    "(known: source, dest, include, exclude, filter, exclude_from, "
+	    "interval, start, stop, watch, quiet, max_defer, openupdate, purge, "
+	    "purge_dirs, xattrs, acls, compress, bwlimit, whole_file, batch, "
+	    "user, suspended, trigger, key, retry_min, retry_max)", key, name);
 	return 0;
 }
 

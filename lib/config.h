@@ -3,6 +3,7 @@
 #define MIRRORFS_CONFIG_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "filter.h"
@@ -37,6 +38,7 @@ struct fileset_conf {
 	int xattrs;		/* carry extended attributes (default yes) */
 	int acls;		/* carry POSIX ACLs (default yes) */
 	int compress;		/* zstd level for ssh:// and mirror:// */
+	uint64_t bwlimit;	/* bytes per second on the wire, 0: no limit */
 	int whole_file;		/* enum whole_file (sender.h): auto, yes, no */
 	char *batch;		/* file sets of one batch run one after another */
 	char *user;		/* read the source as this user */

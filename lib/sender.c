@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bwlimit.h"
 #include "delta.h"
 #include "fault.h"
 #include "fsutil.h"
@@ -40,6 +41,8 @@ struct sender {
 	struct sender_peer **dto;	/* those of them that get a delta */
 	int lost;			/* every peer of the file failed */
 	long prefetched;		/* the last entry read ahead, or -1 */
+	struct bwlimit bw;		/* --bwlimit */
+	size_t chunk;			/* bytes read and sent at once */
 };
 
 /* After a failed send, the peer may have said why before it hung up. */
@@ -483,6 +486,35 @@ is_sparse(int fd, uint64_t size)
 	return sparse;
 }
 
+/*
+ * --bwlimit: pushes what the file's destinations were sent onto the wire
+ * now, and waits until the most any of them got since the last call fits
+ * the rate. Counting bytes_out (compressed, framed) paces what the link
+ * carries, whatever the transport.
+ */
+static void
+pace(struct sender *s)
+{
+	uint64_t most = 0;
+
+	if (s->bw.rate == 0)
+		return;
+	for (size_t i = 0; i < s->nto; i++) {
+		struct sender_peer *pe = s->to[i];
+
+		if (pe->failed)
+			continue;
+		if (conn_flush(pe->c) == -1) {
+			peer_fail(pe);
+			continue;
+		}
+		if (pe->c->bytes_out - pe->paced > most)
+			most = pe->c->bytes_out - pe->paced;
+		pe->paced = pe->c->bytes_out;
+	}
+	bwlimit_spend(&s->bw, most, s->o->cancel);
+}
+
 enum attempt { ATTEMPT_SENT, ATTEMPT_CHANGED, ATTEMPT_ABORTED, ATTEMPT_LOST };
 
 /* Sends a delta job's output as DATA. */
@@ -618,9 +650,8 @@ send_attempt(struct sender *s, uint32_t idx, int fd, const struct stat *st,
 				continue;
 			}
 		}
-		want = (dj ? head.attr.size : end) - off < PROTO_DATA_CHUNK ?
-		    (size_t)((dj ? head.attr.size : end) - off) :
-		    PROTO_DATA_CHUNK;
+		want = (dj ? head.attr.size : end) - off < s->chunk ?
+		    (size_t)((dj ? head.attr.size : end) - off) : s->chunk;
 		got = read_full(fd, s->buf, want);
 		if (got == -1) {
 			snprintf(reason, sizeof(reason), "read: %s",
@@ -635,6 +666,7 @@ send_attempt(struct sender *s, uint32_t idx, int fd, const struct stat *st,
 			goto failed;
 		off += (uint64_t)got;
 		progress_add(&s->prog, 0, (uint64_t)got);
+		pace(s);
 		fault_point("data");
 	}
 	if (dj != NULL && pass_on(s, dj, NULL, 0, 1, reason,
@@ -647,6 +679,7 @@ send_attempt(struct sender *s, uint32_t idx, int fd, const struct stat *st,
 	hash_final(h, digest);
 	if (send_to(s, MSG_FILE_END, digest, HASH_SIZE) == -1)
 		return ATTEMPT_LOST;
+	pace(s);
 	progress_add(&s->prog, 1, 0);
 	return ATTEMPT_SENT;
 changed:
@@ -815,8 +848,12 @@ send_data(struct sender *s)
 	}
 	progress_start(&s->prog, files, bytes);
 	s->prefetched = -1;
-	for (size_t i = 0; i < s->npeers; i++)
+	bwlimit_init(&s->bw, s->o->bwlimit);
+	s->chunk = bwlimit_chunk(&s->bw, PROTO_DATA_CHUNK);
+	for (size_t i = 0; i < s->npeers; i++) {
 		s->peers[i].next = 0;
+		s->peers[i].paced = s->peers[i].c->bytes_out;
+	}
 	while ((idx = next_needed(s)) != UINT32_MAX) {
 		uint64_t from = 0;
 

@@ -57,6 +57,11 @@ struct sender_opts {
 	int problems_only;
 	/* Delta transfer: read by session_run, which sets each peer's flag. */
 	enum whole_file whole_file;
+	/*
+	 * --bwlimit: bytes per second on the wire to each destination while
+	 * file data goes out (0: no limit); on every transport alike.
+	 */
+	uint64_t bwlimit;
 };
 
 /* One destination of a session. */
@@ -80,6 +85,7 @@ struct sender_peer {
 	uint64_t sigbytes;
 	size_t nneed;
 	size_t next;
+	uint64_t paced;		/* bytes_out counted by the rate limit */
 };
 
 /*

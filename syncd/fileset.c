@@ -515,6 +515,7 @@ sender_options(struct fileset *fs, struct sender_opts *o,
 	o->paths = (const char *const *)fs->take.paths;
 	o->npaths = fs->take.npaths;
 	o->whole_file = (enum whole_file)c->whole_file;
+	o->bwlimit = c->bwlimit;
 	o->problems_only = 1;	/* a line per file of a big tree is not kept */
 }
 

@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
+#include "bwlimit.h"
 #include "config.h"
 #include "conn.h"
 #include "control.h"
@@ -71,14 +72,16 @@ static const char sync_help[] =
 "  mirror://HOST[:PORT]/NAME     mirrord's [store NAME], default port 7878;\n"
 "                                the session is encrypted and authenticated\n"
 "\n"
-"  -n, --report          dry run: list what would be created, replaced,\n"
+"  -n, --report, --dry-run\n"
+"                        dry run: list what would be created, replaced,\n"
 "                        purged or skipped, and change nothing\n"
 "  -c, --checksum        compare content, not only size and mtime\n"
 "      --purge           delete files absent from SOURCE inside directories\n"
 "                        SOURCE has, and replace an entry whose type\n"
 "                        changed (a file by a symlink, a directory tree\n"
 "                        by a file...)\n"
-"      --purge-dirs      also delete whole extra directories\n"
+"      --purge-dirs, --delete\n"
+"                        also delete whole extra directories\n"
 "      --exclude GLOB    leave out matching entries (repeatable)\n"
 "      --include GLOB    keep matching entries (rules apply in order;\n"
 "                        the first that matches wins)\n"
@@ -94,6 +97,11 @@ static const char sync_help[] =
 "                        (default: ssh; e.g. -e 'ssh -p 2222 -i KEY')\n"
 "      --compress N      zstd level 1-19 over ssh:// and mirror://, 0 off\n"
 "                        (default 3); bytes sent counts bytes on the wire\n"
+"  -z                    zstd level 3 (as --compress 3)\n"
+"      --bwlimit RATE    at most RATE on the wire to each STORE while file\n"
+"                        data goes out: KiB per second, or with a suffix\n"
+"                        as in rsync (500K, 1.5M, 10MB = 10,000,000 B/s);\n"
+"                        0 no limit\n"
 "      --timeout S       give up a peer silent for S seconds (default 60)\n"
 "  -W, --whole-file      send changed files whole, never as deltas\n"
 "      --no-whole-file   send deltas to local stores too; by default a\n"
@@ -105,6 +113,7 @@ static const char sync_help[] =
 "      --no-acls         leave POSIX ACLs out\n"
 "  -v, --verbose         list every created, replaced and purged entry\n"
 "  -q, --quiet           print only errors and skipped entries\n"
+"  -h, --help            show this help\n"
 "\n"
 "A glob without '/' matches a name at any depth; with '/' it matches the\n"
 "path from the top of SOURCE; a trailing '/' matches directories only; '*'\n"
@@ -133,8 +142,15 @@ enum {
 	OPT_NO_WHOLE_FILE,
 	OPT_NO_XATTRS,
 	OPT_NO_ACLS,
-	OPT_HELP,
+	OPT_BWLIMIT,
 };
+
+/* -h and --help ask every command for its help. */
+static int
+is_help(const char *arg)
+{
+	return strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0;
+}
 
 /* Prints what each destination's session did; returns the exit status. */
 static int
@@ -194,9 +210,11 @@ cmd_sync(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "report", no_argument, NULL, 'n' },
+		{ "dry-run", no_argument, NULL, 'n' },
 		{ "checksum", no_argument, NULL, 'c' },
 		{ "purge", no_argument, NULL, OPT_PURGE },
 		{ "purge-dirs", no_argument, NULL, OPT_PURGE_DIRS },
+		{ "delete", no_argument, NULL, OPT_PURGE_DIRS },
 		{ "exclude", required_argument, NULL, OPT_EXCLUDE },
 		{ "include", required_argument, NULL, OPT_INCLUDE },
 		{ "exclude-from", required_argument, NULL, OPT_EXCLUDE_FROM },
@@ -207,13 +225,14 @@ cmd_sync(int argc, char **argv)
 		{ "rsh", required_argument, NULL, 'e' },
 		{ "compress", required_argument, NULL, OPT_COMPRESS },
 		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+		{ "bwlimit", required_argument, NULL, OPT_BWLIMIT },
 		{ "whole-file", no_argument, NULL, 'W' },
 		{ "no-whole-file", no_argument, NULL, OPT_NO_WHOLE_FILE },
 		{ "no-xattrs", no_argument, NULL, OPT_NO_XATTRS },
 		{ "no-acls", no_argument, NULL, OPT_NO_ACLS },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
-		{ "help", no_argument, NULL, OPT_HELP },
+		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct sender_opts o = { 0 };
@@ -231,7 +250,8 @@ cmd_sync(int argc, char **argv)
 	o.filter = &filter;
 	o.flags = SESSION_XATTRS | SESSION_ACLS;
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "ncvqWe:", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "ncvqWe:zh", longopts,
+	    NULL)) != -1) {
 		switch (ch) {
 		case 'n': o.flags |= SESSION_REPORT; break;
 		case 'c': o.flags |= SESSION_CHECKSUM; break;
@@ -265,6 +285,14 @@ cmd_sync(int argc, char **argv)
 		case OPT_PROGRESS: o.progress = 1; break;
 		case OPT_KEY: keyfile = optarg; break;
 		case 'e': no.rsh = optarg; break;
+		case 'z': no.compress = 3; break;
+		case OPT_BWLIMIT:
+			if (bwlimit_parse(optarg, &o.bwlimit, err,
+			    sizeof(err)) == -1) {
+				log_errx("--bwlimit: %s", err);
+				goto out;
+			}
+			break;
 		case OPT_COMPRESS:
 		case OPT_TIMEOUT: {
 			long v = strtol(optarg, &end, 10);
@@ -289,7 +317,7 @@ cmd_sync(int argc, char **argv)
 		case OPT_NO_ACLS: o.flags &= ~SESSION_ACLS; break;
 		case 'v': verbose = 1; break;
 		case 'q': log_set_level(LOG_ERROR); break;
-		case OPT_HELP:
+		case 'h':
 			fputs(sync_help, stdout);
 			rc = 0;
 			goto out;
@@ -354,7 +382,7 @@ cmd_recover(int argc, char **argv)
 	struct store s;
 	int fd;
 
-	if (argc == 2 && strcmp(argv[1], "--help") == 0) {
+	if (argc == 2 && is_help(argv[1])) {
 		fputs(recover_help, stdout);
 		return 0;
 	}
@@ -438,7 +466,7 @@ cmd_renamed(int argc, char **argv)
 	struct conn c;
 	int fd, rc;
 
-	if (argc == 2 && strcmp(argv[1], "--help") == 0) {
+	if (argc == 2 && is_help(argv[1])) {
 		fputs(renamed_help, stdout);
 		return 0;
 	}
@@ -502,7 +530,7 @@ cmd_daemon(int argc, char **argv, int op)
 		else if (strcmp(argv[i], "--full") == 0 && (op == DAEMON_SYNC_NOW ||
 		    op == DAEMON_SYNC_FULL))
 			op = DAEMON_SYNC_FULL;
-		else if (strcmp(argv[i], "--help") == 0) {
+		else if (is_help(argv[i])) {
 			fputs(daemon_help, stdout);
 			return 0;
 		} else if (argv[i][0] != '-' && op != DAEMON_STATUS && !*name)
@@ -570,7 +598,7 @@ cmd_clear_sync(int argc, char **argv)
 	char who[1200];
 	int found;
 
-	if (argc == 2 && strcmp(argv[1], "--help") == 0) {
+	if (argc == 2 && is_help(argv[1])) {
 		fputs(clear_sync_help, stdout);
 		return 0;
 	}
@@ -636,7 +664,7 @@ main(int argc, char **argv)
 			log_set_level(LOG_DEBUG);
 		else if (strcmp(argv[i], "-q") == 0 || strcmp(argv[i], "--quiet") == 0)
 			log_set_level(LOG_ERROR);
-		else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+		else if (is_help(argv[i])) {
 			fputs(usage_text, stdout);
 			return 0;
 		} else if (strcmp(argv[i], "--version") == 0) {
@@ -667,7 +695,7 @@ main(int argc, char **argv)
 	if (strcmp(argv[i], "sync-now") == 0)
 		return cmd_daemon(argc - i, argv + i, DAEMON_SYNC_NOW);
 	if (strcmp(argv[i], "genkey") == 0) {
-		if (argc - i == 2 && strcmp(argv[i + 1], "--help") == 0) {
+		if (argc - i == 2 && is_help(argv[i + 1])) {
 			fputs(genkey_help, stdout);
 			return 0;
 		}
