@@ -18,7 +18,7 @@ enum { PRIO_ERR = LOG_ERR, PRIO_WARNING = LOG_WARNING, PRIO_INFO = LOG_INFO,
 #include <time.h>
 #include <unistd.h>
 
-#include "timefmt.h"
+#include "format.h"
 
 static const char *log_progname = "mirrorfs";
 static enum log_level log_level = LOG_INFO;
@@ -111,7 +111,7 @@ log_write(enum log_level level, const char *msg)
 		break;
 	case LOG_STYLE_STAMPED:
 		clock_gettime(CLOCK_REALTIME, &ts);
-		timefmt_rfc3339(when, sizeof(when), &ts, 3);
+		format_rfc3339(when, sizeof(when), &ts, 3);
 		fprintf(stderr, "%s %s: %s%s\n", when, log_progname, tag, msg);
 		break;
 	default:

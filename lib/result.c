@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "format.h"
 #include "path.h"
 
 void
@@ -159,11 +160,61 @@ result_counts(const struct result *r, char *buf, size_t len)
 void
 result_print_summary(const struct result *r, FILE *f)
 {
-	char counts[RESULT_COUNTS_LEN];
+	char counts[RESULT_COUNTS_LEN], rate[FORMAT_LEN];
+	double t = r->stats.elapsed;
 
 	result_counts(r, counts, sizeof(counts));
-	fprintf(f, "%s%s, bytes sent %llu\n", r->report ? "report: " : "",
-	    counts, (unsigned long long)r->bytes_sent);
+	format_bytes(rate, sizeof(rate), t > 0 ? (double)r->bytes_sent / t : 0);
+	fprintf(f, "%s%s, bytes sent %llu in %.2f s (%s/s)\n",
+	    r->report ? "report: " : "", counts,
+	    (unsigned long long)r->bytes_sent, t, rate);
+}
+
+void
+result_print_stats(const struct result *r, FILE *f)
+{
+	const struct result_stats *st = &r->stats;
+	char v[8][FORMAT_LEN];
+	uint64_t wire = r->bytes_sent + st->bytes_received;
+	double t = st->elapsed;
+
+	format_count(v[0], sizeof(v[0]), st->files);
+	format_count(v[1], sizeof(v[1]), st->total_size);
+	format_count(v[2], sizeof(v[2]), st->sent_size);
+	format_count(v[3], sizeof(v[3]), r->bytes_sent);
+	format_count(v[4], sizeof(v[4]), st->bytes_received);
+	format_count(v[5], sizeof(v[5]), st->regular);
+	format_count(v[6], sizeof(v[6]), st->dirs);
+	format_count(v[7], sizeof(v[7]), st->symlinks);
+	fprintf(f, "Number of files: %s (reg: %s, dir: %s, link: %s)\n",
+	    v[0], v[5], v[6], v[7]);
+	fprintf(f, "Number of created files: %llu\n"
+	    "Number of replaced files: %llu\n"
+	    "Number of deleted files: %llu\n"
+	    "Number of regular files transferred: %llu\n",
+	    (unsigned long long)r->created, (unsigned long long)r->replaced,
+	    (unsigned long long)r->purged, (unsigned long long)st->sent_files);
+	fprintf(f, "Total file size: %s bytes\n"
+	    "Total transferred file size: %s bytes\n"
+	    "Total bytes sent: %s\n"
+	    "Total bytes received: %s\n"
+	    "Elapsed time: %.3f seconds\n\n",
+	    v[1], v[2], v[3], v[4], t);
+	fprintf(f, "sent %s bytes  received %s bytes  %.2f bytes/sec\n",
+	    v[3], v[4], t > 0 ? (double)wire / t : 0);
+	fprintf(f, "total size is %s  speedup is %.2f%s\n", v[1],
+	    wire > 0 ? (double)st->total_size / (double)wire : 0,
+	    r->report ? " (DRY RUN)" : "");
+}
+
+const char *
+result_status(const struct result *r, enum result_end end)
+{
+	if (end == RESULT_FAILED)
+		return "failed";
+	if (end == RESULT_UNKNOWN)
+		return "unknown";
+	return result_exit_status(r) ? "partial" : "ok";
 }
 
 /* Length of the valid UTF-8 sequence at p, or 0 when it is not one. */
@@ -227,7 +278,10 @@ result_json_string(const char *s, FILE *f)
 	fputc('"', f);
 }
 
-/* An item's reason as a JSON string, with the words a text line shows too. */
+/*
+ * An item's reason as a JSON string, with the words a text line shows too
+ * ("held back: "), or null when it has none.
+ */
 static void
 reason_json(const struct item *it, FILE *f)
 {
@@ -239,11 +293,15 @@ reason_json(const struct item *it, FILE *f)
 		free(s);
 		return;
 	}
-	result_json_string(it->reason ? it->reason : "", f);
+	if (it->reason != NULL)
+		result_json_string(it->reason, f);
+	else
+		fputs("null", f);
 }
 
+/* The entries: every one with all, else the problems. */
 static void
-json_entries(const struct result *r, int action, FILE *f)
+json_entries(const struct result *r, int all, FILE *f)
 {
 	int first = 1;
 
@@ -251,12 +309,14 @@ json_entries(const struct result *r, int action, FILE *f)
 	for (size_t i = 0; i < r->nitems; i++) {
 		const struct item *it = &r->items[i];
 
-		if (it->action != action && !(action == ITEM_SKIP &&
-		    it->action == ITEM_HELD))
+		if (!all && !result_is_skip(it->action) &&
+		    it->action != ITEM_FAIL && it->action != ITEM_VANISHED)
 			continue;
-		fputs(first ? "{\"path\":" : ",{\"path\":", f);
+		fprintf(f, "%s{\"action\":\"%s\",\"path\":", first ? "" : ",",
+		    result_verb(it->action));
 		result_json_string(it->path, f);
-		fputs(",\"reason\":", f);
+		fprintf(f, ",\"dir\":%s,\"reason\":", it->is_dir ? "true" :
+		    "false");
 		reason_json(it, f);
 		fputc('}', f);
 		first = 0;
@@ -264,34 +324,47 @@ json_entries(const struct result *r, int action, FILE *f)
 	fputc(']', f);
 }
 
-void
-result_print_json(const struct result *r, FILE *f)
+static void
+json_stats(const struct result_stats *st, FILE *f)
 {
-	result_json(r, f, NULL, 0);
-	fputc('\n', f);
+	fprintf(f, "{\"files\":%llu,\"regular\":%llu,\"dirs\":%llu,"
+	    "\"symlinks\":%llu,\"total_size\":%llu,\"transferred_files\":%llu,"
+	    "\"transferred_size\":%llu}",
+	    (unsigned long long)st->files, (unsigned long long)st->regular,
+	    (unsigned long long)st->dirs, (unsigned long long)st->symlinks,
+	    (unsigned long long)st->total_size,
+	    (unsigned long long)st->sent_files,
+	    (unsigned long long)st->sent_size);
 }
 
 void
-result_json(const struct result *r, FILE *f, const char *dest, int failed)
+result_json(const struct result *r, FILE *f, const char *dest,
+    enum result_end end, const char *error, int all)
 {
 	fputc('{', f);
 	if (dest != NULL) {
 		fputs("\"destination\":", f);
 		result_json_string(dest, f);
-		fprintf(f, ",\"session_failed\":%s,", failed ? "true" : "false");
+		fputc(',', f);
 	}
-	fprintf(f, "\"created\":%llu,\"replaced\":%llu,\"purged\":%llu,"
-	    "\"unchanged\":%llu,\"skipped\":%llu,\"failed\":%llu,"
-	    "\"vanished\":%llu,\"bytes_sent\":%llu,\"report\":%s,"
-	    "\"skipped_entries\":",
+	fprintf(f, "\"status\":\"%s\",\"error\":", result_status(r, end));
+	if (error != NULL)
+		result_json_string(error, f);
+	else
+		fputs("null", f);
+	fprintf(f, ",\"report\":%s,\"created\":%llu,\"replaced\":%llu,"
+	    "\"purged\":%llu,\"unchanged\":%llu,\"skipped\":%llu,"
+	    "\"failed\":%llu,\"vanished\":%llu,\"bytes_sent\":%llu,"
+	    "\"bytes_received\":%llu,\"elapsed\":%.3f,\"stats\":",
+	    r->report ? "true" : "false",
 	    (unsigned long long)r->created, (unsigned long long)r->replaced,
 	    (unsigned long long)r->purged, (unsigned long long)r->unchanged,
 	    (unsigned long long)r->skipped, (unsigned long long)r->failed,
 	    (unsigned long long)r->vanished, (unsigned long long)r->bytes_sent,
-	    r->report ? "true" : "false");
-	json_entries(r, ITEM_SKIP, f);
-	fputs(",\"failed_entries\":", f);
-	json_entries(r, ITEM_FAIL, f);
+	    (unsigned long long)r->stats.bytes_received, r->stats.elapsed);
+	json_stats(&r->stats, f);
+	fputs(",\"entries\":", f);
+	json_entries(r, all, f);
 	fputc('}', f);
 }
 

@@ -26,6 +26,22 @@ struct item {
 	char *reason;		/* owned, NULL for create/replace/purge */
 };
 
+/*
+ * What the sender saw of a session to one destination, for --stats and
+ * JSON (sender_run_peers fills it; it does not cross the wire).
+ */
+struct result_stats {
+	uint64_t files;		/* entries of the source it compared */
+	uint64_t regular;	/* of them: regular files (hard links too) */
+	uint64_t dirs;
+	uint64_t symlinks;
+	uint64_t total_size;	/* bytes of those regular files */
+	uint64_t sent_files;	/* files whose data went to this destination */
+	uint64_t sent_size;	/* their sizes */
+	uint64_t bytes_received;	/* on the wire, from the destination */
+	double elapsed;		/* seconds from the start to its report */
+};
+
 /* Counts are of entries below the top directory; the top is never counted. */
 struct result {
 	uint64_t created;
@@ -39,6 +55,7 @@ struct result {
 	int report;		/* a dry run: nothing was changed */
 	struct item *items;
 	size_t nitems;
+	struct result_stats stats;
 };
 
 void result_init(struct result *r);
@@ -74,16 +91,34 @@ void result_print(const struct result *r, FILE *f, int all);
  */
 #define RESULT_COUNTS_LEN 192
 void result_counts(const struct result *r, char *buf, size_t len);
-/* Prints the one-line summary of the counts. */
-void result_print_summary(const struct result *r, FILE *f);
-/* Prints the JSON object on one line. */
-void result_print_json(const struct result *r, FILE *f);
 /*
- * Prints the JSON object without a newline; with dest, it also holds
- * "destination" and "session_failed" (nothing was committed there).
+ * Prints the one-line summary of the counts, with the bytes sent, the
+ * time the session took and the rate.
+ */
+void result_print_summary(const struct result *r, FILE *f);
+/* Prints rsync-like statistics (--stats), one per line, then a blank line. */
+void result_print_stats(const struct result *r, FILE *f);
+/* How a destination's session ended, beyond its counts. */
+enum result_end {
+	RESULT_DONE = 0,	/* it reported (counts, entries) */
+	RESULT_FAILED,		/* it failed before the commit: nothing changed */
+	RESULT_UNKNOWN,		/* the link died after the commit began */
+};
+/*
+ * The word for it: "ok", "partial" (entries skipped or failed), "failed"
+ * or "unknown".
+ */
+const char *result_status(const struct result *r, enum result_end end);
+/*
+ * Prints one destination's outcome as a JSON object, without a newline:
+ * "destination" (when dest is not NULL), "status" (result_status),
+ * "error" (why it failed, or null), "report", the counts, "bytes_sent",
+ * "bytes_received", "elapsed", "stats" and "entries" (each with
+ * "action", "path", "dir" and "reason" or null): every entry with all,
+ * else those skipped, failed or vanished.
  */
 void result_json(const struct result *r, FILE *f, const char *dest,
-    int failed);
+    enum result_end end, const char *error, int all);
 /* Writes s as a JSON string (bytes that are not UTF-8 as \udcXX). */
 void result_json_string(const char *s, FILE *f);
 /* 0 when in sync, 1 when some entries were skipped or failed. */

@@ -64,6 +64,16 @@ peer_error(struct conn *c)
 	c->timeout_ms = saved;
 }
 
+/* Marks p failed, keeping the first reason: what was logged last. */
+static void
+peer_failed(struct sender_peer *p)
+{
+	if (!p->failed)
+		snprintf(p->error, sizeof(p->error), "%s", *log_last() ?
+		    log_last() : "the session failed");
+	p->failed = 1;
+}
+
 /* Marks p failed, keeping why: what the peer said, else what we logged. */
 static void
 peer_fail(struct sender_peer *p)
@@ -615,13 +625,17 @@ send_attempt(struct sender *s, uint32_t idx, int fd, const struct stat *st,
 	}
 	s->lost = 0;
 	head.delta = sig != NULL;
+	progress_file(&s->prog, s->m.v[idx].path, head.attr.size);
 	/* The receiver has the first bytes of this version: hash, don't send. */
 	if (from > 0 && sig == NULL && head.attr.size == s->m.v[idx].size &&
 	    head.attr.mtime_sec == s->m.v[idx].mtime_sec &&
 	    head.attr.mtime_nsec == s->m.v[idx].mtime_nsec) {
 		switch (hash_prefix(s, fd, h, from, kept)) {
 		case -1: goto changed;
-		case 1: head.offset = off = from; break;
+		case 1:
+			head.offset = off = from;
+			progress_add(&s->prog, 0, from);
+			break;
 		case 0:	/* what it kept is not this version: all of it */
 			hash_free(h);
 			if ((h = hash_new()) == NULL ||
@@ -679,6 +693,12 @@ send_attempt(struct sender *s, uint32_t idx, int fd, const struct stat *st,
 	hash_final(h, digest);
 	if (send_to(s, MSG_FILE_END, digest, HASH_SIZE) == -1)
 		return ATTEMPT_LOST;
+	for (size_t i = 0; i < s->nto; i++) {
+		if (!s->to[i]->failed) {
+			s->to[i]->res->stats.sent_files++;
+			s->to[i]->res->stats.sent_size += head.attr.size;
+		}
+	}
 	pace(s);
 	progress_add(&s->prog, 1, 0);
 	return ATTEMPT_SENT;
@@ -859,13 +879,9 @@ send_data(struct sender *s)
 
 		if (s->o->cancel != NULL && *s->o->cancel) {
 			/* Without DONE the receivers commit nothing. */
-			for (size_t i = 0; i < s->npeers; i++) {
-				s->peers[i].failed = 1;
-				snprintf(s->peers[i].error,
-				    sizeof(s->peers[i].error),
-				    "the session was abandoned");
-			}
 			log_warnx("%s: session abandoned", s->source);
+			for (size_t i = 0; i < s->npeers; i++)
+				peer_failed(&s->peers[i]);
 			break;
 		}
 		const uint8_t *kept = NULL;
@@ -979,13 +995,38 @@ recv_result(struct sender_peer *p, int problems_only)
 	return 0;
 }
 
-/* Copies the sender's own lines (from the scan) into every peer's result. */
+/* What each peer's session compares: the manifest's entries (--stats). */
+static void
+count_manifest(struct sender *s, struct result_stats *st)
+{
+	for (size_t i = 0; i < s->m.n; i++) {
+		const struct entry *e = &s->m.v[i];
+
+		if (e->type == ENTRY_GONE)
+			continue;
+		st->files++;
+		if (e->type == ENTRY_DIR)
+			st->dirs++;
+		else if (e->type == ENTRY_LNK)
+			st->symlinks++;
+		else
+			st->regular++;
+		if (e->type == ENTRY_REG)
+			st->total_size += e->size;
+	}
+}
+
+/* Copies the sender's own lines (from the scan) and counts into every peer's result. */
 static int
 share_scan(struct sender *s, const struct result *scan)
 {
+	struct result_stats st = { 0 };
+
+	count_manifest(s, &st);
 	for (size_t i = 0; i < s->npeers; i++) {
 		struct result *r = s->peers[i].res;
 
+		r->stats = st;
 		for (size_t k = 0; k < scan->nitems; k++) {
 			const struct item *it = &scan->items[k];
 
@@ -997,16 +1038,28 @@ share_scan(struct sender *s, const struct result *scan)
 	return 0;
 }
 
+static double
+seconds_since(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)(t.tv_sec - t0->tv_sec) +
+	    (t.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
 int
 sender_run_peers(struct sender_peer *peers, size_t n, const char *source,
     const struct sender_opts *o)
 {
+	struct timespec t0;
 	struct sender s;
 	struct result scan;
 	uint32_t flags;
 	struct identity was;
 	int rc = -1;
 
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	memset(&s, 0, sizeof(s));
 	memset(&was, 0, sizeof(was));
 	if (o->as_user && identity_assume(&was, o->fsuid, o->fsgid) == -1)
@@ -1059,12 +1112,13 @@ sender_run_peers(struct sender_peer *peers, size_t n, const char *source,
 			if (!peers[i].failed && agree_commit(&peers[i]) == -1)
 				peer_fail(&peers[i]);
 	for (size_t i = 0; i < n; i++) {
-		if (!peers[i].failed && recv_result(&peers[i], o->problems_only) == -1) {
-			snprintf(peers[i].error, sizeof(peers[i].error), "%s",
-			    log_last());
-			peers[i].failed = 1;
-		}
+		struct result_stats *st = &peers[i].res->stats;
+
+		if (!peers[i].failed && recv_result(&peers[i], o->problems_only) == -1)
+			peer_failed(&peers[i]);
 		peers[i].res->bytes_sent = peers[i].c->bytes_out;
+		st->bytes_received = peers[i].c->bytes_in;
+		st->elapsed = seconds_since(&t0);
 	}
 	rc = 0;
 out:

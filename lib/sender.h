@@ -69,7 +69,7 @@ struct sender_peer {
 	struct conn *c;		/* an open transport to a receiver */
 	struct result *res;	/* filled: the sender's and this receiver's lines */
 	int failed;		/* set when this destination's session failed */
-	char error[256];	/* then why (the first error logged for it) */
+	char error[512];	/* then why (the peer's word when it said) */
 	/*
 	 * Set once we told it to commit (COMMIT): a failure after that
 	 * leaves the outcome unknown (the link died after the commit

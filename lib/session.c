@@ -101,6 +101,7 @@ struct local_receiver {
 	struct store st;	/* opened by take_store, closed by the thread */
 	pthread_t thread;
 	int rc;
+	char error[512];	/* why it failed, in its own words */
 };
 
 static void *
@@ -114,6 +115,8 @@ local_receiver_main(void *arg)
 	};
 
 	t->rc = receiver_run(&t->conn, &target);
+	if (t->rc != 0)
+		snprintf(t->error, sizeof(t->error), "%s", log_last());
 	release_store(&t->st);
 	/* Closing our end wakes a sender still waiting for us. */
 	conn_release(&t->conn);
@@ -233,7 +236,8 @@ session_run(const char *source, struct session_dest *dests, size_t n,
 		    &conns[i], &locals[i]) :
 		    net_connect(&sd->d, no, &conns[i]);
 		if (r == -1) {
-			snprintf(sd->error, sizeof(sd->error), "%s", log_last());
+			snprintf(sd->error, sizeof(sd->error), "%s",
+			    *log_last() ? log_last() : "cannot reach it");
 			continue;
 		}
 		peers[np].c = &conns[i];
@@ -251,8 +255,8 @@ session_run(const char *source, struct session_dest *dests, size_t n,
 	for (size_t k = 0; k < np; k++) {
 		dests[map[k]].failed = peers[k].failed;
 		dests[map[k]].unknown = peers[k].failed && peers[k].committing;
-		memcpy(dests[map[k]].error, peers[k].error,
-		    sizeof(dests[map[k]].error));
+		snprintf(dests[map[k]].error, sizeof(dests[map[k]].error), "%s",
+		    peers[k].error);
 	}
 	rc = 0;
 out:
@@ -263,10 +267,13 @@ out:
 		shutdown(conns[i].wfd, SHUT_RDWR);
 		if (locals[i] != NULL) {
 			pthread_join(locals[i]->thread, NULL);
-			if (locals[i]->rc != 0 && !dests[i].failed) {
+			/* The receiver's own word is the better reason. */
+			if (locals[i]->rc != 0 && (!dests[i].failed ||
+			    locals[i]->error[0] != '\0')) {
 				dests[i].failed = 1;
 				snprintf(dests[i].error, sizeof(dests[i].error),
-				    "the receiver of %.200s failed", dests[i].d.text);
+				    "%s", locals[i]->error[0] ? locals[i]->error :
+				    "the receiver failed");
 			}
 			free(locals[i]);
 		}

@@ -14,7 +14,7 @@ struct session_dest {
 	struct result res;	/* initialised and filled by session_run */
 	int failed;		/* the session to it failed: */
 	int unknown;		/* ... after the commit began (else nothing committed) */
-	char error[256];	/* then why */
+	char error[512];	/* then why */
 };
 
 /*

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "format.h"
 #include "htab.h"
 #include "log.h"
 #include "net.h"

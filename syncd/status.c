@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "format.h"
 #include "pending.h"
 #include "result.h"
 
@@ -15,16 +16,14 @@
 static void
 json_time(FILE *f, const char *key, double t)
 {
-	char buf[32];
-	struct tm tm;
-	time_t s = (time_t)t;
+	struct timespec ts = { .tv_sec = (time_t)t };
+	char buf[FORMAT_TIME_LEN];
 
 	if (t <= 0) {
 		fprintf(f, "\"%s\":null", key);
 		return;
 	}
-	localtime_r(&s, &tm);
-	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S%z", &tm);
+	format_rfc3339(buf, sizeof(buf), &ts, 0);
 	fprintf(f, "\"%s\":\"%s\"", key, buf);
 }
 
@@ -120,7 +119,7 @@ status_dest_json(FILE *f, const struct fileset *fs, size_t d)
 	if (ds->commit_end == 0)
 		fputs("null", f);
 	else
-		result_json(&ds->res, f, NULL, 0);
+		result_json(&ds->res, f, NULL, RESULT_DONE, NULL, 0);
 	fputc('}', f);
 }
 
@@ -170,7 +169,7 @@ status_one(FILE *f, const struct fileset *fs)
 	if (rep == NULL)
 		fputs("null", f);
 	else
-		result_json(&rep->res, f, NULL, 0);
+		result_json(&rep->res, f, NULL, RESULT_DONE, NULL, 0);
 	fprintf(f, ",\"failed_destinations\":%zu,\"error\":", failing);
 	result_json_string(error, f);
 	status_held_json(f, fs);
@@ -212,7 +211,7 @@ status_write(struct fileset *const *sets, size_t n,
 char *
 fileset_status_json(struct fileset *const *sets, size_t n)
 {
-	return status_write(sets, n, status_one, "{\"filesets\":[", ",", "]}");
+	return status_write(sets, n, status_one, "{\"version\":1,\"filesets\":[", ",", "]}");
 }
 
 static void

@@ -364,27 +364,35 @@ assert_no_litter() {
 }
 
 # ---------------------------------------------------------------------------
-# JSON
+# JSON (mirrorctl sync --json: {"version":1, ..., "destinations":[{...}]})
 
-# json_field FILE_OR_STRING NAME: print field NAME of the JSON object on the
-# last non-empty line (booleans print as true/false, lists as JSON).
+# json_field FILE_OR_STRING PATH: print the value at PATH in the JSON object
+# on the last non-empty line; PATH is dotted, with numbers for list indexes
+# ("version", "destinations.0.created", "destinations.1.stats.files").
+# Booleans print as true/false, null as null, lists and objects as JSON.
 json_field() {
 	python3 - "$1" "$2" <<'EOF'
 import json, os, sys
-src, name = sys.argv[1], sys.argv[2]
+src, path = sys.argv[1], sys.argv[2]
 text = open(src, errors="replace").read() if os.path.isfile(src) else src
 lines = [l for l in text.splitlines() if l.strip()]
 if not lines:
     sys.exit("json_field: no output")
 try:
-    obj = json.loads(lines[-1])
+    v = json.loads(lines[-1])
 except ValueError as e:
     sys.exit("json_field: last line is not JSON: %s: %r" % (e, lines[-1][:200]))
-if not isinstance(obj, dict) or name not in obj:
-    sys.exit("json_field: no field %r" % name)
-v = obj[name]
+for key in path.split("."):
+    if isinstance(v, list) and key.isdigit() and int(key) < len(v):
+        v = v[int(key)]
+    elif isinstance(v, dict) and key in v:
+        v = v[key]
+    else:
+        sys.exit("json_field: no %r in %r" % (path, lines[-1][:200]))
 if isinstance(v, bool):
     print("true" if v else "false")
+elif v is None:
+    print("null")
 elif isinstance(v, (dict, list)):
     print(json.dumps(v))
 else:
@@ -392,9 +400,9 @@ else:
 EOF
 }
 
-# jf NAME: json_field of the last command's stdout; fails the case when the
-# field is missing or the output is not JSON.
-jf() {
+# jtop PATH: json_field PATH of the last command's stdout; fails the case
+# when it is missing or the output is not JSON.
+jtop() {
 	local v
 	if ! v=$(json_field "$TC/out" "$1" 2>"$TC/jf.err"); then
 		t_show >&2
@@ -403,7 +411,12 @@ jf() {
 	printf '%s\n' "$v"
 }
 
-# assert_json NAME VALUE [NAME VALUE...]: fields of the last JSON output.
+# jf NAME: field NAME (dotted) of the first destination of the last
+# command's JSON, the one destination of a sync into one store.
+jf() { jtop "destinations.0.$1"; }
+
+# assert_json NAME VALUE [NAME VALUE...]: fields of the first destination
+# of the last JSON output.
 assert_json() {
 	local v
 	while [ $# -ge 2 ]; do
@@ -416,15 +429,17 @@ assert_json() {
 	done
 }
 
-# json_entries FILE LIST: print "path<TAB>reason" of each element of the
-# array LIST ("skipped_entries" or "failed_entries") of the last JSON line.
+# json_entries FILE ACTION [DEST]: print "path<TAB>reason" of each entry
+# with ACTION (skip, fail, vanished, create, replace, purge) of destination
+# DEST (default 0) of the last JSON line.
 json_entries() {
-	python3 - "$1" "$2" <<'EOF'
+	python3 - "$1" "$2" "${3:-0}" <<'EOF'
 import json, sys
 lines = [l for l in open(sys.argv[1], errors="replace").read().splitlines() if l.strip()]
-obj = json.loads(lines[-1])
-for e in obj.get(sys.argv[2], []):
-    print("%s\t%s" % (e.get("path"), e.get("reason")))
+dest = json.loads(lines[-1])["destinations"][int(sys.argv[3])]
+for e in dest["entries"]:
+    if e["action"] == sys.argv[2]:
+        print("%s\t%s" % (e["path"], e["reason"] or ""))
 EOF
 }
 

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sys/socket.h>
@@ -17,6 +18,7 @@
 #include "conn.h"
 #include "control.h"
 #include "filter.h"
+#include "format.h"
 #include "path.h"
 #include "log.h"
 #include "net.h"
@@ -88,7 +90,10 @@ static const char sync_help[] =
 "      --exclude-from FILE  one rule or exclude glob per line ('#' comments)\n"
 "      --filter RULE     '- PATTERN' to leave out, '+ PATTERN' to keep,\n"
 "                        as in rsync (repeatable; in order with the above)\n"
-"      --json            end with one JSON object of counts and reasons\n"
+"      --json            end with one JSON object: each STORE's counts,\n"
+"                        statistics, error and entries (all of them with\n"
+"                        -v or -n, else those skipped or failed)\n"
+"      --stats           rsync-like statistics for each STORE\n"
 "      --progress        show progress on a terminal\n"
 "      --key FILE        pre-shared key for mirror:// (or $MIRRORFS_KEY);\n"
 "                        it must not be readable by group or others\n"
@@ -135,6 +140,7 @@ enum {
 	OPT_EXCLUDE_FROM,
 	OPT_FILTER,
 	OPT_JSON,
+	OPT_STATS,
 	OPT_PROGRESS,
 	OPT_KEY,
 	OPT_COMPRESS,
@@ -152,17 +158,58 @@ is_help(const char *arg)
 	return strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0;
 }
 
+/* How a sync reports what it did. */
+struct report_opts {
+	int all;		/* every entry (-v, -n), not only the problems */
+	int json;
+	int stats;
+	const char *source;
+	struct timespec started;	/* wall clock */
+	struct timespec t0;		/* monotonic */
+};
+
+/*
+ * --json: one object on the last line of stdout, of the same shape for
+ * one destination or many (docs/man/mirrorctl.8 describes it).
+ */
+static void
+report_json(const struct report_opts *ro, struct session_dest *dests, size_t n)
+{
+	char started[FORMAT_TIME_LEN], finished[FORMAT_TIME_LEN];
+	struct timespec now, mono;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	clock_gettime(CLOCK_MONOTONIC, &mono);
+	format_rfc3339(started, sizeof(started), &ro->started, 3);
+	format_rfc3339(finished, sizeof(finished), &now, 3);
+	printf("{\"version\":1,\"source\":");
+	result_json_string(ro->source, stdout);
+	printf(",\"started\":\"%s\",\"finished\":\"%s\",\"elapsed\":%.3f,"
+	    "\"destinations\":[", started, finished,
+	    (double)(mono.tv_sec - ro->t0.tv_sec) +
+	    (mono.tv_nsec - ro->t0.tv_nsec) / 1e9);
+	for (size_t i = 0; i < n; i++) {
+		if (i > 0)
+			fputc(',', stdout);
+		const struct session_dest *sd = &dests[i];
+
+		result_json(&sd->res, stdout, sd->d.text, !sd->failed ?
+		    RESULT_DONE : sd->unknown ? RESULT_UNKNOWN : RESULT_FAILED,
+		    sd->failed ? sd->error : NULL, ro->all);
+	}
+	fputs("]}\n", stdout);
+}
+
 /* Prints what each destination's session did; returns the exit status. */
 static int
-report(struct session_dest *dests, size_t n, int verbose, int report_only,
-    int json)
+report(const struct report_opts *ro, struct session_dest *dests, size_t n)
 {
 	int rc = 0, st;
 
 	for (size_t i = 0; i < n; i++) {
 		struct session_dest *sd = &dests[i];
 
-		if (n > 1 && !json)
+		if (n > 1 && (!ro->json || ro->stats))
 			printf("== %s\n", sd->d.text);
 		if (sd->failed && sd->unknown) {
 			log_errx("sync into %s: the connection was lost after "
@@ -170,8 +217,8 @@ report(struct session_dest *dests, size_t n, int verbose, int report_only,
 			    "or the new version of this session (sync again to "
 			    "know which)", sd->d.text);
 			rc = EXIT_UNKNOWN;
-			if (n > 1 && !json)
-				printf("unknown: see the messages above\n");
+			if (n > 1 && !ro->json)
+				printf("unknown: %s\n", sd->error);
 			continue;
 		}
 		if (sd->failed) {
@@ -179,29 +226,23 @@ report(struct session_dest *dests, size_t n, int verbose, int report_only,
 			    "there", sd->d.text);
 			if (rc < EXIT_FATAL)
 				rc = EXIT_FATAL;
-			if (n > 1 && !json)
-				printf("failed: see the messages above\n");
+			if (n > 1 && !ro->json)
+				printf("failed: %s\n", sd->error);
 			continue;
 		}
-		result_print(&sd->res, stdout, verbose || report_only);
-		if (!json && log_get_level() >= LOG_INFO)
+		result_print(&sd->res, stdout, ro->all);
+		if (!ro->json && log_get_level() >= LOG_INFO)
 			result_print_summary(&sd->res, stdout);
+		if (ro->stats && log_get_level() >= LOG_INFO) {
+			fputc('\n', stdout);
+			result_print_stats(&sd->res, stdout);
+		}
 		st = result_exit_status(&sd->res);
 		if (st > rc)
 			rc = st;
 	}
-	if (json && n == 1 && !dests[0].failed)
-		result_print_json(&dests[0].res, stdout);
-	else if (json) {
-		fputs("{\"destinations\":[", stdout);
-		for (size_t i = 0; i < n; i++) {
-			if (i > 0)
-				fputc(',', stdout);
-			result_json(&dests[i].res, stdout, dests[i].d.text,
-			    dests[i].failed);
-		}
-		fputs("]}\n", stdout);
-	}
+	if (ro->json)
+		report_json(ro, dests, n);
 	return rc;
 }
 
@@ -220,6 +261,7 @@ cmd_sync(int argc, char **argv)
 		{ "exclude-from", required_argument, NULL, OPT_EXCLUDE_FROM },
 		{ "filter", required_argument, NULL, OPT_FILTER },
 		{ "json", no_argument, NULL, OPT_JSON },
+		{ "stats", no_argument, NULL, OPT_STATS },
 		{ "progress", no_argument, NULL, OPT_PROGRESS },
 		{ "key", required_argument, NULL, OPT_KEY },
 		{ "rsh", required_argument, NULL, 'e' },
@@ -244,7 +286,8 @@ cmd_sync(int argc, char **argv)
 	const char *keyfile = getenv("MIRRORFS_KEY");
 	char err[512], *end;
 	size_t ndests = 0;
-	int ch, json = 0, verbose = 0, rc = EXIT_USAGE, need_key = 0;
+	struct report_opts ro = { 0 };
+	int ch, verbose = 0, rc = EXIT_USAGE, need_key = 0;
 
 	filter_init(&filter);
 	o.filter = &filter;
@@ -281,7 +324,8 @@ cmd_sync(int argc, char **argv)
 				goto out;
 			}
 			break;
-		case OPT_JSON: json = 1; break;
+		case OPT_JSON: ro.json = 1; break;
+		case OPT_STATS: ro.stats = 1; break;
 		case OPT_PROGRESS: o.progress = 1; break;
 		case OPT_KEY: keyfile = optarg; break;
 		case 'e': no.rsh = optarg; break;
@@ -361,12 +405,20 @@ cmd_sync(int argc, char **argv)
 			goto out;
 		no.key = key;
 	}
+	ro.all = verbose || (o.flags & SESSION_REPORT);
+	ro.source = argv[optind];
+	clock_gettime(CLOCK_REALTIME, &ro.started);
+	clock_gettime(CLOCK_MONOTONIC, &ro.t0);
 	if (session_run(argv[optind], dests, ndests, &o, &no) == -1) {
-		rc = EXIT_FATAL;
-		goto out;
+		/* Nothing could be done: every destination failed alike. */
+		for (size_t i = 0; i < ndests; i++) {
+			dests[i].failed = 1;
+			if (dests[i].error[0] == '\0')
+				snprintf(dests[i].error, sizeof(dests[i].error),
+				    "%s", log_last());
+		}
 	}
-	rc = report(dests, ndests, verbose, (o.flags & SESSION_REPORT) != 0,
-	    json);
+	rc = report(&ro, dests, ndests);
 out:
 	fflush(stdout);
 	for (size_t i = 0; dests != NULL && i < ndests; i++)

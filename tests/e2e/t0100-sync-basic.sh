@@ -6,7 +6,9 @@ set -u
 . "$(dirname "$0")/../lib.sh"
 t_setup
 
-SUMMARY='^created [0-9]+, replaced [0-9]+, purged [0-9]+, unchanged [0-9]+, skipped [0-9]+, failed [0-9]+, bytes sent [0-9]+$'
+# the summary ends with the time the session took and its rate
+TOOK=' in [0-9]+\.[0-9]{2} s \([0-9.]+([KMGTP]iB|B)/s\)'
+SUMMARY="^created [0-9]+, replaced [0-9]+, purged [0-9]+, unchanged [0-9]+, skipped [0-9]+, failed [0-9]+, bytes sent [0-9]+$TOOK\$"
 
 # summary_field NAME: the number after NAME in the summary line of $TC/out.
 summary_field() {
@@ -24,8 +26,10 @@ case_first_sync() {
 	assert_exists store/.mirrorfs
 	assert_no_litter store
 	assert_json created "$n" replaced 0 purged 0 unchanged 0 skipped 0 failed 0 report false
-	assert_eq "[]" "$(jf skipped_entries)" skipped_entries
-	assert_eq "[]" "$(jf failed_entries)" failed_entries
+	assert_json status ok error null
+	# without -v the entries are the problems only: none
+	assert_eq "[]" "$(jf entries)" entries
+	assert_eq 1 "$(jtop version)" "JSON version"
 	[ "$(jf bytes_sent)" -gt 0 ] || t_fail "bytes_sent is $(jf bytes_sent) after sending data"
 	# hard links inside the set are hard links in the store
 	assert_eq "$(stat -c %i store/a/hl1)" "$(stat -c %i store/d2/hl2)" "inode of the hard-link pair"
@@ -55,7 +59,7 @@ case_resync_unchanged() {
 	assert_rc 0
 	assert_grep "$SUMMARY" "$TC/out"
 	assert_eq "created 0, replaced 0, purged 0, unchanged $n, skipped 0, failed 0, bytes sent" \
-		"$(tail -n 1 "$TC/out" | sed -E 's/ [0-9]+$//')" "summary line"
+		"$(tail -n 1 "$TC/out" | sed -E "s# [0-9]+$TOOK\$##")" "summary line"
 	assert_not_grep '^(create|replace|purge) ' "$TC/out"
 	# -q is accepted and lists no entries either
 	printf 'q\n' >src/quiet-new
@@ -110,13 +114,13 @@ case_verbose_lines() {
 	assert_grep '^create  d/e/f$' "$TC/out"
 	assert_grep '^create  g$' "$TC/out"
 	assert_eq "created 4, replaced 0, purged 0, unchanged 0, skipped 0, failed 0, bytes sent" \
-		"$(tail -n 1 "$TC/out" | sed -E 's/ [0-9]+$//')" "summary line"
+		"$(tail -n 1 "$TC/out" | sed -E "s# [0-9]+$TOOK\$##")" "summary line"
 	# without -v, created entries are not listed
 	printf 'z' >src/h
 	t_ctl sync src store
 	assert_rc 0
 	assert_not_grep '^create ' "$TC/out"
-	assert_grep '^created 1, replaced 0, purged 0, unchanged 4, skipped 0, failed 0, bytes sent [0-9]+$' "$TC/out"
+	assert_grep "^created 1, replaced 0, purged 0, unchanged 4, skipped 0, failed 0, bytes sent [0-9]+$TOOK\$" "$TC/out"
 }
 
 case_nanoseconds() {

@@ -154,6 +154,23 @@ case_bwlimit_in_mirrord_conf() {
 	assert_grep "bad.conf:4: bwlimit = 'quick': 'quick' is not a rate" "$TC/err"
 }
 
+case_progress_shows_the_file_in_flight() {
+	command -v script >/dev/null || t_skip "script (bsdutils) is not installed"
+	random_src 1048576
+	echo small >src/small
+	# stderr on a terminal (script's), and a limit that keeps big in
+	# flight for two seconds, eight frames of it
+	timeout -k 5 60 script -qfec "$MIRRORCTL sync --progress --bwlimit=512 src store" \
+		progress.out >/dev/null || t_fail "sync --progress failed: $(cat progress.out)"
+	tr '\r' '\n' <progress.out >frames
+	# the file in flight, part-way, while the file count is still 0 done
+	assert_grep '^ *[0-9]+% [0-9.]+[KM]iB/1\.0MiB  [0-9.]+[KM]?i?B/s  ETA [0-9]+:[0-9]{2}  file 1/2 big [1-9][0-9]?%' frames
+	assert_grep '^100% 1\.0MiB/1\.0MiB  [0-9.]+KiB/s  in 0:0[0-9]  2/2 files' frames
+	assert_file_eq src/big store/big
+	# the summary after it: the time taken and the rate
+	assert_grep 'bytes sent [0-9]+ in [0-9]+\.[0-9]{2} s \([0-9.]+KiB/s\)' progress.out
+}
+
 case_help_everywhere() {
 	local c
 	for c in sync recover renamed genkey clear-sync status suspend resume sync-now; do
@@ -185,5 +202,6 @@ t_case "-z is zstd level 3" case_z_compresses
 t_case "--bwlimit paces a local store; rsync's suffixes; bad rates" case_bwlimit_local
 t_case "--bwlimit through a mount, ssh:// and mirror:// (two stores)" case_bwlimit_mounted_ssh_and_tcp
 t_case "bwlimit = in mirrord.conf" case_bwlimit_in_mirrord_conf
+t_case "--progress: the file in flight and its percentage" case_progress_shows_the_file_in_flight
 t_case "-h and --help on every command of mirrorctl, mirrord and mirrorfs" case_help_everywhere
 t_done

@@ -5,7 +5,7 @@ set -u
 . "$(dirname "$0")/../lib.sh"
 t_setup
 
-REPORT_SUMMARY='^report: created [0-9]+, replaced [0-9]+, purged [0-9]+, unchanged [0-9]+, skipped [0-9]+, failed [0-9]+, bytes sent [0-9]+$'
+REPORT_SUMMARY='^report: created [0-9]+, replaced [0-9]+, purged [0-9]+, unchanged [0-9]+, skipped [0-9]+, failed [0-9]+, bytes sent [0-9]+ in [0-9]+\.[0-9]{2} s \([0-9.]+([KMGTP]iB|B)/s\)$'
 
 # make_mix: a store in sync with an old source, then a source with one of
 # each: 2 creates (a file in a new directory counts with it: 3), 1 replace,

@@ -153,7 +153,7 @@ case_conflict_file_vs_dir() {
 	t_ctl sync --json src store
 	assert_rc 1
 	assert_json skipped 1 created 1 failed 0
-	json_entries "$TC/out" skipped_entries >entries
+	json_entries "$TC/out" skip >entries
 	assert_grep '^x/?	.+--purge replaces it' entries
 	[ -d store/x ] || t_fail "store/x is no longer a directory"
 	assert_eq 'in dir' "$(cat store/x/inner)" "content under store/x"

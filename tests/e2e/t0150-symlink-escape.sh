@@ -34,7 +34,7 @@ case_dir_symlink_in_store() {
 	[ -L store/sub ] || t_fail "store/sub is no longer a symlink"
 	assert_eq "$TC/outside" "$(readlink store/sub)" "store/sub target"
 	assert_exists store/ok
-	json_entries "$TC/out" skipped_entries >entries
+	json_entries "$TC/out" skip >entries
 	assert_grep '^sub/?	' entries
 	assert_json failed 0
 	# the report of a purge, then the purge: the link itself is replaced

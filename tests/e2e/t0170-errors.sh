@@ -134,7 +134,7 @@ case_disk_full() {
 	t_ctl sync --json src store
 	assert_rc 1 "exit status when the store's disk is full"
 	[ "$(jf failed)" -ge 1 ] || t_fail "failed is $(jf failed)"
-	json_entries "$TC/out" failed_entries >failed
+	json_entries "$TC/out" fail >failed
 	assert_grep 'No space left on device' failed
 	# the big files' old versions are intact
 	assert_file_eq old/big1 store/big1

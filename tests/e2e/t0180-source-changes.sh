@@ -111,8 +111,8 @@ with open(sys.argv[1], "wb") as f:
 		echo "stored a consistent version: $d"
 	else
 		assert_rc 1 "exit status when a changing file was not stored"
-		json_entries "$TC/out" skipped_entries >entries
-		json_entries "$TC/out" failed_entries >>entries
+		json_entries "$TC/out" skip >entries
+		json_entries "$TC/out" fail >>entries
 		assert_grep '^hot	.*(chang|open for update)' entries
 		echo "not stored, reported: $(cat entries)"
 	fi

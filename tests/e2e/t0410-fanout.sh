@@ -49,7 +49,8 @@ case_fanout_with_a_cut_link() {
 	python3 - fanout.json <<'PY' || t_fail "fan-out report: $(tail -1 fanout.json)"
 import json, sys
 d = json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])["destinations"]
-assert [x["session_failed"] for x in d] == [False, False, True], d
+assert [x["status"] for x in d] == ["ok", "ok", "failed"], d
+assert d[2]["error"] and not d[0]["error"], d
 assert d[0]["created"] == 48 and d[1]["created"] == 48, d
 PY
 	assert_trees_eq src store1

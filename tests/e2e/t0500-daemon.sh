@@ -303,7 +303,8 @@ case_batches() {
 	grep -E 's[12]: (session|created)' mirrord.log >order
 	python3 - order <<'PY' || t_fail "sessions of one batch overlapped: $(cat order)"
 import sys
-lines = [l.split(":")[1].strip() for l in open(sys.argv[1])]
+# "TIME mirrord: s1: session ...": the file set after the program's name
+lines = [l.split(" mirrord: ", 1)[1].split(":")[0] for l in open(sys.argv[1])]
 assert len(lines) == 4, lines
 assert lines[0] == lines[1] and lines[2] == lines[3] and lines[0] != lines[2], lines
 PY
@@ -339,7 +340,7 @@ case_user_cannot_read() {
 	python3 - st.json <<'PY' || t_fail "status: $(cat st.json)"
 import json, sys
 s = json.load(open(sys.argv[1]))["filesets"][0]["last_result"]
-fails = {e["path"]: e["reason"] for e in s["failed_entries"]}
+fails = {e["path"]: e["reason"] for e in s["entries"] if e["action"] == "fail"}
 assert "Permission denied" in fails.get("private", ""), fails
 PY
 	assert_missing store/private

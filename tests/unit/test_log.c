@@ -1,4 +1,4 @@
-/* Unit tests for log.h and timefmt.h: the styles of messages, JOURNAL_STREAM, RFC 3339 times. */
+/* Unit tests for log.h and format.h: the styles of messages, JOURNAL_STREAM, RFC 3339 times. */
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "timefmt.h"
+#include "format.h"
 #include "unit.h"
 
 static char base[] = "/tmp/test_log.XXXXXX";
@@ -183,24 +183,24 @@ END_TEST
 START_TEST(test_rfc3339)
 {
 	struct timespec ts = { 0, 123456789 };
-	char buf[TIMEFMT_LEN];
+	char buf[FORMAT_TIME_LEN];
 
 	setenv("TZ", "UTC", 1);
 	tzset();
-	timefmt_rfc3339(buf, sizeof(buf), &ts, 0);
+	format_rfc3339(buf, sizeof(buf), &ts, 0);
 	ck_assert_str_eq(buf, "1970-01-01T00:00:00+00:00");
-	timefmt_rfc3339(buf, sizeof(buf), &ts, 3);
+	format_rfc3339(buf, sizeof(buf), &ts, 3);
 	ck_assert_str_eq(buf, "1970-01-01T00:00:00.123+00:00");
-	timefmt_rfc3339(buf, sizeof(buf), &ts, 9);
+	format_rfc3339(buf, sizeof(buf), &ts, 9);
 	ck_assert_str_eq(buf, "1970-01-01T00:00:00.123456789+00:00");
 	setenv("TZ", "EST5", 1);
 	tzset();
 	ts.tv_sec = 86400 * 365;
-	timefmt_rfc3339(buf, sizeof(buf), &ts, 0);
+	format_rfc3339(buf, sizeof(buf), &ts, 0);
 	ck_assert_str_eq(buf, "1970-12-31T19:00:00-05:00");
 	setenv("TZ", "IST-5:30", 1);
 	tzset();
-	timefmt_rfc3339(buf, sizeof(buf), &ts, 1);
+	format_rfc3339(buf, sizeof(buf), &ts, 1);
 	ck_assert_str_eq(buf, "1971-01-01T05:30:00.1+05:30");
 	unsetenv("TZ");
 	tzset();

@@ -14,7 +14,7 @@
  */
 struct json {
 	const char *p;
-	char *strings[64];
+	char *strings[512];
 	size_t nstrings;
 };
 
@@ -279,17 +279,26 @@ print_to_string(const struct result *r, int all)
 	return out;
 }
 
+/* result_json(r, dest, end, error, all) and a newline, as a new string. */
 static char *
-json_to_string(const struct result *r)
+json_of(const struct result *r, const char *dest, enum result_end end,
+    const char *error, int all)
 {
 	char *out = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&out, &len);
 
 	ck_assert_ptr_nonnull(f);
-	result_print_json(r, f);
+	result_json(r, f, dest, end, error, all);
+	fputc('\n', f);
 	ck_assert_int_eq(fclose(f), 0);
 	return out;
+}
+
+static char *
+json_to_string(const struct result *r)
+{
+	return json_of(r, NULL, RESULT_DONE, NULL, 0);
 }
 
 static size_t
@@ -559,18 +568,59 @@ START_TEST(test_print_summary)
 	r.unchanged = 4;
 	r.skipped = 5;
 	r.failed = 6;
-	r.bytes_sent = 7;
+	r.bytes_sent = 3 << 20;
+	r.stats.elapsed = 2;
 	f = open_memstream(&out, &len);
 	ck_assert_ptr_nonnull(f);
 	result_print_summary(&r, f);
 	r.report = 1;
+	r.bytes_sent = 7;
+	r.stats.elapsed = 0;
 	result_print_summary(&r, f);
 	ck_assert_int_eq(fclose(f), 0);
 	ck_assert_str_eq(out,
 	    "created 1, replaced 2, purged 3, unchanged 4, skipped 5, "
-	    "failed 6, bytes sent 7\n"
+	    "failed 6, bytes sent 3145728 in 2.00 s (1.5MiB/s)\n"
 	    "report: created 1, replaced 2, purged 3, unchanged 4, "
-	    "skipped 5, failed 6, bytes sent 7\n");
+	    "skipped 5, failed 6, bytes sent 7 in 0.00 s (0B/s)\n");
+	free(out);
+}
+END_TEST
+
+START_TEST(test_print_stats)
+{
+	struct result r;
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	result_init(&r);
+	r.created = 2;
+	r.replaced = 1;
+	r.purged = 3;
+	r.bytes_sent = 1234567;
+	r.stats = (struct result_stats){ .files = 1200, .regular = 1000,
+	    .dirs = 150, .symlinks = 50, .total_size = 98800000000ull,
+	    .sent_files = 3, .sent_size = 2345678, .bytes_received = 433,
+	    .elapsed = 2.5 };
+	f = open_memstream(&out, &len);
+	ck_assert_ptr_nonnull(f);
+	result_print_stats(&r, f);
+	ck_assert_int_eq(fclose(f), 0);
+	ck_assert_str_eq(out,
+	    "Number of files: 1,200 (reg: 1,000, dir: 150, link: 50)\n"
+	    "Number of created files: 2\n"
+	    "Number of replaced files: 1\n"
+	    "Number of deleted files: 3\n"
+	    "Number of regular files transferred: 3\n"
+	    "Total file size: 98,800,000,000 bytes\n"
+	    "Total transferred file size: 2,345,678 bytes\n"
+	    "Total bytes sent: 1,234,567\n"
+	    "Total bytes received: 433\n"
+	    "Elapsed time: 2.500 seconds\n"
+	    "\n"
+	    "sent 1,234,567 bytes  received 433 bytes  494000.00 bytes/sec\n"
+	    "total size is 98,800,000,000  speedup is 80000.00\n");
 	free(out);
 }
 END_TEST
@@ -607,14 +657,55 @@ START_TEST(test_json_fields)
 	ck_assert_ptr_nonnull(strstr(s, "\"vanished\":1"));
 	ck_assert_ptr_nonnull(strstr(s, "\"bytes_sent\":123456789012"));
 	ck_assert_ptr_nonnull(strstr(s, "\"report\":false"));
-	ck_assert_ptr_nonnull(strstr(s, "\"skipped_entries\":[{\"path\":"
-	    "\"skipped/one\",\"reason\":\"special file\"}]"));
-	ck_assert_ptr_nonnull(strstr(s, "\"failed_entries\":[{\"path\":"
-	    "\"failed/one\",\"reason\":\"Permission denied\"},{\"path\":"
-	    "\"failed/two\""));
-	/* Created, replaced and purged entries are counted, not listed. */
+	ck_assert_ptr_nonnull(strstr(s, "\"status\":\"partial\",\"error\":null"));
+	ck_assert_ptr_null(strstr(s, "\"destination\""));
+	ck_assert_ptr_nonnull(strstr(s, "\"entries\":[{\"action\":\"skip\","
+	    "\"path\":\"skipped/one\",\"dir\":false,\"reason\":"
+	    "\"special file\"},{\"action\":\"fail\",\"path\":\"failed/one\","
+	    "\"dir\":false,\"reason\":\"Permission denied\"},{\"action\":"
+	    "\"fail\",\"path\":\"failed/two\",\"dir\":true,\"reason\":null},"
+	    "{\"action\":\"vanished\",\"path\":\"v\""));
+	/* Without all, created, replaced and purged entries are counted only. */
 	ck_assert_int_eq(json_has_string(&j, "c"), 0);
 	ck_assert_int_eq(json_has_string(&j, "p"), 0);
+	json_free(&j);
+	free(s);
+
+	/* With all (-v, -n), every entry, in order. */
+	s = json_of(&r, "mirror://h/app", RESULT_DONE, NULL, 1);
+	ck_assert_msg(json_parse(&j, s) == 0, "invalid JSON: %s", s);
+	ck_assert_ptr_nonnull(strstr(s, "{\"destination\":\"mirror://h/app\","
+	    "\"status\":\"partial\""));
+	ck_assert_ptr_nonnull(strstr(s, "\"entries\":[{\"action\":\"create\","
+	    "\"path\":\"c\",\"dir\":false,\"reason\":null},{\"action\":"
+	    "\"replace\",\"path\":\"r\""));
+	ck_assert_ptr_nonnull(strstr(s, "{\"action\":\"purge\",\"path\":\"p\""));
+	json_free(&j);
+	free(s);
+
+	/* A failed destination: its status and its error. */
+	s = json_of(&r, "d", RESULT_FAILED, "peer: connection reset", 0);
+	ck_assert_msg(json_parse(&j, s) == 0, "invalid JSON: %s", s);
+	ck_assert_ptr_nonnull(strstr(s, "\"status\":\"failed\",\"error\":"
+	    "\"peer: connection reset\""));
+	json_free(&j);
+	free(s);
+	/* One whose link died once the commit began: old or new, unknown. */
+	s = json_of(&r, "d", RESULT_UNKNOWN, "peer: connection reset", 0);
+	ck_assert_msg(json_parse(&j, s) == 0, "invalid JSON: %s", s);
+	ck_assert_ptr_nonnull(strstr(s, "\"status\":\"unknown\",\"error\":"
+	    "\"peer: connection reset\""));
+	json_free(&j);
+	free(s);
+
+	/* The statistics and times. */
+	r.stats.files = 9;
+	r.stats.elapsed = 1.25;
+	r.stats.bytes_received = 77;
+	s = json_to_string(&r);
+	ck_assert_msg(json_parse(&j, s) == 0, "invalid JSON: %s", s);
+	ck_assert_ptr_nonnull(strstr(s, "\"bytes_received\":77,\"elapsed\":1.250,"
+	    "\"stats\":{\"files\":9,"));
 	json_free(&j);
 	free(s);
 
@@ -626,11 +717,11 @@ START_TEST(test_json_fields)
 	free(s);
 	result_release(&r);
 
-	/* Empty lists. */
+	/* An empty list, and a session in sync. */
 	s = json_to_string(&r);
 	ck_assert_msg(json_parse(&j, s) == 0, "invalid JSON: %s", s);
-	ck_assert_ptr_nonnull(strstr(s, "\"skipped_entries\":[]"));
-	ck_assert_ptr_nonnull(strstr(s, "\"failed_entries\":[]"));
+	ck_assert_ptr_nonnull(strstr(s, "\"entries\":[]"));
+	ck_assert_ptr_nonnull(strstr(s, "\"status\":\"ok\""));
 	json_free(&j);
 	free(s);
 }
@@ -705,7 +796,7 @@ START_TEST(test_json_non_utf8_path)
 	char *s;
 
 	/*
-	 * Regression test (was a bug, fixed): result_print_json() (json_string in result.c) copies bytes
+	 * Regression test (was a bug, fixed): result_json() (json_string in result.c) copies bytes
 	 * >= 0x80 through unchanged, so a file name that is not UTF-8 (legal
 	 * on Linux, and mirrored) makes the output invalid JSON: RFC 8259
 	 * requires UTF-8, and parsers such as Python's json or jq refuse it.
@@ -738,6 +829,7 @@ result_suite(void)
 	tcase_add_test(tc, test_merge_counts);
 	tcase_add_test(tc, test_verbs_and_exit_status);
 	tcase_add_test(tc, test_print_format);
+	tcase_add_test(tc, test_print_stats);
 	tcase_add_test(tc, test_print_escapes_path);
 	tcase_add_test(tc, test_print_reason_one_line);
 	tcase_add_test(tc, test_print_summary);
