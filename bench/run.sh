@@ -708,7 +708,7 @@ meta tcp_cmds "\`mirrorctl sync -q --json --key K --compress 0 SRC mirror://127.
 JSON=$W/mirrorctl.json
 tcp_mirrorctl() {	# SRC URL LEVEL: bytes on the wire in $BYTES
 	"$MC" sync -q --json --key "$W/key" --compress "$3" "$1" "$2" >"$JSON"
-	BYTES=$(tail -1 "$JSON" | python3 -c 'import json,sys; print(json.load(sys.stdin)["bytes_sent"])')
+	BYTES=$(tail -1 "$JSON" | python3 -c 'import json,sys; print(json.load(sys.stdin)["destinations"][0]["bytes_sent"])')
 }
 tcp_rsync() {	# SRC URL: bytes on the wire in $BYTES
 	rsync -a --stats "$1/" "$2/" >"$W/rsync.stats"
@@ -825,7 +825,7 @@ ssh_mirrorctl() {	# SRC DIR [OPTION...]: bytes_sent in $BYTES, ssh's count in $S
 	shift 2
 	"$MC" sync -q --json --rsh "$RSH" "$@" "$src" "ssh://127.0.0.1/$dir" >"$JSON" 2>"$W/ssh.err" ||
 		ssh_failed "mirrorctl $* -> $dir" || return 1
-	BYTES=$(tail -1 "$JSON" | python3 -c 'import json,sys; print(json.load(sys.stdin)["bytes_sent"])')
+	BYTES=$(tail -1 "$JSON" | python3 -c 'import json,sys; print(json.load(sys.stdin)["destinations"][0]["bytes_sent"])')
 	SBYTES=$(ssh_bytes)
 }
 ssh_rsync() {	# SRC DIR: "Total bytes sent" in $BYTES, ssh's count in $SBYTES
