@@ -12,7 +12,8 @@ FUSE_CFLAGS := $(shell pkg-config --cflags fuse3 2>/dev/null)
 FUSE_LIBS   := $(shell pkg-config --libs fuse3 2>/dev/null || echo -lfuse3)
 DEB_PKGS := build-essential pkg-config libzstd-dev libxxhash-dev check \
 	    libfuse3-dev fuse3 libsodium-dev libssl-dev libinih-dev librsync-dev rsync python3 \
-	    iproute2 shellcheck man-db groff-base bash-completion strace attr acl libcap2-bin
+	    iproute2 shellcheck man-db groff-base bash-completion strace attr acl libcap2-bin \
+	    debhelper dpkg-dev lintian
 
 ifeq ($(SANITIZE),1)
 BUILD   ?= build-san
@@ -149,7 +150,9 @@ fuzz-seeds: $(LIB_A)
 # installed files follow PREFIX (and SYSCONFDIR).  NOBUILD=1 installs what is
 # in $(BUILD) as it is, without running `make all` first; ETC_EXAMPLE=0 leaves
 # out $(SYSCONFDIR)/mirrorfs/mirrord.conf.example (the copy under the doc
-# directory is always installed).
+# directory is always installed); ETC_CONF=1 installs
+# $(SYSCONFDIR)/mirrorfs/mirrord.conf, the example with every setting
+# commented out (the Debian package's conffile: never over a live one).
 SYSCONFDIR  ?= /etc
 BINDIR      ?= $(PREFIX)/bin
 MANDIR      ?= $(PREFIX)/share/man
@@ -157,13 +160,18 @@ DOCDIR      ?= $(PREFIX)/share/doc/mirrorfs
 UNITDIR     ?= $(PREFIX)/lib/systemd/system
 BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 ETC_EXAMPLE ?= 1
+ETC_CONF    ?= 0
 MAN_PAGES   := docs/man/mirrorctl.8 docs/man/mirrord.8 docs/man/mirrorfs.8 \
 	       docs/man/mirrord.conf.5
 DOC_FILES   := README.md docs/GUIDE.md docs/OWNERSHIP.md docs/PROTOCOL.md
 EXAMPLES    := packaging/mirrord.conf.example packaging/opt-app.mount \
 	       packaging/fstab.example
 SUBST = sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@BINDIR@|$(BINDIR)|g' \
-	    -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' -e 's|@VERSION@|$(VERSION)|g'
+	    -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' -e 's|@UNITDIR@|$(UNITDIR)|g' \
+	    -e 's|@VERSION@|$(VERSION)|g'
+# The example with each setting (a line that is no comment) commented out.
+COMMENTED_CONF = sed -e 's|^; Copy to /etc/mirrorfs/mirrord.conf and edit; see|; Every setting is off: remove the ";" of those you use; see|' \
+	-e '/^[^;\#[:space:]]/s/^/;/'
 
 install: $(if $(NOBUILD),,all)
 	@for b in $(BINS); do [ -x "$$b" ] || { \
@@ -177,8 +185,11 @@ install: $(if $(NOBUILD),,all)
 		echo "$(SUBST) $$m > $$d"; \
 		$(SUBST) "$$m" >"$$d"; chmod 0644 "$$d"; \
 	done
-	$(SUBST) packaging/mirrord.service.in >$(DESTDIR)$(UNITDIR)/mirrord.service
-	chmod 0644 $(DESTDIR)$(UNITDIR)/mirrord.service
+	@set -e; for u in mirrord.service mirrorfs@.service; do \
+		echo "$(SUBST) packaging/$$u.in > $(DESTDIR)$(UNITDIR)/$$u"; \
+		$(SUBST) "packaging/$$u.in" >"$(DESTDIR)$(UNITDIR)/$$u"; \
+		chmod 0644 "$(DESTDIR)$(UNITDIR)/$$u"; \
+	done
 	install -m 0644 $(DOC_FILES) $(DESTDIR)$(DOCDIR)/
 	install -m 0644 $(EXAMPLES) $(DESTDIR)$(DOCDIR)/examples/
 	install -m 0644 contrib/bash-completion/mirrorctl $(DESTDIR)$(BASHCOMPDIR)/mirrorctl
@@ -186,6 +197,12 @@ ifneq ($(ETC_EXAMPLE),0)
 	install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/mirrorfs
 	install -m 0644 packaging/mirrord.conf.example \
 		$(DESTDIR)$(SYSCONFDIR)/mirrorfs/mirrord.conf.example
+endif
+ifeq ($(ETC_CONF),1)
+	install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/mirrorfs
+	$(COMMENTED_CONF) packaging/mirrord.conf.example \
+		>$(DESTDIR)$(SYSCONFDIR)/mirrorfs/mirrord.conf
+	chmod 0644 $(DESTDIR)$(SYSCONFDIR)/mirrorfs/mirrord.conf
 endif
 
 # man: the man pages with their paths filled in, in $(BUILD)/man, each
@@ -207,53 +224,33 @@ man:
 		echo "man: $$out"; \
 	done
 
-# deb: $(BUILD)/mirrorfs_VERSION_ARCH.deb with dpkg-deb, installing to /usr.
-# Depends come from dpkg-shlibdeps when it is there (dpkg-dev), else from
-# DEB_SHLIBS; fuse3 is added for mount.fuse3 and fusermount3.  NOBUILD=1
-# packages what is in $(BUILD) without running `make all` first.
+# deb: $(BUILD)/mirrorfs_VERSION_ARCH.deb (its -dbgsym, .changes, .buildinfo),
+# built by dpkg-buildpackage from debian/ in a copy of the tree under
+# $(BUILD)/deb (so debian/rules clean cannot touch this tree's build/), with
+# dpkg-buildflags and without the test suite (make check runs it). Made
+# again only when a file it is made of changed.
 DEB_ARCH    = $(shell dpkg --print-architecture)
 DEB_FILE    = $(BUILD)/mirrorfs_$(VERSION)_$(DEB_ARCH).deb
 DEB_TOP     = $(BUILD)/deb
-DEB_ROOT    = $(DEB_TOP)/debian/mirrorfs
-DEB_SHLIBS  = libc6 (>= 2.34), libfuse3-3 (>= 3.12.0), libinih1 (>= 40), \
-	      libsodium23 (>= 0.6.0), libssl3 (>= 3.0.0), libxxhash0 (>= 0.8.0), libzstd1 (>= 1.5.2)
+DEB_INPUTS := Makefile $(wildcard lib/*.[ch] lib/*/*.[ch] fs/*.[ch] syncd/*.[ch] \
+	      tools/*.c tests/unit/*.[ch] debian/* debian/source/* packaging/* \
+	      docs/man/* docs/*.md README.md contrib/bash-completion/*)
 .PHONY: deb
-deb: $(if $(NOBUILD),,all)
-	rm -rf $(DEB_TOP)
-	$(MAKE) --no-print-directory install NOBUILD=1 BUILD=$(BUILD) \
-		PREFIX=/usr SYSCONFDIR=/etc ETC_EXAMPLE=0 \
-		BINDIR=/usr/bin MANDIR=/usr/share/man \
-		DOCDIR=/usr/share/doc/mirrorfs UNITDIR=/usr/lib/systemd/system \
-		BASHCOMPDIR=/usr/share/bash-completion/completions \
-		DESTDIR=$(abspath $(DEB_ROOT))
-	strip --strip-unneeded --remove-section=.comment \
-		--remove-section=.note $(DEB_ROOT)/usr/bin/*
-	gzip -9n $(DEB_ROOT)/usr/share/man/man5/* $(DEB_ROOT)/usr/share/man/man8/*
-	install -d -m 0755 $(DEB_ROOT)/etc/mirrorfs $(DEB_ROOT)/DEBIAN
-	install -m 0644 packaging/deb/copyright $(DEB_ROOT)/usr/share/doc/mirrorfs/
-	$(SUBST) packaging/deb/changelog | gzip -9n \
-		>$(DEB_ROOT)/usr/share/doc/mirrorfs/changelog.Debian.gz
-	install -m 0755 packaging/deb/postinst packaging/deb/prerm \
-		packaging/deb/postrm $(DEB_ROOT)/DEBIAN/
-	@set -e; cd $(DEB_TOP); \
-	deps=; \
-	if command -v dpkg-shlibdeps >/dev/null; then \
-		printf 'Source: mirrorfs\n\nPackage: mirrorfs\nArchitecture: any\n' \
-			>debian/control; \
-		deps=$$(dpkg-shlibdeps -O debian/mirrorfs/usr/bin/* | \
-			sed -n 's/^shlibs:Depends=//p'); \
-	fi; \
-	[ -n "$$deps" ] || deps='$(DEB_SHLIBS)'; \
-	size=$$(du -sk --apparent-size --exclude=DEBIAN debian/mirrorfs | cut -f1); \
-	$(SUBST) -e "s|@ARCH@|$(DEB_ARCH)|" -e "s|@SIZE@|$$size|" \
-		-e "s|@DEPENDS@|$$deps, fuse3|" $(CURDIR)/packaging/deb/control.in \
-		>debian/mirrorfs/DEBIAN/control; \
-	(cd debian/mirrorfs && find . -path ./DEBIAN -prune -o -type f -printf '%P\0' | \
-		LC_ALL=C sort -z | xargs -0 md5sum) >debian/mirrorfs/DEBIAN/md5sums; \
-	chmod 0644 debian/mirrorfs/DEBIAN/control debian/mirrorfs/DEBIAN/md5sums; \
-	find debian/mirrorfs -type d -exec chmod 0755 {} +
-	dpkg-deb --root-owner-group -Zxz --build $(DEB_ROOT) $(DEB_FILE)
+deb: $(DEB_FILE)
 	@echo "deb: $(DEB_FILE)"
+
+$(DEB_FILE): $(DEB_INPUTS)
+	rm -rf $(DEB_TOP)
+	mkdir -p $(DEB_TOP)/mirrorfs-$(VERSION)
+	tar -c --exclude=./.git --exclude='./build*' --exclude=./demo \
+		--exclude=./$(BUILD) -f - . | tar -x -C $(DEB_TOP)/mirrorfs-$(VERSION)
+	cd $(DEB_TOP)/mirrorfs-$(VERSION) && DEB_BUILD_OPTIONS="nocheck $(DEB_BUILD_OPTIONS)" \
+		dpkg-buildpackage -us -uc -b >../build.log 2>&1 || \
+		{ tail -n 30 ../build.log >&2; echo "make deb: dpkg-buildpackage failed \
+		(all of it: $(DEB_TOP)/build.log)" >&2; exit 1; }
+	cp $(DEB_TOP)/mirrorfs*_$(VERSION)_$(DEB_ARCH).deb \
+		$(DEB_TOP)/mirrorfs_$(VERSION)_$(DEB_ARCH).changes \
+		$(DEB_TOP)/mirrorfs_$(VERSION)_$(DEB_ARCH).buildinfo $(BUILD)/
 
 # shellcheck: every shell script of the tree, found by its name (*.sh) or
 # its #! line, and the bash completion (a bash file without a #! line).

@@ -14,6 +14,7 @@
 #include "log.h"
 #include "mount.h"
 #include "mountinfo.h"
+#include "notify.h"
 #include "path.h"
 #include "serve.h"
 #include "slave.h"
@@ -152,6 +153,8 @@ run(struct mount *m, struct fuse_cmdline_opts *cmd, struct fuse_args *args,
 			goto out_unmount;
 	} else if (slave_start(sub) == -1)
 		goto out_unmount;
+	/* A Type=notify unit (mirrorfs@.service) is up once mounted. */
+	notify_systemd("READY=1");
 	if (cmd->singlethread)
 		rc = fuse_session_loop(m->se);
 	else {
@@ -166,6 +169,7 @@ run(struct mount *m, struct fuse_cmdline_opts *cmd, struct fuse_args *args,
 		fuse_loop_cfg_destroy(cfg);
 	}
 	rc = rc == 0 && !m->failed ? 0 : 1;
+	notify_systemd("STOPPING=1");
 out_unmount:
 	fuse_session_unmount(m->se);
 out_signals:

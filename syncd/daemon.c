@@ -25,6 +25,7 @@
 #include "fileset.h"
 #include "listener.h"
 #include "log.h"
+#include "notify.h"
 #include "proto.h"
 #include "schedule.h"
 #include "watch.h"
@@ -49,24 +50,7 @@ struct daemon {
 static void
 notify(const char *state)
 {
-	const char *path = getenv("NOTIFY_SOCKET");
-	struct sockaddr_un sa;
-	int fd;
-
-	if (path == NULL || (path[0] != '/' && path[0] != '@') ||
-	    strlen(path) >= sizeof(sa.sun_path))
-		return;
-	memset(&sa, 0, sizeof(sa));
-	sa.sun_family = AF_UNIX;
-	strcpy(sa.sun_path, path);
-	if (path[0] == '@')
-		sa.sun_path[0] = '\0';	/* abstract namespace */
-	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd == -1)
-		return;
-	sendto(fd, state, strlen(state), 0, (struct sockaddr *)&sa,
-	    (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(path)));
-	close(fd);
+	notify_systemd(state);
 }
 
 /*

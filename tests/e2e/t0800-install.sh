@@ -28,6 +28,7 @@ expected_usr() {
 755 usr/bin/mirrord
 755 usr/bin/mirrorfs
 644 usr/lib/systemd/system/mirrord.service
+644 usr/lib/systemd/system/mirrorfs@.service
 644 usr/share/bash-completion/completions/mirrorctl
 644 usr/share/doc/mirrorfs/GUIDE.md
 644 usr/share/doc/mirrorfs/OWNERSHIP.md
@@ -62,7 +63,7 @@ case_files() {
 	"$root/usr/bin/mirrorfs" --version >v
 	assert_grep "^mirrorfs $VERSION \(libfuse 3" v
 	# every placeholder was filled in
-	if grep -rlE '@(PREFIX|BINDIR|SYSCONFDIR|VERSION)@' "$root" >left; then
+	if grep -rlE '@(PREFIX|BINDIR|SYSCONFDIR|UNITDIR|VERSION)@' "$root" >left; then
 		cat left >&2
 		t_fail "placeholders left in installed files"
 	fi
@@ -179,6 +180,60 @@ case_unit() {
 		cat verify.log >&2
 		t_fail "systemd-analyze verify opt-app.mount failed"
 	}
+	# the template, as an instance (its binary: the staged one)
+	u=$root/usr/lib/systemd/system/mirrorfs@.service
+	# shellcheck disable=SC2016 # ${STORE} and the others are systemd's
+	for k in 'Type=notify' 'ExecStart=/usr/bin/mirrorfs -f ${STORE} ${MOUNTPOINT} -o ${OPTIONS}' \
+		'EnvironmentFile=-/etc/mirrorfs/mount-%i' 'Restart=on-failure'; do
+		grep -qxF -- "$k" "$u" || t_fail "mirrorfs@.service lacks $k"
+	done
+	# no sandboxing: its own mount namespace would hide the mount
+	assert_not_grep '^(Protect|Private)' "$u"
+	sed "s|^ExecStart=/usr/bin/|ExecStart=$root/usr/bin/|" "$u" >mirrorfs@app.service
+	systemd-analyze verify --man=no "$TC/mirrorfs@app.service" >verify.log 2>&1 || {
+		cat verify.log >&2
+		t_fail "systemd-analyze verify mirrorfs@app.service failed"
+	}
+	if [ -s verify.log ]; then
+		cat verify.log >&2
+		t_fail "systemd-analyze verify warns about mirrorfs@.service"
+	fi
+}
+
+case_makefile_flags() {
+	local b=$TC/b
+	# CFLAGS from the user replace "-O2 -g" only: the build's own flags stay
+	make -C "$T_ROOT" --no-print-directory -n -B BUILD="$b" CFLAGS=-O0 \
+		"$b/tools/mirrorctl.o" >n.log
+	assert_grep '^cc -D_GNU_SOURCE .*-Ilib .*-Wall .*-fstack-protector-strong .*-O0 +-c -o .*/tools/mirrorctl\.o tools/mirrorctl\.c$' n.log
+	# _FORTIFY_SOURCE needs optimization: not at -O0 (its #warning would stop -Werror)
+	assert_not_grep '_FORTIFY_SOURCE' n.log
+	# and it builds, warning-free (mirrorctl.c needs lib/ and _GNU_SOURCE)
+	make -C "$T_ROOT" --no-print-directory BUILD="$b" CFLAGS=-O0 WERROR=-Werror \
+		"$b/tools/mirrorctl.o" "$b/lib/sender.o" >o0.log 2>&1 || {
+		cat o0.log >&2
+		t_fail "make CFLAGS=-O0 failed"
+	}
+	# CPPFLAGS and LDFLAGS add to the build's too; hardened by default
+	make -C "$T_ROOT" --no-print-directory -n -B BUILD="$b" CPPFLAGS=-DMIRRORFS_T0800 \
+		LDFLAGS=-Wl,--as-needed "$b/mirrorctl" >n2.log
+	assert_grep '^cc -D_GNU_SOURCE -D_FORTIFY_SOURCE=2 .*-Ilib .*-DMIRRORFS_T0800 .*-O2 -g +-c -o .*/lib/buf\.o lib/buf\.c$' n2.log
+	assert_grep '^cc -Wl,-z,relro,-z,now +-Wl,--as-needed +-o .*/mirrorctl ' n2.log
+	# a caller that chooses its own _FORTIFY_SOURCE level keeps it alone
+	make -C "$T_ROOT" --no-print-directory -n -B BUILD="$b" \
+		CPPFLAGS=-D_FORTIFY_SOURCE=3 "$b/lib/buf.o" >n3.log
+	assert_eq 1 "$(grep -o '_FORTIFY_SOURCE=[0-9]' n3.log | sort -u | wc -l)" "fortify levels"
+	assert_grep '_FORTIFY_SOURCE=3' n3.log
+	# every module of lib/ and of its subdirectories (which include each
+	# other as "store/master.h": -Ilib only)
+	mkdir -p tree/lib/extra
+	cp "$T_ROOT/Makefile" tree/
+	cp "$T_ROOT"/lib/*.[ch] tree/lib/
+	printf '/* extra: a module in a subdirectory. */\nint extra_x;\n' >tree/lib/extra/extra.c
+	make -C tree --no-print-directory -n BUILD=out out/libmirror.a >n4.log
+	assert_grep '^cc .*-Ilib .*-c -o out/lib/extra/extra\.o lib/extra/extra\.c$' n4.log
+	assert_not_grep 'Ilib/extra' n4.log
+	assert_grep '^ar rcs out/libmirror\.a .*out/lib/extra/extra\.o' n4.log
 }
 
 case_example_conf() {
@@ -234,6 +289,7 @@ t_case "make install PREFIX=/usr puts every file in place with its mode" case_fi
 t_case "make install PREFIX=/usr/local: paths inside files follow PREFIX" case_prefix
 t_case "man pages render without warnings and cover --help" case_man
 t_case "mirrord.service is hardened and passes systemd-analyze verify" case_unit
+t_case "the Makefile: CFLAGS, CPPFLAGS, LDFLAGS add to its own; hardening; lib/*/" case_makefile_flags
 t_case "mirrord accepts the example configuration" case_example_conf
 t_case "bash completion completes commands and options" case_completion
 t_done

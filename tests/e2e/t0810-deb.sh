@@ -1,8 +1,9 @@
 #!/bin/bash
 # make deb: the package's contents and Depends; dpkg -i, the programs from
 # /usr/bin, a mount through an fstab line (mount.fuse3 runs /usr/bin/mirrorfs),
-# then dpkg -r and dpkg -P leave nothing of the package behind.  The package
-# is always purged when the case ends, passed or failed.
+# then dpkg -r and dpkg -P leave nothing of the package behind (its conffile
+# neither).  The package is always purged when the case ends, passed or
+# failed.  (t0820 checks the same package with lintian, without installing.)
 set -u
 T_TIMEOUT=${T_TIMEOUT:-180}
 . "$(dirname "$0")/../lib.sh"
@@ -11,13 +12,15 @@ t_setup
 
 VERSION=$(sed -n 's/^VERSION *:= *//p' "$T_ROOT/Makefile")
 
-# build_deb: make deb from what $BUILD holds (NOBUILD=1: the binaries under
-# test, never rebuilt); copies the package to $TC/mirrorfs.deb.
+# build_deb: make deb (dpkg-buildpackage from debian/, in a copy of the tree;
+# made again only when a source changed); copies the package to
+# $TC/mirrorfs.deb.
 build_deb() {
-	command -v dpkg-deb >/dev/null || t_skip "dpkg-deb is not installed"
+	command -v dpkg-buildpackage >/dev/null || t_skip "dpkg-dev is not installed"
+	[ -x /usr/bin/dh ] || t_skip "debhelper is not installed"
 	local arch
 	arch=$(dpkg --print-architecture)
-	make -C "$T_ROOT" --no-print-directory deb NOBUILD=1 BUILD="$BUILD" \
+	make -C "$T_ROOT" --no-print-directory deb BUILD="$BUILD" \
 		>"$TC/make.log" 2>&1 || {
 		tail -n 20 "$TC/make.log" >&2
 		t_fail "make deb failed"
@@ -41,11 +44,12 @@ Architecture: $(dpkg --print-architecture)" "$(cat fields)"
 		sort >depends
 	# every library the programs link (NEEDED; what those need in turn is
 	# their packages' business) comes from a package it depends on
+	dpkg-deb -x mirrorfs.deb x
 	local needed
-	needed=$(for b in "$BUILD"/mirrorctl "$BUILD"/mirrord "$BUILD"/mirrorfs; do
+	needed=$(for b in x/usr/bin/mirrorctl x/usr/bin/mirrord x/usr/bin/mirrorfs; do
 		readelf -d "$b" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'
 	done | sort -u)
-	for lib in $(ldd "$BUILD"/mirrorctl "$BUILD"/mirrord "$BUILD"/mirrorfs |
+	for lib in $(ldd x/usr/bin/mirrorctl x/usr/bin/mirrord x/usr/bin/mirrorfs |
 		awk '$3 ~ /^\// { print $1, $3 }' | sort -u |
 		while read -r soname path; do
 			grep -qx -- "$soname" <<<"$needed" && echo "$path"
@@ -63,19 +67,19 @@ Architecture: $(dpkg --print-architecture)" "$(cat fields)"
 	done
 	for f in ./usr/share/man/man8/mirrorctl.8.gz ./usr/share/man/man8/mirrord.8.gz \
 		./usr/share/man/man8/mirrorfs.8.gz ./usr/share/man/man5/mirrord.conf.5.gz \
-		./usr/lib/systemd/system/mirrord.service \
+		./lib/systemd/system/mirrord.service ./lib/systemd/system/mirrorfs@.service \
 		./usr/share/bash-completion/completions/mirrorctl \
 		./usr/share/doc/mirrorfs/examples/mirrord.conf.example \
-		./usr/share/doc/mirrorfs/copyright ./usr/share/doc/mirrorfs/changelog.Debian.gz; do
+		./usr/share/doc/mirrorfs/copyright ./usr/share/doc/mirrorfs/changelog.gz \
+		./etc/mirrorfs/mirrord.conf; do
 		assert_grep "^-rw-r--r-- root/root $f\$" contents
 	done
 	assert_not_grep '/usr/local' contents
-	assert_not_grep '^-.* \./etc/' contents
-	dpkg-deb --ctrl-tarfile mirrorfs.deb | tar -t >control.list
-	assert_not_grep conffiles control.list
-	dpkg-deb -x mirrorfs.deb x
+	# the one file in /etc is the (commented) configuration, a conffile
+	assert_eq "./etc/mirrorfs/mirrord.conf" "$(grep '^-.* \./etc/' contents | awk '{ print $3 }')"
+	assert_eq /etc/mirrorfs/mirrord.conf "$(dpkg-deb --ctrl-tarfile mirrorfs.deb | tar -xO ./conffiles)"
 	assert_grep '^ExecStart=/usr/bin/mirrord -c /etc/mirrorfs/mirrord.conf$' \
-		x/usr/lib/systemd/system/mirrord.service
+		x/lib/systemd/system/mirrord.service
 	zcat x/usr/share/man/man8/mirrord.8.gz >mirrord.8
 	assert_grep '/usr/share/doc/mirrorfs/examples' mirrord.8
 }
@@ -112,6 +116,9 @@ case_install_remove() {
 	if s=$(shadowed); then
 		t_skip "$s precedes /usr/bin on mount's PATH"
 	fi
+	# the package's conffile would meet this machine's own configuration
+	[ ! -e /etc/mirrorfs/mirrord.conf ] ||
+		t_skip "/etc/mirrorfs/mirrord.conf exists: this machine is configured"
 	command -v mount.fuse3 >/dev/null || [ -x /sbin/mount.fuse3 ] ||
 		t_skip "mount.fuse3 (package fuse3) is not installed"
 	build_deb
@@ -174,12 +181,15 @@ case_install_remove() {
 	}
 	s=$(pkg_status)
 	case $s in config-files | not-installed) ;; *) t_fail "status after dpkg -r: $s" ;; esac
+	# dpkg -r keeps the conffile (and its directory) until dpkg -P
 	while read -r f; do
 		grep -qxF -- "$f" pre.list && continue
+		case $f in /etc/mirrorfs | /etc/mirrorfs/mirrord.conf) continue ;; esac
 		if [ -e "$f" ] || [ -L "$f" ]; then
 			t_fail "$f is left after dpkg -r"
 		fi
 	done <installed.list
+	assert_exists /etc/mirrorfs/mirrord.conf
 	dpkg -P mirrorfs >dpkg.log 2>&1 || {
 		cat dpkg.log >&2
 		t_fail "dpkg -P failed"
@@ -189,6 +199,7 @@ case_install_remove() {
 		t_fail "dpkg keeps $(echo /var/lib/dpkg/info/mirrorfs.*) after purge"
 	fi
 	assert_missing /usr/bin/mirrorfs
+	assert_missing /etc/mirrorfs/mirrord.conf
 	# the store is the user's: untouched
 	assert_eq again "$(cat store/f)"
 }
