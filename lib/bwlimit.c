@@ -8,6 +8,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
+
 /* rsync rounds to whole KiB; below half of one it refuses. */
 #define BWLIMIT_MIN 512
 /* Far above any link, far below where a double stops being exact. */
@@ -91,15 +93,6 @@ bad:
 	return -1;
 }
 
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 void
 bwlimit_init(struct bwlimit *b, uint64_t rate)
 {
@@ -128,7 +121,7 @@ bwlimit_spend(struct bwlimit *b, uint64_t n, const volatile int *cancel)
 
 	if (b->rate == 0)
 		return;
-	t = now();
+	t = clock_now();
 	if (!b->started) {
 		b->started = 1;
 		b->start = t;
@@ -140,7 +133,7 @@ bwlimit_spend(struct bwlimit *b, uint64_t n, const volatile int *cancel)
 	}
 	b->spent += n;
 	due = b->start + (double)b->spent / b->rate;
-	while ((wait = due - now()) > 0 && (cancel == NULL || !*cancel)) {
+	while ((wait = due - clock_now()) > 0 && (cancel == NULL || !*cancel)) {
 		if (wait > BWLIMIT_SLICE)
 			wait = BWLIMIT_SLICE;
 		ts.tv_sec = (time_t)wait;

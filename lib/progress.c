@@ -3,23 +3,14 @@
 
 #include <string.h>
 #include <sys/ioctl.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "format.h"
 
 #define PROGRESS_REDRAW 0.25	/* seconds between redraws */
 #define PROGRESS_WIDTH 80	/* when the terminal does not say */
 #define PROGRESS_MAX_WIDTH 512
-
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 void
 progress_init(struct progress *p, int wanted)
@@ -34,7 +25,7 @@ progress_start(struct progress *p, uint64_t files, uint64_t bytes)
 {
 	p->files_total = files;
 	p->bytes_total = bytes;
-	p->started = now();
+	p->started = clock_now();
 }
 
 static int
@@ -138,7 +129,7 @@ maybe_draw(struct progress *p)
 
 	if (!p->enabled)
 		return;
-	t = now();
+	t = clock_now();
 	if (t - p->last_drawn >= PROGRESS_REDRAW)
 		progress_draw(p, t, 0);
 }
@@ -169,6 +160,6 @@ progress_finish(struct progress *p)
 	if (!p->enabled || p->files_total == 0)
 		return;
 	p->path = NULL;
-	progress_draw(p, now(), 1);
+	progress_draw(p, clock_now(), 1);
 	p->enabled = 0;
 }

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "bwlimit.h"
+#include "clock.h"
 #include "delta.h"
 #include "fault.h"
 #include "fsutil.h"
@@ -1038,28 +1039,17 @@ share_scan(struct sender *s, const struct result *scan)
 	return 0;
 }
 
-static double
-seconds_since(const struct timespec *t0)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)(t.tv_sec - t0->tv_sec) +
-	    (t.tv_nsec - t0->tv_nsec) / 1e9;
-}
-
 int
 sender_run_peers(struct sender_peer *peers, size_t n, const char *source,
     const struct sender_opts *o)
 {
-	struct timespec t0;
+	double t0 = clock_now();
 	struct sender s;
 	struct result scan;
 	uint32_t flags;
 	struct identity was;
 	int rc = -1;
 
-	clock_gettime(CLOCK_MONOTONIC, &t0);
 	memset(&s, 0, sizeof(s));
 	memset(&was, 0, sizeof(was));
 	if (o->as_user && identity_assume(&was, o->fsuid, o->fsgid) == -1)
@@ -1118,7 +1108,7 @@ sender_run_peers(struct sender_peer *peers, size_t n, const char *source,
 			peer_failed(&peers[i]);
 		peers[i].res->bytes_sent = peers[i].c->bytes_out;
 		st->bytes_received = peers[i].c->bytes_in;
-		st->elapsed = seconds_since(&t0);
+		st->elapsed = clock_now() - t0;
 	}
 	rc = 0;
 out:

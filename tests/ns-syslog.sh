@@ -8,6 +8,7 @@
 # the listener's to DIR/listener.pid. Needs MIRRORFS and MIRRORCTL; exits
 # non-zero on the first failure.
 set -eu
+. "$(dirname "$0")/lib.sh"	# for wait_for
 dir=$1
 cd "$dir"
 if [ ! -x "${MIRRORFS:-}" ] || [ ! -x "${MIRRORCTL:-}" ] || [ ! -d store ] ||
@@ -20,15 +21,6 @@ if [ "$(readlink /proc/self/ns/mnt)" = "$(readlink /proc/1/ns/mnt)" ]; then
 	echo "$0: not in a mount namespace of its own" >&2
 	exit 2
 fi
-
-# until_ok CMD...: retry CMD every 0.1 s for up to 10 s.
-until_ok() {
-	for _ in $(seq 100); do
-		"$@" && return 0
-		sleep 0.1
-	done
-	return 1
-}
 
 dev=$dir/dev
 mkdir -p "$dev" mnt
@@ -48,7 +40,7 @@ with open(sys.argv[2], "ab", buffering=0) as out:
         out.write(s.recv(65536).rstrip(b"\0\n") + b"\n")
 EOF
 echo $! >listener.pid
-until_ok test -e syslog.txt.ready
+wait_for test -e syslog.txt.ready
 mount --rbind "$dev" /dev
 
 # not -f: mirrorfs returns once mounted, its daemon detached
@@ -64,7 +56,7 @@ echo two >src/f
 "$MIRRORCTL" sync src store >sync.out
 [ "$(cat mnt/f)" = two ]
 exec 3<&-
-until_ok grep -q 'replaced while open' syslog.txt
+wait_for grep -q 'replaced while open' syslog.txt
 umount "$dir/mnt"
-until_ok flock -n store/.mirrorfs/lock true
+wait_for flock -n store/.mirrorfs/lock true
 kill "$(cat listener.pid)"

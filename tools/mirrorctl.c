@@ -14,6 +14,7 @@
 #include <sys/un.h>
 
 #include "bwlimit.h"
+#include "clock.h"
 #include "config.h"
 #include "conn.h"
 #include "control.h"
@@ -165,7 +166,7 @@ struct report_opts {
 	int stats;
 	const char *source;
 	struct timespec started;	/* wall clock */
-	struct timespec t0;		/* monotonic */
+	double t0;			/* clock_now() */
 };
 
 /*
@@ -176,18 +177,15 @@ static void
 report_json(const struct report_opts *ro, struct session_dest *dests, size_t n)
 {
 	char started[FORMAT_TIME_LEN], finished[FORMAT_TIME_LEN];
-	struct timespec now, mono;
+	struct timespec now;
 
 	clock_gettime(CLOCK_REALTIME, &now);
-	clock_gettime(CLOCK_MONOTONIC, &mono);
 	format_rfc3339(started, sizeof(started), &ro->started, 3);
 	format_rfc3339(finished, sizeof(finished), &now, 3);
 	printf("{\"version\":1,\"source\":");
 	result_json_string(ro->source, stdout);
 	printf(",\"started\":\"%s\",\"finished\":\"%s\",\"elapsed\":%.3f,"
-	    "\"destinations\":[", started, finished,
-	    (double)(mono.tv_sec - ro->t0.tv_sec) +
-	    (mono.tv_nsec - ro->t0.tv_nsec) / 1e9);
+	    "\"destinations\":[", started, finished, clock_now() - ro->t0);
 	for (size_t i = 0; i < n; i++) {
 		if (i > 0)
 			fputc(',', stdout);
@@ -408,7 +406,7 @@ cmd_sync(int argc, char **argv)
 	ro.all = verbose || (o.flags & SESSION_REPORT);
 	ro.source = argv[optind];
 	clock_gettime(CLOCK_REALTIME, &ro.started);
-	clock_gettime(CLOCK_MONOTONIC, &ro.t0);
+	ro.t0 = clock_now();
 	if (session_run(argv[optind], dests, ndests, &o, &no) == -1) {
 		/* Nothing could be done: every destination failed alike. */
 		for (size_t i = 0; i < ndests; i++) {

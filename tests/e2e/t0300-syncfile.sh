@@ -48,8 +48,7 @@ case_daemonized_master_entry() {
 	find "/proc/$pid/fd" -lname "$TC/store/.mirrorfs/lock" | grep -q . ||
 		t_fail "pid $pid does not have the lock file open"
 	fusermount3 -u mnt || t_fail "fusermount3 -u failed"
-	local i
-	for i in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+	for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 	kill -0 "$pid" 2>/dev/null && t_fail "mirrorfs $pid still runs after unmount"
 	assert_missing store/.mirrorfs/SYNC
 }

@@ -150,6 +150,21 @@ case_man() {
 	assert_eq "$m/man5/mirrord.conf.5" "$(MANPATH=$m man -w mirrord.conf)"
 }
 
+# verify_unit UNIT NAME ROOT: systemd-analyze verify accepts UNIT, copied to
+# $TC/NAME, without a word. It checks that ExecStart= exists: the copy runs
+# the binary staged under ROOT.
+verify_unit() {
+	sed "s|^ExecStart=/usr/bin/|ExecStart=$3/usr/bin/|" "$1" >"$TC/$2"
+	systemd-analyze verify --man=no "$TC/$2" >"$TC/verify.log" 2>&1 || {
+		cat "$TC/verify.log" >&2
+		t_fail "systemd-analyze verify $2 failed"
+	}
+	if [ -s "$TC/verify.log" ]; then
+		cat "$TC/verify.log" >&2
+		t_fail "systemd-analyze verify warns about $2"
+	fi
+}
+
 case_unit() {
 	local root=$TC/root u=$TC/root/usr/lib/systemd/system/mirrord.service k
 	install_to "$root" /usr
@@ -165,16 +180,7 @@ case_unit() {
 	done
 	assert_not_grep '^RestrictSUIDSGID=yes' "$u"
 	command -v systemd-analyze >/dev/null || t_skip "systemd-analyze is not installed"
-	# systemd-analyze checks that ExecStart= exists: point it at the staged one.
-	sed "s|^ExecStart=/usr/bin/|ExecStart=$root/usr/bin/|" "$u" >mirrord.service
-	systemd-analyze verify --man=no "$TC/mirrord.service" >verify.log 2>&1 || {
-		cat verify.log >&2
-		t_fail "systemd-analyze verify mirrord.service failed"
-	}
-	if [ -s verify.log ]; then
-		cat verify.log >&2
-		t_fail "systemd-analyze verify warns about mirrord.service"
-	fi
+	verify_unit "$u" mirrord.service "$root"
 	cp "$root/usr/share/doc/mirrorfs/examples/opt-app.mount" .
 	systemd-analyze verify --man=no "$TC/opt-app.mount" >verify.log 2>&1 || {
 		cat verify.log >&2
@@ -189,15 +195,7 @@ case_unit() {
 	done
 	# no sandboxing: its own mount namespace would hide the mount
 	assert_not_grep '^(Protect|Private)' "$u"
-	sed "s|^ExecStart=/usr/bin/|ExecStart=$root/usr/bin/|" "$u" >mirrorfs@app.service
-	systemd-analyze verify --man=no "$TC/mirrorfs@app.service" >verify.log 2>&1 || {
-		cat verify.log >&2
-		t_fail "systemd-analyze verify mirrorfs@app.service failed"
-	}
-	if [ -s verify.log ]; then
-		cat verify.log >&2
-		t_fail "systemd-analyze verify warns about mirrorfs@.service"
-	fi
+	verify_unit "$u" mirrorfs@app.service "$root"
 }
 
 case_makefile_flags() {

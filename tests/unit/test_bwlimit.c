@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "bwlimit.h"
+#include "unit.h"
 
 /* The rate text reads as, in bytes per second; fails the test when refused. */
 static uint64_t
@@ -175,11 +176,7 @@ bwlimit_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(bwlimit_suite());
-	int failed;
+	static char base[] = "/tmp/test_bwlimit.XXXXXX";
 
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return unit_main(bwlimit_suite(), base);
 }

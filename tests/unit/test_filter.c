@@ -179,6 +179,15 @@ write_temp(const char *text, char *dir)
 	return path;
 }
 
+/* Removes what write_temp made; frees path. */
+static void
+remove_temp(char *path, const char *dir)
+{
+	ck_assert_int_eq(unlink(path), 0);
+	ck_assert_int_eq(rmdir(dir), 0);
+	free(path);
+}
+
 START_TEST(test_add_file)
 {
 	char dir[] = "/tmp/test_filter.XXXXXX";
@@ -205,9 +214,7 @@ START_TEST(test_add_file)
 		ck_assert_int_ne(f.rules[i].pattern[0], '#');
 		ck_assert_int_ne(f.rules[i].pattern[0], '\0');
 	}
-	ck_assert_int_eq(unlink(path), 0);
-	ck_assert_int_eq(rmdir(dir), 0);
-	free(path);
+	remove_temp(path, dir);
 }
 END_TEST
 
@@ -232,9 +239,7 @@ START_TEST(test_add_file_empty)
 
 	ck_assert_int_eq(filter_add_file(&f, path), 0);
 	ck_assert_uint_eq(f.n, 0);
-	ck_assert_int_eq(unlink(path), 0);
-	ck_assert_int_eq(rmdir(dir), 0);
-	free(path);
+	remove_temp(path, dir);
 }
 END_TEST
 
@@ -411,9 +416,7 @@ START_TEST(test_file_rules_and_globs)
 	EXCL("a/sub/x", 0);
 	EXCL("top", 1);
 	KEEP("top", 0);
-	ck_assert_int_eq(unlink(path), 0);
-	ck_assert_int_eq(rmdir(dir), 0);
-	free(path);
+	remove_temp(path, dir);
 }
 END_TEST
 
@@ -430,9 +433,7 @@ START_TEST(test_file_bad_line_names_file_and_line)
 	snprintf(want, sizeof(want), "%s:3: '-*.bak' is no rule", path);
 	ck_assert_msg(strncmp(log_last(), want, strlen(want)) == 0,
 	    "message '%s', not '%s...'", log_last(), want);
-	ck_assert_int_eq(unlink(path), 0);
-	ck_assert_int_eq(rmdir(dir), 0);
-	free(path);
+	remove_temp(path, dir);
 }
 END_TEST
 
@@ -445,9 +446,7 @@ START_TEST(test_file_bad_glob)
 	ck_assert_int_eq(filter_add_file(&f, path), -1);
 	snprintf(want, sizeof(want), "%s:2: 'bad[x': an unclosed '['", path);
 	ck_assert_str_eq(log_last(), want);
-	ck_assert_int_eq(unlink(path), 0);
-	ck_assert_int_eq(rmdir(dir), 0);
-	free(path);
+	remove_temp(path, dir);
 }
 END_TEST
 

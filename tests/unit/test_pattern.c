@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "pattern.h"
+#include "unit.h"
 
 /* 1 when text compiles and matches subject; fails the test when it does not compile. */
 static int
@@ -212,11 +213,7 @@ pattern_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(pattern_suite());
-	int failed;
+	static char base[] = "/tmp/test_pattern.XXXXXX";
 
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return unit_main(pattern_suite(), base);
 }

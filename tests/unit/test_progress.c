@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "progress.h"
+#include "unit.h"
 
 static struct progress p;
 
@@ -120,11 +121,7 @@ progress_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(progress_suite());
-	int failed;
+	static char base[] = "/tmp/test_progress.XXXXXX";
 
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return unit_main(progress_suite(), base);
 }

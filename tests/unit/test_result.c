@@ -554,12 +554,24 @@ START_TEST(test_print_reason_one_line)
 }
 END_TEST
 
+/* What fn prints of r, as a new string. */
+static char *
+printed(void (*fn)(const struct result *, FILE *), const struct result *r)
+{
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&out, &len);
+
+	ck_assert_ptr_nonnull(f);
+	fn(r, f);
+	ck_assert_int_eq(fclose(f), 0);
+	return out;
+}
+
 START_TEST(test_print_summary)
 {
 	struct result r;
-	char *out = NULL;
-	size_t len = 0;
-	FILE *f;
+	char *out;
 
 	result_init(&r);
 	r.created = 1;
@@ -570,19 +582,17 @@ START_TEST(test_print_summary)
 	r.failed = 6;
 	r.bytes_sent = 3 << 20;
 	r.stats.elapsed = 2;
-	f = open_memstream(&out, &len);
-	ck_assert_ptr_nonnull(f);
-	result_print_summary(&r, f);
+	out = printed(result_print_summary, &r);
+	ck_assert_str_eq(out,
+	    "created 1, replaced 2, purged 3, unchanged 4, skipped 5, "
+	    "failed 6, bytes sent 3145728 in 2.00 s (1.5MiB/s)\n");
+	free(out);
 	r.report = 1;
 	r.bytes_sent = 7;
 	r.stats.elapsed = 0;
-	result_print_summary(&r, f);
-	ck_assert_int_eq(fclose(f), 0);
-	ck_assert_str_eq(out,
-	    "created 1, replaced 2, purged 3, unchanged 4, skipped 5, "
-	    "failed 6, bytes sent 3145728 in 2.00 s (1.5MiB/s)\n"
-	    "report: created 1, replaced 2, purged 3, unchanged 4, "
-	    "skipped 5, failed 6, bytes sent 7 in 0.00 s (0B/s)\n");
+	out = printed(result_print_summary, &r);
+	ck_assert_str_eq(out, "report: created 1, replaced 2, purged 3, "
+	    "unchanged 4, skipped 5, failed 6, bytes sent 7 in 0.00 s (0B/s)\n");
 	free(out);
 }
 END_TEST
@@ -590,9 +600,7 @@ END_TEST
 START_TEST(test_print_stats)
 {
 	struct result r;
-	char *out = NULL;
-	size_t len = 0;
-	FILE *f;
+	char *out;
 
 	result_init(&r);
 	r.created = 2;
@@ -603,10 +611,7 @@ START_TEST(test_print_stats)
 	    .dirs = 150, .symlinks = 50, .total_size = 98800000000ull,
 	    .sent_files = 3, .sent_size = 2345678, .bytes_received = 433,
 	    .elapsed = 2.5 };
-	f = open_memstream(&out, &len);
-	ck_assert_ptr_nonnull(f);
-	result_print_stats(&r, f);
-	ck_assert_int_eq(fclose(f), 0);
+	out = printed(result_print_stats, &r);
 	ck_assert_str_eq(out,
 	    "Number of files: 1,200 (reg: 1,000, dir: 150, link: 50)\n"
 	    "Number of created files: 2\n"
