@@ -244,7 +244,10 @@ $(DEB_FILE): $(DEB_INPUTS)
 	mkdir -p $(DEB_TOP)/mirrorfs-$(VERSION)
 	tar -c --exclude=./.git --exclude='./build*' --exclude=./demo \
 		--exclude=./$(BUILD) -f - . | tar -x -C $(DEB_TOP)/mirrorfs-$(VERSION)
-	cd $(DEB_TOP)/mirrorfs-$(VERSION) && DEB_BUILD_OPTIONS="nocheck $(DEB_BUILD_OPTIONS)" \
+	@# A clean environment: this make's variables (BUILD=, SANITIZE=, through
+	@# MAKEFLAGS too) must not reach the package's own make.
+	cd $(DEB_TOP)/mirrorfs-$(VERSION) && env -i PATH="$$PATH" HOME="$$HOME" \
+		LC_ALL=C.UTF-8 DEB_BUILD_OPTIONS="nocheck $(DEB_BUILD_OPTIONS)" \
 		dpkg-buildpackage -us -uc -b >../build.log 2>&1 || \
 		{ tail -n 30 ../build.log >&2; echo "make deb: dpkg-buildpackage failed \
 		(all of it: $(DEB_TOP)/build.log)" >&2; exit 1; }
