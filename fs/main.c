@@ -239,6 +239,9 @@ main(int argc, char **argv)
 	if (fuse_opt_parse(&args, &o, option_spec, option_proc) == -1 ||
 	    fuse_parse_cmdline(&args, &cmd) != 0)
 		goto out;
+	/* -d: libfuse's request trace comes through our log at debug level. */
+	if (cmd.debug)
+		log_set_level(LOG_DEBUG);
 	if (cmd.show_help) {
 		usage(stdout);
 		rc = 0;
