@@ -277,7 +277,7 @@ on_fileset(struct parse *ps, const char *name, const char *key,
 		return 1;
 	}
 	if (strcmp(key, "filter") == 0) {
-		char err[512];
+		char err[256];	/* bad() writes it after the key and value */
 
 		if (filter_add_rule(&fs->filter, value, err, sizeof(err)) == -1)
 			return bad(ps, key, value, err);
