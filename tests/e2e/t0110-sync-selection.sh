@@ -139,9 +139,22 @@ case_excluded_unchanged_on_resync() {
 rsync_copy() {
 	command -v rsync >/dev/null || t_skip "rsync is not installed"
 	rsync -a --exclude-from="$1" src/ "$2/" || t_fail "rsync failed"
-	# rsync with --exclude-from leaves the top directory's mtime at the
-	# time it made it; what the rules select is below it
-	touch -r src "$2"
+}
+
+# selection DIR: each entry below DIR (not .mirrorfs) with its type, size
+# and content: what the rules selected, whatever times rsync set (with
+# --exclude-from it sometimes leaves a directory at the time it made it).
+selection() {
+	(cd "$1" && find . -path ./.mirrorfs -prune -o -mindepth 1 -printf '%P %y %s\n' |
+		LC_ALL=C sort && find . -path ./.mirrorfs -prune -o -type f -print0 |
+		LC_ALL=C sort -z | xargs -0 -r md5sum)
+}
+
+# same_selection A B: A and B hold the same entries.
+same_selection() {
+	selection "$1" >"$TC/sel.a"
+	selection "$2" >"$TC/sel.b"
+	diff -u "$TC/sel.a" "$TC/sel.b" >&2 || t_fail "'$1' and '$2' hold different entries"
 }
 
 case_exclude_from_rsync_rules() {
@@ -176,14 +189,14 @@ EOF
 	t_ctl sync --exclude-from rsync-rules src store2
 	assert_rc 0
 	rsync_copy rsync-rules rs
-	assert_trees_eq rs store2
+	same_selection rs store2
 	# the other order: '- *.tmp' matches keep.tmp first, in rsync too
 	printf -- '- *.tmp\n+ keep.tmp\n' >rules2
 	t_ctl sync --exclude-from rules2 src store3
 	assert_rc 0
 	assert_missing store3/keep.tmp
 	rsync_copy rules2 rs2
-	assert_trees_eq rs2 store3
+	same_selection rs2 store3
 }
 
 case_filter_rules() {
