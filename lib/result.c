@@ -186,8 +186,14 @@ result_print_stats(const struct result *r, FILE *f)
 	format_count(v[5], sizeof(v[5]), st->regular);
 	format_count(v[6], sizeof(v[6]), st->dirs);
 	format_count(v[7], sizeof(v[7]), st->symlinks);
-	fprintf(f, "Number of files: %s (reg: %s, dir: %s, link: %s)\n",
-	    v[0], v[5], v[6], v[7]);
+	/* As rsync: devices and specials only when there are some. */
+	fprintf(f, "Number of files: %s (reg: %s, dir: %s, link: %s", v[0],
+	    v[5], v[6], v[7]);
+	if (st->devices)
+		fprintf(f, ", dev: %llu", (unsigned long long)st->devices);
+	if (st->specials)
+		fprintf(f, ", special: %llu", (unsigned long long)st->specials);
+	fputs(")\n", f);
 	fprintf(f, "Number of created files: %llu\n"
 	    "Number of replaced files: %llu\n"
 	    "Number of deleted files: %llu\n"
@@ -328,10 +334,12 @@ static void
 json_stats(const struct result_stats *st, FILE *f)
 {
 	fprintf(f, "{\"files\":%llu,\"regular\":%llu,\"dirs\":%llu,"
-	    "\"symlinks\":%llu,\"total_size\":%llu,\"transferred_files\":%llu,"
+	    "\"symlinks\":%llu,\"devices\":%llu,\"specials\":%llu,"
+	    "\"total_size\":%llu,\"transferred_files\":%llu,"
 	    "\"transferred_size\":%llu}",
 	    (unsigned long long)st->files, (unsigned long long)st->regular,
 	    (unsigned long long)st->dirs, (unsigned long long)st->symlinks,
+	    (unsigned long long)st->devices, (unsigned long long)st->specials,
 	    (unsigned long long)st->total_size,
 	    (unsigned long long)st->sent_files,
 	    (unsigned long long)st->sent_size);

@@ -35,6 +35,8 @@ struct result_stats {
 	uint64_t regular;	/* of them: regular files (hard links too) */
 	uint64_t dirs;
 	uint64_t symlinks;
+	uint64_t devices;	/* character and block devices */
+	uint64_t specials;	/* fifos and sockets */
 	uint64_t total_size;	/* bytes of those regular files */
 	uint64_t sent_files;	/* files whose data went to this destination */
 	uint64_t sent_size;	/* their sizes */

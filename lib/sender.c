@@ -1010,6 +1010,10 @@ count_manifest(struct sender *s, struct result_stats *st)
 			st->dirs++;
 		else if (e->type == ENTRY_LNK)
 			st->symlinks++;
+		else if (ENTRY_IS_DEVICE(e->type))
+			st->devices++;
+		else if (ENTRY_IS_SPECIAL(e->type))
+			st->specials++;
 		else
 			st->regular++;
 		if (e->type == ENTRY_REG)

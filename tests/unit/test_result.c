@@ -599,6 +599,8 @@ END_TEST
 
 START_TEST(test_print_stats)
 {
+	static const char devs[] = "Number of files: 4 (reg: 0, dir: 0, "
+	    "link: 0, dev: 3, special: 1)\n";
 	struct result r;
 	char *out;
 
@@ -626,6 +628,14 @@ START_TEST(test_print_stats)
 	    "\n"
 	    "sent 1,234,567 bytes  received 433 bytes  494000.00 bytes/sec\n"
 	    "total size is 98,800,000,000  speedup is 80000.00\n");
+	free(out);
+	/* devices and special files, as rsync counts them, when there are */
+	r.stats.files = 4;
+	r.stats.regular = r.stats.dirs = r.stats.symlinks = 0;
+	r.stats.devices = 3;
+	r.stats.specials = 1;
+	out = printed(result_print_stats, &r);
+	ck_assert_msg(strncmp(out, devs, strlen(devs)) == 0, "'%s'", out);
 	free(out);
 }
 END_TEST
