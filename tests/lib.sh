@@ -454,6 +454,7 @@ count_entries() {
 # tree_sums DIR: every entry's path, type, mode and size, and every file's
 # SHA-256, less .mirrorfs (which a failed session may touch): what a user of
 # the store sees.
+# shellcheck disable=SC2317 # called by the scripts that source this
 tree_sums() {
 	(
 		cd "$1" &&

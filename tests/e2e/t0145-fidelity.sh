@@ -11,6 +11,7 @@ set -u
 . "$(dirname "$0")/../lib-net.sh"
 . "$(dirname "$0")/../lib-mount.sh"
 t_setup
+# shellcheck disable=SC2034 # read by t_case (tests/lib.sh)
 T_TIMEOUT=${T_TIMEOUT_FIDELITY:-180}
 COMPARE="python3 $T_ROOT/tests/fidelity.py"
 
@@ -146,6 +147,7 @@ case_mirror() {
 	make_fidelity_tree src
 	rsync_ref src ref
 	serve app "$TC/store"
+	# shellcheck disable=SC2153 # PORT is serve's (tests/lib-net.sh)
 	t_ctl sync --json --key key src "mirror://127.0.0.1:$PORT/app"
 	assert_rc 0
 	assert_json failed 0 skipped 0
@@ -159,6 +161,7 @@ case_ssh() {
 	make_fidelity_tree src
 	rsync_ref src ref
 	mkdir bin
+	# shellcheck disable=SC2016 # $PATH and $* belong to the script written
 	printf '#!/bin/sh\nshift\nPATH="%s:$PATH" exec sh -c "$*"\n' "$BUILD" >bin/fake-ssh
 	chmod 755 bin/fake-ssh
 	t_ctl sync --json --rsh "$TC/bin/fake-ssh" src "ssh://host//$TC/store"

@@ -9,6 +9,7 @@ set -u
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../lib-mount.sh"
 t_setup
+# shellcheck disable=SC2034 # read by t_case (tests/lib.sh)
 T_TIMEOUT=${T_TIMEOUT_RETYPES:-240}
 COMPARE="python3 $T_ROOT/tests/fidelity.py"
 

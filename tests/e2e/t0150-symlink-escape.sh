@@ -46,7 +46,9 @@ case_dir_symlink_in_store() {
 	t_ctl sync --purge-dirs src store
 	assert_rc 0
 	assert_out_untouched
-	[ -d store/sub ] && [ ! -L store/sub ] || t_fail "store/sub is not a directory"
+	if [ ! -d store/sub ] || [ -L store/sub ]; then
+		t_fail "store/sub is not a directory"
+	fi
 	assert_trees_eq src store
 }
 

@@ -17,6 +17,7 @@ case_hostile_paths() {
 	generate_tree src 5 0
 	mkdir bin d
 	make_rsh bin/rsh
+	# shellcheck disable=SC2016 # names that must stay literal
 	local names=('s;touch pwned' 's$(touch pwned)' 's`touch pwned`' 's p'
 		"s'q\"r" $'s\nn' 's&&touch pwned||x' 's>pwned' "s'\\''t" '-n')
 	local name i=0
@@ -55,7 +56,6 @@ case_argv() {
 	assert_rc 0
 	t_ctl sync --rsh "$TC/bin/rsh -p 22" src "ssh://host/rel"
 	assert_rc 0
-	local want
 	assert_eq "$(printf '%s\n' host "mirrord --serve '$TC/a'")" "$(argv_of 1)" "host:path"
 	assert_eq "$(printf '%s\n' -l deploy host "mirrord --serve '$TC/b'")" "$(argv_of 2)" "user@host:path"
 	assert_eq "$(printf '%s\n' -p 2222 -l deploy host "mirrord --serve '/$TC/c'")" "$(argv_of 3)" "ssh://user@host:port//path"
@@ -87,6 +87,7 @@ case_refused() {
 	mkdir bin
 	make_rsh bin/rsh
 	local bad
+	# shellcheck disable=SC2016 # ${IFS} must reach mirrorctl unexpanded
 	for bad in 'ssh://-oProxyCommand=touch${IFS}pwned/x' '-oProxyCommand=touch pwned:x' \
 		'ssh://-l@host/x' 'ssh://a b/x' $'ssh://a\nb/x' $'u\tv@h:x' 'host::module' 'host:' \
 		'ssh://host:99999//x' 'ssh://[::1/x'; do

@@ -143,6 +143,7 @@ case_user_gone() {
 		"$TC" "$TC" "$TC" "$user" >conf
 	daemon conf
 	wait_for test -f store/.mirrorfs/SYNC -o -d store/d0 || true
+	# shellcheck disable=SC2016 # the inner sh expands MIRRORCTL (exported)
 	wait_for sh -c '"$MIRRORCTL" status -c conf --json | grep -q "\"created\""' ||
 		t_fail "the first session did not run"
 	assert_eq "" "$(last_error)" "error of the first session"
@@ -172,6 +173,7 @@ case_setfsuid_refused() {
 		"$TC" "$TC" "$TC" >conf
 	chmod 644 conf
 	daemon conf setpriv --reuid=$NOBODY --regid=$NOBODY --clear-groups
+	# shellcheck disable=SC2016 # the inner sh expands MIRRORCTL (exported)
 	wait_for sh -c '"$MIRRORCTL" status -c conf --json | grep -Eq "set(groups|fs[gu]id) was refused"' ||
 		t_fail "the session did not fail: $(last_error); $(cat mirrord.log)"
 	assert_grep 'cannot read the source as user 0 \(group 0\): set(groups|fs[ug]id) was refused' <(last_error)
