@@ -26,7 +26,8 @@ write_conf() {
 }
 
 # start_mirrord CONF LOG [NETNS]: run mirrord -c CONF (in NETNS if given);
-# sets MIRRORD_PID; waits until it listens.
+# sets MIRRORD_PID; waits until it listens (its own "listening on" line:
+# LOG may hold those of an earlier mirrord).
 start_mirrord() {
 	local conf=$1 log=$2 ns=${3:-} want
 	# the count, not any line: a restarted listener logs it once more
