@@ -13,6 +13,7 @@ RELAY=$T_ROOT/tests/relay.py
 # relay ARG...: tests/relay.py between us and mirrord ($PORT); sets RPORT.
 relay() {
 	rm -f rport
+	# shellcheck disable=SC2153 # PORT is serve's (tests/lib-net.sh)
 	python3 "$RELAY" --target "$PORT" --port-file rport --log relay.log "$@" &
 	t_track $!
 	wait_for test -s rport || t_fail "the relay did not start"
@@ -54,7 +55,7 @@ tamper() {
 	assert_grep 'nothing was committed' "$TC/err"
 	wait_for grep -q 'failed authentication: the session.s stream was tampered with' mirrord.log ||
 		t_fail "mirrord did not report the tampering: $(cat mirrord.log)"
-	assert_grep '^mirrord: 127\.0\.0\.1:[0-9]+: record [0-9]+ failed authentication' mirrord.log
+	assert_grep "^$STAMP mirrord: 127\.0\.0\.1:[0-9]+: record [0-9]+ failed authentication" mirrord.log
 	wait_for sh -c "flock -n '$TC/store/.mirrorfs/lock' true" || t_fail "mirrord still holds the store"
 	assert_untouched
 	assert_missing store/tool
