@@ -9,14 +9,11 @@ T_TIMEOUT=${T_TIMEOUT:-120}
 . "$(dirname "$0")/../lib-mount.sh"
 t_setup
 
-# fake_ssh: $TC/bin/fake-ssh, a stand-in for ssh that runs the remote
-# command here (like ssh localhost) and notes the host in $TC/rsh.log.
+# fake_ssh: $TC/bin/fake-ssh, lib-net.sh's stand-in for ssh, which runs
+# the remote command here and notes its argv in $TC/rsh.argv.
 fake_ssh() {
 	mkdir -p "$TC/bin"
-	# shellcheck disable=SC2016 # $1, $PATH and $* belong to the script written
-	printf '#!/bin/sh\nhost=$1; shift\necho "$host" >>"%s/rsh.log"\nPATH="%s:$PATH" exec sh -c "$*"\n' \
-		"$TC" "$BUILD" >"$TC/bin/fake-ssh"
-	chmod 755 "$TC/bin/fake-ssh"
+	make_rsh "$TC/bin/fake-ssh"
 }
 
 # elapsed CMD...: run CMD through t_ctl; sets SECONDS_TAKEN (float).
@@ -61,7 +58,10 @@ case_e_is_rsh() {
 	t_ctl sync -e "$TC/bin/fake-ssh" src "ssh://someone@example//$TC/store"
 	assert_rc 0
 	assert_trees_eq src store
-	assert_eq someone@example "$(cat rsh.log)"
+	# the shell -e named was run, for that user at that host
+	assert_grep '^-l$' rsh.argv
+	assert_grep '^someone$' rsh.argv
+	assert_grep '^example$' rsh.argv
 }
 
 case_z_compresses() {
