@@ -39,6 +39,7 @@ start_mirrord() {
 	fi
 	MIRRORD_PID=$!
 	t_track "$MIRRORD_PID"
+	# shellcheck disable=SC2016 # the inner sh expands its own arguments
 	wait_for sh -c '[ "$(grep -c "listening on" "$1")" -ge "$2" ]' sh "$log" "$want" ||
 		t_fail "mirrord did not start: $(cat "$log")"
 }

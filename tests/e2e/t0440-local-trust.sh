@@ -202,6 +202,7 @@ case_user_groups() {
 	daemon conf setpriv --groups=0
 	grep -q '^Groups:.*\b0\b' "/proc/$DPID/status" ||
 		t_fail "mirrord is not in group 0: $(grep Groups "/proc/$DPID/status")"
+	# shellcheck disable=SC2016 # the inner sh expands MIRRORCTL (exported)
 	wait_for sh -c '"$MIRRORCTL" status -c conf --json | grep -q "\"last_result\":{"' ||
 		t_fail "the first session did not run: $(last_error)"
 	assert_eq public "$(cat store/public)"

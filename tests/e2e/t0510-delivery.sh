@@ -31,6 +31,7 @@ source_daemon() {
 	"$MIRRORD" -c src.conf 2>>src.log 9>&- &
 	SPID=$!
 	t_track "$SPID"
+	# shellcheck disable=SC2016 # the inner sh expands its own arguments
 	wait_for sh -c '[ "$(grep -c "running [0-9]* file sets" src.log)" -ge "$1" ]' sh "$want" ||
 		t_fail "the source mirrord did not start: $(cat src.log)"
 }
