@@ -52,16 +52,16 @@ read_xattrs(struct walk *w, int dirfd, const char *name)
 	for (int tries = 0;; tries++) {
 		n = name ? llistxattr(path, w->list, w->listcap) :
 		    listxattr(path, w->list, w->listcap);
-		if (n >= 0 && (n > 0 || w->listcap > 0))
-			break;
 		if (n == -1 && (errno == ENOTSUP || errno == ENOENT))
-			return 0;	/* none, or gone meanwhile */
+			return 0;	/* none here, or gone meanwhile */
 		if (n == -1 && (errno != ERANGE || tries > 4))
 			return -1;
-		n = name ? llistxattr(path, NULL, 0) : listxattr(path, NULL, 0);
-		if (n <= 0)
-			return n == -1 && errno != ENOTSUP && errno != ENOENT ?
-			    -1 : 0;
+		/* With no room given, n is only the size needed. */
+		if (n == 0 || (n > 0 && w->listcap > 0))
+			break;
+		if (n == -1 && (n = name ? llistxattr(path, NULL, 0) :
+		    listxattr(path, NULL, 0)) <= 0)
+			return n == -1 ? -1 : 0;
 		free(w->list);
 		w->listcap = 0;
 		if ((w->list = malloc((size_t)n)) == NULL)
@@ -333,6 +333,25 @@ refresh_same(struct walk *w, uint32_t rec, int dirfd, const char *name,
 	return 0;
 }
 
+/* A name changed in directory dir (open as dirfd): its mtime and ctime did. */
+static int
+dir_changed(struct walk *w, struct store *s, uint32_t dir, int dirfd)
+{
+	struct stat st;
+
+	if (fstat(dirfd, &st) == -1) {
+		log_err("%s/%s: lstat", s->path, w->path);
+		return -1;
+	}
+	if (ix_rec(w->ix, dir)->ino != (uint64_t)st.st_ino)
+		return 0;	/* not the directory indexed there: refreshed on its own */
+	if (ix_set_stat(w->ix, dir, &st) == -1) {
+		log_err("%s/%s: indexing", s->path, w->path);
+		return -1;
+	}
+	return 0;
+}
+
 static int refresh_path(struct walk *w, struct store *s, struct store_dir *d,
     const char *path, const struct index_hooks *h, int depth);
 
@@ -389,8 +408,11 @@ refresh_path(struct walk *w, struct store *s, struct store_dir *d,
 			return -1;
 		}
 		dent = ix_find(ix, dir, name, strlen(name));
-		if (dent != INDEX_NONE)
+		if (dent != INDEX_NONE) {
 			ix_unlink(ix, dent, h);
+			/* The directory itself gone too: its own refresh says so. */
+			return dirfd == -1 ? 0 : dir_changed(w, s, dir, dirfd);
+		}
 		return 0;
 	}
 	dent = ix_find(ix, dir, name, strlen(name));
@@ -408,7 +430,9 @@ refresh_path(struct walk *w, struct store *s, struct store_dir *d,
 		ix_unlink(ix, dent, h);
 	}
 	/* A new inode at this name: index it (a directory with its contents). */
-	return add_entry(w, dirfd, dir, name, &st, depth) == INDEX_NONE ? -1 : 0;
+	if (add_entry(w, dirfd, dir, name, &st, depth) == INDEX_NONE)
+		return -1;
+	return dir_changed(w, s, dir, dirfd);
 }
 
 int
