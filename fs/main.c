@@ -284,26 +284,31 @@ main(int argc, char **argv)
 	pthread_rwlock_init(&m.view, &wpref);
 	pthread_rwlockattr_destroy(&wpref);
 	pthread_rwlock_init(&m.ns, NULL);
+	pthread_rwlock_init(&m.ixlock, NULL);
 	pthread_mutex_init(&m.session_lock, NULL);
-	/* A descriptor per file the kernel knows of: allow as many as we may. */
+	/* A descriptor per open file (and per directory a walk is in). */
 	log_debug("open-file limit %ld", raise_nofile());
 	if (mountinfo_is_mirrorfs_point(cmd.mountpoint, other, sizeof(other))) {
 		log_errx("%s: already a mirrorfs mount (of %s); unmount it "
 		    "first", cmd.mountpoint, other);
 		goto out;
 	}
+	nodes_init(&m.nodes);
+	index_init(&m.ix);
 	if (take_store(&m, o.create, &sub) == -1)
-		goto out;
+		goto out_nodes;
 	m.renamedfd = openat(m.st.metafd, "renamed", O_PATH | O_DIRECTORY |
 	    O_CLOEXEC);
 	if (m.renamedfd == -1)
 		log_err("%s/%s/renamed", store, PATH_META);
-	else if (nodes_init(&m.nodes, m.st.rootfd) == 0)
+	else if (mount_index_open(&m) == 0)
 		rc = run(&m, &cmd, &args, sub);
 	/* Slaves see us go only once the lock is free, so one takes over. */
 	server_stop(m.server);
 	slave_stop(sub);
-	nodes_release(&m.nodes);
+	/* No session runs now: what the index says is the store. */
+	if (rc == 0)
+		mount_index_save(&m);
 	if (m.master)
 		master_close(&m.st);
 	else
@@ -311,6 +316,9 @@ main(int argc, char **argv)
 	server_drop_slaves(&m);
 	if (m.renamedfd != -1)
 		close(m.renamedfd);
+out_nodes:
+	index_release(&m.ix);
+	nodes_release(&m.nodes);
 out:
 	free(cmd.mountpoint);
 	fuse_opt_free_args(&args);

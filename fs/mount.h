@@ -10,6 +10,7 @@
 
 #include "conn.h"
 #include "node.h"
+#include "store/index.h"
 #include "store/store.h"
 
 /* A subscribed slave mount, as the master sees it. */
@@ -25,7 +26,17 @@ struct mount {
 	char instance[512];	/* this process's name in the SYNC file */
 	int renamedfd;		/* .mirrorfs/renamed, open for our whole life */
 	struct fuse_session *se;
-	struct nodes nodes;
+	/*
+	 * What the mount serves: the store's names and attributes. Requests
+	 * read it under ixlock shared; commits (view_changed), rw operations
+	 * and forgets that free a record change it under ixlock exclusive,
+	 * never while waiting on the kernel (an invalidation comes after).
+	 */
+	struct index ix;
+	pthread_rwlock_t ixlock;
+	int indexed;		/* ix is filled (the mount may serve) */
+	int ix_suspect;		/* a change could not be indexed: never save ix (atomic) */
+	struct nodes nodes;	/* files open through this mount */
 	/*
 	 * A commit holds view for writing from before its first rename
 	 * until the kernel has dropped every name it changed; opens hold it
@@ -82,12 +93,28 @@ void mount_hold_kept(struct mount *m, struct node *n, const char *name,
     const char *path);
 
 /*
+ * Fills m->ix: a master loads the index its last clean stop saved and
+ * drops the file (durably, before anything changes), or builds it from
+ * the tree; a slave builds it (index.c). -1 logged.
+ */
+int mount_index_open(struct mount *m);
+/* A master's clean stop: saves m->ix for the next start. */
+void mount_index_save(struct mount *m);
+/*
+ * Makes the index say what the store says at path (an rw operation's
+ * change; the caller holds ns), under ixlock. -1 logged.
+ */
+int mount_index_refresh(struct mount *m, const char *path);
+
+/*
  * A commit's view of the mount (view.c), in three steps, from the
  * committing (or following) thread:
  *   view_freeze   no open may start and no name change through an rw
  *                 mount: what follows is one generation's change
- *   view_changed  names may change again; the kernel forgets the n
- *                 changed paths (attrs[i]: path's own attributes
+ *   view_changed  the index takes the n changed paths from the store
+ *                 (a replaced or removed file that is open is marked
+ *                 superseded), names may change again, and the kernel
+ *                 forgets those paths (attrs[i]: path's own attributes
  *                 changed in place) and the attributes of their
  *                 directories
  *   view_thaw     opens go on, in the new generation

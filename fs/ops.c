@@ -1,7 +1,6 @@
-/* ops: the FUSE low-level operations of the mount, passing through to the store. */
+/* ops: the FUSE low-level operations of the mount: metadata from the index, data from the store's files. */
 #include "mount.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -11,9 +10,9 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
-#include <sys/xattr.h>
 #include <unistd.h>
 
+#include "fsutil.h"
 #include "log.h"
 #include "path.h"
 
@@ -23,16 +22,35 @@ mount_of(fuse_req_t req)
 	return fuse_req_userdata(req);
 }
 
-static struct node *
-node_of(struct mount *m, fuse_ino_t ino)
+/* A FUSE inode number is an index record number plus one (the top is 1). */
+static uint32_t
+rec_of(fuse_ino_t ino)
 {
-	return ino == FUSE_ROOT_ID ? &m->nodes.root : (struct node *)ino;
+	return ino - 1 >= INDEX_NONE ? INDEX_NONE : (uint32_t)(ino - 1);
 }
 
 static fuse_ino_t
-ino_of(struct mount *m, struct node *n)
+ino_of(uint32_t rec)
 {
-	return n == &m->nodes.root ? FUSE_ROOT_ID : (fuse_ino_t)n;
+	return (fuse_ino_t)rec + 1;
+}
+
+static void
+ix_read(struct mount *m)
+{
+	pthread_rwlock_rdlock(&m->ixlock);
+}
+
+static void
+ix_write(struct mount *m)
+{
+	pthread_rwlock_wrlock(&m->ixlock);
+}
+
+static void
+ix_done(struct mount *m)
+{
+	pthread_rwlock_unlock(&m->ixlock);
 }
 
 /* The store's metadata directory does not exist through the mount. */
@@ -42,10 +60,29 @@ is_hidden(fuse_ino_t parent, const char *name)
 	return parent == FUSE_ROOT_ID && strcmp(name, PATH_META) == 0;
 }
 
-static void
-proc_path(char *buf, size_t len, int fd)
+/* A record the kernel may name (under ixlock): ESTALE when it is not. */
+static int
+check_rec(struct mount *m, uint32_t rec)
 {
-	snprintf(buf, len, "/proc/self/fd/%d", fd);
+	if (__atomic_load_n(&m->failed, __ATOMIC_SEQ_CST))
+		return EIO;	/* lost our master: nothing here is current */
+	return rec != INDEX_NONE && index_valid(&m->ix, rec) ? 0 : ESTALE;
+}
+
+/* Gives back n of the kernel's references to rec; frees it when it was the last. */
+static void
+unuse(struct mount *m, uint32_t rec, uint64_t n)
+{
+	int collect;
+
+	ix_read(m);
+	collect = index_valid(&m->ix, rec) && index_unuse(&m->ix, rec, n);
+	ix_done(m);
+	if (collect) {
+		ix_write(m);
+		index_collect(&m->ix, rec);
+		ix_done(m);
+	}
 }
 
 static void
@@ -73,18 +110,9 @@ mfs_init(void *userdata, struct fuse_conn_info *conn)
 	 * a directory's first batch only, and for later batches only if an
 	 * entry was stat'ed meanwhile; find and ls read a whole directory
 	 * before they stat its entries, so in a directory larger than one
-	 * reply every later batch went plain and each stat was a LOOKUP again
-	 * (cold find -printf over 20,000 files in 2,000-file directories:
-	 * about 0.8 s adaptive, 0.4 s always, 0.9-1.1 s without; 0.2 s
-	 * natively). Warm listings, with or without stat, come from the
-	 * kernel's caches either way (dentries, cache_readdir). The price is
-	 * a cold names-only listing, which now reads every inode as stat does
-	 * (cold find over the same files: 0.05 s -> 0.35-0.4 s; the adaptive
-	 * mode pays it too, for every directory of at most one reply).
-	 *
-	 * Without file handles every node holds a descriptor: there the
-	 * adaptive mode keeps a names-only listing of a large directory from
-	 * pinning one per file.
+	 * reply every later batch went plain and each stat was a LOOKUP
+	 * again. The attributes come from the index, so a names-only
+	 * listing pays nothing for them but the larger replies.
 	 */
 	if (!m->readdirplus) {	/* -o noreaddirplus */
 		conn->want &= ~(FUSE_CAP_READDIRPLUS |
@@ -93,47 +121,63 @@ mfs_init(void *userdata, struct fuse_conn_info *conn)
 	}
 	if (conn->capable & FUSE_CAP_READDIRPLUS)
 		conn->want |= FUSE_CAP_READDIRPLUS;
-	if (m->nodes.handles || !(conn->capable & FUSE_CAP_READDIRPLUS_AUTO))
-		conn->want &= ~FUSE_CAP_READDIRPLUS_AUTO;
-	else
-		conn->want |= FUSE_CAP_READDIRPLUS_AUTO;
+	conn->want &= ~FUSE_CAP_READDIRPLUS_AUTO;
+}
+
+/* Fills e with rec (under ixlock) and counts the kernel's reference. */
+static void
+fill_entry(struct mount *m, uint32_t rec, struct fuse_entry_param *e)
+{
+	memset(e, 0, sizeof(*e));
+	e->attr_timeout = m->timeout;
+	e->entry_timeout = m->timeout;
+	index_stat(&m->ix, rec, &e->attr);
+	e->ino = ino_of(rec);
+	/* Record numbers are reused; the backing inode tells them apart. */
+	e->generation = e->attr.st_ino;
+	index_use(&m->ix, rec, 1);
 }
 
 /*
- * Looks name up under parent; on success fills e and counts a lookup.
- * Positive errno. The one lookup of LOOKUP, READDIRPLUS (each entry) and
- * the replies of the rw operations that make a name.
+ * Looks name up under parent in the index (under ixlock); on success
+ * fills e and counts a lookup. Positive errno. The one lookup of LOOKUP,
+ * READDIRPLUS (each entry) and the replies of the rw operations.
  */
+static int
+lookup_locked(struct mount *m, fuse_ino_t parent, const char *name,
+    struct fuse_entry_param *e)
+{
+	uint32_t p = rec_of(parent), rec;
+	int err = check_rec(m, p);
+
+	if (err)
+		return err;
+	if (is_hidden(parent, name))
+		return ENOENT;
+	if (!S_ISDIR(index_rec(&m->ix, p)->mode & S_IFMT))
+		return ENOTDIR;
+	if (strcmp(name, ".") == 0)
+		rec = p;	/* asked for by NFS export */
+	else if (strcmp(name, "..") == 0)
+		rec = index_parent(&m->ix, p);
+	else
+		rec = index_lookup(&m->ix, p, name, strlen(name));
+	if (rec == INDEX_NONE)
+		return ENOENT;
+	fill_entry(m, rec, e);
+	return 0;
+}
+
 static int
 do_lookup(struct mount *m, fuse_ino_t parent, const char *name,
     struct fuse_entry_param *e)
 {
-	struct node *p = node_of(m, parent), *n;
-	struct stat st;
-	int fd;
+	int err;
 
-	memset(e, 0, sizeof(*e));
-	e->attr_timeout = m->timeout;
-	e->entry_timeout = m->timeout;
-	if (__atomic_load_n(&m->failed, __ATOMIC_SEQ_CST))
-		return EIO;	/* lost our master: nothing here is current */
-	if (is_hidden(parent, name))
-		return ENOENT;
-	fd = openat(p->fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-	if (fd == -1)
-		return errno;
-	if (fstatat(fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) == -1) {
-		int saved = errno;
-
-		close(fd);
-		return saved;
-	}
-	n = nodes_ref(&m->nodes, fd, &st);
-	if (n == NULL)
-		return ENOMEM;
-	e->ino = ino_of(m, n);
-	e->attr = st;
-	return 0;
+	ix_read(m);
+	err = lookup_locked(m, parent, name, e);
+	ix_done(m);
+	return err;
 }
 
 static void
@@ -146,26 +190,19 @@ mfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	err = do_lookup(m, parent, name, &e);
 	if (err == ENOENT) {
 		/* A negative entry: cached until a commit creates the name. */
-		e.ino = 0;
+		memset(&e, 0, sizeof(e));
+		e.entry_timeout = m->timeout;
 		fuse_reply_entry(req, &e);
 	} else if (err)
 		fuse_reply_err(req, err);
-	else
-		fuse_reply_entry(req, &e);
-}
-
-static void
-mfs_forget_one(struct mount *m, fuse_ino_t ino, uint64_t nlookup)
-{
-	pthread_mutex_lock(&m->nodes.lock);
-	nodes_unref_locked(&m->nodes, node_of(m, ino), nlookup);
-	pthread_mutex_unlock(&m->nodes.lock);
+	else if (fuse_reply_entry(req, &e) != 0)
+		unuse(m, rec_of(e.ino), 1);	/* the kernel did not take it */
 }
 
 static void
 mfs_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
 {
-	mfs_forget_one(mount_of(req), ino, nlookup);
+	unuse(mount_of(req), rec_of(ino), nlookup);
 	fuse_reply_none(req);
 }
 
@@ -173,7 +210,7 @@ static void
 mfs_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *fd)
 {
 	for (size_t i = 0; i < count; i++)
-		mfs_forget_one(mount_of(req), fd[i].ino, fd[i].nlookup);
+		unuse(mount_of(req), rec_of(fd[i].ino), fd[i].nlookup);
 	fuse_reply_none(req);
 }
 
@@ -181,77 +218,79 @@ static void
 mfs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct mount *m = mount_of(req);
-	struct node *n = node_of(m, ino);
 	struct stat st;
-	int fd = node_path_fd(&m->nodes, n), rc;
+	int err;
 
-	rc = fd == -1 ? -1 : fstatat(fd, "", &st, AT_EMPTY_PATH |
-	    AT_SYMLINK_NOFOLLOW);
-	if (rc == -1)
-		fuse_reply_err(req, errno);
+	ix_read(m);
+	err = check_rec(m, rec_of(ino));
+	if (!err)
+		index_stat(&m->ix, rec_of(ino), &st);
+	ix_done(m);
+	if (err)
+		fuse_reply_err(req, err);
 	else
 		fuse_reply_attr(req, &st, m->timeout);
-	node_put_fd(n, fd);
 }
 
 static void
 mfs_readlink(fuse_req_t req, fuse_ino_t ino)
 {
 	struct mount *m = mount_of(req);
-	struct node *nd = node_of(m, ino);
 	char buf[PATH_MAX];
-	int fd = node_path_fd(&m->nodes, nd);
-	ssize_t n;
+	const char *t = NULL;
+	int err;
 
-	n = fd == -1 ? -1 : readlinkat(fd, "", buf, sizeof(buf) - 1);
-	node_put_fd(nd, fd);
-	if (n == -1) {
-		fuse_reply_err(req, errno);
-		return;
-	}
-	buf[n] = '\0';
-	fuse_reply_readlink(req, buf);
+	ix_read(m);
+	err = check_rec(m, rec_of(ino));
+	if (!err && (t = index_target(&m->ix, rec_of(ino))) == NULL)
+		err = EINVAL;
+	if (!err)
+		snprintf(buf, sizeof(buf), "%s", t);
+	ix_done(m);
+	if (err)
+		fuse_reply_err(req, err);
+	else
+		fuse_reply_readlink(req, buf);
 }
 
+/* An open listing: its directory is pinned, and counted as used. */
 struct dirh {
-	DIR *dp;
-	off_t offset;
-	struct dirent *entry;
-	int root;
+	uint32_t rec;
 };
 
 static void
 mfs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct mount *m = mount_of(req);
-	struct dirh *d = calloc(1, sizeof(*d));
-	int fd, err;
+	struct dirh *d = malloc(sizeof(*d));
+	uint32_t rec = rec_of(ino);
+	int err;
 
-	if (d == NULL) {
-		fuse_reply_err(req, ENOMEM);
-		return;
+	ix_read(m);
+	err = d == NULL ? ENOMEM : check_rec(m, rec);
+	if (!err && !S_ISDIR(index_rec(&m->ix, rec)->mode & S_IFMT))
+		err = ENOTDIR;
+	if (!err) {
+		index_use(&m->ix, rec, 1);
+		index_dir_pin(&m->ix, rec, 1);
 	}
-	fd = openat(node_of(m, ino)->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd == -1 || (d->dp = fdopendir(fd)) == NULL) {
-		err = errno;
-		if (fd != -1)
-			close(fd);
+	ix_done(m);
+	if (err) {
 		free(d);
 		fuse_reply_err(req, err);
 		return;
 	}
-	d->root = ino == FUSE_ROOT_ID;
+	d->rec = rec;
 	fi->fh = (uintptr_t)d;
 	fi->cache_readdir = 1;	/* commits invalidate changed directories */
 	fi->keep_cache = 1;
-	fuse_reply_open(req, fi);
-}
-
-static int
-is_dot_or_dotdot(const char *name)
-{
-	return name[0] == '.' && (name[1] == '\0' ||
-	    (name[1] == '.' && name[2] == '\0'));
+	if (fuse_reply_open(req, fi) != 0) {
+		ix_read(m);
+		index_dir_pin(&m->ix, rec, -1);
+		ix_done(m);
+		unuse(m, rec, 1);
+		free(d);
+	}
 }
 
 /* Every READDIRPLUS entry takes at least this many bytes of the reply
@@ -259,41 +298,41 @@ is_dot_or_dotdot(const char *name)
 #define DIRENTPLUS_MIN 128
 
 /*
- * Says (once per reply) that an entry of directory ino goes to the kernel
- * without its attributes because looking it up failed (err); the kernel
- * looks it up itself when asked for it, and gets the error then.
+ * Adds one entry to the reply at p (rem bytes left); returns its length
+ * (more than rem: it did not fit). For READDIRPLUS the entry's lookup is
+ * counted, and given back when it does not fit.
  */
-static void
-warn_unlooked(struct mount *m, fuse_ino_t ino, const char *name, int err)
+static size_t
+add_entry(fuse_req_t req, struct mount *m, char *p, size_t rem,
+    const char *name, uint32_t rec, off_t next, int plus, int dots)
 {
-	char proc[64], path[PATH_MAX];
-	ssize_t n;
+	struct fuse_entry_param e;
+	size_t len;
 
-	proc_path(proc, sizeof(proc), node_of(m, ino)->fd);
-	n = readlink(proc, path, sizeof(path) - 1);
-	if (n == -1)
-		snprintf(path, sizeof(path), "%s/(directory inode %ju)",
-		    m->store_path, (uintmax_t)node_of(m, ino)->key.ino);
-	else
-		path[n] = '\0';
-	errno = err;
-	log_warn("%s/%s: listed without attributes", path, name);
+	if (!plus || dots) {
+		memset(&e, 0, sizeof(e));
+		e.attr.st_ino = index_rec(&m->ix, rec)->ino;
+		e.attr.st_mode = index_rec(&m->ix, rec)->mode & S_IFMT;
+		if (!plus)
+			return fuse_add_direntry(req, p, rem, name, &e.attr, next);
+		/* "." and "..": node id 0, the kernel takes no reference. */
+		return fuse_add_direntry_plus(req, p, rem, name, &e, next);
+	}
+	fill_entry(m, rec, &e);
+	len = fuse_add_direntry_plus(req, p, rem, name, &e, next);
+	if (len > rem)
+		index_unuse(&m->ix, rec, 1);	/* not sent; rec is attached */
+	return len;
 }
 
 /*
- * READDIR, and READDIRPLUS (plus set), which looks every entry up with
- * do_lookup, the code of LOOKUP: the same nodes, attributes and timeouts,
- * and, as for LOOKUP, no lock of ours but the node table's, so a commit
- * may invalidate names while listings are in flight (the kernel holds the
+ * READDIR, and READDIRPLUS (plus set), both from the index: offset 0 is
+ * ".", 1 "..", and 2 + k the k-th place of the directory's listing,
+ * which stays put while a listing is open. Each entry READDIRPLUS sends,
+ * but "." and "..", counts one lookup the kernel will FORGET; a reply the
+ * kernel did not take gives them all back. No lock of ours is held while
+ * replying, so a commit may invalidate meanwhile (the kernel holds the
  * directory's lock across READDIRPLUS, so it drops what one returned).
- *
- * Each entry the kernel receives, but "." and "..", counts one lookup it
- * will FORGET. So the lookup of an entry that does not fit the reply is
- * given back at once (the next call starts at that entry and looks it up
- * again), and a reply the kernel did not take gives back the lookups of
- * all its entries. A name whose lookup fails (removed by a commit since
- * readdir saw it) is listed as READDIR lists it, with node id 0: the kernel
- * counts no lookup for it and looks it up itself when asked.
  */
 static void
 do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset,
@@ -301,13 +340,12 @@ do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset,
 {
 	struct mount *m = mount_of(req);
 	struct dirh *d = (struct dirh *)fi->fh;
-	struct fuse_entry_param e;
-	fuse_ino_t *taken = NULL;	/* the lookups counted by this reply */
-	size_t ntaken = 0, cap = 0, rem = size, len;
+	uint32_t *taken = NULL, rec;	/* the lookups counted by this reply */
+	size_t ntaken = 0, cap = 0, rem = size, len, nlen;
+	uint64_t pos;
 	const char *name;
-	char *buf, *p;
-	struct stat st;
-	int err, looked, warned = 0, rc;
+	char *buf, *p, one[NAME_MAX + 1];
+	int rc;
 
 	buf = malloc(size);
 	if (plus) {
@@ -321,71 +359,43 @@ do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset,
 		return;
 	}
 	p = buf;
-	if (offset != d->offset) {
-		seekdir(d->dp, offset);
-		d->entry = NULL;
-		d->offset = offset;
-	}
-	for (;;) {
-		if (d->entry == NULL) {
-			errno = 0;
-			d->entry = readdir(d->dp);
-			if (d->entry == NULL)
-				break;	/* end, or an error we report as end */
-		}
-		name = d->entry->d_name;
-		if (d->root && strcmp(name, PATH_META) == 0) {
-			d->offset = d->entry->d_off;
-			d->entry = NULL;
-			continue;
-		}
-		if (!plus) {
-			memset(&st, 0, sizeof(st));
-			st.st_ino = d->entry->d_ino;
-			st.st_mode = (mode_t)d->entry->d_type << 12;
-			len = fuse_add_direntry(req, p, rem, name, &st,
-			    d->entry->d_off);
-		} else {
-			if (ntaken == cap)
-				break;	/* cannot happen: cap bounds what fits */
-			looked = !is_dot_or_dotdot(name);
-			err = looked ? do_lookup(m, ino, name, &e) : 0;
-			if (err) {
-				if (err != ENOENT && !warned &&
-				    !__atomic_load_n(&m->failed,
-				    __ATOMIC_SEQ_CST)) {
-					warn_unlooked(m, ino, name, err);
-					warned = 1;
-				}
-				looked = 0;
-			}
-			if (!looked) {
-				/* Node id 0: the kernel takes no reference. */
-				memset(&e, 0, sizeof(e));
-				e.attr.st_ino = d->entry->d_ino;
-				e.attr.st_mode = (mode_t)d->entry->d_type << 12;
-			}
-			len = fuse_add_direntry_plus(req, p, rem, name, &e,
-			    d->entry->d_off);
-			if (looked && len > rem)
-				mfs_forget_one(m, e.ino, 1);	/* not sent */
-			else if (looked)
-				taken[ntaken++] = e.ino;
-		}
+	ix_read(m);
+	for (; offset < 2; offset++) {
+		rec = offset == 0 ? d->rec : index_parent(&m->ix, d->rec);
+		len = add_entry(req, m, p, rem, offset == 0 ? "." : "..", rec,
+		    offset + 1, plus, 1);
 		if (len > rem)
-			break;	/* the next call resumes at this entry */
+			goto full;
 		p += len;
 		rem -= len;
-		d->offset = d->entry->d_off;
-		d->entry = NULL;
 	}
+	pos = (uint64_t)offset - 2;
+	while (ntaken < cap || !plus) {
+		uint64_t at = pos;
+
+		if (!index_dir_next(&m->ix, d->rec, &pos, &name, &nlen, &rec))
+			break;
+		memcpy(one, name, nlen);
+		one[nlen] = '\0';
+		len = add_entry(req, m, p, rem, one, rec, (off_t)pos + 2, plus, 0);
+		if (len > rem) {
+			pos = at;	/* the next call resumes at this entry */
+			break;
+		}
+		if (plus)
+			taken[ntaken++] = rec;
+		p += len;
+		rem -= len;
+	}
+full:
+	ix_done(m);
 	rc = fuse_reply_buf(req, buf, size - rem);
 	if (rc != 0 && ntaken > 0) {
 		/* The kernel saw none of these entries: it will forget none. */
 		log_debug("readdirplus reply not delivered (%s): %zu lookups "
 		    "given back", strerror(-rc), ntaken);
 		for (size_t i = 0; i < ntaken; i++)
-			mfs_forget_one(m, taken[i], 1);
+			unuse(m, taken[i], 1);
 	}
 	free(taken);
 	free(buf);
@@ -408,9 +418,13 @@ mfs_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset,
 static void
 mfs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	struct mount *m = mount_of(req);
 	struct dirh *d = (struct dirh *)fi->fh;
 
-	closedir(d->dp);
+	ix_read(m);
+	index_dir_pin(&m->ix, d->rec, -1);
+	ix_done(m);
+	unuse(m, d->rec, 1);
 	free(d);
 	fuse_reply_err(req, 0);
 }
@@ -421,54 +435,142 @@ is_write(int flags)
 	return (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC);
 }
 
+/* What an open needs of a record, read under ixlock. */
+struct target {
+	uint32_t rec;
+	struct node_key key;
+	int detached;
+	char path[PATH_MAX];
+};
+
+/* Reads what opening rec needs, and counts the handle's use of rec. Positive errno. */
+static int
+get_target(struct mount *m, uint32_t rec, struct target *t)
+{
+	const struct index_rec *r;
+	int err;
+
+	ix_read(m);
+	err = check_rec(m, rec);
+	if (!err) {
+		r = index_rec(&m->ix, rec);
+		t->rec = rec;
+		t->key.dev = m->ix.dev;
+		t->key.ino = r->ino;
+		t->detached = index_detached(&m->ix, rec);
+		if (!S_ISREG(r->mode & S_IFMT))
+			err = S_ISDIR(r->mode & S_IFMT) ? EISDIR : EINVAL;
+		else if (!t->detached &&
+		    index_path(&m->ix, rec, t->path, sizeof(t->path)) == -1)
+			err = errno;
+	}
+	if (!err)
+		index_use(&m->ix, rec, 1);
+	ix_done(m);
+	return err;
+}
+
 /*
- * Counts an open handle of n. An open that arrived while generation
- * seen was current, of a node a later commit superseded, found n by a
- * name that commit changed: ESTALE makes the kernel look the name up
- * again and open the new version. Later opens of a superseded node (a
- * program reading /proc/self/exe, or reopening /proc/self/fd/N) mean that
- * very file and succeed.
+ * Counts an open handle of t's file and says where to open it: kept
+ * (the name of its kept old version) for a superseded file. An open
+ * that arrived while generation seen was current, of a file a later
+ * commit superseded, found it by a name that commit changed: ESTALE
+ * makes the kernel look the name up again and open the new version.
+ * Later opens of a superseded file that is kept (a program reading
+ * /proc/self/exe, or reopening /proc/self/fd/N) mean that very file and
+ * succeed; one that is not kept is gone. Positive errno.
  */
 static int
-node_opened(struct mount *m, struct node *n, int flags, uint64_t seen)
+node_opened(struct mount *m, const struct target *t, int flags,
+    uint64_t seen, char *kept, struct node **np)
 {
+	struct node *n;
 	int err = 0;
 
+	kept[0] = '\0';
 	pthread_mutex_lock(&m->nodes.lock);
+	n = nodes_find(&m->nodes, t->key.dev, t->key.ino);
 	if (__atomic_load_n(&m->failed, __ATOMIC_SEQ_CST))
 		err = EIO;
-	else if (n->superseded > seen)
+	else if (n != NULL && n->superseded > seen)
 		err = ESTALE;
+	else if (t->detached && (n == NULL || n->renamed[0] == '\0'))
+		err = ESTALE;
+	else if (n == NULL && (n = nodes_get(&m->nodes, t->key.dev,
+	    t->key.ino)) == NULL)
+		err = ENOMEM;
 	else {
 		n->nopen++;
 		if (is_write(flags))
 			n->nwrite++;
+		if (t->detached)
+			snprintf(kept, sizeof(n->renamed), "%s", n->renamed);
+		*np = n;
 	}
 	pthread_mutex_unlock(&m->nodes.lock);
 	return err;
+}
+
+/* Opens t's file (or its kept old version) and checks it is that inode. -1 with errno. */
+static int
+open_target(struct mount *m, const struct target *t, const char *kept,
+    int flags)
+{
+	struct stat st;
+	int fd;
+
+	/* openat2 refuses flags it does not know (the kernel's exec flag). */
+	flags &= O_ACCMODE | O_APPEND | O_TRUNC | O_DIRECT | O_DSYNC | O_SYNC |
+	    O_LARGEFILE | O_NOATIME | O_NONBLOCK;
+	flags |= O_CLOEXEC;
+	if (kept[0] != '\0')
+		fd = openat(m->renamedfd, kept, flags | O_NOFOLLOW);
+	else
+		fd = open_beneath(m->st.rootfd, t->path, flags);
+	if (fd == -1)
+		return -1;
+	if (fstat(fd, &st) == -1 || st.st_ino != t->key.ino ||
+	    st.st_dev != t->key.dev) {
+		/* An rw rename moved another file there meanwhile. */
+		close(fd);
+		errno = ESTALE;
+		return -1;
+	}
+	return fd;
 }
 
 /* What an open file handle (fi->fh) points to. */
 struct fileh {
 	int fd;
 	int write;
+	uint32_t rec;		/* counted as a use while the handle lives */
 	struct node *n;
 };
 
 static void
-reply_opened(fuse_req_t req, struct mount *m, struct node *n, int fd,
-    struct fuse_file_info *fi, const struct fuse_entry_param *e)
+handle_closed(struct mount *m, struct node *n, uint32_t rec, int write)
+{
+	mount_node_closed(m, n, write);
+	unuse(m, rec, 1);
+}
+
+static void
+reply_opened(fuse_req_t req, struct mount *m, struct node *n, uint32_t rec,
+    int fd, struct fuse_file_info *fi, const struct fuse_entry_param *e)
 {
 	struct fileh *h = malloc(sizeof(*h));
 
 	if (h == NULL) {
 		close(fd);
-		mount_node_closed(m, n, is_write(fi->flags));
+		handle_closed(m, n, rec, is_write(fi->flags));
+		if (e != NULL)
+			unuse(m, rec_of(e->ino), 1);
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
 	h->fd = fd;
 	h->write = is_write(fi->flags);
+	h->rec = rec;
 	h->n = n;
 	fi->fh = (uintptr_t)h;
 	/* A node's file only changes through this mount: keep its pages. */
@@ -479,7 +581,7 @@ reply_opened(fuse_req_t req, struct mount *m, struct node *n, int fd,
 	} else if (fuse_reply_open(req, fi) == -ENOENT) {
 		/* The opener was interrupted: nobody holds this handle. */
 		close(fd);
-		mount_node_closed(m, n, h->write);
+		handle_closed(m, n, rec, h->write);
 		free(h);
 	}
 }
@@ -488,10 +590,11 @@ static void
 mfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct mount *m = mount_of(req);
-	struct node *n = node_of(m, ino);
+	char kept[sizeof(((struct node *)0)->renamed)];
+	struct node *n = NULL;
+	struct target t;
 	uint64_t seen;
-	int fd, err;
-
+	int fd = -1, err;
 
 	if (is_write(fi->flags) && !m->rw) {
 		fuse_reply_err(req, EROFS);
@@ -499,20 +602,19 @@ mfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	seen = __atomic_load_n(&m->generation, __ATOMIC_SEQ_CST);
 	pthread_rwlock_rdlock(&m->view);
-	err = node_opened(m, n, fi->flags, seen);
-	pthread_rwlock_unlock(&m->view);
-	if (err) {
-		fuse_reply_err(req, err);
-		return;
-	}
-	fd = node_open(&m->nodes, n, fi->flags);
-	if (fd == -1) {
+	err = get_target(m, rec_of(ino), &t);
+	if (!err && (err = node_opened(m, &t, fi->flags, seen, kept, &n)))
+		unuse(m, t.rec, 1);
+	/* Opened under view: a commit cannot change the name meanwhile. */
+	if (!err && (fd = open_target(m, &t, kept, fi->flags)) == -1) {
 		err = errno;
-		mount_node_closed(m, n, is_write(fi->flags));
-		fuse_reply_err(req, err);
-		return;
+		handle_closed(m, n, t.rec, is_write(fi->flags));
 	}
-	reply_opened(req, m, n, fd, fi, NULL);
+	pthread_rwlock_unlock(&m->view);
+	if (err)
+		fuse_reply_err(req, err);
+	else
+		reply_opened(req, m, n, t.rec, fd, fi, NULL);
 }
 
 static void
@@ -521,7 +623,7 @@ mfs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct fileh *h = (struct fileh *)fi->fh;
 
 	close(h->fd);
-	mount_node_closed(mount_of(req), h->n, h->write);
+	handle_closed(mount_of(req), h->n, h->rec, h->write);
 	free(h);
 	fuse_reply_err(req, 0);
 }
@@ -539,6 +641,23 @@ mfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);
 }
 
+/* The index takes what a write through an rw mount did to h's file. */
+static void
+written(struct mount *m, struct fileh *h)
+{
+	struct stat st;
+
+	if (fstat(h->fd, &st) == -1) {
+		log_warn("%s: a file written through the mount", m->store_path);
+		return;
+	}
+	ix_write(m);
+	if (index_valid(&m->ix, h->rec) &&
+	    index_set_stat(&m->ix, h->rec, &st) == -1)
+		log_warn("%s: indexing a written file", m->store_path);
+	ix_done(m);
+}
+
 static void
 mfs_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
     off_t off, struct fuse_file_info *fi)
@@ -551,6 +670,8 @@ mfs_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
 	out.buf[0].fd = h->fd;
 	out.buf[0].pos = off;
 	n = fuse_buf_copy(&out, in, 0);
+	if (n > 0)
+		written(mount_of(req), h);
 	if (n < 0)
 		fuse_reply_err(req, (int)-n);
 	else
@@ -578,10 +699,67 @@ mfs_statfs(fuse_req_t req, fuse_ino_t ino)
 {
 	struct statvfs sv;
 
-	if (fstatvfs(mount_of(req)->nodes.root.fd, &sv) == -1)
+	if (fstatvfs(mount_of(req)->st.rootfd, &sv) == -1)
 		fuse_reply_err(req, errno);
 	else
 		fuse_reply_statfs(req, &sv);
+}
+
+/* --- the rw operations: the store first, then the index ------------------------ */
+
+/* A name's place in the store: its directory open, its path. */
+struct place {
+	int dirfd;		/* O_PATH; owned unless the top's */
+	char path[PATH_MAX];	/* the name's path below the top */
+	const char *name;	/* its last component, in path */
+};
+
+static void
+place_release(struct mount *m, struct place *pl)
+{
+	if (pl->dirfd >= 0 && pl->dirfd != m->st.rootfd)
+		close(pl->dirfd);
+	pl->dirfd = -1;
+}
+
+/* Where name of directory parent is. Positive errno. */
+static int
+place_of(struct mount *m, fuse_ino_t parent, const char *name,
+    struct place *pl)
+{
+	char dir[PATH_MAX];
+	int err, n;
+
+	pl->dirfd = -1;
+	ix_read(m);
+	err = check_rec(m, rec_of(parent));
+	if (!err && index_path(&m->ix, rec_of(parent), dir, sizeof(dir)) == -1)
+		err = errno;
+	ix_done(m);
+	if (err)
+		return err;
+	if (strcmp(dir, ".") == 0) {
+		n = snprintf(pl->path, sizeof(pl->path), "%s", name);
+		pl->dirfd = m->st.rootfd;
+	} else {
+		n = snprintf(pl->path, sizeof(pl->path), "%s/%s", dir, name);
+		pl->dirfd = open_beneath(m->st.rootfd, dir, O_PATH | O_DIRECTORY);
+		if (pl->dirfd == -1)
+			return errno;
+	}
+	if (n < 0 || (size_t)n >= sizeof(pl->path)) {
+		place_release(m, pl);
+		return ENAMETOOLONG;
+	}
+	pl->name = pl->path + (size_t)n - strlen(name);
+	return 0;
+}
+
+/* The index takes a change at pl (and at its directory). Logged. */
+static void
+changed_at(struct mount *m, const struct place *pl)
+{
+	mount_index_refresh(m, pl->path);
 }
 
 /* Gives a new entry the caller's ownership (we create as root). */
@@ -606,8 +784,8 @@ reply_made(fuse_req_t req, struct mount *m, fuse_ino_t parent,
 		err = do_lookup(m, parent, name, &e);
 	if (err)
 		fuse_reply_err(req, err);
-	else
-		fuse_reply_entry(req, &e);
+	else if (fuse_reply_entry(req, &e) != 0)
+		unuse(m, rec_of(e.ino), 1);
 }
 
 /* Common checks of a namespace change through the mount. Positive errno. */
@@ -621,53 +799,84 @@ may_change(struct mount *m, fuse_ino_t parent, const char *name)
 	return 0;
 }
 
+/* The steps every name-making operation shares: checks, place, the op, the index. */
+enum make_op { MAKE_DIR, MAKE_SYMLINK };
+
 static void
-mfs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
+make_name(fuse_req_t req, fuse_ino_t parent, const char *name, int op,
+    mode_t mode, const char *link)
 {
 	struct mount *m = mount_of(req);
-	int dirfd = node_of(m, parent)->fd, err;
+	struct place pl;
+	int err, rc;
 
 	pthread_rwlock_rdlock(&m->ns);
 	err = may_change(m, parent, name);
-	if (!err && (mkdirat(dirfd, name, mode) == -1 ||
-	    own_as_caller(req, dirfd, name) == -1))
-		err = errno;
+	if (!err)
+		err = place_of(m, parent, name, &pl);
+	if (!err) {
+		rc = op == MAKE_DIR ? mkdirat(pl.dirfd, pl.name, mode) :
+		    symlinkat(link, pl.dirfd, pl.name);
+		if (rc == -1 || own_as_caller(req, pl.dirfd, pl.name) == -1)
+			err = errno;
+		if (rc == 0)
+			changed_at(m, &pl);
+		place_release(m, &pl);
+	}
 	pthread_rwlock_unlock(&m->ns);
 	reply_made(req, m, parent, name, err);
+}
+
+static void
+mfs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
+{
+	make_name(req, parent, name, MAKE_DIR, mode, NULL);
 }
 
 static void
 mfs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
     const char *name)
 {
-	struct mount *m = mount_of(req);
-	int dirfd = node_of(m, parent)->fd, err;
+	make_name(req, parent, name, MAKE_SYMLINK, 0, link);
+}
 
-	pthread_rwlock_rdlock(&m->ns);
-	err = may_change(m, parent, name);
-	if (!err && (symlinkat(link, dirfd, name) == -1 ||
-	    own_as_caller(req, dirfd, name) == -1))
+/* The path of rec below the top (under no lock). Positive errno. */
+static int
+path_of_rec(struct mount *m, uint32_t rec, char *buf, size_t len)
+{
+	int err;
+
+	ix_read(m);
+	err = check_rec(m, rec);
+	if (!err && index_path(&m->ix, rec, buf, len) == -1)
 		err = errno;
-	pthread_rwlock_unlock(&m->ns);
-	reply_made(req, m, parent, name, err);
+	ix_done(m);
+	return err;
 }
 
 static void
 mfs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t parent, const char *name)
 {
 	struct mount *m = mount_of(req);
-	struct node *n = node_of(m, ino);
-	char proc[64];
-	int err, fd = node_path_fd(&m->nodes, n);
+	char from[PATH_MAX];
+	struct place pl;
+	int err;
 
-	proc_path(proc, sizeof(proc), fd);
 	pthread_rwlock_rdlock(&m->ns);
-	err = fd == -1 ? errno : may_change(m, parent, name);
-	if (!err && linkat(AT_FDCWD, proc, node_of(m, parent)->fd, name,
-	    AT_SYMLINK_FOLLOW) == -1)
-		err = errno;
+	err = may_change(m, parent, name);
+	if (!err)
+		err = path_of_rec(m, rec_of(ino), from, sizeof(from));
+	if (!err && !(err = place_of(m, parent, name, &pl))) {
+		if (linkat(m->st.rootfd, from, pl.dirfd, pl.name, 0) == -1)
+			err = errno;
+		else {
+			/* The file first: it now has two links. */
+			mount_index_refresh(m, from);
+			changed_at(m, &pl);
+		}
+		place_release(m, &pl);
+	}
 	pthread_rwlock_unlock(&m->ns);
-	node_put_fd(n, fd);
 	reply_made(req, m, parent, name, err);
 }
 
@@ -676,24 +885,32 @@ mfs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
     struct fuse_file_info *fi)
 {
 	struct mount *m = mount_of(req);
+	char kept[sizeof(((struct node *)0)->renamed)];
 	struct fuse_entry_param e;
-	int dirfd = node_of(m, parent)->fd, fd, err;
 	struct node *n = NULL;
+	struct target t;
+	struct place pl;
+	int fd = -1, err;
 
 	pthread_rwlock_rdlock(&m->ns);
 	err = may_change(m, parent, name);
-	fd = -1;
-	if (!err) {
-		fd = openat(dirfd, name, (fi->flags | O_CREAT | O_NOFOLLOW |
+	if (!err && !(err = place_of(m, parent, name, &pl))) {
+		fd = openat(pl.dirfd, pl.name, (fi->flags | O_CREAT | O_NOFOLLOW |
 		    O_CLOEXEC) & ~O_PATH, mode);
-		if (fd == -1 || own_as_caller(req, dirfd, name) == -1)
+		if (fd == -1 || own_as_caller(req, pl.dirfd, pl.name) == -1)
 			err = errno;
+		if (fd != -1)
+			changed_at(m, &pl);
+		place_release(m, &pl);
 	}
 	if (!err)
 		err = do_lookup(m, parent, name, &e);
-	if (!err) {
-		n = node_of(m, e.ino);
-		err = node_opened(m, n, fi->flags, UINT64_MAX);
+	if (!err && (err = get_target(m, rec_of(e.ino), &t)) != 0)
+		unuse(m, rec_of(e.ino), 1);
+	if (!err && (err = node_opened(m, &t, fi->flags, UINT64_MAX, kept,
+	    &n)) != 0) {
+		unuse(m, t.rec, 1);
+		unuse(m, rec_of(e.ino), 1);
 	}
 	pthread_rwlock_unlock(&m->ns);
 	if (err) {
@@ -702,7 +919,7 @@ mfs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 		fuse_reply_err(req, err);
 		return;
 	}
-	reply_opened(req, m, n, fd, fi, &e);
+	reply_opened(req, m, n, t.rec, fd, fi, &e);
 }
 
 static void
@@ -710,12 +927,18 @@ mfs_unlink_common(fuse_req_t req, fuse_ino_t parent, const char *name,
     int flags)
 {
 	struct mount *m = mount_of(req);
+	struct place pl;
 	int err;
 
 	pthread_rwlock_rdlock(&m->ns);
 	err = may_change(m, parent, name);
-	if (!err && unlinkat(node_of(m, parent)->fd, name, flags) == -1)
-		err = errno;
+	if (!err && !(err = place_of(m, parent, name, &pl))) {
+		if (unlinkat(pl.dirfd, pl.name, flags) == -1)
+			err = errno;
+		else
+			changed_at(m, &pl);
+		place_release(m, &pl);
+	}
 	pthread_rwlock_unlock(&m->ns);
 	fuse_reply_err(req, err);
 }
@@ -732,54 +955,86 @@ mfs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	mfs_unlink_common(req, parent, name, AT_REMOVEDIR);
 }
 
+/* The index follows a rename the store made: same records, moved names. */
+static void
+renamed_in_index(struct mount *m, fuse_ino_t parent, const char *name,
+    fuse_ino_t newparent, const char *newname, unsigned int flags,
+    const struct place *from, const struct place *to)
+{
+	char dir[PATH_MAX];
+	int rc;
+
+	ix_write(m);
+	rc = index_rename(&m->ix, rec_of(parent), name, rec_of(newparent),
+	    newname, (flags & RENAME_EXCHANGE) != 0, NULL);
+	ix_done(m);
+	if (rc == -1)
+		changed_at(m, from);	/* not indexed as it was: read both */
+	changed_at(m, to);
+	if (flags & RENAME_EXCHANGE)
+		changed_at(m, from);
+	/* The directories' times changed. */
+	memcpy(dir, from->path, path_dirlen(from->path));
+	dir[path_dirlen(from->path)] = '\0';
+	mount_index_refresh(m, dir);
+	memcpy(dir, to->path, path_dirlen(to->path));
+	dir[path_dirlen(to->path)] = '\0';
+	mount_index_refresh(m, dir);
+}
+
 static void
 mfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
     fuse_ino_t newparent, const char *newname, unsigned int flags)
 {
 	struct mount *m = mount_of(req);
+	struct place from, to;
 	int err;
 
 	pthread_rwlock_rdlock(&m->ns);
 	err = may_change(m, parent, name);
 	if (!err)
 		err = may_change(m, newparent, newname);
-	if (!err && renameat2(node_of(m, parent)->fd, name,
-	    node_of(m, newparent)->fd, newname, flags) == -1)
-		err = errno;
+	if (!err && !(err = place_of(m, parent, name, &from))) {
+		if (!(err = place_of(m, newparent, newname, &to))) {
+			if (renameat2(from.dirfd, from.name, to.dirfd, to.name,
+			    flags) == -1)
+				err = errno;
+			else
+				renamed_in_index(m, parent, name, newparent,
+				    newname, flags, &from, &to);
+			place_release(m, &to);
+		}
+		place_release(m, &from);
+	}
 	pthread_rwlock_unlock(&m->ns);
 	fuse_reply_err(req, err);
 }
 
-static void
-mfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int valid,
-    struct fuse_file_info *fi)
+/* Sets what valid asks on fd (an open handle) or on name in dirfd. -1 with errno. */
+static int
+set_attrs(int fd, int dirfd, const char *name, const struct stat *attr,
+    int valid)
 {
-	struct mount *m = mount_of(req);
-	struct node *n = node_of(m, ino);
 	struct timespec ts[2];
-	char proc[64];
-	int rc = 0, fd;
+	int rc = 0, wfd;
 
-	if (!m->rw) {
-		fuse_reply_err(req, EROFS);
-		return;
-	}
-	fd = node_path_fd(&m->nodes, n);
-	if (fd == -1) {
-		fuse_reply_err(req, errno);
-		return;
-	}
-	proc_path(proc, sizeof(proc), fd);
 	if (valid & FUSE_SET_ATTR_MODE)
-		rc = fchmodat(AT_FDCWD, proc, attr->st_mode, 0);
-	if (rc == 0 && (valid & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)))
-		rc = fchownat(fd, "",
-		    (valid & FUSE_SET_ATTR_UID) ? attr->st_uid : (uid_t)-1,
-		    (valid & FUSE_SET_ATTR_GID) ? attr->st_gid : (gid_t)-1,
-		    AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
-	if (rc == 0 && (valid & FUSE_SET_ATTR_SIZE))
-		rc = fi ? ftruncate(((struct fileh *)fi->fh)->fd, attr->st_size) :
-		    truncate(proc, attr->st_size);
+		rc = fd >= 0 ? fchmod(fd, attr->st_mode) :
+		    fchmodat(dirfd, name, attr->st_mode, 0);
+	if (rc == 0 && (valid & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID))) {
+		uid_t u = (valid & FUSE_SET_ATTR_UID) ? attr->st_uid : (uid_t)-1;
+		gid_t g = (valid & FUSE_SET_ATTR_GID) ? attr->st_gid : (gid_t)-1;
+
+		rc = fd >= 0 ? fchown(fd, u, g) :
+		    fchownat(dirfd, name, u, g, AT_SYMLINK_NOFOLLOW);
+	}
+	if (rc == 0 && (valid & FUSE_SET_ATTR_SIZE)) {
+		wfd = fd >= 0 ? fd : openat(dirfd, name, O_WRONLY | O_NOFOLLOW |
+		    O_CLOEXEC);
+		rc = wfd == -1 ? -1 : ftruncate(wfd, attr->st_size);
+		if (wfd >= 0 && wfd != fd)
+			close(wfd);
+	}
 	if (rc == 0 && (valid & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME))) {
 		ts[0].tv_nsec = UTIME_OMIT;
 		ts[1].tv_nsec = UTIME_OMIT;
@@ -791,109 +1046,107 @@ mfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int valid,
 			ts[1].tv_nsec = UTIME_NOW;
 		else if (valid & FUSE_SET_ATTR_MTIME)
 			ts[1] = attr->st_mtim;
-		rc = utimensat(AT_FDCWD, proc, ts, 0);
+		rc = fd >= 0 ? futimens(fd, ts) :
+		    utimensat(dirfd, name, ts, AT_SYMLINK_NOFOLLOW);
 	}
-	node_put_fd(n, fd);
-	if (rc == -1) {
-		fuse_reply_err(req, errno);
-		return;
-	}
-	mfs_getattr(req, ino, fi);
+	return rc;
 }
 
-/*
- * Extended attributes, ACLs and file capabilities are the store's own,
- * read through the node's descriptor (an O_PATH one reaches a symlink's
- * own attributes through /proc/self/fd).
- */
 static void
-reply_xattr(fuse_req_t req, size_t size, const char *buf, ssize_t n)
-{
-	if (n == -1)
-		fuse_reply_err(req, errno == ENOTSUP ? EOPNOTSUPP : errno);
-	else if (size == 0)
-		fuse_reply_xattr(req, (size_t)n);
-	else
-		fuse_reply_buf(req, buf, (size_t)n);
-}
-
-/* getxattr of name, or listxattr when name is NULL. */
-static void
-read_xattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
+mfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int valid,
+    struct fuse_file_info *fi)
 {
 	struct mount *m = mount_of(req);
-	struct node *n = node_of(m, ino);
-	char proc[64], *buf = NULL;
-	int fd = node_path_fd(&m->nodes, n), err = 0;
-	ssize_t got = -1;
-
-	if (fd == -1)
-		err = errno;
-	else if (size > 0 && (buf = malloc(size)) == NULL)
-		err = ENOMEM;
-	if (err == 0) {
-		proc_path(proc, sizeof(proc), fd);
-		got = name ? getxattr(proc, name, buf, size) :
-		    listxattr(proc, buf, size);
-	}
-	node_put_fd(n, fd);
-	if (err != 0)
-		fuse_reply_err(req, err);
-	else
-		reply_xattr(req, size, buf, got);
-	free(buf);
-}
-
-static void
-mfs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
-{
-	read_xattr(req, ino, name, size);
-}
-
-static void
-mfs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
-{
-	read_xattr(req, ino, NULL, size);
-}
-
-/* setxattr (value not NULL) or removexattr through an rw mount. */
-static void
-change_xattr(fuse_req_t req, fuse_ino_t ino, const char *name,
-    const char *value, size_t size, int flags)
-{
-	struct mount *m = mount_of(req);
-	struct node *n = node_of(m, ino);
-	char proc[64];
-	int fd, err = 0;
+	struct fileh *h = fi ? (struct fileh *)fi->fh : NULL;
+	char path[PATH_MAX];
+	struct place pl = { .dirfd = -1 };
+	const char *name;
+	int err;
 
 	if (!m->rw) {
 		fuse_reply_err(req, EROFS);
 		return;
 	}
-	fd = node_path_fd(&m->nodes, n);
-	if (fd == -1)
-		err = errno;
-	else {
-		proc_path(proc, sizeof(proc), fd);
-		if ((value ? setxattr(proc, name, value, size, flags) :
-		    removexattr(proc, name)) == -1)
-			err = errno == ENOTSUP ? EOPNOTSUPP : errno;
+	if (h != NULL) {
+		err = set_attrs(h->fd, -1, NULL, attr, valid) == -1 ? errno : 0;
+		if (!err)
+			written(m, h);
+	} else if (!(err = path_of_rec(m, rec_of(ino), path, sizeof(path)))) {
+		if (strcmp(path, ".") == 0) {
+			pl.dirfd = m->st.rootfd;
+			name = ".";
+		} else {
+			snprintf(pl.path, sizeof(pl.path), "%.*s",
+			    (int)path_dirlen(path), path);
+			pl.dirfd = path_dirlen(path) == 0 ? m->st.rootfd :
+			    open_beneath(m->st.rootfd, pl.path, O_PATH |
+			    O_DIRECTORY);
+			name = path + path_dirlen(path) + (path_dirlen(path) > 0);
+		}
+		if (pl.dirfd == -1 || set_attrs(-1, pl.dirfd, name, attr,
+		    valid) == -1)
+			err = errno;
+		else
+			mount_index_refresh(m, path);
+		place_release(m, &pl);
 	}
-	node_put_fd(n, fd);
-	fuse_reply_err(req, err);
+	if (err)
+		fuse_reply_err(req, err);
+	else
+		mfs_getattr(req, ino, fi);
+}
+
+/* --- extended attributes, from the index --------------------------------------- */
+
+/*
+ * The index holds every file's extended attributes as the store has
+ * them (read when the index was built, and after each change), so these
+ * answer without a system call into the store, whatever wrote them.
+ */
+static void
+mfs_getxattr_index(fuse_req_t req, fuse_ino_t ino, const char *name,
+    size_t size)
+{
+	struct mount *m = mount_of(req);
+	char *buf = size ? malloc(size) : NULL;
+	ssize_t n = -1;
+	int err;
+
+	ix_read(m);
+	err = size && buf == NULL ? ENOMEM : check_rec(m, rec_of(ino));
+	if (!err && (n = index_getxattr(&m->ix, rec_of(ino), name, buf,
+	    size)) == -1)
+		err = errno;
+	ix_done(m);
+	if (err)
+		fuse_reply_err(req, err);
+	else if (size == 0)
+		fuse_reply_xattr(req, (size_t)n);
+	else
+		fuse_reply_buf(req, buf, (size_t)n);
+	free(buf);
 }
 
 static void
-mfs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
-    const char *value, size_t size, int flags)
+mfs_listxattr_index(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
-	change_xattr(req, ino, name, value ? value : "", size, flags);
-}
+	struct mount *m = mount_of(req);
+	char *buf = size ? malloc(size) : NULL;
+	ssize_t n = -1;
+	int err;
 
-static void
-mfs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
-{
-	change_xattr(req, ino, name, NULL, 0, 0);
+	ix_read(m);
+	err = size && buf == NULL ? ENOMEM : check_rec(m, rec_of(ino));
+	if (!err && (n = index_listxattr(&m->ix, rec_of(ino), buf, size)) == -1)
+		err = errno;
+	ix_done(m);
+	if (err)
+		fuse_reply_err(req, err);
+	else if (size == 0)
+		fuse_reply_xattr(req, (size_t)n);
+	else
+		fuse_reply_buf(req, buf, (size_t)n);
+	free(buf);
 }
 
 const struct fuse_lowlevel_ops mirrorfs_ops = {
@@ -922,8 +1175,6 @@ const struct fuse_lowlevel_ops mirrorfs_ops = {
 	.unlink = mfs_unlink,
 	.rmdir = mfs_rmdir,
 	.rename = mfs_rename,
-	.getxattr = mfs_getxattr,
-	.listxattr = mfs_listxattr,
-	.setxattr = mfs_setxattr,
-	.removexattr = mfs_removexattr,
+	.getxattr = mfs_getxattr_index,
+	.listxattr = mfs_listxattr_index,
 };

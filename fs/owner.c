@@ -266,19 +266,12 @@ keep_old_version(struct mount *m, struct node *nd,
 {
 	struct owner_commit *c = m->commit;
 	const char *path = old->path;
-	char proc[64];
 	int rc, fd;
 	void *v;
 
 	snprintf(name, 16, "AA%06u", ++m->renamed_seq);
-	if (nd != NULL) {
-		fd = node_path_fd(&m->nodes, nd);
-		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-		rc = fd == -1 ? -1 : linkat(AT_FDCWD, proc, m->renamedfd, name,
-		    AT_SYMLINK_FOLLOW);
-		node_put_fd(nd, fd);
-	} else
-		rc = linkat(dirfd, base, m->renamedfd, name, 0);
+	/* Still at its name: the rename comes after this call. */
+	rc = linkat(dirfd, base, m->renamedfd, name, 0);
 	if (rc == -1) {
 		log_warn("%s/%s/renamed/%s: keeping the old version of %s",
 		    m->store_path, PATH_META, name, path);
@@ -328,8 +321,6 @@ owner_replacing(void *arg, const struct commit_change *old, int dirfd,
 
 	pthread_mutex_lock(&m->nodes.lock);
 	nd = nodes_find(&m->nodes, old->dev, old->ino);
-	if (nd == &m->nodes.root)
-		nd = NULL;
 	/* An open that waited for this commit gets ESTALE (see mfs_open). */
 	if (nd != NULL)
 		nd->superseded = m->generation + 1;

@@ -160,40 +160,12 @@ on_kept(struct subscription *sub, const uint8_t *p, size_t n)
 	}
 	pthread_mutex_lock(&m->nodes.lock);
 	nd = nodes_find(&m->nodes, (dev_t)dev, (ino_t)ino);
-	if (nd != NULL && nd != &m->nodes.root && nd->nopen > 0 &&
+	if (nd != NULL && nd->nopen > 0 &&
 	    nd->renamed[0] == '\0')
 		mount_hold_kept(m, nd, name, "");
 	pthread_mutex_unlock(&m->nodes.lock);
 	free(name);
 	return 0;
-}
-
-/*
- * An open that waited for this commit must not open an inode the commit
- * replaced (mfs_open): what a path had and no longer has is superseded.
- */
-static void
-supersede(struct subscription *sub)
-{
-	struct mount *m = sub->m;
-	struct store_dir d = STORE_DIR_INIT;
-	struct node *nd;
-	struct stat st;
-
-	for (size_t i = 0; i < sub->npaths; i++) {
-		if (sub->olds[i].ino == 0 ||
-		    (store_lstat(&m->st, &d, sub->paths[i], &st) == 0 &&
-		    st.st_dev == sub->olds[i].dev &&
-		    st.st_ino == sub->olds[i].ino))
-			continue;	/* nothing was there, or it stayed */
-		pthread_mutex_lock(&m->nodes.lock);
-		nd = nodes_find(&m->nodes, (dev_t)sub->olds[i].dev,
-		    (ino_t)sub->olds[i].ino);
-		if (nd != NULL && nd != &m->nodes.root)
-			nd->superseded = m->generation + 1;
-		pthread_mutex_unlock(&m->nodes.lock);
-	}
-	store_dir_release(&d);
 }
 
 /* Invalidates what the commit touched and lets opens through again. */
@@ -204,7 +176,7 @@ thaw(struct subscription *sub)
 
 	if (!sub->frozen)
 		return;
-	supersede(sub);
+	/* The index finds what was replaced; open ones are superseded. */
 	view_changed(m, sub->npaths, (const char *const *)sub->paths,
 	    sub->attrs);
 	sub->frozen = 0;
@@ -277,6 +249,9 @@ master:
 	store_close(&m->st);
 	m->st = st;
 	m->master = 1;
+	/* A saved index no longer follows the store: only ours does. */
+	if (index_drop(m->st.metafd) == -1 || fsync(m->st.metafd) == -1)
+		__atomic_store_n(&m->ix_suspect, 1, __ATOMIC_SEQ_CST);
 	thaw(sub);
 	m->server = server_start(m);
 	log_warnx("%s: the master went away; this mount (%s) took over as "

@@ -1,9 +1,10 @@
-/* view: what opens through the mount may see: frozen during a commit, then the kernel's caches dropped. */
+/* view: what opens through the mount may see: frozen during a commit, the index brought up to date, the kernel's caches dropped. */
 #include "mount.h"
 
 #include <limits.h>
 #include <string.h>
 
+#include "log.h"
 #include "path.h"
 
 void
@@ -13,37 +14,30 @@ view_freeze(struct mount *m)
 	pthread_rwlock_wrlock(&m->ns);
 }
 
-/* The FUSE inode number of the store's file at rel, or 0 if the kernel never saw it. */
+/* The FUSE inode number of the indexed path rel, or 0 if the kernel does not know it. Under ixlock. */
 static fuse_ino_t
-ino_of_path(struct mount *m, struct store_dir *d, const char *rel)
+ino_of_path(struct mount *m, const char *rel)
 {
-	struct stat st;
-	struct node *n;
-	fuse_ino_t ino = 0;
+	uint32_t rec = index_resolve(&m->ix, rel);
 
-	if (rel[0] == '\0' || strcmp(rel, ".") == 0)
-		return FUSE_ROOT_ID;
-	if (store_lstat(&m->st, d, rel, &st) == -1)
+	if (rec == INDEX_NONE)
 		return 0;
-	pthread_mutex_lock(&m->nodes.lock);
-	n = nodes_find(&m->nodes, st.st_dev, st.st_ino);
-	if (n != NULL)
-		ino = n == &m->nodes.root ? FUSE_ROOT_ID : (fuse_ino_t)n;
-	pthread_mutex_unlock(&m->nodes.lock);
-	return ino;
+	if (rec == INDEX_ROOT)
+		return FUSE_ROOT_ID;
+	return index_rec(&m->ix, rec)->uses > 0 ? (fuse_ino_t)rec + 1 : 0;
 }
 
 /*
  * The kernel takes each directory's lock to drop a name, so it first
  * waits for lookups in flight there, and drops what they returned too:
  * afterwards no cached name leads to an old version. Lookups never wait
- * on our locks, so this cannot deadlock even while opens are frozen.
+ * on our locks but ixlock, which is not held here, so this cannot
+ * deadlock even while opens are frozen.
  */
 void
 mount_invalidate(struct mount *m, size_t n, const char *const *paths,
     const int *attrs)
 {
-	struct store_dir d = STORE_DIR_INIT;
 	char dir[PATH_MAX];
 	const char *name;
 	fuse_ino_t ino;
@@ -53,7 +47,9 @@ mount_invalidate(struct mount *m, size_t n, const char *const *paths,
 		return;
 	for (size_t i = 0; i < n; i++) {
 		if (attrs[i]) {
-			ino = ino_of_path(m, &d, paths[i]);
+			pthread_rwlock_rdlock(&m->ixlock);
+			ino = ino_of_path(m, paths[i]);
+			pthread_rwlock_unlock(&m->ixlock);
 			if (ino != 0)
 				fuse_lowlevel_notify_inval_inode(m->se, ino, 0, 0);
 			continue;
@@ -61,20 +57,65 @@ mount_invalidate(struct mount *m, size_t n, const char *const *paths,
 		len = path_dirlen(paths[i]);
 		memcpy(dir, paths[i], len);
 		dir[len] = '\0';
-		ino = ino_of_path(m, &d, dir);
+		pthread_rwlock_rdlock(&m->ixlock);
+		ino = ino_of_path(m, dir);
+		pthread_rwlock_unlock(&m->ixlock);
 		if (ino == 0)
 			continue;	/* the kernel never saw that directory */
 		name = paths[i] + len + (len > 0);
 		fuse_lowlevel_notify_inval_entry(m->se, ino, name, strlen(name));
 		fuse_lowlevel_notify_inval_inode(m->se, ino, 0, 0);
 	}
+}
+
+/*
+ * A record that lost its last name to the commit: if its file is open
+ * here, an open that waited for this commit must not open it (mfs_open).
+ */
+static void
+gone(void *arg, const struct index *ix, uint32_t rec)
+{
+	struct mount *m = arg;
+	const struct index_rec *r = index_rec(ix, rec);
+	struct node *nd;
+
+	if (!S_ISREG(r->mode & S_IFMT))
+		return;
+	pthread_mutex_lock(&m->nodes.lock);
+	nd = nodes_find(&m->nodes, ix->dev, (ino_t)r->ino);
+	if (nd != NULL)
+		nd->superseded = m->generation + 1;
+	pthread_mutex_unlock(&m->nodes.lock);
+}
+
+/* The index takes the commit's changes from the store, path by path. */
+static void
+index_changed(struct mount *m, size_t n, const char *const *paths)
+{
+	const struct index_hooks hooks = { m, gone };
+	struct store_dir d = STORE_DIR_INIT;
+	size_t failed = 0;
+
+	pthread_rwlock_wrlock(&m->ixlock);
+	for (size_t i = 0; i < n; i++)
+		if (index_refresh(&m->ix, &m->st, &d, paths[i], &hooks) == -1)
+			failed++;
+	pthread_rwlock_unlock(&m->ixlock);
 	store_dir_release(&d);
+	if (failed > 0) {
+		/* Not saved at the stop: the next start builds it from the tree. */
+		__atomic_store_n(&m->ix_suspect, 1, __ATOMIC_SEQ_CST);
+		log_errx("%s: %zu changed paths could not be indexed; the "
+		    "mount may show their old state until it is mounted again",
+		    m->store_path, failed);
+	}
 }
 
 void
 view_changed(struct mount *m, size_t n, const char *const *paths,
     const int *attrs)
 {
+	index_changed(m, n, paths);
 	pthread_rwlock_unlock(&m->ns);
 	mount_invalidate(m, n, paths, attrs);
 }

@@ -12,6 +12,7 @@
 
 #include "log.h"
 #include "stage.h"
+#include "store/index.h"
 #include "store/journal.h"
 
 /* The journal's tag of the top directory's attributes. */
@@ -401,7 +402,12 @@ commit_run(struct store *s, struct manifest *m, struct plan *p,
 		rc = 0;
 		goto end;
 	}
-	if (journal_write(s, &c.j) == -1)
+	/*
+	 * A saved index (store/index.h) no longer describes the store once
+	 * this commit is made; the journal's sync of .mirrorfs makes its
+	 * removal durable with the commit point.
+	 */
+	if (index_drop(s->metafd) == -1 || journal_write(s, &c.j) == -1)
 		goto end;
 	attempted = c.j.n;
 	apply(&c);

@@ -716,6 +716,14 @@ index_valid(const struct index *ix, uint32_t rec)
 	return rec < ix->nrecs && !(ix_rec(ix, rec)->mode & REC_FREE);
 }
 
+uint32_t
+index_parent(const struct index *ix, uint32_t rec)
+{
+	const struct index_rec *r = ix_rec(ix, rec);
+
+	return r->dent == INDEX_NONE ? rec : ix_dent(ix, r->dent)->parent;
+}
+
 int
 index_detached(const struct index *ix, uint32_t rec)
 {

@@ -165,6 +165,8 @@ uint32_t index_lookup(const struct index *ix, uint32_t dir, const char *name,
     size_t len);
 /* The record at path ("" or "." is the top), or INDEX_NONE. */
 uint32_t index_resolve(const struct index *ix, const char *path);
+/* The directory holding rec's name; rec itself for the top or a detached record. */
+uint32_t index_parent(const struct index *ix, uint32_t rec);
 /* Whether rec is a live record (a number from the kernel may be stale). */
 int index_valid(const struct index *ix, uint32_t rec);
 /* Whether rec has lost its last name. */
