@@ -1,4 +1,5 @@
 /* index: the in-memory index of a store's tree: records, names, directories, and what readers ask of them. */
+#include "index.h"
 #include "index_impl.h"
 
 #include <errno.h>

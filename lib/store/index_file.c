@@ -1,4 +1,5 @@
 /* index_file: the index saved as STORE/.mirrorfs/index when its master stops, and read back at the next start. */
+#include "index.h"
 #include "index_impl.h"
 
 #include <errno.h>

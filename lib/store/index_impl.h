@@ -2,7 +2,7 @@
 #ifndef MIRRORFS_INDEX_IMPL_H
 #define MIRRORFS_INDEX_IMPL_H
 
-#include "index.h"
+/* Included after index.h (not from it, so the module has no include cycle). */
 
 #define IX_SHIFT 12
 #define IX_CHUNK (1u << IX_SHIFT)

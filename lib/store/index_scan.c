@@ -1,4 +1,5 @@
 /* index_scan: the index filled and kept current from the store's tree (lstat, readlink, xattrs). */
+#include "index.h"
 #include "index_impl.h"
 
 #include <dirent.h>
