@@ -38,8 +38,8 @@ static const struct fuse_opt option_spec[] = {
 	{ "renameopen", offsetof(struct options, renameopen), 1 },
 	{ "norenameopen", offsetof(struct options, renameopen), 0 },
 	{ "--no-renameopen", offsetof(struct options, renameopen), 0 },
-	{ "readdirplus", offsetof(struct options, readdirplus), 1 },
-	{ "noreaddirplus", offsetof(struct options, readdirplus), 0 },
+	{ "readdirplus", offsetof(struct options, readdirplus), RDPLUS_ALWAYS },
+	{ "noreaddirplus", offsetof(struct options, readdirplus), RDPLUS_NEVER },
 	{ "cache_timeout=%lf", offsetof(struct options, timeout), 0 },
 	{ "instance=%s", offsetof(struct options, instance), 0 },
 	{ "create", offsetof(struct options, create), 1 },
@@ -223,7 +223,7 @@ int
 main(int argc, char **argv)
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
-	struct options o = { .renameopen = 1, .readdirplus = 1,
+	struct options o = { .renameopen = 1, .readdirplus = RDPLUS_AUTO,
 	    .timeout = 86400 };
 	struct fuse_cmdline_opts cmd;
 	struct subscription *sub = NULL;

@@ -19,6 +19,13 @@ struct slave {
 	struct slave *next;
 };
 
+/*
+ * When a listing carries each entry's attributes (READDIRPLUS): always,
+ * never, or (auto, the default) while programs stat what they list,
+ * which the LOOKUP of a listed file shows (ops.c).
+ */
+enum { RDPLUS_AUTO, RDPLUS_ALWAYS, RDPLUS_NEVER };
+
 struct mount {
 	struct store st;	/* the master's store; a slave's read-only view */
 	char *store_path;
@@ -71,7 +78,8 @@ struct mount {
 	pthread_t main_thread;	/* runs the FUSE loop; signalled to stop it */
 	int rw;			/* writes through the mount allowed */
 	int renameopen;		/* replace files open for read (default) */
-	int readdirplus;	/* listings carry attributes (default) */
+	int readdirplus;	/* RDPLUS_*: when listings carry attributes */
+	uint64_t attrs_wanted;	/* RDPLUS_AUTO: until when (ms, monotonic; atomic) */
 	double timeout;		/* entry and attribute cache, seconds */
 };
 

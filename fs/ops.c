@@ -10,6 +10,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fsutil.h"
@@ -103,18 +104,13 @@ mfs_init(void *userdata, struct fuse_conn_info *conn)
 	if (conn->capable & FUSE_CAP_POSIX_ACL)
 		conn->want |= FUSE_CAP_POSIX_ACL;
 	/*
-	 * READDIRPLUS: a listing carries every entry's attributes and counts
-	 * a lookup of it, so a stat after readdir (ls -l, find -printf, du)
-	 * costs no LOOKUP round trip per file. Always, not the kernel's
-	 * adaptive mode (READDIRPLUS_AUTO): that one asks for attributes with
-	 * a directory's first batch only, and for later batches only if an
-	 * entry was stat'ed meanwhile; find and ls read a whole directory
-	 * before they stat its entries, so in a directory larger than one
-	 * reply every later batch went plain and each stat was a LOOKUP
-	 * again. The attributes come from the index, so a names-only
-	 * listing pays nothing for them but the larger replies.
+	 * READDIRPLUS: the kernel always asks for a listing with attributes
+	 * (not its adaptive mode, READDIRPLUS_AUTO, which asks only with a
+	 * directory's first batch or after a stat: find and ls read a whole
+	 * directory before they stat its entries), and do_readdir decides
+	 * whether to send them (see want_attrs).
 	 */
-	if (!m->readdirplus) {	/* -o noreaddirplus */
+	if (m->readdirplus == RDPLUS_NEVER) {	/* -o noreaddirplus */
 		conn->want &= ~(FUSE_CAP_READDIRPLUS |
 		    FUSE_CAP_READDIRPLUS_AUTO);
 		return;
@@ -180,6 +176,43 @@ do_lookup(struct mount *m, fuse_ino_t parent, const char *name,
 	return err;
 }
 
+static uint64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/*
+ * Whether listings now carry attributes. With them, a stat after readdir
+ * (ls -l, find -printf, du) costs no LOOKUP round trip, but the kernel
+ * makes an inode for every entry, which a names-only listing (find
+ * -type f, ls) does not need and which costs it more than the listing
+ * itself. So by default they are sent for a while (ATTRS_WANTED_MS)
+ * after a program looked up a file, as one stat'ing what it lists does
+ * at its first directory listed without them; looking up a directory
+ * (a walk going down) does not count.
+ */
+#define ATTRS_WANTED_MS 2000
+
+static int
+want_attrs(struct mount *m)
+{
+	if (m->readdirplus != RDPLUS_AUTO)
+		return m->readdirplus == RDPLUS_ALWAYS;
+	return now_ms() < __atomic_load_n(&m->attrs_wanted, __ATOMIC_RELAXED);
+}
+
+static void
+attrs_wanted(struct mount *m, const struct stat *st)
+{
+	if (m->readdirplus == RDPLUS_AUTO && !S_ISDIR(st->st_mode))
+		__atomic_store_n(&m->attrs_wanted, now_ms() + ATTRS_WANTED_MS,
+		    __ATOMIC_RELAXED);
+}
+
 static void
 mfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
@@ -188,6 +221,8 @@ mfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	int err;
 
 	err = do_lookup(m, parent, name, &e);
+	if (err == 0)
+		attrs_wanted(m, &e.attr);
 	if (err == ENOENT) {
 		/* A negative entry: cached until a commit creates the name. */
 		memset(&e, 0, sizeof(e));
@@ -299,23 +334,25 @@ mfs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 /*
  * Adds one entry to the reply at p (rem bytes left); returns its length
- * (more than rem: it did not fit). For READDIRPLUS the entry's lookup is
- * counted, and given back when it does not fit.
+ * (more than rem: it did not fit). For READDIRPLUS (plus) with its
+ * attributes (bare 0) the entry's lookup is counted, and given back when
+ * it does not fit; a bare entry has node id 0, which the kernel takes as
+ * a name without attributes.
  */
 static size_t
 add_entry(fuse_req_t req, struct mount *m, char *p, size_t rem,
-    const char *name, uint32_t rec, off_t next, int plus, int dots)
+    const char *name, uint32_t rec, off_t next, int plus, int bare)
 {
 	struct fuse_entry_param e;
 	size_t len;
 
-	if (!plus || dots) {
+	if (!plus || bare) {
 		memset(&e, 0, sizeof(e));
 		e.attr.st_ino = index_rec(&m->ix, rec)->ino;
 		e.attr.st_mode = index_rec(&m->ix, rec)->mode & S_IFMT;
 		if (!plus)
 			return fuse_add_direntry(req, p, rem, name, &e.attr, next);
-		/* "." and "..": node id 0, the kernel takes no reference. */
+		/* Node id 0: the kernel takes no reference. */
 		return fuse_add_direntry_plus(req, p, rem, name, &e, next);
 	}
 	fill_entry(m, rec, &e);
@@ -345,8 +382,10 @@ do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset,
 	uint64_t pos;
 	const char *name;
 	char *buf, *p, one[NAME_MAX + 1];
-	int rc;
+	int rc, attrs;
 
+	/* Without attributes, entries have node id 0: the kernel makes no inode. */
+	attrs = plus && want_attrs(m);
 	buf = malloc(size);
 	if (plus) {
 		cap = size / DIRENTPLUS_MIN + 1;
@@ -370,19 +409,16 @@ do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset,
 		rem -= len;
 	}
 	pos = (uint64_t)offset - 2;
-	while (ntaken < cap || !plus) {
-		uint64_t at = pos;
-
+	while (ntaken < cap || !attrs) {
 		if (!index_dir_next(&m->ix, d->rec, &pos, &name, &nlen, &rec))
 			break;
 		memcpy(one, name, nlen);
 		one[nlen] = '\0';
-		len = add_entry(req, m, p, rem, one, rec, (off_t)pos + 2, plus, 0);
-		if (len > rem) {
-			pos = at;	/* the next call resumes at this entry */
-			break;
-		}
-		if (plus)
+		len = add_entry(req, m, p, rem, one, rec, (off_t)pos + 2, plus,
+		    !attrs);
+		if (len > rem)
+			break;	/* the next call resumes at this entry */
+		if (attrs)
 			taken[ntaken++] = rec;
 		p += len;
 		rem -= len;

@@ -78,7 +78,7 @@ case_cold_listing_matches_store() {
 	t_ctl sync src store
 	assert_rc 0
 	# -d: the protocol trace shows which requests the listing cost.
-	mount_store store mnt -d
+	mount_store store mnt -d -o readdirplus
 	drop_caches 3
 	: >"$TC/mirrorfs.log"
 	assert_listing_eq store mnt "cold"
@@ -94,6 +94,42 @@ case_cold_listing_matches_store() {
 	assert_not_grep ' \.mirrorfs$' lsl.out
 	[ -z "$(find mnt -name .mirrorfs)" ] || t_fail "find shows .mirrorfs through the mount"
 	assert_trees_eq src mnt
+}
+
+# By default a listing carries attributes only while programs stat what
+# they list: a names-only walk makes the kernel no inode per entry, and a
+# walk that stats costs one LOOKUP per file only in the directories it
+# read before its first stat showed.
+case_attributes_on_demand() {
+	need_root
+	generate_tree src 300 1
+	mkdir -p src/many
+	long_names src/many/one 50
+	long_names src/many/two 50
+	long_names src/many/three 50
+	t_ctl sync src store
+	assert_rc 0
+	mount_store store mnt -d
+	drop_caches 3
+	: >"$TC/mirrorfs.log"
+	find mnt -type f >/dev/null
+	grep -q 'opcode: READDIRPLUS' mirrorfs.log || t_fail "no READDIRPLUS request was made"
+	# The walk looks up the directories it goes down into, nothing else.
+	local dirs lookups
+	dirs=$(find src -mindepth 1 -type d | wc -l)
+	lookups=$(grep -c 'opcode: LOOKUP' mirrorfs.log || true)
+	[ "$lookups" -le "$dirs" ] || t_fail "$lookups LOOKUP requests during a cold find -type f over $dirs directories"
+	# The listing made no inode: a stat asks for the name.
+	: >"$TC/mirrorfs.log"
+	stat mnt/a/b/c >/dev/null
+	stat "mnt/$(cd src && find . -maxdepth 1 -type f | head -n 1)" >/dev/null
+	grep -q 'opcode: LOOKUP' mirrorfs.log || t_fail "a stat after a names-only listing made no LOOKUP"
+	# A walk that stats: LOOKUPs for the first directory or so, then none.
+	drop_caches 3
+	: >"$TC/mirrorfs.log"
+	assert_listing_eq store mnt "cold, attributes on demand"
+	lookups=$(grep -c 'opcode: LOOKUP' mirrorfs.log || true)
+	[ "$lookups" -le 120 ] || t_fail "$lookups LOOKUP requests during a cold find -printf of $(find src | wc -l) entries: the listings did not carry attributes"
 }
 
 case_listing_follows_syncs() {
@@ -207,8 +243,9 @@ case_noreaddirplus_option() {
 	grep -q 'opcode: LOOKUP' mirrorfs.log || t_fail "no LOOKUP: attributes came some other way"
 }
 
-T_TIMEOUT=120 t_case "a cold find -printf through the mount equals the store's, with no LOOKUP per file" case_cold_listing_matches_store
+T_TIMEOUT=120 t_case "with -o readdirplus a cold find -printf equals the store's, with no LOOKUP per file" case_cold_listing_matches_store
 T_TIMEOUT=120 t_case "-o noreaddirplus lists names only; stat looks each up" case_noreaddirplus_option
+T_TIMEOUT=120 t_case "by default listings carry attributes while programs stat what they list" case_attributes_on_demand
 T_TIMEOUT=120 t_case "listings after syncs that add, remove and replace files show exactly the new tree" case_listing_follows_syncs
 T_TIMEOUT=180 t_case "a directory of 5000 long names lists completely; stat works on all" case_directory_larger_than_a_reply
 T_TIMEOUT=180 t_case "after drop_caches forces FORGETs the mount keeps working, with no descriptor per entry" case_forgets_keep_working
