@@ -74,9 +74,11 @@ READS = [
     ("4k random read, fio psync 1 job, warm", "rand_warm", "thr", 0.95),
     ("`find -type f \\| wc -l` over the tree ({find_n_native} files), cold", "find_cold", "rtime", 0.8),
     ("`find -type f \\| wc -l`, warm", "find_warm", "rtime", 0.95),
-    ("`find -type f -printf '%s %T@ %m'` (stat of every file), cold", "findstat_cold", "rtime", 0.8),
+    ("`find -type f -printf '%s %T@ %m'` (stat of every file), cold", "findstat_cold", "rtime", 1.5),
     ("`find -type f -printf ...` (stat of every file), warm", "findstat_warm", "rtime", 0.95),
     ("exec of a small binary (/usr/bin/true copy; hyperfine -N, per exec)", "exec", "rtime", 0.95),
+    ("`python3` importing {pymods} standard-library modules from a copy of its library synced into the store (pyimport.py), cold start", "pyimport_cold", "time", 1.1),
+    ("same, warm", "pyimport_warm", "time", None),
 ]
 
 ROWS = [
@@ -99,7 +101,7 @@ for what, key, kind, target in READS:
     ROWS.append(("4", "", key, "mirrorfs", "mergerfs", kind, None, "mergerfs"))
 ROWS += [
     ("5", "Peak RSS of the sync (row 1; /usr/bin/time -v)", "maxrss:init", "mirrorctl", "rsync", "mem", None),
-    ("5", "RSS of the mount process after stat of every file of row 4 ({find_n_native} files; VmRSS; VmHWM)", "rss_after_stat", "mirrorfs", "mergerfs", "mem", None, "mergerfs"),
+    ("5", "RSS of the mount process after stat of every file of row 4 ({find_n_native} files; VmRSS; VmHWM)", "rss_after_stat", "mirrorfs", "mergerfs", "mem", 15 * 1024, "mergerfs"),
     ("6", "Initial sync over loopback TCP (mirrord / rsync daemon; fresh store, cold source; `--compress 0`)", "tcp_init", "mirrorctl", "rsync", "time", None),
     ("6", "same, bytes on the wire", "bytes:tcp_init", "mirrorctl", "rsync", "bytes", None),
     ("6", "Initial sync over ssh to 127.0.0.1 (private sshd; mirrord --serve / rsync; fresh store, cold source; mirrorctl's default `--compress 3`)", "ssh_init", "mirrorctl", "rsync", "time", None, "ssh"),
@@ -200,7 +202,7 @@ def generate(meta, series):
     w("")
     # numbers in the row texts, with thousands separators
     fm = defaultdict(lambda: "?", meta)
-    for k in ("tree_files", "watch_files", "find_n_native", "find_n_mirrorfs", "find_n_mergerfs"):
+    for k in ("tree_files", "watch_files", "find_n_native", "find_n_mirrorfs", "find_n_mergerfs", "pymods"):
         if meta.get(k, "").isdigit():
             fm[k] = "{:,}".format(int(meta[k]))
     w("| # | measurement | ours | median (min–max) | reference | median (min–max) | ratio | target | met |")
@@ -240,8 +242,13 @@ def generate(meta, series):
             def memcell(who, s):
                 h = summary(series, "hwm_after_stat", who)
                 return "%s; HWM %s" % (cell(s), fmt(h[0], h[4]) if h else "?")
-            w("| %s | %s | %s | %s | %s | %s | %s | | |" % (
-                row, what, ours, memcell(ours, a), ref, memcell(ref, b) if b else "n/a", r))
+            tgt = met = ""
+            if target and a:	# an absolute bound on ours, in KiB
+                tgt = "≤ %g MiB" % (target / 1024)
+                met = "yes" if a[0] <= target else "**NO**"
+            w("| %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+                row, what, ours, memcell(ours, a), ref, memcell(ref, b) if b else "n/a", r,
+                tgt, met))
             continue
         if key.startswith("find"):
             n_ours, n_ref = meta.get("find_n_" + ours), meta.get("find_n_" + ref)
@@ -274,6 +281,17 @@ def generate(meta, series):
           "later event of the same write, which found nothing to send; the script waits "
           "for the daemon to be idle before it times mirrorctl and rsync)." % (
               meta.get("mirrord_first_session", "?"), meta["mirrord_sessions"]))
+        w("")
+    if "mount_cold" in {k for k, _ in series}:
+        mc = summary(series, "mount_cold", "mirrorfs")
+        w("Row 4, cold: every cold figure of the mount is from a fresh mount "
+          "(unmounted, `drop_caches`, mounted again, `drop_caches`), which loads the "
+          "index its predecessor saved (%s; the file: %s bytes); that start took %s "
+          "until the mount point answered. The first start of the run built the index "
+          "from the tree (%s). Python: %s." % (
+              meta.get("index_loaded", "?"), meta.get("index_file", "?"),
+              cell(mc) if mc else "?", meta.get("index_build", "?"),
+              meta.get("pyimport_cmd", "?")))
         w("")
     if "find_n_native" in meta:
         w("Row 4, files seen by the last find over the whole tree: %s through mirrorfs, "

@@ -104,15 +104,15 @@ fi
 # files (row 10); small: the same rows on a tree of 4,000 files.
 if [ "$MODE" = small ]; then
 	NDIRS=10 NSUB=8 NFILES=50 NBIG=2 BIGMIN=8 BIGMAX=16
-	READ_MIB=256 FIO_SECS=3 R_INIT=2 R_RESYNC=3 R_READ=3 R_FIO=1 HF_RUNS=100
+	READ_MIB=256 FIO_SECS=3 R_INIT=2 R_RESYNC=3 R_READ=3 R_PY=3 R_FIO=1 HF_RUNS=100
 	R_TCP=2 R_WIRE=3 LAT_TRIALS=6 NWATCH=20000
 else
 	NDIRS=50 NSUB=20 NFILES=100 NBIG=20 BIGMIN=8 BIGMAX=64
-	READ_MIB=1024 FIO_SECS=20 R_INIT=2 R_RESYNC=5 R_READ=3 R_FIO=2 HF_RUNS=100
+	READ_MIB=1024 FIO_SECS=20 R_INIT=2 R_RESYNC=5 R_READ=5 R_PY=5 R_FIO=2 HF_RUNS=100
 	R_TCP=2 R_WIRE=3 LAT_TRIALS=10 NWATCH=1000000
 fi
 if [ -n "$REPS" ]; then
-	R_INIT=$REPS R_RESYNC=$REPS R_READ=$REPS R_FIO=$REPS R_TCP=$REPS R_WIRE=$REPS
+	R_INIT=$REPS R_RESYNC=$REPS R_READ=$REPS R_PY=$REPS R_FIO=$REPS R_TCP=$REPS R_WIRE=$REPS
 fi
 
 W=$(mktemp -d /var/tmp/mirrorfs-bench.XXXXXX)
@@ -282,6 +282,10 @@ NTREE=$(printf '%s\n' "$GEN" | sed -n 's/.*files=\([0-9]*\).*/\1/p')
 meta tree_files "$NTREE"
 meta tree "$GEN symlinks=$((NDIRS * NSUB)) dirs=$((NDIRS * NSUB + NDIRS + 1))"
 python3 "$HERE/gen.py" readset "$W/readsrc" "$READ_MIB"
+# A real application's files (row 4: python3 importing from them).
+PYVER=$(python3 -c 'import sys; print("python%d.%d" % sys.version_info[:2])')
+mkdir -p "$W/readsrc/py"
+cp -a "/usr/lib/$PYVER" "$W/readsrc/py/"
 meta readfile "$READ_MIB MiB"
 
 # The disk on its own: 1 GiB written with fsync, then read cold.
@@ -497,13 +501,35 @@ sync
 # CAP_SYS_RESOURCE cannot pass the hard limit; mirrorfs itself raises its
 # soft limit to the hard one) and report what the mount then fails to show.
 NOFILE_DEFAULT=$(ulimit -n)
-(ulimit -Hn 1048576 2>/dev/null || true; ulimit -n "$(ulimit -Hn)" || true; exec "$MFS" -f "$STORE" "$MNT") 2>>"$W/mirrorfs.log" &
-FS_PID=$!
-for _ in $(seq 1 50); do
-	mountpoint -q "$MNT" && break
-	sleep 0.1
-done
-mountpoint -q "$MNT" || { log "ERROR: mirrorfs did not mount"; exit 1; }
+# start_mirrorfs: mounts STORE at MNT in the background (FS_PID) and waits
+# for the mount point; the time it took is in $LAST.
+start_mirrorfs() {
+	local t0 t1
+	t0=$EPOCHREALTIME
+	(ulimit -Hn 1048576 2>/dev/null || true; ulimit -n "$(ulimit -Hn)" || true; exec "$MFS" -f "$STORE" "$MNT") 2>>"$W/mirrorfs.log" &
+	FS_PID=$!
+	for _ in $(seq 1 1000); do
+		mountpoint -q "$MNT" && break
+		sleep 0.01
+	done
+	t1=$EPOCHREALTIME
+	mountpoint -q "$MNT" || { log "ERROR: mirrorfs did not mount"; exit 1; }
+	LAST=$(elapsed "$t0" "$t1")
+}
+# fresh WHO: a cold start for WHO: the page cache dropped and, for
+# mirrorfs, a new mount (its clean stop saved the index, the new one loads
+# it: the time of that start is the mount_cold series).
+fresh() {
+	if [ "$1" = mirrorfs ]; then
+		unmount_fuse "$MNT" "$FS_PID" || log "mirrorfs exited with status $?"
+		drop
+		start_mirrorfs
+		rec mount_cold mirrorfs "$LAST" s
+	fi
+	drop
+}
+start_mirrorfs
+meta index_build "$(grep -o 'indexed .* in [0-9.]* s' "$W/mirrorfs.log" | tail -1)"
 meta mirrorfs_cmd "mirrorfs -f STORE MNT (defaults: multi-threaded, cache_timeout=86400), started with ulimit -n $(awk '/Max open files/ { print $4 }' /proc/$FS_PID/limits) (the shell's default: $NOFILE_DEFAULT)"
 
 # mergerfs over the same STORE directory as its single branch, with the
@@ -600,12 +626,27 @@ for t in json.load(open(sys.argv[1]))["results"][0]["times"]:
 	done
 done
 
-# find, and stat of every file, over the whole tree
+# python3 importing standard-library modules from the copy in the store
+# (bench/pyimport.py): a real application's cold start, then warm.
+PYRUN=(python3 -I -S -B -W ignore "$HERE/pyimport.py")
+"${PYRUN[@]}" pick "$STORE/py/$PYVER" 150 >"$W/pymods"
+meta pymods "$(wc -l <"$W/pymods")"
+meta pyimport_cmd "python3 -I -S -B pyimport.py run ROOT/py/$PYVER MODULES ($(python3 --version), $(wc -l <"$W/pymods") modules from $(head -1 "$W/pymods") to $(tail -1 "$W/pymods"), not counting what they import in turn)"
+pyimport() { "${PYRUN[@]}" run "$(path_of "$1")/py/$PYVER" "$W/pymods"; }
+for r in $(seq 1 "$R_PY"); do
+	for c in "${READERS[@]}"; do
+		fresh "$c"
+		timed pyimport_cold "$c" pyimport "$c" >/dev/null
+		timed pyimport_warm "$c" pyimport "$c" >/dev/null
+	done
+done
+
+# find, and stat of every file, over the whole tree; cold: a fresh mount
 for r in $(seq 1 "$R_READ"); do
 	for c in "${READERS[@]}"; do
-		drop
+		fresh "$c"
 		timed find_cold "$c" findcount "$c" >/dev/null
-		drop
+		fresh "$c"
 		timed findstat_cold "$c" findstat "$c" >/dev/null
 	done
 done
@@ -638,6 +679,8 @@ if [ -n "$MG_PID" ]; then
 fi
 unmount_fuse "$MNT" "$FS_PID" || log "mirrorfs exited with status $?"
 FS_PID=
+meta index_file "$(stat -c %s "$STORE/.mirrorfs/index" 2>/dev/null || echo none)"
+meta index_loaded "$(grep -o 'index loaded ([^)]*)' "$W/mirrorfs.log" | tail -1)"
 
 # --- 6-10. loopback TCP, bytes on the wire, latency, daemon memory ------------
 # Destinations (stores, rsync modules, the watched tree) live on a tmpfs: both
