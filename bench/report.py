@@ -117,6 +117,9 @@ ROWS += [
     ("8", "same, time, `--compress 0`", "wire_time", "mirrorctl-z0", "rsync", "time", None),
     ("9", "Change-to-destination latency of a new file (mirrord `watch = yes, quiet = 1` / lsyncd default.rsync `delay = 1`; bench/latency.sh, 200-file trees)", "latency", "mirrord", "lsyncd", "time", None, "lsyncd"),
     ("10", "RSS of mirrord watching {watch_files} files after its first session (VmRSS; VmHWM; per file)", "rss_watch", "mirrord", None, "mem", None),
+    ("11", "The mount's index of row 4's store, cold (bench/indexfmt.c): its own file loaded into memory / LMDB opened and every record read once", "idx_cold", "index-file", "lmdb", "time", None, "lmdb"),
+    ("11", "same, warm: every name looked up and its attributes read", "idx_lookup", "index-file", "lmdb", "time", None, "lmdb"),
+    ("11", "same, bytes on disk", "idx_bytes", "index-file", "lmdb", "bytes", None, "lmdb"),
 ]
 
 NOT_YET = [

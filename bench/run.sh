@@ -79,6 +79,7 @@ deps() {
 		command -v mergerfs >/dev/null || optional+=(mergerfs)
 		command -v sshd >/dev/null || [ -x /usr/sbin/sshd ] || optional+=(openssh-server)
 		command -v ssh-keygen >/dev/null || optional+=(openssh-client)
+		[ -e /usr/include/lmdb.h ] || optional+=(liblmdb-dev)
 	fi
 	[ $((${#missing[@]} + ${#optional[@]})) = 0 ] && return 0
 	log "installing ${missing[*]} ${optional[*]}"
@@ -681,6 +682,19 @@ unmount_fuse "$MNT" "$FS_PID" || log "mirrorfs exited with status $?"
 FS_PID=
 meta index_file "$(stat -c %s "$STORE/.mirrorfs/index" 2>/dev/null || echo none)"
 meta index_loaded "$(grep -o 'index loaded ([^)]*)' "$W/mirrorfs.log" | tail -1)"
+
+# --- 11. the index's own file against LMDB, on the same store ----------------
+if [ -e /usr/include/lmdb.h ] &&
+    cc -O2 -std=gnu11 -D_GNU_SOURCE -I"$REPO/lib" -o "$W/bin/indexfmt" "$HERE/indexfmt.c" \
+	"$BUILD/libmirror.a" -llmdb $(pkg-config --libs libzstd libxxhash libsodium inih) \
+	-lrsync -lpthread 2>>"$W/indexfmt.err"; then
+	log "11. the index: its own file vs LMDB x$R_READ"
+	"$W/bin/indexfmt" "$STORE" "$W" "$R_READ" >>"$RES" 2>>"$W/indexfmt.err" ||
+		meta skip:lmdb "indexfmt failed: $(tail -1 "$W/indexfmt.err")"
+	rm -f "$W/index.mdb" "$W/index.mdb-lock"
+else
+	meta skip:lmdb "liblmdb-dev is not installed ($(tail -1 "$W/indexfmt.err" 2>/dev/null))"
+fi
 
 # --- 6-10. loopback TCP, bytes on the wire, latency, daemon memory ------------
 # Destinations (stores, rsync modules, the watched tree) live on a tmpfs: both
