@@ -105,15 +105,15 @@ fi
 # files (row 10); small: the same rows on a tree of 4,000 files.
 if [ "$MODE" = small ]; then
 	NDIRS=10 NSUB=8 NFILES=50 NBIG=2 BIGMIN=8 BIGMAX=16
-	READ_MIB=256 FIO_SECS=3 R_INIT=2 R_RESYNC=3 R_READ=3 R_PY=3 R_FIO=1 HF_RUNS=100
+	READ_MIB=256 FIO_SECS=3 R_INIT=2 R_RESYNC=3 R_READ=3 R_FIND=3 R_PY=3 R_FIO=1 HF_RUNS=100
 	R_TCP=2 R_WIRE=3 LAT_TRIALS=6 NWATCH=20000
 else
 	NDIRS=50 NSUB=20 NFILES=100 NBIG=20 BIGMIN=8 BIGMAX=64
-	READ_MIB=1024 FIO_SECS=20 R_INIT=2 R_RESYNC=5 R_READ=5 R_PY=5 R_FIO=2 HF_RUNS=100
+	READ_MIB=1024 FIO_SECS=20 R_INIT=2 R_RESYNC=5 R_READ=3 R_FIND=5 R_PY=5 R_FIO=2 HF_RUNS=100
 	R_TCP=2 R_WIRE=3 LAT_TRIALS=10 NWATCH=1000000
 fi
 if [ -n "$REPS" ]; then
-	R_INIT=$REPS R_RESYNC=$REPS R_READ=$REPS R_PY=$REPS R_FIO=$REPS R_TCP=$REPS R_WIRE=$REPS
+	R_INIT=$REPS R_RESYNC=$REPS R_READ=$REPS R_FIND=$REPS R_PY=$REPS R_FIO=$REPS R_TCP=$REPS R_WIRE=$REPS
 fi
 
 W=$(mktemp -d /var/tmp/mirrorfs-bench.XXXXXX)
@@ -643,7 +643,7 @@ for r in $(seq 1 "$R_PY"); do
 done
 
 # find, and stat of every file, over the whole tree; cold: a fresh mount
-for r in $(seq 1 "$R_READ"); do
+for r in $(seq 1 "$R_FIND"); do
 	for c in "${READERS[@]}"; do
 		fresh "$c"
 		timed find_cold "$c" findcount "$c" >/dev/null
@@ -652,7 +652,7 @@ for r in $(seq 1 "$R_READ"); do
 	done
 done
 for c in "${READERS[@]}"; do findstat "$c" >/dev/null; done
-for r in $(seq 1 "$R_READ"); do
+for r in $(seq 1 "$R_FIND"); do
 	for c in "${READERS[@]}"; do
 		timed find_warm "$c" findcount "$c" >/dev/null
 		timed findstat_warm "$c" findstat "$c" >/dev/null

@@ -26,13 +26,9 @@ struct subscription {
 	int running;
 	int stopping;
 	int frozen;		/* BEGIN seen, END not yet */
-	/*
-	 * The paths of the commit in progress, to invalidate at its end,
-	 * with the inode each had (0: none), to supersede if it was replaced.
-	 */
+	/* The paths of the commit in progress, to index and invalidate at its end. */
 	char **paths;
 	int *attrs;
-	struct sub_inode { uint64_t dev, ino; } *olds;
 	size_t npaths;
 	/* Verdicts owed for the questions asked so far. */
 	int *verdicts;
@@ -47,12 +43,10 @@ sub_clear(struct subscription *sub)
 		free(sub->paths[i]);
 	free(sub->paths);
 	free(sub->attrs);
-	free(sub->olds);
 	free(sub->verdicts);
 	free(sub->reasons);
 	sub->paths = NULL;
 	sub->attrs = NULL;
-	sub->olds = NULL;
 	sub->verdicts = NULL;
 	sub->reasons = NULL;
 	sub->npaths = sub->nverdicts = 0;
@@ -68,8 +62,7 @@ ack(struct subscription *sub)
 
 /* Records one path of the commit (path is taken over, freed on failure). -1 ENOMEM. */
 static int
-remember(struct subscription *sub, char *path, int attr, uint64_t dev,
-    uint64_t ino)
+remember(struct subscription *sub, char *path, int attr)
 {
 	size_t n = sub->npaths + 1;
 	void *v;
@@ -78,16 +71,12 @@ remember(struct subscription *sub, char *path, int attr, uint64_t dev,
 		sub->paths = v;
 	if (v != NULL && (v = realloc(sub->attrs, n * sizeof(*sub->attrs))))
 		sub->attrs = v;
-	if (v != NULL && (v = realloc(sub->olds, n * sizeof(*sub->olds))))
-		sub->olds = v;
 	if (v == NULL) {
 		free(path);
 		return -1;
 	}
 	sub->paths[sub->npaths] = path;
 	sub->attrs[sub->npaths] = attr;
-	sub->olds[sub->npaths].dev = dev;
-	sub->olds[sub->npaths].ino = ino;
 	sub->npaths++;
 	return 0;
 }
@@ -127,7 +116,7 @@ on_path(struct subscription *sub, const uint8_t *p, size_t n)
 		free(sp.path);
 		return -1;
 	}
-	return remember(sub, sp.path, sp.kind == SUB_ATTR, sp.dev, sp.ino);
+	return remember(sub, sp.path, sp.kind == SUB_ATTR);
 }
 
 static int
@@ -213,8 +202,8 @@ replayed(struct subscription *sub, const struct journal *j)
 	for (size_t i = 0; i < j->n; i++) {
 		char *copy = strdup(j->v[i].path);
 
-		if (copy == NULL || remember(sub, copy, j->v[i].op == JOP_ATTR,
-		    0, 0) == -1)
+		if (copy == NULL || remember(sub, copy, j->v[i].op == JOP_ATTR) ==
+		    -1)
 			return;
 	}
 }

@@ -31,8 +31,7 @@ ssize_t read_full(int fd, void *p, size_t n);
 
 /*
  * Raises the open-file limit as far as allowed (root: to fs.nr_open): the
- * mount holds a descriptor per file the kernel knows. Returns the new
- * soft limit.
+ * mount holds a descriptor per open file. Returns the new soft limit.
  */
 long raise_nofile(void);
 

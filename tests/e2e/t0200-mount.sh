@@ -91,7 +91,7 @@ for d in range(4):
         open("src/d%d/f%03d" % (d, i), "w").write(str(i))'
 	t_ctl sync src store
 	mkdir mnt
-	# At most 256 descriptors: files are kept as handles, not fds.
+	# At most 256 descriptors: the mount holds none per file it lists.
 	(ulimit -n 256 && exec "$MIRRORFS" -f store mnt) 2>>mirrorfs.log &
 	MOUNT_PID=$!
 	t_defer kill "$MOUNT_PID"
