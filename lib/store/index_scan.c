@@ -74,8 +74,13 @@ read_xattrs(struct walk *w, int dirfd, const char *name)
 
 		v = name ? lgetxattr(path, x, value, sizeof(value)) :
 		    getxattr(path, x, value, sizeof(value));
-		if (v == -1 && errno == ENODATA)
-			continue;	/* removed meanwhile */
+		/*
+		 * Removed meanwhile, or one this process may not read (not
+		 * root): the mount could not have read it either.
+		 */
+		if (v == -1 && (errno == ENODATA || errno == EACCES ||
+		    errno == EPERM))
+			continue;
 		if (v == -1)
 			return -1;
 		vlen = (uint32_t)v;
