@@ -86,8 +86,13 @@ put_dir(const struct index *ix, uint32_t dir, MDB_txn *txn, MDB_dbi dbi,
 
 	while (index_dir_next(ix, dir, &pos, &name, &len, &rec)) {
 		const struct index_rec *r = index_rec(ix, rec);
-		struct value v = { r->ino, r->size, r->atime, r->mtime, r->ctime,
-		    r->mode, r->uid, r->gid, r->nlink, r->blocks };
+		struct stat st;
+		struct value v;
+
+		index_stat(ix, rec, &st);
+		v = (struct value){ r->ino, (uint64_t)st.st_size, r->atime,
+		    r->mtime, r->ctime, r->mode, r->uid, r->gid, r->nlink,
+		    r->blocks };
 		const char *t = index_target(ix, rec);
 		size_t vl = sizeof(v), tl = t ? strlen(t) : 0;
 		MDB_val k, d;

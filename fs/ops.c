@@ -1133,8 +1133,12 @@ mfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int valid,
  * them (read when the index was built, and after each change), so these
  * answer without a system call into the store, whatever wrote them.
  */
+/*
+ * Answers an xattr request from the index: name NULL lists the names,
+ * else reads that one's value; size 0 asks only for the length.
+ */
 static void
-mfs_getxattr_index(fuse_req_t req, fuse_ino_t ino, const char *name,
+reply_xattr_index(fuse_req_t req, fuse_ino_t ino, const char *name,
     size_t size)
 {
 	struct mount *m = mount_of(req);
@@ -1144,8 +1148,10 @@ mfs_getxattr_index(fuse_req_t req, fuse_ino_t ino, const char *name,
 
 	ix_read(m);
 	err = size && buf == NULL ? ENOMEM : check_rec(m, rec_of(ino));
-	if (!err && (n = index_getxattr(&m->ix, rec_of(ino), name, buf,
-	    size)) == -1)
+	if (!err)
+		n = name ? index_getxattr(&m->ix, rec_of(ino), name, buf, size) :
+		    index_listxattr(&m->ix, rec_of(ino), buf, size);
+	if (!err && n == -1)
 		err = errno;
 	ix_done(m);
 	if (err)
@@ -1158,25 +1164,16 @@ mfs_getxattr_index(fuse_req_t req, fuse_ino_t ino, const char *name,
 }
 
 static void
+mfs_getxattr_index(fuse_req_t req, fuse_ino_t ino, const char *name,
+    size_t size)
+{
+	reply_xattr_index(req, ino, name, size);
+}
+
+static void
 mfs_listxattr_index(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
-	struct mount *m = mount_of(req);
-	char *buf = size ? malloc(size) : NULL;
-	ssize_t n = -1;
-	int err;
-
-	ix_read(m);
-	err = size && buf == NULL ? ENOMEM : check_rec(m, rec_of(ino));
-	if (!err && (n = index_listxattr(&m->ix, rec_of(ino), buf, size)) == -1)
-		err = errno;
-	ix_done(m);
-	if (err)
-		fuse_reply_err(req, err);
-	else if (size == 0)
-		fuse_reply_xattr(req, (size_t)n);
-	else
-		fuse_reply_buf(req, buf, (size_t)n);
-	free(buf);
+	reply_xattr_index(req, ino, NULL, size);
 }
 
 const struct fuse_lowlevel_ops mirrorfs_ops = {

@@ -38,6 +38,23 @@ unmount_store() {
 	t_fail "mirrorfs (pid $MOUNT_PID) still runs after unmount"
 }
 
+# listing DIR: every entry below DIR with what stat and readlink say of it
+# (the store's .mirrorfs left out, as the mount hides it), sorted.
+listing() {
+	find "$1" -path "$1/.mirrorfs" -prune -o -mindepth 1 \
+		-printf '%P %y %s %m %U %G %n %T@ %C@ %l\n' | LC_ALL=C sort
+}
+
+# assert_listing_eq STORE MNT WHAT: the mount shows exactly what the store has.
+assert_listing_eq() {
+	listing "$1" >"$TC/native.lst"
+	listing "$2" >"$TC/mount.lst"
+	if ! cmp -s "$TC/native.lst" "$TC/mount.lst"; then
+		diff "$TC/native.lst" "$TC/mount.lst" | head -n 20 >&2
+		t_fail "$3: the listing through the mount differs from the store's ($(wc -l <"$TC/native.lst") vs $(wc -l <"$TC/mount.lst") lines)"
+	fi
+}
+
 # store_free STORE: no process holds the store's lock (its master ended).
 store_free() {
 	flock -n "$1/.mirrorfs/lock" true

@@ -140,8 +140,12 @@ ix_compact_names(struct index *ix)
 		struct index_rec *r = ix_rec(ix, i);
 
 		if (!(r->mode & REC_FREE) && S_ISLNK(r->mode & REC_TYPEMASK) &&
-		    r->aux != INDEX_NONE)
-			copy_name(to, &at, ix->names + r->aux, &r->aux);
+		    r->size != INDEX_NONE) {
+			uint32_t off;
+
+			copy_name(to, &at, ix->names + r->size, &off);
+			r->size = off;
+		}
 	}
 	free(ix->names);
 	ix->names = to;
@@ -281,7 +285,7 @@ dir_free(struct index *ix, uint32_t id)
 static int
 dir_add(struct index *ix, uint32_t dir, uint32_t d)
 {
-	struct index_dir *x = &ix->dirs[ix_rec(ix, dir)->aux];
+	struct index_dir *x = &ix->dirs[ix_rec(ix, dir)->size];
 	uint32_t *v;
 
 	if (x->n == x->cap) {
@@ -296,6 +300,24 @@ dir_add(struct index *ix, uint32_t dir, uint32_t d)
 	ix_dent(ix, d)->pos = x->n < IXPOS_NONE ? x->n : IXPOS_NONE;
 	x->kids[x->n++] = d;
 	return 0;
+}
+
+void
+ix_trim(struct index *ix)
+{
+	/* A directory listed whole keeps no room to grow: most never do. */
+	for (uint32_t i = 0; i < ix->ndirs; i++) {
+		struct index_dir *x = &ix->dirs[i];
+		uint32_t *v;
+
+		if (x->kids == NULL || x->cap == x->n || x->n == 0)
+			continue;
+		v = realloc(x->kids, (size_t)x->n * sizeof(*v));
+		if (v != NULL) {
+			x->kids = v;
+			x->cap = x->n;
+		}
+	}
 }
 
 /* Closes the gaps of removed names (only while no listing is open). */
@@ -317,7 +339,7 @@ dir_compact(struct index *ix, struct index_dir *x)
 static void
 dir_del(struct index *ix, uint32_t dir, uint32_t d)
 {
-	struct index_dir *x = &ix->dirs[ix_rec(ix, dir)->aux];
+	struct index_dir *x = &ix->dirs[ix_rec(ix, dir)->size];
 	uint32_t p = ix_dent(ix, d)->pos;
 
 	if (p == IXPOS_NONE || p >= x->n || x->kids[p] != d)
@@ -350,7 +372,8 @@ rec_alloc(struct index *ix)
 	}
 	r = ix_rec(ix, id);
 	memset(r, 0, sizeof(*r));
-	r->dent = r->aux = INDEX_NONE;
+	r->dent = INDEX_NONE;
+	r->size = INDEX_NONE;
 	ix->live++;
 	return id;
 }
@@ -389,10 +412,10 @@ rec_free(struct index *ix, uint32_t id)
 	if (r->mode & REC_WIDE)
 		side_drop(&ix->wide, &id);
 	links_drop(ix, id);
-	if (ix_isdir(r) && r->aux != INDEX_NONE)
-		dir_free(ix, r->aux);
-	if (S_ISLNK(r->mode & REC_TYPEMASK) && r->aux != INDEX_NONE)
-		name_drop(ix, r->aux);
+	if (ix_isdir(r) && r->size != INDEX_NONE)
+		dir_free(ix, (uint32_t)r->size);
+	if (S_ISLNK(r->mode & REC_TYPEMASK) && r->size != INDEX_NONE)
+		name_drop(ix, (uint32_t)r->size);
 	r->mode = REC_FREE;
 	r->dent = ix->freerec;
 	ix->freerec = id;
@@ -440,11 +463,14 @@ ix_set_stat(struct index *ix, uint32_t id, const struct stat *st)
 	struct index_rec *r = ix_rec(ix, id);
 	int fits;
 
+	/* atime is kept to the second: the mount serves the store's at indexing. */
 	fits = st->st_dev == ix->dev && st->st_rdev == 0 &&
 	    st->st_blocks >= 0 && st->st_blocks <= UINT32_MAX &&
 	    st->st_nlink <= UINT32_MAX && st->st_size >= 0 &&
-	    to_ns(&st->st_atim, &r->atime) && to_ns(&st->st_mtim, &r->mtime) &&
-	    to_ns(&st->st_ctim, &r->ctime);
+	    st->st_atim.tv_sec >= 0 && st->st_atim.tv_sec <= UINT32_MAX &&
+	    to_ns(&st->st_mtim, &r->mtime) && to_ns(&st->st_ctim, &r->ctime);
+	if (fits)
+		r->atime = (uint32_t)st->st_atim.tv_sec;
 	if (!fits && set_wide(ix, id, st) == -1)
 		return -1;
 	if (fits && (r->mode & REC_WIDE)) {
@@ -454,7 +480,11 @@ ix_set_stat(struct index *ix, uint32_t id, const struct stat *st)
 	if (r->ino != (uint64_t)st->st_ino)
 		links_drop(ix, id);
 	r->ino = st->st_ino;
-	r->size = (uint64_t)st->st_size;
+	/* A directory keeps its dir slot there, a symlink its target. */
+	if (S_ISDIR(st->st_mode) && r->size != INDEX_NONE)
+		ix->dirs[r->size].size = (uint64_t)st->st_size;
+	else if (!S_ISLNK(st->st_mode))
+		r->size = (uint64_t)st->st_size;
 	r->mode = (r->mode & ~REC_TYPEMASK) | (st->st_mode & REC_TYPEMASK);
 	r->uid = st->st_uid;
 	r->gid = st->st_gid;
@@ -480,7 +510,7 @@ ix_rec_new(struct index *ix, const struct stat *st)
 		return INDEX_NONE;
 	r = ix_rec(ix, id);
 	r->mode = st->st_mode & REC_TYPEMASK;
-	if (S_ISDIR(st->st_mode) && (r->aux = dir_new(ix)) == INDEX_NONE)
+	if (S_ISDIR(st->st_mode) && (r->size = dir_new(ix)) == INDEX_NONE)
 		goto fail;
 	/* Not in links until named (ix_link calls ix_set_stat again). */
 	r->dent = INDEX_NONE;
@@ -513,9 +543,9 @@ ix_set_target(struct index *ix, uint32_t id, const char *target)
 
 	if (off == INDEX_NONE)
 		return -1;
-	if (r->aux != INDEX_NONE)
-		name_drop(ix, r->aux);
-	r->aux = off;
+	if (r->size != INDEX_NONE)
+		name_drop(ix, (uint32_t)r->size);
+	r->size = off;
 	return 0;
 }
 
@@ -606,7 +636,7 @@ ix_link(struct index *ix, uint32_t dir, const char *name, size_t len,
 		errno = EINVAL;
 		return INDEX_NONE;
 	}
-	if ((ix->hn + 1) * 4 > ix->hcap * 3 && hash_grow(ix) == -1)
+	if ((ix->hn + 1) * 5 > ix->hcap * 4 && hash_grow(ix) == -1)
 		return INDEX_NONE;
 	off = name_add(ix, name, len);
 	if (off == INDEX_NONE)
@@ -689,7 +719,7 @@ rec_gone(struct index *ix, uint32_t rec, const struct index_hooks *h)
 	struct index_rec *r = ix_rec(ix, rec);
 
 	if (ix_isdir(r)) {
-		uint32_t x = r->aux;
+		uint32_t x = (uint32_t)r->size;
 
 		/* Pinned meanwhile: removing names must not move the rest. */
 		ix->dirs[x].pins++;
@@ -794,10 +824,16 @@ index_stat(const struct index *ix, uint32_t id, struct stat *st)
 	st->st_nlink = r->nlink;
 	st->st_uid = r->uid;
 	st->st_gid = r->gid;
-	st->st_size = (off_t)r->size;
+	if (ix_isdir(r))
+		st->st_size = (off_t)ix->dirs[r->size].size;
+	else if (S_ISLNK(r->mode & REC_TYPEMASK))
+		st->st_size = r->size == INDEX_NONE ? 0 :
+		    (off_t)strlen(ix->names + r->size);
+	else
+		st->st_size = (off_t)r->size;
 	st->st_blksize = ix->blksize;
 	st->st_blocks = r->blocks;
-	from_ns(r->atime, &st->st_atim);
+	st->st_atim.tv_sec = r->atime;
 	from_ns(r->mtime, &st->st_mtim);
 	from_ns(r->ctime, &st->st_ctim);
 }
@@ -813,9 +849,9 @@ index_target(const struct index *ix, uint32_t rec)
 {
 	const struct index_rec *r = ix_rec(ix, rec);
 
-	if (!S_ISLNK(r->mode & REC_TYPEMASK) || r->aux == INDEX_NONE)
+	if (!S_ISLNK(r->mode & REC_TYPEMASK) || r->size == INDEX_NONE)
 		return NULL;
-	return ix->names + r->aux;
+	return ix->names + r->size;
 }
 
 int
@@ -923,9 +959,9 @@ index_dir_next(const struct index *ix, uint32_t dir, uint64_t *pos,
 	const struct index_rec *r = ix_rec(ix, dir);
 	const struct index_dir *x;
 
-	if (!ix_isdir(r) || r->aux == INDEX_NONE)
+	if (!ix_isdir(r) || r->size == INDEX_NONE)
 		return 0;
-	x = &ix->dirs[r->aux];
+	x = &ix->dirs[r->size];
 	for (; *pos < x->n; (*pos)++) {
 		const struct index_dent *d;
 
@@ -946,8 +982,8 @@ index_dir_pin(struct index *ix, uint32_t dir, int delta)
 {
 	const struct index_rec *r = ix_rec(ix, dir);
 
-	if (ix_isdir(r) && r->aux != INDEX_NONE)
-		__atomic_add_fetch(&ix->dirs[r->aux].pins, (uint32_t)delta,
+	if (ix_isdir(r) && r->size != INDEX_NONE)
+		__atomic_add_fetch(&ix->dirs[r->size].pins, (uint32_t)delta,
 		    __ATOMIC_SEQ_CST);
 }
 

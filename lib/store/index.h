@@ -44,15 +44,16 @@
 
 struct index_rec {
 	uint64_t ino;
-	uint64_t size;
-	int64_t atime, mtime, ctime;	/* ns since the epoch */
+	uint64_t size;		/* a file's; a directory's dir slot; a symlink's
+				   target offset (its size is the target's) */
+	int64_t mtime, ctime;	/* ns since the epoch */
+	uint32_t atime;		/* seconds since the epoch */
 	uint32_t mode;		/* st_mode in the low 16 bits, REC_* above */
 	uint32_t uid, gid;
 	uint32_t nlink;
 	uint32_t blocks;	/* of 512 bytes */
 	uint32_t uses;		/* the user's references (atomic) */
 	uint32_t dent;		/* one name of it; INDEX_NONE: detached or free */
-	uint32_t aux;		/* directory: its dir slot; symlink: target offset */
 };
 
 struct index_dent {
@@ -65,6 +66,7 @@ struct index_dent {
 
 /* A directory's names in listing order; INDEX_NONE marks a removed one. */
 struct index_dir {
+	uint64_t size;		/* the directory's st_size */
 	uint32_t *kids;		/* dentries */
 	uint32_t n, cap;
 	uint32_t dead;		/* removed names still holding their place */

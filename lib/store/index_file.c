@@ -63,15 +63,16 @@ put_stat(struct saver *sv, uint32_t rec)
 	struct buf *b = &sv->b;
 	struct stat st;
 
+	index_stat(sv->ix, rec, &st);
 	if (!(r->mode & REC_WIDE))
 		return buf_put_u8(b, 0) | buf_put_u64(b, r->ino) |
-		    buf_put_u64(b, r->size) | buf_put_u64(b, (uint64_t)r->atime) |
+		    buf_put_u64(b, (uint64_t)st.st_size) |
+		    buf_put_u64(b, (uint64_t)r->atime * 1000000000ULL) |
 		    buf_put_u64(b, (uint64_t)r->mtime) |
 		    buf_put_u64(b, (uint64_t)r->ctime) |
 		    buf_put_u32(b, r->mode & REC_TYPEMASK) | buf_put_u32(b, r->uid) |
 		    buf_put_u32(b, r->gid) | buf_put_u32(b, r->nlink) |
 		    buf_put_u32(b, r->blocks);
-	index_stat(sv->ix, rec, &st);
 	return buf_put_u8(b, 1) | buf_put_u64(b, st.st_ino) |
 	    buf_put_u64(b, (uint64_t)st.st_size) | put_time(b, &st.st_atim) |
 	    put_time(b, &st.st_mtim) | put_time(b, &st.st_ctim) |
@@ -124,7 +125,7 @@ put_rec(struct saver *sv, uint32_t rec)
 		    index_target(ix, rec) : "");
 	if (!ix_isdir(r) || rc != 0)
 		return rc;
-	x = &ix->dirs[r->aux];
+	x = &ix->dirs[r->size];
 	for (uint32_t i = 0; i < x->n; i++)
 		n += x->kids[i] != INDEX_NONE;
 	rc = buf_put_u32(&sv->b, n);
@@ -143,7 +144,7 @@ put_rec(struct saver *sv, uint32_t rec)
 			    buf_put_u32(&sv->b, sv->number[d->child]);
 		else
 			rc = buf_put_u8(&sv->b, 0) | put_rec(sv, d->child);
-		x = &ix->dirs[r->aux];
+		x = &ix->dirs[r->size];
 	}
 	return rc;
 }
@@ -495,6 +496,7 @@ index_load(struct index *ix, struct store *s)
 		saved = EINVAL;
 		goto out;
 	}
+	ix_trim(ix);
 	rc = 0;
 out:
 	if (map != MAP_FAILED)

@@ -76,6 +76,8 @@ uint32_t ix_find(const struct index *ix, uint32_t dir, const char *name,
 uint32_t ix_linked(const struct index *ix, uint64_t ino);
 /* Makes the top record (record 0) from st. -1 ENOMEM. */
 int ix_make_root(struct index *ix, const struct stat *st);
+/* Gives back the room directories kept to grow (after a build or a load). */
+void ix_trim(struct index *ix);
 /* Gives the names arena back its garbage when it is mostly garbage. */
 void ix_compact_names(struct index *ix);
 

@@ -298,6 +298,7 @@ index_build(struct index *ix, struct store *s)
 	}
 	if (scan_dir(&w, s->rootfd, INDEX_ROOT, 0) == -1)
 		goto out;
+	ix_trim(ix);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	log_info("%s: indexed %ju directories and %ju other entries in "
 	    "%.2f s", s->path, (uintmax_t)w.dirs, (uintmax_t)w.files,

@@ -6,22 +6,6 @@ set -u
 . "$(dirname "$0")/../lib-mount.sh"
 t_setup
 
-# listing DIR: what a user sees of every entry below DIR: path, size, mtime,
-# mode, type (the store's .mirrorfs left out, as the mount hides it).
-listing() {
-	find "$1" -path "$1/.mirrorfs" -prune -o -printf '%P %s %T@ %m %y\n' | LC_ALL=C sort
-}
-
-# assert_listing_eq STORE MNT WHAT: the mount lists exactly what the store has.
-assert_listing_eq() {
-	listing "$1" >native.lst
-	listing "$2" >mount.lst
-	if ! cmp -s native.lst mount.lst; then
-		diff native.lst mount.lst | head -n 20 >&2
-		t_fail "$3: the listing through the mount differs from the store's ($(wc -l <native.lst) vs $(wc -l <mount.lst) lines)"
-	fi
-}
-
 drop_caches() {
 	sync
 	echo "$1" >/proc/sys/vm/drop_caches

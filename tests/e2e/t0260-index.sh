@@ -17,23 +17,6 @@ drop_caches() {
 	echo 3 >/proc/sys/vm/drop_caches
 }
 
-# listing DIR: every entry below DIR with what stat and readlink say
-# (the store's .mirrorfs left out, as the mount hides it).
-listing() {
-	find "$1" -path "$1/.mirrorfs" -prune -o -mindepth 1 \
-		-printf '%P %y %s %m %U %G %n %T@ %C@ %l\n' | LC_ALL=C sort
-}
-
-# assert_listing_eq STORE MNT WHAT: the mount shows exactly what the store has.
-assert_listing_eq() {
-	listing "$1" >native.lst
-	listing "$2" >mount.lst
-	if ! cmp -s native.lst mount.lst; then
-		diff native.lst mount.lst | head -n 20 >&2
-		t_fail "$3: the listing through the mount differs from the store's ($(wc -l <native.lst) vs $(wc -l <mount.lst) lines)"
-	fi
-}
-
 # store_calls TRACE: the system calls in an strace output that could
 # reach the store's files (by path, descriptor or handle). libfuse reads
 # /proc/sys/fs/pipe-max-size when a new worker thread sizes its splice

@@ -172,7 +172,7 @@ setup(void)
 	log_init("test_index", LOG_ERROR);
 	snprintf(top, sizeof(top), "%s/t.XXXXXX", base);
 	ck_assert_ptr_nonnull(mkdtemp(top));
-	ck_assert_int_eq(master_open(&s, top, 0, NULL, NULL), 0);
+	ck_assert_int_eq(master_open(&s, top, MASTER_CREATE, NULL, NULL), 0);
 	make_dir("a");
 	make_dir("a/b");
 	make_file("a/one", "1");
