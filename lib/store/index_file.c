@@ -226,6 +226,8 @@ index_drop(int metafd)
 struct loader {
 	struct index *ix;
 	struct reader r;
+	const uint8_t *map;	/* the file, mapped */
+	size_t dropped;		/* bytes of it given back so far */
 	uint32_t *recs;		/* number -> record */
 	uint32_t n, cap;
 	struct buf blob;
@@ -352,6 +354,23 @@ good_name(const char *p, size_t n)
 
 static uint32_t get_rec(struct loader *l, int depth);
 
+/*
+ * Gives back the pages of the file already read (everything is copied
+ * out), so a load's peak memory is the index's, not the index's and the
+ * file's.
+ */
+static void
+drop_read(struct loader *l)
+{
+	size_t done = (size_t)(l->r.p - l->map) & ~((size_t)(1 << 20) - 1);
+
+	if (done > l->dropped) {
+		madvise((void *)(l->map + l->dropped), done - l->dropped,
+		    MADV_DONTNEED);
+		l->dropped = done;
+	}
+}
+
 static int
 get_kids(struct loader *l, uint32_t dir, int depth)
 {
@@ -384,6 +403,7 @@ get_kids(struct loader *l, uint32_t dir, int depth)
 		if (ix_link(l->ix, dir, name, len, child) == INDEX_NONE)
 			return -1;
 	}
+	drop_read(l);
 	return 0;
 }
 
@@ -487,8 +507,14 @@ index_load(struct index *ix, struct store *s)
 		madvise(map, (size_t)st.st_size, MADV_WILLNEED);
 	ix->dev = top.st_dev;
 	ix->blksize = top.st_blksize;
-	if (check_header(&l, map, (size_t)st.st_size, &top, &l.r) == -1 ||
-	    get_rec(&l, 0) != INDEX_ROOT || reader_finish(&l.r) == -1) {
+	l.map = map;
+	if (check_header(&l, map, (size_t)st.st_size, &top, &l.r) == 0) {
+		/* The checksum read it all: let go, parsing reads it in turn. */
+		madvise(map, (size_t)st.st_size, MADV_DONTNEED);
+		if (get_rec(&l, 0) == INDEX_ROOT && reader_finish(&l.r) == 0)
+			rc = 0;
+	}
+	if (rc == -1) {
 		log_warnx("%s/.mirrorfs/%s: not used (%s); the index is built "
 		    "again", s->path, INDEX_FILE, l.why ? l.why :
 		    l.r.failed ? "truncated" : l.r.left ? "bytes left over" :
@@ -497,7 +523,6 @@ index_load(struct index *ix, struct store *s)
 		goto out;
 	}
 	ix_trim(ix);
-	rc = 0;
 out:
 	if (map != MAP_FAILED)
 		munmap(map, (size_t)st.st_size);

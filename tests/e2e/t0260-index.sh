@@ -107,6 +107,13 @@ case_saved_and_rebuilt() {
 	assert_grep 'indexed' mirrorfs.log
 	assert_listing_eq store mnt "after a corrupt index"
 	unmount_store mnt
+	# Deleted: built again.
+	rm store/.mirrorfs/index
+	: >"$TC/mirrorfs.log"
+	mount_store store mnt
+	assert_grep 'no saved index' mirrorfs.log
+	assert_listing_eq store mnt "after the index was deleted"
+	unmount_store mnt
 }
 
 case_sync_without_mount_drops_index() {
@@ -231,7 +238,7 @@ case_slave_follows() {
 }
 
 T_TIMEOUT=120 t_case "a cold ls -lR, find, getfattr and readlink make no system call into the store" case_metadata_without_store_calls
-T_TIMEOUT=120 t_case "the index is saved at a clean stop, loaded once, and built again when corrupt" case_saved_and_rebuilt
+T_TIMEOUT=120 t_case "the index is saved at a clean stop, loaded once, and built again when corrupt or deleted" case_saved_and_rebuilt
 T_TIMEOUT=120 t_case "a sync made without the mount drops the saved index; the next mount sees it" case_sync_without_mount_drops_index
 T_TIMEOUT=120 t_case "kill -9 of the mount in the middle of a commit: the next mount's listing is exact" case_crash_mid_commit
 T_TIMEOUT=120 t_case "a commit's changes are in the listing and attributes at once" case_commit_changes_at_once
