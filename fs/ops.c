@@ -10,6 +10,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1082,6 +1083,34 @@ set_attrs(int fd, int dirfd, const char *name, const struct stat *attr,
 	return rc;
 }
 
+/*
+ * Where record rec is: its path (in path), and its directory open in
+ * pl->dirfd with its name in *name (the top: the top and "."). Positive
+ * errno.
+ */
+static int
+place_of_rec(struct mount *m, uint32_t rec, char *path, size_t len,
+    struct place *pl, const char **name)
+{
+	size_t dl;
+	int err;
+
+	pl->dirfd = -1;
+	if ((err = path_of_rec(m, rec, path, len)) != 0)
+		return err;
+	if (strcmp(path, ".") == 0) {
+		pl->dirfd = m->st.rootfd;
+		*name = ".";
+		return 0;
+	}
+	dl = path_dirlen(path);
+	snprintf(pl->path, sizeof(pl->path), "%.*s", (int)dl, path);
+	pl->dirfd = dl == 0 ? m->st.rootfd : open_beneath(m->st.rootfd,
+	    pl->path, O_PATH | O_DIRECTORY);
+	*name = path + dl + (dl > 0);
+	return pl->dirfd == -1 ? errno : 0;
+}
+
 static void
 mfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int valid,
     struct fuse_file_info *fi)
@@ -1101,29 +1130,73 @@ mfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int valid,
 		err = set_attrs(h->fd, -1, NULL, attr, valid) == -1 ? errno : 0;
 		if (!err)
 			written(m, h);
-	} else if (!(err = path_of_rec(m, rec_of(ino), path, sizeof(path)))) {
-		if (strcmp(path, ".") == 0) {
-			pl.dirfd = m->st.rootfd;
-			name = ".";
-		} else {
-			snprintf(pl.path, sizeof(pl.path), "%.*s",
-			    (int)path_dirlen(path), path);
-			pl.dirfd = path_dirlen(path) == 0 ? m->st.rootfd :
-			    open_beneath(m->st.rootfd, pl.path, O_PATH |
-			    O_DIRECTORY);
-			name = path + path_dirlen(path) + (path_dirlen(path) > 0);
-		}
-		if (pl.dirfd == -1 || set_attrs(-1, pl.dirfd, name, attr,
-		    valid) == -1)
+	} else if (!(err = place_of_rec(m, rec_of(ino), path, sizeof(path),
+	    &pl, &name))) {
+		if (set_attrs(-1, pl.dirfd, name, attr, valid) == -1)
 			err = errno;
 		else
 			mount_index_refresh(m, path);
-		place_release(m, &pl);
 	}
+	place_release(m, &pl);
 	if (err)
 		fuse_reply_err(req, err);
 	else
 		mfs_getattr(req, ino, fi);
+}
+
+/*
+ * setxattr (value not NULL) or removexattr through an rw mount, on the
+ * store's file (reached as /proc/self/fd/DIR/NAME, never following NAME),
+ * then in the index.
+ */
+static void
+change_xattr(fuse_req_t req, fuse_ino_t ino, const char *xname,
+    const char *value, size_t size, int flags)
+{
+	struct mount *m = mount_of(req);
+	char path[PATH_MAX], proc[PATH_MAX + 64];
+	struct place pl = { .dirfd = -1 };
+	const char *name;
+	int err, top, rc;
+
+	if (!m->rw) {
+		fuse_reply_err(req, EROFS);
+		return;
+	}
+	err = place_of_rec(m, rec_of(ino), path, sizeof(path), &pl, &name);
+	if (!err) {
+		top = strcmp(path, ".") == 0;
+		if (top)
+			snprintf(proc, sizeof(proc), "/proc/self/fd/%d", pl.dirfd);
+		else
+			snprintf(proc, sizeof(proc), "/proc/self/fd/%d/%s",
+			    pl.dirfd, name);
+		if (value != NULL)
+			rc = top ? setxattr(proc, xname, value, size, flags) :
+			    lsetxattr(proc, xname, value, size, flags);
+		else
+			rc = top ? removexattr(proc, xname) :
+			    lremovexattr(proc, xname);
+		if (rc == -1)
+			err = errno == ENOTSUP ? EOPNOTSUPP : errno;
+		else
+			mount_index_refresh(m, path);
+	}
+	place_release(m, &pl);
+	fuse_reply_err(req, err);
+}
+
+static void
+mfs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+    const char *value, size_t size, int flags)
+{
+	change_xattr(req, ino, name, value ? value : "", size, flags);
+}
+
+static void
+mfs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
+{
+	change_xattr(req, ino, name, NULL, 0, 0);
 }
 
 /* --- extended attributes, from the index --------------------------------------- */
@@ -1208,4 +1281,6 @@ const struct fuse_lowlevel_ops mirrorfs_ops = {
 	.rename = mfs_rename,
 	.getxattr = mfs_getxattr_index,
 	.listxattr = mfs_listxattr_index,
+	.setxattr = mfs_setxattr,
+	.removexattr = mfs_removexattr,
 };
