@@ -203,6 +203,12 @@ case_rw_changes_at_once() {
 	truncate -s 3 mnt/newdir/hard
 	touch -d '2002-03-04 05:06:07' mnt/newdir/soft
 	find mnt/d2/sub -maxdepth 1 -type f -delete
+	if command -v setfattr >/dev/null && setfattr -n user.t0260 -v one mnt/newdir/f 2>/dev/null; then
+		assert_eq one "$(getfattr -n user.t0260 --only-values mnt/newdir/f)" "an xattr set through the mount"
+		assert_eq one "$(getfattr -n user.t0260 --only-values store/newdir/f)" "the same xattr in the store"
+		setfattr -x user.t0260 mnt/newdir/f
+		getfattr -n user.t0260 mnt/newdir/f >/dev/null 2>&1 && t_fail "a removed xattr still shows through the mount"
+	fi
 	assert_eq "$(stat -c %i mnt/newdir/f)" "$(stat -c %i mnt/newdir/hard)" "hard links are one inode"
 	assert_eq 2 "$(stat -c %h mnt/newdir/f)" "the link count"
 	assert_listing_eq store mnt "after rw changes"
