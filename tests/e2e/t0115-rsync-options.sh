@@ -143,7 +143,7 @@ case_bwlimit_in_mirrord_conf() {
 	t0=$EPOCHREALTIME
 	"$MIRRORD" -c conf 2>>mirrord.log &
 	t_defer kill -9 "$!"
-	wait_for grep -q 'app: created 1,' mirrord.log ||
+	wait_for grep -Eq 'app: [^ ]+: created 1,' mirrord.log ||
 		t_fail "no session: $(cat mirrord.log)"
 	t=$(python3 -c "print(round($EPOCHREALTIME - $t0, 3))")
 	SECONDS_TAKEN=$t at_least 0.9 "mirrord's session of 256 KiB with bwlimit = 256K"

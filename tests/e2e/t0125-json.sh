@@ -102,7 +102,7 @@ case_status_json() {
 		"$TC" "$TC" "$TC" >conf
 	"$MIRRORD" -c conf 2>>mirrord.log &
 	t_defer kill -9 "$!"
-	wait_for grep -q 'app: created 1' mirrord.log || t_fail "no session: $(cat mirrord.log)"
+	wait_for grep -Eq 'app: [^ ]+: created 1,' mirrord.log || t_fail "no session: $(cat mirrord.log)"
 	t_ctl status -c conf --json
 	assert_rc 0
 	check "$TC/out" '
