@@ -218,7 +218,7 @@ session_run(const char *source, struct session_dest *dests, size_t n,
 	struct local_receiver **locals = calloc(n, sizeof(*locals));
 	size_t *map = calloc(n, sizeof(*map));
 	size_t np = 0;
-	int rc = -1;
+	int rc = -1, sender_failed = 0;
 
 	if (peers == NULL || conns == NULL || locals == NULL || map == NULL) {
 		log_err("session");
@@ -247,6 +247,7 @@ session_run(const char *source, struct session_dest *dests, size_t n,
 		map[np++] = i;
 	}
 	if (np > 0 && sender_run_peers(peers, np, source, o) == -1) {
+		sender_failed = 1;
 		for (size_t k = 0; k < np; k++)
 			snprintf(dests[map[k]].error, sizeof(dests[map[k]].error),
 			    "%s", log_last());
@@ -267,9 +268,12 @@ out:
 		shutdown(conns[i].wfd, SHUT_RDWR);
 		if (locals[i] != NULL) {
 			pthread_join(locals[i]->thread, NULL);
-			/* The receiver's own word is the better reason. */
+			/*
+			 * The receiver's own word is the better reason, unless
+			 * it only saw the sender give up (which said why).
+			 */
 			if (locals[i]->rc != 0 && (!dests[i].failed ||
-			    locals[i]->error[0] != '\0')) {
+			    (locals[i]->error[0] != '\0' && !sender_failed))) {
 				dests[i].failed = 1;
 				snprintf(dests[i].error, sizeof(dests[i].error),
 				    "%s", locals[i]->error[0] ? locals[i]->error :

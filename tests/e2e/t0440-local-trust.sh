@@ -208,7 +208,7 @@ case_user_groups() {
 	assert_eq public "$(cat store/public)"
 	assert_missing store/group-only	# only group root may read it
 	"$MIRRORCTL" status -c conf --json >st.json
-	assert_grep '"path":"group-only","reason":"[^"]*Permission denied' st.json
+	assert_grep '"path":"group-only","dir":false,"reason":"[^"]*Permission denied' st.json
 }
 
 t_case "control.sock: a stranger is refused by the master (SO_PEERCRED); the store's owner and root are served" case_control_sock_peer
