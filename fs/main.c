@@ -138,8 +138,13 @@ run(struct mount *m, struct fuse_cmdline_opts *cmd, struct fuse_args *args,
 		goto out_signals;
 	fuse_daemonize(cmd->foreground);
 	/* Detached, stderr is /dev/null: the messages go to syslog (journald). */
-	if (!cmd->foreground)
+	if (!cmd->foreground) {
 		log_set_style(LOG_STYLE_SYSLOG);
+		log_set_level(m->log_level);
+		log_info("%s: index of %ju names, %zu KiB (%s)", m->store_path,
+		    (uintmax_t)m->ix.entries, index_memory(&m->ix) / 1024,
+		    m->index_loaded ? "loaded" : "built from the tree");
+	}
 	/* Threads start after daemonizing: fork keeps only the caller. */
 	m->main_thread = pthread_self();
 	/* The lock passed to this process: SYNC must name it. */
@@ -300,8 +305,19 @@ main(int argc, char **argv)
 	    O_CLOEXEC);
 	if (m.renamedfd == -1)
 		log_err("%s/%s/renamed", store, PATH_META);
-	else if (mount_index_open(&m) == 0)
-		rc = run(&m, &cmd, &args, sub);
+	else {
+		/*
+		 * Like mount(8), a mount that detaches says nothing on its
+		 * terminal unless something is wrong: what went well is logged
+		 * once detached.
+		 */
+		m.log_level = log_get_level();
+		if (!cmd.foreground && m.log_level < LOG_DEBUG)
+			log_set_level(LOG_WARN);
+		if (mount_index_open(&m) == 0)
+			rc = run(&m, &cmd, &args, sub);
+		log_set_level(m.log_level);
+	}
 	/* Slaves see us go only once the lock is free, so one takes over. */
 	server_stop(m.server);
 	slave_stop(sub);

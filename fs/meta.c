@@ -29,6 +29,7 @@ mount_index_open(struct mount *m)
 			    m->store_path, (uintmax_t)m->ix.entries,
 			    index_memory(&m->ix) / 1024);
 			m->indexed = 1;
+			m->index_loaded = 1;
 			return 0;
 		}
 		if (errno == ENOENT)

@@ -42,6 +42,8 @@ struct mount {
 	struct index ix;
 	pthread_rwlock_t ixlock;
 	int indexed;		/* ix is filled (the mount may serve) */
+	int log_level;		/* as asked; WARN on the terminal before detaching */
+	int index_loaded;	/* ... from its saved file (else built from the tree) */
 	int ix_suspect;		/* a change could not be indexed: never save ix (atomic) */
 	struct nodes nodes;	/* files open through this mount */
 	/*
