@@ -684,9 +684,10 @@ meta index_file "$(stat -c %s "$STORE/.mirrorfs/index" 2>/dev/null || echo none)
 meta index_loaded "$(grep -o 'index loaded ([^)]*)' "$W/mirrorfs.log" | tail -1)"
 
 # --- 11. the index's own file against LMDB, on the same store ----------------
+read -ra PKG_LIBS <<<"$(pkg-config --libs libzstd libxxhash libsodium inih libcrypto)"
 if [ -e /usr/include/lmdb.h ] &&
     cc -O2 -std=gnu11 -D_GNU_SOURCE -I"$REPO/lib" -o "$W/bin/indexfmt" "$HERE/indexfmt.c" \
-	"$BUILD/libmirror.a" -llmdb $(pkg-config --libs libzstd libxxhash libsodium inih) \
+	"$BUILD/libmirror.a" -llmdb "${PKG_LIBS[@]}" \
 	-lrsync -lpthread 2>>"$W/indexfmt.err"; then
 	log "11. the index: its own file vs LMDB x$R_READ"
 	"$W/bin/indexfmt" "$STORE" "$W" "$R_READ" >>"$RES" 2>>"$W/indexfmt.err" ||
