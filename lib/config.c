@@ -17,6 +17,7 @@ struct parse {
 	struct config *cfg;
 	char err[512];		/* the first handler error only */
 	int timeout_set;
+	int max_sessions_set;
 };
 
 static int parse_int(const char *v, long lo, long hi, int *out);
@@ -87,8 +88,23 @@ on_listen(struct parse *ps, const char *key, const char *value)
 		}
 		return 1;
 	}
+	if (strcmp(key, "max_sessions") == 0) {
+		if (ps->max_sessions_set++) {
+			snprintf(ps->err, sizeof(ps->err),
+			    "max_sessions given twice");
+			return 0;
+		}
+		if (parse_int(value, 1, CONFIG_MAX_SESSIONS_LIMIT,
+		    &ps->cfg->max_sessions) == -1) {
+			snprintf(ps->err, sizeof(ps->err), "max_sessions '%s' is "
+			    "not a number from 1 to %d", value,
+			    CONFIG_MAX_SESSIONS_LIMIT);
+			return 0;
+		}
+		return 1;
+	}
 	snprintf(ps->err, sizeof(ps->err), "unknown key '%s' in [listen] "
-	    "(known: address, key, timeout)", key);
+	    "(known: address, key, timeout, max_sessions)", key);
 	return 0;
 }
 
@@ -412,12 +428,12 @@ on_section_value(struct parse *ps, const char *section, const char *key,
  * notes where each section starts, for later messages.
  */
 static int
-check_sections(struct config *cfg, const char *file)
+check_sections(struct config *cfg, const char *file, const char *text)
 {
 	struct parse ps = { .cfg = cfg };
 	char line[4096];
 	unsigned lineno = 0;
-	FILE *f = fopen(file, "re");
+	FILE *f = fmemopen((void *)text, strlen(text), "r");
 	const char *why = NULL;
 	char *p, *end;
 
@@ -517,8 +533,66 @@ check_complete(struct config *cfg)
 	return 0;
 }
 
+/* The whole file, NUL-terminated, in *text (the caller's to free). */
+static int
+read_text(const char *file, char **text)
+{
+	FILE *f = fopen(file, "re");
+	size_t len = 0, got;
+	char *buf = NULL;
+	int rc = -1;
+
+	*text = NULL;
+	if (f == NULL) {
+		log_err("%s", file);
+		return -1;
+	}
+	buf = malloc(CONFIG_MAX_BYTES + 1);
+	if (buf == NULL) {
+		log_err("%s", file);
+		goto out;
+	}
+	while ((got = fread(buf + len, 1, CONFIG_MAX_BYTES + 1 - len, f)) > 0)
+		len += got;
+	if (ferror(f)) {
+		log_err("%s", file);
+		goto out;
+	}
+	if (len > CONFIG_MAX_BYTES) {
+		log_errx("%s: larger than %d bytes: not a configuration",
+		    file, CONFIG_MAX_BYTES);
+		goto out;
+	}
+	if (memchr(buf, '\0', len) != NULL) {
+		log_errx("%s: holds a NUL byte: not a configuration", file);
+		goto out;
+	}
+	buf[len] = '\0';
+	*text = buf;
+	buf = NULL;
+	rc = 0;
+out:
+	free(buf);
+	fclose(f);
+	return rc;
+}
+
 int
 config_load(struct config *cfg, const char *file)
+{
+	char *text;
+	int rc;
+
+	memset(cfg, 0, sizeof(*cfg));
+	if (read_text(file, &text) == -1)
+		return -1;
+	rc = config_parse(cfg, file, text);
+	free(text);
+	return rc;
+}
+
+int
+config_parse(struct config *cfg, const char *file, const char *text)
 {
 	struct parse ps;
 	int line;
@@ -526,14 +600,16 @@ config_load(struct config *cfg, const char *file)
 	memset(cfg, 0, sizeof(*cfg));
 	memset(&ps, 0, sizeof(ps));
 	ps.cfg = cfg;
+	cfg->max_sessions = CONFIG_MAX_SESSIONS;
 	cfg->file = strdup(file);
-	if (cfg->file == NULL || check_sections(cfg, file) == -1)
-		goto fail;
-	line = ini_parse(file, on_value, &ps);
-	if (line == -1) {
+	cfg->text = strdup(text);
+	if (cfg->file == NULL || cfg->text == NULL) {
 		log_err("%s", file);
 		goto fail;
 	}
+	if (check_sections(cfg, file, text) == -1)
+		goto fail;
+	line = ini_parse_string(text, on_value, &ps);
 	if (line == -2) {
 		log_errx("%s: out of memory", file);
 		goto fail;
@@ -582,6 +658,7 @@ config_release(struct config *cfg)
 	free(cfg->address);
 	free(cfg->key);
 	free(cfg->file);
+	free(cfg->text);
 	memset(cfg, 0, sizeof(*cfg));
 }
 

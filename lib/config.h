@@ -54,11 +54,13 @@ struct fileset_conf {
 
 struct config {
 	char *file;
+	char *text;		/* the whole text it was read from */
 	int listen;		/* a [listen] section was given */
 	unsigned listen_line;	/* of its header */
 	char *address;		/* [listen] address = HOST:PORT */
 	char *key;		/* [listen] key = FILE */
 	int timeout;		/* [listen] timeout = SECONDS a silent client is kept */
+	int max_sessions;	/* [listen] max_sessions = sessions at once */
 	struct store_conf *stores;
 	size_t nstores;
 	struct fileset_conf *filesets;
@@ -69,6 +71,9 @@ struct config {
 };
 
 #define CONFIG_DEFAULT_CONTROL "/run/mirrord.sock"
+#define CONFIG_MAX_SESSIONS 64		/* [listen] max_sessions by default */
+#define CONFIG_MAX_SESSIONS_LIMIT 4096
+#define CONFIG_MAX_BYTES (16 << 20)	/* a configuration file at most */
 
 /*
  * Reads file into cfg (zeroed first). An unknown section or key, a bad
@@ -76,6 +81,12 @@ struct config {
  * wrong" logged. cfg is released on failure.
  */
 int config_load(struct config *cfg, const char *file);
+/*
+ * The same from text (what config_load read from file, which only names
+ * it in messages): how a session process gets the configuration its
+ * daemon runs, not the file as it may have become since.
+ */
+int config_parse(struct config *cfg, const char *file, const char *text);
 void config_release(struct config *cfg);
 /* The [fileset NAME] section, or NULL. */
 const struct fileset_conf *config_fileset(const struct config *cfg,

@@ -239,6 +239,43 @@ START_TEST(test_timeout_given_twice)
 }
 END_TEST
 
+START_TEST(test_max_sessions)
+{
+	write_conf("[listen]\naddress = h:1\nkey = /k\n");
+	ck_assert_int_eq(config_load(&cfg, conf), 0);
+	ck_assert_int_eq(cfg.max_sessions, CONFIG_MAX_SESSIONS);
+	config_release(&cfg);
+	write_conf("[listen]\naddress = h:1\nkey = /k\nmax_sessions = 2\n");
+	ck_assert_int_eq(config_load(&cfg, conf), 0);
+	ck_assert_int_eq(cfg.max_sessions, 2);
+	config_release(&cfg);
+	refused_at("[listen]\naddress = h:1\nkey = /k\nmax_sessions = 0\n", 4,
+	    "max_sessions '0' is not a number from 1 to 4096");
+	refused_at("[listen]\nmax_sessions = 3\naddress = h:1\nkey = /k\n"
+	    "max_sessions = 3\n", 5, "max_sessions given twice");
+}
+END_TEST
+
+/* What a session process gets: the text the daemon read, not the file. */
+START_TEST(test_parse_text)
+{
+	static const char text[] = "[listen]\naddress = h:1\nkey = /k\n\n"
+	    "[store a]\npath = /srv/a\n";
+
+	write_conf("[store b]\npath = /srv/b\n");
+	ck_assert_int_eq(config_parse(&cfg, conf, text), 0);
+	ck_assert_str_eq(cfg.file, conf);
+	ck_assert_str_eq(cfg.text, text);
+	ck_assert_ptr_nonnull(config_store(&cfg, "a"));
+	ck_assert_ptr_null(config_store(&cfg, "b"));
+	config_release(&cfg);
+	ck_assert_int_eq(config_parse(&cfg, "/etc/x.conf", "[store a]\n"
+	    "path = rel\n"), -1);
+	ck_assert_msg(strncmp(log_last(), "/etc/x.conf:2: ", 15) == 0,
+	    "message '%s'", log_last());
+}
+END_TEST
+
 START_TEST(test_relative_path)
 {
 	refused_at("[store a]\nuser = x\npath = srv/a\n", 3, "srv/a");
@@ -552,6 +589,8 @@ config_suite(void)
 	tcase_add_test(tc, test_unknown_key_store);
 	tcase_add_test(tc, test_key_given_twice);
 	tcase_add_test(tc, test_timeout_given_twice);
+	tcase_add_test(tc, test_max_sessions);
+	tcase_add_test(tc, test_parse_text);
 	tcase_add_test(tc, test_relative_path);
 	tcase_add_test(tc, test_bad_timeout);
 	tcase_add_test(tc, test_empty_values);
