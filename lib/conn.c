@@ -40,7 +40,17 @@ now_ms(void)
 static int64_t
 deadline_of(const struct conn *c)
 {
-	return c->timeout_ms > 0 ? now_ms() + c->timeout_ms : 0;
+	int64_t d = c->timeout_ms > 0 ? now_ms() + c->timeout_ms : 0;
+
+	return c->until && (d == 0 || c->until < d) ? c->until : d;
+}
+
+void
+conn_until(struct conn *c, int seconds, const char *what)
+{
+	c->until = seconds > 0 ? now_ms() + (int64_t)seconds * 1000 : 0;
+	c->until_s = seconds;
+	c->until_what = what;
 }
 
 /*
@@ -59,8 +69,12 @@ wait_ready(struct conn *c, int fd, short events, int64_t deadline,
 		left = deadline ? deadline - now_ms() : -1;
 		if (deadline && left <= 0) {
 			errno = ETIMEDOUT;
-			log_errx("%s %s within %d s", c->peer, what,
-			    c->timeout_ms / 1000);
+			if (c->until && deadline == c->until)
+				log_errx("%s did not %s within %d s", c->peer,
+				    c->until_what, c->until_s);
+			else
+				log_errx("%s %s within %d s", c->peer, what,
+				    c->timeout_ms / 1000);
 			return -1;
 		}
 		r = poll(&pfd, 1, left > INT32_MAX ? INT32_MAX : (int)left);

@@ -33,6 +33,9 @@ struct conn {
 	 */
 	int timeout_ms;
 	int64_t rdeadline;	/* the frame being received (CLOCK_MONOTONIC ms) */
+	int64_t until;		/* 0, or every wait ends by then (conn_until) */
+	int until_s;
+	const char *until_what;
 	pid_t child;		/* a remote shell serving this conn, reaped on release */
 	/* zstd stream compression of everything after conn_compress(). */
 	struct ZSTD_CCtx_s *zc;
@@ -58,6 +61,13 @@ int conn_init(struct conn *c, int rfd, int wfd, const char *peer);
  * is given CONN_REAP_MS to exit once its input ends, then killed; it is
  * always reaped.
  */
+/*
+ * From now on every wait of c ends within seconds (0: no such bound),
+ * however the frames come: a phase such as a handshake must be over by
+ * then. Past it a read or write fails with ETIMEDOUT, logged as "PEER
+ * did not WHAT within N s" (what is a static string).
+ */
+void conn_until(struct conn *c, int seconds, const char *what);
 void conn_release(struct conn *c);
 
 #define CONN_REAP_MS 5000
