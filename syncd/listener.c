@@ -1,11 +1,9 @@
-/* listener: mirrord's TCP listener; each session runs in a child process. */
+/* listener: mirrord's TCP listener: admission, a process per session (inbound.c), each reaped by its pid. */
 #include "listener.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <grp.h>
 #include <netdb.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,14 +14,13 @@
 #include <unistd.h>
 
 #include "conn.h"
+#include "inbound.h"
 #include "log.h"
 #include "net.h"
 #include "proto.h"
-#include "session.h"
-#include "trigger.h"
 
-#define SESSION_TIMEOUT_S 120	/* a silent client is given up ([listen] timeout) */
 #define STOP_GRACE_S 2
+#define REFUSE_WRITE_MS 1000	/* a refused client's one frame */
 
 /* Splits HOST:PORT ([v6]:PORT, *:PORT) and binds a listening socket. */
 static int
@@ -66,36 +63,6 @@ listen_on(const char *address)
 	return fd;
 }
 
-/* Takes on the identity of the store's user before touching the store. */
-static int
-become(const char *user)
-{
-	struct passwd *pw = getpwnam(user);
-	uid_t ru, eu, su;
-	gid_t rg, eg, sg;
-
-	if (pw == NULL) {
-		log_errx("user '%s' does not exist", user);
-		return -1;
-	}
-	if (initgroups(pw->pw_name, pw->pw_gid) == -1 ||
-	    setgid(pw->pw_gid) == -1 || setuid(pw->pw_uid) == -1) {
-		log_err("becoming user %s", user);
-		return -1;
-	}
-	/* Read back: every id is the user's, and root is not to be had again. */
-	if (getresuid(&ru, &eu, &su) == -1 || getresgid(&rg, &eg, &sg) == -1 ||
-	    ru != pw->pw_uid || eu != pw->pw_uid || su != pw->pw_uid ||
-	    rg != pw->pw_gid || eg != pw->pw_gid || sg != pw->pw_gid ||
-	    (pw->pw_uid != 0 && setuid(0) != -1)) {
-		log_errx("becoming user %s: the switch did not take (uid %lu, "
-		    "gid %lu)", user, (unsigned long)geteuid(),
-		    (unsigned long)getegid());
-		return -1;
-	}
-	return 0;
-}
-
 static void
 peer_name(const struct sockaddr_storage *sa, char *out, size_t len)
 {
@@ -114,59 +81,6 @@ peer_name(const struct sockaddr_storage *sa, char *out, size_t len)
 		port = ntohs(in6->sin6_port);
 	}
 	snprintf(out, len, "%s:%d", host, port);
-}
-
-/* One session, in its own process: authenticate, then receive. Exit status. */
-static int
-serve_client(const struct config *cfg, const uint8_t *key, int fd,
-    const char *peer)
-{
-	const struct store_conf *sc;
-	struct result counts;
-	struct conn c;
-	char name[4096], msg[512];
-	int rc = 1;
-
-	if (conn_init(&c, fd, fd, peer) == -1) {
-		close(fd);
-		return 1;
-	}
-	c.timeout_ms = (cfg->timeout ? cfg->timeout : SESSION_TIMEOUT_S) * 1000;
-	net_tcp_liveness(fd, c.timeout_ms / 1000);
-	if (net_accept(&c, key, name, sizeof(name)) == -1)
-		goto out;
-	sc = config_store(cfg, name);
-	if (sc == NULL) {
-		log_errx("%s: refused: no store '%s' in %s", peer, name,
-		    cfg->file);
-		snprintf(msg, sizeof(msg), "no store '%.200s' here", name);
-		proto_send_error(&c, msg);
-		conn_flush(&c);
-		goto out;
-	}
-	if (sc->user != NULL && become(sc->user) == -1) {
-		snprintf(msg, sizeof(msg), "the store's user is not available: "
-		    "%.400s", log_last());
-		proto_send_error(&c, msg);
-		conn_flush(&c);
-		goto out;
-	}
-	log_info("%s: session into store %s (%s)", peer, name, sc->path);
-	result_init(&counts);
-	if (session_receive(&c, sc->path, &counts) == 0) {
-		char text[RESULT_COUNTS_LEN];
-
-		result_counts(&counts, text, sizeof(text));
-		log_info("%s: session into store %s done: %s", peer, name, text);
-		/* The destination's own trigger, with what was done. */
-		trigger_run(sc->trigger, "STORE", name, sc->path, &counts);
-		rc = 0;
-	} else
-		log_errx("%s: session into store %s failed: nothing was "
-		    "committed", peer, name);
-out:
-	conn_release(&c);
-	return rc;
 }
 
 /* The session processes; only these are ever signalled. */
@@ -209,6 +123,8 @@ struct listener {
 	int fd;
 	uint8_t key[NET_KEY_SIZE];
 	struct children ch;
+	unsigned long refused;	/* beyond max_sessions, not yet logged */
+	time_t refused_logged;	/* when that was last logged */
 };
 
 struct listener *
@@ -233,13 +149,46 @@ listener_fd(const struct listener *l)
 	return l->fd;
 }
 
+/*
+ * Beyond max_sessions: the client is told at once, in one frame it reads
+ * as its handshake's answer, and the refusals are logged at most once a
+ * second (a flood of them does not flood the log).
+ */
+static void
+refuse(struct listener *l, const struct config *cfg, int fd,
+    const char *peer)
+{
+	char msg[160];
+	struct conn c;
+	time_t now = time(NULL);
+
+	l->refused++;
+	if (now != l->refused_logged) {
+		log_warnx("%s: refused: %zu sessions already, max_sessions = "
+		    "%d in %s (%lu refused since the last such line)", peer, l->ch.n, cfg->max_sessions,
+		    cfg->file, l->refused);
+		l->refused = 0;
+		l->refused_logged = now;
+	}
+	if (conn_init(&c, fd, fd, peer) == -1) {
+		close(fd);
+		return;
+	}
+	c.timeout_ms = REFUSE_WRITE_MS;
+	snprintf(msg, sizeof(msg), "busy: %zu sessions already (its "
+	    "[listen] max_sessions = %d); try again later", l->ch.n,
+	    cfg->max_sessions);
+	if (proto_send_error(&c, msg) == 0)
+		conn_flush(&c);
+	conn_release(&c);
+}
+
 void
 listener_accept(struct listener *l, const struct config *cfg)
 {
 	struct sockaddr_storage sa;
 	socklen_t salen = sizeof(sa);
 	char peer[128];
-	sigset_t none;
 	pid_t pid;
 	int fd;
 
@@ -248,22 +197,12 @@ listener_accept(struct listener *l, const struct config *cfg)
 	if (fd == -1)
 		return;	/* EINTR, ECONNABORTED, EMFILE: keep going */
 	peer_name(&sa, peer, sizeof(peer));
-	pid = fork();
-	if (pid == -1) {
-		log_err("%s: fork", peer);
-		close(fd);
+	if (l->ch.n >= (size_t)cfg->max_sessions) {
+		refuse(l, cfg, fd, peer);
 		return;
 	}
-	if (pid == 0) {
-		close(l->fd);
-		signal(SIGTERM, SIG_DFL);
-		signal(SIGINT, SIG_DFL);
-		signal(SIGHUP, SIG_DFL);
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		_exit(serve_client(cfg, l->key, fd, peer));
-	}
-	if (children_add(&l->ch, pid) == -1)
+	if (inbound_spawn(cfg, l->key, fd, peer, &pid) == 0 &&
+	    children_add(&l->ch, pid) == -1)
 		log_err("%s: tracking its session", peer);
 	close(fd);
 }

@@ -1,4 +1,4 @@
-/* listener: mirrord's TCP listener; each session runs in a child process. */
+/* listener: mirrord's TCP listener: admission, a process per session (inbound.c), each reaped by its pid. */
 #ifndef MIRRORFS_LISTENER_H
 #define MIRRORFS_LISTENER_H
 
@@ -11,9 +11,9 @@ struct listener *listener_open(const struct config *cfg);
 /* The fd to poll for connections. */
 int listener_fd(const struct listener *l);
 /*
- * Accepts one connection and serves it in a child process: authenticates
- * it, runs it as the store's user when given, receives the session (or
- * passes it to the mount serving the store). cfg must outlive the call.
+ * Accepts one connection and starts its session process (inbound.h),
+ * or, with [listen] max_sessions sessions running, refuses it at once
+ * with a message to the client and a line in the log.
  */
 void listener_accept(struct listener *l, const struct config *cfg);
 /* Collects the session processes that ended. */

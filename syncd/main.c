@@ -7,6 +7,7 @@
 
 #include "conn.h"
 #include "daemon.h"
+#include "inbound.h"
 #include "log.h"
 #include "net.h"
 #include "session.h"
@@ -25,7 +26,8 @@ static const char usage_text[] =
 "Sessions to mirror://HOST[:PORT]/NAME are authenticated with the pre-shared\n"
 "key of [listen] key = FILE (challenge-response; the key never crosses the\n"
 "wire) before anything touches the store [store NAME] path = DIR. Each\n"
-"session runs in its own process, as the store's user = when given.\n";
+"session runs in its own process, as the store's user = when given.\n"
+"(mirrord --session PEER is that process, started by the listener.)\n";
 
 static int
 run_serve(const char *store)
@@ -49,12 +51,13 @@ main(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "serve", required_argument, NULL, 'S' },
+		{ "session", required_argument, NULL, 'E' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *conf = NULL, *serve = NULL;
+	const char *conf = NULL, *serve = NULL, *session = NULL;
 	int ch;
 
 	log_init("mirrord", LOG_INFO);
@@ -70,11 +73,16 @@ main(int argc, char **argv)
 		switch (ch) {
 		case 'c': conf = optarg; break;
 		case 'S': serve = optarg; break;
+		case 'E': session = optarg; break;
 		case 'v': log_set_level(LOG_DEBUG); break;
 		case 'h': fputs(usage_text, stdout); return 0;
 		case 'V': printf("mirrord %s\n", MIRRORFS_VERSION); return 0;
 		default: fputs(usage_text, stderr); return EXIT_USAGE;
 		}
+	}
+	if (session != NULL && conf == NULL && serve == NULL && optind == argc) {
+		log_choose_style(LOG_STYLE_STAMPED);
+		return inbound_main(session);
 	}
 	if (optind != argc || (conf == NULL) == (serve == NULL)) {
 		fputs(usage_text, stderr);
