@@ -117,6 +117,7 @@ ROWS += [
     ("8", "same, time, `--compress 0`", "wire_time", "mirrorctl-z0", "rsync", "time", None),
     ("9", "Change-to-destination latency of a new file (mirrord `watch = yes, quiet = 1` / lsyncd default.rsync `delay = 1`; bench/latency.sh, 200-file trees)", "latency", "mirrord", "lsyncd", "time", None, "lsyncd"),
     ("10", "RSS of mirrord watching {watch_files} files after its first session (VmRSS; VmHWM; per file)", "rss_watch", "mirrord", None, "mem", None),
+    ("14", "`mirrord --listen` holding 200 idle connections (bench/idle.sh: each has its session process, waiting for its greeting): the listener's VmRSS; PSS of the listener and all its session processes (shared pages counted once); per connection", "listen_pss_total", "mirrord", None, "mem", None),
     ("11", "The mount's index of row 4's store, cold (bench/indexfmt.c): its own file loaded into memory / LMDB opened and every record read once", "idx_cold", "index-file", "lmdb", "time", None, "lmdb"),
     ("11", "same, warm: every name looked up and its attributes read", "idx_lookup", "index-file", "lmdb", "time", None, "lmdb"),
     ("11", "same, bytes on disk", "idx_bytes", "index-file", "lmdb", "bytes", None, "lmdb"),
@@ -225,6 +226,13 @@ def generate(meta, series):
             acell = cell(a) if a else "not measured"
             w("| %s | %s | %s | %s | %s | not measured: %s | | | |" % (
                 row, what, ours, acell, ref, skip))
+            continue
+        if key == "listen_pss_total":
+            rss = summary(series, "listen_rss", ours)
+            per = summary(series, "listen_pss_per_conn", ours)
+            w("| %s | %s | %s | listener %s; all %s; %s per connection | | | | | |" % (
+                row, what, ours, fmt(rss[0], rss[4]) if rss else "?", cell(a),
+                fmt(per[0], "B") if per else "?"))
             continue
         if key == "rss_watch":
             h = summary(series, "hwm_watch", ours)

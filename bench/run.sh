@@ -106,11 +106,11 @@ fi
 if [ "$MODE" = small ]; then
 	NDIRS=10 NSUB=8 NFILES=50 NBIG=2 BIGMIN=8 BIGMAX=16
 	READ_MIB=256 FIO_SECS=3 R_INIT=2 R_RESYNC=3 R_READ=3 R_FIND=3 R_PY=3 R_FIO=1 HF_RUNS=100
-	R_TCP=2 R_WIRE=3 LAT_TRIALS=6 NWATCH=20000
+	R_TCP=2 R_WIRE=3 LAT_TRIALS=6 NWATCH=20000 NIDLE=200
 else
 	NDIRS=50 NSUB=20 NFILES=100 NBIG=20 BIGMIN=8 BIGMAX=64
 	READ_MIB=1024 FIO_SECS=20 R_INIT=2 R_RESYNC=5 R_READ=3 R_FIND=5 R_PY=5 R_FIO=2 HF_RUNS=100
-	R_TCP=2 R_WIRE=3 LAT_TRIALS=10 NWATCH=1000000
+	R_TCP=2 R_WIRE=3 LAT_TRIALS=10 NWATCH=1000000 NIDLE=200
 fi
 if [ -n "$REPS" ]; then
 	R_INIT=$REPS R_RESYNC=$REPS R_READ=$REPS R_FIND=$REPS R_PY=$REPS R_FIO=$REPS R_TCP=$REPS R_WIRE=$REPS
@@ -1051,5 +1051,10 @@ meta watch_dst_files "$NDST"
 [ "$NDST" = "$NWATCH" ] || log "WARNING: the watched destination has $NDST of $NWATCH files"
 stop_bg "$WD_PID"
 umount "$TM"	# frees the watched trees at once
+
+# 14. memory of mirrord --listen holding NIDLE idle connections
+log "14. mirrord --listen holding $NIDLE idle connections"
+"$HERE/idle.sh" "$W/bin" "$NIDLE" >"$W/idle.tsv"
+while IFS=$'\t' read -r k v u; do rec "$k" mirrord "$v" "$u"; done <"$W/idle.tsv"
 
 finish
