@@ -249,9 +249,10 @@ t_run() {
 # t_ctl ARG...: t_run "$MIRRORCTL" ARG...
 t_ctl() { t_run "$MIRRORCTL" "$@"; }
 
-# wait_for CMD...: retry CMD every 0.1 s for up to 10 s; fails if it never succeeds.
+# wait_for CMD...: retry CMD every 0.1 s for up to 10 s (WAIT_TRIES=N: N
+# tries); fails if it never succeeds.
 wait_for() {
-	for _ in $(seq 100); do
+	for _ in $(seq "${WAIT_TRIES:-100}"); do
 		"$@" && return 0
 		sleep 0.1
 	done

@@ -63,7 +63,7 @@ case_max_sessions() {
 	assert_missing store/a
 	# The handshake deadline frees both places; then a session is admitted.
 	# shellcheck disable=SC2016 # the inner sh expands its own arguments
-	wait_for_long sh -c '[ "$(grep -c "^closed" idle.out)" = 2 ]' ||
+	WAIT_TRIES=250 wait_for sh -c '[ "$(grep -c "^closed" idle.out)" = 2 ]' ||
 		t_fail "the idle clients were kept: $(cat idle.out mirrord.log)"
 	t_ctl sync --key key src "mirror://127.0.0.1:$PORT/app"
 	assert_rc 0 "once the idle clients are gone"
@@ -89,7 +89,7 @@ except OSError as e:
 PY
 	local pid=$!
 	t_track "$pid"
-	wait_for_long grep -q . dribble.out || t_fail "the client is still connected"
+	WAIT_TRIES=250 wait_for grep -q . dribble.out || t_fail "the client is still connected"
 	wait "$pid" || true
 	t_untrack "$pid"
 	assert_grep '^dropped after (10|11|12|13|14|15) s' dribble.out
@@ -150,15 +150,6 @@ case_session_by_hand() {
 	t_run "$MIRRORD" --session 127.0.0.1:1
 	assert_rc 1
 	assert_grep 'descriptor 4 is not a configuration from mirrord \(it is started by mirrord.s listener only\)' "$TC/err"
-}
-
-# wait_for_long CMD...: wait_for with 25 s.
-wait_for_long() {
-	for _ in $(seq 250); do
-		"$@" && return 0
-		sleep 0.1
-	done
-	return 1
 }
 
 t_case "beyond [listen] max_sessions a client is refused at once, told why, and logged" case_max_sessions
