@@ -9,7 +9,7 @@
 set -euo pipefail
 BIN=$1 N=$2
 W=$(mktemp -d /tmp/mirrorfs-idle.XXXXXX)
-MD= HOLD=
+MD='' HOLD=''
 cleanup() {
 	[ -z "$HOLD" ] || kill "$HOLD" 2>/dev/null || true
 	[ -z "$MD" ] || { kill "$MD" 2>/dev/null || true; wait "$MD" 2>/dev/null || true; }
