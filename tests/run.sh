@@ -8,7 +8,8 @@
 # PATTERN --unit-only runs the unit tests alone. E2E_SKIP, a space-separated
 # list of script name prefixes (t0810 t0410), leaves those scripts out.
 #
-# Output is printed as it comes; the last line is "N passed, N failed".
+# Output is printed as it comes, with the time each script took; the last
+# line is "N passed, N failed".
 # Exit status 0 only if nothing failed and something passed.
 set -u
 
@@ -93,7 +94,9 @@ for script in "$here"/e2e/t*.sh; do
 		esac
 	fi
 	echo "# e2e: $base"
+	started=$SECONDS
 	run_logged 600 bash "$script"
+	echo "# $base took $((SECONDS - started)) s"
 	line=$(grep -E '^# results: [0-9]+ passed, [0-9]+ failed$' "$out" | tail -n 1)
 	if [ -z "$line" ]; then
 		echo "not ok - $base: died without a results line (exit status $st)"
