@@ -82,7 +82,7 @@ READS = [
 ]
 
 ROWS = [
-    ("1", "Initial sync of the tree (fresh DST, cold cache)", "init", "mirrorctl", "rsync", "time", 0.5),
+    ("1", "Initial sync of the tree (fresh DST, cold cache)", "init", "mirrorctl", "rsync", "time", 0.6),
     ("1", "", "init", "mirrorctl", "tar", "time", 1.3),
     ("1", "", "init", "mirrorctl", "tar+sync", "time", None),
     ("2", "No-change re-sync (warm cache)", "nochange_warm", "mirrorctl", "rsync", "time", 0.1),
@@ -113,14 +113,18 @@ ROWS += [
     ("7", "same, bytes on the wire (ssh's count, both directions, encrypted)", "sshbytes:ssh_nochange", "mirrorctl", "rsync", "bytes", None, "ssh"),
     ("8", "Bytes on the wire, 4 KiB changed in the middle of a 64 MiB random file (`bytes_sent` / rsync `--stats` Total bytes sent), `--compress 3`", "wire_bytes", "mirrorctl-z3", "rsync", "bytes", None),
     ("8", "same, `--compress 0`", "wire_bytes", "mirrorctl-z0", "rsync", "bytes", None),
-    ("8", "same, time of that re-sync over loopback TCP, `--compress 3`", "wire_time", "mirrorctl-z3", "rsync", "time", None),
-    ("8", "same, time, `--compress 0`", "wire_time", "mirrorctl-z0", "rsync", "time", None),
+    ("8", "same, time of that re-sync over loopback TCP, `--compress 3`", "wire_time", "mirrorctl-z3", "rsync", "time", 1.0),
+    ("8", "same, time, `--compress 0`", "wire_time", "mirrorctl-z0", "rsync", "time", 1.0),
     ("9", "Change-to-destination latency of a new file (mirrord `watch = yes, quiet = 1` / lsyncd default.rsync `delay = 1`; bench/latency.sh, 200-file trees)", "latency", "mirrord", "lsyncd", "time", None, "lsyncd"),
-    ("10", "RSS of mirrord watching {watch_files} files after its first session (VmRSS; VmHWM; per file)", "rss_watch", "mirrord", None, "mem", None),
+    ("10", "RSS of mirrord watching {watch_files} files after its first session (VmRSS; VmHWM; per file); target: HWM ≤ 64 MiB", "rss_watch", "mirrord", None, "mem", None),
     ("14", "`mirrord --listen` holding 200 idle connections (bench/idle.sh: each has its session process, waiting for its greeting): the listener's VmRSS; PSS of the listener and all its session processes (shared pages counted once); per connection", "listen_pss_total", "mirrord", None, "mem", None),
     ("11", "The mount's index of row 4's store, cold (bench/indexfmt.c): its own file loaded into memory / LMDB opened and every record read once", "idx_cold", "index-file", "lmdb", "time", None, "lmdb"),
     ("11", "same, warm: every name looked up and its attributes read", "idx_lookup", "index-file", "lmdb", "time", None, "lmdb"),
     ("11", "same, bytes on disk", "idx_bytes", "index-file", "lmdb", "bytes", None, "lmdb"),
+    ("12", "One-file push (an append to a 4 KiB file) with 1 GiB of unrelated dirty data on the same filesystem, against the same push on a clean one", "push1", "mirrorctl-dirty", "mirrorctl-clean", "time", 2.0),
+    ("13", "Four {bigfile} files, initial sync until durable (fresh DST, cold cache; mirrorctl returns once durable / `cp -a` then `sync`)", "big4", "mirrorctl", "cp+sync", "time", 1.2),
+    ("15", "Peak RSS of the initial sync of {watch_files} small files on tmpfs (/usr/bin/time -v; rsync: its largest process)", "maxrss:big_init", "mirrorctl", "rsync", "memt", 3.0),
+    ("15", "same, no-change re-sync (against rsync's initial figure)", ("maxrss:big_nochange", "maxrss:big_init"), "mirrorctl", "rsync", "memt", 3.0),
 ]
 
 NOT_YET = [
@@ -153,6 +157,10 @@ def ratio_cell(a, b, kind, target):
         r = mb / ma if ma else 0
         tgt = "≥ %gx" % target if target else ""
         met = "" if target is None else ("yes" if r >= target else "**NO**")
+    elif kind == "memt":
+        r = ma / mb if mb else float("inf")
+        tgt = "≤ %gx" % target
+        met = "yes" if r <= target else "**NO**"
     else:
         r = ma / mb if mb else 0
         tgt, met = "", ""
@@ -246,7 +254,8 @@ def generate(meta, series):
             cells = "%s; HWM %s; %s per file (HWM %s)%s" % (
                 cell(a), fmt(h[0], h[4]) if h else "?", fmt(pf[0], "B") if pf else "?",
                 fmt(hpf[0], "B") if hpf else "?", extra)
-            w("| %s | %s | %s | %s | | | | | |" % (row, what, ours, cells))
+            met = "" if not h else ("yes" if h[0] * (1024 if h[4] == "KiB" else 1) <= 64 << 20 else "**NO**")
+            w("| %s | %s | %s | %s | | | | ≤ 64 MiB | %s |" % (row, what, ours, cells, met))
             continue
         r, tgt, met = ratio_cell(a, b, kind, target)
         if key == "rss_after_stat":

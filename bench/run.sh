@@ -107,13 +107,16 @@ if [ "$MODE" = small ]; then
 	NDIRS=10 NSUB=8 NFILES=50 NBIG=2 BIGMIN=8 BIGMAX=16
 	READ_MIB=256 FIO_SECS=3 R_INIT=2 R_RESYNC=3 R_READ=3 R_FIND=3 R_PY=3 R_FIO=1 HF_RUNS=100
 	R_TCP=2 R_WIRE=3 LAT_TRIALS=6 NWATCH=20000 NIDLE=200
+	R_PUSH=3 R_BIG=1 BIGFILE_MIB=64 R_RSS=1
 else
 	NDIRS=50 NSUB=20 NFILES=100 NBIG=20 BIGMIN=8 BIGMAX=64
 	READ_MIB=1024 FIO_SECS=20 R_INIT=2 R_RESYNC=5 R_READ=3 R_FIND=5 R_PY=5 R_FIO=2 HF_RUNS=100
 	R_TCP=2 R_WIRE=3 LAT_TRIALS=10 NWATCH=1000000 NIDLE=200
+	R_PUSH=5 R_BIG=2 BIGFILE_MIB=1024 R_RSS=2
 fi
 if [ -n "$REPS" ]; then
 	R_INIT=$REPS R_RESYNC=$REPS R_READ=$REPS R_FIND=$REPS R_PY=$REPS R_FIO=$REPS R_TCP=$REPS R_WIRE=$REPS
+	R_PUSH=$REPS R_BIG=$REPS R_RSS=$REPS
 fi
 
 W=$(mktemp -d /var/tmp/mirrorfs-bench.XXXXXX)
@@ -697,6 +700,55 @@ else
 	meta skip:lmdb "liblmdb-dev is not installed ($(tail -1 "$W/indexfmt.err" 2>/dev/null))"
 fi
 
+# --- 12. a one-file push against foreign dirty data -------------------------
+# A one-file push, on a clean filesystem and with 1 GiB of unrelated
+# dirty data waiting on the same filesystem (the temp dir's disk): a push
+# makes its own files durable, so it should not wait for other writers.
+log "12. one-file push, clean and with 1 GiB of foreign dirty data x$R_PUSH"
+PS=$W/push-src PD=$W/push-dst
+mkdir -p "$PS"
+head -c 4096 /dev/urandom >"$PS/f"
+run_mirrorctl "$PS" "$PD"
+for r in $(seq 1 "$R_PUSH"); do
+	sync
+	echo "$r" >>"$PS/f"
+	timed push1 mirrorctl-clean run_mirrorctl "$PS" "$PD"
+	dd if=/dev/zero of="$W/foreign-dirty" bs=1M count=1024 status=none
+	rec dirty_before:push1 mirrorctl-dirty "$(dirty_kb)" KiB
+	echo "$r" >>"$PS/f"
+	timed push1 mirrorctl-dirty run_mirrorctl "$PS" "$PD"
+	rm -f "$W/foreign-dirty"
+done
+sync
+cmp -s "$PS/f" "$PD/f" || { log "ERROR: $PD/f differs"; exit 1; }
+rm -rf -- "$PS" "$PD"
+
+# --- 13. four big files until durable ---------------------------------------
+# Four big files, initial sync until durable: mirrorctl (a local store:
+# each file's descriptor goes to the receiver, which copies it with
+# copy_file_range) against `cp -a` followed by `sync`.
+log "13. four ${BIGFILE_MIB} MiB files, initial sync until durable x$R_BIG"
+BS=$W/big-src
+mkdir -p "$BS"
+meta bigfile "$BIGFILE_MIB MiB"
+for k in 1 2 3 4; do
+	head -c $((BIGFILE_MIB << 20)) /dev/urandom >"$BS/f$k"
+done
+cp_sync() { cp -a "$1" "$2" && sync; }
+for r in $(seq 1 "$R_BIG"); do
+	for c in mirrorctl cp; do
+		d=$W/big-$c
+		drop
+		case $c in
+		mirrorctl) timed big4 mirrorctl run_mirrorctl "$BS" "$d" ;;
+		cp) timed big4 "cp+sync" cp_sync "$BS" "$d" ;;
+		esac
+		[ "$r" = 1 ] && { same_src "$d" "$BS" || exit 1; }
+		rmtree "$d"
+	done
+done
+rm -rf -- "$BS"
+
 # --- 6-10. loopback TCP, bytes on the wire, latency, daemon memory ------------
 # Destinations (stores, rsync modules, the watched tree) live on a tmpfs: both
 # daemons then write to memory, so these rows measure the protocols and the
@@ -1050,6 +1102,21 @@ NDST=$(find "$WT/dst" -path "$WT/dst/.mirrorfs" -prune -o -type f -print | wc -l
 meta watch_dst_files "$NDST"
 [ "$NDST" = "$NWATCH" ] || log "WARNING: the watched destination has $NDST of $NWATCH files"
 stop_bg "$WD_PID"
+
+# 15. peak RSS of mirrorctl over the same NWATCH files on tmpfs, initial and
+# no-change, against rsync -a (its largest process: /usr/bin/time reports
+# the biggest of the process and the children it waited for).
+log "15. peak RSS over $NWATCH files on tmpfs x$R_RSS"
+rm -rf -- "$WT/dst"
+for r in $(seq 1 "$R_RSS"); do
+	/usr/bin/time -v -o "$W/rss.txt" "$MC" sync -q "$WT/src" "$TM/rss-m" >>"$W/mirrorctl.log"
+	rec maxrss:big_init mirrorctl "$(maxrss "$W/rss.txt")" KiB
+	/usr/bin/time -v -o "$W/rss.txt" rsync -a "$WT/src/" "$TM/rss-r/"
+	rec maxrss:big_init rsync "$(maxrss "$W/rss.txt")" KiB
+	/usr/bin/time -v -o "$W/rss.txt" "$MC" sync -q "$WT/src" "$TM/rss-m" >>"$W/mirrorctl.log"
+	rec maxrss:big_nochange mirrorctl "$(maxrss "$W/rss.txt")" KiB
+	rm -rf -- "$TM/rss-m" "$TM/rss-r"
+done
 umount "$TM"	# frees the watched trees at once
 
 # 14. memory of mirrord --listen holding NIDLE idle connections

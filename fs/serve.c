@@ -67,6 +67,7 @@ serve_session(struct server *sv, struct conn *c, uint32_t timeout_s)
 		.path = sv->m->store_path,
 		.st = &sv->m->st,
 		.observer = &owner,
+		.fdpass = 1,	/* control.sock: a local sender, or a relay */
 	};
 	int rc;
 

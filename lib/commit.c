@@ -11,7 +11,9 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "path.h"
 #include "stage.h"
+#include "store/durable.h"
 #include "store/index.h"
 #include "store/journal.h"
 
@@ -78,6 +80,10 @@ make_staged(struct commit *c, size_t i, const char *name, char *why,
 	int sfd = c->s->stagingfd, rc;
 
 	store_remove_at(sfd, name);
+	if (stage_shard(c->s, i) == -1) {
+		snprintf(why, len, "staging: %s", strerror(errno));
+		return -1;
+	}
 	if (e->type == ENTRY_LNK)
 		rc = symlinkat(e->target, sfd, name);
 	else if (e->type == ENTRY_DIR)
@@ -116,7 +122,8 @@ stage_hardlink(struct commit *c, size_t i, const char *name)
 		    "not synced", e->target);
 		return;
 	}
-	if (dirfd == -1 || linkat(dirfd, tname, sfd, name, 0) == -1) {
+	if (dirfd == -1 || stage_shard(c->s, i) == -1 ||
+	    linkat(dirfd, tname, sfd, name, 0) == -1) {
 		plan_set(c->p, i, PLAN_FAIL, "link to %s: %s", e->target,
 		    strerror(errno));
 		return;
@@ -157,13 +164,79 @@ stage_links(struct commit *c)
 	}
 }
 
+/*
+ * Makes what the session staged durable before the journal makes it
+ * current: its own files and staging/ (not the whole filesystem, whose
+ * other writers a small push must not wait for), or one syncfs past
+ * DURABLE_MAX of them. -1 logged.
+ */
 static int
-any_staged(const struct plan *p)
+sync_staged(struct commit *c)
 {
-	for (size_t i = 0; i < p->n; i++)
-		if (p->v[i].flags & PF_STAGED)
-			return 1;
-	return 0;
+	char name[PLAN_STAGED_NAME];
+	struct durable d;
+	size_t shard = SIZE_MAX;
+	int rc = 0, any = 0;
+
+	durable_init(&d, c->s);
+	for (size_t i = 0; i < c->p->n && rc == 0; i++) {
+		if (!(c->p->v[i].flags & PF_STAGED))
+			continue;
+		any = 1;
+		if (i / PLAN_SHARD != shard) {
+			shard = i / PLAN_SHARD;
+			plan_staged_shard(name, sizeof(name), i);
+			if ((rc = durable_add(&d, c->s->stagingfd, name)) == -1)
+				break;
+		}
+		plan_staged_name(name, sizeof(name), i);
+		rc = durable_add(&d, c->s->stagingfd, name);
+	}
+	if (rc == -1)
+		log_err("%s/.mirrorfs/staging/%s", c->s->path, name);
+	if (any && rc == 0 && (rc = durable_add(&d, c->s->stagingfd,
+	    NULL)) == -1)
+		log_err("%s/.mirrorfs/staging", c->s->path);
+	if (any && rc == 0)
+		rc = durable_flush(&d);
+	durable_release(&d);
+	return rc;
+}
+
+/*
+ * Makes the carried-out records durable before the journal goes: the
+ * directory of each changed name and each inode whose attributes
+ * changed; a record that failed has nothing to keep, and anything that
+ * cannot be opened turns the batch into one syncfs. -1 logged.
+ */
+static int
+sync_applied(struct commit *c)
+{
+	struct durable d;
+	const char *name, *last = NULL;
+	size_t lastlen = 0, dlen;
+	int dirfd, rc;
+
+	durable_init(&d, c->s);
+	for (size_t i = 0; i < c->j.n && !d.whole; i++) {
+		const struct journal_rec *r = &c->j.v[i];
+
+		dlen = path_dirlen(r->path);
+		/* Records run directory by directory: add each once. */
+		if (r->op != JOP_ATTR && last != NULL && dlen == lastlen &&
+		    memcmp(last, r->path, dlen) == 0)
+			continue;
+		dirfd = store_parent(c->s, &c->dir, r->path, &name);
+		if (dirfd == -1 || durable_add(&d, dirfd, NULL) == -1 ||
+		    (r->op == JOP_ATTR && durable_add(&d, dirfd, name) == -1 &&
+		    errno != ENOENT))
+			d.whole = 1;
+		last = r->path;
+		lastlen = dlen;
+	}
+	rc = durable_flush(&d);
+	durable_release(&d);
+	return rc;
 }
 
 static int
@@ -388,8 +461,7 @@ commit_run(struct store *s, struct manifest *m, struct plan *p,
 
 	journal_init(&c.j);
 	stage_links(&c);
-	/* Staged data must be durable before the journal makes it current. */
-	if (any_staged(p) && store_sync(s) == -1)
+	if (sync_staged(&c) == -1)
 		goto out;
 	if (build_journal(&c) == -1)
 		goto out;
@@ -416,7 +488,8 @@ end:
 	if (ob != NULL)
 		ob->end(ob->arg, c.changes, c.changes ? attempted : 0);
 	/* Past the commit point: committed; recovery finishes a journal left. */
-	if (attempted > 0 && journal_finish(s) == -1)
+	if (attempted > 0 && (sync_applied(&c) == -1 ||
+	    journal_retire(s) == -1))
 		log_warnx("%s: the session is committed; its journal is "
 		    "retired by the next recovery", s->path);
 out:

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <poll.h>
 #include <time.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -148,6 +149,8 @@ conn_release(struct conn *c)
 	if (c->child > 0)
 		reap_child(c);
 	c->child = 0;
+	while (c->nfds > 0)
+		close(c->fds[--c->nfds]);
 	buf_release(&c->wbuf);
 	buf_release(&c->zout);
 	buf_release(&c->sout);
@@ -350,6 +353,131 @@ conn_send(struct conn *c, uint8_t type, const void *payload, size_t len)
 	return 0;
 }
 
+int
+conn_send_fd(struct conn *c, uint8_t type, const void *payload, size_t len,
+    int fd)
+{
+	union {
+		struct cmsghdr h;
+		char b[CMSG_SPACE(sizeof(int))];
+	} ctl;
+	uint8_t hdr[5];
+	uint32_t flen = (uint32_t)len + 1;
+	struct iovec iov[2] = { { hdr, sizeof(hdr) }, { (void *)payload, len } };
+	struct msghdr msg = { .msg_iov = iov, .msg_iovlen = 2,
+	    .msg_control = ctl.b, .msg_controllen = sizeof(ctl.b) };
+	struct cmsghdr *cm;
+	int64_t deadline;
+	ssize_t n;
+
+	if (c->zc != NULL || c->seal != NULL || len + 1 > CONN_MAX_FRAME) {
+		errno = EINVAL;
+		log_err("a descriptor for %s", c->peer);
+		return -1;
+	}
+	if (conn_flush(c) == -1)
+		return -1;
+	deadline = deadline_of(c);
+	hdr[0] = flen >> 24;
+	hdr[1] = flen >> 16;
+	hdr[2] = flen >> 8;
+	hdr[3] = flen;
+	hdr[4] = type;
+	memset(&ctl, 0, sizeof(ctl));
+	cm = CMSG_FIRSTHDR(&msg);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	for (;;) {
+		n = sendmsg(c->wfd, &msg, MSG_NOSIGNAL);
+		if (n >= 0 || (errno != EINTR && errno != EAGAIN))
+			break;
+		if (errno == EAGAIN && wait_ready(c, c->wfd, POLLOUT, deadline,
+		    "took nothing we sent") == -1)
+			return -1;
+	}
+	if (n == -1) {
+		if (errno != ETOOMANYREFS)
+			log_err("sending to %s", c->peer);
+		return -1;
+	}
+	c->bytes_out += (uint64_t)n;
+	/* The descriptor went with the first bytes; the rest follow plainly. */
+	for (int i = 0; i < 2; i++) {
+		size_t k = (size_t)n < iov[i].iov_len ? (size_t)n : iov[i].iov_len;
+
+		iov[i].iov_base = (char *)iov[i].iov_base + k;
+		iov[i].iov_len -= k;
+		n -= (ssize_t)k;
+	}
+	return conn_writev_all(c, iov[0].iov_len ? iov : iov + 1,
+	    iov[0].iov_len ? 2 : 1);
+}
+
+void
+conn_accept_fds(struct conn *c)
+{
+	c->accept_fds = 1;
+}
+
+int
+conn_take_fd(struct conn *c)
+{
+	int fd;
+
+	if (c->nfds == 0)
+		return -1;
+	fd = c->fds[0];
+	memmove(c->fds, c->fds + 1, (size_t)(c->nfds - 1) * sizeof(int));
+	c->nfds--;
+	return fd;
+}
+
+/* Keeps the descriptors a message brought, closing those past the bound. */
+static void
+conn_keep_fds(struct conn *c, struct msghdr *msg)
+{
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(msg); cm != NULL;
+	    cm = CMSG_NXTHDR(msg, cm)) {
+		size_t k;
+
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < k; i++) {
+			int fd;
+
+			memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
+			if (c->nfds < CONN_MAX_FDS)
+				c->fds[c->nfds++] = fd;
+			else
+				close(fd);
+		}
+	}
+}
+
+/* read(), or recvmsg() taking descriptors once conn_accept_fds was called. */
+static ssize_t
+conn_read_fd(struct conn *c, void *p, size_t n)
+{
+	union {
+		struct cmsghdr h;
+		char b[CMSG_SPACE(CONN_MAX_FDS * sizeof(int))];
+	} ctl;
+	struct iovec iov = { p, n };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
+	    .msg_control = ctl.b, .msg_controllen = sizeof(ctl.b) };
+	ssize_t r;
+
+	if (!c->accept_fds)
+		return read(c->rfd, p, n);
+	r = recvmsg(c->rfd, &msg, MSG_CMSG_CLOEXEC);
+	if (r >= 0)
+		conn_keep_fds(c, &msg);
+	return r;
+}
+
 /*
  * Reads what arrives next into dst (at most cap bytes): opened records
  * when sealed. Returns the bytes read, 0 at the end of the stream, or -1
@@ -376,7 +504,7 @@ conn_read(struct conn *c, uint8_t *dst, size_t cap)
 			space = seal_space(c->seal, &room);
 		}
 		do
-			n = read(c->rfd, space, room);
+			n = conn_read_fd(c, space, room);
 		while (n == -1 && errno == EINTR);
 		if (n == -1 && errno == EAGAIN) {
 			if (wait_ready(c, c->rfd, POLLIN, c->rdeadline,

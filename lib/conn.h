@@ -10,6 +10,8 @@
 
 /* No frame (type byte plus payload) is ever longer than this. */
 #define CONN_MAX_FRAME (1024 * 1024 + 4096)
+/* Descriptors a conn holds received and not yet taken; more are closed. */
+#define CONN_MAX_FDS 4
 
 /*
  * Every frame is a u32 big-endian length, then that many bytes: one type
@@ -49,6 +51,10 @@ struct conn {
 	/* The record layer of everything after conn_seal() (below zstd). */
 	struct seal *seal;
 	struct buf sout;	/* sealed records waiting to be written */
+	/* Descriptors received (conn_accept_fds), oldest first. */
+	int accept_fds;
+	int fds[CONN_MAX_FDS];
+	int nfds;
 };
 
 /*
@@ -105,6 +111,26 @@ int conn_relay(struct conn *a, struct conn *b, conn_seen_fn *seen, void *arg);
  * or a peer that takes nothing for timeout_ms (ETIMEDOUT) (logged).
  */
 int conn_send(struct conn *c, uint8_t type, const void *payload, size_t len);
+/*
+ * Over a Unix socket: sends one frame with descriptor fd attached
+ * (SCM_RIGHTS), after everything queued; the caller keeps its fd. Not
+ * with compression (EINVAL). -1 with errno, logged except for
+ * ETOOMANYREFS (too many descriptors in flight: nothing was sent, the
+ * caller may send the frame another way).
+ */
+int conn_send_fd(struct conn *c, uint8_t type, const void *payload,
+    size_t len, int fd);
+/*
+ * From now on takes the descriptors a peer attaches to what it sends
+ * (never more than CONN_MAX_FDS waiting; the rest are closed).
+ */
+void conn_accept_fds(struct conn *c);
+/*
+ * The oldest descriptor received and not yet taken, now the caller's;
+ * -1 when none came. A descriptor arrives with the bytes of the frame it
+ * was sent with, so the one for a frame is there once the frame is.
+ */
+int conn_take_fd(struct conn *c);
 /* Writes everything queued. -1 as conn_send. */
 int conn_flush(struct conn *c);
 

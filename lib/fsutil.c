@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 int
@@ -100,4 +101,32 @@ raise_nofile(void)
 	setrlimit(RLIMIT_NOFILE, &rl);
 	getrlimit(RLIMIT_NOFILE, &rl);
 	return (long)rl.rlim_cur;
+}
+
+int
+same_version(const struct stat *a, const struct stat *b)
+{
+	return a->st_ino == b->st_ino && a->st_dev == b->st_dev &&
+	    a->st_size == b->st_size &&
+	    a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
+	    a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
+	    a->st_ctim.tv_sec == b->st_ctim.tv_sec &&
+	    a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+}
+
+void
+next_extent(int fd, uint64_t off, uint64_t size, uint64_t *data,
+    uint64_t *end)
+{
+	off_t d = lseek(fd, (off_t)off, SEEK_DATA), h;
+
+	if (d == -1) {
+		*data = errno == ENXIO ? size : off;	/* ENXIO: a hole to EOF */
+		*end = size;
+	} else {
+		h = lseek(fd, d, SEEK_HOLE);
+		*data = (uint64_t)d < size ? (uint64_t)d : size;
+		*end = h == -1 || (uint64_t)h > size ? size : (uint64_t)h;
+	}
+	lseek(fd, (off_t)*data, SEEK_SET);
 }

@@ -3,6 +3,7 @@
 #define MIRRORFS_FSUTIL_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 /*
@@ -22,6 +23,23 @@ int open_beneath(int dirfd, const char *path, int flags);
  * writer that comes next is not delayed.
  */
 int has_writer(int fd);
+
+struct stat;
+
+/*
+ * 1 when a and b are one version of one file (inode, size, mtime and
+ * ctime alike): a file read or copied between the two stats was not
+ * changed meanwhile, so the copy is not torn.
+ */
+int same_version(const struct stat *a, const struct stat *b);
+
+/*
+ * Where the next data of fd at or after off starts (*data) and ends
+ * (*end), within size; the file position is left at *data. Holes are
+ * found with SEEK_DATA/SEEK_HOLE; a filesystem without them is all data.
+ */
+void next_extent(int fd, uint64_t off, uint64_t size, uint64_t *data,
+    uint64_t *end);
 
 /* Writes all n bytes, retrying on EINTR and short writes. 0, or -1 with errno. */
 int write_all(int fd, const void *p, size_t n);

@@ -21,7 +21,13 @@
 void
 plan_staged_name(char *out, size_t len, size_t i)
 {
-	snprintf(out, len, "n%zu", i);
+	snprintf(out, len, "s%zu/n%zu", i / PLAN_SHARD, i);
+}
+
+void
+plan_staged_shard(char *out, size_t len, size_t i)
+{
+	snprintf(out, len, "s%zu", i / PLAN_SHARD);
 }
 
 void

@@ -57,9 +57,16 @@ struct plan {
 	struct store_dir dir;	/* the store directory of the last lookup */
 };
 
-/* The name in staging/ of entry i's new version (at most PLAN_STAGED_NAME bytes). */
-#define PLAN_STAGED_NAME 32
+/*
+ * The name in staging/ of entry i's new version (at most PLAN_STAGED_NAME
+ * bytes): "sS/nI", in the shard S = i / PLAN_SHARD, so no directory of
+ * staging/ holds more than PLAN_SHARD names (a flat one of 100,000 makes
+ * every create and rename in it slow). plan_staged_shard gives "sS".
+ */
+#define PLAN_STAGED_NAME 48
+#define PLAN_SHARD 1024
 void plan_staged_name(char *out, size_t len, size_t i);
+void plan_staged_shard(char *out, size_t len, size_t i);
 
 /* Options that shape a plan. */
 struct plan_opts {

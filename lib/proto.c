@@ -36,6 +36,7 @@ proto_msg_name(int type)
 		[MSG_NEED_SIG] = "NEED_SIG", [MSG_FILE_DELTA] = "FILE_DELTA",
 		[MSG_COMMIT_ASK] = "COMMIT_ASK", [MSG_COMMIT] = "COMMIT",
 		[MSG_HOLE] = "HOLE",
+		[MSG_FILE_FD] = "FILE_FD",
 	};
 
 	if (type <= 0 || type > MSG_TYPE_MAX)
@@ -493,6 +494,21 @@ proto_send_file(struct conn *c, const struct file_head *h)
 		r = r || buf_put_u64(&b, h->offset);
 	r = r || put_attr(&b, &h->attr);
 	return send_buf(c, type, &b, r);
+}
+
+int
+proto_send_file_fd(struct conn *c, const struct file_head *h, int fd)
+{
+	struct buf b;
+	int rc = -1;
+
+	buf_init(&b);
+	if (buf_put_u32(&b, h->index) || put_attr(&b, &h->attr))
+		log_err("encoding FILE_FD for %s", c->peer);
+	else
+		rc = conn_send_fd(c, MSG_FILE_FD, b.data, b.len, fd);
+	buf_release(&b);
+	return rc;
 }
 
 int

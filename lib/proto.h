@@ -74,7 +74,8 @@ enum msg_type {
 	MSG_COMMIT_ASK,		/* R: all is staged; may it be committed? */
 	MSG_COMMIT,		/* S: commit it */
 	MSG_HOLE,		/* S: inside a FILE, a run of zeros not sent */
-	MSG_TYPE_MAX = MSG_HOLE
+	MSG_FILE_FD,		/* S: FILE as a descriptor (SCM_RIGHTS), no DATA */
+	MSG_TYPE_MAX = MSG_FILE_FD
 };
 
 enum daemon_op {
@@ -103,7 +104,8 @@ enum ctl_op {
 #define SESSION_DELTA		0x20u	/* the sender takes NEED_SIG */
 #define SESSION_XATTRS		0x40u	/* entries carry user.*, trusted.*, security.* */
 #define SESSION_ACLS		0x80u	/* entries carry their POSIX ACLs */
-#define SESSION_FLAGS_ALL	0xffu
+#define SESSION_FDPASS		0x100u	/* a local sender may send FILE_FD */
+#define SESSION_FLAGS_ALL	0x1ffu
 
 /* The attribute namespaces (xattr.h) a session of these flags carries. */
 unsigned proto_session_ns(uint32_t flags);
@@ -194,6 +196,13 @@ int proto_decode_hole(const uint8_t *p, size_t n, uint64_t *len, char *err,
 
 /* FILE_DELTA when h->delta, FILE_FROM when h->offset > 0, else FILE. */
 int proto_send_file(struct conn *c, const struct file_head *h);
+/*
+ * FILE_FD (a FILE's payload, h->offset 0, not a delta) with the source
+ * file's descriptor fd attached: the receiver copies it itself; no DATA
+ * or FILE_END follows. -1 with errno as conn_send_fd (ETOOMANYREFS: not
+ * sent, send the file as data).
+ */
+int proto_send_file_fd(struct conn *c, const struct file_head *h, int fd);
 int proto_decode_file(const uint8_t *p, size_t n, struct file_head *h,
     char *err, size_t errlen);
 int proto_decode_file_from(const uint8_t *p, size_t n, struct file_head *h,

@@ -410,19 +410,13 @@ file_hole(struct receiver *r, struct stage_file *f, const uint8_t *p, size_t n)
 	return 0;
 }
 
+/* Entry i's file ended as end says; attr is the version staged. */
 static int
-file_end(struct receiver *r, struct stage_file *f, const uint8_t *p, size_t n)
+file_staged(struct receiver *r, size_t i, enum stage_end end,
+    const struct entry *attr)
 {
-	size_t i = (size_t)f->idx;
 	struct entry *e;
-	struct entry attr;
-	enum stage_end end;
 
-	if (f->idx == -1 || n != HASH_SIZE)
-		return peer_fail(r, "malformed FILE_END");
-	attr = f->head.attr;
-	end = stage_end(f, r->st, p, &r->m.v[i], &r->popts, r->err,
-	    sizeof(r->err));
 	switch (end) {
 	case STAGE_BROKEN:
 		return peer_fail(r, "%s %s", r->m.v[i].path, r->err);
@@ -437,13 +431,60 @@ file_end(struct receiver *r, struct stage_file *f, const uint8_t *p, size_t n)
 	}
 	/* What the sender read as it sent: the version now staged. */
 	e = &r->m.v[i];
-	e->size = attr.size;
-	e->mode = attr.mode;
-	e->mtime_sec = attr.mtime_sec;
-	e->mtime_nsec = attr.mtime_nsec;
+	e->size = attr->size;
+	e->mode = attr->mode;
+	e->mtime_sec = attr->mtime_sec;
+	e->mtime_nsec = attr->mtime_nsec;
 	r->plan.v[i].flags &= ~PF_DATA;
 	r->plan.v[i].flags |= PF_STAGED;
 	return 0;
+}
+
+static int
+file_end(struct receiver *r, struct stage_file *f, const uint8_t *p, size_t n)
+{
+	size_t i = (size_t)f->idx;
+	struct entry attr;
+	enum stage_end end;
+
+	if (f->idx == -1 || n != HASH_SIZE)
+		return peer_fail(r, "malformed FILE_END");
+	attr = f->head.attr;
+	end = stage_end(f, r->st, p, &r->m.v[i], &r->popts, r->err,
+	    sizeof(r->err));
+	return file_staged(r, i, end, &attr);
+}
+
+/*
+ * FILE_FD: a local sender passed the source file's descriptor, and we
+ * copy it ourselves (stage_copy): no byte crosses the socket.
+ */
+static int
+file_fd(struct receiver *r, struct stage_file *f, const uint8_t *p, size_t n)
+{
+	struct file_head head;
+	struct entry attr;
+	enum stage_end end;
+	int fd;
+
+	if (f->idx != -1)
+		return peer_fail(r, "FILE_FD before the previous file ended");
+	if (!(r->flags & SESSION_FDPASS) || !r->t->fdpass)
+		return peer_fail(r, "FILE_FD in a session without descriptors");
+	if (proto_decode_file(p, n, &head, r->err, sizeof(r->err)) == -1)
+		return peer_fail(r, "%s", r->err);
+	if (head.index >= r->plan.n ||
+	    (r->plan.v[head.index].flags & (PF_DATA | PF_ASKED)) !=
+	    (PF_DATA | PF_ASKED) || (r->plan.v[head.index].flags & PF_DELTA))
+		return peer_fail(r, "sent a descriptor for entry %u, which was "
+		    "not requested whole", head.index);
+	if ((fd = conn_take_fd(r->c)) == -1)
+		return peer_fail(r, "FILE_FD for entry %u came without a "
+		    "descriptor", head.index);
+	end = stage_copy(r->st, head.index, fd, &r->m.v[head.index],
+	    &r->popts, &attr, r->err, sizeof(r->err));
+	close(fd);
+	return file_staged(r, head.index, end, &attr);
 }
 
 static int
@@ -497,6 +538,7 @@ recv_data(struct receiver *r)
 		case MSG_FILE_DELTA: rc = file_begin(r, &f, type, p, n); break;
 		case MSG_DATA: rc = file_data(r, &f, p, n); break;
 		case MSG_HOLE: rc = file_hole(r, &f, p, n); break;
+		case MSG_FILE_FD: rc = file_fd(r, &f, p, n); break;
 		case MSG_FILE_END: rc = file_end(r, &f, p, n); break;
 		case MSG_FILE_ABORT: rc = file_abort(r, &f, p, n); break;
 		case MSG_DONE:
@@ -662,6 +704,8 @@ receiver_run(struct conn *c, const struct receiver_target *t)
 	manifest_init(&r.m);
 	plan_init(&r.plan);
 	r.popts.owner = geteuid() == 0;
+	if (t->fdpass)
+		conn_accept_fds(c);
 	if (recv_expect(&r, MSG_HELLO, &p, &n) == -1)
 		goto out;
 	if (proto_decode_hello(p, n, r.err, sizeof(r.err)) == -1) {

@@ -20,6 +20,13 @@ struct receiver_target {
 	 * trust (our own source) may be given UINT64_MAX.
 	 */
 	uint64_t max_manifest;
+	/*
+	 * c is a Unix socket to a sender on this machine: take the source
+	 * files' descriptors it offers (SESSION_FDPASS, FILE_FD) and copy
+	 * them here, no byte through the socket. Never for a session that
+	 * came over a network (a relay passes frames, not descriptors).
+	 */
+	int fdpass;
 };
 
 /* The default bound of a manifest's memory: 4 GiB. */

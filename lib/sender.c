@@ -27,6 +27,8 @@
 /* Files asked to be read ahead, and how much of each (see prefetch). */
 #define PREFETCH_FILES 32
 #define PREFETCH_BYTES (1024 * 1024)
+/* Files this large go to a local receiver as a descriptor (FILE_FD). */
+#define FDPASS_MIN (64 * 1024)
 
 struct sender {
 	const struct sender_opts *o;
@@ -159,7 +161,8 @@ send_manifest(struct sender *s, uint32_t flags, struct result *scan)
 		struct sender_peer *p = &s->peers[i];
 
 		if (!p->failed && proto_send_session(p->c, flags |
-		    (p->delta ? SESSION_DELTA : 0), s->o->filter) == -1)
+		    (p->delta ? SESSION_DELTA : 0) |
+		    (p->fdpass ? SESSION_FDPASS : 0), s->o->filter) == -1)
 			peer_fail(p);
 	}
 	if (flags & SESSION_PARTIAL) {
@@ -401,17 +404,6 @@ out:
 	return rc;
 }
 
-static int
-same_version(const struct stat *a, const struct stat *b)
-{
-	return a->st_ino == b->st_ino && a->st_dev == b->st_dev &&
-	    a->st_size == b->st_size &&
-	    a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
-	    a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
-	    a->st_ctim.tv_sec == b->st_ctim.tv_sec &&
-	    a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
-}
-
 /* Sends one frame to every peer the file goes to; a peer that fails drops out. */
 static int
 send_to(struct sender *s, int type, const void *p, size_t n)
@@ -462,28 +454,6 @@ hole_to(struct sender *s, uint64_t len)
 			live++;
 	}
 	return live > 0 ? 0 : -1;
-}
-
-/*
- * Where the next data of fd at or after off starts (*data) and ends
- * (*end), within size; the file position is left at *data. Holes are
- * found with SEEK_DATA/SEEK_HOLE; a filesystem without them is all data.
- */
-static void
-next_extent(int fd, uint64_t off, uint64_t size, uint64_t *data,
-    uint64_t *end)
-{
-	off_t d = lseek(fd, (off_t)off, SEEK_DATA), h;
-
-	if (d == -1) {
-		*data = errno == ENXIO ? size : off;	/* ENXIO: a hole to EOF */
-		*end = size;
-	} else {
-		h = lseek(fd, d, SEEK_HOLE);
-		*data = (uint64_t)d < size ? (uint64_t)d : size;
-		*end = h == -1 || (uint64_t)h > size ? size : (uint64_t)h;
-	}
-	lseek(fd, (off_t)*data, SEEK_SET);
 }
 
 /* 1 when fd (size bytes) has a hole: it is sent whole, holes as HOLE. */
@@ -752,6 +722,30 @@ held_back(struct sender *s, uint32_t idx, int fd, const struct stat *st,
 }
 
 /*
+ * Passes the open file fd (entry idx, as st) to the one local receiver
+ * it goes to, which copies it itself: 1 passed, 0 to be sent as data
+ * instead (too many descriptors in flight), -1 the receiver failed.
+ */
+static int
+pass_fd(struct sender *s, uint32_t idx, int fd, const struct stat *st)
+{
+	struct file_head head;
+	struct sender_peer *p = s->to[0];
+
+	memset(&head, 0, sizeof(head));
+	head.index = idx;
+	entry_set_stat(&head.attr, st);
+	if (proto_send_file_fd(p->c, &head, fd) == -1) {
+		if (errno == ETOOMANYREFS)
+			return 0;
+		peer_fail(p);
+		return -1;
+	}
+	progress_add(&s->prog, 1, (uint64_t)st->st_size);
+	return 1;
+}
+
+/*
  * Sends entry idx to s->to, reading it again when it changes under us:
  * whole, from offset from on (the receiver kept that much, hashing to
  * kept), or as a delta against sig.
@@ -785,6 +779,13 @@ send_file(struct sender *s, uint32_t idx, uint64_t from, const uint8_t *kept,
 		if (held_back(s, idx, fd, &st, reason, sizeof(reason))) {
 			close(fd);
 			abort_to(s, idx, ITEM_HELD, reason);
+			return;
+		}
+		/* The receiver checks the copy it makes, as we would. */
+		if (s->nto == 1 && s->to[0]->fdpass && from == 0 &&
+		    sig == NULL && (uint64_t)st.st_size >= FDPASS_MIN &&
+		    pass_fd(s, idx, fd, &st) != 0) {
+			close(fd);
 			return;
 		}
 		enum attempt a = send_attempt(s, idx, fd, &st, from, kept, sig);

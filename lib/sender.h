@@ -77,6 +77,11 @@ struct sender_peer {
 	 */
 	int committing;
 	int delta;		/* offer deltas: the receiver may send signatures */
+	/*
+	 * A receiver on this machine over a Unix socket: pass it the
+	 * descriptors of big files (FILE_FD) instead of their bytes.
+	 */
+	int fdpass;
 	/* private to sender.c: */
 	uint32_t *need;
 	uint64_t *from;		/* per need: bytes the receiver already has */

@@ -112,6 +112,7 @@ local_receiver_main(void *arg)
 		.path = t->st.path,
 		.st = &t->st,
 		.max_manifest = UINT64_MAX,	/* our own source */
+		.fdpass = 1,
 	};
 
 	t->rc = receiver_run(&t->conn, &target);
@@ -244,6 +245,9 @@ session_run(const char *source, struct session_dest *dests, size_t n,
 		peers[np].res = &sd->res;
 		peers[np].delta = o->whole_file == WHOLE_FILE_AUTO ?
 		    sd->d.kind != DEST_LOCAL : o->whole_file == WHOLE_FILE_NO;
+		/* A descriptor's bytes would not pass the rate limit. */
+		peers[np].fdpass = sd->d.kind == DEST_LOCAL &&
+		    !peers[np].delta && o->bwlimit == 0;
 		map[np++] = i;
 	}
 	if (np > 0 && sender_run_peers(peers, np, source, o) == -1) {

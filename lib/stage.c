@@ -5,7 +5,9 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include "delta.h"
@@ -14,6 +16,17 @@
 #include "log.h"
 #include "partial.h"
 #include "xattr.h"
+
+int
+stage_shard(struct store *s, size_t i)
+{
+	char shard[PLAN_STAGED_NAME];
+
+	plan_staged_shard(shard, sizeof(shard), i);
+	if (mkdirat(s->stagingfd, shard, 0700) == -1 && errno != EEXIST)
+		return -1;
+	return 0;
+}
 
 void
 stage_init(struct stage_file *f)
@@ -71,6 +84,8 @@ create_staged(struct stage_file *f, struct store *s)
 	int flags = O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW;
 
 	f->fd = openat(s->stagingfd, f->name, flags, 0600);
+	if (f->fd == -1 && errno == ENOENT && stage_shard(s, (size_t)f->idx) == 0)
+		f->fd = openat(s->stagingfd, f->name, flags, 0600);
 	if (f->fd == -1 && errno == EEXIST) {
 		unlinkat(s->stagingfd, f->name, 0);
 		f->fd = openat(s->stagingfd, f->name, flags, 0600);
@@ -306,6 +321,160 @@ stage_drop(struct stage_file *f, struct store *s)
 	stage_init(f);
 }
 
+/* Attempts at a copy whose source changes under it (as the sender's). */
+#define STAGE_COPY_ATTEMPTS 3
+/* At most this much in one copy_file_range (it takes a size_t, we keep it sane). */
+#define STAGE_COPY_CHUNK (1u << 30)
+#define STAGE_COPY_BUF (256 * 1024)
+#ifndef FUSE_SUPER_MAGIC
+#define FUSE_SUPER_MAGIC 0x65735546
+#endif
+
+/* Why a peer's descriptor cannot be copied from, or NULL. */
+static const char *
+copy_refused(int srcfd, const struct stat *st)
+{
+	struct statfs sf;
+	int fl = fcntl(srcfd, F_GETFL);
+
+	if (!S_ISREG(st->st_mode))
+		return "the descriptor sent is not a regular file";
+	if (fl == -1 || (fl & O_PATH) || (fl & O_ACCMODE) == O_WRONLY)
+		return "the descriptor sent is not open for reading";
+	if (fstatfs(srcfd, &sf) == -1 || sf.f_type == FUSE_SUPER_MAGIC)
+		return "the descriptor sent is on a FUSE filesystem";
+	return NULL;
+}
+
+/*
+ * Copies len bytes at off of src to the same offset of dst: by the
+ * kernel, or through buf once it cannot (*slow set). 0, 1 when src ends
+ * first (it shrank), -1 with errno.
+ */
+static int
+copy_range(int src, int dst, uint64_t off, uint64_t len, int *slow,
+    uint8_t **buf)
+{
+	ssize_t n;
+
+	while (len > 0) {
+		size_t want = len < STAGE_COPY_CHUNK ? (size_t)len :
+		    STAGE_COPY_CHUNK;
+
+		if (!*slow) {
+			loff_t in = (loff_t)off, out = (loff_t)off;
+
+			n = copy_file_range(src, &in, dst, &out, want, 0);
+			if (n == -1 && (errno == EXDEV || errno == EINVAL ||
+			    errno == EOPNOTSUPP || errno == ENOSYS)) {
+				*slow = 1;
+				continue;
+			}
+		} else {
+			if (*buf == NULL && (*buf = malloc(STAGE_COPY_BUF)) == NULL)
+				return -1;
+			n = pread(src, *buf, want < STAGE_COPY_BUF ? want :
+			    STAGE_COPY_BUF, (off_t)off);
+			if (n > 0 && pwrite(dst, *buf, (size_t)n, (off_t)off) != n)
+				return -1;
+		}
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1)
+			return -1;
+		if (n == 0)
+			return 1;
+		off += (uint64_t)n;
+		len -= (uint64_t)n;
+	}
+	return 0;
+}
+
+/* Copies every data extent of src (size bytes) into dst; holes stay holes. */
+static int
+copy_extents(int src, int dst, uint64_t size, uint8_t **buf)
+{
+	uint64_t off = 0, data, end;
+	int slow = 0, r;
+
+	while (off < size) {
+		next_extent(src, off, size, &data, &end);
+		if (data >= size)
+			break;
+		if ((r = copy_range(src, dst, data, end - data, &slow, buf)) != 0)
+			return r;
+		off = end;
+	}
+	return ftruncate(dst, (off_t)size) == -1 ? -1 : 0;
+}
+
+enum stage_end
+stage_copy(struct store *s, size_t i, int srcfd, const struct entry *e,
+    const struct plan_opts *o, struct entry *attr, char *why, size_t len)
+{
+	struct stage_file f;
+	struct stat before, after;
+	const char *refused;
+	uint8_t *buf = NULL;
+	enum stage_end rc = STAGE_FAILED;
+	int r;
+
+	stage_init(&f);
+	f.idx = (long)i;
+	plan_staged_name(f.name, sizeof(f.name), i);
+	for (int attempt = 0; attempt < STAGE_COPY_ATTEMPTS; attempt++) {
+		if (fstat(srcfd, &before) == -1) {
+			snprintf(why, len, "copy: %s", strerror(errno));
+			goto out;
+		}
+		if ((refused = copy_refused(srcfd, &before)) != NULL) {
+			snprintf(why, len, "%s", refused);
+			goto out;
+		}
+		if (create_staged(&f, s) == -1) {
+			snprintf(why, len, "write: %s", strerror(errno));
+			goto out;
+		}
+		r = copy_extents(srcfd, f.fd, (uint64_t)before.st_size, &buf);
+		if (r == -1) {
+			snprintf(why, len, "copy: %s", strerror(errno));
+			goto out;
+		}
+		if (r == 0 && fstat(srcfd, &after) == 0 &&
+		    same_version(&before, &after))
+			break;
+		close(f.fd);	/* changed while copied: again */
+		f.fd = -1;
+		if (attempt + 1 == STAGE_COPY_ATTEMPTS) {
+			snprintf(why, len, "changed while being read (%d "
+			    "attempts); will be sent by a later sync",
+			    STAGE_COPY_ATTEMPTS);
+			rc = STAGE_SKIPPED;
+			goto out;
+		}
+	}
+	memset(attr, 0, sizeof(*attr));
+	entry_set_stat(attr, &before);
+	r = set_staged_attr(f.fd, attr, e, o, why, len);
+	if (r != 0) {
+		rc = r == 1 ? STAGE_SKIPPED : STAGE_FAILED;
+		goto out;
+	}
+	close(f.fd);
+	f.fd = -1;
+	fault_point("staging");
+	rc = STAGE_DONE;
+out:
+	free(buf);
+	if (f.fd != -1) {
+		close(f.fd);
+		unlinkat(s->stagingfd, f.name, 0);
+	} else if (rc != STAGE_DONE) {
+		unlinkat(s->stagingfd, f.name, 0);
+	}
+	return rc;
+}
+
 void
 stage_keep_partials(struct stage_file *f, struct store *s,
     const struct manifest *m, const struct plan *p)
@@ -335,6 +504,8 @@ stage_claim(struct store *s, size_t i, const struct entry *e)
 	char name[PLAN_STAGED_NAME];
 
 	plan_staged_name(name, sizeof(name), i);
+	if (stage_shard(s, i) == -1)
+		return 0;
 	return partial_claim(s->partialfd, s->stagingfd, name, e->path, e);
 }
 

@@ -32,6 +32,12 @@ struct stage_file {
 	char bad[256];		/* why the file fails, once it does */
 };
 
+/*
+ * Makes the shard directory of entry i's staged name (plan.h), there or
+ * not. Returns 0, or -1 with errno.
+ */
+int stage_shard(struct store *s, size_t i);
+
 /* No file arriving. */
 void stage_init(struct stage_file *f);
 
@@ -75,6 +81,23 @@ enum stage_end {
 enum stage_end stage_end(struct stage_file *f, struct store *s,
     const uint8_t digest[HASH_SIZE], const struct entry *e,
     const struct plan_opts *o, char *why, size_t len);
+
+/*
+ * Stages entry i from srcfd, the source file itself (a local sender
+ * passed its descriptor, FILE_FD): copied by the kernel (copy_file_range,
+ * which shares extents where the filesystem can; read and write where it
+ * cannot), its holes left holes. The copy counts only when srcfd's stat
+ * is the same before and after it (a file changed meanwhile is copied
+ * again, up to 3 times, then skipped), so it is never torn. srcfd must be
+ * a regular file open for reading, not on a FUSE filesystem (a mount
+ * that does not answer would hold the receiver). *attr gets the version
+ * staged (size, mode, owner, mtime); the staged file gets them and e's
+ * extended attributes as stage_end gives them. Returns STAGE_DONE,
+ * STAGE_SKIPPED or STAGE_FAILED with why set; the caller closes srcfd.
+ */
+enum stage_end stage_copy(struct store *s, size_t i, int srcfd,
+    const struct entry *e, const struct plan_opts *o, struct entry *attr,
+    char *why, size_t len);
 
 /* Abandons the file in progress, removing what it staged. */
 void stage_drop(struct stage_file *f, struct store *s);

@@ -19,8 +19,12 @@
 #include "xattr.h"
 
 #define JOURNAL_MAGIC 0x4d524a4cu	/* "MRJL" */
-/* 2: SWAP records, the inode of a swap, extended attributes in ATTR */
-#define JOURNAL_VERSION 2
+/*
+ * 2: SWAP records, the inode of a swap, extended attributes in ATTR;
+ * 3: staged names in shards ("sS/nI"). Version 2 is still read.
+ */
+#define JOURNAL_VERSION 3
+#define JOURNAL_VERSION_OLDEST 2
 #define JOURNAL_TMP "journal.tmp"
 #define JOURNAL_MAX_SIZE (1ull << 32)
 
@@ -141,6 +145,18 @@ journal_encode(const struct journal *j, struct buf *b)
 	return buf_put_u64(b, sum);
 }
 
+/* A name in staging/: one component, or a shard and one component. */
+static int
+staged_name_ok(const char *name)
+{
+	const char *slash = strchr(name, '/');
+	const char *why;
+
+	if (slash != NULL && strchr(slash + 1, '/') != NULL)
+		return 0;
+	return path_check(name, &why) == 0;
+}
+
 int
 journal_parse(const uint8_t *p, size_t n, struct journal *j, const char **why)
 {
@@ -149,7 +165,7 @@ journal_parse(const uint8_t *p, size_t n, struct journal *j, const char **why)
 	uint64_t count, sum, ino;
 	char *path = NULL, *staged = NULL;
 	const char *xwhy;
-	int op, flags;
+	int op, flags, version;
 
 	*why = "truncated or malformed";
 	if (n < 8)
@@ -165,7 +181,8 @@ journal_parse(const uint8_t *p, size_t n, struct journal *j, const char **why)
 		*why = "not a mirrorfs journal";
 		return -1;
 	}
-	if (reader_u16(&r) != JOURNAL_VERSION) {
+	version = reader_u16(&r);
+	if (version < JOURNAL_VERSION_OLDEST || version > JOURNAL_VERSION) {
 		*why = "a journal of another format version (written by "
 		    "another release of mirrorfs: recover with that release)";
 		return -1;
@@ -189,9 +206,8 @@ journal_parse(const uint8_t *p, size_t n, struct journal *j, const char **why)
 		if (r.failed || op < JOP_MKDIR || op > JOP_MAX ||
 		    (!(op == JOP_ATTR && strcmp(path, ".") == 0) &&
 		    (path_check(path, why) == -1 || path_is_meta(path))) ||
-		    ((op == JOP_PUT || op == JOP_SWAP) && (*staged == '\0' ||
-		    strchr(staged, '/') || strcmp(staged, ".") == 0 ||
-		    strcmp(staged, "..") == 0)) ||
+		    ((op == JOP_PUT || op == JOP_SWAP) &&
+		    !staged_name_ok(staged)) ||
 		    a.mtime_nsec >= 1000000000u || (a.ns & ~XATTR_NS_ALL) ||
 		    xattr_check(a.xattrs, a.xattrs_len, a.ns, &xwhy) == -1) {
 			*why = "bad record";
@@ -385,18 +401,22 @@ journal_apply_rec(struct store *s, struct store_dir *d,
 	return rc;
 }
 
-/* Removes everything in staging/ (a swapped-out old entry may be a tree). */
+/*
+ * Removes everything in the directory dirfd (prefix: its place below
+ * staging/, for messages), counting what it removed; a shard ("sS", a
+ * directory) is emptied the same way and counts its entries, not itself.
+ */
 static int
-clear_staging(struct store *s, unsigned long *removed)
+clear_dir(struct store *s, int dirfd, const char *prefix, int shards,
+    unsigned long *removed)
 {
 	DIR *d;
 	struct dirent *de;
-	int fd, rc = 0;
+	int fd, sub, rc = 0;
 
-	*removed = 0;
-	fd = openat(s->stagingfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd == -1 || (d = fdopendir(fd)) == NULL) {
-		log_err("%s/%s/staging", s->path, PATH_META);
+		log_err("%s/%s/staging%s", s->path, PATH_META, prefix);
 		if (fd != -1)
 			close(fd);
 		return -1;
@@ -404,9 +424,24 @@ clear_staging(struct store *s, unsigned long *removed)
 	while ((errno = 0, de = readdir(d)) != NULL) {
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
-		if (store_remove_at(s->stagingfd, de->d_name) == -1) {
-			log_err("%s/%s/staging/%s", s->path, PATH_META,
-			    de->d_name);
+		/* A shard: its entries, then itself (the DT_ hint may be absent). */
+		if (shards && de->d_name[0] == 's' && (sub = openat(dirfd,
+		    de->d_name, O_PATH | O_DIRECTORY | O_NOFOLLOW |
+		    O_CLOEXEC)) != -1) {
+			if (clear_dir(s, sub, "/s", 0, removed) == -1)
+				rc = -1;
+			close(sub);
+			if (unlinkat(dirfd, de->d_name, AT_REMOVEDIR) == -1 &&
+			    errno != ENOENT) {
+				log_err("%s/%s/staging/%s", s->path, PATH_META,
+				    de->d_name);
+				rc = -1;
+			}
+			continue;
+		}
+		if (store_remove_at(dirfd, de->d_name) == -1) {
+			log_err("%s/%s/staging%s/%s", s->path, PATH_META,
+			    prefix, de->d_name);
 			rc = -1;
 			continue;
 		}
@@ -416,13 +451,27 @@ clear_staging(struct store *s, unsigned long *removed)
 	return rc;
 }
 
+/* Removes everything in staging/ (a swapped-out old entry may be a tree). */
+static int
+clear_staging(struct store *s, unsigned long *removed)
+{
+	*removed = 0;
+	return clear_dir(s, s->stagingfd, "", 1, removed);
+}
+
 int
 journal_finish(struct store *s)
 {
-	unsigned long removed;
-
 	if (store_sync(s) == -1)
 		return -1;
+	return journal_retire(s);
+}
+
+int
+journal_retire(struct store *s)
+{
+	unsigned long removed;
+
 	fault_point("cleanup");
 	if (unlinkat(s->metafd, STORE_JOURNAL, 0) == -1 && errno != ENOENT) {
 		log_err("%s/%s/%s: retiring the journal", s->path, PATH_META,

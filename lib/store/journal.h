@@ -102,6 +102,11 @@ int journal_apply_rec(struct store *s, struct store_dir *d,
  */
 int journal_finish(struct store *s);
 /*
+ * journal_finish without its sync, for a caller that made every record's
+ * work durable itself (durable.h). Same returns.
+ */
+int journal_retire(struct store *s);
+/*
  * Repairs an interrupted session: replays a committed journal, discards
  * staged files and partial journals. With replayed not NULL (an empty
  * journal), moves the replayed records there. Returns 0, or -1 (logged)

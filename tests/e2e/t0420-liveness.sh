@@ -137,7 +137,7 @@ case_kept_parts_are_durable() {
 	t_defer kill "$MIRRORD_PID"
 	wait_for grep -q 'listening on' mirrord.log || t_fail "mirrord did not start"
 	cut_after_first "mirror://127.0.0.1:$PORT/app"
-	grep -q 'fdatasync([0-9]*</.*/\.mirrorfs/staging/n[0-9]*>)' trace ||
+	grep -q 'fdatasync([0-9]*</.*/\.mirrorfs/staging/s[0-9]*/n[0-9]*>)' trace ||
 		t_fail "the kept file was not synced: $(grep -c . trace) calls traced"
 	grep -q 'fsync([0-9]*</.*/\.mirrorfs/partial>)' trace ||
 		t_fail "partial/ was not synced"

@@ -3,6 +3,7 @@
 #define MIRRORFS_SESSION_FIXTURE_H
 
 #include <check.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -190,6 +191,8 @@ fx_stage(const char *path)
 	int srcfd, in, out;
 
 	ck_assert(fx_plan.v[i].flags & PF_DATA);
+	plan_staged_shard(name, sizeof(name), (size_t)i);
+	ck_assert(mkdirat(fx_store.stagingfd, name, 0700) == 0 || errno == EEXIST);
 	plan_staged_name(name, sizeof(name), (size_t)i);
 	srcfd = open(fx_path("src"), O_RDONLY | O_DIRECTORY);
 	ck_assert_int_ge(srcfd, 0);

@@ -950,6 +950,70 @@ START_TEST(test_other_version_refused)
 }
 END_TEST
 
+/* Staged names in shards ("sS/nI", plan.h) are committed and rolled back alike. */
+START_TEST(test_sharded_names_roll_forward)
+{
+	ck_assert_int_eq(mkdirat(s.stagingfd, "s0", 0700), 0);
+	ck_assert_int_eq(mkdirat(s.stagingfd, "s3", 0700), 0);
+	stage_file("s0/n1", "first shard");
+	stage_file("s3/n3075", "fourth shard");
+	ck_assert_int_eq(journal_add(&j, JOP_PUT, 0, "a", "s0/n1", NULL, 1), 0);
+	ck_assert_int_eq(journal_add(&j, JOP_PUT, 0, "b", "s3/n3075", NULL, 2),
+	    0);
+	ck_assert_int_eq(journal_write(&s, &j), 0);
+	reopen(0);
+	ck_assert_str_eq(read_path(sp("a")), "first shard");
+	ck_assert_str_eq(read_path(sp("b")), "fourth shard");
+	ck_assert_int_eq(staging_count(), 0);
+}
+END_TEST
+
+START_TEST(test_sharded_names_roll_back)
+{
+	ck_assert_int_eq(mkdirat(s.stagingfd, "s0", 0700), 0);
+	ck_assert_int_eq(mkdirat(s.stagingfd, "s1", 0700), 0);
+	stage_file("s0/n1", "never committed");
+	stage_file("s1/n1024", "never committed either");
+	ck_assert_int_eq(mkdirat(s.stagingfd, "s1/n1025", 0700), 0);
+	stage_file("s1/n1025/inside", "a staged tree");
+	stage_file("n7", "a flat name of journal version 2");
+	reopen(0);
+	ck_assert_int_eq(staging_count(), 0);
+	ck_assert(!exists(sp("n7")));
+}
+END_TEST
+
+START_TEST(test_bad_record_staged_deep)
+{
+	bad_record_refused(JOP_PUT, "x", "s0/n1/x");
+}
+END_TEST
+
+START_TEST(test_bad_record_staged_shard_dotdot)
+{
+	bad_record_refused(JOP_PUT, "x", "../n1");
+}
+END_TEST
+
+/* A journal of format version 2 (flat staged names) is still read. */
+START_TEST(test_version_2_read)
+{
+	uint8_t raw[] = { 0x4d, 0x52, 0x4a, 0x4c, 0x00, 0x02, 0, 0, 0, 0, 0,
+	    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 };
+	struct journal k;
+	const char *why;
+	uint64_t sum;
+
+	sum = XXH3_64bits(raw, sizeof(raw) - 8);
+	for (int i = 0; i < 8; i++)
+		raw[sizeof(raw) - 8 + i] = (uint8_t)(sum >> (56 - 8 * i));
+	journal_init(&k);
+	ck_assert_int_eq(journal_parse(raw, sizeof(raw), &k, &why), 0);
+	ck_assert_uint_eq(k.n, 0);
+	journal_release(&k);
+}
+END_TEST
+
 static Suite *
 journal_suite(void)
 {
@@ -987,6 +1051,11 @@ journal_suite(void)
 	tcase_add_test(tc, test_roll_back_staged_tree);
 	tcase_add_test(tc, test_attr_sets_xattrs);
 	tcase_add_test(tc, test_other_version_refused);
+	tcase_add_test(tc, test_sharded_names_roll_forward);
+	tcase_add_test(tc, test_sharded_names_roll_back);
+	tcase_add_test(tc, test_bad_record_staged_deep);
+	tcase_add_test(tc, test_bad_record_staged_shard_dotdot);
+	tcase_add_test(tc, test_version_2_read);
 	suite_add_tcase(su, tc);
 	return su;
 }

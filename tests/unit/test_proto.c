@@ -821,7 +821,7 @@ session_decode(const struct buf *b, uint32_t *flags, struct filter *out)
 
 START_TEST(test_session_hostile)
 {
-	static const uint32_t bad_flags[] = { 0x100, 0x200, 0x80000000u,
+	static const uint32_t bad_flags[] = { 0x200, 0x400, 0x80000000u,
 	    UINT32_MAX, SESSION_FLAGS_ALL + 1 };
 	struct filter out;
 	struct buf b;
