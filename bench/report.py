@@ -195,7 +195,7 @@ def generate(meta, series):
       "Commands: `mirrorctl sync -q SRC DST`, `rsync -a SRC/ DST/`, "
       "`tar -C SRC -cf - . | tar -C DST -xf -` (floor); tar+sync is, per run, "
       "tar's time plus the `sync` that followed it (the durable floor: mirrorctl "
-      "makes its data durable with syncfs before it returns, rsync and tar do "
+      "makes its data durable (fsync of its own files, or one syncfs past 512 of them) before it returns, rsync and tar do "
       "not). Reads compare `MNT` (%s) with the same STORE directory read "
       "directly and through mergerfs (`%s`)." % (
           meta.get("mirrorfs_cmd", "mirrorfs -f STORE MNT"),

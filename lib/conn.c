@@ -658,6 +658,16 @@ conn_buffered(const struct conn *c)
 	    (uint32_t)p[2] << 8 | p[3]);
 }
 
+int
+conn_readable(struct conn *c)
+{
+	struct pollfd pfd = { .fd = c->rfd, .events = POLLIN };
+
+	if (conn_buffered(c))
+		return 1;
+	return poll(&pfd, 1, 0) == 1;
+}
+
 /* Forwards the frames buffered or arriving on from; 0 at EOF, 1 on, -1. */
 static int
 relay_some(struct conn *from, struct conn *to, conn_seen_fn *seen, void *arg)

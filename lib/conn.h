@@ -131,6 +131,12 @@ void conn_accept_fds(struct conn *c);
  * was sent with, so the one for a frame is there once the frame is.
  */
 int conn_take_fd(struct conn *c);
+/*
+ * 1 when conn_recv has something to read at once: a frame (or compressed
+ * input) buffered, or bytes waiting on rfd (the rest of a frame they
+ * begin may still take up to timeout_ms); else 0.
+ */
+int conn_readable(struct conn *c);
 /* Writes everything queued. -1 as conn_send. */
 int conn_flush(struct conn *c);
 

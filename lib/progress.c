@@ -28,6 +28,13 @@ progress_start(struct progress *p, uint64_t files, uint64_t bytes)
 	p->started = clock_now();
 }
 
+void
+progress_more(struct progress *p, uint64_t files, uint64_t bytes)
+{
+	p->files_total += files;
+	p->bytes_total += bytes;
+}
+
 static int
 percent(uint64_t done, uint64_t total)
 {

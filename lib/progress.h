@@ -35,6 +35,8 @@ void progress_start(struct progress *p, uint64_t files, uint64_t bytes);
  * path.
  */
 void progress_file(struct progress *p, const char *path, uint64_t size);
+/* Adds work to the totals, as it becomes known. */
+void progress_more(struct progress *p, uint64_t files, uint64_t bytes);
 /* Counts work done: whole files, and bytes of the file in flight. */
 void progress_add(struct progress *p, uint64_t files, uint64_t bytes);
 /* Draws the final line and ends it. Safe to call more than once. */

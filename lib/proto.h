@@ -13,7 +13,9 @@
 #define PROTO_MAGIC 0x4d524653u	/* "MRFS" */
 /*
  * 2: NEED_SIG, FILE_DELTA, END_MANIFEST flags; 3: ITEM_HELD, attributes,
- * HOLE, special files; 4: globs with '**' (pattern.h)
+ * HOLE, special files, FILE_FD; 4: globs with '**' (pattern.h); 5: data
+ * flows while requests still come (a receiver sends requests and reads
+ * data at once)
  */
 #define PROTO_VERSION 4
 #define PROTO_MAX_RULES 4096

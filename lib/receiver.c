@@ -3,10 +3,13 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -22,6 +25,9 @@
 #include "stage.h"
 #include "store/master.h"
 #include "xattr.h"
+
+/* How long a failed session drains the sender so its requests can end. */
+#define ASK_DRAIN_S 10
 
 /* The most entries one session may carry (bounds the receiver's memory). */
 #define RECEIVER_MAX_ENTRIES 20000000u
@@ -42,9 +48,28 @@ struct receiver {
 	uint64_t sigbytes;	/* signatures sent (bounded: delta.h) */
 	uint64_t xattr_bytes;	/* of the manifest (bounded: xattr.h) */
 	char err[512];
+	/*
+	 * The requests go out from a thread of their own (ask_main) while
+	 * this one takes the data, so a signature is computed while other
+	 * files arrive. Every write to c holds wlock; the thread only reads
+	 * the plan entries it has not asked for yet, and sets PF_ASKED or
+	 * PF_DELTA on each before its request goes out, so the data of an
+	 * entry (which follows its request) finds them set.
+	 */
+	pthread_mutex_t wlock;
+	pthread_t asker;
+	int asking;		/* asker runs: join it */
+	volatile int ask_stop;	/* the session failed: ask for no more */
+	volatile int ask_done;	/* asker returned */
+	int ask_rc;
 };
 
-/* Logs a protocol violation and tells the peer. Always returns -1. */
+static int ask_join(struct receiver *r, int failed);
+
+/*
+ * Logs a protocol violation and tells the peer. Always returns -1. From
+ * the data side it first stops the requests, which may hold the socket.
+ */
 static int
 peer_fail(struct receiver *r, const char *fmt, ...)
 {
@@ -55,8 +80,12 @@ peer_fail(struct receiver *r, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	log_errx("%s: %s", r->c->peer, msg);
+	if (r->asking && !pthread_equal(pthread_self(), r->asker))
+		ask_join(r, 1);
+	pthread_mutex_lock(&r->wlock);
 	proto_send_error(r->c, msg);
 	conn_flush(r->c);
+	pthread_mutex_unlock(&r->wlock);
 	return -1;
 }
 
@@ -224,16 +253,22 @@ static int
 send_sig(struct receiver *r, size_t i, const struct buf *sig)
 {
 	size_t off = 0, len;
+	int rc = 0;
 
+	pthread_mutex_lock(&r->wlock);
 	do {
 		len = sig->len - off < PROTO_SIG_CHUNK ? sig->len - off :
 		    PROTO_SIG_CHUNK;
 		if (proto_send_need_sig(r->c, (uint32_t)i, off + len <
 		    sig->len, sig->data + off, len) == -1)
-			return -1;
+			rc = -1;
 		off += len;
-	} while (off < sig->len);
-	return 0;
+	} while (rc == 0 && off < sig->len);
+	/* Out at once: the sender may be waiting for this very request. */
+	if (rc == 0 && conn_flush(r->c) == -1)
+		rc = -1;
+	pthread_mutex_unlock(&r->wlock);
+	return rc;
 }
 
 
@@ -247,17 +282,22 @@ struct need_batch {
 static int
 batch_flush(struct receiver *r, struct need_batch *b)
 {
+	int rc;
+
 	if (b->k == 0)
 		return 0;
-	if (proto_send_need(r->c, b->v, b->k) == -1)
-		return -1;
+	pthread_mutex_lock(&r->wlock);
+	rc = proto_send_need(r->c, b->v, b->k) == -1 ||
+	    conn_flush(r->c) == -1 ? -1 : 0;
+	pthread_mutex_unlock(&r->wlock);
 	b->k = 0;
-	return 0;
+	return rc;
 }
 
 static int
 batch_add(struct receiver *r, struct need_batch *b, size_t i)
 {
+	r->plan.v[i].flags |= PF_ASKED;
 	b->v[b->k++] = (uint32_t)i;
 	return b->k == PROTO_MAX_NEED ? batch_flush(r, b) : 0;
 }
@@ -283,10 +323,9 @@ need_delta(struct receiver *r, struct need_batch *b, size_t i)
 	    &sig);
 	if (rc == 0 && (rc = batch_flush(r, b)) == 0) {
 		r->sigbytes += sig.len;
+		r->plan.v[i].flags |= PF_DELTA | PF_ASKED;
 		rc = send_sig(r, i, &sig);
 	}
-	if (rc == 0)
-		r->plan.v[i].flags |= PF_DELTA;
 	buf_release(&sig);
 	return rc;
 }
@@ -301,15 +340,21 @@ need_rest(struct receiver *r, struct need_batch *b, size_t i)
 {
 	uint8_t kept[HASH_SIZE];
 
+	int rc;
+
 	if (stage_kept_hash(r->st, i, kept) == -1) {
 		stage_discard(r->st, i);
 		r->resume[i] = 0;
 		return 1;
 	}
-	if (batch_flush(r, b) == -1 ||
-	    proto_send_need_from(r->c, (uint32_t)i, r->resume[i], kept) == -1)
+	if (batch_flush(r, b) == -1)
 		return -1;
-	return 0;
+	r->plan.v[i].flags |= PF_ASKED;
+	pthread_mutex_lock(&r->wlock);
+	rc = proto_send_need_from(r->c, (uint32_t)i, r->resume[i], kept) == -1 ?
+	    -1 : 0;
+	pthread_mutex_unlock(&r->wlock);
+	return rc;
 }
 
 /*
@@ -329,6 +374,8 @@ send_need(struct receiver *r)
 	if (b.v == NULL)
 		return peer_fail(r, "out of memory");
 	for (size_t i = 0; i < r->plan.n; i++) {
+		if (r->ask_stop)
+			goto out;
 		if (!(r->plan.v[i].flags & PF_DATA))
 			continue;
 		asked = 1;
@@ -340,18 +387,72 @@ send_need(struct receiver *r)
 			asked = batch_add(r, &b, i);
 		if (asked == -1)
 			goto out;
-		r->plan.v[i].flags |= PF_ASKED;
 	}
 	if (batch_flush(r, &b) == -1)
 		goto out;
 end:
-	if (conn_send(r->c, MSG_END_NEED, NULL, 0) == -1 ||
-	    conn_flush(r->c) == -1)
-		goto out;
-	rc = 0;
+	pthread_mutex_lock(&r->wlock);
+	rc = conn_send(r->c, MSG_END_NEED, NULL, 0) == -1 ||
+	    conn_flush(r->c) == -1 ? -1 : 0;
+	pthread_mutex_unlock(&r->wlock);
 out:
 	free(b.v);
 	return rc;
+}
+
+static void *
+ask_main(void *arg)
+{
+	struct receiver *r = arg;
+
+	r->ask_rc = send_need(r);
+	r->ask_done = 1;
+	return NULL;
+}
+
+/* Starts the requests (send_need) in their own thread. -1 logged. */
+static int
+ask_start(struct receiver *r)
+{
+	if ((errno = pthread_create(&r->asker, NULL, ask_main, r)) != 0) {
+		log_err("%s: starting the requests", r->t->path);
+		return peer_fail(r, "out of resources");
+	}
+	r->asking = 1;
+	return 0;
+}
+
+/*
+ * Waits for the requests to end. After a failure (failed), asks for no
+ * more and drains what the sender still sends until they end, so that a
+ * request blocked on a full socket goes out; a sender that stops
+ * reading or sending is cut off (the conn's receive timeout bounds it).
+ * Returns the requests' result.
+ */
+static int
+ask_join(struct receiver *r, int failed)
+{
+	const uint8_t *p;
+	size_t n;
+	uint8_t type;
+
+	if (!r->asking)
+		return 0;
+	if (failed) {
+		struct timespec t0, now;
+
+		r->ask_stop = 1;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		now = t0;
+		while (!r->ask_done && now.tv_sec - t0.tv_sec < ASK_DRAIN_S &&
+		    conn_recv(r->c, &type, &p, &n) == 1)
+			clock_gettime(CLOCK_MONOTONIC, &now);
+		if (!r->ask_done)
+			shutdown(r->c->wfd, SHUT_RDWR);
+	}
+	pthread_join(r->asker, NULL);
+	r->asking = 0;
+	return r->ask_rc;
 }
 
 /* FILE, FILE_FROM or FILE_DELTA: a file we asked for, in the form we asked. */
@@ -529,6 +630,7 @@ recv_data(struct receiver *r)
 	for (;;) {
 		if (recv_frame(r, &type, &p, &n) == -1) {
 			rc = -1;	/* a session cut short commits nothing */
+			ask_join(r, 1);
 			stage_keep_partials(&f, r->st, &r->m, &r->plan);
 			goto out;
 		}
@@ -697,6 +799,7 @@ receiver_run(struct conn *c, const struct receiver_target *t)
 	int rc = -1;
 
 	memset(&r, 0, sizeof(r));
+	pthread_mutex_init(&r.wlock, NULL);
 	r.c = c;
 	r.t = t;
 	store_init(&r.own_st);
@@ -720,7 +823,14 @@ receiver_run(struct conn *c, const struct receiver_target *t)
 		peer_fail(&r, "out of memory");
 		goto out;
 	}
-	if (send_need(&r) == -1 || recv_data(&r) == -1)
+	/* The requests go out while the data comes in (see struct receiver). */
+	if (ask_start(&r) == -1)
+		goto out;
+	if (recv_data(&r) == -1) {
+		ask_join(&r, 1);
+		goto out;
+	}
+	if (ask_join(&r, 0) == -1)
 		goto out;
 	if (!(r.flags & SESSION_REPORT) && agree_commit(&r) == -1)
 		goto out;
@@ -746,5 +856,6 @@ out:
 	plan_release(&r.plan);
 	manifest_release(&r.m);
 	filter_release(&r.filter);
+	pthread_mutex_destroy(&r.wlock);
 	return rc;
 }

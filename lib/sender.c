@@ -46,7 +46,10 @@ struct sender {
 	long prefetched;		/* the last entry read ahead, or -1 */
 	struct bwlimit bw;		/* --bwlimit */
 	size_t chunk;			/* bytes read and sent at once */
+	uint8_t *counted;	/* a bit per entry: in the progress totals */
 };
+
+static void take_requests(struct sender *s);
 
 /* After a failed send, the peer may have said why before it hung up. */
 static void
@@ -186,8 +189,9 @@ send_manifest(struct sender *s, uint32_t flags, struct result *scan)
 
 /* Makes room for cnt more requests. */
 static int
-need_grow(struct sender_peer *p, size_t *cap, size_t cnt)
+need_grow(struct sender_peer *p, size_t cnt)
 {
+	size_t *cap = &p->cap;
 	void *v;
 
 	if (p->nneed + cnt <= *cap)
@@ -232,11 +236,15 @@ take_index(struct sender *s, struct sender_peer *p, uint32_t idx,
 	return 0;
 }
 
-/* Queues request idx (room made by the caller). */
+/* Queues request idx (room made by the caller); counts it for progress once. */
 static void
-push_need(struct sender_peer *p, uint32_t idx, uint64_t from,
-    struct delta_sig *sig, const uint8_t *kept)
+push_need(struct sender *s, struct sender_peer *p, uint32_t idx,
+    uint64_t from, struct delta_sig *sig, const uint8_t *kept)
 {
+	if (s->counted != NULL && !(s->counted[idx / 8] & (1u << (idx % 8)))) {
+		s->counted[idx / 8] |= (uint8_t)(1u << (idx % 8));
+		progress_more(&s->prog, 1, s->m.v[idx].size);
+	}
 	p->need[p->nneed] = idx;
 	p->from[p->nneed] = from;
 	p->sig[p->nneed] = sig;
@@ -245,16 +253,9 @@ push_need(struct sender_peer *p, uint32_t idx, uint64_t from,
 	p->nneed++;
 }
 
-/* A signature arriving in NEED_SIG frames. */
-struct sig_in {
-	struct delta_job *load;
-	uint32_t idx;
-};
-
 /* One NEED_SIG frame; its last frame queues a request for a delta. */
 static int
-need_sig(struct sender *s, struct sender_peer *p, struct sig_in *in,
-    const uint8_t *b, size_t n, size_t *cap)
+need_sig(struct sender *s, struct sender_peer *p, const uint8_t *b, size_t n)
 {
 	struct delta_sig *sig;
 	const uint8_t *part;
@@ -273,9 +274,9 @@ need_sig(struct sender *s, struct sender_peer *p, struct sig_in *in,
 		log_errx("%s: %s", p->c->peer, err);
 		return -1;
 	}
-	if (in->load != NULL && idx != in->idx) {
+	if (p->sig_load != NULL && idx != p->sig_idx) {
 		log_errx("%s sent the signature of entry %u inside that of %u",
-		    p->c->peer, idx, in->idx);
+		    p->c->peer, idx, p->sig_idx);
 		return -1;
 	}
 	p->sigbytes += len;
@@ -284,16 +285,16 @@ need_sig(struct sender *s, struct sender_peer *p, struct sig_in *in,
 		    DELTA_MAX_SIG_TOTAL);
 		return -1;
 	}
-	if (in->load == NULL) {
+	if (p->sig_load == NULL) {
 		if (take_index(s, p, idx, 0) == -1)
 			return -1;
-		if ((in->load = delta_load_begin()) == NULL) {
+		if ((p->sig_load = delta_load_begin()) == NULL) {
 			log_err("signature");
 			return -1;
 		}
-		in->idx = idx;
+		p->sig_idx = idx;
 	}
-	if (delta_feed(in->load, part, len, !more, NULL, NULL, err,
+	if (delta_feed(p->sig_load, part, len, !more, NULL, NULL, err,
 	    sizeof(err)) == -1) {
 		log_errx("%s: the signature of entry %u: %s", p->c->peer, idx,
 		    err);
@@ -301,26 +302,26 @@ need_sig(struct sender *s, struct sender_peer *p, struct sig_in *in,
 	}
 	if (more)
 		return 0;
-	sig = delta_load_end(in->load, err, sizeof(err));
-	in->load = NULL;
+	sig = delta_load_end(p->sig_load, err, sizeof(err));
+	p->sig_load = NULL;
 	if (sig == NULL) {
 		log_errx("%s: the signature of entry %u: %s", p->c->peer, idx,
 		    err);
 		return -1;
 	}
-	if (need_grow(p, cap, 1) == -1) {
+	if (need_grow(p, 1) == -1) {
 		delta_sig_free(sig);
 		log_err("request list");
 		return -1;
 	}
-	push_need(p, idx, 0, sig, NULL);
+	push_need(s, p, idx, 0, sig, NULL);
 	return 0;
 }
 
 /* One NEED_FROM: a part the receiver kept, with the hash of its bytes. */
 static int
 need_from(struct sender *s, struct sender_peer *p, const uint8_t *b,
-    size_t n, size_t *cap)
+    size_t n)
 {
 	uint8_t kept[HASH_SIZE];
 	uint64_t from;
@@ -335,11 +336,11 @@ need_from(struct sender *s, struct sender_peer *p, const uint8_t *b,
 	if (take_index(s, p, idx, from) == -1)
 		return -1;
 	if (p->kept == NULL &&
-	    (p->kept = calloc(*cap, sizeof(*p->kept))) == NULL) {
+	    (p->kept = calloc(p->cap, sizeof(*p->kept))) == NULL) {
 		log_err("request list");
 		return -1;
 	}
-	push_need(p, idx, from, NULL, kept);
+	push_need(s, p, idx, from, NULL, kept);
 	return 0;
 }
 
@@ -359,49 +360,73 @@ need_batch(struct sender *s, struct sender_peer *p, const uint8_t *b,
 	for (size_t i = 0; i < cnt; i++) {
 		if (take_index(s, p, idx[0], 0) == -1)
 			return -1;
-		push_need(p, idx[0], 0, NULL, NULL);
+		push_need(s, p, idx[0], 0, NULL, NULL);
 		idx++;
 	}
 	return 0;
 }
 
-static int
-recv_need(struct sender *s, struct sender_peer *p)
+/* The receiver said why it gave up, in place of a request. */
+static void
+peer_said(struct sender_peer *p, const uint8_t *b, size_t n)
 {
-	struct sig_in sig = { .load = NULL };
-	const uint8_t *b;
-	size_t n, cap = 0;
-	int type, rc = -1;
+	char *msg;
 
-	for (;;) {
+	if (proto_decode_error(b, n, &msg) == 0) {
+		log_errx("%s: %s", p->c->peer, msg);
+		free(msg);
+	}
+	peer_failed(p);		/* its word is the reason */
+}
+
+/*
+ * Reads p's requests until one more is queued or its list ended
+ * (END_NEED), or with now only those that have come already: the data
+ * of the files already asked for goes out while the receiver still works
+ * out the next requests (a signature, say). 0, or -1 logged.
+ */
+static int
+pull_request(struct sender *s, struct sender_peer *p, int now)
+{
+	const uint8_t *b;
+	size_t n, had = p->nneed;
+	int type;
+
+	while (p->nneed == had && !p->ended) {
+		/* Only what has come already: no wait. */
+		if (now && !conn_readable(p->c))
+			break;
 		type = proto_expect(p->c, 0, &b, &n);
 		if (type == -1)
-			goto out;
-		if (type == MSG_END_NEED && sig.load == NULL)
+			return -1;
+		if (type == MSG_ERROR) {
+			peer_said(p, b, n);
+			return -1;
+		}
+		if (type == MSG_END_NEED && p->sig_load == NULL) {
+			p->ended = 1;
 			break;
+		}
 		if (type == MSG_NEED_SIG) {
-			if (need_sig(s, p, &sig, b, n, &cap) == -1)
-				goto out;
+			if (need_sig(s, p, b, n) == -1)
+				return -1;
 			continue;
 		}
 		if ((type != MSG_NEED && type != MSG_NEED_FROM) ||
-		    sig.load != NULL) {
+		    p->sig_load != NULL) {
 			log_errx("%s sent %s during the request list",
 			    p->c->peer, proto_msg_name(type));
-			goto out;
+			return -1;
 		}
-		if (need_grow(p, &cap, PROTO_MAX_NEED) == -1) {
+		if (need_grow(p, PROTO_MAX_NEED) == -1) {
 			log_err("request list");
-			goto out;
+			return -1;
 		}
-		if ((type == MSG_NEED_FROM ? need_from(s, p, b, n, &cap) :
+		if ((type == MSG_NEED_FROM ? need_from(s, p, b, n) :
 		    need_batch(s, p, b, n)) == -1)
-			goto out;
+			return -1;
 	}
-	rc = 0;
-out:
-	delta_free(sig.load);
-	return rc;
+	return 0;
 }
 
 /* Sends one frame to every peer the file goes to; a peer that fails drops out. */
@@ -653,6 +678,7 @@ send_attempt(struct sender *s, uint32_t idx, int fd, const struct stat *st,
 		progress_add(&s->prog, 0, (uint64_t)got);
 		pace(s);
 		fault_point("data");
+		take_requests(s);
 	}
 	if (dj != NULL && pass_on(s, dj, NULL, 0, 1, reason,
 	    sizeof(reason)) == -1)
@@ -786,6 +812,7 @@ send_file(struct sender *s, uint32_t idx, uint64_t from, const uint8_t *kept,
 		    sig == NULL && (uint64_t)st.st_size >= FDPASS_MIN &&
 		    pass_fd(s, idx, fd, &st) != 0) {
 			close(fd);
+			fault_point("send");
 			return;
 		}
 		enum attempt a = send_attempt(s, idx, fd, &st, from, kept, sig);
@@ -800,7 +827,33 @@ send_file(struct sender *s, uint32_t idx, uint64_t from, const uint8_t *kept,
 	abort_to(s, idx, ITEM_SKIP, reason);
 }
 
-/* The smallest index some live peer still needs, or UINT32_MAX. */
+/*
+ * Takes every request that has come from any live peer, without waiting:
+ * each is checked as it arrives (a bad one ends that peer at once), and
+ * a peer's socket never holds unread requests for long (a sender that
+ * dies with unread bytes resets the connection, and what it had sent
+ * but not yet delivered would be lost).
+ */
+static void
+take_requests(struct sender *s)
+{
+	for (size_t i = 0; i < s->npeers; i++) {
+		struct sender_peer *p = &s->peers[i];
+		size_t had;
+
+		do {
+			had = p->nneed;
+			if (!p->failed && !p->ended &&
+			    pull_request(s, p, 1) == -1)
+				peer_fail(p);
+		} while (!p->failed && !p->ended && p->nneed > had);
+	}
+}
+
+/*
+ * The smallest index some live peer still needs, or UINT32_MAX once every
+ * live peer's list has ended and been sent.
+ */
 static uint32_t
 next_needed(struct sender *s)
 {
@@ -809,6 +862,10 @@ next_needed(struct sender *s)
 	for (size_t i = 0; i < s->npeers; i++) {
 		struct sender_peer *p = &s->peers[i];
 
+		/* Its next request may still be on its way. */
+		if (!p->failed && p->next >= p->nneed && !p->ended &&
+		    pull_request(s, p, 0) == -1)
+			peer_fail(p);
 		if (!p->failed && p->next < p->nneed && p->need[p->next] < idx)
 			idx = p->need[p->next];
 	}
@@ -851,24 +908,10 @@ prefetch(struct sender *s)
 static void
 send_data(struct sender *s)
 {
-	uint64_t files = 0, bytes = 0;
-	uint32_t idx, last = UINT32_MAX;
+	uint32_t idx;
 
-	/* Totals for the progress line: files asked for by any peer. */
-	for (size_t i = 0; i < s->npeers; i++)
-		s->peers[i].next = 0;
-	while ((idx = next_needed(s)) != UINT32_MAX) {
-		for (size_t i = 0; i < s->npeers; i++)
-			if (s->peers[i].next < s->peers[i].nneed &&
-			    s->peers[i].need[s->peers[i].next] == idx)
-				s->peers[i].next++;
-		if (idx != last) {
-			files++;
-			bytes += s->m.v[idx].size;
-		}
-		last = idx;
-	}
-	progress_start(&s->prog, files, bytes);
+	/* The totals of the progress line grow as requests come (push_need). */
+	progress_start(&s->prog, 0, 0);
 	s->prefetched = -1;
 	bwlimit_init(&s->bw, s->o->bwlimit);
 	s->chunk = bwlimit_chunk(&s->bw, PROTO_DATA_CHUNK);
@@ -887,6 +930,7 @@ send_data(struct sender *s)
 			break;
 		}
 		const uint8_t *kept = NULL;
+		uint8_t kept_copy[HASH_SIZE];
 		size_t ndelta = 0;
 
 		s->nto = 0;
@@ -900,11 +944,17 @@ send_data(struct sender *s)
 				s->dto[ndelta++] = p;
 			else {
 				from = p->from[p->next];
-				kept = p->kept ? p->kept[p->next] : NULL;
+				/* A copy: more requests may move the list. */
+				if (p->kept != NULL) {
+					memcpy(kept_copy, p->kept[p->next],
+					    HASH_SIZE);
+					kept = kept_copy;
+				}
 				s->to[s->nto++] = p;
 			}
 			p->next++;
 		}
+		take_requests(s);
 		prefetch(s);
 		/* A part kept by one of several receivers: send it whole. */
 		if (s->nto > 0)
@@ -1098,9 +1148,12 @@ sender_run_peers(struct sender_peer *peers, size_t n, const char *source,
 	if (send_manifest(&s, flags, &scan) == -1 ||
 	    share_scan(&s, &scan) == -1)
 		goto out;
-	for (size_t i = 0; i < n; i++)
-		if (!peers[i].failed && recv_need(&s, &peers[i]) == -1)
-			peer_fail(&peers[i]);
+	/* Requests are read as the data goes out (pull_request). */
+	s.counted = calloc(s.m.n / 8 + 1, 1);
+	if (s.counted == NULL) {
+		log_err("%s", source);
+		goto out;
+	}
 	send_data(&s);
 	if (!(flags & SESSION_REPORT))
 		for (size_t i = 0; i < n; i++)
@@ -1123,6 +1176,7 @@ out:
 	free(s.buf);
 	free(s.to);
 	free(s.dto);
+	free(s.counted);
 	for (size_t i = 0; i < n; i++) {
 		for (size_t k = 0; k < peers[i].nneed; k++)
 			delta_sig_free(peers[i].sig[k]);
@@ -1130,6 +1184,8 @@ out:
 		free(peers[i].from);
 		free(peers[i].sig);
 		free(peers[i].kept);
+		delta_free(peers[i].sig_load);
+		peers[i].sig_load = NULL;
 		peers[i].kept = NULL;
 		peers[i].need = NULL;
 		peers[i].from = NULL;

@@ -91,6 +91,10 @@ struct sender_peer {
 	size_t nneed;
 	size_t next;
 	uint64_t paced;		/* bytes_out counted by the rate limit */
+	size_t cap;		/* room in need, from, sig, kept */
+	int ended;		/* END_NEED came: no more requests */
+	struct delta_job *sig_load;	/* a signature arriving, for sig_idx */
+	uint32_t sig_idx;
 };
 
 /*

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1039,6 +1040,73 @@ START_TEST(test_timeout_compressed)
 }
 END_TEST
 
+/* A descriptor sent with a frame arrives with it, in order, once. */
+START_TEST(test_fd_with_frame)
+{
+	int pipefd[2], got;
+	struct stat a, b;
+	uint8_t type;
+	const uint8_t *p;
+	size_t len;
+
+	ck_assert_int_eq(pipe(pipefd), 0);
+	conn_accept_fds(&rx);
+	ck_assert_int_eq(conn_send(&tx, 1, "before", 6), 0);
+	ck_assert_int_eq(conn_send_fd(&tx, 2, "with", 4, pipefd[0]), 0);
+	ck_assert_int_eq(conn_send(&tx, 3, "after", 5), 0);
+	ck_assert_int_eq(conn_flush(&tx), 0);
+	ck_assert_int_eq(conn_recv(&rx, &type, &p, &len), 1);
+	ck_assert_uint_eq(type, 1);
+	ck_assert_int_eq(conn_recv(&rx, &type, &p, &len), 1);
+	ck_assert_uint_eq(type, 2);
+	ck_assert_mem_eq(p, "with", 4);
+	got = conn_take_fd(&rx);
+	ck_assert_int_ge(got, 0);
+	ck_assert_int_eq(fstat(got, &a), 0);
+	ck_assert_int_eq(fstat(pipefd[0], &b), 0);
+	ck_assert_uint_eq(a.st_ino, b.st_ino);
+	ck_assert_int_eq(conn_take_fd(&rx), -1);
+	ck_assert_int_eq(conn_recv(&rx, &type, &p, &len), 1);
+	ck_assert_uint_eq(type, 3);
+	close(got);
+	close(pipefd[0]);
+	close(pipefd[1]);
+}
+END_TEST
+
+/* Without conn_accept_fds no descriptor is kept; past the bound they are closed. */
+START_TEST(test_fd_bounds)
+{
+	int pipefd[2];
+	uint8_t type;
+	const uint8_t *p;
+	size_t len;
+
+	ck_assert_int_eq(pipe(pipefd), 0);
+	ck_assert_int_eq(conn_send_fd(&tx, 2, "x", 1, pipefd[0]), 0);
+	ck_assert_int_eq(conn_recv(&rx, &type, &p, &len), 1);
+	ck_assert_int_eq(conn_take_fd(&rx), -1);
+	conn_accept_fds(&rx);
+	for (int i = 0; i < CONN_MAX_FDS + 3; i++) {
+		ck_assert_int_eq(conn_send_fd(&tx, 2, "x", 1, pipefd[0]), 0);
+		ck_assert_int_eq(conn_recv(&rx, &type, &p, &len), 1);
+	}
+	ck_assert_int_eq(rx.nfds, CONN_MAX_FDS);
+	close(pipefd[0]);
+	close(pipefd[1]);
+	/* conn_release (teardown) closes the ones never taken */
+}
+END_TEST
+
+START_TEST(test_fd_refused_when_compressed)
+{
+	ck_assert_int_eq(conn_compress(&tx, 1), 0);
+	errno = 0;
+	ck_assert_int_eq(conn_send_fd(&tx, 2, "x", 1, 0), -1);
+	ck_assert_int_eq(errno, EINVAL);
+}
+END_TEST
+
 static Suite *
 conn_suite(void)
 {
@@ -1094,6 +1162,9 @@ conn_suite(void)
 	tcase_add_test(tc, test_timeout_mid_frame);
 	tcase_add_test(tc, test_timeout_not_reached);
 	tcase_add_test(tc, test_timeout_compressed);
+	tcase_add_test(tc, test_fd_with_frame);
+	tcase_add_test(tc, test_fd_bounds);
+	tcase_add_test(tc, test_fd_refused_when_compressed);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1,0 +1,77 @@
+#!/bin/bash
+# shellcheck disable=SC2317 # case functions are called through t_case
+# A local store copies big files from the source's descriptor (FILE_FD):
+# no byte of them crosses the session's socket, holes stay holes, and the
+# result is exact, into a plain store and through a mount's socket alike.
+# (A file rewritten while it is copied is t0180's case_changing_file.)
+set -u
+. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/../lib-mount.sh"
+t_setup
+
+MIB=1048576
+
+# sent_under LIMIT: the last --json session sent fewer than LIMIT bytes.
+sent_under() {
+	local sent
+	sent=$(jf bytes_sent)
+	[ "$sent" -lt "$1" ] || t_fail "sent $sent bytes, expected under $1"
+}
+
+case_big_files_by_descriptor() {
+	mkdir src
+	head -c $((24 * MIB)) /dev/urandom >src/big
+	head -c $((3 * MIB)) /dev/urandom >src/other
+	printf 'small\n' >src/small
+	t_ctl sync --json src store
+	assert_rc 0
+	assert_json created 3 failed 0
+	sent_under "$MIB"
+	assert_trees_eq src store
+	assert_no_litter store
+	# a new version replaces the old one the same way
+	head -c $MIB /dev/urandom | dd of=src/big bs=$MIB seek=5 conv=notrunc status=none
+	t_ctl sync --json src store
+	assert_rc 0
+	assert_json replaced 1
+	sent_under "$MIB"
+	assert_trees_eq src store
+}
+
+case_sparse_stays_sparse() {
+	mkdir src
+	truncate -s $((256 * MIB)) src/sparse
+	printf 'middle' | dd of=src/sparse bs=1 seek=$((100 * MIB)) conv=notrunc status=none
+	printf 'end' | dd of=src/sparse bs=1 seek=$((256 * MIB - 3)) conv=notrunc status=none
+	t_ctl sync --json src store
+	assert_rc 0
+	sent_under "$MIB"
+	cmp -s src/sparse store/sparse || t_fail "store/sparse differs"
+	local kib
+	kib=$(du -k store/sparse | cut -f1)
+	[ "$kib" -lt 1024 ] || t_fail "store/sparse takes $kib KiB: its holes were filled"
+}
+
+case_through_the_mount() {
+	mkdir src
+	head -c $((16 * MIB)) /dev/urandom >src/big
+	t_ctl sync src store
+	assert_rc 0
+	mount_store store mnt
+	cp src/big old-big
+	exec 7<mnt/big
+	head -c $MIB /dev/urandom | dd of=src/big bs=$MIB seek=3 conv=notrunc status=none
+	t_ctl sync --json src store
+	assert_rc 0
+	assert_json replaced 1
+	sent_under "$MIB"
+	cmp -s src/big mnt/big || t_fail "the mount does not show the new version"
+	cmp -s old-big /dev/fd/7 || t_fail "an fd open before the sync lost the old bytes"
+	exec 7<&-
+	assert_trees_eq src store
+}
+
+t_case "big files go to a local store as descriptors, no data through the socket" case_big_files_by_descriptor
+t_case "a sparse file copied from its descriptor stays sparse" case_sparse_stays_sparse
+t_case "a store served by a mount takes descriptors through its socket" case_through_the_mount
+t_done
