@@ -114,7 +114,7 @@ int conn_send(struct conn *c, uint8_t type, const void *payload, size_t len);
 /*
  * Over a Unix socket: sends one frame with descriptor fd attached
  * (SCM_RIGHTS), after everything queued; the caller keeps its fd. Not
- * with compression (EINVAL). -1 with errno, logged except for
+ * with compression or a seal (EINVAL). -1 with errno, logged except for
  * ETOOMANYREFS (too many descriptors in flight: nothing was sent, the
  * caller may send the frame another way).
  */

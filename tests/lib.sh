@@ -430,6 +430,13 @@ assert_json() {
 	done
 }
 
+# sent_under LIMIT: the last --json session sent fewer than LIMIT bytes.
+sent_under() {
+	local sent
+	sent=$(jf bytes_sent)
+	[ "$sent" -lt "$1" ] || t_fail "sent $sent bytes, expected under $1"
+}
+
 # json_entries FILE ACTION [DEST]: print "path<TAB>reason" of each entry
 # with ACTION (skip, fail, vanished, create, replace, purge) of destination
 # DEST (default 0) of the last JSON line.

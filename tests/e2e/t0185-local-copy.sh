@@ -11,13 +11,6 @@ t_setup
 
 MIB=1048576
 
-# sent_under LIMIT: the last --json session sent fewer than LIMIT bytes.
-sent_under() {
-	local sent
-	sent=$(jf bytes_sent)
-	[ "$sent" -lt "$1" ] || t_fail "sent $sent bytes, expected under $1"
-}
-
 case_big_files_by_descriptor() {
 	mkdir src
 	head -c $((24 * MIB)) /dev/urandom >src/big

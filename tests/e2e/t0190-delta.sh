@@ -22,13 +22,6 @@ two_files() {
 	echo small >src/small
 }
 
-# sent_under LIMIT: the last --json session sent fewer than LIMIT bytes.
-sent_under() {
-	local sent
-	sent=$(jf bytes_sent)
-	[ "$sent" -lt "$1" ] || t_fail "sent $sent bytes, expected under $1"
-}
-
 # sent_over LIMIT: the last --json session sent more than LIMIT bytes.
 sent_over() {
 	local sent
