@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -28,23 +29,94 @@
 #define JOURNAL_TMP "journal.tmp"
 #define JOURNAL_MAX_SIZE (1ull << 32)
 
+/* The arena's pieces: most hold many strings; a big one gets its own. */
+#define JOURNAL_CHUNK (64 * 1024)
+
+struct journal_chunk {
+	struct journal_chunk *next;
+	size_t used;
+	size_t cap;
+	max_align_t data[];
+};
+
 void
 journal_init(struct journal *j)
 {
 	j->v = NULL;
 	j->n = j->cap = 0;
+	j->arena = NULL;
 }
 
 void
 journal_release(struct journal *j)
 {
-	for (size_t i = 0; i < j->n; i++) {
-		free(j->v[i].path);
-		free(j->v[i].staged);
-		free(j->v[i].attr.xattrs);
+	struct journal_chunk *c, *next;
+
+	for (c = j->arena; c != NULL; c = next) {
+		next = c->next;
+		free(c);
 	}
 	free(j->v);
 	journal_init(j);
+}
+
+/* Room for n bytes (aligned for any type) in j's arena, or NULL (ENOMEM). */
+static void *
+arena_take(struct journal *j, size_t n)
+{
+	struct journal_chunk *c = j->arena;
+	size_t al = _Alignof(max_align_t);
+	void *p;
+
+	n = (n + al - 1) & ~(al - 1);
+	if (c == NULL || c->cap - c->used < n) {
+		size_t cap = n > JOURNAL_CHUNK ? n : JOURNAL_CHUNK;
+
+		c = malloc(sizeof(*c) + cap);
+		if (c == NULL)
+			return NULL;
+		c->used = 0;
+		c->cap = cap;
+		/* A big piece goes behind the current one, which keeps its room. */
+		if (j->arena != NULL && n > JOURNAL_CHUNK) {
+			c->next = j->arena->next;
+			j->arena->next = c;
+		} else {
+			c->next = j->arena;
+			j->arena = c;
+		}
+	}
+	p = (char *)c->data + c->used;
+	c->used += n;
+	return p;
+}
+
+static const char *
+arena_str(struct journal *j, const char *s)
+{
+	size_t n = strlen(s) + 1;
+	char *p = arena_take(j, n);
+
+	if (p != NULL)
+		memcpy(p, s, n);
+	return p;
+}
+
+static const struct journal_attr *
+arena_attr(struct journal *j, const struct journal_attr *attr)
+{
+	struct journal_attr *a = arena_take(j, sizeof(*a));
+
+	if (a == NULL)
+		return NULL;
+	*a = *attr;
+	a->xattrs = NULL;
+	if (attr->xattrs_len > 0) {
+		if ((a->xattrs = arena_take(j, attr->xattrs_len)) == NULL)
+			return NULL;
+		memcpy(a->xattrs, attr->xattrs, attr->xattrs_len);
+	}
+	return a;
 }
 
 int
@@ -54,7 +126,7 @@ journal_add(struct journal *j, int op, int flags, const char *path,
 	struct journal_rec *r;
 
 	if (j->n == j->cap) {
-		size_t cap = j->cap ? j->cap * 2 : 256;
+		size_t cap = j->cap ? j->cap + j->cap / 2 : 256;
 
 		r = realloc(j->v, cap * sizeof(*r));
 		if (r == NULL)
@@ -64,25 +136,14 @@ journal_add(struct journal *j, int op, int flags, const char *path,
 	}
 	r = &j->v[j->n];
 	memset(r, 0, sizeof(*r));
-	r->op = op;
-	r->flags = flags;
+	r->op = (uint8_t)op;
+	r->flags = (uint8_t)flags;
 	r->ref = ref;
-	r->path = strdup(path);
-	r->staged = staged ? strdup(staged) : NULL;
-	if (attr) {
-		r->attr = *attr;
-		r->attr.xattrs = NULL;
-		if (attr->xattrs_len > 0 &&
-		    (r->attr.xattrs = malloc(attr->xattrs_len)) != NULL)
-			memcpy(r->attr.xattrs, attr->xattrs, attr->xattrs_len);
-	}
-	if (r->path == NULL || (staged && r->staged == NULL) ||
-	    (r->attr.xattrs_len > 0 && r->attr.xattrs == NULL)) {
-		free(r->path);
-		free(r->staged);
-		free(r->attr.xattrs);
+	/* What fails to be taken stays in the arena until it is released. */
+	if ((r->path = arena_str(j, path)) == NULL ||
+	    (staged && (r->staged = arena_str(j, staged)) == NULL) ||
+	    (attr && (r->attr = arena_attr(j, attr)) == NULL))
 		return -1;
-	}
 	j->n++;
 	return 0;
 }
@@ -102,47 +163,75 @@ journal_drop(struct journal *j, const uint8_t *drop)
 {
 	size_t k = 0;
 
-	for (size_t i = 0; i < j->n; i++) {
-		if (!drop[i]) {
+	/* A dropped record's strings stay in the arena until it is released. */
+	for (size_t i = 0; i < j->n; i++)
+		if (!drop[i])
 			j->v[k++] = j->v[i];
-			continue;
-		}
-		free(j->v[i].path);
-		free(j->v[i].staged);
-		free(j->v[i].attr.xattrs);
-	}
 	j->n = k;
 }
 
+/* Appends record rec as the journal file has it. -1 on ENOMEM. */
 static int
-journal_encode(const struct journal *j, struct buf *b)
+encode_rec(const struct journal_rec *rec, struct buf *b)
 {
-	uint64_t sum;
-	int r;
+	static const struct journal_attr none;
+	const struct journal_attr *a = rec->attr ? rec->attr : &none;
 
-	r = buf_put_u32(b, JOURNAL_MAGIC) || buf_put_u16(b, JOURNAL_VERSION) ||
-	    buf_put_u64(b, j->n);
-	for (size_t i = 0; i < j->n && r == 0; i++) {
-		const struct journal_rec *rec = &j->v[i];
-		const struct journal_attr *a = &rec->attr;
+	return (buf_put_u8(b, rec->op) || buf_put_u8(b, rec->flags) ||
+	    buf_put_str(b, rec->path) ||
+	    buf_put_str(b, rec->staged ? rec->staged : "") ||
+	    buf_put_u32(b, a->mode) || buf_put_u32(b, a->uid) ||
+	    buf_put_u32(b, a->gid) ||
+	    buf_put_u64(b, (uint64_t)a->mtime_sec) ||
+	    buf_put_u32(b, a->mtime_nsec) ||
+	    buf_put_u64(b, rec->ino) || buf_put_u8(b, (uint8_t)a->ns) ||
+	    buf_put_u32(b, a->xattrs_len) ||
+	    (a->xattrs_len > 0 && buf_put(b, a->xattrs, a->xattrs_len))) ?
+	    -1 : 0;
+}
 
-		r = buf_put_u8(b, (uint8_t)rec->op) ||
-		    buf_put_u8(b, (uint8_t)rec->flags) ||
-		    buf_put_str(b, rec->path) ||
-		    buf_put_str(b, rec->staged ? rec->staged : "") ||
-		    buf_put_u32(b, a->mode) || buf_put_u32(b, a->uid) ||
-		    buf_put_u32(b, a->gid) ||
-		    buf_put_u64(b, (uint64_t)a->mtime_sec) ||
-		    buf_put_u32(b, a->mtime_nsec) ||
-		    buf_put_u64(b, rec->ino) || buf_put_u8(b, (uint8_t)a->ns) ||
-		    buf_put_u32(b, a->xattrs_len) ||
-		    (a->xattrs_len > 0 && buf_put(b, a->xattrs,
-		    a->xattrs_len));
-	}
-	if (r)
+/* Hashes and writes what b holds, then empties it. 0, or -1 with errno. */
+static int
+put_piece(int fd, XXH3_state_t *h, struct buf *b)
+{
+	XXH3_64bits_update(h, b->data, b->len);
+	if (write_all(fd, b->data, b->len) == -1)
 		return -1;
-	sum = XXH3_64bits(b->data, b->len);
-	return buf_put_u64(b, sum);
+	buf_reset(b);
+	return 0;
+}
+
+/*
+ * Writes j to fd as the journal file has it (header, records, XXH3 of
+ * all of it), encoded a piece of JOURNAL_CHUNK at a time. -1 with errno.
+ */
+static int
+journal_stream(const struct journal *j, int fd)
+{
+	XXH3_state_t *h = XXH3_createState();
+	struct buf b;
+	int rc = -1;
+
+	buf_init(&b);
+	if (h == NULL || XXH3_64bits_reset(h) == XXH_ERROR) {
+		errno = ENOMEM;
+		goto out;
+	}
+	if (buf_put_u32(&b, JOURNAL_MAGIC) || buf_put_u16(&b, JOURNAL_VERSION) ||
+	    buf_put_u64(&b, j->n))
+		goto out;
+	for (size_t i = 0; i < j->n; i++)
+		if (encode_rec(&j->v[i], &b) == -1 || (b.len >= JOURNAL_CHUNK &&
+		    put_piece(fd, h, &b) == -1))
+			goto out;
+	if (put_piece(fd, h, &b) == -1 || buf_put_u64(&b, XXH3_64bits_digest(h)) ||
+	    write_all(fd, b.data, b.len) == -1)
+		goto out;
+	rc = 0;
+out:
+	XXH3_freeState(h);
+	buf_release(&b);
+	return rc;
 }
 
 /* A name in staging/: one component, or a shard and one component. */
@@ -236,17 +325,11 @@ bad:
 int
 journal_write(struct store *s, const struct journal *j)
 {
-	struct buf b;
-	int fd = -1, rc = -1;
+	int fd, rc = -1;
 
-	buf_init(&b);
-	if (journal_encode(j, &b) == -1) {
-		log_err("%s: encoding the journal", s->path);
-		goto out;
-	}
 	fd = openat(s->metafd, JOURNAL_TMP, O_WRONLY | O_CREAT | O_TRUNC |
 	    O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd == -1 || write_all(fd, b.data, b.len) == -1 || fsync(fd) == -1) {
+	if (fd == -1 || journal_stream(j, fd) == -1 || fsync(fd) == -1) {
 		log_err("%s/%s/%s", s->path, PATH_META, JOURNAL_TMP);
 		goto out;
 	}
@@ -262,7 +345,6 @@ out:
 		unlinkat(s->metafd, JOURNAL_TMP, 0);
 	if (fd != -1)
 		close(fd);
-	buf_release(&b);
 	return rc;
 }
 
@@ -325,11 +407,15 @@ apply_swap(struct store *s, struct store_dir *d, const struct journal_rec *r)
 static int
 apply_attr(struct store *s, struct store_dir *d, const struct journal_rec *r)
 {
-	const struct journal_attr *a = &r->attr;
+	const struct journal_attr *a = r->attr;
 	struct timespec ts[2];
 	const char *name;
 	int dirfd;
 
+	if (a == NULL) {
+		errno = EINVAL;		/* an ATTR made without attributes */
+		return -1;
+	}
 	dirfd = store_parent(s, d, r->path, &name);
 	if (dirfd == -1)
 		return -1;

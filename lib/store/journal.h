@@ -48,27 +48,35 @@ struct journal_attr {
 	uint32_t xattrs_len;
 };
 
+/*
+ * A record's strings and attributes live in its journal's arena (freed
+ * with the journal): a record is 48 bytes, plus its path and staged name,
+ * and only an ATTR (or a parsed record) carries attributes.
+ */
 struct journal_rec {
-	int op;
-	int flags;
-	char *path;		/* owned */
-	char *staged;		/* PUT, SWAP: name in staging/, owned */
+	uint8_t op;
+	uint8_t flags;
+	const char *path;
+	const char *staged;	/* PUT, SWAP: name in staging/ */
+	const struct journal_attr *attr;	/* NULL: none given */
 	uint64_t ino;		/* SWAP: the staged entry's inode */
-	struct journal_attr attr;	/* ATTR (its xattrs owned) */
 	size_t ref;		/* the caller's tag (not stored on disk) */
 };
+
+struct journal_chunk;
 
 struct journal {
 	struct journal_rec *v;
 	size_t n;
 	size_t cap;
+	struct journal_chunk *arena;	/* the records' strings and attributes */
 };
 
 void journal_init(struct journal *j);
 void journal_release(struct journal *j);
 /*
- * Appends a record (strings and attr->xattrs copied; attr may be NULL)
- * tagged with ref. -1 on ENOMEM.
+ * Appends a record (strings, attr and its xattrs copied into j's arena;
+ * attr may be NULL) tagged with ref. -1 on ENOMEM.
  */
 int journal_add(struct journal *j, int op, int flags, const char *path,
     const char *staged, const struct journal_attr *attr, size_t ref);
@@ -87,7 +95,11 @@ void journal_drop(struct journal *j, const uint8_t *drop);
 int journal_parse(const uint8_t *p, size_t n, struct journal *j,
     const char **why);
 
-/* Makes j durable as the store's journal: the commit point. -1 logged. */
+/*
+ * Makes j durable as the store's journal: the commit point. The file is
+ * written as it is encoded, a piece at a time, never whole in memory.
+ * -1 logged.
+ */
 int journal_write(struct store *s, const struct journal *j);
 /*
  * Carries out record r, resolving its path through d. Redoing a record

@@ -704,11 +704,11 @@ START_TEST(test_add_copies_strings)
 	ck_assert_str_eq(j.v[0].path, "a/b");
 	ck_assert_str_eq(j.v[0].staged, "n7");
 	ck_assert_uint_eq(j.v[0].ref, 77);
-	ck_assert_uint_eq(j.v[0].attr.mode, 0644);
-	ck_assert_uint_eq(j.v[0].attr.mtime_nsec, 4);
-	ck_assert_uint_eq(j.v[0].attr.uid, 1);
-	ck_assert_uint_eq(j.v[0].attr.gid, 2);
-	ck_assert_int_eq(j.v[0].attr.mtime_sec, 3);
+	ck_assert_uint_eq(j.v[0].attr->mode, 0644);
+	ck_assert_uint_eq(j.v[0].attr->mtime_nsec, 4);
+	ck_assert_uint_eq(j.v[0].attr->uid, 1);
+	ck_assert_uint_eq(j.v[0].attr->gid, 2);
+	ck_assert_int_eq(j.v[0].attr->mtime_sec, 3);
 	ck_assert_int_eq(journal_add(&j, JOP_REMOVE, 0, "x", NULL, NULL, 0), 0);
 	ck_assert_ptr_null(j.v[1].staged);
 	/* Many records survive growth. */
@@ -923,8 +923,8 @@ START_TEST(test_attr_sets_xattrs)
 	ck_assert_int_eq(getxattr(sp("f"), "user.new", val, sizeof(val)), 1);
 	ck_assert_int_eq(getxattr(sp("f"), "user.keep", val, sizeof(val)), 1);
 	ck_assert_int_eq(val[0], '2');
-	ck_assert_int_eq(xattr_same_fd(fd, XATTR_NS_ALL, j.v[0].attr.xattrs,
-	    j.v[0].attr.xattrs_len), 1);
+	ck_assert_int_eq(xattr_same_fd(fd, XATTR_NS_ALL, j.v[0].attr->xattrs,
+	    j.v[0].attr->xattrs_len), 1);
 	close(fd);
 	/* And it survives the journal's own encoding. */
 	ck_assert_int_eq(journal_write(&s, &j), 0);
