@@ -7,6 +7,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
@@ -33,15 +34,71 @@ entry_release(struct entry *e)
 	e->xattrs_len = 0;
 }
 
+/* Frees the entries, their storage too unless it is borrowed. */
+static void
+release_entries(struct manifest *m)
+{
+	if (m->borrowed)
+		return;
+	for (size_t i = 0; i < m->n; i++)
+		entry_release(&m->v[i]);
+}
+
 void
 manifest_release(struct manifest *m)
 {
-	for (size_t i = 0; i < m->n; i++)
-		entry_release(&m->v[i]);
+	release_entries(m);
 	entry_release(&m->top);
-	free(m->v);
+	if (m->mapped)
+		munmap(m->v, m->cap * sizeof(*m->v));
+	else if (!m->borrowed)
+		free(m->v);
 	htab_release(&m->index);
 	manifest_init(m);
+}
+
+int
+manifest_reserve(struct manifest *m, size_t max)
+{
+	void *v;
+
+	if (m->v != NULL || max == 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	/* Address space only: a page costs memory once an entry is in it. */
+	v = mmap(NULL, max * sizeof(*m->v), PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (v == MAP_FAILED)
+		return -1;
+	m->v = v;
+	m->cap = max;
+	m->mapped = 1;
+	return 0;
+}
+
+void
+manifest_reset(struct manifest *m)
+{
+	release_entries(m);
+	entry_release(&m->top);
+	htab_release(&m->index);
+	htab_init(&m->index);
+	m->n = 0;
+}
+
+void
+manifest_borrow(struct manifest *m, const struct manifest *from)
+{
+	manifest_init(m);
+	m->v = from->v;
+	m->borrowed = 1;
+}
+
+void
+manifest_borrow_next(struct manifest *m)
+{
+	m->n++;
 }
 
 int
@@ -51,6 +108,12 @@ manifest_push(struct manifest *m, struct entry *e)
 	size_t cap;
 
 	if (m->n == m->cap) {
+		if (m->mapped || m->borrowed) {
+			/* A reserved manifest never moves: it is full. */
+			entry_release(e);
+			errno = ENOMEM;
+			return -1;
+		}
 		cap = m->cap ? m->cap * 2 : 1024;
 		v = realloc(m->v, cap * sizeof(*v));
 		if (v == NULL) {

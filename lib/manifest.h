@@ -63,11 +63,33 @@ struct manifest {
 	size_t cap;
 	struct entry top;
 	struct htab index;	/* path -> position, kept by its user */
+	int mapped;		/* v is reserved address space (manifest_reserve) */
+	int borrowed;		/* v and its entries are another manifest's */
 };
 
 void manifest_init(struct manifest *m);
+/* Frees what m owns (not a borrowed manifest's entries) and inits it. */
 void manifest_release(struct manifest *m);
-/* Appends e, taking ownership of its strings (freed on failure too). */
+/*
+ * Makes m (empty) hold at most max entries that never move: the address
+ * space is reserved at once (MAP_NORESERVE), the memory taken as entries
+ * come. Another thread may then read the entries pushed so far while
+ * more are pushed (manifest_borrow). -1 with errno (then m is as it was).
+ */
+int manifest_reserve(struct manifest *m, size_t max);
+/* Releases every entry, the top's attributes and the index; keeps the storage. */
+void manifest_reset(struct manifest *m);
+/*
+ * Makes m a view of from's entries (reserved: they never move), m->n of
+ * them, counted in by manifest_borrow_next as the caller learns that
+ * from holds them; m's index and top are its own. Nothing may be pushed.
+ */
+void manifest_borrow(struct manifest *m, const struct manifest *from);
+void manifest_borrow_next(struct manifest *m);
+/*
+ * Appends e, taking ownership of its strings (freed on failure too).
+ * -1 with ENOMEM (a reserved manifest: full).
+ */
 int manifest_push(struct manifest *m, struct entry *e);
 /* Position of path in m->index, or -1 when absent. */
 long manifest_find(const struct manifest *m, const char *path);

@@ -29,9 +29,6 @@
 /* How long a failed session drains the sender so its requests can end. */
 #define ASK_DRAIN_S 10
 
-/* The most entries one session may carry (bounds the receiver's memory). */
-#define RECEIVER_MAX_ENTRIES 20000000u
-
 struct receiver {
 	struct conn *c;
 	const struct receiver_target *t;
@@ -142,7 +139,9 @@ check_entry(struct receiver *r, size_t i)
 		if (at < 0 || m->v[at].type != ENTRY_REG)
 			return peer_fail(r, "hard link %s names %s, not an "
 			    "earlier file", e->path, e->target);
-		e->link_index = (size_t)at;
+		/* A shared manifest has it already: written only if not. */
+		if (e->link_index != (size_t)at)
+			e->link_index = (size_t)at;
 	}
 	if (htab_put(&m->index, e->path, strlen(e->path), i) == -1)
 		return peer_fail(r, "out of memory indexing the manifest");
@@ -167,6 +166,25 @@ static uint64_t
 max_manifest(const struct receiver *r)
 {
 	return r->t->max_manifest ? r->t->max_manifest : RECEIVER_MAX_MANIFEST;
+}
+
+/*
+ * An ENTRY from a sender of this process (target.shared): the entry is
+ * the next of its manifest, which it pushed before it sent the frame.
+ */
+static int
+take_shared(struct receiver *r)
+{
+	const struct entry *e = &r->m.v[r->m.n];
+
+	if (e->type == ENTRY_GONE && !(r->flags & SESSION_PARTIAL))
+		return peer_fail(r, "a removed entry in a whole session");
+	manifest_borrow_next(&r->m);
+	if (check_entry(r, r->m.n - 1) == -1)
+		return -1;
+	if (plan_add(&r->plan, r->st, &r->m, r->m.n - 1, &r->popts) == -1)
+		return peer_fail(r, "%s: planning failed", r->t->path);
+	return 0;
 }
 
 /*
@@ -205,6 +223,11 @@ recv_manifest(struct receiver *r)
 		if (r->m.n >= RECEIVER_MAX_ENTRIES)
 			return peer_fail(r, "manifest over %u entries",
 			    RECEIVER_MAX_ENTRIES);
+		if (r->t->shared != NULL) {
+			if (take_shared(r) == -1)
+				return -1;
+			continue;
+		}
 		if (proto_decode_entry(p, n, proto_session_ns(r->flags), &e,
 		    r->err, sizeof(r->err)) == -1)
 			return peer_fail(r, "%s", r->err);
@@ -804,7 +827,10 @@ receiver_run(struct conn *c, const struct receiver_target *t)
 	r.t = t;
 	store_init(&r.own_st);
 	filter_init(&r.filter);
-	manifest_init(&r.m);
+	if (t->shared != NULL)
+		manifest_borrow(&r.m, t->shared);
+	else
+		manifest_init(&r.m);
 	plan_init(&r.plan);
 	r.popts.owner = geteuid() == 0;
 	if (t->fdpass)

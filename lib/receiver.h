@@ -27,7 +27,19 @@ struct receiver_target {
 	 * came over a network (a relay passes frames, not descriptors).
 	 */
 	int fdpass;
+	/*
+	 * The sender is a thread of this process building this manifest
+	 * (reserved: manifest_reserve): each ENTRY is taken from it at its
+	 * position, not decoded into a copy of our own, so a local session
+	 * holds one manifest. Its entries must not change while we run but
+	 * for what we set ourselves (a staged file's attributes), which the
+	 * sender reads only before it sends that file: one receiver only.
+	 */
+	const struct manifest *shared;
 };
+
+/* The most entries one session may carry (bounds the receiver's memory). */
+#define RECEIVER_MAX_ENTRIES 20000000u
 
 /* The default bound of a manifest's memory: 4 GiB. */
 #define RECEIVER_MAX_MANIFEST (4ull << 30)

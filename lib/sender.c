@@ -36,7 +36,8 @@ struct sender {
 	size_t npeers;
 	int rootfd;
 	const char *source;
-	struct manifest m;
+	struct manifest own;	/* the manifest, unless the caller's (o->manifest) */
+	struct manifest *m;
 	uint8_t *buf;		/* PROTO_DATA_CHUNK bytes */
 	struct progress prog;
 	struct sender_peer **to;	/* the peers the current file goes to */
@@ -169,9 +170,9 @@ send_manifest(struct sender *s, uint32_t flags, struct result *scan)
 			peer_fail(p);
 	}
 	if (flags & SESSION_PARTIAL) {
-		for (size_t i = 0; i < s->m.n; i++)
-			emit_entry(s, &s->m.v[i]);
-	} else if (manifest_scan_emit(&s->m, s->rootfd, s->source,
+		for (size_t i = 0; i < s->m->n; i++)
+			emit_entry(s, &s->m->v[i]);
+	} else if (manifest_scan_emit(s->m, s->rootfd, s->source,
 	    s->o->filter, proto_session_scan(flags), scan, emit_entry,
 	    s) == -1)
 		return -1;
@@ -180,8 +181,8 @@ send_manifest(struct sender *s, uint32_t flags, struct result *scan)
 	for (size_t i = 0; i < s->npeers; i++) {
 		struct sender_peer *p = &s->peers[i];
 
-		if (!p->failed && (proto_send_end_manifest(p->c, s->m.n,
-		    &s->m.top, mflags) == -1 || conn_flush(p->c) == -1))
+		if (!p->failed && (proto_send_end_manifest(p->c, s->m->n,
+		    &s->m->top, mflags) == -1 || conn_flush(p->c) == -1))
 			peer_fail(p);
 	}
 	return 0;
@@ -225,9 +226,9 @@ static int
 take_index(struct sender *s, struct sender_peer *p, uint32_t idx,
     uint64_t from)
 {
-	if (idx >= s->m.n || s->m.v[idx].type != ENTRY_REG ||
+	if (idx >= s->m->n || s->m->v[idx].type != ENTRY_REG ||
 	    (p->nneed > 0 && idx <= p->need[p->nneed - 1]) ||
-	    from > s->m.v[idx].size) {
+	    from > s->m->v[idx].size) {
 		log_errx("%s requested entry %u%s, which is not a file it may "
 		    "ask for", p->c->peer, idx, p->nneed > 0 &&
 		    idx <= p->need[p->nneed - 1] ? " out of order" : "");
@@ -243,7 +244,7 @@ push_need(struct sender *s, struct sender_peer *p, uint32_t idx,
 {
 	if (s->counted != NULL && !(s->counted[idx / 8] & (1u << (idx % 8)))) {
 		s->counted[idx / 8] |= (uint8_t)(1u << (idx % 8));
-		progress_more(&s->prog, 1, s->m.v[idx].size);
+		progress_more(&s->prog, 1, s->m->v[idx].size);
 	}
 	p->need[p->nneed] = idx;
 	p->from[p->nneed] = from;
@@ -615,17 +616,17 @@ send_attempt(struct sender *s, uint32_t idx, int fd, const struct stat *st,
 	if (sig != NULL)
 		dj = delta_encode_begin(sig);
 	if (h == NULL || (sig != NULL && dj == NULL)) {
-		log_err("%s", s->m.v[idx].path);
+		log_err("%s", s->m->v[idx].path);
 		hash_free(h);
 		return ATTEMPT_LOST;
 	}
 	s->lost = 0;
 	head.delta = sig != NULL;
-	progress_file(&s->prog, s->m.v[idx].path, head.attr.size);
+	progress_file(&s->prog, s->m->v[idx].path, head.attr.size);
 	/* The receiver has the first bytes of this version: hash, don't send. */
-	if (from > 0 && sig == NULL && head.attr.size == s->m.v[idx].size &&
-	    head.attr.mtime_sec == s->m.v[idx].mtime_sec &&
-	    head.attr.mtime_nsec == s->m.v[idx].mtime_nsec) {
+	if (from > 0 && sig == NULL && head.attr.size == s->m->v[idx].size &&
+	    head.attr.mtime_sec == s->m->v[idx].mtime_sec &&
+	    head.attr.mtime_nsec == s->m->v[idx].mtime_nsec) {
 		switch (hash_prefix(s, fd, h, from, kept)) {
 		case -1: goto changed;
 		case 1:
@@ -636,7 +637,7 @@ send_attempt(struct sender *s, uint32_t idx, int fd, const struct stat *st,
 			hash_free(h);
 			if ((h = hash_new()) == NULL ||
 			    lseek(fd, 0, SEEK_SET) == -1) {
-				log_err("%s", s->m.v[idx].path);
+				log_err("%s", s->m->v[idx].path);
 				hash_free(h);
 				return ATTEMPT_LOST;
 			}
@@ -722,7 +723,7 @@ static int
 held_back(struct sender *s, uint32_t idx, int fd, const struct stat *st,
     char *reason, size_t len)
 {
-	const char *path = s->m.v[idx].path;
+	const char *path = s->m->v[idx].path;
 	struct timespec now;
 	double age;
 	size_t dummy;
@@ -780,7 +781,7 @@ static void
 send_file(struct sender *s, uint32_t idx, uint64_t from, const uint8_t *kept,
     struct delta_sig *sig)
 {
-	const char *path = s->m.v[idx].path;
+	const char *path = s->m->v[idx].path;
 	char reason[256];
 	struct stat st;
 	int fd, action;
@@ -897,7 +898,7 @@ prefetch(struct sender *s)
 		if ((long)idx <= s->prefetched)
 			continue;
 		s->prefetched = idx;
-		if ((fd = open_source(s, s->m.v[idx].path)) == -1)
+		if ((fd = open_source(s, s->m->v[idx].path)) == -1)
 			continue;
 		posix_fadvise(fd, 0, PREFETCH_BYTES, POSIX_FADV_WILLNEED);
 		close(fd);
@@ -1051,8 +1052,8 @@ recv_result(struct sender_peer *p, int problems_only)
 static void
 count_manifest(struct sender *s, struct result_stats *st)
 {
-	for (size_t i = 0; i < s->m.n; i++) {
-		const struct entry *e = &s->m.v[i];
+	for (size_t i = 0; i < s->m->n; i++) {
+		const struct entry *e = &s->m->v[i];
 
 		if (e->type == ENTRY_GONE)
 			continue;
@@ -1113,7 +1114,8 @@ sender_run_peers(struct sender_peer *peers, size_t n, const char *source,
 	s.peers = peers;
 	s.npeers = n;
 	s.source = source;
-	manifest_init(&s.m);
+	manifest_init(&s.own);
+	s.m = o->manifest != NULL ? o->manifest : &s.own;
 	result_init(&scan);
 	progress_init(&s.prog, o->progress);
 	s.rootfd = open(source, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -1129,7 +1131,7 @@ sender_run_peers(struct sender_peer *peers, size_t n, const char *source,
 			peer_fail(&peers[i]);
 	flags = o->flags;
 	if (o->paths != NULL) {
-		int r = manifest_scan_paths(&s.m, s.rootfd, source, o->paths,
+		int r = manifest_scan_paths(s.m, s.rootfd, source, o->paths,
 		    o->npaths, o->filter, proto_session_scan(o->flags),
 		    &scan);
 
@@ -1139,8 +1141,7 @@ sender_run_peers(struct sender_peer *peers, size_t n, const char *source,
 			flags |= SESSION_PARTIAL;
 		else {
 			/* Hard links need the whole tree to stay exact. */
-			manifest_release(&s.m);
-			manifest_init(&s.m);
+			manifest_reset(s.m);
 			result_release(&scan);
 			result_init(&scan);
 		}
@@ -1149,7 +1150,7 @@ sender_run_peers(struct sender_peer *peers, size_t n, const char *source,
 	    share_scan(&s, &scan) == -1)
 		goto out;
 	/* Requests are read as the data goes out (pull_request). */
-	s.counted = calloc(s.m.n / 8 + 1, 1);
+	s.counted = calloc(s.m->n / 8 + 1, 1);
 	if (s.counted == NULL) {
 		log_err("%s", source);
 		goto out;
@@ -1191,7 +1192,7 @@ out:
 		peers[i].from = NULL;
 		peers[i].sig = NULL;
 	}
-	manifest_release(&s.m);
+	manifest_release(&s.own);
 	result_release(&scan);
 	identity_restore(&was);
 	return rc;

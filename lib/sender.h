@@ -62,6 +62,12 @@ struct sender_opts {
 	 * file data goes out (0: no limit); on every transport alike.
 	 */
 	uint64_t bwlimit;
+	/*
+	 * The manifest to build (empty; the caller's, released by it after
+	 * the session), reserved (manifest_reserve) when a receiver thread
+	 * of this process reads it as ENTRY frames come; NULL: our own.
+	 */
+	struct manifest *manifest;
 };
 
 /* One destination of a session. */
