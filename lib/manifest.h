@@ -62,7 +62,9 @@ struct manifest {
 	size_t n;
 	size_t cap;
 	struct entry top;
-	struct htab index;	/* path -> position, kept by its user */
+	uint64_t *ix;		/* path -> position (manifest_index), kept by its user */
+	size_t ix_cap;
+	size_t ix_n;
 	int mapped;		/* v is reserved address space (manifest_reserve) */
 	int borrowed;		/* v and its entries are another manifest's */
 };
@@ -91,7 +93,12 @@ void manifest_borrow_next(struct manifest *m);
  * -1 with ENOMEM (a reserved manifest: full).
  */
 int manifest_push(struct manifest *m, struct entry *e);
-/* Position of path in m->index, or -1 when absent. */
+/*
+ * Indexes entry i by its path (a path indexed again points to i now).
+ * -1 with errno (ENOMEM).
+ */
+int manifest_index(struct manifest *m, size_t i);
+/* Position of path among the indexed entries, or -1 when absent. */
 long manifest_find(const struct manifest *m, const char *path);
 
 /* Frees an entry's strings and attributes. */

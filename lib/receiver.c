@@ -143,7 +143,7 @@ check_entry(struct receiver *r, size_t i)
 		if (e->link_index != (size_t)at)
 			e->link_index = (size_t)at;
 	}
-	if (htab_put(&m->index, e->path, strlen(e->path), i) == -1)
+	if (manifest_index(m, i) == -1)
 		return peer_fail(r, "out of memory indexing the manifest");
 	return 0;
 }
