@@ -26,9 +26,30 @@ struct commit {
 	struct plan *p;
 	const struct commit_opts *o;
 	struct store_dir dir;		/* for every path this commit resolves */
-	struct journal j;
+	/*
+	 * The records are listed again from these for each step instead of
+	 * being kept (a few bytes an entry where a record took a hundred):
+	 * per entry, which of the listing's passes has a record of it and
+	 * what it is (REC_*), fixed before anything changes the plan; per
+	 * purge, REC_P2 and REC_V2. n: the records not vetoed.
+	 */
+	uint8_t *rec;
+	uint8_t *prec;
+	uint8_t top;
+	size_t n;
 	struct commit_change *changes;	/* one per record, with an observer */
 };
+
+#define REC_P1 0x01		/* pass 1: a directory's MKDIR or PUT */
+#define REC_MKDIR 0x02		/* ... that record is a MKDIR */
+#define REC_P2 0x04		/* pass 2: a PUT or an ATTR */
+#define REC_ATTR 0x08		/* ... that record is an ATTR */
+#define REC_P4 0x10		/* pass 4: a directory's ATTR, deepest first */
+#define REC_V1 0x20		/* the pass 1 record was vetoed */
+#define REC_V2 0x40		/* the pass 2 record (or the purge) was vetoed */
+
+#define INO_STRICT 1
+#define INO_BEST 2
 
 /* Gives a staged entry without data its owner, mode, attributes and mtime. */
 static int
@@ -203,42 +224,6 @@ sync_staged(struct commit *c)
 	return rc;
 }
 
-/*
- * Makes the carried-out records durable before the journal goes: the
- * directory of each changed name and each inode whose attributes
- * changed; a record that failed has nothing to keep, and anything that
- * cannot be opened turns the batch into one syncfs. -1 logged.
- */
-static int
-sync_applied(struct commit *c)
-{
-	struct durable d;
-	const char *name, *last = NULL;
-	size_t lastlen = 0, dlen;
-	int dirfd, rc;
-
-	durable_init(&d, c->s);
-	for (size_t i = 0; i < c->j.n && !d.whole; i++) {
-		const struct journal_rec *r = &c->j.v[i];
-
-		dlen = path_dirlen(r->path);
-		/* Records run directory by directory: add each once. */
-		if (r->op != JOP_ATTR && last != NULL && dlen == lastlen &&
-		    memcmp(last, r->path, dlen) == 0)
-			continue;
-		dirfd = store_parent(c->s, &c->dir, r->path, &name);
-		if (dirfd == -1 || durable_add(&d, dirfd, NULL) == -1 ||
-		    (r->op == JOP_ATTR && durable_add(&d, dirfd, name) == -1 &&
-		    errno != ENOENT))
-			d.whole = 1;
-		last = r->path;
-		lastlen = dlen;
-	}
-	rc = durable_flush(&d);
-	durable_release(&d);
-	return rc;
-}
-
 static int
 attr_flags(const struct commit *c, const struct entry *e)
 {
@@ -247,8 +232,80 @@ attr_flags(const struct commit *c, const struct entry *e)
 	    (c->o->ns != 0 ? JREC_XATTR : 0);
 }
 
+/* Decides, once, which records the commit has (see struct commit). -1 ENOMEM. */
 static int
-add_attr(struct commit *c, const struct entry *e, const char *path, size_t ref)
+plan_records(struct commit *c)
+{
+	const struct manifest *m = c->m;
+	const struct plan *p = c->p;
+
+	c->rec = calloc(m->n + 1, 1);
+	c->prec = calloc(p->npurges + 1, 1);
+	if (c->rec == NULL || c->prec == NULL) {
+		log_err("%s: listing the commit", c->s->path);
+		return -1;
+	}
+	for (size_t i = 0; i < m->n; i++) {
+		const struct plan_entry *pe = &p->v[i];
+		int dir = m->v[i].type == ENTRY_DIR;
+
+		/* Directories first, parents before children. */
+		if (dir && pe->state == PLAN_CREATE)
+			c->rec[i] |= REC_P1 | REC_MKDIR;
+		else if (dir && (pe->flags & PF_STAGED))
+			c->rec[i] |= REC_P1;
+		if ((pe->flags & PF_STAGED) && !dir)
+			c->rec[i] |= REC_P2;
+		else if ((pe->flags & PF_ATTR) && pe->state == PLAN_REPLACE)
+			c->rec[i] |= REC_P2 | REC_ATTR;
+		/* Directories last, so no later step moves their mtime. */
+		if (dir && (pe->flags & PF_DIRATTR) &&
+		    (pe->state == PLAN_CREATE || pe->state == PLAN_REPLACE ||
+		    pe->state == PLAN_UNCHANGED))
+			c->rec[i] |= REC_P4;
+		c->n += !!(c->rec[i] & REC_P1) + !!(c->rec[i] & REC_P2) +
+		    !!(c->rec[i] & REC_P4);
+	}
+	for (size_t k = 0; k < p->npurges; k++)
+		c->prec[k] = REC_P2;
+	c->n += p->npurges;
+	c->top = p->top_attr ? REC_P2 : 0;
+	c->n += p->top_attr ? 1 : 0;
+	return 0;
+}
+
+/*
+ * One record: r, of which the caller fills the rest. fn returns 0 to go
+ * on, -1 on an error, 1 to stop.
+ */
+struct listing {
+	int (*fn)(struct commit *c, size_t pos, const struct journal_rec *r,
+	    void *arg);
+	void *arg;
+	/*
+	 * A SWAP's staged inode: not read (0), read or fail (STRICT: the
+	 * journal), read or left 0 (BEST: apply, where a staged entry that
+	 * is gone makes its SWAP fail, never another record stop).
+	 */
+	int want_ino;
+	size_t pos;
+};
+
+static int
+give(struct commit *c, struct listing *l, struct journal_rec *r, int vetoed)
+{
+	int rc;
+
+	if (vetoed)
+		return 0;	/* left out: no position */
+	rc = l->fn(c, l->pos, r, l->arg);
+	l->pos++;
+	return rc;
+}
+
+static int
+give_attr(struct commit *c, struct listing *l, const struct entry *e,
+    const char *path, size_t ref)
 {
 	struct journal_attr a = {
 		.mode = e->mode, .uid = e->uid, .gid = e->gid,
@@ -256,75 +313,81 @@ add_attr(struct commit *c, const struct entry *e, const char *path, size_t ref)
 		.ns = c->o->ns, .xattrs = e->xattrs,
 		.xattrs_len = e->xattrs_len,
 	};
+	struct journal_rec r = { .op = JOP_ATTR, .flags = attr_flags(c, e),
+	    .path = path, .attr = &a, .ref = ref };
 
-	return journal_add(&c->j, JOP_ATTR, attr_flags(c, e), path, NULL, &a,
-	    ref);
+	return give(c, l, &r, 0);
 }
 
 /*
  * The record that puts staged entry i in place: a rename, or a SWAP
- * where a directory is on either side of a type change.
+ * where a directory is on either side of a type change (its staged
+ * inode read when the listing wants it).
  */
 static int
-add_put(struct commit *c, size_t i)
+give_put(struct commit *c, struct listing *l, size_t i, int vetoed)
 {
 	char name[PLAN_STAGED_NAME];
 	const struct entry *e = &c->m->v[i];
+	struct journal_rec r = { .op = JOP_PUT, .path = e->path,
+	    .staged = name, .ref = i };
 	struct stat st;
 
 	plan_staged_name(name, sizeof(name), i);
-	if (!(c->p->v[i].flags & PF_RETYPE) || (e->type != ENTRY_DIR &&
-	    !(c->p->v[i].flags & PF_OLDDIR)))
-		return journal_add(&c->j, JOP_PUT, 0, e->path, name, NULL, i);
-	if (fstatat(c->s->stagingfd, name, &st, AT_SYMLINK_NOFOLLOW) == -1) {
-		log_err("%s/.mirrorfs/staging/%s", c->s->path, name);
-		return -1;
+	if ((c->p->v[i].flags & PF_RETYPE) && (e->type == ENTRY_DIR ||
+	    (c->p->v[i].flags & PF_OLDDIR))) {
+		r.op = JOP_SWAP;
+		if (l->want_ino && !vetoed && fstatat(c->s->stagingfd, name,
+		    &st, AT_SYMLINK_NOFOLLOW) == 0)
+			r.ino = st.st_ino;
+		else if (l->want_ino == INO_STRICT && !vetoed) {
+			log_err("%s/.mirrorfs/staging/%s", c->s->path, name);
+			return -1;
+		}
 	}
-	return journal_add_swap(&c->j, e->path, name, st.st_ino, i);
+	return give(c, l, &r, vetoed);
 }
 
-/* Lists the commit in the order that keeps every step valid. */
+/*
+ * Lists the commit in the order that keeps every step valid, the same
+ * records each time (struct commit): 0, or fn's first non-zero return.
+ */
 static int
-build_journal(struct commit *c)
+each_record(struct commit *c, struct listing *l)
 {
 	const struct manifest *m = c->m;
 	const struct plan *p = c->p;
 	int rc = 0;
 
-	/* Directories first, parents before children. */
+	l->pos = 0;
 	for (size_t i = 0; i < m->n && rc == 0; i++) {
-		if (m->v[i].type != ENTRY_DIR)
-			continue;
-		if (p->v[i].state == PLAN_CREATE)
-			rc = journal_add(&c->j, JOP_MKDIR, 0, m->v[i].path,
-			    NULL, NULL, i);
-		else if (p->v[i].flags & PF_STAGED)
-			rc = add_put(c, i);
-	}
-	for (size_t i = 0; i < m->n && rc == 0; i++) {
-		if ((p->v[i].flags & PF_STAGED) && m->v[i].type != ENTRY_DIR)
-			rc = add_put(c, i);
-		else if ((p->v[i].flags & PF_ATTR) &&
-		    p->v[i].state == PLAN_REPLACE)
-			rc = add_attr(c, &m->v[i], m->v[i].path, i);
-	}
-	for (size_t k = 0; k < p->npurges && rc == 0; k++)
-		rc = journal_add(&c->j, JOP_REMOVE, 0, p->purges[k].path, NULL,
-		    NULL, m->n + k);
-	/* Directories last and deepest first, so no later step moves their mtime. */
-	for (size_t i = m->n; i-- > 0 && rc == 0;) {
-		const struct plan_entry *pe = &p->v[i];
+		struct journal_rec r = { .op = JOP_MKDIR, .path = m->v[i].path,
+		    .ref = i };
 
-		if (m->v[i].type == ENTRY_DIR && (pe->flags & PF_DIRATTR) &&
-		    (pe->state == PLAN_CREATE || pe->state == PLAN_REPLACE ||
-		    pe->state == PLAN_UNCHANGED))
-			rc = add_attr(c, &m->v[i], m->v[i].path, i);
+		if (!(c->rec[i] & REC_P1))
+			continue;
+		rc = c->rec[i] & REC_MKDIR ? give(c, l, &r, 0) :
+		    give_put(c, l, i, (c->rec[i] & REC_V1) != 0);
 	}
-	if (rc == 0 && p->top_attr)
-		rc = add_attr(c, &m->top, ".", TOP_REF);
-	if (rc == -1)
-		log_err("%s: building the journal", c->s->path);
-	return rc;
+	for (size_t i = 0; i < m->n && rc == 0; i++) {
+		if (!(c->rec[i] & REC_P2))
+			continue;
+		rc = c->rec[i] & REC_ATTR ? give_attr(c, l, &m->v[i],
+		    m->v[i].path, i) :
+		    give_put(c, l, i, (c->rec[i] & REC_V2) != 0);
+	}
+	for (size_t k = 0; k < p->npurges && rc == 0; k++) {
+		struct journal_rec r = { .op = JOP_REMOVE,
+		    .path = p->purges[k].path, .ref = m->n + k };
+
+		rc = give(c, l, &r, (c->prec[k] & REC_V2) != 0);
+	}
+	for (size_t i = m->n; i-- > 0 && rc == 0;)
+		if (c->rec[i] & REC_P4)
+			rc = give_attr(c, l, &m->v[i], m->v[i].path, i);
+	if (rc == 0 && c->top)
+		rc = give_attr(c, l, &m->top, ".", TOP_REF);
+	return rc < 0 ? -1 : 0;
 }
 
 /* Records what the store has at change v's path now; d resolves it. */
@@ -348,66 +411,95 @@ look_old(struct commit *c, struct commit_change *v, int *dirfd,
 	return 1;
 }
 
-/* The observer's view of every record. -1 on ENOMEM (logged). */
 static int
-list_changes(struct commit *c)
+list_one(struct commit *c, size_t pos, const struct journal_rec *r, void *arg)
 {
 	const char *name;
 	int dirfd;
 
-	c->changes = calloc(c->j.n + 1, sizeof(*c->changes));
+	/* The path is the manifest's or the plan's: it outlives the commit. */
+	c->changes[pos].path = r->path;
+	c->changes[pos].op = r->op;
+	look_old(c, &c->changes[pos], &dirfd, &name);
+	return 0;
+}
+
+/* The observer's view of every record. -1 on ENOMEM (logged). */
+static int
+list_changes(struct commit *c)
+{
+	struct listing l = { .fn = list_one };
+
+	c->changes = calloc(c->n + 1, sizeof(*c->changes));
 	if (c->changes == NULL) {
 		log_err("%s: listing the commit's changes", c->s->path);
 		return -1;
 	}
-	for (size_t i = 0; i < c->j.n; i++) {
-		c->changes[i].path = c->j.v[i].path;
-		c->changes[i].op = c->j.v[i].op;
-		look_old(c, &c->changes[i], &dirfd, &name);
-	}
-	return 0;
+	return each_record(c, &l);
 }
 
-/* Leaves out record i, vetoed by the observer: its entry is skipped. */
-static void
-take_veto(struct commit *c, size_t i)
+/* Leaves out a record the observer vetoed: its entry is skipped. */
+static int
+take_veto(struct commit *c, size_t pos, const struct journal_rec *r, void *arg)
 {
-	const struct journal_rec *r = &c->j.v[i];
-	const char *why = c->changes[i].veto;
+	const char *why = c->changes[pos].veto;
 
+	if (why == NULL || !c->changes[pos].has_old)
+		return 0;
 	log_warnx("%s/%s: not replaced: %s", c->s->path, r->path, why);
+	c->n--;
 	if (r->ref >= c->m->n) {
+		c->prec[r->ref - c->m->n] |= REC_V2;
 		plan_purge_set(c->p, r->ref - c->m->n, PLAN_SKIP, why);
-		return;
+		return 0;
 	}
+	/* A PUT or SWAP: of a directory in pass 1, else in pass 2. */
+	c->rec[r->ref] |= c->rec[r->ref] & REC_P1 &&
+	    !(c->rec[r->ref] & REC_MKDIR) ? REC_V1 : REC_V2;
 	store_remove_at(c->s->stagingfd, r->staged);
 	c->p->v[r->ref].flags &= ~PF_STAGED;
 	plan_set(c->p, r->ref, PLAN_SKIP, "%s", why);
+	return 0;
 }
 
-/* Asks the observer about every change and drops what it vetoes. -1 ENOMEM. */
+/* Asks the observer about every change and drops what it vetoes. */
 static int
 check_changes(struct commit *c)
 {
 	const struct commit_observer *ob = c->o->observer;
-	uint8_t *drop = calloc(c->j.n + 1, 1);
-	size_t k = 0;
+	struct listing l = { .fn = take_veto };
+	size_t n = c->n, k = 0;
 
-	if (drop == NULL) {
-		log_err("%s: checking the commit's changes", c->s->path);
+	ob->check(ob->arg, c->changes, n);
+	if (each_record(c, &l) == -1)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		if (c->changes[i].veto == NULL || !c->changes[i].has_old)
+			c->changes[k++] = c->changes[i];
+	return 0;
+}
+
+static int
+put_one(struct commit *c, size_t pos, const struct journal_rec *r, void *arg)
+{
+	return journal_put(arg, r);
+}
+
+/* Writes the journal as it is listed: the commit point. -1 logged. */
+static int
+write_journal(struct commit *c)
+{
+	struct journal_writer w;
+	struct listing l = { .fn = put_one, .arg = &w,
+	    .want_ino = INO_STRICT };
+
+	if (journal_begin(&w, c->s, c->n) == -1)
+		return -1;
+	if (each_record(c, &l) == -1) {
+		journal_abort(&w);
 		return -1;
 	}
-	ob->check(ob->arg, c->changes, c->j.n);
-	for (size_t i = 0; i < c->j.n; i++) {
-		drop[i] = c->changes[i].veto != NULL && c->changes[i].has_old;
-		if (drop[i])
-			take_veto(c, i);
-		else
-			c->changes[k++] = c->changes[i];
-	}
-	journal_drop(&c->j, drop);
-	free(drop);
-	return 0;
+	return journal_commit(&w);
 }
 
 /* A record that could not be carried out: its entry fails. */
@@ -427,26 +519,86 @@ record_failed(struct commit *c, const struct journal_rec *r, int err)
 		plan_set(c->p, r->ref, PLAN_FAIL, "commit: %s", strerror(err));
 }
 
-/* Carries out the journal, telling the observer before each replacement. */
-static void
-apply(struct commit *c)
+/* Carries out one record, telling the observer before a replacement. */
+static int
+apply_one(struct commit *c, size_t pos, const struct journal_rec *r,
+    void *arg)
 {
 	const struct commit_observer *ob = c->o->observer;
 	struct commit_change here;
+	struct commit_change *v = c->changes ? &c->changes[pos] : &here;
 	const char *name;
 	int dirfd;
 
-	for (size_t i = 0; i < c->j.n; i++) {
-		const struct journal_rec *r = &c->j.v[i];
-		struct commit_change *v = c->changes ? &c->changes[i] : &here;
+	v->path = r->path;
+	v->op = r->op;
+	if (ob != NULL && look_old(c, v, &dirfd, &name))
+		ob->replacing(ob->arg, v, dirfd, name);
+	if (journal_apply_rec(c->s, &c->dir, r) == -1)
+		record_failed(c, r, errno);
+	return 0;
+}
 
-		v->path = r->path;
-		v->op = r->op;
-		if (ob != NULL && look_old(c, v, &dirfd, &name))
-			ob->replacing(ob->arg, v, dirfd, name);
-		if (journal_apply_rec(c->s, &c->dir, r) == -1)
-			record_failed(c, r, errno);
-	}
+/*
+ * Carries out the journal: the plan changes as records fail, not what
+ * is listed (struct commit), so these are the records written.
+ */
+static void
+apply(struct commit *c)
+{
+	struct listing l = { .fn = apply_one, .want_ino = INO_BEST };
+
+	each_record(c, &l);	/* apply_one never stops it */
+}
+
+/* What sync_applied keeps: the last directory added. */
+struct synced {
+	struct durable d;
+	const char *last;
+	size_t lastlen;
+};
+
+static int
+sync_one(struct commit *c, size_t pos, const struct journal_rec *r, void *arg)
+{
+	struct synced *sy = arg;
+	size_t dlen = path_dirlen(r->path);
+	const char *name;
+	int dirfd;
+
+	/* Records run directory by directory: add each once. */
+	if (r->op != JOP_ATTR && sy->last != NULL && dlen == sy->lastlen &&
+	    memcmp(sy->last, r->path, dlen) == 0)
+		return 0;
+	dirfd = store_parent(c->s, &c->dir, r->path, &name);
+	if (dirfd == -1 || durable_add(&sy->d, dirfd, NULL) == -1 ||
+	    (r->op == JOP_ATTR && durable_add(&sy->d, dirfd, name) == -1 &&
+	    errno != ENOENT))
+		sy->d.whole = 1;
+	sy->last = r->path;
+	sy->lastlen = dlen;
+	return sy->d.whole ? 1 : 0;
+}
+
+/*
+ * Makes the carried-out records durable before the journal goes: the
+ * directory of each changed name and each inode whose attributes
+ * changed; a record that failed has nothing to keep, and anything that
+ * cannot be opened turns the batch into one syncfs. -1 logged.
+ */
+static int
+sync_applied(struct commit *c)
+{
+	struct synced sy = { .last = NULL };
+	struct listing l = { .fn = sync_one, .arg = &sy };
+	int rc;
+
+	durable_init(&sy.d, c->s);
+	if (each_record(c, &l) == -1)
+		sy.d.whole = 1;
+	rc = durable_flush(&sy.d);
+	durable_release(&sy.d);
+	return rc;
 }
 
 int
@@ -459,18 +611,17 @@ commit_run(struct store *s, struct manifest *m, struct plan *p,
 	size_t attempted = 0;
 	int rc = -1;
 
-	journal_init(&c.j);
 	stage_links(&c);
 	if (sync_staged(&c) == -1)
 		goto out;
-	if (build_journal(&c) == -1)
+	if (plan_records(&c) == -1)
 		goto out;
 	if (ob != NULL) {
 		ob->begin(ob->arg);
 		if (list_changes(&c) == -1 || check_changes(&c) == -1)
 			goto end;
 	}
-	if (c.j.n == 0) {
+	if (c.n == 0) {
 		rc = 0;
 		goto end;
 	}
@@ -479,9 +630,9 @@ commit_run(struct store *s, struct manifest *m, struct plan *p,
 	 * this commit is made; the journal's sync of .mirrorfs makes its
 	 * removal durable with the commit point.
 	 */
-	if (index_drop(s->metafd) == -1 || journal_write(s, &c.j) == -1)
+	if (index_drop(s->metafd) == -1 || write_journal(&c) == -1)
 		goto end;
-	attempted = c.j.n;
+	attempted = c.n;
 	apply(&c);
 	rc = 0;
 end:
@@ -495,6 +646,7 @@ end:
 out:
 	store_dir_release(&c.dir);
 	free(c.changes);
-	journal_release(&c.j);
+	free(c.rec);
+	free(c.prec);
 	return rc;
 }

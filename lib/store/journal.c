@@ -190,48 +190,99 @@ encode_rec(const struct journal_rec *rec, struct buf *b)
 	    -1 : 0;
 }
 
-/* Hashes and writes what b holds, then empties it. 0, or -1 with errno. */
+/* Hashes and writes what w holds, then empties it. 0, or -1 with errno. */
 static int
-put_piece(int fd, XXH3_state_t *h, struct buf *b)
+put_piece(struct journal_writer *w)
 {
-	XXH3_64bits_update(h, b->data, b->len);
-	if (write_all(fd, b->data, b->len) == -1)
+	XXH3_64bits_update(w->h, w->b.data, w->b.len);
+	if (write_all(w->fd, w->b.data, w->b.len) == -1)
 		return -1;
-	buf_reset(b);
+	buf_reset(&w->b);
 	return 0;
 }
 
-/*
- * Writes j to fd as the journal file has it (header, records, XXH3 of
- * all of it), encoded a piece of JOURNAL_CHUNK at a time. -1 with errno.
- */
-static int
-journal_stream(const struct journal *j, int fd)
+/* Ends w: what is left of journal.tmp is removed unless it became the journal. */
+static void
+writer_end(struct journal_writer *w, int committed)
 {
-	XXH3_state_t *h = XXH3_createState();
-	struct buf b;
-	int rc = -1;
+	if (!committed)
+		unlinkat(w->s->metafd, JOURNAL_TMP, 0);
+	if (w->fd != -1)
+		close(w->fd);
+	w->fd = -1;
+	XXH3_freeState(w->h);
+	w->h = NULL;
+	buf_release(&w->b);
+}
 
-	buf_init(&b);
-	if (h == NULL || XXH3_64bits_reset(h) == XXH_ERROR) {
+int
+journal_begin(struct journal_writer *w, struct store *s, uint64_t count)
+{
+	memset(w, 0, sizeof(*w));
+	w->s = s;
+	w->count = count;
+	buf_init(&w->b);
+	w->h = XXH3_createState();
+	w->fd = openat(s->metafd, JOURNAL_TMP, O_WRONLY | O_CREAT | O_TRUNC |
+	    O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (w->h == NULL || XXH3_64bits_reset(w->h) == XXH_ERROR)
 		errno = ENOMEM;
-		goto out;
+	if (w->fd == -1 || w->h == NULL || buf_put_u32(&w->b, JOURNAL_MAGIC) ||
+	    buf_put_u16(&w->b, JOURNAL_VERSION) || buf_put_u64(&w->b, count)) {
+		log_err("%s/%s/%s", s->path, PATH_META, JOURNAL_TMP);
+		writer_end(w, 0);
+		return -1;
 	}
-	if (buf_put_u32(&b, JOURNAL_MAGIC) || buf_put_u16(&b, JOURNAL_VERSION) ||
-	    buf_put_u64(&b, j->n))
-		goto out;
-	for (size_t i = 0; i < j->n; i++)
-		if (encode_rec(&j->v[i], &b) == -1 || (b.len >= JOURNAL_CHUNK &&
-		    put_piece(fd, h, &b) == -1))
-			goto out;
-	if (put_piece(fd, h, &b) == -1 || buf_put_u64(&b, XXH3_64bits_digest(h)) ||
-	    write_all(fd, b.data, b.len) == -1)
-		goto out;
-	rc = 0;
-out:
-	XXH3_freeState(h);
-	buf_release(&b);
-	return rc;
+	return 0;
+}
+
+int
+journal_put(struct journal_writer *w, const struct journal_rec *r)
+{
+	if (w->done == w->count) {
+		errno = EOVERFLOW;	/* more records than announced */
+		log_err("%s/%s/%s", w->s->path, PATH_META, JOURNAL_TMP);
+		return -1;
+	}
+	if (encode_rec(r, &w->b) == -1 ||
+	    (w->b.len >= JOURNAL_CHUNK && put_piece(w) == -1)) {
+		log_err("%s/%s/%s", w->s->path, PATH_META, JOURNAL_TMP);
+		return -1;
+	}
+	w->done++;
+	return 0;
+}
+
+int
+journal_commit(struct journal_writer *w)
+{
+	struct store *s = w->s;
+
+	if (w->done != w->count)
+		errno = EPROTO;		/* fewer records than announced */
+	if (w->done != w->count || put_piece(w) == -1 ||
+	    buf_put_u64(&w->b, XXH3_64bits_digest(w->h)) ||
+	    put_piece(w) == -1 || fsync(w->fd) == -1) {
+		log_err("%s/%s/%s", s->path, PATH_META, JOURNAL_TMP);
+		writer_end(w, 0);
+		return -1;
+	}
+	if (renameat(s->metafd, JOURNAL_TMP, s->metafd, STORE_JOURNAL) == -1 ||
+	    fsync(s->metafd) == -1) {
+		log_err("%s/%s/%s: commit", s->path, PATH_META, STORE_JOURNAL);
+		writer_end(w, 0);
+		return -1;
+	}
+	writer_end(w, 1);
+	fault_point("journal");
+	return 0;
+}
+
+void
+journal_abort(struct journal_writer *w)
+{
+	if (w->h != NULL || w->fd != -1)
+		writer_end(w, 0);
 }
 
 /* A name in staging/: one component, or a shard and one component. */
@@ -325,27 +376,16 @@ bad:
 int
 journal_write(struct store *s, const struct journal *j)
 {
-	int fd, rc = -1;
+	struct journal_writer w;
 
-	fd = openat(s->metafd, JOURNAL_TMP, O_WRONLY | O_CREAT | O_TRUNC |
-	    O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd == -1 || journal_stream(j, fd) == -1 || fsync(fd) == -1) {
-		log_err("%s/%s/%s", s->path, PATH_META, JOURNAL_TMP);
-		goto out;
-	}
-	if (renameat(s->metafd, JOURNAL_TMP, s->metafd, STORE_JOURNAL) == -1 ||
-	    fsync(s->metafd) == -1) {
-		log_err("%s/%s/%s: commit", s->path, PATH_META, STORE_JOURNAL);
-		goto out;
-	}
-	fault_point("journal");
-	rc = 0;
-out:
-	if (rc == -1)
-		unlinkat(s->metafd, JOURNAL_TMP, 0);
-	if (fd != -1)
-		close(fd);
-	return rc;
+	if (journal_begin(&w, s, j->n) == -1)
+		return -1;
+	for (size_t i = 0; i < j->n; i++)
+		if (journal_put(&w, &j->v[i]) == -1) {
+			journal_abort(&w);
+			return -1;
+		}
+	return journal_commit(&w);
 }
 
 /* Makes name's extended attributes in a->ns exactly a's. -1 with errno. */

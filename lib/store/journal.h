@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "buf.h"
 #include "store.h"
 
 /*
@@ -96,10 +97,27 @@ int journal_parse(const uint8_t *p, size_t n, struct journal *j,
     const char **why);
 
 /*
- * Makes j durable as the store's journal: the commit point. The file is
- * written as it is encoded, a piece at a time, never whole in memory.
- * -1 logged.
+ * A journal written as its records come, a piece at a time, never whole
+ * in memory: journal_begin (count: the records to come), journal_put
+ * for each, then journal_commit, which makes it durable as the store's
+ * journal (the commit point), or journal_abort. Each -1 is logged; after
+ * a failed put the caller aborts; begin and commit end w themselves.
  */
+struct journal_writer {
+	struct store *s;
+	int fd;
+	struct XXH3_state_s *h;	/* the checksum so far */
+	struct buf b;		/* encoded, not yet written */
+	uint64_t count;
+	uint64_t done;
+};
+
+int journal_begin(struct journal_writer *w, struct store *s, uint64_t count);
+int journal_put(struct journal_writer *w, const struct journal_rec *r);
+int journal_commit(struct journal_writer *w);
+void journal_abort(struct journal_writer *w);
+
+/* Makes j durable as the store's journal (a writer of its records). -1 logged. */
 int journal_write(struct store *s, const struct journal *j);
 /*
  * Carries out record r, resolving its path through d. Redoing a record
