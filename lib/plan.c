@@ -518,8 +518,11 @@ plan_item_action(int state)
 }
 
 int
-plan_result(const struct plan *p, const struct manifest *m, struct result *res)
+plan_each_item(const struct plan *p, const struct manifest *m,
+    struct result *res, plan_item_fn *fn, void *arg)
 {
+	struct item it;
+
 	for (size_t i = 0; i < p->n; i++) {
 		const struct plan_entry *pe = &p->v[i];
 
@@ -529,16 +532,46 @@ plan_result(const struct plan *p, const struct manifest *m, struct result *res)
 			res->unchanged++;
 			continue;
 		}
-		if (result_add(res, plan_item_action(pe->state), m->v[i].path,
-		    m->v[i].type == ENTRY_DIR, pe->reason) == -1)
+		it.action = plan_item_action(pe->state);
+		it.is_dir = m->v[i].type == ENTRY_DIR;
+		it.path = m->v[i].path;
+		it.reason = pe->reason;
+		result_count(res, it.action);
+		if (fn(arg, &it) == -1)
 			return -1;
 	}
 	for (size_t k = 0; k < p->npurges; k++) {
 		const struct plan_purge *pp = &p->purges[k];
 
-		if (result_add(res, plan_item_action(pp->state), pp->path,
-		    pp->is_dir, pp->reason) == -1)
+		it.action = plan_item_action(pp->state);
+		it.is_dir = pp->is_dir;
+		it.path = pp->path;
+		it.reason = pp->reason;
+		result_count(res, it.action);
+		if (fn(arg, &it) == -1)
 			return -1;
 	}
 	return 0;
+}
+
+/* Keeps a copy of it in res (counted already). */
+static int
+keep_item(void *arg, const struct item *it)
+{
+	struct item copy = { .action = it->action, .is_dir = it->is_dir };
+
+	copy.path = strdup(it->path);
+	copy.reason = it->reason ? strdup(it->reason) : NULL;
+	if (copy.path == NULL || (it->reason && copy.reason == NULL)) {
+		free(copy.path);
+		free(copy.reason);
+		return -1;
+	}
+	return result_append(arg, &copy);
+}
+
+int
+plan_result(const struct plan *p, const struct manifest *m, struct result *res)
+{
+	return plan_each_item(p, m, res, keep_item, res);
 }

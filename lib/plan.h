@@ -98,6 +98,14 @@ void plan_set(struct plan *p, size_t i, int state, const char *fmt, ...)
 /* Sets purge k's state (PLAN_PURGE, PLAN_SKIP or PLAN_FAIL) and reason. */
 void plan_purge_set(struct plan *p, size_t k, int state, const char *reason);
 
+/*
+ * Counts every entry's outcome in res and hands fn each changed one as
+ * an item (its strings p's or m's: valid during the call), so a report
+ * goes out without being kept. 0, or fn's first -1.
+ */
+typedef int plan_item_fn(void *arg, const struct item *it);
+int plan_each_item(const struct plan *p, const struct manifest *m,
+    struct result *res, plan_item_fn *fn, void *arg);
 /* Appends one item per changed entry to res and counts the rest. -1 ENOMEM. */
 int plan_result(const struct plan *p, const struct manifest *m,
     struct result *res);

@@ -691,6 +691,15 @@ out:
 	return rc;
 }
 
+/* One line of the report, sent as plan_each_item makes it. */
+static int
+send_item(void *arg, const struct item *it)
+{
+	struct receiver *r = arg;
+
+	return proto_send_item(r->c, it);
+}
+
 static int
 send_result(struct receiver *r)
 {
@@ -699,14 +708,9 @@ send_result(struct receiver *r)
 
 	result_init(&res);
 	res.report = (r->flags & SESSION_REPORT) != 0;
-	if (plan_result(&r->plan, &r->m, &res) == -1) {
-		peer_fail(r, "out of memory for the report");
-		goto out;
-	}
-	for (size_t i = 0; i < res.nitems; i++)
-		if (proto_send_item(r->c, &res.items[i]) == -1)
-			goto out;
-	if (proto_send_result(r->c, &res) == -1 || conn_flush(r->c) == -1)
+	/* Each line goes out as it is made: a report is not kept whole. */
+	if (plan_each_item(&r->plan, &r->m, &res, send_item, r) == -1 ||
+	    proto_send_result(r->c, &res) == -1 || conn_flush(r->c) == -1)
 		goto out;
 	if (r->t->counts != NULL)
 		result_merge_counts(r->t->counts, &res);

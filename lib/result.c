@@ -25,7 +25,7 @@ result_release(struct result *r)
 	result_init(r);
 }
 
-static void
+void
 result_count(struct result *r, int action)
 {
 	switch (action) {

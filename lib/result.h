@@ -68,6 +68,8 @@ void result_release(struct result *r);
  */
 int result_add(struct result *r, int action, const char *path, int is_dir,
     const char *reason);
+/* Bumps the count of action (ITEM_*) without recording an item. */
+void result_count(struct result *r, int action);
 /*
  * Appends an item without counting it, taking ownership of its strings
  * (freed on failure too). Returns 0, or -1 on ENOMEM.

@@ -404,6 +404,8 @@ cmd_sync(int argc, char **argv)
 		no.key = key;
 	}
 	ro.all = verbose || (o.flags & SESSION_REPORT);
+	/* The lines of what went well are printed only then: not kept. */
+	o.problems_only = !ro.all;
 	ro.source = argv[optind];
 	clock_gettime(CLOCK_REALTIME, &ro.started);
 	ro.t0 = clock_now();
