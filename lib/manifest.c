@@ -108,11 +108,11 @@ manifest_push(struct manifest *m, struct entry *e)
 	struct entry *v;
 	size_t cap;
 
-	if (m->n == m->cap) {
+	if (m->borrowed || m->n == m->cap) {
 		if (m->mapped || m->borrowed) {
-			/* A reserved manifest never moves: it is full. */
+			/* Reserved entries never move: full. A view: never. */
 			entry_release(e);
-			errno = ENOMEM;
+			errno = m->borrowed ? EINVAL : ENOMEM;
 			return -1;
 		}
 		cap = m->cap ? m->cap * 2 : 1024;

@@ -1023,6 +1023,56 @@ START_TEST(test_version_2_read)
 }
 END_TEST
 
+/* A writer refuses more or fewer records than it announced: no journal. */
+START_TEST(test_writer_counts)
+{
+	struct journal_writer w;
+	struct journal_rec r = { .op = JOP_MKDIR, .path = "d" };
+
+	ck_assert_int_eq(journal_begin(&w, &s, 1), 0);
+	ck_assert_int_eq(journal_put(&w, &r), 0);
+	quiet_stderr(1);
+	ck_assert_int_eq(journal_put(&w, &r), -1);
+	quiet_stderr(0);
+	journal_abort(&w);
+	ck_assert(!exists(sp(".mirrorfs/journal.tmp")));
+	ck_assert_int_eq(journal_begin(&w, &s, 2), 0);
+	ck_assert_int_eq(journal_put(&w, &r), 0);
+	quiet_stderr(1);
+	ck_assert_int_eq(journal_commit(&w), -1);
+	quiet_stderr(0);
+	ck_assert(!exists(sp(".mirrorfs/journal.tmp")));
+	ck_assert(!exists(sp(".mirrorfs/journal")));
+}
+END_TEST
+
+/* Records of many pieces (past one 64 KiB write) read back exactly. */
+START_TEST(test_writer_many_pieces)
+{
+	struct journal k;
+	char path[64];
+	uint8_t *raw;
+	size_t n;
+	const char *why;
+
+	for (int i = 0; i < 5000; i++) {
+		snprintf(path, sizeof(path), "dir/a-rather-long-name-%d", i);
+		ck_assert_int_eq(journal_add(&j, JOP_MKDIR, 0, path, NULL,
+		    NULL, (size_t)i), 0);
+	}
+	ck_assert_int_eq(journal_write(&s, &j), 0);
+	raw = slurp(sp(".mirrorfs/journal"), &n);
+	ck_assert_uint_gt(n, 2 * 65536);
+	journal_init(&k);
+	ck_assert_int_eq(journal_parse(raw, n, &k, &why), 0);
+	ck_assert_uint_eq(k.n, 5000);
+	ck_assert_str_eq(k.v[4999].path, "dir/a-rather-long-name-4999");
+	journal_release(&k);
+	free(raw);
+	unlinkat(s.metafd, "journal", 0);
+}
+END_TEST
+
 static Suite *
 journal_suite(void)
 {
@@ -1065,6 +1115,8 @@ journal_suite(void)
 	tcase_add_test(tc, test_bad_record_staged_deep);
 	tcase_add_test(tc, test_bad_record_staged_shard_dotdot);
 	tcase_add_test(tc, test_version_2_read);
+	tcase_add_test(tc, test_writer_counts);
+	tcase_add_test(tc, test_writer_many_pieces);
 	suite_add_tcase(su, tc);
 	return su;
 }

@@ -249,6 +249,85 @@ START_TEST(test_scan_paths_hard_link_needs_whole)
 }
 END_TEST
 
+/* Pushes an entry named path, a file, into mf. */
+static void
+push_named(struct manifest *mf, const char *path)
+{
+	struct entry e;
+
+	memset(&e, 0, sizeof(e));
+	e.type = ENTRY_REG;
+	e.path = strdup(path);
+	ck_assert_ptr_nonnull(e.path);
+	ck_assert_int_eq(manifest_push(mf, &e), 0);
+}
+
+/* A reserved manifest never moves; a borrower sees its entries in place. */
+START_TEST(test_reserve_and_borrow)
+{
+	struct manifest mf, view;
+	struct entry *first;
+	struct entry e;
+
+	manifest_init(&mf);
+	ck_assert_int_eq(manifest_reserve(&mf, 3), 0);
+	ck_assert_int_eq(manifest_reserve(&mf, 3), -1);	/* not empty */
+	manifest_borrow(&view, &mf);
+	push_named(&mf, "a");
+	first = &mf.v[0];
+	push_named(&mf, "b");
+	push_named(&mf, "c");
+	ck_assert_ptr_eq(&mf.v[0], first);
+	/* Full: the entry is refused and freed (no leak under ASan). */
+	memset(&e, 0, sizeof(e));
+	e.path = strdup("d");
+	ck_assert_int_eq(manifest_push(&mf, &e), -1);
+	ck_assert_int_eq(errno, ENOMEM);
+	for (size_t i = 0; i < 3; i++) {
+		manifest_borrow_next(&view);
+		ck_assert_int_eq(manifest_index(&view, i), 0);
+	}
+	ck_assert_uint_eq(view.n, 3);
+	ck_assert_str_eq(view.v[2].path, "c");
+	ck_assert_int_eq(manifest_find(&view, "b"), 1);
+	ck_assert_int_eq(manifest_push(&view, &e), -1);
+	/* The view frees its index, not the entries. */
+	manifest_release(&view);
+	ck_assert_str_eq(mf.v[1].path, "b");
+	manifest_reset(&mf);
+	ck_assert_uint_eq(mf.n, 0);
+	push_named(&mf, "again");
+	ck_assert_ptr_eq(&mf.v[0], first);
+	manifest_release(&mf);
+}
+END_TEST
+
+/* The path index finds every entry, through its growth, and no other. */
+START_TEST(test_index)
+{
+	struct manifest mf;
+	char path[32];
+
+	manifest_init(&mf);
+	ck_assert_int_eq(manifest_find(&mf, "x"), -1);
+	for (int i = 0; i < 5000; i++) {
+		snprintf(path, sizeof(path), "d%d/f%d", i % 7, i);
+		push_named(&mf, path);
+		ck_assert_int_eq(manifest_index(&mf, (size_t)i), 0);
+	}
+	for (int i = 0; i < 5000; i++) {
+		snprintf(path, sizeof(path), "d%d/f%d", i % 7, i);
+		ck_assert_int_eq(manifest_find(&mf, path), i);
+	}
+	ck_assert_int_eq(manifest_find(&mf, "d1/f0"), -1);
+	ck_assert_int_eq(manifest_find(&mf, ""), -1);
+	/* Indexed again: the path names the later position. */
+	ck_assert_int_eq(manifest_index(&mf, 7), 0);
+	ck_assert_int_eq(manifest_find(&mf, "d0/f7"), 7);
+	manifest_release(&mf);
+}
+END_TEST
+
 static Suite *
 manifest_suite(void)
 {
@@ -262,6 +341,8 @@ manifest_suite(void)
 	tcase_add_test(tc, test_scan_emit_in_order);
 	tcase_add_test(tc, test_scan_paths);
 	tcase_add_test(tc, test_scan_paths_hard_link_needs_whole);
+	tcase_add_test(tc, test_reserve_and_borrow);
+	tcase_add_test(tc, test_index);
 	suite_add_tcase(s, tc);
 	return s;
 }
