@@ -36,20 +36,21 @@ enum entry_type {
 struct entry {
 	char *path;		/* relative to the top, owned */
 	char *target;		/* LNK: the link text; HARDLINK: the path it links to */
-	size_t link_index;	/* HARDLINK: index of the entry it links to */
-	int type;
-	uint32_t mode;		/* permission bits only (07777) */
-	uint32_t uid;
-	uint32_t gid;
+	uint8_t *xattrs;	/* canonical attributes (xattr.h), owned; NULL: none */
 	uint64_t size;
 	int64_t mtime_sec;
 	uint32_t mtime_nsec;
-	int has_hash;
-	uint8_t hash[HASH_SIZE];
+	uint32_t link_index;	/* HARDLINK: index of the entry it links to */
+	uint32_t mode;		/* permission bits only (07777) */
+	uint32_t uid;
+	uint32_t gid;
 	uint32_t rdev_major;	/* CHR, BLK: the device */
 	uint32_t rdev_minor;
-	uint8_t *xattrs;	/* canonical attributes (xattr.h), owned; NULL: none */
 	uint32_t xattrs_len;
+	/* Small fields last: a manifest holds millions of entries. */
+	uint8_t type;		/* enum entry_type */
+	uint8_t has_hash;
+	uint8_t hash[HASH_SIZE];
 };
 
 /*
