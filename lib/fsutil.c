@@ -3,14 +3,17 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/openat2.h>
 #include <stdint.h>
 #include <string.h>
 #include <stdio.h>
 #include <sys/resource.h>
-#include <sys/syscall.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+
+#include "log.h"
 
 int
 open_beneath(int dirfd, const char *path, int flags)
@@ -129,4 +132,35 @@ next_extent(int fd, uint64_t off, uint64_t size, uint64_t *data,
 		*end = h == -1 || (uint64_t)h > size ? size : (uint64_t)h;
 	}
 	lseek(fd, (off_t)*data, SEEK_SET);
+}
+
+int
+mkpath_parents(const char *path)
+{
+	char dir[PATH_MAX];
+	size_t len = strlen(path);
+	int rc = -1;
+
+	if (len >= sizeof(dir)) {
+		errno = ENAMETOOLONG;
+		log_err("%s", path);
+		return -1;
+	}
+	memcpy(dir, path, len + 1);
+	while (len > 1 && dir[len - 1] == '/')
+		dir[--len] = '\0';	/* "a/b/" names b */
+	/* Each '/' after the first character ends a parent: make it. */
+	for (size_t i = 1; i < len; i++) {
+		if (dir[i] != '/' || dir[i - 1] == '/')
+			continue;
+		dir[i] = '\0';
+		if (mkdir(dir, 0755) == -1 && errno != EEXIST) {
+			log_err("--mkpath: cannot create %s", dir);
+			goto out;
+		}
+		dir[i] = '/';
+	}
+	rc = 0;
+out:
+	return rc;
 }

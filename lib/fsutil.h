@@ -53,4 +53,11 @@ ssize_t read_full(int fd, void *p, size_t n);
  */
 long raise_nofile(void);
 
+/*
+ * --mkpath: creates each missing directory above path (mode 0755 less the
+ * umask), not path itself. 0, or -1 logged with the directory that could
+ * not be made.
+ */
+int mkpath_parents(const char *path);
+
 #endif

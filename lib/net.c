@@ -550,7 +550,8 @@ push_word(char **w, size_t *k, const char *s)
 }
 
 /*
- * RSH-WORDS... [-p PORT] [-l USER] HOST 'REMOTE --serve QUOTED-PATH', as
+ * RSH-WORDS... [-p PORT] [-l USER] HOST 'REMOTE [--mkpath] --serve
+ * QUOTED-PATH', as
  * rsync builds its remote shell's command. NULL logged.
  */
 static char **
@@ -571,7 +572,8 @@ rsh_argv(const struct dest *d, const struct net_opts *o)
 	w = calloc(n + 7, sizeof(*w));
 	quoted = words_quote(d->path);
 	if (w != NULL && quoted != NULL &&
-	    asprintf(&cmd, "%s --serve %s", remote, quoted) != -1) {
+	    asprintf(&cmd, "%s%s --serve %s", remote, o->mkpath ?
+	    " --mkpath" : "", quoted) != -1) {
 		memcpy(w, v, n * sizeof(*w));
 		k = n;
 		v[0] = NULL;	/* the words are w's now */

@@ -59,6 +59,7 @@ struct net_opts {
 	const char *rsh;	/* ssh: the remote shell with its arguments,
 				   split as words_split() does (default "ssh") */
 	const char *remote_cmd;	/* ssh://: the server program (default "mirrord") */
+	int mkpath;		/* ssh://: --serve --mkpath (make the store's parents) */
 };
 
 /*

@@ -83,6 +83,28 @@ same_owner(const struct entry *e, const struct stat *st, int owner)
 	return !owner || (e->uid == st->st_uid && e->gid == st->st_gid);
 }
 
+/*
+ * The attribute columns of -i (ITEM_CH_*) in which the store's entry st
+ * differs from e: its mtime, its owner and group when they are compared,
+ * and its permissions when with_mode (a symlink has none of its own).
+ */
+static uint16_t
+attr_changes(const struct entry *e, const struct stat *st, int owner,
+    int with_mode)
+{
+	uint16_t ch = 0;
+
+	if (!same_mtime(e, st))
+		ch |= ITEM_CH_TIME;
+	if (with_mode && e->mode != (st->st_mode & 07777))
+		ch |= ITEM_CH_PERMS;
+	if (owner && e->uid != st->st_uid)
+		ch |= ITEM_CH_OWNER;
+	if (owner && e->gid != st->st_gid)
+		ch |= ITEM_CH_GROUP;
+	return ch;
+}
+
 /* 1 when the store's file at rel has the content hash of e, 0 if not, -1. */
 static int
 same_content(struct store *s, const char *rel, const struct entry *e)
@@ -104,11 +126,14 @@ static void
 plan_file(struct plan *p, size_t i, struct store *s, const struct entry *e,
     const struct stat *st, const struct plan_opts *o)
 {
+	uint16_t ch = attr_changes(e, st, o->owner, 1);
 	int same;
 
 	if (e->size != (uint64_t)st->st_size || !same_mtime(e, st)) {
 		plan_set(p, i, PLAN_REPLACE, NULL);
 		p->v[i].flags |= PF_DATA;
+		p->v[i].changes = ch | ITEM_CH_DATA |
+		    (e->size != (uint64_t)st->st_size ? ITEM_CH_SIZE : 0);
 		return;
 	}
 	if ((o->flags & SESSION_CHECKSUM) && e->has_hash) {
@@ -121,12 +146,14 @@ plan_file(struct plan *p, size_t i, struct store *s, const struct entry *e,
 		if (!same) {
 			plan_set(p, i, PLAN_REPLACE, NULL);
 			p->v[i].flags |= PF_DATA;
+			p->v[i].changes = ch | ITEM_CH_DATA | ITEM_CH_SUM;
 			return;
 		}
 	}
 	if (e->mode != (st->st_mode & 07777) || !same_owner(e, st, o->owner)) {
 		plan_set(p, i, PLAN_REPLACE, NULL);
 		p->v[i].flags |= PF_ATTR;
+		p->v[i].changes = ch;
 	}
 }
 
@@ -147,11 +174,14 @@ plan_symlink(struct plan *p, size_t i, struct store *s, const struct entry *e,
 		return;
 	}
 	target[n] = '\0';
-	if (strcmp(target, e->target) != 0)
+	if (strcmp(target, e->target) != 0) {
 		plan_set(p, i, PLAN_REPLACE, NULL);
-	else if (!same_mtime(e, st) || !same_owner(e, st, o->owner)) {
+		p->v[i].changes = attr_changes(e, st, o->owner, 0) |
+		    ITEM_CH_REMADE | ITEM_CH_SUM;
+	} else if (!same_mtime(e, st) || !same_owner(e, st, o->owner)) {
 		plan_set(p, i, PLAN_REPLACE, NULL);
 		p->v[i].flags |= PF_ATTR;
+		p->v[i].changes = attr_changes(e, st, o->owner, 0);
 	}
 }
 
@@ -160,13 +190,16 @@ static void
 plan_special(struct plan *p, size_t i, const struct entry *e,
     const struct stat *st, const struct plan_opts *o)
 {
+	uint16_t ch = attr_changes(e, st, o->owner, 1);
+
 	if (ENTRY_IS_DEVICE(e->type) && (e->rdev_major != major(st->st_rdev) ||
-	    e->rdev_minor != minor(st->st_rdev)))
+	    e->rdev_minor != minor(st->st_rdev))) {
 		plan_set(p, i, PLAN_REPLACE, NULL);
-	else if (e->mode != (st->st_mode & 07777) ||
-	    !same_owner(e, st, o->owner) || !same_mtime(e, st)) {
+		p->v[i].changes = ch | ITEM_CH_REMADE | ITEM_CH_SUM;
+	} else if (ch != 0) {
 		plan_set(p, i, PLAN_REPLACE, NULL);
 		p->v[i].flags |= PF_ATTR;
+		p->v[i].changes = ch;
 	}
 }
 
@@ -192,11 +225,12 @@ static void
 plan_dir(struct plan *p, size_t i, const struct entry *e,
     const struct stat *st, const struct plan_opts *o)
 {
+	p->v[i].changes = attr_changes(e, st, o->owner, 1);
 	if (e->mode != (st->st_mode & 07777) || !same_owner(e, st, o->owner)) {
 		plan_set(p, i, PLAN_REPLACE, NULL);
 		p->v[i].flags |= PF_DIRATTR;
 	} else if (!same_mtime(e, st))
-		p->v[i].flags |= PF_DIRATTR;	/* silent: not a change */
+		p->v[i].flags |= PF_DIRATTR;	/* not counted: -i shows it */
 }
 
 static void
@@ -210,8 +244,10 @@ plan_hardlink(struct plan *p, size_t i, const struct manifest *m,
 		    "synced");
 	/* Already another name of the (unchanged) first name's inode? */
 	else if ((t->flags & PF_DATA) || !(t->flags & PF_EXISTS) ||
-	    t->ino != st->st_ino)
+	    t->ino != st->st_ino) {
 		plan_set(p, i, PLAN_REPLACE, NULL);
+		p->v[i].changes = ITEM_CH_HLINK;
+	}
 }
 
 static int
@@ -311,7 +347,7 @@ plan_entry(struct plan *p, size_t i, struct store *s, const struct manifest *m,
 		}
 		plan_set(p, i, PLAN_REPLACE, NULL);
 		p->v[i].flags |= PF_RETYPE | (dtype == ENTRY_DIR ? PF_OLDDIR : 0);
-		goto created;
+		goto created;	/* rsync -i shows it as created too */
 	}
 	switch (e->type) {
 	case ENTRY_REG: plan_file(p, i, s, e, &st, o); break;
@@ -324,12 +360,16 @@ plan_entry(struct plan *p, size_t i, struct store *s, const struct manifest *m,
 	if (p->v[i].state == PLAN_UNCHANGED && xattrs_differ(p, s, e, o)) {
 		plan_set(p, i, PLAN_REPLACE, NULL);
 		p->v[i].flags |= e->type == ENTRY_DIR ? PF_DIRATTR : PF_ATTR;
+		p->v[i].changes |= ITEM_CH_XATTR;
 	}
 	goto device;
 created:
-	if (e->type == ENTRY_REG)
+	p->v[i].changes = ITEM_CH_NEW |
+	    (e->type == ENTRY_HARDLINK ? ITEM_CH_HLINK : 0);
+	if (e->type == ENTRY_REG) {
 		p->v[i].flags |= PF_DATA;
-	else if (e->type == ENTRY_DIR)
+		p->v[i].changes |= ITEM_CH_DATA;
+	} else if (e->type == ENTRY_DIR)
 		p->v[i].flags |= PF_DIRATTR;
 device:
 	if (ENTRY_IS_DEVICE(e->type) && !o->owner &&
@@ -486,12 +526,16 @@ plan_finish(struct plan *p, struct store *s, const struct manifest *m,
 		    m->n);
 		return -1;
 	}
-	if (s->rootfd < 0 || fstat(s->rootfd, &st) == -1 ||
-	    m->top.mode != (st.st_mode & 07777) ||
-	    !same_mtime(&m->top, &st) || !same_owner(&m->top, &st, o->owner) ||
-	    (o->ns != 0 && xattr_same_fd(s->rootfd, o->ns, m->top.xattrs,
-	    m->top.xattrs_len) != 1))
+	if (s->rootfd < 0 || fstat(s->rootfd, &st) == -1) {
 		p->top_attr = 1;
+		p->top_changes = ITEM_CH_NEW;
+	} else {
+		p->top_changes = attr_changes(&m->top, &st, o->owner, 1);
+		if (o->ns != 0 && xattr_same_fd(s->rootfd, o->ns, m->top.xattrs,
+		    m->top.xattrs_len) != 1)
+			p->top_changes |= ITEM_CH_XATTR;
+		p->top_attr |= p->top_changes != 0;
+	}
 	/* A partial session purges only what it names as gone. */
 	if ((o->flags & (SESSION_PURGE | SESSION_PURGE_DIRS)) &&
 	    !(o->flags & SESSION_PARTIAL) && plan_purges(p, s, m, o) == -1) {
@@ -517,36 +561,59 @@ plan_item_action(int state)
 	return 0;
 }
 
+/* rsync's X of an entry type (ITEM_KINDS). */
+static char
+plan_item_kind(int type)
+{
+	switch (type) {
+	case ENTRY_DIR: return 'd';
+	case ENTRY_LNK: return 'L';
+	case ENTRY_CHR:
+	case ENTRY_BLK: return 'D';
+	case ENTRY_FIFO:
+	case ENTRY_SOCK: return 'S';
+	}
+	return 'f';
+}
+
 int
 plan_each_item(const struct plan *p, const struct manifest *m,
     struct result *res, plan_item_fn *fn, void *arg)
 {
-	struct item it;
+	struct item top = { .action = ITEM_TOUCH, .is_dir = 1, .path = ".",
+	    .kind = 'd', .changes = p->top_changes };
 
+	if (p->top_changes != 0 && fn(arg, &top) == -1)
+		return -1;
 	for (size_t i = 0; i < p->n; i++) {
 		const struct plan_entry *pe = &p->v[i];
+		const struct entry *e = &m->v[i];
+		struct item it = { .action = plan_item_action(pe->state),
+		    .is_dir = e->type == ENTRY_DIR, .path = e->path,
+		    .reason = pe->reason, .kind = plan_item_kind(e->type),
+		    .changes = pe->changes };
 
-		if (m->v[i].type == ENTRY_GONE)
+		if (e->type == ENTRY_GONE)
 			continue;	/* counted as a purge, if it was one */
 		if (pe->state == PLAN_UNCHANGED) {
 			res->unchanged++;
-			continue;
+			if (pe->changes == 0)
+				continue;
+			it.action = ITEM_TOUCH;	/* a directory's mtime */
 		}
-		it.action = plan_item_action(pe->state);
-		it.is_dir = m->v[i].type == ENTRY_DIR;
-		it.path = m->v[i].path;
-		it.reason = pe->reason;
+		if (e->type == ENTRY_LNK || e->type == ENTRY_HARDLINK)
+			it.target = e->target;
 		result_count(res, it.action);
 		if (fn(arg, &it) == -1)
 			return -1;
 	}
+
 	for (size_t k = 0; k < p->npurges; k++) {
 		const struct plan_purge *pp = &p->purges[k];
+		struct item it = { .action = plan_item_action(pp->state),
+		    .is_dir = pp->is_dir, .path = pp->path,
+		    .reason = pp->reason };
 
-		it.action = plan_item_action(pp->state);
-		it.is_dir = pp->is_dir;
-		it.path = pp->path;
-		it.reason = pp->reason;
 		result_count(res, it.action);
 		if (fn(arg, &it) == -1)
 			return -1;
@@ -558,16 +625,7 @@ plan_each_item(const struct plan *p, const struct manifest *m,
 static int
 keep_item(void *arg, const struct item *it)
 {
-	struct item copy = { .action = it->action, .is_dir = it->is_dir };
-
-	copy.path = strdup(it->path);
-	copy.reason = it->reason ? strdup(it->reason) : NULL;
-	if (copy.path == NULL || (it->reason && copy.reason == NULL)) {
-		free(copy.path);
-		free(copy.reason);
-		return -1;
-	}
-	return result_append(arg, &copy);
+	return result_keep_item(arg, it);	/* plan_each_item counted it */
 }
 
 int

@@ -35,6 +35,7 @@ enum plan_state {
 struct plan_entry {
 	uint8_t state;
 	uint16_t flags;
+	uint16_t changes;	/* ITEM_CH_*: what differs, for -i */
 	ino_t ino;		/* the store's inode when PF_EXISTS */
 	char *reason;		/* owned; for skip, fail, vanished */
 };
@@ -54,6 +55,8 @@ struct plan {
 	struct plan_purge *purges;
 	size_t npurges;
 	int top_attr;		/* the top directory's attributes differ */
+	uint16_t top_changes;	/* ITEM_CH_*: how, for -i */
+
 	struct store_dir dir;	/* the store directory of the last lookup */
 };
 

@@ -586,7 +586,9 @@ proto_send_item(struct conn *c, const struct item *it)
 	buf_init(&b);
 	r = buf_put_u8(&b, (uint8_t)it->action) ||
 	    buf_put_u8(&b, (uint8_t)it->is_dir) || buf_put_str(&b, it->path) ||
-	    buf_put_str(&b, it->reason ? it->reason : "");
+	    buf_put_str(&b, it->reason ? it->reason : "") ||
+	    buf_put_u8(&b, (uint8_t)it->kind) || buf_put_u16(&b, it->changes) ||
+	    buf_put_str(&b, it->target ? it->target : "");
 	return send_buf(c, MSG_ITEM, &b, r);
 }
 
@@ -602,18 +604,26 @@ proto_decode_item(const uint8_t *p, size_t n, struct item *it,
 	it->is_dir = reader_u8(&r);
 	it->path = reader_str(&r, PATH_MAX - 1);
 	it->reason = reader_str(&r, PROTO_MAX_REASON);
+	it->kind = (char)reader_u8(&r);
+	it->changes = reader_u16(&r);
+	it->target = reader_str(&r, PATH_MAX - 1);
 	if (reader_finish(&r) == -1 || it->action < ITEM_CREATE ||
-	    it->action > ITEM_ACTION_MAX || it->is_dir > 1) {
-		free(it->path);
-		free(it->reason);
-		it->path = it->reason = NULL;
+	    it->action > ITEM_ACTION_MAX || it->is_dir > 1 ||
+	    (it->kind != 0 && strchr(ITEM_KINDS, it->kind) == NULL) ||
+	    (it->changes & ~ITEM_CH_MASK) != 0) {
+		result_item_release(it);
 		return fail(err, errlen, "ITEM: malformed");
 	}
 	if (*it->reason == '\0') {
 		free(it->reason);
 		it->reason = NULL;
 	}
+	if (*it->target == '\0') {
+		free(it->target);
+		it->target = NULL;
+	}
 	return 0;
+
 }
 
 int

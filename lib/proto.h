@@ -15,9 +15,11 @@
  * 2: NEED_SIG, FILE_DELTA, END_MANIFEST flags; 3: ITEM_HELD, attributes,
  * HOLE, special files, FILE_FD; 4: globs with '**' (pattern.h); 5: data
  * flows while requests still come (a receiver sends requests and reads
- * data at once)
+ * data at once); 6: ITEM_TOUCH, and each ITEM's kind, changes and target
+ * (-i)
  */
-#define PROTO_VERSION 4
+#define PROTO_VERSION 6
+
 #define PROTO_MAX_RULES 4096
 #define PROTO_MAX_NEED 32768	/* indexes per NEED frame */
 #define PROTO_MAX_REASON 1024

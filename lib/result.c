@@ -17,12 +17,19 @@ result_init(struct result *r)
 void
 result_release(struct result *r)
 {
-	for (size_t i = 0; i < r->nitems; i++) {
-		free(r->items[i].path);
-		free(r->items[i].reason);
-	}
+	for (size_t i = 0; i < r->nitems; i++)
+		result_item_release(&r->items[i]);
 	free(r->items);
 	result_init(r);
+}
+
+void
+result_item_release(struct item *it)
+{
+	free(it->path);
+	free(it->reason);
+	free(it->target);
+	it->path = it->reason = it->target = NULL;
 }
 
 void
@@ -43,16 +50,30 @@ int
 result_add(struct result *r, int action, const char *path, int is_dir,
     const char *reason)
 {
-	struct item it;
+	struct item it = { .action = action, .is_dir = is_dir,
+	    .path = (char *)path, .reason = (char *)reason };
 
-	result_count(r, action);
-	it.action = action;
-	it.is_dir = is_dir;
-	it.path = strdup(path);
-	it.reason = reason ? strdup(reason) : NULL;
-	if (it.path == NULL || (reason && it.reason == NULL)) {
-		free(it.path);
-		free(it.reason);
+	return result_add_item(r, &it);
+}
+
+int
+result_add_item(struct result *r, const struct item *src)
+{
+	result_count(r, src->action);
+	return result_keep_item(r, src);
+}
+
+int
+result_keep_item(struct result *r, const struct item *src)
+{
+	struct item it = *src;
+
+	it.path = strdup(src->path);
+	it.reason = src->reason ? strdup(src->reason) : NULL;
+	it.target = src->target ? strdup(src->target) : NULL;
+	if (it.path == NULL || (src->reason && it.reason == NULL) ||
+	    (src->target && it.target == NULL)) {
+		result_item_release(&it);
 		return -1;
 	}
 	return result_append(r, &it);
@@ -68,8 +89,7 @@ result_append(struct result *r, struct item *it)
 	if (n == 0 || (n & (n - 1)) == 0) {
 		items = realloc(r->items, (n ? 2 * n : 1) * sizeof(*items));
 		if (items == NULL) {
-			free(it->path);
-			free(it->reason);
+			result_item_release(it);
 			return -1;
 		}
 		r->items = items;
@@ -121,8 +141,33 @@ result_verb(int action)
 	case ITEM_HELD: return "skip";
 	case ITEM_FAIL: return "fail";
 	case ITEM_VANISHED: return "vanished";
+	case ITEM_TOUCH: return "touch";
 	}
 	return "?";
+}
+
+/* A skip, failure or vanished entry: always reported. */
+static int
+is_problem(int action)
+{
+	return result_is_skip(action) || action == ITEM_FAIL ||
+	    action == ITEM_VANISHED;
+}
+
+/* The text line of an item: "verb path[/][: reason]". */
+static void
+print_line(const struct item *it, FILE *f)
+{
+	fprintf(f, "%-7s ", result_verb(it->action));
+	path_fputs(it->path, f);
+	if (it->is_dir)
+		fputc('/', f);
+	if (it->reason) {
+		/* Reasons can carry a peer's text: one line, no escapes. */
+		fputs(it->action == ITEM_HELD ? ": " RESULT_HELD : ": ", f);
+		path_fputs(it->reason, f);
+	}
+	fputc('\n', f);
 }
 
 void
@@ -131,17 +176,69 @@ result_print(const struct result *r, FILE *f, int all)
 	for (size_t i = 0; i < r->nitems; i++) {
 		const struct item *it = &r->items[i];
 
-		if (!all && !result_is_skip(it->action) &&
-		    it->action != ITEM_FAIL && it->action != ITEM_VANISHED)
+		if (it->action != ITEM_TOUCH && (all || is_problem(it->action)))
+			print_line(it, f);
+	}
+}
+
+/* rsync's Y: how the entry was updated. */
+static char
+itemize_update(const struct item *it)
+{
+	if (it->changes & ITEM_CH_HLINK)
+		return 'h';
+	if (it->changes & ITEM_CH_DATA)
+		return '>';
+	if (it->changes & (ITEM_CH_NEW | ITEM_CH_REMADE))
+		return 'c';
+	return '.';
+}
+
+void
+result_itemize(const struct item *it, char *out)
+{
+	static const struct { uint16_t bit; char c; } cols[] = {
+		{ ITEM_CH_SUM, 'c' }, { ITEM_CH_SIZE, 's' },
+		{ ITEM_CH_TIME, 't' }, { ITEM_CH_PERMS, 'p' },
+		{ ITEM_CH_OWNER, 'o' }, { ITEM_CH_GROUP, 'g' },
+		{ 0, 'u' }, { 0, 'a' }, { ITEM_CH_XATTR, 'x' },
+	};
+	size_t k;
+
+	if (it->action == ITEM_PURGE) {
+		/* rsync's message in the field, padded to its width. */
+		snprintf(out, RESULT_ITEMIZE_LEN, "%-*s",
+		    RESULT_ITEMIZE_LEN - 1, "*deleting");
+		return;
+	}
+	out[0] = itemize_update(it);
+	out[1] = it->kind ? it->kind : '?';
+	for (k = 0; k < sizeof(cols) / sizeof(cols[0]); k++)
+		out[2 + k] = (it->changes & ITEM_CH_NEW) ? '+' :
+		    (cols[k].bit & it->changes) ? cols[k].c : '.';
+	out[2 + k] = '\0';
+}
+
+void
+result_print_itemized(const struct result *r, FILE *f)
+{
+	char s[RESULT_ITEMIZE_LEN];
+
+	for (size_t i = 0; i < r->nitems; i++) {
+		const struct item *it = &r->items[i];
+
+		if (is_problem(it->action)) {
+			print_line(it, f);
 			continue;
-		fprintf(f, "%-7s ", result_verb(it->action));
+		}
+		result_itemize(it, s);
+		fprintf(f, "%s ", s);
 		path_fputs(it->path, f);
 		if (it->is_dir)
 			fputc('/', f);
-		if (it->reason) {
-			/* Reasons can carry a peer's text: one line, no escapes. */
-			fputs(it->action == ITEM_HELD ? ": " RESULT_HELD : ": ", f);
-			path_fputs(it->reason, f);
+		if (it->target != NULL && it->action != ITEM_PURGE) {
+			fputs(it->changes & ITEM_CH_HLINK ? " => " : " -> ", f);
+			path_fputs(it->target, f);
 		}
 		fputc('\n', f);
 	}
@@ -315,8 +412,7 @@ json_entries(const struct result *r, int all, FILE *f)
 	for (size_t i = 0; i < r->nitems; i++) {
 		const struct item *it = &r->items[i];
 
-		if (!all && !result_is_skip(it->action) &&
-		    it->action != ITEM_FAIL && it->action != ITEM_VANISHED)
+		if (it->action == ITEM_TOUCH || (!all && !is_problem(it->action)))
 			continue;
 		fprintf(f, "%s{\"action\":\"%s\",\"path\":", first ? "" : ",",
 		    result_verb(it->action));

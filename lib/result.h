@@ -13,8 +13,33 @@ enum item_action {
 	ITEM_FAIL,
 	ITEM_VANISHED,
 	ITEM_HELD,		/* the source file was not quiescent: a skip, sent later */
-	ITEM_ACTION_MAX = ITEM_HELD
+	/*
+	 * Attributes set on an entry that counts as unchanged (a directory's
+	 * mtime, the top directory's attributes): only -i shows it.
+	 */
+	ITEM_TOUCH,
+	ITEM_ACTION_MAX = ITEM_TOUCH
 };
+
+/*
+ * What changed in an entry: the columns of rsync's --itemize-changes
+ * string YXcstpoguax (result_itemize).
+ */
+#define ITEM_CH_NEW	0x001	/* created: every attribute column is '+' */
+#define ITEM_CH_DATA	0x002	/* its data was sent: Y is '>' */
+#define ITEM_CH_REMADE	0x004	/* made anew without data (a symlink...): Y is 'c' */
+#define ITEM_CH_HLINK	0x008	/* a hard link to an earlier name: Y is 'h' */
+#define ITEM_CH_SUM	0x010	/* c: content (--checksum), a link's target, a device */
+#define ITEM_CH_SIZE	0x020	/* s */
+#define ITEM_CH_TIME	0x040	/* t */
+#define ITEM_CH_PERMS	0x080	/* p */
+#define ITEM_CH_OWNER	0x100	/* o */
+#define ITEM_CH_GROUP	0x200	/* g */
+#define ITEM_CH_XATTR	0x400	/* x (POSIX ACLs travel as extended attributes) */
+#define ITEM_CH_MASK	0x7ff
+
+/* The kinds of entry, rsync's X: file, directory, symlink, device, special. */
+#define ITEM_KINDS "fdLDS"
 
 /* Printed before the reason of an ITEM_HELD line, in text and JSON alike. */
 #define RESULT_HELD "held back: "
@@ -24,6 +49,9 @@ struct item {
 	int is_dir;
 	char *path;		/* owned */
 	char *reason;		/* owned, NULL for create/replace/purge */
+	char *target;		/* owned or NULL: a symlink's text, a hard link's first name */
+	char kind;		/* one of ITEM_KINDS, or 0 (a purge, a problem) */
+	uint16_t changes;	/* ITEM_CH_* */
 };
 
 /*
@@ -71,6 +99,15 @@ int result_add(struct result *r, int action, const char *path, int is_dir,
 /* Bumps the count of action (ITEM_*) without recording an item. */
 void result_count(struct result *r, int action);
 /*
+ * Records a copy of *it (its strings duplicated) and bumps its count.
+ * Returns 0, or -1 on ENOMEM (the count is bumped all the same).
+ */
+int result_add_item(struct result *r, const struct item *it);
+/* The same without counting it (the caller did). 0, or -1 on ENOMEM. */
+int result_keep_item(struct result *r, const struct item *it);
+/* Frees an item's strings (path, reason, target); they become NULL. */
+void result_item_release(struct item *it);
+/*
  * Appends an item without counting it, taking ownership of its strings
  * (freed on failure too). Returns 0, or -1 on ENOMEM.
  */
@@ -86,9 +123,23 @@ int result_is_skip(int action);
 const char *result_verb(int action);
 /*
  * Prints one report line per item: skip/fail/vanished always,
- * create/replace/purge only when all is set.
+ * create/replace/purge only when all is set (touch never).
  */
 void result_print(const struct result *r, FILE *f, int all);
+/*
+ * The 11 characters of rsync's --itemize-changes string of a created,
+ * replaced, touched or purged item ("*deleting" padded), and a NUL, into
+ * out (RESULT_ITEMIZE_LEN bytes).
+ */
+#define RESULT_ITEMIZE_LEN 12
+void result_itemize(const struct item *it, char *out);
+/*
+ * -i: a line per item as rsync -i writes it ("STRING path[/][ -> target]",
+ * " => first" for a hard link), and the text line of each skip, failure or
+ * vanished entry.
+ */
+void result_print_itemized(const struct result *r, FILE *f);
+
 /*
  * "created N, replaced N, purged N, unchanged N, skipped N, failed N"
  * into buf (RESULT_COUNTS_LEN bytes hold the largest).

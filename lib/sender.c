@@ -1028,11 +1028,12 @@ recv_result(struct sender_peer *p, int problems_only)
 			return -1;
 		}
 		if (problems_only && (it.action == ITEM_CREATE ||
-		    it.action == ITEM_REPLACE || it.action == ITEM_PURGE)) {
-			free(it.path);
-			free(it.reason);
+		    it.action == ITEM_REPLACE || it.action == ITEM_PURGE ||
+		    it.action == ITEM_TOUCH)) {
+			result_item_release(&it);
 			continue;
 		}
+
 		/* Counts come with RESULT; items only carry the lines. */
 		if (result_append(p->res, &it) == -1) {
 			log_err("report");

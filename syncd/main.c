@@ -7,6 +7,7 @@
 
 #include "conn.h"
 #include "daemon.h"
+#include "fsutil.h"
 #include "inbound.h"
 #include "log.h"
 #include "net.h"
@@ -19,8 +20,11 @@ static const char usage_text[] =
 "                              mirrored to its dest on its schedule and on\n"
 "                              change; with [listen], accept sessions on\n"
 "                              address = HOST:PORT into the [store NAME]s\n"
-"       mirrord --serve STORE  one session on stdin/stdout (run by ssh for\n"
-"                              mirrorctl sync SRC ssh://HOST/STORE)\n"
+"       mirrord [--mkpath] --serve STORE\n"
+"                              one session on stdin/stdout (run by ssh for\n"
+"                              mirrorctl sync SRC ssh://HOST/STORE;\n"
+"                              --mkpath first creates STORE's missing\n"
+"                              parent directories)\n"
 "       mirrord --help | --version\n"
 "\n"
 "Sessions to mirror://HOST[:PORT]/NAME are authenticated with the pre-shared\n"
@@ -52,13 +56,14 @@ main(int argc, char **argv)
 		{ "config", required_argument, NULL, 'c' },
 		{ "serve", required_argument, NULL, 'S' },
 		{ "session", required_argument, NULL, 'E' },
+		{ "mkpath", no_argument, NULL, 'M' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *conf = NULL, *serve = NULL, *session = NULL;
-	int ch;
+	int ch, mkpath = 0;
 
 	log_init("mirrord", LOG_INFO);
 	/*
@@ -74,17 +79,20 @@ main(int argc, char **argv)
 		case 'c': conf = optarg; break;
 		case 'S': serve = optarg; break;
 		case 'E': session = optarg; break;
+		case 'M': mkpath = 1; break;
 		case 'v': log_set_level(LOG_DEBUG); break;
 		case 'h': fputs(usage_text, stdout); return 0;
 		case 'V': printf("mirrord %s\n", MIRRORFS_VERSION); return 0;
 		default: fputs(usage_text, stderr); return EXIT_USAGE;
 		}
 	}
-	if (session != NULL && conf == NULL && serve == NULL && optind == argc) {
+	if (session != NULL && conf == NULL && serve == NULL && optind == argc &&
+	    !mkpath) {
 		log_choose_style(LOG_STYLE_STAMPED);
 		return inbound_main(session);
 	}
-	if (optind != argc || (conf == NULL) == (serve == NULL)) {
+	if (optind != argc || (conf == NULL) == (serve == NULL) ||
+	    (mkpath && serve == NULL)) {
 		fputs(usage_text, stderr);
 		return EXIT_USAGE;
 	}
@@ -94,6 +102,7 @@ main(int argc, char **argv)
 	 */
 	log_choose_style(serve != NULL ? LOG_STYLE_PLAIN : LOG_STYLE_STAMPED);
 	if (serve != NULL)
-		return run_serve(serve);
+		return mkpath && mkpath_parents(serve) == -1 ? 1 :
+		    run_serve(serve);
 	return daemon_run(conf);
 }

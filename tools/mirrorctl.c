@@ -20,6 +20,7 @@
 #include "control.h"
 #include "filter.h"
 #include "format.h"
+#include "fsutil.h"
 #include "path.h"
 #include "log.h"
 #include "net.h"
@@ -117,7 +118,13 @@ static const char sync_help[] =
 "      --no-xattrs       leave extended attributes out (user.*; as root\n"
 "                        trusted.* and security.*, file capabilities too)\n"
 "      --no-acls         leave POSIX ACLs out\n"
+"  -i, --itemize-changes a line per change as rsync -i writes it: the\n"
+"                        string YXcstpoguax and the path (mirrorctl(8))\n"
+"      --mkpath          create the missing parent directories of a\n"
+"                        local or ssh:// STORE (without it, a STORE whose\n"
+"                        parent is missing is an error)\n"
 "  -v, --verbose         list every created, replaced and purged entry\n"
+
 "  -q, --quiet           print only errors and skipped entries\n"
 "  -h, --help            show this help\n"
 "\n"
@@ -150,6 +157,7 @@ enum {
 	OPT_NO_XATTRS,
 	OPT_NO_ACLS,
 	OPT_BWLIMIT,
+	OPT_MKPATH,
 };
 
 /* -h and --help ask every command for its help. */
@@ -162,6 +170,7 @@ is_help(const char *arg)
 /* How a sync reports what it did. */
 struct report_opts {
 	int all;		/* every entry (-v, -n), not only the problems */
+	int itemize;		/* -i: rsync's change strings */
 	int json;
 	int stats;
 	const char *source;
@@ -228,7 +237,10 @@ report(const struct report_opts *ro, struct session_dest *dests, size_t n)
 				printf("failed: %s\n", sd->error);
 			continue;
 		}
-		result_print(&sd->res, stdout, ro->all);
+		if (ro->itemize)
+			result_print_itemized(&sd->res, stdout);
+		else
+			result_print(&sd->res, stdout, ro->all);
 		if (!ro->json && log_get_level() >= LOG_INFO)
 			result_print_summary(&sd->res, stdout);
 		if (ro->stats && log_get_level() >= LOG_INFO) {
@@ -270,6 +282,8 @@ cmd_sync(int argc, char **argv)
 		{ "no-whole-file", no_argument, NULL, OPT_NO_WHOLE_FILE },
 		{ "no-xattrs", no_argument, NULL, OPT_NO_XATTRS },
 		{ "no-acls", no_argument, NULL, OPT_NO_ACLS },
+		{ "itemize-changes", no_argument, NULL, 'i' },
+		{ "mkpath", no_argument, NULL, OPT_MKPATH },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -285,13 +299,13 @@ cmd_sync(int argc, char **argv)
 	char err[512], *end;
 	size_t ndests = 0;
 	struct report_opts ro = { 0 };
-	int ch, verbose = 0, rc = EXIT_USAGE, need_key = 0;
+	int ch, verbose = 0, rc = EXIT_USAGE, need_key = 0, mkpath = 0;
 
 	filter_init(&filter);
 	o.filter = &filter;
 	o.flags = SESSION_XATTRS | SESSION_ACLS;
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "ncvqWe:zh", longopts,
+	while ((ch = getopt_long(argc, argv, "ncvqiWe:zh", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'n': o.flags |= SESSION_REPORT; break;
@@ -358,6 +372,8 @@ cmd_sync(int argc, char **argv)
 		case OPT_NO_XATTRS: o.flags &= ~SESSION_XATTRS; break;
 		case OPT_NO_ACLS: o.flags &= ~SESSION_ACLS; break;
 		case 'v': verbose = 1; break;
+		case 'i': ro.itemize = 1; break;
+		case OPT_MKPATH: mkpath = 1; break;
 		case 'q': log_set_level(LOG_ERROR); break;
 		case 'h':
 			fputs(sync_help, stdout);
@@ -403,6 +419,14 @@ cmd_sync(int argc, char **argv)
 			goto out;
 		no.key = key;
 	}
+	/* A dry run changes nothing, so makes no parents either (as rsync). */
+	no.mkpath = mkpath && !(o.flags & SESSION_REPORT);
+	for (size_t i = 0; no.mkpath && i < ndests; i++)
+		if (dests[i].d.kind == DEST_LOCAL &&
+		    mkpath_parents(dests[i].d.path) == -1) {
+			rc = EXIT_FATAL;
+			goto out;
+		}
 	ro.all = verbose || (o.flags & SESSION_REPORT);
 	/* The lines of what went well are printed only then: not kept. */
 	o.problems_only = !ro.all;

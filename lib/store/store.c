@@ -90,7 +90,11 @@ store_open_dirs(struct store *s, const char *path, int create)
 	if (begin_open(s, path) == -1)
 		return fail_open(s);
 	if (create && mkdir(path, 0755) == -1 && errno != EEXIST) {
-		log_err("%s: cannot create store", path);
+		if (errno == ENOENT)
+			log_errx("%s: cannot create store: its parent directory "
+			    "does not exist (--mkpath creates it)", path);
+		else
+			log_err("%s: cannot create store", path);
 		return fail_open(s);
 	}
 	s->rootfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

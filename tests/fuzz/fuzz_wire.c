@@ -68,10 +68,8 @@ decode_frame(uint8_t type, const uint8_t *p, size_t n)
 			free(s);
 		break;
 	case MSG_ITEM:
-		if (proto_decode_item(p, n, &it, err, sizeof(err)) == 0) {
-			free(it.path);
-			free(it.reason);
-		}
+		if (proto_decode_item(p, n, &it, err, sizeof(err)) == 0)
+			result_item_release(&it);
 		break;
 	case MSG_RESULT:
 		result_init(&r);

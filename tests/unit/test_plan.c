@@ -193,10 +193,67 @@ START_TEST(test_result_counts)
 	ck_assert_uint_eq(res.skipped, 1);	/* the held file */
 	ck_assert_uint_eq(res.replaced, 1);	/* the type change (purge) */
 	ck_assert_uint_eq(res.purged, 1);
-	ck_assert_uint_eq(res.nitems, 3);
+	/* And the top's touch (its mtime differs), which counts nowhere. */
+	ck_assert_uint_eq(res.nitems, 4);
+	ck_assert_int_eq(res.items[0].action, ITEM_TOUCH);
+	ck_assert_str_eq(res.items[0].path, ".");
 	for (size_t i = 0; i < res.nitems; i++)
 		if (strcmp(res.items[i].path, "new") == 0)
 			ck_assert_int_eq(res.items[i].action, ITEM_HELD);
+	result_release(&res);
+}
+END_TEST
+
+/* The item of path in res, or NULL. */
+static const struct item *
+item_of(const struct result *res, const char *path)
+{
+	for (size_t i = 0; i < res->nitems; i++)
+		if (strcmp(res->items[i].path, path) == 0)
+			return &res->items[i];
+	return NULL;
+}
+
+START_TEST(test_item_changes)
+{
+	struct result res;
+	const struct item *it;
+
+	fx_same_file("same", "s");
+	fx_same_file("grown", "g");
+	fx_write("src/grown", "grown longer");
+	fx_same_file("mode", "m");
+	ck_assert_int_eq(chmod(fx_path("src/mode"), 0600), 0);
+	fx_write("src/new", "n");
+	fx_mkdir("src/d");
+	fx_mkdir("store/d");
+	fx_mtime("src/d", 1000000000);
+	fx_mtime("store/d", 1000000001);
+	ck_assert_int_eq(symlink("same", fx_path("src/l")), 0);
+	ck_assert_int_eq(symlink("other", fx_path("store/l")), 0);
+	fx_plan_tree(0);
+	result_init(&res);
+	ck_assert_int_eq(plan_result(&fx_plan, &fx_m, &res), 0);
+	ck_assert_ptr_null(item_of(&res, "same"));
+	it = item_of(&res, "grown");
+	ck_assert_uint_eq(it->changes & (ITEM_CH_DATA | ITEM_CH_SIZE),
+	    ITEM_CH_DATA | ITEM_CH_SIZE);
+	ck_assert_int_eq(it->kind, 'f');
+	ck_assert_uint_eq(item_of(&res, "mode")->changes, ITEM_CH_PERMS);
+	ck_assert_uint_eq(item_of(&res, "new")->changes, ITEM_CH_NEW |
+	    ITEM_CH_DATA);
+	/* A directory's mtime alone: a touch, counted as unchanged. */
+	it = item_of(&res, "d");
+	ck_assert_int_eq(it->action, ITEM_TOUCH);
+	ck_assert_uint_eq(it->changes, ITEM_CH_TIME);
+	ck_assert_int_eq(it->kind, 'd');
+	it = item_of(&res, "l");
+	ck_assert_int_eq(it->kind, 'L');
+	ck_assert_str_eq(it->target, "same");
+	ck_assert(it->changes & ITEM_CH_REMADE);
+	ck_assert(it->changes & ITEM_CH_SUM);
+	ck_assert_uint_eq(res.replaced, 3);
+	ck_assert_uint_eq(res.created, 1);
 	result_release(&res);
 }
 END_TEST
@@ -244,6 +301,7 @@ plan_suite(void)
 	tcase_add_test(tc, test_type_changes_with_purge);
 	tcase_add_test(tc, test_purges);
 	tcase_add_test(tc, test_result_counts);
+	tcase_add_test(tc, test_item_changes);
 	tcase_add_test(tc, test_plan_of_missing_store);
 	suite_add_tcase(s, tc);
 	return s;

@@ -1207,7 +1207,7 @@ END_TEST
 
 START_TEST(test_item_round_trip)
 {
-	struct item it, out;
+	struct item it = { 0 }, out;
 	const uint8_t *p;
 	size_t n;
 
@@ -1224,6 +1224,25 @@ START_TEST(test_item_round_trip)
 	ck_assert_str_eq(out.reason, "Permission denied");
 	free(out.path);
 	free(out.reason);
+
+	/* -i's fields: kind, changes and a target. */
+	it.action = ITEM_CREATE;
+	it.is_dir = 0;
+	it.path = "cur";
+	it.reason = NULL;
+	it.kind = 'L';
+	it.changes = ITEM_CH_NEW;
+	it.target = "releases/7";
+	ck_assert_int_eq(proto_send_item(&tx, &it), 0);
+	recv_frame(MSG_ITEM, &p, &n);
+	ck_assert_int_eq(proto_decode_item(p, n, &out, err, sizeof(err)), 0);
+	ck_assert_int_eq(out.kind, 'L');
+	ck_assert_uint_eq(out.changes, ITEM_CH_NEW);
+	ck_assert_str_eq(out.target, "releases/7");
+	result_item_release(&out);
+	it.kind = 0;
+	it.changes = 0;
+	it.target = NULL;
 
 	/* No reason comes back as NULL. */
 	it.action = ITEM_CREATE;
@@ -1256,7 +1275,7 @@ END_TEST
 START_TEST(test_item_hostile)
 {
 	static const int bad[] = { 0, ITEM_ACTION_MAX + 1, 255 };
-	struct item it, out;
+	struct item it = { 0 }, out;
 	const uint8_t *p;
 	size_t n;
 
@@ -1271,6 +1290,20 @@ START_TEST(test_item_hostile)
 		ck_assert_ptr_null(out.path);
 		ck_assert_ptr_null(out.reason);
 	}
+	/* A kind rsync has no letter for, or a change bit no column has. */
+	it.action = ITEM_CREATE;
+	it.kind = 'x';
+	ck_assert_int_eq(proto_send_item(&tx, &it), 0);
+	recv_frame(MSG_ITEM, &p, &n);
+	REFUSED(proto_decode_item(p, n, &out, err, sizeof(err)));
+	ck_assert_ptr_null(out.path);
+	it.kind = 'f';
+	it.changes = ITEM_CH_MASK + 1;
+	ck_assert_int_eq(proto_send_item(&tx, &it), 0);
+	recv_frame(MSG_ITEM, &p, &n);
+	REFUSED(proto_decode_item(p, n, &out, err, sizeof(err)));
+	ck_assert_ptr_null(out.target);
+	it.changes = 0;
 	it.action = ITEM_SKIP;
 	it.is_dir = 2;
 	ck_assert_int_eq(proto_send_item(&tx, &it), 0);

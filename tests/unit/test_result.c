@@ -390,7 +390,7 @@ END_TEST
 START_TEST(test_addf_and_append)
 {
 	struct result r;
-	struct item it;
+	struct item it = { 0 };
 
 	result_init(&r);
 	ck_assert_int_eq(result_addf(&r, ITEM_FAIL, "x", 0, "code %d: %s", 5,
@@ -407,6 +407,100 @@ START_TEST(test_addf_and_append)
 	ck_assert_uint_eq(r.nitems, 2);
 	ck_assert_uint_eq(r.skipped, 0);
 	ck_assert_str_eq(r.items[1].path, "appended");
+	result_release(&r);
+}
+END_TEST
+
+/* One item's rsync -i string. */
+static const char *
+itemize_of(int action, char kind, uint16_t changes)
+{
+	static char s[RESULT_ITEMIZE_LEN];
+	struct item it = { .action = action, .path = "p", .kind = kind,
+	    .changes = changes };
+
+	result_itemize(&it, s);
+	return s;
+}
+
+START_TEST(test_itemize_strings)
+{
+	/* What rsync -ai writes for the same changes. */
+	ck_assert_str_eq(itemize_of(ITEM_CREATE, 'f', ITEM_CH_NEW |
+	    ITEM_CH_DATA), ">f+++++++++");
+	ck_assert_str_eq(itemize_of(ITEM_CREATE, 'd', ITEM_CH_NEW),
+	    "cd+++++++++");
+	ck_assert_str_eq(itemize_of(ITEM_CREATE, 'L', ITEM_CH_NEW),
+	    "cL+++++++++");
+	ck_assert_str_eq(itemize_of(ITEM_CREATE, 'S', ITEM_CH_NEW),
+	    "cS+++++++++");
+	ck_assert_str_eq(itemize_of(ITEM_CREATE, 'f', ITEM_CH_NEW |
+	    ITEM_CH_HLINK), "hf+++++++++");
+	ck_assert_str_eq(itemize_of(ITEM_REPLACE, 'f', ITEM_CH_DATA |
+	    ITEM_CH_SIZE | ITEM_CH_TIME), ">f.st......");
+	ck_assert_str_eq(itemize_of(ITEM_REPLACE, 'f', ITEM_CH_DATA |
+	    ITEM_CH_TIME | ITEM_CH_PERMS), ">f..tp.....");
+	ck_assert_str_eq(itemize_of(ITEM_REPLACE, 'f', ITEM_CH_DATA |
+	    ITEM_CH_SUM), ">fc........");
+	ck_assert_str_eq(itemize_of(ITEM_REPLACE, 'f', ITEM_CH_PERMS),
+	    ".f...p.....");
+	ck_assert_str_eq(itemize_of(ITEM_REPLACE, 'D', ITEM_CH_OWNER |
+	    ITEM_CH_GROUP), ".D....og...");
+	ck_assert_str_eq(itemize_of(ITEM_REPLACE, 'L', ITEM_CH_REMADE |
+	    ITEM_CH_SUM | ITEM_CH_TIME), "cLc.t......");
+	ck_assert_str_eq(itemize_of(ITEM_REPLACE, 'f', ITEM_CH_XATTR),
+	    ".f........x");
+	ck_assert_str_eq(itemize_of(ITEM_TOUCH, 'd', ITEM_CH_TIME),
+	    ".d..t......");
+	/* A purge is rsync's message, padded to the field's 11 characters. */
+	ck_assert_str_eq(itemize_of(ITEM_PURGE, 0, 0), "*deleting  ");
+	ck_assert_uint_eq(strlen(itemize_of(ITEM_PURGE, 0, 0)), 11);
+}
+END_TEST
+
+START_TEST(test_print_itemized)
+{
+	struct result r;
+	struct item top = { .action = ITEM_TOUCH, .is_dir = 1, .path = ".",
+	    .kind = 'd', .changes = ITEM_CH_TIME };
+	struct item link = { .action = ITEM_CREATE, .path = "cur",
+	    .target = "rel/7", .kind = 'L', .changes = ITEM_CH_NEW };
+	struct item hard = { .action = ITEM_CREATE, .path = "b", .target = "a",
+	    .kind = 'f', .changes = ITEM_CH_NEW | ITEM_CH_HLINK };
+	struct item dir = { .action = ITEM_CREATE, .is_dir = 1, .path = "d",
+	    .kind = 'd', .changes = ITEM_CH_NEW };
+	char *s = NULL;
+	size_t len;
+	FILE *f;
+
+	result_init(&r);
+	ck_assert_int_eq(result_add_item(&r, &top), 0);
+	ck_assert_int_eq(result_add_item(&r, &link), 0);
+	ck_assert_int_eq(result_add_item(&r, &hard), 0);
+	ck_assert_int_eq(result_add_item(&r, &dir), 0);
+	ck_assert_int_eq(result_add(&r, ITEM_PURGE, "old", 1, NULL), 0);
+	ck_assert_int_eq(result_add(&r, ITEM_SKIP, "x", 0, "why"), 0);
+	/* The top's touch is not a change: counted nowhere. */
+	ck_assert_uint_eq(r.created, 3);
+	ck_assert_uint_eq(r.purged, 1);
+	f = open_memstream(&s, &len);
+	ck_assert_ptr_nonnull(f);
+	result_print_itemized(&r, f);
+	fclose(f);
+	ck_assert_str_eq(s,
+	    ".d..t...... ./\n"
+	    "cL+++++++++ cur -> rel/7\n"
+	    "hf+++++++++ b => a\n"
+	    "cd+++++++++ d/\n"
+	    "*deleting   old/\n"
+	    "skip    x: why\n");
+	free(s);
+	/* Without -i a touch is never a line, even with all. */
+	f = open_memstream(&s, &len);
+	result_print(&r, f, 1);
+	fclose(f);
+	ck_assert_ptr_null(strstr(s, "touch"));
+	free(s);
 	result_release(&r);
 }
 END_TEST
@@ -842,6 +936,8 @@ result_suite(void)
 	tcase_add_test(tc, test_strings_copied);
 	tcase_add_test(tc, test_addf_and_append);
 	tcase_add_test(tc, test_merge_counts);
+	tcase_add_test(tc, test_itemize_strings);
+	tcase_add_test(tc, test_print_itemized);
 	tcase_add_test(tc, test_verbs_and_exit_status);
 	tcase_add_test(tc, test_print_format);
 	tcase_add_test(tc, test_print_stats);
