@@ -380,9 +380,29 @@ on_daemon(struct parse *ps, const char *key, const char *value)
 		ps->cfg->control_gid = gr->gr_gid;
 		return set_once(&ps->cfg->control_group, value, key, ps);
 	}
+	if (strcmp(key, "sessions") == 0 || strcmp(key, "metrics") == 0) {
+		if (value[0] != '/')
+			return bad(ps, key, value, "not an absolute path");
+		return set_once(key[0] == 's' ? &ps->cfg->sessions :
+		    &ps->cfg->metrics, value, key, ps);
+	}
 	snprintf(ps->err, sizeof(ps->err), "unknown key '%s' in [daemon] "
-	    "(known: control, control_group)", key);
+	    "(known: control, control_group, sessions, metrics)", key);
 	return 0;
+}
+
+void
+config_sessions_path(const struct config *cfg, char *out, size_t len)
+{
+	const char *ctl = cfg->control ? cfg->control : CONFIG_DEFAULT_CONTROL;
+	size_t n = strlen(ctl);
+
+	if (cfg->sessions != NULL)
+		snprintf(out, len, "%s", cfg->sessions);
+	else if (n > 5 && strcmp(ctl + n - 5, ".sock") == 0)
+		snprintf(out, len, "%.*s.sessions", (int)(n - 5), ctl);
+	else
+		snprintf(out, len, "%s.sessions", ctl);
 }
 
 static int on_section_value(struct parse *ps, const char *section,
@@ -655,6 +675,8 @@ config_release(struct config *cfg)
 	free(cfg->filesets);
 	free(cfg->control);
 	free(cfg->control_group);
+	free(cfg->sessions);
+	free(cfg->metrics);
 	free(cfg->address);
 	free(cfg->key);
 	free(cfg->file);

@@ -68,12 +68,22 @@ struct config {
 	char *control;		/* [daemon] control = the daemon's socket */
 	char *control_group;	/* [daemon] control_group = its members may use it */
 	gid_t control_gid;	/* that group's id, looked up when read */
+	char *sessions;		/* [daemon] sessions = the session history */
+	char *metrics;		/* [daemon] metrics = the Prometheus textfile */
 };
 
 #define CONFIG_DEFAULT_CONTROL "/run/mirrord.sock"
 #define CONFIG_MAX_SESSIONS 64		/* [listen] max_sessions by default */
 #define CONFIG_MAX_SESSIONS_LIMIT 4096
 #define CONFIG_MAX_BYTES (16 << 20)	/* a configuration file at most */
+
+/*
+ * Where mirrord keeps its session history (sessionlog.h): [daemon]
+ * sessions =, else beside the control socket, its name's ".sock" (if
+ * any) replaced by ".sessions" (/run/mirrord.sessions). Into out (len
+ * bytes).
+ */
+void config_sessions_path(const struct config *cfg, char *out, size_t len);
 
 /*
  * Reads file into cfg (zeroed first). An unknown section or key, a bad

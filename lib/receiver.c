@@ -22,6 +22,7 @@
 #include "path.h"
 #include "plan.h"
 #include "proto.h"
+#include "sessionlog.h"
 #include "stage.h"
 #include "store/master.h"
 #include "xattr.h"
@@ -44,6 +45,8 @@ struct receiver {
 	uint64_t mbytes;	/* receiver_manifest_cost of the manifest so far */
 	uint64_t sigbytes;	/* signatures sent (bounded: delta.h) */
 	uint64_t xattr_bytes;	/* of the manifest (bounded: xattr.h) */
+	struct result counts;	/* the report's counts (no items) */
+	struct timespec started;
 	char err[512];
 	/*
 	 * The requests go out from a thread of their own (ask_main) while
@@ -714,6 +717,7 @@ send_result(struct receiver *r)
 		goto out;
 	if (r->t->counts != NULL)
 		result_merge_counts(r->t->counts, &res);
+	result_merge_counts(&r->counts, &res);
 	rc = 0;
 out:
 	result_release(&res);
@@ -804,6 +808,32 @@ agree_commit(struct receiver *r)
 	return 0;
 }
 
+/*
+ * The store's session history (.mirrorfs/sessions.log): a session that
+ * reached the store, committed or failed; dry runs change nothing and
+ * are not kept.
+ */
+static void
+record_session(struct receiver *r, int rc)
+{
+	struct sessionlog_rec rec;
+	struct timespec now;
+
+	if (r->st == NULL || r->st->metafd < 0 || !r->st->master ||
+	    (r->flags & SESSION_REPORT))
+		return;
+	clock_gettime(CLOCK_REALTIME, &now);
+	sessionlog_from_result(&rec, &r->counts, rc == 0 ? RESULT_DONE :
+	    RESULT_FAILED);
+	rec.start = (double)r->started.tv_sec + r->started.tv_nsec / 1e9;
+	rec.end = (double)now.tv_sec + now.tv_nsec / 1e9;
+	rec.bytes = r->c->bytes_in;
+	sessionlog_set(rec.peer, sizeof(rec.peer), r->c->peer);
+	if (rc != 0)
+		sessionlog_set(rec.error, sizeof(rec.error), log_last());
+	sessionlog_append(r->st->metafd, r->t->path, SESSIONLOG_NAME, &rec, 0);
+}
+
 /* Makes the session current in the store; each entry's outcome goes to the plan. */
 static int
 commit(struct receiver *r)
@@ -836,6 +866,8 @@ receiver_run(struct conn *c, const struct receiver_target *t)
 	else
 		manifest_init(&r.m);
 	plan_init(&r.plan);
+	result_init(&r.counts);
+	clock_gettime(CLOCK_REALTIME, &r.started);
 	r.popts.owner = geteuid() == 0;
 	if (t->fdpass)
 		conn_accept_fds(c);
@@ -879,6 +911,8 @@ out:
 	if (rc == -1 && r.st != NULL && !(r.flags & SESSION_REPORT) &&
 	    r.st->stagingfd >= 0)
 		master_recover(r.st);
+	record_session(&r, rc);
+
 	if (r.store_open && r.st->master)
 		master_close(r.st);
 	else if (r.store_open)

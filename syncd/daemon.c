@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <pthread.h>
 #include <pwd.h>
@@ -26,12 +27,14 @@
 #include "listener.h"
 #include "log.h"
 #include "notify.h"
+#include "promtext.h"
 #include "proto.h"
 #include "schedule.h"
 #include "watch.h"
 
 #define EXIT_USAGE 2
 #define STOP_GRACE_MS 2000
+#define METRICS_EVERY 5		/* seconds between writes for changes alone */
 
 struct daemon {
 	struct config cfg;
@@ -44,7 +47,32 @@ struct daemon {
 	int wakefd;		/* eventfd: a session ended */
 	int timerfd;		/* the next deadline of a file set */
 	int reload;		/* SIGHUP seen; applied when no session runs */
+	int metrics_dirty;	/* changes since the metrics were written */
+	double metrics_at;	/* when they were */
 };
+
+/*
+ * [daemon] metrics: the textfile, written whole. A session's end writes
+ * it at once; changes alone (pending paths) at most every METRICS_EVERY
+ * seconds, by the timer.
+ */
+static void
+write_metrics(struct daemon *d)
+{
+	char *text;
+
+	if (d->cfg.metrics == NULL)
+		return;
+	d->metrics_dirty = 0;
+	d->metrics_at = schedule_now();
+	text = fileset_metrics(d->sets, d->nsets);
+	if (text == NULL) {
+		log_errx("%s: out of memory", d->cfg.metrics);
+		return;
+	}
+	promtext_write_file(d->cfg.metrics, text, strlen(text));
+	free(text);
+}
 
 /* Tells systemd (Type=notify) how we are, when it asked to know. */
 static void
@@ -360,6 +388,7 @@ reload(struct daemon *d, const char *conf)
 	listener_close(d->listener);
 	d->listener = d->cfg.listen ? listener_open(&d->cfg) : NULL;
 	log_info("%s: configuration re-read (%zu file sets)", conf, d->nsets);
+	write_metrics(d);
 	notify("READY=1");
 }
 
@@ -414,6 +443,9 @@ arm_timer(struct daemon *d)
 		if (next == 0 || t < next)
 			next = t;
 	}
+	if (d->cfg.metrics != NULL && d->metrics_dirty &&
+	    (next == 0 || d->metrics_at + METRICS_EVERY < next))
+		next = d->metrics_at + METRICS_EVERY;
 	memset(&its, 0, sizeof(its));
 	if (next > 0) {
 		/* A deadline already past fires at once (1 ns is long past). */
@@ -458,17 +490,25 @@ read_signals(struct daemon *d, int *stop)
 	}
 }
 
-/* Collects the sessions that ended; a held file may need its watch. */
-static void
+/*
+ * Collects the sessions that ended (into the session history); a held
+ * file may need its watch. Returns how many ended.
+ */
+static int
 reap_sets(struct daemon *d)
 {
+	char history[PATH_MAX];
+	int n = 0;
+
+	config_sessions_path(&d->cfg, history, sizeof(history));
 	for (size_t i = 0; i < d->nsets; i++) {
 		if (!fileset_running(d->sets[i]))
 			continue;
-		fileset_reap(d->sets[i], time(NULL));
+		n += fileset_reap(d->sets[i], time(NULL), history);
 		if (!fileset_running(d->sets[i]))
 			watch_held_files(d, i);
 	}
+	return n;
 }
 
 /*
@@ -501,8 +541,10 @@ loop(struct daemon *d, const char *conf)
 			read_signals(d, &stop);
 		if (pfd[P_CTL].revents)
 			control_serve(d);
-		if (pfd[P_WATCH].revents)
+		if (pfd[P_WATCH].revents) {
 			watcher_read(d->watcher, on_change, d);
+			d->metrics_dirty = 1;
+		}
 		if (pfd[P_LISTEN].revents)
 			listener_accept(d->listener, &d->cfg);
 		if (pfd[P_WAKE].revents)
@@ -510,11 +552,15 @@ loop(struct daemon *d, const char *conf)
 		if (pfd[P_TIMER].revents)
 			drain(d->timerfd);
 		/* Sessions that ended are collected whatever else is pending. */
-		reap_sets(d);
+		if (reap_sets(d) > 0)
+			write_metrics(d);
 		if (d->reload && !any_running(d))
 			reload(d, conf);
 		if (!stop && !d->reload)
 			start_due(d, time(NULL));
+		if (d->metrics_dirty &&
+		    schedule_now() >= d->metrics_at + METRICS_EVERY)
+			write_metrics(d);
 	}
 	log_info("stopping (signal %d)", stop);
 	return 0;
@@ -524,12 +570,15 @@ loop(struct daemon *d, const char *conf)
 static void
 stop_sets(struct daemon *d)
 {
+	char history[PATH_MAX];
+
+	config_sessions_path(&d->cfg, history, sizeof(history));
 	for (int waited = 0; waited < STOP_GRACE_MS; waited += 50) {
 		int running = 0;
 
 		for (size_t i = 0; i < d->nsets; i++) {
 			fileset_cancel(d->sets[i]);
-			fileset_reap(d->sets[i], time(NULL));
+			fileset_reap(d->sets[i], time(NULL), history);
 			running |= fileset_running(d->sets[i]);
 		}
 		if (!running)
@@ -580,6 +629,8 @@ daemon_run(const char *conf)
 	}
 	log_info("running %zu file sets%s", d.nsets, d.listener ?
 	    ", and listening" : "");
+	write_metrics(&d);
+
 	notify("READY=1");
 	rc = loop(&d, conf);
 	notify("STOPPING=1");

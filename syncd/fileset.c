@@ -22,6 +22,7 @@
 #include "schedule.h"
 #include "sender.h"
 #include "session.h"
+#include "sessionlog.h"
 #include "trigger.h"
 #include "watch.h"
 
@@ -130,7 +131,13 @@ inherit(struct fileset *fs, const struct fileset *prev)
 			ds->end = old->end;
 			ds->failed = old->failed;
 			ds->commit_end = old->commit_end;
+			ds->n_ok = old->n_ok;
+			ds->n_partial = old->n_partial;
+			ds->n_failed = old->n_failed;
+			ds->bytes_sent = old->bytes_sent;
+			ds->retries = old->retries;
 			result_copy(&ds->res, &old->res);
+
 		}
 	}
 	if (pending_copy(fs->pending, prev->pending, map) == -1)
@@ -644,6 +651,8 @@ fileset_start(struct fileset *fs, time_t now, int wakefd)
 		struct dest_state *ds = &fs->dests[d];
 
 		ds->joined = join[d];
+		if (join[d] && pending_dest(fs->pending, d)->failing)
+			ds->retries++;
 		ds->cur_failed = 0;
 		ds->cur_error[0] = '\0';
 		result_release(&ds->cur);
@@ -717,6 +726,38 @@ reap_committed(struct fileset *fs, size_t d, time_t now)
 	    counts, (unsigned long long)ds->res.bytes_sent);
 }
 
+/*
+ * Counts destination d's session for the metrics and appends it to the
+ * history (when there is one), before the reap moves its result.
+ */
+static void
+note_session(struct fileset *fs, size_t d, time_t now, const char *history)
+{
+	struct dest_state *ds = &fs->dests[d];
+	struct sessionlog_rec rec;
+
+	if (ds->cur_failed)
+		ds->n_failed++;
+	else if (result_exit_status(&ds->cur))
+		ds->n_partial++;
+	else
+		ds->n_ok++;
+	ds->bytes_sent += ds->cur.bytes_sent;
+	if (history == NULL)
+		return;
+	sessionlog_from_result(&rec, &ds->cur, ds->cur_failed ? RESULT_FAILED :
+	    RESULT_DONE);
+	rec.start = (double)fs->last_start;
+	rec.end = (double)now;
+	rec.bytes = ds->cur.bytes_sent;
+	sessionlog_set(rec.fileset, sizeof(rec.fileset), fs->conf->name);
+	sessionlog_set(rec.peer, sizeof(rec.peer), ds->name);
+	if (ds->cur_failed)
+		sessionlog_set(rec.error, sizeof(rec.error), ds->cur_error);
+	/* A history that cannot be written is logged; the session stands. */
+	sessionlog_append_path(history, &rec, 0);
+}
+
 /* Destination d's session failed: it keeps everything, retried later. */
 static void
 reap_failed(struct fileset *fs, size_t d)
@@ -736,14 +777,14 @@ reap_failed(struct fileset *fs, size_t d)
 	    pd->backoff);
 }
 
-void
-fileset_reap(struct fileset *fs, time_t now)
+int
+fileset_reap(struct fileset *fs, time_t now, const char *history)
 {
 	const struct fileset_conf *c = fs->conf;
 	size_t n = 0, ok = 0;
 
 	if (!fs->running || !__atomic_load_n(&fs->done, __ATOMIC_SEQ_CST))
-		return;
+		return 0;
 	pthread_join(fs->thread, NULL);
 	fs->running = 0;
 	fs->ran = 1;
@@ -758,6 +799,7 @@ fileset_reap(struct fileset *fs, time_t now)
 		ds->start = fs->last_start;
 		ds->end = now;
 		n++;
+		note_session(fs, d, now, history);
 		if (ds->cur_failed)
 			reap_failed(fs, d);
 		else {
@@ -775,6 +817,7 @@ fileset_reap(struct fileset *fs, time_t now)
 	 */
 	malloc_trim(0);
 	fs->next_run = schedule_next(c, now, fs->last_end);
+	return 1;
 }
 
 void

@@ -73,9 +73,11 @@ int fileset_running(const struct fileset *fs);
 /*
  * Collects a finished session: per destination, what it committed is
  * no longer owed, what it held back stays, and a failed one is retried
- * after its backoff; logs a line per destination with its counts.
+ * after its backoff; logs a line per destination with its counts, and
+ * appends it to the session history at history (sessionlog.h) unless
+ * that is NULL. Returns 1 when a session was collected, else 0.
  */
-void fileset_reap(struct fileset *fs, time_t now);
+int fileset_reap(struct fileset *fs, time_t now, const char *history);
 /* Asks a session in progress to stop (it commits nothing). */
 void fileset_cancel(struct fileset *fs);
 
@@ -92,5 +94,10 @@ void fileset_held_open(const struct fileset *fs,
 char *fileset_status_json(struct fileset *const *sets, size_t n);
 /* The same for people: a paragraph per file set. */
 char *fileset_status_text(struct fileset *const *sets, size_t n);
+/*
+ * The metrics of the file sets in Prometheus's text format (metrics.c):
+ * a malloc'ed string, or NULL on ENOMEM.
+ */
+char *fileset_metrics(struct fileset *const *sets, size_t n);
 
 #endif

@@ -11,10 +11,10 @@
 #include "result.h"
 
 /*
- * Private to syncd/fileset.c and syncd/status.c; everything else goes
- * through fileset.h. The event loop's thread owns all of it but the
- * fields marked as the session thread's, which it reads only once that
- * thread has ended (fileset_reap).
+ * Private to syncd/fileset.c, syncd/status.c and syncd/metrics.c;
+ * everything else goes through fileset.h. The event loop's thread owns
+ * all of it but the fields marked as the session thread's, which it
+ * reads only once that thread has ended (fileset_reap).
  */
 
 /* One destination: its last sessions (what it is owed is in pending). */
@@ -24,6 +24,10 @@ struct dest_state {
 	int failed;		/* that session failed: nothing committed */
 	time_t commit_end;	/* its last committed session, 0 before any */
 	struct result res;	/* that session's counts and problem lines */
+	/* Since mirrord started, kept across reloads (metrics.c): */
+	uint64_t n_ok, n_partial, n_failed;	/* sessions, by how they ended */
+	uint64_t bytes_sent;	/* on the wire, by all of them */
+	uint64_t retries;	/* sessions that retried a failing destination */
 	/* The session in progress (written by the session thread): */
 	int joined;
 	struct result cur;

@@ -1,5 +1,7 @@
 /* mirrorctl: the command line: one-time sync, dry-run report, recovery. */
 #include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <getopt.h>
 #include <signal.h>
@@ -27,6 +29,7 @@
 #include "proto.h"
 #include "result.h"
 #include "session.h"
+#include "sessionlog.h"
 #include "store/master.h"
 
 #define EXIT_PARTIAL 1
@@ -44,6 +47,9 @@ static const char usage_text[] =
 "  genkey FILE                   write a new random pre-shared key (mode 600)\n"
 "  clear-sync STORE              remove the stale entry of a dead master\n"
 "  status [-c CONF] [--json]     what mirrord is doing with each file set\n"
+"  log [-c CONF] [-n N] [--json] [STORE|FILESET]\n"
+"                                the last sessions, of a store or of mirrord\n"
+
 "  suspend|resume|sync-now [-c CONF] [--full] FILESET\n"
 "                                act on a file set of the running mirrord\n"
 "  help [COMMAND]                show help\n"
@@ -652,6 +658,208 @@ cmd_daemon(int argc, char **argv, int op)
 	return rc;
 }
 
+static const char log_help[] =
+"usage: mirrorctl log [-c CONF] [-n N] [--json] [STORE|FILESET]\n"
+"\n"
+"The last N sessions (default 20), oldest first: when each started, how\n"
+"long it took, how it ended (ok, partial, failed), its counts and bytes\n"
+"on the wire, and why it failed. Of a STORE: the sessions committed into\n"
+"it (STORE/.mirrorfs/sessions.log, by whoever committed them). Else of\n"
+"mirrord's file sets, or of FILESET alone: mirrord's history ([daemon]\n"
+"sessions = in CONF, default beside its control socket). Each history\n"
+"keeps between 64 and 128 KiB of the latest sessions.\n";
+
+/* Unix time t as RFC 3339. */
+static void
+log_time(char *buf, size_t len, double t)
+{
+	struct timespec ts = { .tv_sec = (time_t)t,
+	    .tv_nsec = (long)((t - (double)(time_t)t) * 1e9) };
+
+	format_rfc3339(buf, len, &ts, 0);
+}
+
+static void
+print_session_text(const struct sessionlog_rec *s)
+{
+	char start[FORMAT_TIME_LEN];
+
+	log_time(start, sizeof(start), s->start);
+	printf("%s  %6.2f s  %-7s  ", start, s->end - s->start, s->status);
+	if (s->fileset[0] != '\0') {
+		path_fputs(s->fileset, stdout);
+		fputs(" -> ", stdout);
+	} else
+		fputs("from ", stdout);
+	path_fputs(s->peer, stdout);
+	printf("  created %" PRIu64 ", replaced %" PRIu64 ", purged %" PRIu64
+	    ", unchanged %" PRIu64 ", skipped %" PRIu64 ", failed %" PRIu64
+	    ", bytes %" PRIu64, s->created, s->replaced, s->purged,
+	    s->unchanged, s->skipped, s->failed, s->bytes);
+	if (s->error[0] != '\0') {
+		fputs(": ", stdout);
+		path_fputs(s->error, stdout);
+	}
+	putchar('\n');
+}
+
+static void
+print_session_json(const struct sessionlog_rec *s)
+{
+	char start[FORMAT_TIME_LEN], end[FORMAT_TIME_LEN];
+
+	log_time(start, sizeof(start), s->start);
+	log_time(end, sizeof(end), s->end);
+	printf("{\"start\":\"%s\",\"end\":\"%s\",\"elapsed\":%.3f,"
+	    "\"status\":", start, end, s->end - s->start);
+	result_json_string(s->status, stdout);
+	fputs(",\"fileset\":", stdout);
+	if (s->fileset[0] != '\0')
+		result_json_string(s->fileset, stdout);
+	else
+		fputs("null", stdout);
+	fputs(s->fileset[0] != '\0' ? ",\"destination\":" : ",\"peer\":",
+	    stdout);
+	result_json_string(s->peer, stdout);
+	printf(",\"created\":%" PRIu64 ",\"replaced\":%" PRIu64 ",\"purged\":%"
+	    PRIu64 ",\"unchanged\":%" PRIu64 ",\"skipped\":%" PRIu64
+	    ",\"failed\":%" PRIu64 ",\"bytes\":%" PRIu64 ",\"error\":",
+	    s->created, s->replaced, s->purged, s->unchanged, s->skipped,
+	    s->failed, s->bytes);
+	if (s->error[0] != '\0')
+		result_json_string(s->error, stdout);
+	else
+		fputs("null", stdout);
+	fputc('}', stdout);
+}
+
+/* Prints the last max of v[0..n) that belong to fileset (NULL: all). */
+static void
+print_sessions(const struct sessionlog_rec *v, size_t n, const char *fileset,
+    size_t max, int json)
+{
+	size_t keep = 0, first = n, printed = 0;
+
+	/* From the end back: where the last max of them begin. */
+	while (first > 0 && keep < max) {
+		first--;
+		if (fileset == NULL || strcmp(v[first].fileset, fileset) == 0)
+			keep++;
+	}
+	if (json)
+		fputs("{\"version\":1,\"sessions\":[", stdout);
+	for (size_t i = first; i < n; i++) {
+		if (fileset != NULL && strcmp(v[i].fileset, fileset) != 0)
+			continue;
+		if (json) {
+			if (printed > 0)
+				fputc(',', stdout);
+			print_session_json(&v[i]);
+		} else
+			print_session_text(&v[i]);
+		printed++;
+	}
+	if (json)
+		fputs("]}\n", stdout);
+	else if (printed == 0)
+		printf("no sessions recorded\n");
+}
+
+/* Opens the history of a store, or of mirrord's file sets; -1 logged. */
+static int
+open_history(const char *conf, const char *what, char *name, size_t len,
+    int *is_store)
+{
+	char meta[PATH_MAX], path[PATH_MAX];
+	struct config cfg;
+	struct stat st;
+	const char *slash;
+	int fd;
+
+	snprintf(meta, sizeof(meta), "%s/%s", what ? what : "", PATH_META);
+	*is_store = what != NULL && lstat(meta, &st) == 0 && S_ISDIR(st.st_mode);
+	if (*is_store) {
+		snprintf(name, len, "%s", SESSIONLOG_NAME);
+		fd = open(meta, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd == -1)
+			log_err("%s", meta);
+		return fd;
+	}
+	if (what != NULL && (strchr(what, '/') != NULL || lstat(what, &st) == 0)) {
+		/* A path, not a file set's name. */
+		if (lstat(what, &st) == -1)
+			log_err("%s", what);
+		else
+			log_errx("%s: not a mirrorfs store (it has no %s/)",
+			    what, PATH_META);
+		return -1;
+	}
+	if (config_load(&cfg, conf) == -1)
+		return -1;
+	if (what != NULL && config_fileset(&cfg, what) == NULL) {
+		log_errx("%s: neither a store nor a file set of %s", what,
+		    conf);
+		config_release(&cfg);
+		return -1;
+	}
+	config_sessions_path(&cfg, path, sizeof(path));
+	config_release(&cfg);
+	slash = strrchr(path, '/');
+	snprintf(name, len, "%s", slash + 1);
+	snprintf(meta, sizeof(meta), "%.*s", slash == path ? 1 :
+	    (int)(slash - path), path);
+	fd = open(meta, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd == -1)
+		log_err("%s (the directory of mirrord's session history)",
+		    meta);
+	return fd;
+}
+
+static int
+cmd_log(int argc, char **argv)
+{
+	const char *conf = "/etc/mirrorfs/mirrord.conf", *what = NULL;
+	struct sessionlog_rec *v = NULL;
+	char name[NAME_MAX + 1], *end;
+	size_t n, max = 20;
+	int json = 0, is_store, dirfd;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
+			conf = argv[++i];
+		else if (strcmp(argv[i], "-n") == 0 && i + 1 < argc) {
+			errno = 0;
+			max = strtoul(argv[++i], &end, 10);
+			if (*argv[i] < '1' || *argv[i] > '9' || *end != '\0' ||
+			    errno != 0) {
+				log_errx("-n: bad count '%s'", argv[i]);
+				return EXIT_USAGE;
+			}
+		} else if (strcmp(argv[i], "--json") == 0)
+			json = 1;
+		else if (is_help(argv[i])) {
+			fputs(log_help, stdout);
+			return 0;
+		} else if (argv[i][0] != '-' && what == NULL)
+			what = argv[i];
+		else {
+			fputs(log_help, stderr);
+			return EXIT_USAGE;
+		}
+	}
+	dirfd = open_history(conf, what, name, sizeof(name), &is_store);
+	if (dirfd == -1)
+		return EXIT_FATAL;
+	if (sessionlog_read(dirfd, name, 0, &v, &n) == -1) {
+		close(dirfd);
+		return EXIT_FATAL;
+	}
+	close(dirfd);
+	print_sessions(v, n, is_store ? NULL : what, max, json);
+	free(v);
+	return 0;
+}
+
 static const char genkey_help[] =
 "usage: mirrorctl genkey FILE\n"
 "\n"
@@ -712,6 +920,8 @@ cmd_help(int argc, char **argv)
 		fputs(clear_sync_help, stdout);
 	else if (strcmp(argv[1], "genkey") == 0)
 		fputs(genkey_help, stdout);
+	else if (strcmp(argv[1], "log") == 0)
+		fputs(log_help, stdout);
 	else if (!strcmp(argv[1], "status") || !strcmp(argv[1], "suspend") ||
 	    !strcmp(argv[1], "resume") || !strcmp(argv[1], "sync-now"))
 		fputs(daemon_help, stdout);
@@ -783,6 +993,8 @@ main(int argc, char **argv)
 	}
 	if (strcmp(argv[i], "clear-sync") == 0)
 		return cmd_clear_sync(argc - i, argv + i);
+	if (strcmp(argv[i], "log") == 0)
+		return cmd_log(argc - i, argv + i);
 	if (strcmp(argv[i], "help") == 0)
 		return cmd_help(argc - i, argv + i);
 	log_errx("unknown command '%s'", argv[i]);
