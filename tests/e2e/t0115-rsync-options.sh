@@ -173,7 +173,7 @@ case_progress_shows_the_file_in_flight() {
 
 case_help_everywhere() {
 	local c
-	for c in sync recover renamed genkey clear-sync status suspend resume sync-now; do
+	for c in sync recover renamed genkey clear-sync log status suspend resume sync-now; do
 		t_ctl "$c" -h
 		assert_rc 0 "mirrorctl $c -h"
 		assert_grep "^usage: mirrorctl " "$TC/out"
