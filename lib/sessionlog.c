@@ -130,30 +130,38 @@ get_text(const char *s, const char *e, char *out, size_t len)
 	return 0;
 }
 
+/* A numeric field s..e as a string in tmp (len bytes); -1 when it cannot be one. */
+static int
+number_field(const char *s, const char *e, char *tmp, size_t len)
+{
+	if (e - s < 1 || (size_t)(e - s) >= len || *s < '0' || *s > '9')
+		return -1;
+	memcpy(tmp, s, (size_t)(e - s));
+	tmp[e - s] = '\0';
+	return 0;
+}
+
 /* A decimal field; -1 when it is not one. */
 static int
 get_u64(const char *s, const char *e, uint64_t *v)
 {
 	char tmp[24], *end;
 
-	if (e - s < 1 || e - s >= (long)sizeof(tmp) || *s < '0' || *s > '9')
+	if (number_field(s, e, tmp, sizeof(tmp)) == -1)
 		return -1;
-	memcpy(tmp, s, (size_t)(e - s));
-	tmp[e - s] = '\0';
 	errno = 0;
 	*v = strtoull(tmp, &end, 10);
 	return errno != 0 || *end != '\0' ? -1 : 0;
 }
 
+/* A time field (seconds, a fraction); -1 when it is not one. */
 static int
 get_time(const char *s, const char *e, double *v)
 {
 	char tmp[32], *end;
 
-	if (e - s < 1 || e - s >= (long)sizeof(tmp) || *s < '0' || *s > '9')
+	if (number_field(s, e, tmp, sizeof(tmp)) == -1)
 		return -1;
-	memcpy(tmp, s, (size_t)(e - s));
-	tmp[e - s] = '\0';
 	*v = strtod(tmp, &end);
 	return *end != '\0' ? -1 : 0;
 }

@@ -128,7 +128,7 @@ case_man() {
 		assert_grep '^\.SH FILES' "$p"
 	done
 	"$BUILD/mirrorctl" --help >help.ctl
-	for c in sync recover renamed clear-sync; do
+	for c in sync recover renamed clear-sync log; do
 		"$BUILD/mirrorctl" help "$c" >>help.ctl
 	done
 	covers "$m/man8/mirrorctl.8" help.ctl
@@ -278,7 +278,7 @@ case_completion() {
 		t mirrorctl -v sync --pur
 		t mirrorctl help cl
 	' _ "$root/usr/share/bash-completion/completions/mirrorctl" >comp
-	assert_eq "sync recover renamed genkey clear-sync help" "$(sed -n 1p comp)"
+	assert_eq "sync recover renamed genkey clear-sync log help" "$(sed -n 1p comp)"
 	assert_eq "--purge --purge-dirs" "$(sed -n 2p comp)"
 	assert_eq "clear-sync" "$(sed -n 3p comp)"
 }
