@@ -155,7 +155,8 @@ CONF
 		t_fail "no session counted ok: $(cat "$TC/m/mirrord.prom")"
 	s1=$(metric mirrord_sessions_total "$gl,result=\"ok\"")
 	b1=$(metric mirrord_bytes_sent_total "$gl")
-	[ "$s1" != none ] && [ "$s1" -ge 1 ] || t_fail "sessions_total of the store: $s1"
+	[ "$s1" != none ] || t_fail "no sessions_total of the store"
+	[ "$s1" -ge 1 ] || t_fail "sessions_total of the store: $s1"
 	[ "$b1" -gt 0 ] || t_fail "bytes_sent_total: $b1"
 	[ "$(metric mirrord_sessions_total "$bl,result=\"failed\"")" -ge 2 ] || t_fail "failed sessions not counted"
 	[ "$(metric mirrord_failed_attempts "$bl")" -ge 1 ] || t_fail "failed_attempts"
