@@ -36,7 +36,7 @@ proto_msg_name(int type)
 		[MSG_NEED_SIG] = "NEED_SIG", [MSG_FILE_DELTA] = "FILE_DELTA",
 		[MSG_COMMIT_ASK] = "COMMIT_ASK", [MSG_COMMIT] = "COMMIT",
 		[MSG_HOLE] = "HOLE",
-		[MSG_FILE_FD] = "FILE_FD",
+		[MSG_FILE_FD] = "FILE_FD", [MSG_GEN] = "GEN",
 	};
 
 	if (type <= 0 || type > MSG_TYPE_MAX)
@@ -681,8 +681,39 @@ proto_decode_ctl(const uint8_t *p, size_t n, int *op, uint32_t *arg,
 	*op = reader_u8(&r);
 	*arg = reader_u32(&r);
 	if (reader_finish(&r) == -1 || *op < CTL_SESSION || *op > CTL_OP_MAX ||
-	    (*op != CTL_SESSION && *arg != 0) || *arg > 86400)
+	    (*op != CTL_SESSION && *op != CTL_HOLD && *arg != 0) ||
+	    (*op == CTL_HOLD && *arg == 0) || *arg > 86400)
 		return fail(err, errlen, "CTL: unknown request");
+	return 0;
+}
+
+int
+proto_send_gen(struct conn *c, const struct store_gen *g)
+{
+	struct buf b;
+	int r;
+
+	buf_init(&b);
+	r = buf_put_u64(&b, g->epoch) || buf_put_u64(&b, g->gen) ||
+	    buf_put_u32(&b, g->hold_s) || buf_put_u8(&b, g->broken ? 1 : 0);
+	return send_buf(c, MSG_GEN, &b, r);
+}
+
+int
+proto_decode_gen(const uint8_t *p, size_t n, struct store_gen *g,
+    char *err, size_t errlen)
+{
+	struct reader r;
+	int broken;
+
+	reader_init(&r, p, n);
+	g->epoch = reader_u64(&r);
+	g->gen = reader_u64(&r);
+	g->hold_s = reader_u32(&r);
+	broken = reader_u8(&r);
+	if (reader_finish(&r) == -1 || broken > 1 || g->hold_s > 86400)
+		return fail(err, errlen, "GEN: malformed");
+	g->broken = broken;
 	return 0;
 }
 

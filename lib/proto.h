@@ -16,7 +16,7 @@
  * HOLE, special files, FILE_FD; 4: globs with '**' (pattern.h); 5: data
  * flows while requests still come (a receiver sends requests and reads
  * data at once); 6: ITEM_TOUCH, and each ITEM's kind, changes and target
- * (-i)
+ * (-i); a reader's CTL_HOLD and CTL_WATCH, GEN
  */
 #define PROTO_VERSION 6
 
@@ -79,7 +79,9 @@ enum msg_type {
 	MSG_COMMIT,		/* S: commit it */
 	MSG_HOLE,		/* S: inside a FILE, a run of zeros not sent */
 	MSG_FILE_FD,		/* S: FILE as a descriptor (SCM_RIGHTS), no DATA */
-	MSG_TYPE_MAX = MSG_FILE_FD
+	/* Master -> reader of the store (CTL_HOLD, CTL_WATCH): */
+	MSG_GEN,		/* the store's generation (and a hold's state) */
+	MSG_TYPE_MAX = MSG_GEN
 };
 
 enum daemon_op {
@@ -96,7 +98,9 @@ enum ctl_op {
 	CTL_SESSION = 1,	/* a sync session follows (HELLO ...) */
 	CTL_RENAMED,		/* list kept old versions, then DONE */
 	CTL_SUBSCRIBE,		/* a slave mount: follow every commit */
-	CTL_OP_MAX = CTL_SUBSCRIBE
+	CTL_HOLD,		/* a reader: no commit starts for arg seconds */
+	CTL_WATCH,		/* a reader: a GEN after every commit */
+	CTL_OP_MAX = CTL_WATCH
 };
 
 /* Session flags. */
@@ -236,8 +240,9 @@ int proto_decode_result(const uint8_t *p, size_t n, struct result *r,
 
 /*
  * CTL: u8 op, u32 arg. For CTL_SESSION arg is how long, in seconds, the
- * master may wait for each of the client's frames (0: its default); 0
- * for the other requests.
+ * master may wait for each of the client's frames (0: its default); for
+ * CTL_HOLD how long the hold may last at most (1 to 86400; the master
+ * may grant less); 0 for the other requests.
  */
 int proto_send_ctl(struct conn *c, int op, uint32_t arg);
 int proto_decode_ctl(const uint8_t *p, size_t n, int *op, uint32_t *arg,
@@ -277,6 +282,26 @@ enum sub_verdict { VERDICT_FREE = 0, VERDICT_OPEN, VERDICT_VETO };
 int proto_send_sub_verdict(struct conn *c, int verdict, const char *reason);
 int proto_decode_sub_verdict(const uint8_t *p, size_t n, int *verdict,
     char **reason, char *err, size_t errlen);
+
+/*
+ * GEN: u64 epoch, u64 generation, u32 hold seconds, u8 broken. The epoch
+ * names one life of a master (random at its start), the generation
+ * counts the commits that changed something in that life. To a hold
+ * (CTL_HOLD) the master sends one when the hold begins (hold_s: how long
+ * it was granted) and one in answer to the reader's DONE (broken: a
+ * commit went ahead once the hold had expired, so what was read may mix
+ * two generations); to a watcher (CTL_WATCH) one at once and one after
+ * each commit (hold_s and broken 0).
+ */
+struct store_gen {
+	uint64_t epoch;
+	uint64_t gen;
+	uint32_t hold_s;
+	int broken;
+};
+int proto_send_gen(struct conn *c, const struct store_gen *g);
+int proto_decode_gen(const uint8_t *p, size_t n, struct store_gen *g,
+    char *err, size_t errlen);
 
 int proto_send_sub_kept(struct conn *c, uint64_t dev, uint64_t ino,
     const char *name);

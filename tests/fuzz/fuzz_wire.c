@@ -126,6 +126,12 @@ decode_frame(uint8_t type, const uint8_t *p, size_t n)
 		    sizeof(err)) == 0)
 			free(s2);
 		break;
+	case MSG_GEN: {
+		struct store_gen g;
+
+		proto_decode_gen(p, n, &g, err, sizeof(err));
+		break;
+	}
 	}
 }
 

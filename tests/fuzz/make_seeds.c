@@ -71,6 +71,9 @@ all_frames(struct conn *c)
 	proto_send_need_from(c, 7, 1048576, (const uint8_t *)"0123456789abcdef");
 	proto_send_need_sig(c, 8, 0, "rs\001\107", 4);
 	proto_send_daemon(c, DAEMON_SUSPEND, "app");
+	proto_send_ctl(c, CTL_HOLD, 30);
+	proto_send_gen(c, &(struct store_gen){ .epoch = 0x1234, .gen = 7,
+	    .hold_s = 30, .broken = 1 });
 	fh.offset = 2;
 	proto_send_file(c, &fh);
 	conn_flush(c);
