@@ -30,6 +30,7 @@ struct options {
 	int readdirplus;
 	int create;
 	double timeout;
+	int hold_max;
 };
 
 static const struct fuse_opt option_spec[] = {
@@ -43,6 +44,7 @@ static const struct fuse_opt option_spec[] = {
 	{ "cache_timeout=%lf", offsetof(struct options, timeout), 0 },
 	{ "instance=%s", offsetof(struct options, instance), 0 },
 	{ "create", offsetof(struct options, create), 1 },
+	{ "hold_max=%d", offsetof(struct options, hold_max), 0 },
 	FUSE_OPT_END
 };
 
@@ -77,6 +79,8 @@ usage(FILE *f)
 "                       regain a store at once after an abnormal end\n"
 "  -o create            make STORE a store when it is not one yet (has no\n"
 "                       .mirrorfs/); without it such a directory is refused\n"
+"  -o hold_max=S        the longest a session reading STORE as its source\n"
+"                       may keep commits waiting (default 30 seconds)\n"
 "\n"
 "The first process to take a store is its master (it writes .mirrorfs/SYNC\n"
 "and serves .mirrorfs/control.sock); a second mount of the same store is a\n"
@@ -228,7 +232,7 @@ main(int argc, char **argv)
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
 	struct options o = { .renameopen = 1, .readdirplus = RDPLUS_AUTO,
-	    .timeout = 86400 };
+	    .timeout = 86400, .hold_max = HOLD_MAX_DEFAULT_S };
 	struct fuse_cmdline_opts cmd;
 	struct subscription *sub = NULL;
 	struct mount m;
@@ -274,6 +278,11 @@ main(int argc, char **argv)
 	m.renameopen = o.renameopen;
 	m.readdirplus = o.readdirplus;
 	m.timeout = o.timeout;
+	if (o.hold_max < 1 || o.hold_max > 86400) {
+		log_errx("-o hold_max=%d: seconds from 1 to 86400", o.hold_max);
+		goto out;
+	}
+	holds_init(&m.holds, (unsigned)o.hold_max);
 	m.renamedfd = -1;
 	if (o.instance)
 		snprintf(m.instance, sizeof(m.instance), "%s", o.instance);
@@ -335,6 +344,7 @@ out_nodes:
 	index_release(&m.ix);
 	nodes_release(&m.nodes);
 out:
+	holds_release(&m.holds);	/* (all zeros, when never initialised) */
 	free(cmd.mountpoint);
 	fuse_opt_free_args(&args);
 	return rc;

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "conn.h"
+#include "hold.h"
 #include "node.h"
 #include "store/index.h"
 #include "store/store.h"
@@ -62,6 +63,13 @@ struct mount {
 	 */
 	pthread_rwlock_t ns;
 	uint64_t generation;	/* commits seen; written under view, read atomically */
+	/*
+	 * Master only: readers of the store as a source hold its commits
+	 * (owner.c waits for them before it freezes the view); commits that
+	 * changed something, counted in GEN (serve.c; atomic).
+	 */
+	struct holds holds;
+	uint64_t commits;
 	uint32_t renamed_seq;	/* last AAnnnnnn; protected by nodes.lock */
 	pthread_mutex_t session_lock;	/* one session at a time uses st */
 	struct slave *slaves;	/* master only; protected by session_lock */

@@ -12,6 +12,7 @@
 
 #include "log.h"
 #include "path.h"
+#include "serve.h"
 #include "store/journal.h"
 
 struct inode_id {
@@ -140,7 +141,17 @@ static void
 owner_begin(void *arg)
 {
 	struct mount *m = arg;
+	uint64_t waited;
 
+	/*
+	 * Readers of the store as a source first (never past their holds'
+	 * expiry): they may be reading through this very mount, so the view
+	 * is frozen only once they are done.
+	 */
+	waited = holds_commit_begin(&m->holds);
+	if (waited >= 1000)
+		log_info("%s: the commit waited %.1f s for the sessions "
+		    "reading the store", m->store_path, (double)waited / 1000);
 	view_freeze(m);
 	m->commit = calloc(1, sizeof(*m->commit));
 	/* Every mount freezes before the first rename. */
@@ -368,6 +379,11 @@ owner_end(void *arg, const struct commit_change *v, size_t n)
 	slaves_ask(m, send_plain, (void *)(uintptr_t)MSG_SUB_END, NULL, NULL);
 	m->commit = NULL;
 	view_thaw(m);
+	holds_commit_end(&m->holds);
+	if (n > 0) {
+		__atomic_add_fetch(&m->commits, 1, __ATOMIC_SEQ_CST);
+		server_announce(m);
+	}
 	if (c == NULL)
 		return;
 	/* Every holder has its share now; one nobody holds goes at once. */

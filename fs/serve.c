@@ -2,10 +2,14 @@
 #include "serve.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "conn.h"
@@ -17,11 +21,23 @@
 
 /* How long a client of the control socket may take to say what it wants. */
 #define CLIENT_REQUEST_MS 10000
+/* How long a hold waits for a commit in progress to end before it is refused. */
+#define HOLD_WAIT_MS 60000
+/*
+ * How long, past its expiry, a hold's reader may take to say it is done
+ * (and learn whether a commit went past it) before we stop listening.
+ */
+#define HOLD_LINGER_S 3600
+/* How long a watcher may take to read the news of a commit. */
+#define WATCH_SEND_MS 10000
 
 struct client {
 	struct server *sv;
 	int fd;
 	int asked;		/* its request came; protected by sv->lock */
+	int lingers;		/* a hold or a watch: stopped, not waited for;
+				   protected by sv->lock */
+	int wakefd;		/* a watcher's eventfd, else -1; protected by sv->lock */
 	struct client *next;
 };
 
@@ -33,6 +49,8 @@ struct server {
 	pthread_cond_t idle;
 	int active;		/* connections being served; protected by lock */
 	struct client *clients;	/* those connections; protected by lock */
+	uint64_t epoch;		/* this master's life, in every GEN */
+	int stopping;		/* server_stop began; protected by lock */
 };
 
 /* Forgets cl (before its fd is closed, so server_stop never touches a stale one). */
@@ -177,6 +195,145 @@ serve_subscribe(struct server *sv, struct conn *c)
 	return rc;
 }
 
+/* The store's generation as a GEN tells it. */
+static struct store_gen
+generation(struct server *sv)
+{
+	struct store_gen g = {
+		.epoch = sv->epoch,
+		.gen = __atomic_load_n(&sv->m->commits, __ATOMIC_SEQ_CST),
+	};
+
+	return g;
+}
+
+static void
+set_lingers(struct client *cl, int wakefd)
+{
+	pthread_mutex_lock(&cl->sv->lock);
+	cl->lingers = 1;
+	cl->wakefd = wakefd;
+	if (cl->sv->stopping)	/* too late for server_stop to see it */
+		shutdown(cl->fd, SHUT_RDWR);
+	pthread_mutex_unlock(&cl->sv->lock);
+}
+
+/*
+ * A reader of the store as a source: no commit begins until it says it
+ * has read everything (DONE), closes, or its hold expires (owner.c waits
+ * in holds_commit_begin). It is told the generation it reads, then,
+ * after DONE, whether a commit went past its expired hold.
+ */
+static int
+serve_hold(struct server *sv, struct client *cl, struct conn *c,
+    uint32_t want)
+{
+	struct store_gen g;
+	struct hold *x;
+	unsigned granted = 0;
+	const uint8_t *p;
+	size_t n;
+	int got, held, rc = -1;
+
+	set_lingers(cl, -1);
+	x = hold_take(&sv->m->holds, want, HOLD_WAIT_MS, &granted);
+	if (x == NULL) {
+		log_err("%s: a hold for a reader", sv->m->store_path);
+		proto_send_error(c, errno == ETIMEDOUT ? "the commit in "
+		    "progress did not end in time for a hold" : "no memory "
+		    "for a hold");
+		conn_flush(c);
+		return -1;
+	}
+	g = generation(sv);
+	g.hold_s = granted;
+	c->timeout_ms = WATCH_SEND_MS;
+	if (proto_send_gen(c, &g) == -1 || conn_flush(c) == -1) {
+		hold_end(&sv->m->holds, x);
+		return -1;
+	}
+	log_debug("%s: a reader holds generation %llu for up to %u s",
+	    sv->m->store_path, (unsigned long long)g.gen, granted);
+	c->timeout_ms = (int)(granted + HOLD_LINGER_S) * 1000;
+	got = proto_expect(c, MSG_DONE, &p, &n);
+	held = hold_end(&sv->m->holds, x);
+	if (got == MSG_DONE && n == 0) {
+		g = generation(sv);
+		g.broken = !held;
+		c->timeout_ms = WATCH_SEND_MS;
+		rc = proto_send_gen(c, &g) == 0 && conn_flush(c) == 0 ? 0 : -1;
+	}
+	if (!held)
+		log_warnx("%s: a reader's hold expired (after %u s) and a "
+		    "commit went ahead: that session is told to commit nothing",
+		    sv->m->store_path, granted);
+	return rc;
+}
+
+/*
+ * A watcher (mirrord, for a file set whose source is this store): GEN
+ * now, and after every commit the latest (several commits while it was
+ * being told one come as one). It may send nothing: any byte from it is
+ * a fault, and its close ends the watch.
+ */
+static int
+serve_watch(struct server *sv, struct client *cl, struct conn *c)
+{
+	struct pollfd pfd[2];
+	struct store_gen g;
+	uint64_t v;
+	char junk[64];
+	int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK), rc = -1;
+
+	if (efd == -1) {
+		log_err("%s: a watcher", sv->m->store_path);
+		return -1;
+	}
+	set_lingers(cl, efd);
+	c->timeout_ms = WATCH_SEND_MS;
+	log_info("%s: a reader watches its commits", sv->m->store_path);
+	for (;;) {
+		g = generation(sv);
+		if (proto_send_gen(c, &g) == -1 || conn_flush(c) == -1)
+			break;
+		pfd[0] = (struct pollfd){ .fd = cl->fd, .events = POLLIN };
+		pfd[1] = (struct pollfd){ .fd = efd, .events = POLLIN };
+		/* Both are events (a commit, the peer's close, server_stop). */
+		while (poll(pfd, 2, -1) == -1 && errno == EINTR)
+			;
+		if (pfd[0].revents) {
+			if (recv(cl->fd, junk, sizeof(junk), MSG_DONTWAIT) > 0)
+				log_warnx("%s: a watcher sent bytes: dropped",
+				    sv->m->store_path);
+			else
+				rc = 0;	/* closed, or we stop */
+			break;
+		}
+		if (read(efd, &v, sizeof(v)) == -1 && errno != EAGAIN)
+			break;
+	}
+	set_lingers(cl, -1);
+	close(efd);
+	return rc;
+}
+
+void
+server_announce(struct mount *m)
+{
+	struct server *sv = m->server;
+	uint64_t one = 1;
+
+	if (sv == NULL)
+		return;
+	pthread_mutex_lock(&sv->lock);
+	for (struct client *cl = sv->clients; cl != NULL; cl = cl->next)
+		if (cl->wakefd != -1 &&
+		    write(cl->wakefd, &one, sizeof(one)) == -1 &&
+		    errno != EAGAIN)
+			log_err("%s: telling a watcher", m->store_path);
+	pthread_mutex_unlock(&sv->lock);
+}
+
 /*
  * Root and the owner of the store may drive it; the socket's mode is a
  * first fence, this is the one that holds when the mode is widened.
@@ -246,6 +403,10 @@ serve_client(void *arg)
 			serve_renamed(sv, &c);
 		else if (op == CTL_SUBSCRIBE)
 			serve_subscribe(sv, &c);
+		else if (op == CTL_HOLD)
+			serve_hold(sv, cl, &c, timeout_s);
+		else if (op == CTL_WATCH)
+			serve_watch(sv, cl, &c);
 	} else if (got != 0) {
 		/* (A client that only looks whether we serve sends nothing.) */
 		log_warnx("%s: control socket: a client sent no valid request",
@@ -279,6 +440,7 @@ serve_accept(void *arg)
 		}
 		cl->sv = sv;
 		cl->fd = fd;
+		cl->wakefd = -1;
 		pthread_mutex_lock(&sv->lock);
 		sv->active++;
 		cl->next = sv->clients;
@@ -306,6 +468,9 @@ server_start(struct mount *m)
 		return NULL;
 	}
 	sv->m = m;
+	/* A new life: a watcher that sees another epoch cannot compare counts. */
+	if (getrandom(&sv->epoch, sizeof(sv->epoch), 0) != sizeof(sv->epoch))
+		sv->epoch = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
 	pthread_mutex_init(&sv->lock, NULL);
 	pthread_cond_init(&sv->idle, NULL);
 	sv->fd = control_listen(m->st.metafd, m->st.path);
@@ -334,9 +499,10 @@ server_stop(struct server *sv)
 	pthread_join(sv->thread, NULL);
 	close(sv->fd);
 	pthread_mutex_lock(&sv->lock);
-	/* One that never said what it wants is not waited for. */
+	sv->stopping = 1;
+	/* One that never said what it wants, a hold, a watch: not waited for. */
 	for (struct client *cl = sv->clients; cl != NULL; cl = cl->next)
-		if (!cl->asked)
+		if (!cl->asked || cl->lingers)
 			shutdown(cl->fd, SHUT_RDWR);
 	while (sv->active > 0)
 		pthread_cond_wait(&sv->idle, &sv->lock);

@@ -16,6 +16,16 @@ void server_stop(struct server *sv);
 /* How long a session's client may be silent, when it does not say (CTL). */
 #define SESSION_TIMEOUT_S 120
 
+/* The default of -o hold_max: how long a reader may keep commits waiting. */
+#define HOLD_MAX_DEFAULT_S 30
+
+/*
+ * Tells every watcher (CTL_WATCH) that a commit changed the store (the
+ * caller counted it in m->commits first). Never blocks: each watcher's
+ * own thread sends the news.
+ */
+void server_announce(struct mount *m);
+
 /* Closes every slave's subscription (after the store lock is released). */
 void server_drop_slaves(struct mount *m);
 
