@@ -466,6 +466,11 @@ scan_one(struct scan *s, int dirfd, const char *rel, const char *name)
 		return 0;
 	}
 	type = entry_type_of(st.st_mode);
+	if (*rel == '\0' && path_is_meta(path) && type == ENTRY_DIR &&
+	    (s->what & MANIFEST_SCAN_STORE)) {
+		free(path);
+		return 0;
+	}
 	if (*rel == '\0' && path_is_meta(path)) {
 		result_add(s->res, ITEM_SKIP, path, type == ENTRY_DIR,
 		    "reserved name (" PATH_META " holds the store's metadata)");

@@ -32,6 +32,8 @@ enum entry_type {
 #define MANIFEST_SCAN_HASH   0x1u	/* the content hash of every file */
 #define MANIFEST_SCAN_XATTRS 0x2u	/* user.*, trusted.*, security.* */
 #define MANIFEST_SCAN_ACLS   0x4u	/* system.posix_acl_access, _default */
+/* The top is a store read as a source: its .mirrorfs is left out unsaid. */
+#define MANIFEST_SCAN_STORE  0x8u
 
 struct entry {
 	char *path;		/* relative to the top, owned */
@@ -119,7 +121,8 @@ const char *entry_type_name(int type);
  * reads extended attributes and ACLs (of every entry but a hard link's
  * later names). Entries that cannot be mirrored (unreadable directories
  * or attributes, a top-level ".mirrorfs") are recorded in res as skipped
- * or failed, never silently dropped. Returns 0, or -1 on a fatal error
+ * or failed, never silently dropped; but with MANIFEST_SCAN_STORE the
+ * top-level ".mirrorfs" is the store's own metadata, left out unsaid. Returns 0, or -1 on a fatal error
  * (ENOMEM; logged).
  */
 int manifest_scan(struct manifest *m, int rootfd, const char *rootname,

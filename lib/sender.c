@@ -173,7 +173,8 @@ send_manifest(struct sender *s, uint32_t flags, struct result *scan)
 		for (size_t i = 0; i < s->m->n; i++)
 			emit_entry(s, &s->m->v[i]);
 	} else if (manifest_scan_emit(s->m, s->rootfd, s->source,
-	    s->o->filter, proto_session_scan(flags), scan, emit_entry,
+	    s->o->filter, proto_session_scan(flags) |
+	    (s->o->source_store ? MANIFEST_SCAN_STORE : 0), scan, emit_entry,
 	    s) == -1)
 		return -1;
 	if (!(flags & SESSION_PARTIAL) && purge_unsafe(s, flags, scan))
@@ -982,6 +983,30 @@ send_data(struct sender *s)
 }
 
 /*
+ * Everything is read: when the source is a store, were we reading one
+ * generation all along? If not, no receiver may commit what we sent.
+ */
+static void
+check_source(struct sender *s)
+{
+	char why[400];
+
+	if (s->o->source_done == NULL ||
+	    s->o->source_done(s->o->source_arg, why, sizeof(why)) == 0)
+		return;
+	for (size_t i = 0; i < s->npeers; i++) {
+		struct sender_peer *p = &s->peers[i];
+
+		if (p->failed)
+			continue;
+		proto_send_error(p->c, why);
+		conn_flush(p->c);
+		snprintf(p->error, sizeof(p->error), "%s", why);
+		p->failed = 1;
+	}
+}
+
+/*
  * The receiver has staged everything and asks to commit (COMMIT_ASK):
  * tell it to. From here on a failure leaves its outcome unknown.
  */
@@ -1157,6 +1182,7 @@ sender_run_peers(struct sender_peer *peers, size_t n, const char *source,
 		goto out;
 	}
 	send_data(&s);
+	check_source(&s);
 	if (!(flags & SESSION_REPORT))
 		for (size_t i = 0; i < n; i++)
 			if (!peers[i].failed && agree_commit(&peers[i]) == -1)

@@ -12,6 +12,7 @@
 
 struct delta_sig;
 struct htab;
+struct store_gen;
 
 /*
  * As rsync's --whole-file / --no-whole-file: by default files go as
@@ -68,6 +69,21 @@ struct sender_opts {
 	 * of this process reads it as ENTRY frames come; NULL: our own.
 	 */
 	struct manifest *manifest;
+	/*
+	 * The source is a store read at one generation (session.c holds
+	 * it): source_store leaves its top-level .mirrorfs out unsaid, and
+	 * source_done, once every file is read and before any receiver is
+	 * told to commit, says whether the hold held: -1 with why filled
+	 * ends every receiver's session uncommitted with that reason.
+	 */
+	int source_store;
+	int (*source_done)(void *arg, char *why, size_t len);
+	void *source_arg;
+	/*
+	 * Filled by session_run when not NULL: the store generation the
+	 * session read (epoch 0: the source is no store served by a mount).
+	 */
+	struct store_gen *source_read;
 };
 
 /* One destination of a session. */

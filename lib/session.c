@@ -15,54 +15,30 @@
 #include "log.h"
 #include "mountinfo.h"
 #include "proto.h"
+#include "readhold.h"
 #include "receiver.h"
 #include "store/master.h"
 
 #define SESSION_SOCKBUF (4 * 1024 * 1024)
 
-/* How long a session waits for the master of a store (a sync, a mount starting). */
-#define SESSION_WAIT_MS (MASTER_WAIT_S * 1000)
-#define SESSION_RETRY_MS 50
-
 /*
  * The way into a local store: the socket of the mount that serves it
- * (*fd), or the store itself, opened here as its master (or, for a dry
- * run, as a view: a dry run takes no lock and repairs nothing). While a
- * master holds the store without serving it (another sync, or a mount
- * still starting), or a socket is left by a mount that died, it waits
- * and tries both again, up to SESSION_WAIT_MS. Returns 1 with *fd, 0
- * with st open, -1 logged.
+ * (*fd), or the store itself, opened here as its master (waiting for
+ * one that serves no socket, master_reach), or, for a dry run, as a
+ * view: a dry run takes no lock and repairs nothing. Returns 1 with
+ * *fd, 0 with st open, -1 logged.
  */
 static int
 take_store(const char *path, int report, struct store *st, int *fd)
 {
-	int waited = 0;
-
-	for (;;) {
-		*fd = control_connect(path);
-		if (*fd >= 0)
-			return 1;
-		if (errno != ENOENT && errno != ECONNREFUSED && errno != ENOTDIR)
-			return -1;
-		if (report)
-			return store_open_view(st, path) == 0 ? 0 : -1;
-		if (master_open(st, path, MASTER_CREATE | MASTER_TRY, NULL,
-		    NULL) == 0)
-			return 0;
-		if (errno != EBUSY)
-			return -1;
-		if (waited >= SESSION_WAIT_MS) {
-			/* Once more, to say who holds it. */
-			if (master_open(st, path, MASTER_CREATE, NULL, NULL) == 0)
-				return 0;
-			return -1;
-		}
-		if (waited == 1000)
-			log_info("%s: waiting for its master (a sync in "
-			    "progress, or a mount starting)", path);
-		usleep(SESSION_RETRY_MS * 1000);
-		waited += SESSION_RETRY_MS;
-	}
+	if (!report)
+		return master_reach(st, path, MASTER_CREATE, fd);
+	*fd = control_connect(path);
+	if (*fd >= 0)
+		return 1;
+	if (errno != ENOENT && errno != ECONNREFUSED && errno != ENOTDIR)
+		return -1;
+	return store_open_view(st, path) == 0 ? 0 : -1;
 }
 
 /* Closes a store take_store opened. */
@@ -218,6 +194,41 @@ local_open(const struct dest *d, int report, int timeout_s, struct conn *c,
 	return -1;
 }
 
+static int
+hold_done(void *arg, char *why, size_t len)
+{
+	return readhold_done(arg, why, len);
+}
+
+/*
+ * Runs the sender to the open peers; a store as the source is read at
+ * one generation (readhold.h), its .mirrorfs left out. -1 logged.
+ */
+static int
+send_held(struct sender_peer *peers, size_t np, const char *source,
+    const struct sender_opts *o)
+{
+	struct sender_opts so = *o;
+	struct readhold rh;
+	int rc;
+
+	readhold_init(&rh);
+	if (o->source_read != NULL)
+		memset(o->source_read, 0, sizeof(*o->source_read));
+	if (readhold_take(&rh, source) == -1)
+		return -1;
+	if (rh.kind != READHOLD_NONE) {
+		so.source_store = rh.top;
+		so.source_done = hold_done;
+		so.source_arg = &rh;
+		if (o->source_read != NULL)
+			*o->source_read = rh.gen;
+	}
+	rc = sender_run_peers(peers, np, source, &so);
+	readhold_release(&rh);
+	return rc;
+}
+
 int
 session_run(const char *source, struct session_dest *dests, size_t n,
     const struct sender_opts *o, const struct net_opts *no)
@@ -270,7 +281,7 @@ session_run(const char *source, struct session_dest *dests, size_t n,
 		    !peers[np].delta && o->bwlimit == 0;
 		map[np++] = i;
 	}
-	if (np > 0 && sender_run_peers(peers, np, source, &so) == -1) {
+	if (np > 0 && send_held(peers, np, source, &so) == -1) {
 		sender_failed = 1;
 		for (size_t k = 0; k < np; k++)
 			snprintf(dests[map[k]].error, sizeof(dests[map[k]].error),

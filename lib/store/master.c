@@ -13,6 +13,9 @@
 #include "log.h"
 #include "path.h"
 
+/* How often master_reach looks again. */
+#define REACH_RETRY_MS 50
+
 /* Whether a mount serves the store (its socket answers): then nobody waits for the lock. */
 static int
 served(const struct store *s)
@@ -267,4 +270,31 @@ master_clear_sync(const char *path, struct sync_entry *e, int *found)
 out:
 	store_close(&s);
 	return rc;
+}
+
+int
+master_reach(struct store *s, const char *path, int flags, int *fd)
+{
+	int waited = 0;
+
+	for (;;) {
+		*fd = control_connect(path);
+		if (*fd >= 0)
+			return 1;
+		if (errno != ENOENT && errno != ECONNREFUSED && errno != ENOTDIR)
+			return -1;
+		if (master_open(s, path, flags | MASTER_TRY, NULL, NULL) == 0)
+			return 0;
+		if (errno != EBUSY)
+			return -1;
+		if (waited >= MASTER_WAIT_S * 1000)
+			/* Once more, to say who holds it. */
+			return master_open(s, path, flags & ~MASTER_TRY, NULL,
+			    NULL) == 0 ? 0 : -1;
+		if (waited == 1000)
+			log_info("%s: waiting for its master (a sync in "
+			    "progress, or a mount starting)", path);
+		usleep(REACH_RETRY_MS * 1000);
+		waited += REACH_RETRY_MS;
+	}
 }

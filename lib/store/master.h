@@ -28,6 +28,16 @@ int master_open(struct store *s, const char *path, int flags,
     const char *instance, struct journal *replayed);
 
 /*
+ * The way into the store at path for a process that does not serve it:
+ * the socket of the mount that serves it (*fd, returns 1), or the store
+ * opened as its master (master_open with flags, returns 0). While a
+ * master holds the store without serving it (a sync in progress, a
+ * mount starting) or a socket is left by a mount that died, waits and
+ * tries both again, up to MASTER_WAIT_S. -1 logged.
+ */
+int master_reach(struct store *s, const char *path, int flags, int *fd);
+
+/*
  * Repairs what a failed session of this master left: rolls a written
  * journal forward, else discards what was staged. -1 logged.
  */
