@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fault.h"
 #include "log.h"
 #include "mountinfo.h"
 #include "path.h"
@@ -45,30 +46,26 @@ is_store(const char *dir)
 	return lstat(p, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-/*
- * The store source belongs to, into rh->store: through a mirrorfs mount
- * (its source is the store), or the nearest store at or above it.
- * Returns 1 found, 0 not a store's, -1 logged.
- */
-static int
-find_store(struct readhold *rh, const char *source)
+/* Through a mirrorfs mount its source is the store; else the nearest store at or above. */
+int
+readhold_find(const char *source, char *store, size_t len, int *top)
 {
 	char real[PATH_MAX], point[PATH_MAX], *slash;
 
-	if (mountinfo_mirrorfs(source, point, sizeof(point), rh->store,
-	    sizeof(rh->store)) == 1)
+	*top = 0;
+	if (mountinfo_mirrorfs(source, point, sizeof(point), store, len) == 1)
 		return 1;
 	if (realpath(source, real) == NULL) {
 		log_err("%s", source);
 		return -1;
 	}
-	rh->top = 1;
+	*top = 1;
 	for (;;) {
 		if (is_store(real)) {
-			snprintf(rh->store, sizeof(rh->store), "%s", real);
+			snprintf(store, len, "%s", real);
 			return 1;
 		}
-		rh->top = 0;
+		*top = 0;
 		slash = strrchr(real, '/');
 		if (slash == NULL || strcmp(real, "/") == 0)
 			return 0;
@@ -116,12 +113,16 @@ readhold_take(struct readhold *rh, const char *source)
 {
 	int fd, r;
 
-	r = find_store(rh, source);
+	r = readhold_find(source, rh->store, sizeof(rh->store), &rh->top);
 	if (r <= 0)
 		return r;
 	r = master_reach(&rh->st, rh->store, 0, &fd);
-	if (r == 1)
-		return ask_master(rh, fd);
+	if (r == 1) {
+		if (ask_master(rh, fd) == -1)
+			return -1;
+		fault_point("held");	/* the tests' reader that holds */
+		return 0;
+	}
 	if (r == -1) {
 		log_errx("%s: the source is this store, which cannot be held "
 		    "at one generation: %s", rh->store, log_last());
@@ -129,6 +130,7 @@ readhold_take(struct readhold *rh, const char *source)
 	}
 	rh->kind = READHOLD_LOCK;
 	log_debug("%s: read under its lock (no mount serves it)", rh->store);
+	fault_point("held");
 	return 0;
 }
 

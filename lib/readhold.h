@@ -37,8 +37,15 @@ struct readhold {
 void readhold_init(struct readhold *rh);
 
 /*
- * Finds whether source is a store's (a directory with .mirrorfs/staging/
- * at or above it) or a mirrorfs mount's, and holds that store's commits
+ * Whether source is a store's (a directory with .mirrorfs/staging/ at or
+ * above it) or a mirrorfs mount's: 1 with the store's path in store
+ * (and *top: source is the store's top, not through a mount), 0 when it
+ * is neither, -1 logged (source cannot be resolved).
+ */
+int readhold_find(const char *source, char *store, size_t len, int *top);
+
+/*
+ * Finds whether source is a store's (readhold_find), and holds that store's commits
  * (see above). Returns 0 (rh->kind READHOLD_NONE when the source is
  * neither), -1 with the reason logged: the master refused or did not
  * answer in time, or the lock could not be had.

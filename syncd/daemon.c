@@ -30,6 +30,8 @@
 #include "promtext.h"
 #include "proto.h"
 #include "schedule.h"
+#include "readhold.h"
+#include "storewatch.h"
 #include "watch.h"
 
 #define EXIT_USAGE 2
@@ -41,6 +43,7 @@ struct daemon {
 	struct fileset **sets;
 	size_t nsets;
 	struct watcher *watcher;
+	struct storewatch **stores;	/* per file set: its source store's commits, or NULL */
 	struct listener *listener;
 	int ctlfd;		/* the control socket */
 	int sigfd;
@@ -307,9 +310,58 @@ watch_held_files(struct daemon *d, size_t i)
 		fileset_held_open(d->sets[i], watch_held, &hw);
 }
 
+/* Stops following the source stores of n file sets. */
+static void
+stop_stores(struct storewatch **stores, size_t n)
+{
+	for (size_t i = 0; stores != NULL && i < n; i++)
+		storewatch_stop(stores[i]);
+	free(stores);
+}
+
+/*
+ * A watched source that is a store, or a mount of one, is followed
+ * through its master's commits; else through inotify. 0, -1 when the
+ * tree is not watched whole.
+ */
+static int
+watch_source(struct daemon *d, size_t i)
+{
+	const struct fileset_conf *fc = fileset_conf(d->sets[i]);
+	char store[PATH_MAX];
+	int top;
+
+	if (readhold_find(fc->source, store, sizeof(store), &top) == 1) {
+		fileset_store_source(d->sets[i]);
+		d->stores[i] = storewatch_start(fc->name, store, d->wakefd);
+		return d->stores[i] != NULL ? 0 : -1;
+	}
+	if (d->watcher == NULL)
+		return -1;
+	return watcher_add_tree(d->watcher, (int)i, fc->source);
+}
+
+/* What the masters of source stores told: commits owe sessions. */
+static void
+hear_stores(struct daemon *d)
+{
+	struct store_gen g;
+
+	for (size_t i = 0; d->stores != NULL && i < d->nsets; i++) {
+		if (d->stores[i] == NULL)
+			continue;
+		fileset_store_following(d->sets[i],
+		    storewatch_connected(d->stores[i]));
+		if (storewatch_take(d->stores[i], &g))
+			fileset_store_told(d->sets[i], &g);
+	}
+}
+
 static void
 drop_sets(struct daemon *d)
 {
+	stop_stores(d->stores, d->nsets);
+	d->stores = NULL;
 	for (size_t i = 0; i < d->nsets; i++)
 		fileset_free(d->sets[i]);
 	free(d->sets);
@@ -324,7 +376,8 @@ static int
 make_sets(struct daemon *d, struct fileset **old, size_t nold)
 {
 	d->sets = calloc(d->cfg.nfilesets + 1, sizeof(*d->sets));
-	if (d->sets == NULL)
+	d->stores = calloc(d->cfg.nfilesets + 1, sizeof(*d->stores));
+	if (d->sets == NULL || d->stores == NULL)
 		return -1;
 	d->watcher = watcher_new();
 	for (size_t i = 0; i < d->cfg.nfilesets; i++) {
@@ -338,8 +391,7 @@ make_sets(struct daemon *d, struct fileset **old, size_t nold)
 		if (d->sets[i] == NULL)
 			return -1;
 		d->nsets++;
-		if (fc->watch && (d->watcher == NULL ||
-		    watcher_add_tree(d->watcher, (int)i, fc->source) == -1))
+		if (fc->watch && watch_source(d, i) == -1)
 			fileset_changed(d->sets[i], NULL, WATCH_INCOMPLETE);
 		watch_held_files(d, i);
 	}
@@ -362,6 +414,7 @@ reload(struct daemon *d, const char *conf)
 	struct config fresh;
 	struct fileset **old = d->sets;
 	struct watcher *oldw = d->watcher;
+	struct storewatch **olds = d->stores;
 	size_t nold = d->nsets;
 
 	d->reload = 0;
@@ -376,7 +429,10 @@ reload(struct daemon *d, const char *conf)
 	d->sets = NULL;
 	d->nsets = 0;
 	d->watcher = NULL;
+	d->stores = NULL;
 	d->cfg = fresh;
+	/* The old watches first: they write to wakefd for the old sets. */
+	stop_stores(olds, nold);
 	/* The old file sets point into the old configuration: free it last. */
 	if (make_sets(d, old, nold) == -1)
 		log_errx("%s: out of memory building the file sets", conf);
@@ -549,6 +605,7 @@ loop(struct daemon *d, const char *conf)
 			listener_accept(d->listener, &d->cfg);
 		if (pfd[P_WAKE].revents)
 			drain(d->wakefd);
+		hear_stores(d);
 		if (pfd[P_TIMER].revents)
 			drain(d->timerfd);
 		/* Sessions that ended are collected whatever else is pending. */

@@ -114,6 +114,7 @@ inherit(struct fileset *fs, const struct fileset *prev)
 	fs->sessions = prev->sessions;
 	fs->last_start = prev->last_start;
 	fs->last_end = prev->last_end;
+	fs->read = prev->read;
 	if (map == NULL) {
 		pending_whole(fs->pending, 1);
 		return;
@@ -244,6 +245,41 @@ void
 fileset_suspend(struct fileset *fs, int on)
 {
 	fs->suspended = on;
+}
+
+void
+fileset_store_source(struct fileset *fs)
+{
+	fs->store_source = 1;
+}
+
+void
+fileset_store_following(struct fileset *fs, int on)
+{
+	fs->store_following = on;
+}
+
+/* A told generation against what the last session read: news owes a session. */
+static void
+store_compare(struct fileset *fs)
+{
+	const struct store_gen *t = &fs->told, *r = &fs->read;
+
+	fs->told_unseen = 0;
+	if (t->epoch == r->epoch && t->gen == r->gen)
+		return;
+	log_info("%s: the source store committed (generation %llu): a "
+	    "session follows", fs->conf->name, (unsigned long long)t->gen);
+	pending_whole(fs->pending, 1);
+}
+
+void
+fileset_store_told(struct fileset *fs, const struct store_gen *g)
+{
+	fs->told = *g;
+	fs->told_unseen = 1;
+	if (!fs->running)
+		store_compare(fs);
 }
 
 int
@@ -515,8 +551,12 @@ sender_options(struct fileset *fs, struct sender_opts *o,
 	    (c->purge_dirs ? SESSION_PURGE | SESSION_PURGE_DIRS : 0) |
 	    (c->xattrs ? SESSION_XATTRS : 0) | (c->acls ? SESSION_ACLS : 0);
 	o->filter = filter;
-	o->quiet = c->quiet;
-	o->hold_open = 1;
+	/*
+	 * A store's generation is whole once committed, and only its master
+	 * writes it: nothing there is waited for.
+	 */
+	o->quiet = fs->store_source ? 0 : c->quiet;
+	o->hold_open = !fs->store_source;
 	o->openupdate = c->openupdate;
 	o->force = &fs->force;
 	o->cancel = &fs->cancel;
@@ -525,6 +565,7 @@ sender_options(struct fileset *fs, struct sender_opts *o,
 	o->whole_file = (enum whole_file)c->whole_file;
 	o->bwlimit = c->bwlimit;
 	o->problems_only = 1;	/* a line per file of a big tree is not kept */
+	o->source_read = &fs->cur_read;
 }
 
 /* The session, in its own thread. */
@@ -809,6 +850,11 @@ fileset_reap(struct fileset *fs, time_t now, const char *history)
 	}
 	log_info("%s: session done: %zu of %zu destination%s committed",
 	    c->name, ok, n, n == 1 ? "" : "s");
+	/* What it read of a store source, then what the master told meanwhile. */
+	if (fs->cur_read.epoch != 0)
+		fs->read = fs->cur_read;
+	if (fs->told_unseen)
+		store_compare(fs);
 	session_clear(fs);
 	/*
 	 * A whole session's manifests (the source's, and a local receiver's)

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "config.h"
+#include "proto.h"
 
 struct fileset;
 
@@ -33,6 +34,21 @@ const struct fileset_conf *fileset_conf(const struct fileset *fs);
  */
 void fileset_changed(struct fileset *fs, const char *rel, unsigned flags);
 void fileset_suspend(struct fileset *fs, int on);
+
+/*
+ * fs's source is a store whose commits drive it (instead of a watch of
+ * the tree): storewatch.c tells each generation its master announces
+ * (fileset_store_told), and whether the master is telling us anything
+ * now (fileset_store_following, for the status). A generation other
+ * than the one the last session read owes every destination a whole
+ * session at once; one told while a session runs is compared with what
+ * that session read when it ends, so several commits during a session
+ * make one more session, of the latest, and a commit the session
+ * already read makes none.
+ */
+void fileset_store_source(struct fileset *fs);
+void fileset_store_told(struct fileset *fs, const struct store_gen *g);
+void fileset_store_following(struct fileset *fs, int on);
 
 enum fileset_sync {
 	FILESET_SYNC_STARTED,	/* a session starts now */

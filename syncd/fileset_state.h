@@ -8,6 +8,7 @@
 #include "config.h"
 #include "htab.h"
 #include "pending.h"
+#include "proto.h"
 #include "result.h"
 
 /*
@@ -44,6 +45,15 @@ struct fileset {
 	int suspended;
 	int sync_now;		/* SYNC_ASKED or SYNC_FULL, or 0 */
 	int watch_incomplete;	/* part of the tree is not watched */
+	/*
+	 * A source that is a store (or a mount of one) with watch = yes: its
+	 * master's commits drive the file set (storewatch.c), not inotify.
+	 */
+	int store_source;
+	int store_following;	/* its master tells us its commits now */
+	struct store_gen read;	/* what the last session read (epoch 0: unknown) */
+	struct store_gen told;	/* the latest generation its master told */
+	int told_unseen;	/* told while a session ran: compared at its end */
 	int ran;		/* a session ran since mirrord started */
 	unsigned long sessions;	/* how many */
 	time_t next_run;	/* scheduled, or 0 */
@@ -55,6 +65,7 @@ struct fileset {
 	volatile int cancel;
 	int wakefd;
 	struct pending_take take;
+	struct store_gen cur_read;	/* the session thread's: what it read */
 	struct htab force;	/* take.forced, for the sender */
 };
 

@@ -65,6 +65,9 @@ dest_state_of(const struct fileset *fs, size_t d)
 static const char *
 watch_state(const struct fileset *fs)
 {
+	if (fs->conf->watch && fs->store_source)
+		return fs->store_following ? "store commits" :
+		    "store commits (no mount serves it: waiting)";
 	return !fs->conf->watch ? "off" : fs->watch_incomplete ?
 	    "incomplete" : "complete";
 }
