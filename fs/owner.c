@@ -12,7 +12,6 @@
 
 #include "log.h"
 #include "path.h"
-#include "serve.h"
 #include "store/journal.h"
 
 struct inode_id {
@@ -380,10 +379,8 @@ owner_end(void *arg, const struct commit_change *v, size_t n)
 	m->commit = NULL;
 	view_thaw(m);
 	holds_commit_end(&m->holds);
-	if (n > 0) {
+	if (n > 0)	/* serve.c tells the watchers once the session ends */
 		__atomic_add_fetch(&m->commits, 1, __ATOMIC_SEQ_CST);
-		server_announce(m);
-	}
 	if (c == NULL)
 		return;
 	/* Every holder has its share now; one nobody holds goes at once. */

@@ -71,6 +71,8 @@ client_gone(struct client *cl)
 	pthread_mutex_unlock(&sv->lock);
 }
 
+static void announce(struct server *sv);
+
 /*
  * A session from a client (mirrorctl, or mirrord passing a peer's
  * session on): each of its frames must come within timeout_s (0: the
@@ -87,12 +89,16 @@ serve_session(struct server *sv, struct conn *c, uint32_t timeout_s)
 		.observer = &owner,
 		.fdpass = 1,	/* control.sock: a local sender, or a relay */
 	};
+	uint64_t before;
 	int rc;
 
 	owner_init(&owner, sv->m);
 	c->timeout_ms = (int)(timeout_s ? timeout_s : SESSION_TIMEOUT_S) * 1000;
 	pthread_mutex_lock(&sv->m->session_lock);
+	before = __atomic_load_n(&sv->m->commits, __ATOMIC_SEQ_CST);
 	rc = receiver_run(c, &t);
+	if (__atomic_load_n(&sv->m->commits, __ATOMIC_SEQ_CST) != before)
+		announce(sv);
 	pthread_mutex_unlock(&sv->m->session_lock);
 	return rc;
 }
@@ -317,14 +323,16 @@ serve_watch(struct server *sv, struct client *cl, struct conn *c)
 	return rc;
 }
 
-void
-server_announce(struct mount *m)
+/*
+ * Tells every watcher that a commit changed the store (owner.c counted it
+ * in m->commits). Never blocks: each watcher's own thread sends the news.
+ */
+static void
+announce(struct server *sv)
 {
-	struct server *sv = m->server;
+	struct mount *m = sv->m;
 	uint64_t one = 1;
 
-	if (sv == NULL)
-		return;
 	pthread_mutex_lock(&sv->lock);
 	for (struct client *cl = sv->clients; cl != NULL; cl = cl->next)
 		if (cl->wakefd != -1 &&

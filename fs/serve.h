@@ -19,13 +19,6 @@ void server_stop(struct server *sv);
 /* The default of -o hold_max: how long a reader may keep commits waiting. */
 #define HOLD_MAX_DEFAULT_S 30
 
-/*
- * Tells every watcher (CTL_WATCH) that a commit changed the store (the
- * caller counted it in m->commits first). Never blocks: each watcher's
- * own thread sends the news.
- */
-void server_announce(struct mount *m);
-
 /* Closes every slave's subscription (after the store lock is released). */
 void server_drop_slaves(struct mount *m);
 
