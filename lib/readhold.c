@@ -124,8 +124,12 @@ readhold_take(struct readhold *rh, const char *source)
 		return 0;
 	}
 	if (r == -1) {
-		log_errx("%s: the source is this store, which cannot be held "
-		    "at one generation: %s", rh->store, log_last());
+		int saved = errno;
+
+		log_errx("%s: the source is this store, and no hold on its "
+		    "commits could be had to read it at one generation%s: %s",
+		    rh->store, saved == EACCES || saved == EPERM ? " (only "
+		    "root and the store's owner may hold it)" : "", log_last());
 		return -1;
 	}
 	rh->kind = READHOLD_LOCK;
