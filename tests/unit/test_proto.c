@@ -1485,28 +1485,71 @@ START_TEST(test_ctl)
 	static const uint8_t bad[][5] = { { 0 }, { CTL_OP_MAX + 1 }, { 255 },
 	    /* an argument for a request that takes none */
 	    { CTL_RENAMED, 0, 0, 0, 1 },
-	    /* a timeout over a day */
-	    { CTL_SESSION, 0, 1, 0x51, 0x81 } };
+	    { CTL_WATCH, 0, 0, 0, 1 },
+	    /* a timeout, or a hold, over a day */
+	    { CTL_SESSION, 0, 1, 0x51, 0x81 },
+	    { CTL_HOLD, 0, 1, 0x51, 0x81 },
+	    /* a hold of no time */
+	    { CTL_HOLD, 0, 0, 0, 0 } };
 	static const uint8_t six[] = { CTL_SESSION, 0, 0, 0, 0, 0 };
 	const uint8_t *p;
-	uint32_t arg;
+	uint32_t arg, sent;
 	size_t n;
 	int op;
 
 	for (int want = CTL_SESSION; want <= CTL_OP_MAX; want++) {
-		ck_assert_int_eq(proto_send_ctl(&tx, want, want == CTL_SESSION ?
-		    75 : 0), 0);
+		sent = want == CTL_SESSION ? 75 : want == CTL_HOLD ? 86400 : 0;
+		ck_assert_int_eq(proto_send_ctl(&tx, want, sent), 0);
 		recv_frame(MSG_CTL, &p, &n);
 		ck_assert_int_eq(proto_decode_ctl(p, n, &op, &arg, err,
 		    sizeof(err)), 0);
 		ck_assert_int_eq(op, want);
-		ck_assert_uint_eq(arg, want == CTL_SESSION ? 75 : 0);
+		ck_assert_uint_eq(arg, sent);
 	}
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		REFUSED(proto_decode_ctl(bad[i], 5, &op, &arg, err,
 		    sizeof(err)));
 	REFUSED(proto_decode_ctl(six, 1, &op, &arg, err, sizeof(err)));
 	REFUSED(proto_decode_ctl(six, 6, &op, &arg, err, sizeof(err)));
+}
+END_TEST
+
+/* GEN: a store's generation, to holds and watchers; every byte checked. */
+START_TEST(test_gen)
+{
+	struct store_gen g = { .epoch = UINT64_MAX, .gen = 1ULL << 40,
+	    .hold_s = 86400, .broken = 1 }, out;
+	const uint8_t *p;
+	size_t n;
+
+	ck_assert_int_eq(proto_send_gen(&tx, &g), 0);
+	recv_frame(MSG_GEN, &p, &n);
+	ck_assert_uint_eq(n, 21);
+	ck_assert_int_eq(proto_decode_gen(p, n, &out, err, sizeof(err)), 0);
+	ck_assert(out.epoch == g.epoch && out.gen == g.gen);
+	ck_assert_uint_eq(out.hold_s, 86400);
+	ck_assert_int_eq(out.broken, 1);
+	for (size_t k = 0; k < n; k++) {
+		uint8_t *c = exact_copy(p, k);
+
+		REFUSED(proto_decode_gen(c, k, &out, err, sizeof(err)));
+		free(c);
+	}
+	{
+		uint8_t *c = exact_copy(p, n), *d = malloc(n + 1);
+
+		ck_assert_ptr_nonnull(d);
+		memcpy(d, p, n);
+		d[n] = 0;	/* a byte too many */
+		REFUSED(proto_decode_gen(d, n + 1, &out, err, sizeof(err)));
+		c[n - 1] = 2;	/* broken is 0 or 1 */
+		REFUSED(proto_decode_gen(c, n, &out, err, sizeof(err)));
+		c[n - 1] = 0;
+		c[16] = 0xff;	/* a hold far past a day */
+		REFUSED(proto_decode_gen(c, n, &out, err, sizeof(err)));
+		free(c);
+		free(d);
+	}
 }
 END_TEST
 
@@ -2114,6 +2157,7 @@ proto_suite(void)
 	tcase_add_test(ho, test_sub_path_hostile);
 	tcase_add_test(ho, test_sub_verdict);
 	tcase_add_test(ho, test_sub_kept);
+	tcase_add_test(ho, test_gen);
 	suite_add_tcase(s, ho);
 	return s;
 }
