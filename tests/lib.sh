@@ -365,6 +365,27 @@ assert_no_litter() {
 }
 
 # ---------------------------------------------------------------------------
+# mirrord's status (mirrorctl status -c CONF --json)
+
+# fileset_q CONF EXPR: a python expression on the status of the mirrord of
+# CONF, with f its first file set and d that file set's destinations.
+# shellcheck disable=SC2317 # called by the scripts that source this
+fileset_q() {
+	"$MIRRORCTL" status -c "$1" --json |
+		python3 -c 'import json, sys
+f = json.load(sys.stdin)["filesets"][0]
+d = f["destinations"]
+print(eval(sys.argv[1]))' "$2"
+}
+
+# fileset_settled CONF: no session running, every destination ok and owed
+# nothing (not even its first, whole session).
+# shellcheck disable=SC2317
+fileset_settled() {
+	[ "$(fileset_q "$1" 'f["state"] == "idle" and all(x["state"] == "ok" and x["pending"] == 0 and not x["whole_session"] for x in d)')" = True ]
+}
+
+# ---------------------------------------------------------------------------
 # JSON (mirrorctl sync --json: {"version":1, ..., "destinations":[{...}]})
 
 # json_field FILE_OR_STRING PATH: print the value at PATH in the JSON object

@@ -38,13 +38,7 @@ source_daemon() {
 
 # stq EXPR: a python expression on the source's `status --json`, with f its
 # file set and d that file set's destinations.
-stq() {
-	"$MIRRORCTL" status -c src.conf --json |
-		python3 -c 'import json, sys
-f = json.load(sys.stdin)["filesets"][0]
-d = f["destinations"]
-print(eval(sys.argv[1]))' "$1"
-}
+stq() { fileset_q src.conf "$1"; }
 
 # st_is EXPR: succeeds when EXPR holds.
 st_is() { [ "$(stq "$1")" = True ]; }
@@ -53,9 +47,7 @@ st_is() { [ "$(stq "$1")" = True ]; }
 # even its first, whole session)
 # (wait for it before stopping a listener: a session still ending would
 # fail, and owe again what it carried).
-settled() {
-	st_is 'f["state"] == "idle" and all(x["state"] == "ok" and x["pending"] == 0 and not x["whole_session"] for x in d)'
-}
+settled() { fileset_settled src.conf; }
 
 # sessions_into STORE: sessions the listener reports done into STORE.
 sessions_into() { grep -c "session into store $1 done" mirrord.log || true; }
