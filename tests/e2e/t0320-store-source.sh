@@ -5,7 +5,8 @@
 # reports the store's .mirrorfs, and a reader that holds commits and
 # dies or hangs blocks them no longer than its hold. A mirrord file set
 # whose source is a store runs a session after each commit into it, told
-# by the store's master (no inotify), and none without one.
+# by the store's master (no inotify), none without one, one of the latest
+# for several, and follows the mount again after it restarts.
 set -u
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../lib-mount.sh"
@@ -193,6 +194,14 @@ case_mirrord_follows() {
 	"$MIRRORCTL" sync --purge rel2 A >/dev/null
 	commit_and_follow rel1
 	assert_eq "$(stq 'f["sessions"]')" $((s0 + 2)) "sessions after a no-op and a commit"
+	# Three commits while the file set is suspended: one session, of the last.
+	"$MIRRORCTL" suspend -c d.conf app >/dev/null
+	for r in rel2 rel1 rel2; do "$MIRRORCTL" sync --purge "$r" A >/dev/null; done
+	wait_for st_is 'd[0]["whole_session"]' || t_fail "the commits were not heard: $(stq f)"
+	"$MIRRORCTL" resume -c d.conf app >/dev/null
+	wait_for b_is 2 || t_fail "B did not follow after resume: $(cat d.log)"
+	wait_for settled || t_fail "no settling after resume: $(stq f)"
+	assert_eq "$(stq 'f["sessions"]')" $((s0 + 3)) "sessions after three commits while suspended"
 	# The mount stops and starts again: mirrord follows its new master.
 	unmount_store "$TC/mnt"
 	wait_for grep -q 'its master went away' d.log ||
