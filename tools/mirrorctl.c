@@ -434,8 +434,8 @@ cmd_sync(int argc, char **argv)
 			goto out;
 		}
 	ro.all = verbose || (o.flags & SESSION_REPORT);
-	/* The lines of what went well are printed only then: not kept. */
-	o.problems_only = !ro.all;
+	/* -v and -i print every change; otherwise only problems are kept. */
+	o.problems_only = !ro.all && !ro.itemize;
 	ro.source = argv[optind];
 	clock_gettime(CLOCK_REALTIME, &ro.started);
 	ro.t0 = clock_now();
