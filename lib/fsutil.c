@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -104,6 +105,18 @@ raise_nofile(void)
 	setrlimit(RLIMIT_NOFILE, &rl);
 	getrlimit(RLIMIT_NOFILE, &rl);
 	return (long)rl.rlim_cur;
+}
+
+#ifndef FUSE_SUPER_MAGIC
+#define FUSE_SUPER_MAGIC 0x65735546
+#endif
+
+int
+on_fuse(int fd)
+{
+	struct statfs sf;
+
+	return fstatfs(fd, &sf) == -1 || sf.f_type == FUSE_SUPER_MAGIC;
 }
 
 int

@@ -32,6 +32,12 @@ struct stat;
  * changed meanwhile, so the copy is not torn.
  */
 int same_version(const struct stat *a, const struct stat *b);
+/*
+ * 1 when fd is on a FUSE filesystem (a mirrorfs mount among them), or
+ * when that cannot be told: such a descriptor is not handed to a local
+ * receiver, which would read it back through the mount's daemon.
+ */
+int on_fuse(int fd);
 
 /*
  * Where the next data of fd at or after off starts (*data) and ends

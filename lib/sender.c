@@ -809,10 +809,14 @@ send_file(struct sender *s, uint32_t idx, uint64_t from, const uint8_t *kept,
 			abort_to(s, idx, ITEM_HELD, reason);
 			return;
 		}
-		/* The receiver checks the copy it makes, as we would. */
+		/*
+		 * The receiver checks the copy it makes, as we would. A source
+		 * read through a mount (a store's, as a second hop) goes as
+		 * data: the receiver refuses a descriptor on FUSE.
+		 */
 		if (s->nto == 1 && s->to[0]->fdpass && from == 0 &&
 		    sig == NULL && (uint64_t)st.st_size >= FDPASS_MIN &&
-		    pass_fd(s, idx, fd, &st) != 0) {
+		    !on_fuse(fd) && pass_fd(s, idx, fd, &st) != 0) {
 			close(fd);
 			fault_point("send");
 			return;

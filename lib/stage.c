@@ -7,7 +7,6 @@
 #include <string.h>
 #include <stdlib.h>
 #include <sys/stat.h>
-#include <sys/statfs.h>
 #include <unistd.h>
 
 #include "delta.h"
@@ -326,22 +325,18 @@ stage_drop(struct stage_file *f, struct store *s)
 /* At most this much in one copy_file_range (it takes a size_t, we keep it sane). */
 #define STAGE_COPY_CHUNK (1u << 30)
 #define STAGE_COPY_BUF (256 * 1024)
-#ifndef FUSE_SUPER_MAGIC
-#define FUSE_SUPER_MAGIC 0x65735546
-#endif
 
 /* Why a peer's descriptor cannot be copied from, or NULL. */
 static const char *
 copy_refused(int srcfd, const struct stat *st)
 {
-	struct statfs sf;
 	int fl = fcntl(srcfd, F_GETFL);
 
 	if (!S_ISREG(st->st_mode))
 		return "the descriptor sent is not a regular file";
 	if (fl == -1 || (fl & O_PATH) || (fl & O_ACCMODE) == O_WRONLY)
 		return "the descriptor sent is not open for reading";
-	if (fstatfs(srcfd, &sf) == -1 || sf.f_type == FUSE_SUPER_MAGIC)
+	if (on_fuse(srcfd))
 		return "the descriptor sent is on a FUSE filesystem";
 	return NULL;
 }
