@@ -200,6 +200,9 @@ case_unit() {
 
 case_makefile_flags() {
 	local b=$TC/b
+	# Under `make check SANITIZE=1` the outer make's variables come in
+	# MAKEFLAGS: the makes below are a user's plain ones.
+	unset MAKEFLAGS MFLAGS MAKELEVEL
 	# CFLAGS from the user replace "-O2 -g" only: the build's own flags stay
 	make -C "$T_ROOT" --no-print-directory -n -B BUILD="$b" CFLAGS=-O0 \
 		"$b/tools/mirrorctl.o" >n.log
