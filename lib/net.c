@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "child.h"
 #include "fsutil.h"
 #include "log.h"
 #include "proto.h"
@@ -606,7 +607,6 @@ rsh_spawn(const struct dest *d, const struct net_opts *o, pid_t *child)
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
-	sigset_t none, dfl;
 	char **argv = rsh_argv(d, o);
 	int sv[2] = { -1, -1 }, err, rc = -1;
 
@@ -618,18 +618,7 @@ rsh_spawn(const struct dest *d, const struct net_opts *o, pid_t *child)
 		return -1;
 	}
 	posix_spawn_file_actions_init(&fa);
-	posix_spawnattr_init(&attr);
-	/* Threads of ours block signals (mirrord): the shell gets its own. */
-	sigemptyset(&none);
-	sigemptyset(&dfl);
-	sigaddset(&dfl, SIGPIPE);
-	sigaddset(&dfl, SIGTERM);
-	sigaddset(&dfl, SIGINT);
-	sigaddset(&dfl, SIGHUP);
-	posix_spawnattr_setsigmask(&attr, &none);
-	posix_spawnattr_setsigdefault(&attr, &dfl);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK |
-	    POSIX_SPAWN_SETSIGDEF);
+	child_attr_init(&attr, 0);
 	posix_spawn_file_actions_adddup2(&fa, sv[1], STDIN_FILENO);
 	posix_spawn_file_actions_adddup2(&fa, sv[1], STDOUT_FILENO);
 	for (size_t i = 0; log_get_level() >= LOG_DEBUG && argv[i]; i++)

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "child.h"
 #include "log.h"
 
 extern char **environ;
@@ -75,7 +76,6 @@ trigger_run(const char *cmd, const char *what, const char *name,
 	char vars[TRIGGER_VARS][4200];
 	char *argv[] = { "sh", "-c", (char *)cmd, NULL };
 	posix_spawnattr_t attr;
-	sigset_t none;
 	char **env;
 	int status, err;
 	pid_t pid;
@@ -88,14 +88,8 @@ trigger_run(const char *cmd, const char *what, const char *name,
 		return;
 	}
 	/* Its own process group, so an overdue one goes with its children. */
-	posix_spawnattr_init(&attr);
+	child_attr_init(&attr, POSIX_SPAWN_SETPGROUP);
 	posix_spawnattr_setpgroup(&attr, 0);
-	/* mirrord blocks signals for its signalfd; the command gets none
-	   blocked (a shell's wait hangs with SIGCHLD blocked). */
-	sigemptyset(&none);
-	posix_spawnattr_setsigmask(&attr, &none);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP |
-	    POSIX_SPAWN_SETSIGMASK);
 	err = posix_spawn(&pid, "/bin/sh", NULL, &attr, argv, env);
 	posix_spawnattr_destroy(&attr);
 	free(env);

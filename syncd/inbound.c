@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "child.h"
 #include "conn.h"
 #include "log.h"
 #include "net.h"
@@ -61,23 +62,12 @@ spawn_self(const char *peer, int sock, int conf, pid_t *pid)
 	char *argv[] = { "mirrord", "--session", (char *)peer, NULL };
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
-	sigset_t none, defaults;
 	int err;
 
-	sigemptyset(&none);
-	sigemptyset(&defaults);
-	sigaddset(&defaults, SIGTERM);
-	sigaddset(&defaults, SIGINT);
-	sigaddset(&defaults, SIGHUP);
-	sigaddset(&defaults, SIGCHLD);
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_adddup2(&fa, sock, SOCK_FD);
 	posix_spawn_file_actions_adddup2(&fa, conf, CONF_FD);
-	posix_spawnattr_init(&attr);
-	posix_spawnattr_setsigmask(&attr, &none);
-	posix_spawnattr_setsigdefault(&attr, &defaults);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK |
-	    POSIX_SPAWN_SETSIGDEF);
+	child_attr_init(&attr, 0);
 	err = posix_spawn(pid, "/proc/self/exe", &fa, &attr, argv, environ);
 	posix_spawnattr_destroy(&attr);
 	posix_spawn_file_actions_destroy(&fa);
