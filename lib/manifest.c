@@ -34,14 +34,63 @@ entry_release(struct entry *e)
 	e->xattrs_len = 0;
 }
 
-/* Frees the entries, their storage too unless it is borrowed. */
+/* A chunk of the paths of a manifest's entries. */
+struct manifest_chunk {
+	struct manifest_chunk *next;
+	size_t used;
+	size_t cap;
+	char data[];
+};
+
+/* Big enough that malloc maps it: its pages cost memory as paths come. */
+#define CHUNK_BYTES (256u * 1024)
+
+/* A copy of path in m's chunks, or NULL (ENOMEM). */
+static char *
+paths_copy(struct manifest *m, const char *path)
+{
+	size_t len = strlen(path) + 1, cap;
+	struct manifest_chunk *c = m->paths;
+	char *at;
+
+	if (c == NULL || c->cap - c->used < len) {
+		cap = len > CHUNK_BYTES - sizeof(*c) ? len : CHUNK_BYTES - sizeof(*c);
+		if ((c = malloc(sizeof(*c) + cap)) == NULL)
+			return NULL;
+		c->next = m->paths;
+		c->used = 0;
+		c->cap = cap;
+		m->paths = c;
+	}
+	at = c->data + c->used;
+	memcpy(at, path, len);
+	c->used += len;
+	return at;
+}
+
+static void
+paths_free(struct manifest *m)
+{
+	struct manifest_chunk *c, *next;
+
+	for (c = m->paths; c != NULL; c = next) {
+		next = c->next;
+		free(c);
+	}
+	m->paths = NULL;
+}
+
+/* Frees the entries (their paths are m's chunks), unless borrowed. */
 static void
 release_entries(struct manifest *m)
 {
 	if (m->borrowed)
 		return;
-	for (size_t i = 0; i < m->n; i++)
+	for (size_t i = 0; i < m->n; i++) {
+		m->v[i].path = NULL;
 		entry_release(&m->v[i]);
+	}
+	paths_free(m);
 }
 
 void
@@ -107,6 +156,7 @@ manifest_push(struct manifest *m, struct entry *e)
 {
 	struct entry *v;
 	size_t cap;
+	char *path;
 
 	if (m->borrowed || m->n == m->cap) {
 		if (m->mapped || m->borrowed) {
@@ -124,6 +174,13 @@ manifest_push(struct manifest *m, struct entry *e)
 		m->v = v;
 		m->cap = cap;
 	}
+	if ((path = paths_copy(m, e->path)) == NULL) {
+		entry_release(e);
+		errno = ENOMEM;
+		return -1;
+	}
+	free(e->path);
+	e->path = path;
 	m->v[m->n++] = *e;
 	return 0;
 }
@@ -525,6 +582,7 @@ scan_one(struct scan *s, int dirfd, const char *rel, const char *name)
 	}
 	if (manifest_push(s->m, &e) == -1)
 		return -1;
+	path = e.path;		/* the manifest's copy now: it does not move */
 	if (s->emit != NULL)
 		s->emit(s->emit_arg, &s->m->v[s->m->n - 1]);
 	if (type != ENTRY_DIR)
@@ -535,8 +593,7 @@ scan_one(struct scan *s, int dirfd, const char *rel, const char *name)
 		    strerror(errno));
 		return 0;
 	}
-	/* s->m->v may move; use the copy of the path owned by the manifest. */
-	n = scan_dir(s, fd, s->m->v[s->m->n - 1].path);
+	n = scan_dir(s, fd, path);
 	close(fd);
 	return (int)n;
 nomem:
