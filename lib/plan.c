@@ -30,21 +30,84 @@ plan_staged_shard(char *out, size_t len, size_t i)
 	snprintf(out, len, "s%zu", i / PLAN_SHARD);
 }
 
+/* The slot of entry i's reason, or the empty one it would take. */
+static struct plan_reason *
+reason_slot(const struct plan *p, size_t i)
+{
+	size_t mask = p->reasons_cap - 1, k = (i * 0x9e3779b97f4a7c15u) >> 32;
+
+	for (k &= mask; p->reasons[k].i != 0 && p->reasons[k].i != i + 1;
+	    k = (k + 1) & mask)
+		;
+	return &p->reasons[k];
+}
+
+static int
+reasons_grow(struct plan *p)
+{
+	struct plan_reason *old = p->reasons;
+	size_t cap = p->reasons_cap, ncap = cap ? cap * 2 : 64;
+
+	if ((p->reasons = calloc(ncap, sizeof(*p->reasons))) == NULL) {
+		p->reasons = old;
+		return -1;
+	}
+	p->reasons_cap = ncap;
+	for (size_t k = 0; k < cap; k++)
+		if (old[k].i != 0)
+			*reason_slot(p, old[k].i - 1) = old[k];
+	free(old);
+	return 0;
+}
+
+const char *
+plan_reason(const struct plan *p, size_t i)
+{
+	if (i >= p->n || !(p->v[i].flags & PF_REASON))
+		return NULL;
+	return reason_slot(p, i)->reason;
+}
+
+/* Sets entry i's reason (NULL: none). A reason that cannot be kept is dropped. */
+static void
+reason_set(struct plan *p, size_t i, char *reason)
+{
+	struct plan_reason *r;
+
+	if (p->v[i].flags & PF_REASON) {
+		r = reason_slot(p, i);
+		free(r->reason);
+		r->reason = reason;
+		return;
+	}
+	if (reason == NULL)
+		return;
+	if ((p->reasons_n + 1) * 2 > p->reasons_cap && reasons_grow(p) == -1) {
+		log_err("the reason of %zu", i);
+		free(reason);
+		return;
+	}
+	r = reason_slot(p, i);
+	r->i = i + 1;
+	r->reason = reason;
+	p->reasons_n++;
+	p->v[i].flags |= PF_REASON;
+}
+
 void
 plan_set(struct plan *p, size_t i, int state, const char *fmt, ...)
 {
-	struct plan_entry *pe = &p->v[i];
+	char *reason = NULL;
 	va_list ap;
 
-	pe->state = (uint8_t)state;
-	free(pe->reason);
-	pe->reason = NULL;
-	if (fmt == NULL)
-		return;
-	va_start(ap, fmt);
-	if (vasprintf(&pe->reason, fmt, ap) == -1)
-		pe->reason = NULL;
-	va_end(ap);
+	p->v[i].state = (uint8_t)state;
+	if (fmt != NULL) {
+		va_start(ap, fmt);
+		if (vasprintf(&reason, fmt, ap) == -1)
+			reason = NULL;
+		va_end(ap);
+	}
+	reason_set(p, i, reason);
 }
 
 void
@@ -58,8 +121,9 @@ plan_purge_set(struct plan *p, size_t k, int state, const char *reason)
 void
 plan_release(struct plan *p)
 {
-	for (size_t i = 0; i < p->n; i++)
-		free(p->v[i].reason);
+	for (size_t k = 0; k < p->reasons_cap; k++)
+		free(p->reasons[k].reason);
+	free(p->reasons);
 	for (size_t k = 0; k < p->npurges; k++) {
 		free(p->purges[k].path);
 		free(p->purges[k].reason);
@@ -590,7 +654,7 @@ plan_each_item(const struct plan *p, const struct manifest *m,
 		const struct entry *e = &m->v[i];
 		struct item it = { .action = plan_item_action(pe->state),
 		    .is_dir = e->type == ENTRY_DIR, .path = e->path,
-		    .reason = pe->reason, .kind = plan_item_kind(e->type),
+		    .reason = (char *)plan_reason(p, i), .kind = plan_item_kind(e->type),
 		    .changes = pe->changes };
 
 		if (e->type == ENTRY_GONE)

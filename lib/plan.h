@@ -31,13 +31,20 @@ enum plan_state {
 #define PF_ASKED   0x40	/* its data was asked for (NEED, NEED_FROM, NEED_SIG) */
 #define PF_RETYPE  0x80	/* replaces an entry of another type (purge only) */
 #define PF_OLDDIR  0x100	/* what it replaces is a directory (its tree goes) */
+#define PF_REASON  0x200	/* has a reason (plan_reason) */
 
+/* 16 bytes: a plan holds one per entry, millions of them. */
 struct plan_entry {
 	uint8_t state;
 	uint16_t flags;
 	uint16_t changes;	/* ITEM_CH_*: what differs, for -i */
 	ino_t ino;		/* the store's inode when PF_EXISTS */
-	char *reason;		/* owned; for skip, fail, vanished */
+};
+
+/* A reason of an entry, kept apart: few entries have one. */
+struct plan_reason {
+	size_t i;		/* the entry + 1; 0: an empty slot */
+	char *reason;		/* owned */
 };
 
 /* An extra entry of the store that the session deletes. */
@@ -52,6 +59,9 @@ struct plan {
 	struct plan_entry *v;	/* one per manifest entry */
 	size_t n;
 	size_t cap;
+	struct plan_reason *reasons;	/* open addressing by entry, at most 1/2 full */
+	size_t reasons_cap;
+	size_t reasons_n;
 	struct plan_purge *purges;
 	size_t npurges;
 	int top_attr;		/* the top directory's attributes differ */
@@ -98,6 +108,8 @@ void plan_release(struct plan *p);
 /* Sets entry i's state with a printf-formatted reason (may be NULL). */
 void plan_set(struct plan *p, size_t i, int state, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* Entry i's reason (skip, fail, vanished), or NULL; valid until the next plan_set of i. */
+const char *plan_reason(const struct plan *p, size_t i);
 /* Sets purge k's state (PLAN_PURGE, PLAN_SKIP or PLAN_FAIL) and reason. */
 void plan_purge_set(struct plan *p, size_t k, int state, const char *reason);
 

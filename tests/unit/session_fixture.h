@@ -175,6 +175,16 @@ fx_entry(const char *path)
 	return &fx_plan.v[i];
 }
 
+/* The plan's reason for path (which must be in the manifest), or NULL. */
+static inline const char *
+fx_reason(const char *path)
+{
+	long i = manifest_find(&fx_m, path);
+
+	ck_assert_msg(i >= 0, "%s is not in the manifest", path);
+	return plan_reason(&fx_plan, (size_t)i);
+}
+
 /* Copies a source file to staging/ as the receiver would have received it. */
 static inline void
 fx_stage(const char *path)

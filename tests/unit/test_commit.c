@@ -231,7 +231,7 @@ START_TEST(test_veto_keeps_the_old_version)
 	ck_assert_int_eq(commit(&observer), 0);
 	ck_assert_str_eq(fx_read("store/replaced"), "version 1");
 	ck_assert_int_eq(fx_entry("replaced")->state, PLAN_SKIP);
-	ck_assert_str_eq(fx_entry("replaced")->reason,
+	ck_assert_str_eq(fx_reason("replaced"),
 	    "open for write through the mount");
 	/* The rest of the session still lands. */
 	ck_assert_str_eq(fx_read("store/dir/new"), "new file");
@@ -275,7 +275,7 @@ START_TEST(test_failed_record_fails_its_entry)
 	fx_write("store/replaced/inside", "x");
 	ck_assert_int_eq(commit(NULL), 0);
 	ck_assert_int_eq(fx_entry("replaced")->state, PLAN_FAIL);
-	ck_assert_ptr_nonnull(strstr(fx_entry("replaced")->reason, "commit: "));
+	ck_assert_ptr_nonnull(strstr(fx_reason("replaced"), "commit: "));
 	ck_assert_str_eq(fx_read("store/replaced/inside"), "x");
 	ck_assert_str_eq(fx_read("store/dir/new"), "new file");
 	ck_assert_int_eq(staged_count(), 0);

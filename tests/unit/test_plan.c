@@ -101,12 +101,12 @@ START_TEST(test_type_conflicts_are_skipped)
 	fx_plan_tree(0);
 
 	ck_assert_int_eq(fx_entry("was_dir")->state, PLAN_SKIP);
-	ck_assert_ptr_nonnull(strstr(fx_entry("was_dir")->reason,
+	ck_assert_ptr_nonnull(strstr(fx_reason("was_dir"),
 	    "type conflict: the source has a file, the store has a directory "
 	    "(--purge replaces it)"));
 	ck_assert_int_eq(fx_entry("was_file")->state, PLAN_SKIP);
 	ck_assert_int_eq(fx_entry("was_file/child")->state, PLAN_SKIP);
-	ck_assert_str_eq(fx_entry("was_file/child")->reason,
+	ck_assert_str_eq(fx_reason("was_file/child"),
 	    "its directory was not synced");
 	ck_assert_int_eq(fx_entry("d")->state, PLAN_SKIP);
 	/* Below a symlink the plan never looks, and never lets it be followed. */
