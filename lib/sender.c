@@ -189,11 +189,27 @@ send_manifest(struct sender *s, uint32_t flags, struct result *scan)
 	return 0;
 }
 
+/* v (NULL stays NULL) resized to cap items of size each; on failure v as it was, *failed set. */
+static void *
+need_resize(void *v, size_t cap, size_t size, int *failed)
+{
+	void *nv;
+
+	if (v == NULL || *failed)
+		return v;
+	if ((nv = realloc(v, cap * size)) == NULL) {
+		*failed = 1;
+		return v;
+	}
+	return nv;
+}
+
 /* Makes room for cnt more requests. */
 static int
 need_grow(struct sender_peer *p, size_t cnt)
 {
 	size_t *cap = &p->cap;
+	int failed = 0;
 	void *v;
 
 	if (p->nneed + cnt <= *cap)
@@ -203,18 +219,26 @@ need_grow(struct sender_peer *p, size_t cnt)
 	if ((v = realloc(p->need, *cap * sizeof(*p->need))) == NULL)
 		return -1;
 	p->need = v;
-	if ((v = realloc(p->from, *cap * sizeof(*p->from))) == NULL)
+	/* The rest only once a request used them (need_side). */
+	p->from = need_resize(p->from, *cap, sizeof(*p->from), &failed);
+	p->sig = need_resize(p->sig, *cap, sizeof(*p->sig), &failed);
+	p->kept = need_resize(p->kept, *cap, sizeof(*p->kept), &failed);
+	return failed ? -1 : 0;
+}
+
+/*
+ * Makes the offsets and signatures of the requests exist, those queued
+ * so far none (0, NULL), once the first request that has one comes.
+ */
+static int
+need_side(struct sender_peer *p)
+{
+	if (p->from == NULL &&
+	    (p->from = calloc(p->cap, sizeof(*p->from))) == NULL)
 		return -1;
-	p->from = v;
-	if ((v = realloc(p->sig, *cap * sizeof(*p->sig))) == NULL)
+	if (p->sig == NULL &&
+	    (p->sig = calloc(p->cap, sizeof(*p->sig))) == NULL)
 		return -1;
-	p->sig = v;
-	/* Hashes of kept parts: only once a NEED_FROM came. */
-	if (p->kept != NULL &&
-	    (v = realloc(p->kept, *cap * sizeof(*p->kept))) == NULL)
-		return -1;
-	if (p->kept != NULL)
-		p->kept = v;
 	return 0;
 }
 
@@ -248,8 +272,10 @@ push_need(struct sender *s, struct sender_peer *p, uint32_t idx,
 		progress_more(&s->prog, 1, s->m->v[idx].size);
 	}
 	p->need[p->nneed] = idx;
-	p->from[p->nneed] = from;
-	p->sig[p->nneed] = sig;
+	if (p->from != NULL)
+		p->from[p->nneed] = from;
+	if (p->sig != NULL)
+		p->sig[p->nneed] = sig;
 	if (p->kept != NULL && kept != NULL)
 		memcpy(p->kept[p->nneed], kept, HASH_SIZE);
 	p->nneed++;
@@ -311,7 +337,7 @@ need_sig(struct sender *s, struct sender_peer *p, const uint8_t *b, size_t n)
 		    err);
 		return -1;
 	}
-	if (need_grow(p, 1) == -1) {
+	if (need_grow(p, 1) == -1 || need_side(p) == -1) {
 		delta_sig_free(sig);
 		log_err("request list");
 		return -1;
@@ -337,8 +363,8 @@ need_from(struct sender *s, struct sender_peer *p, const uint8_t *b,
 	}
 	if (take_index(s, p, idx, from) == -1)
 		return -1;
-	if (p->kept == NULL &&
-	    (p->kept = calloc(p->cap, sizeof(*p->kept))) == NULL) {
+	if (need_side(p) == -1 || (p->kept == NULL &&
+	    (p->kept = calloc(p->cap, sizeof(*p->kept))) == NULL)) {
 		log_err("request list");
 		return -1;
 	}
@@ -946,10 +972,10 @@ send_data(struct sender *s)
 			if (p->failed || p->next >= p->nneed ||
 			    p->need[p->next] != idx)
 				continue;
-			if (p->sig[p->next] != NULL)
+			if (p->sig != NULL && p->sig[p->next] != NULL)
 				s->dto[ndelta++] = p;
 			else {
-				from = p->from[p->next];
+				from = p->from != NULL ? p->from[p->next] : 0;
 				/* A copy: more requests may move the list. */
 				if (p->kept != NULL) {
 					memcpy(kept_copy, p->kept[p->next],
@@ -1210,7 +1236,8 @@ out:
 	free(s.dto);
 	free(s.counted);
 	for (size_t i = 0; i < n; i++) {
-		for (size_t k = 0; k < peers[i].nneed; k++)
+		for (size_t k = 0; peers[i].sig != NULL &&
+		    k < peers[i].nneed; k++)
 			delta_sig_free(peers[i].sig[k]);
 		free(peers[i].need);
 		free(peers[i].from);

@@ -106,8 +106,12 @@ struct sender_peer {
 	int fdpass;
 	/* private to sender.c: */
 	uint32_t *need;
-	uint64_t *from;		/* per need: bytes the receiver already has */
-	struct delta_sig **sig;	/* per need: send a delta against it */
+	/*
+	 * Per need, once a NEED_FROM or NEED_SIG came (NULL till then: a
+	 * whole file from 0, no delta): most lists have neither.
+	 */
+	uint64_t *from;		/* bytes the receiver already has */
+	struct delta_sig **sig;	/* send a delta against it */
 	uint8_t (*kept)[16];	/* per need, once a NEED_FROM came: its hash */
 	uint64_t sigbytes;
 	size_t nneed;
