@@ -10,7 +10,6 @@
 #include <sys/mman.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
-#include <xxhash.h>
 
 #include "fsutil.h"
 #include "log.h"
@@ -102,7 +101,6 @@ manifest_release(struct manifest *m)
 		munmap(m->v, m->cap * sizeof(*m->v));
 	else if (!m->borrowed)
 		free(m->v);
-	free(m->ix);
 	manifest_init(m);
 }
 
@@ -131,9 +129,6 @@ manifest_reset(struct manifest *m)
 {
 	release_entries(m);
 	entry_release(&m->top);
-	free(m->ix);
-	m->ix = NULL;
-	m->ix_cap = m->ix_n = 0;
 	m->n = 0;
 }
 
@@ -185,81 +180,24 @@ manifest_push(struct manifest *m, struct entry *e)
 	return 0;
 }
 
-/*
- * The path index: a slot is the path's 32-bit hash (high half) and its
- * position + 1 (low half; 0: empty), 8 bytes where a generic table
- * takes 32; the path itself is the entry's. At most 3/4 full.
- */
-#define IX_POS(slot) ((size_t)((slot) & 0xffffffffu) - 1)
-#define IX_HASH(slot) ((uint32_t)((slot) >> 32))
-
-static uint32_t
-ix_hash(const char *path)
-{
-	return (uint32_t)XXH3_64bits(path, strlen(path));
-}
-
-/* Where path is, or the empty slot it would take. */
-static size_t
-ix_slot(const struct manifest *m, const char *path, uint32_t h)
-{
-	size_t mask = m->ix_cap - 1, k = h & mask;
-
-	while (m->ix[k] != 0 && (IX_HASH(m->ix[k]) != h ||
-	    strcmp(m->v[IX_POS(m->ix[k])].path, path) != 0))
-		k = (k + 1) & mask;
-	return k;
-}
-
-static int
-ix_grow(struct manifest *m)
-{
-	size_t cap = m->ix_cap ? m->ix_cap * 2 : 1024, mask = cap - 1, k;
-	uint64_t *ix = calloc(cap, sizeof(*ix));
-
-	if (ix == NULL)
-		return -1;
-	for (size_t i = 0; i < m->ix_cap; i++) {
-		if (m->ix[i] == 0)
-			continue;
-		for (k = IX_HASH(m->ix[i]) & mask; ix[k] != 0; k = (k + 1) & mask)
-			;
-		ix[k] = m->ix[i];
-	}
-	free(m->ix);
-	m->ix = ix;
-	m->ix_cap = cap;
-	return 0;
-}
-
-int
-manifest_index(struct manifest *m, size_t i)
-{
-	uint32_t h = ix_hash(m->v[i].path);
-	size_t k;
-
-	if (i >= 0xffffffffu) {
-		errno = EOVERFLOW;
-		return -1;
-	}
-	if ((m->ix_n + 1) * 4 > m->ix_cap * 3 && ix_grow(m) == -1)
-		return -1;
-	k = ix_slot(m, m->v[i].path, h);
-	if (m->ix[k] == 0)
-		m->ix_n++;
-	m->ix[k] = (uint64_t)h << 32 | (uint64_t)(i + 1);
-	return 0;
-}
-
 long
 manifest_find(const struct manifest *m, const char *path)
 {
-	size_t k;
+	size_t lo = 0, hi = m->n, mid;
+	int c;
 
-	if (m->ix_cap == 0)
-		return -1;
-	k = ix_slot(m, path, ix_hash(path));
-	return m->ix[k] == 0 ? -1 : (long)IX_POS(m->ix[k]);
+	/* The entries are in path_order: a binary search, no index to keep. */
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		c = path_order(m->v[mid].path, path);
+		if (c == 0)
+			return (long)mid;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -1;
 }
 
 void
@@ -696,9 +634,9 @@ out:
 }
 
 static int
-str_cmp(const void *a, const void *b)
+order_cmp(const void *a, const void *b)
 {
-	return strcmp(*(char *const *)a, *(char *const *)b);
+	return path_order(*(char *const *)a, *(char *const *)b);
 }
 
 /* Adds the entry of path (its own, not its contents); GONE when absent. */
@@ -841,8 +779,9 @@ manifest_scan_paths(struct manifest *m, int rootfd, const char *rootname,
 			p = slash ? slash + 1 : NULL;
 		}
 	}
+	/* The order of a whole walk, which the receiver holds us to. */
 	if (n > 1)
-		qsort(all, n, sizeof(*all), str_cmp);
+		qsort(all, n, sizeof(*all), order_cmp);
 	for (size_t i = 0; i < n; i++) {
 		if (i > 0 && strcmp(all[i], all[i - 1]) == 0)
 			continue;

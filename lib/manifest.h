@@ -56,8 +56,10 @@ struct entry {
 };
 
 /*
- * Entries come parents first, siblings in byte order, so a HARDLINK
- * always follows the entry it names. The top directory's own attributes
+ * Entries come in path_order (path.h): the order of a depth-first walk,
+ * parents first, siblings in byte order, so a HARDLINK always follows
+ * the entry it names and a directory's listing is whole once an entry
+ * outside it comes. The top directory's own attributes
  * are kept in top (its path is "").
  */
 struct manifest {
@@ -65,9 +67,6 @@ struct manifest {
 	size_t n;
 	size_t cap;
 	struct entry top;
-	uint64_t *ix;		/* path -> position (manifest_index), kept by its user */
-	size_t ix_cap;
-	size_t ix_n;
 	int mapped;		/* v is reserved address space (manifest_reserve) */
 	int borrowed;		/* v and its entries are another manifest's */
 	/*
@@ -104,11 +103,11 @@ void manifest_borrow_next(struct manifest *m);
  */
 int manifest_push(struct manifest *m, struct entry *e);
 /*
- * Indexes entry i by its path (a path indexed again points to i now).
- * -1 with errno (ENOMEM).
+ * Position of path among m's entries, or -1 when absent: a binary
+ * search, so the entries must be in path_order (path.h), as a scan makes
+ * them and the receiver checks them (entries that are not find nothing
+ * for sure).
  */
-int manifest_index(struct manifest *m, size_t i);
-/* Position of path among the indexed entries, or -1 when absent. */
 long manifest_find(const struct manifest *m, const char *path);
 
 /* Frees an entry's strings and attributes. */

@@ -66,6 +66,22 @@ path_fputs(const char *path, FILE *f)
 	}
 }
 
+int
+path_order(const char *a, const char *b)
+{
+	const unsigned char *x = (const unsigned char *)a;
+	const unsigned char *y = (const unsigned char *)b;
+	unsigned cx, cy;
+
+	for (; *x == *y; x++, y++)
+		if (*x == '\0')
+			return 0;
+	/* The end (0), then '/' (1), then every other byte above it. */
+	cx = *x == '/' ? 1u : *x == '\0' ? 0u : *x + 1u;
+	cy = *y == '/' ? 1u : *y == '\0' ? 0u : *y + 1u;
+	return cx < cy ? -1 : 1;
+}
+
 size_t
 path_dirlen(const char *path)
 {

@@ -21,6 +21,14 @@ int path_is_meta(const char *path);
 /* Writes path with control bytes and backslashes escaped as \ooo. */
 void path_fputs(const char *path, FILE *f);
 
+/*
+ * The manifest's order: that of a depth-first walk whose siblings come
+ * in byte order, so a directory comes right before its contents ("a",
+ * "a/b", "a-c"). Bytes compare unsigned, a '/' below every other byte.
+ * Negative, 0 or positive as a is before, the same as or after b.
+ */
+int path_order(const char *a, const char *b);
+
 /* Length of the parent part of path ("a/b" for "a/b/c", 0 for "c"). */
 size_t path_dirlen(const char *path);
 

@@ -16,9 +16,10 @@
  * HOLE, special files, FILE_FD; 4: globs with '**' (pattern.h); 5: data
  * flows while requests still come (a receiver sends requests and reads
  * data at once); 6: ITEM_TOUCH, and each ITEM's kind, changes and target
- * (-i); a reader's CTL_HOLD and CTL_WATCH, GEN
+ * (-i); a reader's CTL_HOLD and CTL_WATCH, GEN; 7: ENTRY frames in
+ * path_order (path.h), a manifest out of it refused
  */
-#define PROTO_VERSION 6
+#define PROTO_VERSION 7
 
 #define PROTO_MAX_RULES 4096
 #define PROTO_MAX_NEED 32768	/* indexes per NEED frame */

@@ -114,8 +114,9 @@ recv_expect(struct receiver *r, int want, const uint8_t **p, size_t *n)
 }
 
 /*
- * Checks entry i against those before it (unique path, its directory
- * earlier, a hard link naming an earlier file) and indexes it.
+ * Checks entry i against those before it: after the one before in
+ * path_order (so no path comes twice, and the manifest can be searched),
+ * its directory earlier, a hard link naming an earlier file.
  */
 static int
 check_entry(struct receiver *r, size_t i)
@@ -125,9 +126,12 @@ check_entry(struct receiver *r, size_t i)
 	char dir[PATH_MAX];
 	size_t len;
 	long at;
+	int c;
 
-	if (manifest_find(m, e->path) >= 0)
-		return peer_fail(r, "the manifest names %s twice", e->path);
+	if (i > 0 && (c = path_order(m->v[i - 1].path, e->path)) >= 0)
+		return c == 0 ? peer_fail(r, "the manifest names %s twice",
+		    e->path) : peer_fail(r, "the manifest names %s after %s: "
+		    "out of order", e->path, m->v[i - 1].path);
 	len = path_dirlen(e->path);
 	if (len > 0) {
 		memcpy(dir, e->path, len);
@@ -139,15 +143,13 @@ check_entry(struct receiver *r, size_t i)
 	}
 	if (e->type == ENTRY_HARDLINK) {
 		at = manifest_find(m, e->target);
-		if (at < 0 || m->v[at].type != ENTRY_REG)
+		if (at < 0 || (size_t)at >= i || m->v[at].type != ENTRY_REG)
 			return peer_fail(r, "hard link %s names %s, not an "
 			    "earlier file", e->path, e->target);
 		/* A shared manifest has it already: written only if not. */
 		if (e->link_index != (size_t)at)
 			e->link_index = (size_t)at;
 	}
-	if (manifest_index(m, i) == -1)
-		return peer_fail(r, "out of memory indexing the manifest");
 	return 0;
 }
 

@@ -15,6 +15,12 @@ numbers and constants are read from lib/proto.h, so it follows the code.
                                  connect to SOCKET (a mount's control.sock),
                                  run a dry-run session of one file PATH and
                                  send MIB MiB of FILE data anyway
+  peer.py manifest SOCKET PATH...
+                                 connect to SOCKET (a mount's control.sock),
+                                 run a dry-run session whose manifest is the
+                                 PATHs in that order (a trailing / makes a
+                                 directory) and print "refused: ERROR" or
+                                 "accepted" (the requests came)
   peer.py idle SOCKET SECONDS    connect and say nothing for SECONDS
 
 Exit status: 0 when the other side did what the test expects of it (noted
@@ -149,8 +155,8 @@ def fake_master(path, mode):
     return 1
 
 
-def report_data(path, name, mib):
-    """A dry run that sends data nobody asked for."""
+def dry_run(path):
+    """A socket to path (a mount's control.sock) with a dry-run session begun."""
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.connect(path)
     s.settimeout(60)
@@ -159,6 +165,12 @@ def report_data(path, name, mib):
     t, p = recv(s)
     assert t == MSG["MSG_HELLO"], (t, p)
     send(s, MSG["MSG_SESSION"], struct.pack(">II", SESSION_REPORT, 0))
+    return s
+
+
+def report_data(path, name, mib):
+    """A dry run that sends data nobody asked for."""
+    s = dry_run(path)
     size = mib << 20
     # has_hash 0, then no extended attributes (u32 length 0)
     send(s, MSG["MSG_ENTRY"], struct.pack(">B", 1) + string(name) +
@@ -191,6 +203,32 @@ def report_data(path, name, mib):
             return 1
 
 
+def manifest(path, names):
+    """A dry run of the manifest names, in their order: refused or not."""
+    s = dry_run(path)
+    try:
+        for name in names:
+            is_dir = name.endswith("/")
+            # type (1 file, 2 directory), path, attributes, has_hash 0,
+            # then no extended attributes (u32 length 0)
+            send(s, MSG["MSG_ENTRY"], struct.pack(">B", 2 if is_dir else 1) +
+                 string(name.rstrip("/")) +
+                 attrs(0o755 if is_dir else 0o644, 0) + b"\0" +
+                 struct.pack(">I", 0))
+        send(s, MSG["MSG_END_MANIFEST"], struct.pack(">Q", len(names)) +
+             attrs(0o755, 0) + b"\0" + struct.pack(">I", 0))
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    t, p = recv(s)
+    if t == MSG["MSG_ERROR"]:
+        print("refused: %s" % error_text(p))
+    elif t == MSG["MSG_END_NEED"]:
+        print("accepted")
+    else:
+        print("got type %r" % t)
+    return 0
+
+
 def idle(path, seconds):
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.connect(path)
@@ -215,6 +253,8 @@ def main(argv):
         return fake_master(argv[1], argv[2])
     if len(argv) >= 4 and argv[0] == "report-data":
         return report_data(argv[1], argv[2], int(argv[3]))
+    if len(argv) >= 3 and argv[0] == "manifest":
+        return manifest(argv[1], argv[2:])
     if len(argv) >= 3 and argv[0] == "idle":
         return idle(argv[1], argv[2])
     sys.stderr.write(__doc__)

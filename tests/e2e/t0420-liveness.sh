@@ -71,6 +71,25 @@ case_dry_run_takes_no_data() {
 	assert_eq one "$(cat mnt/f)"
 }
 
+# A manifest must come in the order of a depth-first walk with sorted
+# siblings ('/' below every byte): the receiver keeps no index of its
+# paths, so an entry out of that order, or named twice, is refused.
+case_manifest_order() {
+	mkdir src && echo one >src/f
+	t_ctl sync src store
+	mount_store store mnt
+	sock=$TC/store/.mirrorfs/control.sock
+	python3 "$PEER" manifest "$sock" a/ a/b a-c >ok.out 2>&1
+	assert_eq accepted "$(cat ok.out)" "a walk's order"
+	python3 "$PEER" manifest "$sock" a-c a/ a/b >late.out 2>&1
+	assert_grep 'refused: the manifest names a after a-c: out of order' late.out
+	python3 "$PEER" manifest "$sock" b b >twice.out 2>&1
+	assert_grep 'refused: the manifest names b twice' twice.out
+	python3 "$PEER" manifest "$sock" a/b >orphan.out 2>&1
+	assert_grep 'refused: entry a/b comes before its directory' orphan.out
+	assert_eq one "$(cat mnt/f)"
+}
+
 # cut_after_first KEY DEST: a session of src into DEST whose sender dies
 # right after its first file (a.bin) is staged; the part stays kept.
 cut_after_first() {
@@ -341,6 +360,7 @@ t_case "a request for the same file twice is refused at once" case_requests_twic
 t_case "a request beyond the manifest is refused at once" case_requests_beyond_the_manifest
 t_case "a flood of requests is cut at the first repeated index" case_request_flood
 t_case "a dry run into a mounted store takes no data" case_dry_run_takes_no_data
+t_case "a manifest out of a walk's order, or naming a path twice, is refused" case_manifest_order
 t_case "a kept copy is verified before use, with or without --checksum" case_kept_copy_verified
 t_case "kept parts are synced to disk before the session ends" case_kept_parts_are_durable
 t_case "the client says committed, not committed, or unknown" case_client_says_what_happened

@@ -19,6 +19,7 @@
 #include "hash.h"
 #include "log.h"
 #include "manifest.h"
+#include "path.h"
 #include "result.h"
 #include "unit.h"
 
@@ -239,6 +240,24 @@ START_TEST(test_scan_paths)
 }
 END_TEST
 
+/* A partial manifest comes in a walk's order too, not strcmp's ("b-c" < "b/z"). */
+START_TEST(test_scan_paths_in_walk_order)
+{
+	const char *paths[] = { "b-c", "b/z", "a.txt" };
+
+	make_file("b-c", "x", 0644);
+	ck_assert_int_eq(manifest_scan_paths(&m, rootfd, top, paths, 3,
+	    &filter, 0, &res), 0);
+	ck_assert_uint_eq(m.n, 4);
+	ck_assert_str_eq(m.v[0].path, "a.txt");
+	ck_assert_str_eq(m.v[1].path, "b");
+	ck_assert_str_eq(m.v[2].path, "b/z");
+	ck_assert_str_eq(m.v[3].path, "b-c");
+	for (size_t i = 1; i < m.n; i++)
+		ck_assert_int_lt(path_order(m.v[i - 1].path, m.v[i].path), 0);
+}
+END_TEST
+
 START_TEST(test_scan_paths_hard_link_needs_whole)
 {
 	const char *paths[] = { "hard" };
@@ -283,15 +302,13 @@ START_TEST(test_reserve_and_borrow)
 	e.path = strdup("d");
 	ck_assert_int_eq(manifest_push(&mf, &e), -1);
 	ck_assert_int_eq(errno, ENOMEM);
-	for (size_t i = 0; i < 3; i++) {
+	for (size_t i = 0; i < 3; i++)
 		manifest_borrow_next(&view);
-		ck_assert_int_eq(manifest_index(&view, i), 0);
-	}
 	ck_assert_uint_eq(view.n, 3);
 	ck_assert_str_eq(view.v[2].path, "c");
 	ck_assert_int_eq(manifest_find(&view, "b"), 1);
 	ck_assert_int_eq(manifest_push(&view, &e), -1);
-	/* The view frees its index, not the entries. */
+	/* The view frees nothing of the entries. */
 	manifest_release(&view);
 	ck_assert_str_eq(mf.v[1].path, "b");
 	manifest_reset(&mf);
@@ -302,28 +319,36 @@ START_TEST(test_reserve_and_borrow)
 }
 END_TEST
 
-/* The path index finds every entry, through its growth, and no other. */
-START_TEST(test_index)
+static int
+order_cmp(const void *a, const void *b)
+{
+	return path_order(*(char *const *)a, *(char *const *)b);
+}
+
+/* A manifest in path_order finds every entry, and no other. */
+START_TEST(test_find)
 {
 	struct manifest mf;
-	char path[32];
+	char *paths[5000], path[32];
 
 	manifest_init(&mf);
 	ck_assert_int_eq(manifest_find(&mf, "x"), -1);
 	for (int i = 0; i < 5000; i++) {
-		snprintf(path, sizeof(path), "d%d/f%d", i % 7, i);
-		push_named(&mf, path);
-		ck_assert_int_eq(manifest_index(&mf, (size_t)i), 0);
+		snprintf(path, sizeof(path), "d%d%s%d", i % 7, i % 3 ? "/f" :
+		    "-f", i);
+		ck_assert_ptr_nonnull(paths[i] = strdup(path));
 	}
+	qsort(paths, 5000, sizeof(*paths), order_cmp);
+	for (int i = 0; i < 5000; i++)
+		push_named(&mf, paths[i]);
 	for (int i = 0; i < 5000; i++) {
-		snprintf(path, sizeof(path), "d%d/f%d", i % 7, i);
-		ck_assert_int_eq(manifest_find(&mf, path), i);
+		ck_assert_int_eq(manifest_find(&mf, paths[i]), i);
+		free(paths[i]);
 	}
 	ck_assert_int_eq(manifest_find(&mf, "d1/f0"), -1);
+	ck_assert_int_eq(manifest_find(&mf, "d0"), -1);
 	ck_assert_int_eq(manifest_find(&mf, ""), -1);
-	/* Indexed again: the path names the later position. */
-	ck_assert_int_eq(manifest_index(&mf, 7), 0);
-	ck_assert_int_eq(manifest_find(&mf, "d0/f7"), 7);
+	ck_assert_int_eq(manifest_find(&mf, "z"), -1);
 	manifest_release(&mf);
 }
 END_TEST
@@ -340,9 +365,10 @@ manifest_suite(void)
 	tcase_add_test(tc, test_scan_filter_and_hash);
 	tcase_add_test(tc, test_scan_emit_in_order);
 	tcase_add_test(tc, test_scan_paths);
+	tcase_add_test(tc, test_scan_paths_in_walk_order);
 	tcase_add_test(tc, test_scan_paths_hard_link_needs_whole);
 	tcase_add_test(tc, test_reserve_and_borrow);
-	tcase_add_test(tc, test_index);
+	tcase_add_test(tc, test_find);
 	suite_add_tcase(s, tc);
 	return s;
 }

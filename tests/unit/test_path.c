@@ -207,6 +207,27 @@ START_TEST(test_fputs_fmemopen)
 }
 END_TEST
 
+/* The order of a depth-first walk with sorted siblings, not strcmp's. */
+START_TEST(test_order)
+{
+	/* Each before the next, as a walk of a, a-c and b finds them. */
+	static const char *const walk[] = { "a", "a/b", "a/b/c", "a/b0", "a\x01",
+	    "a-c", "ab", "b", "b/\xff", "\xff" };
+	size_t n = sizeof(walk) / sizeof(walk[0]);
+
+	for (size_t i = 0; i < n; i++) {
+		ck_assert_int_eq(path_order(walk[i], walk[i]), 0);
+		for (size_t j = i + 1; j < n; j++) {
+			ck_assert_msg(path_order(walk[i], walk[j]) < 0,
+			    "%s before %s", walk[i], walk[j]);
+			ck_assert_msg(path_order(walk[j], walk[i]) > 0,
+			    "%s after %s", walk[j], walk[i]);
+		}
+	}
+	ck_assert_int_gt(strcmp("a/b", "a-c"), 0);	/* where strcmp differs */
+}
+END_TEST
+
 START_TEST(test_dirlen)
 {
 	ck_assert_uint_eq(path_dirlen("c"), 0);
@@ -231,6 +252,7 @@ path_suite(void)
 	tcase_add_test(tc, test_fputs_escapes);
 	tcase_add_test(tc, test_fputs_fmemopen);
 	tcase_add_test(tc, test_dirlen);
+	tcase_add_test(tc, test_order);
 	suite_add_tcase(s, tc);
 	return s;
 }
