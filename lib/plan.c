@@ -298,17 +298,23 @@ plan_dir(struct plan *p, size_t i, const struct entry *e,
 }
 
 static void
-plan_hardlink(struct plan *p, size_t i, const struct manifest *m,
-    const struct stat *st)
+plan_hardlink(struct plan *p, size_t i, struct store *s,
+    const struct manifest *m, const struct stat *st)
 {
-	const struct plan_entry *t = &p->v[m->v[i].link_index];
+	size_t first = m->v[i].link_index;
+	const struct plan_entry *t = &p->v[first];
+	struct stat tst;
 
 	if (t->state == PLAN_SKIP || t->state == PLAN_FAIL)
 		plan_set(p, i, PLAN_SKIP, "the file it links to was not "
 		    "synced");
-	/* Already another name of the (unchanged) first name's inode? */
+	/*
+	 * Already another name of the (unchanged) first name's inode? Its
+	 * inode is looked up again: a plan keeps none (hard links are few).
+	 */
 	else if ((t->flags & PF_DATA) || !(t->flags & PF_EXISTS) ||
-	    t->ino != st->st_ino) {
+	    store_lstat(s, &p->dir, m->v[first].path, &tst) == -1 ||
+	    tst.st_ino != st->st_ino || tst.st_dev != st->st_dev) {
 		plan_set(p, i, PLAN_REPLACE, NULL);
 		p->v[i].changes = ITEM_CH_HLINK;
 	}
@@ -399,7 +405,6 @@ plan_entry(struct plan *p, size_t i, struct store *s, const struct manifest *m,
 		return;
 	}
 	p->v[i].flags |= PF_EXISTS;
-	p->v[i].ino = st.st_ino;
 	dtype = entry_type_of(st.st_mode);
 	if (dtype != store_type_of(e)) {
 		/* With purge the store is the source's mirror: replace it. */
@@ -417,7 +422,7 @@ plan_entry(struct plan *p, size_t i, struct store *s, const struct manifest *m,
 	case ENTRY_REG: plan_file(p, i, s, e, &st, o); break;
 	case ENTRY_LNK: plan_symlink(p, i, s, e, &st, o); break;
 	case ENTRY_DIR: plan_dir(p, i, e, &st, o); break;
-	case ENTRY_HARDLINK: plan_hardlink(p, i, m, &st); break;
+	case ENTRY_HARDLINK: plan_hardlink(p, i, s, m, &st); break;
 	default: plan_special(p, i, e, &st, o); break;
 	}
 	/* A change of extended attributes alone replaces them in place. */

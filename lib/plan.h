@@ -33,12 +33,11 @@ enum plan_state {
 #define PF_OLDDIR  0x100	/* what it replaces is a directory (its tree goes) */
 #define PF_REASON  0x200	/* has a reason (plan_reason) */
 
-/* 16 bytes: a plan holds one per entry, millions of them. */
+/* 6 bytes: a plan holds one per entry, millions of them. */
 struct plan_entry {
 	uint8_t state;
 	uint16_t flags;
 	uint16_t changes;	/* ITEM_CH_*: what differs, for -i */
-	ino_t ino;		/* the store's inode when PF_EXISTS */
 };
 
 /* A reason of an entry, kept apart: few entries have one. */
