@@ -43,13 +43,13 @@ struct entry {
 	int64_t mtime_sec;
 	uint32_t mtime_nsec;
 	uint32_t link_index;	/* HARDLINK: index of the entry it links to */
-	uint32_t mode;		/* permission bits only (07777) */
 	uint32_t uid;
 	uint32_t gid;
 	uint32_t rdev_major;	/* CHR, BLK: the device */
 	uint32_t rdev_minor;
 	uint32_t xattrs_len;
-	/* Small fields last: a manifest holds millions of entries. */
+	/* Small fields last: a manifest holds millions of entries (88 bytes each). */
+	uint16_t mode;		/* permission bits only (07777) */
 	uint8_t type;		/* enum entry_type */
 	uint8_t has_hash;
 	uint8_t hash[HASH_SIZE];

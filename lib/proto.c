@@ -171,22 +171,26 @@ put_attr(struct buf *b, const struct entry *e)
 	    buf_put_u32(b, e->mtime_nsec);
 }
 
-static void
+/* Reads the attributes into e; returns the mode as sent, for check_attr. */
+static uint32_t
 get_attr(struct reader *r, struct entry *e)
 {
-	e->mode = reader_u32(r);
+	uint32_t mode = reader_u32(r);
+
+	e->mode = (uint16_t)(mode & 07777);
 	e->uid = reader_u32(r);
 	e->gid = reader_u32(r);
 	e->size = reader_u64(r);
 	e->mtime_sec = (int64_t)reader_u64(r);
 	e->mtime_nsec = reader_u32(r);
+	return mode;
 }
 
 static int
-check_attr(const struct entry *e, char *err, size_t errlen)
+check_attr(const struct entry *e, uint32_t mode, char *err, size_t errlen)
 {
-	if (e->mode & ~07777u)
-		return fail(err, errlen, "mode %#o out of range", e->mode);
+	if (mode & ~07777u)
+		return fail(err, errlen, "mode %#o out of range", mode);
 	if (e->mtime_nsec >= 1000000000u)
 		return fail(err, errlen, "mtime nanoseconds %u out of range",
 		    e->mtime_nsec);
@@ -258,13 +262,14 @@ proto_decode_entry(const uint8_t *p, size_t n, unsigned ns, struct entry *e,
 	struct reader r;
 	const void *hash;
 	const char *why;
+	uint32_t mode;
 
 	memset(e, 0, sizeof(*e));
 	err[0] = '\0';
 	reader_init(&r, p, n);
 	e->type = reader_u8(&r);
 	e->path = reader_str(&r, PATH_MAX - 1);
-	get_attr(&r, e);
+	mode = get_attr(&r, e);
 	e->has_hash = reader_u8(&r);
 	if (e->has_hash == 1 && (hash = reader_bytes(&r, HASH_SIZE)) != NULL)
 		memcpy(e->hash, hash, HASH_SIZE);
@@ -304,7 +309,7 @@ proto_decode_entry(const uint8_t *p, size_t n, unsigned ns, struct entry *e,
 		    e->path);
 		goto bad;
 	}
-	if (check_attr(e, err, errlen) == -1)
+	if (check_attr(e, mode, err, errlen) == -1)
 		goto bad;
 	if (e->type == ENTRY_LNK && *e->target == '\0') {
 		fail(err, errlen, "ENTRY %s: empty symlink target", e->path);
@@ -340,12 +345,13 @@ proto_decode_end_manifest(const uint8_t *p, size_t n, unsigned ns,
     uint64_t *count, struct entry *top, int *flags, char *err, size_t errlen)
 {
 	struct reader r;
+	uint32_t mode;
 
 	memset(top, 0, sizeof(*top));
 	err[0] = '\0';
 	reader_init(&r, p, n);
 	*count = reader_u64(&r);
-	get_attr(&r, top);
+	mode = get_attr(&r, top);
 	*flags = reader_u8(&r);
 	top->type = ENTRY_DIR;
 	if (get_xattrs(&r, ns, top, err, errlen) == -1 && err[0] != '\0')
@@ -354,7 +360,7 @@ proto_decode_end_manifest(const uint8_t *p, size_t n, unsigned ns,
 		fail(err, errlen, "END_MANIFEST: malformed");
 		goto bad;
 	}
-	if (check_attr(top, err, errlen) == -1)
+	if (check_attr(top, mode, err, errlen) == -1)
 		goto bad;
 	return 0;
 bad:
@@ -516,16 +522,17 @@ proto_decode_file_from(const uint8_t *p, size_t n, struct file_head *h,
     char *err, size_t errlen)
 {
 	struct reader r;
+	uint32_t mode;
 
 	memset(h, 0, sizeof(*h));
 	reader_init(&r, p, n);
 	h->index = reader_u32(&r);
 	h->offset = reader_u64(&r);
-	get_attr(&r, &h->attr);
+	mode = get_attr(&r, &h->attr);
 	if (reader_finish(&r) == -1 || h->offset == 0 ||
 	    h->offset > h->attr.size)
 		return fail(err, errlen, "FILE_FROM: malformed");
-	return check_attr(&h->attr, err, errlen);
+	return check_attr(&h->attr, mode, err, errlen);
 }
 
 int
@@ -533,14 +540,15 @@ proto_decode_file(const uint8_t *p, size_t n, struct file_head *h,
     char *err, size_t errlen)
 {
 	struct reader r;
+	uint32_t mode;
 
 	memset(h, 0, sizeof(*h));
 	reader_init(&r, p, n);
 	h->index = reader_u32(&r);
-	get_attr(&r, &h->attr);
+	mode = get_attr(&r, &h->attr);
 	if (reader_finish(&r) == -1)
 		return fail(err, errlen, "FILE: malformed");
-	return check_attr(&h->attr, err, errlen);
+	return check_attr(&h->attr, mode, err, errlen);
 }
 
 int
