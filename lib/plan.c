@@ -118,18 +118,27 @@ plan_purge_set(struct plan *p, size_t k, int state, const char *reason)
 	p->purges[k].reason = reason ? strdup(reason) : NULL;
 }
 
+/* Forgets every purge. */
+static void
+plan_drop_purges(struct plan *p)
+{
+	for (size_t k = 0; k < p->npurges; k++) {
+		free(p->purges[k].path);
+		free(p->purges[k].reason);
+	}
+	p->npurges = 0;
+}
+
 void
 plan_release(struct plan *p)
 {
 	for (size_t k = 0; k < p->reasons_cap; k++)
 		free(p->reasons[k].reason);
 	free(p->reasons);
-	for (size_t k = 0; k < p->npurges; k++) {
-		free(p->purges[k].path);
-		free(p->purges[k].reason);
-	}
+	plan_drop_purges(p);
 	free(p->v);
 	free(p->purges);
+	free(p->open);
 	store_dir_release(&p->dir);
 	plan_init(p);
 }
@@ -342,7 +351,8 @@ parent_of(struct plan *p, const struct manifest *m, size_t i)
 	return at < 0 ? NULL : &p->v[at];
 }
 
-static int plan_add_purge(struct plan *p, const char *path, int is_dir);
+static int plan_add_purge(struct plan *p, const char *path, size_t dir,
+    int is_dir);
 
 /* A partial session's entry gone from the source: purged when asked to. */
 static void
@@ -360,7 +370,7 @@ plan_gone(struct plan *p, size_t i, struct store *s, const struct manifest *m,
 	if ((is_dir && !(o->flags & SESSION_PURGE_DIRS)) ||
 	    filter_excluded(o->filter, m->v[i].path, is_dir))
 		return;
-	if (plan_add_purge(p, m->v[i].path, is_dir) == -1)
+	if (plan_add_purge(p, m->v[i].path, i + 1, is_dir) == -1)
 		return;
 	if (parent)
 		parent->flags |= PF_DIRATTR;
@@ -449,7 +459,7 @@ device:
 }
 
 static int
-plan_add_purge(struct plan *p, const char *path, int is_dir)
+plan_add_purge(struct plan *p, const char *path, size_t dir, int is_dir)
 {
 	struct plan_purge *v;
 
@@ -459,6 +469,7 @@ plan_add_purge(struct plan *p, const char *path, int is_dir)
 	p->purges = v;
 	memset(&v[p->npurges], 0, sizeof(*v));
 	v[p->npurges].path = strdup(path);
+	v[p->npurges].dir = dir;
 	v[p->npurges].is_dir = is_dir;
 	v[p->npurges].state = PLAN_PURGE;
 	if (v[p->npurges].path == NULL)
@@ -467,10 +478,10 @@ plan_add_purge(struct plan *p, const char *path, int is_dir)
 	return 0;
 }
 
-/* Lists the extra entries of the store directory rel ("" for the top). */
+/* Lists the extra entries of the store directory rel ("" for the top: dir 0). */
 static int
 plan_purge_dir(struct plan *p, struct store *s, const struct manifest *m,
-    const char *rel, const struct plan_opts *o)
+    const char *rel, size_t dir, const struct plan_opts *o)
 {
 	char path[PATH_MAX];
 	struct dirent *de;
@@ -501,36 +512,111 @@ plan_purge_dir(struct plan *p, struct store *s, const struct manifest *m,
 			continue;	/* excluded entries are never purged */
 		if (is_dir && !(o->flags & SESSION_PURGE_DIRS))
 			continue;
-		rc = plan_add_purge(p, path, is_dir);
+		rc = plan_add_purge(p, path, dir, is_dir);
 	}
 	closedir(d);
 	return rc;
 }
 
+/* Do o's flags purge a whole session's extra entries? */
 static int
-plan_purges(struct plan *p, struct store *s, const struct manifest *m,
-    const struct plan_opts *o)
+purging(const struct plan_opts *o)
 {
-	size_t before;
+	return (o->flags & (SESSION_PURGE | SESSION_PURGE_DIRS)) &&
+	    !(o->flags & SESSION_PARTIAL);
+}
 
-	if (s->rootfd < 0)
+/* Directory entry d's listing is whole: its purges are decided now. */
+static int
+plan_close_dir(struct plan *p, struct store *s, const struct manifest *m,
+    size_t d, const struct plan_opts *o)
+{
+	const struct plan_entry *pe = &p->v[d];
+
+	if (!purging(o) || s->rootfd < 0 || !(pe->flags & PF_EXISTS) ||
+	    (pe->flags & PF_RETYPE) || pe->state == PLAN_SKIP ||
+	    pe->state == PLAN_FAIL)
 		return 0;
-	before = p->npurges;
-	if (plan_purge_dir(p, s, m, "", o) == -1)
-		return -1;
-	p->top_attr |= p->npurges > before;
-	for (size_t i = 0; i < m->n; i++) {
-		if (m->v[i].type != ENTRY_DIR || !(p->v[i].flags & PF_EXISTS) ||
-		    (p->v[i].flags & PF_RETYPE) ||
-		    p->v[i].state == PLAN_SKIP || p->v[i].state == PLAN_FAIL)
-			continue;
-		before = p->npurges;
-		if (plan_purge_dir(p, s, m, m->v[i].path, o) == -1)
+	return plan_purge_dir(p, s, m, m->v[d].path, d + 1, o);
+}
+
+/* Is path inside directory dir? */
+static int
+inside(const char *path, const char *dir)
+{
+	size_t len = strlen(dir);
+
+	return strncmp(path, dir, len) == 0 && path[len] == '/';
+}
+
+/*
+ * Entry i comes: every open directory it is not inside is whole. With
+ * i == m->n (the end), all are.
+ */
+static int
+plan_close_dirs(struct plan *p, struct store *s, const struct manifest *m,
+    size_t i, const struct plan_opts *o)
+{
+	while (p->nopen > 0 && (i == m->n ||
+	    !inside(m->v[i].path, m->v[p->open[p->nopen - 1]].path))) {
+		p->nopen--;
+		if (plan_close_dir(p, s, m, p->open[p->nopen], o) == -1)
 			return -1;
-		if (p->npurges > before)
-			p->v[i].flags |= PF_DIRATTR;
 	}
 	return 0;
+}
+
+static int
+plan_open_dir(struct plan *p, size_t i)
+{
+	size_t cap;
+	size_t *v;
+
+	if (p->nopen == p->open_cap) {
+		cap = p->open_cap ? p->open_cap * 2 : 16;
+		if ((v = realloc(p->open, cap * sizeof(*v))) == NULL)
+			return -1;
+		p->open = v;
+		p->open_cap = cap;
+	}
+	p->open[p->nopen++] = i;
+	return 0;
+}
+
+static int
+purge_cmp(const void *a, const void *b)
+{
+	const struct plan_purge *x = a, *y = b;
+
+	return x->dir < y->dir ? -1 : x->dir > y->dir;
+}
+
+/*
+ * The purges decided directory by directory, once the whole manifest is
+ * in: in the order of their directories (the top's first), each
+ * directory's in the order they were found; each directory that loses
+ * an entry gets its mtime restored afterwards.
+ */
+static void
+plan_purges_done(struct plan *p)
+{
+	/*
+	 * qsort is not stable: the key is the directory, then the order of
+	 * finding (dir < 2^32 entries, k < npurges: no overflow in 64 bits).
+	 */
+	for (size_t k = 0; k < p->npurges; k++)
+		p->purges[k].dir = p->purges[k].dir * p->npurges + k;
+	if (p->npurges > 1)
+		qsort(p->purges, p->npurges, sizeof(*p->purges), purge_cmp);
+	for (size_t k = 0; k < p->npurges; k++) {
+		size_t dir = p->purges[k].dir / p->npurges;
+
+		p->purges[k].dir = dir;
+		if (dir == 0)
+			p->top_attr = 1;
+		else
+			p->v[dir - 1].flags |= PF_DIRATTR;
+	}
 }
 
 /* A directory whose contents change gets its mtime restored afterwards. */
@@ -579,7 +665,15 @@ plan_add(struct plan *p, struct store *s, const struct manifest *m,
 	}
 	if (i >= p->n)
 		p->n = i + 1;
+	if (plan_close_dirs(p, s, m, i, o) == -1) {
+		log_err("planning purges");
+		return -1;
+	}
 	plan_entry(p, i, s, m, o);
+	if (m->v[i].type == ENTRY_DIR && plan_open_dir(p, i) == -1) {
+		log_err("plan");
+		return -1;
+	}
 	return 0;
 }
 
@@ -606,10 +700,16 @@ plan_finish(struct plan *p, struct store *s, const struct manifest *m,
 		p->top_attr |= p->top_changes != 0;
 	}
 	/* A partial session purges only what it names as gone. */
-	if ((o->flags & (SESSION_PURGE | SESSION_PURGE_DIRS)) &&
-	    !(o->flags & SESSION_PARTIAL) && plan_purges(p, s, m, o) == -1) {
+	if (plan_close_dirs(p, s, m, m->n, o) == -1 || (purging(o) &&
+	    s->rootfd >= 0 && plan_purge_dir(p, s, m, "", 0, o) == -1)) {
 		log_err("planning purges");
 		return -1;
+	}
+	if (!(o->flags & SESSION_PARTIAL)) {
+		/* Purges decided before the walk proved incomplete: none. */
+		if (!purging(o))
+			plan_drop_purges(p);
+		plan_purges_done(p);
 	}
 	plan_mark_parents(p, m);
 	return 0;

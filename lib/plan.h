@@ -49,6 +49,7 @@ struct plan_reason {
 /* An extra entry of the store that the session deletes. */
 struct plan_purge {
 	char *path;		/* owned */
+	size_t dir;		/* its directory: 0 the top, else entry dir - 1 */
 	int is_dir;
 	uint8_t state;		/* PLAN_PURGE, PLAN_SKIP or PLAN_FAIL */
 	char *reason;		/* owned */
@@ -63,6 +64,14 @@ struct plan {
 	size_t reasons_n;
 	struct plan_purge *purges;
 	size_t npurges;
+	/*
+	 * The directories whose listing is not whole yet, outermost first:
+	 * entries come in path_order, so one is whole (and its purges are
+	 * decided) once an entry outside it comes.
+	 */
+	size_t *open;
+	size_t nopen;
+	size_t open_cap;
 	int top_attr;		/* the top directory's attributes differ */
 	uint16_t top_changes;	/* ITEM_CH_*: how, for -i */
 
@@ -91,11 +100,15 @@ struct plan_opts {
 /*
  * Compares each entry of m with the store and decides its state, one
  * entry at a time as a manifest arrives: plan_init, then plan_add for
- * entries 0, 1, 2... (each once its directory and, for a hard link, its
- * target are in m and in m->index), then plan_finish once m is whole:
- * the top, and with purge flags the store's extra entries. Each returns
- * 0, or -1 on ENOMEM (logged); store errors become PLAN_FAIL entries
- * with a reason.
+ * entries 0, 1, 2... (in path_order, each once its directory and, for a
+ * hard link, its target are in m), then plan_finish once m is whole:
+ * the top. With purge flags, the store's extra entries in a directory
+ * are listed as soon as its listing is whole (plan_add of the first
+ * entry outside it, or plan_finish), and kept only if plan_finish's
+ * options still purge (a walk that turned out incomplete purges
+ * nothing); they are reported in the order of their directories. Each
+ * returns 0, or -1 on ENOMEM (logged); store errors become PLAN_FAIL
+ * entries with a reason.
  */
 void plan_init(struct plan *p);
 int plan_add(struct plan *p, struct store *s, const struct manifest *m,

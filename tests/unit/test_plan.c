@@ -174,6 +174,69 @@ START_TEST(test_purges)
 }
 END_TEST
 
+/*
+ * A directory's purges are decided once an entry outside it comes (the
+ * manifest is in path_order), reported in the order of the directories,
+ * and dropped when plan_finish no longer purges (a walk found
+ * incomplete at END_MANIFEST).
+ */
+START_TEST(test_purges_per_directory)
+{
+	struct plan_opts o = { .flags = SESSION_PURGE, .filter = &fx_filter,
+	    .owner = geteuid() == 0 };
+	size_t a, b;
+	int fd;
+
+	fx_mkdir("src/a");
+	fx_same_file("b", "b");
+	fx_mkdir("store/a");
+	fx_write("store/a/old", "o");
+	fx_write("store/top-old", "t");
+	fx_same_file("a/keep", "k");
+	/* a itself the same on both sides: its PF_DIRATTR is the purge's. */
+	fx_mtime("src/a", 1600000000);
+	fx_mtime("store/a", 1600000000);
+	fd = open(fx_path("src"), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(manifest_scan(&fx_m, fd, fx_path("src"), &fx_filter,
+	    0, &fx_scan), 0);
+	close(fd);
+	a = (size_t)manifest_find(&fx_m, "a");
+	b = (size_t)manifest_find(&fx_m, "b");
+	ck_assert_uint_lt(a, b);
+	for (size_t i = 0; i < b; i++)
+		ck_assert_int_eq(plan_add(&fx_plan, &fx_store, &fx_m, i, &o), 0);
+	ck_assert_uint_eq(fx_plan.npurges, 0);	/* a is still open */
+	ck_assert_int_eq(plan_add(&fx_plan, &fx_store, &fx_m, b, &o), 0);
+	ck_assert_uint_eq(fx_plan.npurges, 1);	/* b is outside a: a is whole */
+	ck_assert_str_eq(fx_plan.purges[0].path, "a/old");
+	for (size_t i = b + 1; i < fx_m.n; i++)
+		ck_assert_int_eq(plan_add(&fx_plan, &fx_store, &fx_m, i, &o), 0);
+	ck_assert_int_eq(plan_finish(&fx_plan, &fx_store, &fx_m, &o), 0);
+	/* The top's first, as before purges were decided per directory. */
+	ck_assert_uint_eq(fx_plan.npurges, 2);
+	ck_assert_str_eq(fx_plan.purges[0].path, "top-old");
+	ck_assert_str_eq(fx_plan.purges[1].path, "a/old");
+	ck_assert(fx_plan.v[a].flags & PF_DIRATTR);
+	ck_assert(fx_plan.top_attr);
+	fx_forget_plan();
+
+	/* The walk proved incomplete: what was decided is dropped. */
+	fd = open(fx_path("src"), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(manifest_scan(&fx_m, fd, fx_path("src"), &fx_filter,
+	    0, &fx_scan), 0);
+	close(fd);
+	for (size_t i = 0; i < fx_m.n; i++)
+		ck_assert_int_eq(plan_add(&fx_plan, &fx_store, &fx_m, i, &o), 0);
+	ck_assert_uint_eq(fx_plan.npurges, 1);
+	o.flags &= ~SESSION_PURGE;
+	ck_assert_int_eq(plan_finish(&fx_plan, &fx_store, &fx_m, &o), 0);
+	ck_assert_uint_eq(fx_plan.npurges, 0);
+	ck_assert(!(fx_plan.v[a].flags & PF_DIRATTR));
+}
+END_TEST
+
 START_TEST(test_result_counts)
 {
 	struct result res;
@@ -299,6 +362,7 @@ plan_suite(void)
 	tcase_add_test(tc, test_type_conflicts_are_skipped);
 	tcase_add_test(tc, test_type_changes_with_purge);
 	tcase_add_test(tc, test_purges);
+	tcase_add_test(tc, test_purges_per_directory);
 	tcase_add_test(tc, test_result_counts);
 	tcase_add_test(tc, test_item_changes);
 	tcase_add_test(tc, test_plan_of_missing_store);
