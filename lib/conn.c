@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <poll.h>
@@ -15,6 +16,7 @@
 
 #include <zstd.h>
 
+#include "conn_impl.h"
 #include "log.h"
 #include "seal.h"
 
@@ -23,13 +25,11 @@
 /* Payloads this large skip the copy into the write buffer. */
 #define CONN_DIRECT_MIN (64 * 1024)
 #define CONN_ZIN_SIZE (128 * 1024)
-/* Sealed and written in pieces of this much (a few records). */
-#define CONN_SEAL_PIECE (4 * SEAL_RECORD_MAX)
 /* What ZSTD_decompressStream asks for between blocks: a block header. */
 #define ZSTD_BLOCK_HEADER 3
 
-static int64_t
-now_ms(void)
+int64_t
+conn_now_ms(void)
 {
 	struct timespec ts;
 
@@ -37,21 +37,54 @@ now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+struct conn_limits
+conn_limits_of(const struct conn *c)
+{
+	struct conn_limits l = { c->timeout_ms, c->until, c->until_s,
+	    c->until_what };
+
+	return l;
+}
+
 /* The deadline of an operation starting now, or 0 when there is none. */
+static int64_t
+deadline_under(const struct conn_limits *l)
+{
+	int64_t d = l->timeout_ms > 0 ? conn_now_ms() + l->timeout_ms : 0;
+
+	return l->until && (d == 0 || l->until < d) ? l->until : d;
+}
+
 static int64_t
 deadline_of(const struct conn *c)
 {
-	int64_t d = c->timeout_ms > 0 ? now_ms() + c->timeout_ms : 0;
+	struct conn_limits l = conn_limits_of(c);
 
-	return c->until && (d == 0 || c->until < d) ? c->until : d;
+	return deadline_under(&l);
 }
 
 void
 conn_until(struct conn *c, int seconds, const char *what)
 {
-	c->until = seconds > 0 ? now_ms() + (int64_t)seconds * 1000 : 0;
+	c->until = seconds > 0 ? conn_now_ms() + (int64_t)seconds * 1000 : 0;
 	c->until_s = seconds;
 	c->until_what = what;
+}
+
+/* A wait reached deadline: logs what the peer did not do. Returns -1. */
+int
+conn_timed_out(const struct conn *c, const struct conn_limits *l,
+    int64_t deadline, const char *what)
+{
+	errno = ETIMEDOUT;
+	if (l->until && deadline == l->until)
+		log_errx("%s did not %s within %d s", c->peer, l->until_what,
+		    l->until_s);
+	else
+		log_errx("%s %s within %d s", c->peer, what,
+		    l->timeout_ms / 1000);
+	errno = ETIMEDOUT;
+	return -1;
 }
 
 /*
@@ -59,25 +92,17 @@ conn_until(struct conn *c, int seconds, const char *what)
  * 0, or -1 with ETIMEDOUT (logged: what the peer did not do, naming it).
  */
 static int
-wait_ready(struct conn *c, int fd, short events, int64_t deadline,
-    const char *what)
+wait_under(const struct conn *c, const struct conn_limits *l, int fd,
+    short events, int64_t deadline, const char *what)
 {
 	struct pollfd pfd = { .fd = fd, .events = events };
 	int64_t left;
 	int r;
 
 	for (;;) {
-		left = deadline ? deadline - now_ms() : -1;
-		if (deadline && left <= 0) {
-			errno = ETIMEDOUT;
-			if (c->until && deadline == c->until)
-				log_errx("%s did not %s within %d s", c->peer,
-				    c->until_what, c->until_s);
-			else
-				log_errx("%s %s within %d s", c->peer, what,
-				    c->timeout_ms / 1000);
-			return -1;
-		}
+		left = deadline ? deadline - conn_now_ms() : -1;
+		if (deadline && left <= 0)
+			return conn_timed_out(c, l, deadline, what);
 		r = poll(&pfd, 1, left > INT32_MAX ? INT32_MAX : (int)left);
 		if (r > 0)
 			return 0;
@@ -86,6 +111,15 @@ wait_ready(struct conn *c, int fd, short events, int64_t deadline,
 			return -1;
 		}
 	}
+}
+
+static int
+wait_ready(const struct conn *c, int fd, short events, int64_t deadline,
+    const char *what)
+{
+	struct conn_limits l = conn_limits_of(c);
+
+	return wait_under(c, &l, fd, events, deadline, what);
 }
 
 static void
@@ -125,10 +159,10 @@ conn_init(struct conn *c, int rfd, int wfd, const char *peer)
 static void
 reap_child(struct conn *c)
 {
-	int64_t until = now_ms() + CONN_REAP_MS;
+	int64_t until = conn_now_ms() + CONN_REAP_MS;
 	pid_t r;
 
-	while ((r = waitpid(c->child, NULL, WNOHANG)) == 0 && now_ms() < until)
+	while ((r = waitpid(c->child, NULL, WNOHANG)) == 0 && conn_now_ms() < until)
 		usleep(20000);
 	if (r == 0) {
 		log_warnx("%s: its remote shell (pid %ld) did not end; killed",
@@ -141,6 +175,8 @@ reap_child(struct conn *c)
 void
 conn_release(struct conn *c)
 {
+	conn_writer_stop(c);
+	conn_reader_stop(c);
 	if (c->rfd >= 0)
 		close(c->rfd);
 	if (c->wfd >= 0 && c->wfd != c->rfd)
@@ -204,10 +240,12 @@ conn_seal(struct conn *c, int cipher, const uint8_t *tx, const uint8_t *rx)
 	return 0;
 }
 
-static int
-conn_write_raw(struct conn *c, struct iovec *iov, int iovcnt)
+/* Writes the iovecs whole under l; -1 (logged) on an error or past l. */
+int
+conn_write_under(const struct conn *c, const struct conn_limits *l,
+    struct iovec *iov, int iovcnt)
 {
-	int64_t deadline = deadline_of(c);
+	int64_t deadline = deadline_under(l);
 	ssize_t n;
 
 	while (iovcnt > 0) {
@@ -216,7 +254,7 @@ conn_write_raw(struct conn *c, struct iovec *iov, int iovcnt)
 			if (errno == EINTR)
 				continue;
 			if (errno == EAGAIN) {
-				if (wait_ready(c, c->wfd, POLLOUT, deadline,
+				if (wait_under(c, l, c->wfd, POLLOUT, deadline,
 				    "took nothing we sent") == -1)
 					return -1;
 				continue;
@@ -224,7 +262,6 @@ conn_write_raw(struct conn *c, struct iovec *iov, int iovcnt)
 			log_err("sending to %s", c->peer);
 			return -1;
 		}
-		c->bytes_out += (uint64_t)n;
 		while (iovcnt > 0 && (size_t)n >= iov->iov_len) {
 			n -= (ssize_t)iov->iov_len;
 			iov++;
@@ -238,6 +275,21 @@ conn_write_raw(struct conn *c, struct iovec *iov, int iovcnt)
 	return 0;
 }
 
+static int
+conn_write_raw(struct conn *c, struct iovec *iov, int iovcnt)
+{
+	struct conn_limits l = conn_limits_of(c);
+	uint64_t total = 0;
+
+	for (int i = 0; i < iovcnt; i++)
+		total += iov[i].iov_len;
+	if (conn_write_under(c, &l, iov, iovcnt) == -1)
+		return -1;
+	c->bytes_out += total;
+	return 0;
+}
+
+
 /*
  * Writes the iovecs whole: sealed into records first when sealing, a
  * piece at a time, so that what the kernel copies out is still in cache.
@@ -249,6 +301,8 @@ conn_writev_all(struct conn *c, struct iovec *iov, int iovcnt)
 
 	if (c->seal == NULL)
 		return conn_write_raw(c, iov, iovcnt);
+	if (c->writer != NULL)
+		return conn_writer_put(c, iov, iovcnt);
 	for (int i = 0; i < iovcnt; i++) {
 		const uint8_t *p = iov[i].iov_base;
 		size_t left = iov[i].iov_len, k;
@@ -478,6 +532,34 @@ conn_read_fd(struct conn *c, void *p, size_t n)
 	return r;
 }
 
+/* Opens what is buffered into dst as seal_pull; -1 logged as tampering. */
+ssize_t
+conn_pull_sealed(struct conn *c, uint8_t *dst, size_t cap)
+{
+	char err[128];
+	ssize_t n;
+
+	n = seal_pull(c->seal, dst, cap, err, sizeof(err));
+	if (n == -1)
+		log_errx("%s: %s: the session's stream was tampered with on "
+		    "the way (or is not from the peer that proved the key)",
+		    c->peer, err);
+	return n;
+}
+
+/* The end of a sealed stream: 0 between records, else -1 (logged). */
+int
+conn_sealed_end(const struct conn *c)
+{
+	if (!seal_partial(c->seal))
+		return 0;
+	log_errx("connection to %s closed in the middle of a sealed record",
+	    c->peer);
+	errno = EPROTO;
+	return -1;
+}
+
+
 /*
  * Reads what arrives next into dst (at most cap bytes): opened records
  * when sealed. Returns the bytes read, 0 at the end of the stream, or -1
@@ -486,20 +568,15 @@ conn_read_fd(struct conn *c, void *p, size_t n)
 static ssize_t
 conn_read(struct conn *c, uint8_t *dst, size_t cap)
 {
-	char err[128];
 	uint8_t *space = dst;
 	size_t room = cap;
 	ssize_t n;
 
+	if (c->reader != NULL)
+		return conn_reader_take(c, dst, cap);
 	for (;;) {
 		if (c->seal != NULL) {
-			n = seal_pull(c->seal, dst, cap, err, sizeof(err));
-			if (n == -1)
-				log_errx("%s: %s: the session's stream was "
-				    "tampered with on the way (or is not from "
-				    "the peer that proved the key)", c->peer,
-				    err);
-			if (n != 0)
+			if ((n = conn_pull_sealed(c, dst, cap)) != 0)
 				return n;
 			space = seal_space(c->seal, &room);
 		}
@@ -519,14 +596,8 @@ conn_read(struct conn *c, uint8_t *dst, size_t cap)
 		c->bytes_in += (uint64_t)n;
 		if (c->seal == NULL)
 			return n;
-		if (n == 0) {
-			if (!seal_partial(c->seal))
-				return 0;
-			log_errx("connection to %s closed in the middle of a "
-			    "sealed record", c->peer);
-			errno = EPROTO;
-			return -1;
-		}
+		if (n == 0)
+			return conn_sealed_end(c);
 		seal_received(c->seal, (size_t)n);
 	}
 }
@@ -650,6 +721,8 @@ conn_buffered(const struct conn *c)
 
 	if (c->zd != NULL && c->zin_start < c->zin_end)
 		return 1;
+	if (c->reader != NULL)
+		return conn_reader_buffered(c->reader);
 	if (c->seal != NULL && seal_ready(c->seal))
 		return 1;
 	if (have < 4)
@@ -665,6 +738,8 @@ conn_readable(struct conn *c)
 
 	if (conn_buffered(c))
 		return 1;
+	if (c->reader != NULL)
+		return 0;	/* the thread reads rfd */
 	return poll(&pfd, 1, 0) == 1;
 }
 

@@ -16,7 +16,8 @@
 /*
  * Every frame is a u32 big-endian length, then that many bytes: one type
  * byte and the payload. A conn owns its descriptors (closes them on
- * release) and is used by one thread at a time.
+ * release) and is used by one thread at a time (conn_async_writes and
+ * conn_async_reads add threads of its own, one writing, one reading).
  */
 struct conn {
 	int rfd;
@@ -51,6 +52,8 @@ struct conn {
 	/* The record layer of everything after conn_seal() (below zstd). */
 	struct seal *seal;
 	struct buf sout;	/* sealed records waiting to be written */
+	struct conn_writer *writer;	/* conn_async_writes(), or NULL */
+	struct conn_reader *reader;	/* conn_async_reads(), or NULL */
 	/* Descriptors received (conn_accept_fds), oldest first. */
 	int accept_fds;
 	int fds[CONN_MAX_FDS];
@@ -95,6 +98,24 @@ int conn_compress(struct conn *c, int level);
  */
 int conn_seal(struct conn *c, int cipher, const uint8_t *tx,
     const uint8_t *rx);
+/*
+ * From now on a thread of c's own seals and writes what is sent, while
+ * the caller goes on: a send or flush only queues (up to 1 MiB, then it
+ * waits for room). A write that fails in
+ * that thread fails the next send or flush with its reason (log_last).
+ * bytes_out counts what is queued. conn_release writes what is queued
+ * first, under the deadlines it was queued with. The receiving half
+ * stays the caller's. Only on a sealed conn (else EINVAL); -1 with errno.
+ */
+int conn_async_writes(struct conn *c);
+/*
+ * From now on a thread of c's own reads and opens what arrives, up to
+ * 1 MiB ahead of the caller, who takes it as before (each frame still
+ * within timeout_ms). rfd is then the thread's: not for conn_relay or a
+ * poll of the caller's. Only on a sealed conn without compression (else
+ * EINVAL); -1 with errno.
+ */
+int conn_async_reads(struct conn *c);
 
 /*
  * Forwards frames both ways between a and b until either side ends the

@@ -158,6 +158,12 @@ log_last(void)
 	return log_last_msg;
 }
 
+void
+log_adopt(const char *msg)
+{
+	snprintf(log_last_msg, sizeof(log_last_msg), "%s", msg);
+}
+
 #define LOG_DEFINE(name, level, with_errno)			\
 	void name(const char *fmt, ...)				\
 	{							\

@@ -51,5 +51,10 @@ void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * Empty when none. Valid until the thread logs again.
  */
 const char *log_last(void);
+/*
+ * Makes msg this thread's last message without logging it again: a
+ * failure that a helper thread logged on the caller's behalf.
+ */
+void log_adopt(const char *msg);
 
 #endif

@@ -670,6 +670,14 @@ net_connect(const struct dest *d, const struct net_opts *o, struct conn *c)
 		conn_release(c);
 		return -1;
 	}
+	/*
+	 * What a client sends is mostly file data: sealing it in a thread
+	 * of its own lets the next files be read meanwhile. Without the
+	 * thread (ENOMEM) the same bytes go out from this one.
+	 */
+	if (c->seal != NULL && conn_async_writes(c) == -1)
+		log_debug("%s: sealing in this thread: %s", d->text,
+		    strerror(errno));
 	return 0;
 }
 

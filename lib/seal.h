@@ -41,7 +41,9 @@ const char *seal_cipher_name(int cipher);
  * key under nonces 0, 1, 2, ..., records opened with the receive key
  * under the same sequence. A record's length prefix is its additional
  * data, so no byte of the stream can change, move, vanish or appear
- * without the next open failing. Used by one thread at a time.
+ * without the next open failing. The sending half (seal_push) and the
+ * receiving half (the rest) share nothing: each is used by one thread at
+ * a time, which may be two different threads.
  */
 struct seal;
 

@@ -361,6 +361,14 @@ session_receive(struct conn *c, const char *store, struct result *counts)
 	if (fd == -1) {
 		if (errno != ENOENT && errno != ECONNREFUSED && errno != ENOTDIR)
 			return -1;
+		/*
+		 * Opening records in a thread of their own lets this one
+		 * write the files meanwhile; without it, it does both.
+		 */
+		if (c->seal != NULL && c->zd == NULL &&
+		    conn_async_reads(c) == -1)
+			log_debug("%s: opening records in this thread: %s",
+			    c->peer, strerror(errno));
 		return receiver_run(c, &t);
 	}
 	if (through_master(fd, &m, c->timeout_ms / 1000) == -1)

@@ -192,13 +192,14 @@ case_resume_after_a_cut() {
 	assert_missing store/big
 	assert_no_litter store
 	assert_eq 1 "$(find store/.mirrorfs/partial -type f | wc -l)" "parts kept"
-	# The next session sends only what is missing.
+	# The next session sends only what is missing (give or take the 1 MiB
+	# the sender's sealing thread had queued when it died).
 	t_ctl sync --key key --compress 0 --json src "mirror://127.0.0.1:$PORT/app"
 	assert_rc 0
 	assert_trees_eq src store
 	local sent
 	sent=$(jf bytes_sent)
-	[ "$sent" -lt $((20971520 - 8388608 + 2097152 + 1048576)) ] ||
+	[ "$sent" -lt $((20971520 - 8388608 + 2097152 + 2 * 1048576)) ] ||
 		t_fail "resumed session sent $sent bytes: not resumed"
 	[ "$sent" -gt $((20971520 - 8388608)) ] ||
 		t_fail "resumed session sent only $sent bytes"

@@ -6,10 +6,12 @@
  */
 #include <check.h>
 #include <errno.h>
+#include <signal.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -389,6 +391,213 @@ START_TEST(test_conn_tampered)
 }
 END_TEST
 
+/* A frame of this many bytes fills a piece of the sealing thread. */
+#define PIECE_TEST (256 * 1024)
+
+/* Sends frames of every size class from a thread of its own writer. */
+struct stream_arg {
+	struct conn *c;
+	const uint8_t *m;
+	int frames;
+	int rc;
+};
+
+static size_t
+stream_size(int i)
+{
+	static const size_t sizes[] = { 0, 1, 77, 4096, 65535, 65536, 65537,
+	    262143, 262144, 300000, CONN_MAX_FRAME - 1 };
+
+	return sizes[i % (int)(sizeof(sizes) / sizeof(sizes[0]))];
+}
+
+static void *
+stream_main(void *arg)
+{
+	struct stream_arg *a = arg;
+
+	a->rc = 0;
+	for (int i = 0; i < a->frames && a->rc == 0; i++)
+		a->rc = conn_send(a->c, (uint8_t)(i % 200), a->m + i % 100,
+		    stream_size(i));
+	if (a->rc == 0)
+		a->rc = conn_flush(a->c);
+	return NULL;
+}
+
+/*
+ * With a sealing thread on one side and an opening thread on the other,
+ * every frame arrives whole and in order, and both count the same bytes.
+ */
+START_TEST(test_async_stream)
+{
+	pick_cipher(_i);
+	struct stream_arg a = { .frames = 400 };
+	uint8_t *m = pattern(CONN_MAX_FRAME + 100);
+	struct conn ca, cb;
+	pthread_t th;
+
+	sealed_pair(&ca, &cb, 0);
+	ck_assert_int_eq(conn_async_writes(&ca), 0);
+	ck_assert_int_eq(conn_async_reads(&cb), 0);
+	a.c = &ca;
+	a.m = m;
+	ck_assert_int_eq(pthread_create(&th, NULL, stream_main, &a), 0);
+	for (int i = 0; i < a.frames; i++) {
+		const uint8_t *p;
+		uint8_t type;
+		size_t n;
+
+		ck_assert_int_eq(conn_recv(&cb, &type, &p, &n), 1);
+		ck_assert_uint_eq(type, (uint8_t)(i % 200));
+		ck_assert_uint_eq(n, stream_size(i));
+		ck_assert(memcmp(p, m + i % 100, n) == 0);
+	}
+	ck_assert_int_eq(pthread_join(th, NULL), 0);
+	ck_assert_int_eq(a.rc, 0);
+	/* What was queued is written before the descriptors close. */
+	conn_release(&ca);
+	ck_assert_int_eq(conn_recv(&cb, &(uint8_t){ 0 }, &(const uint8_t *){
+	    NULL }, &(size_t){ 0 }), 0);
+	ck_assert_uint_eq(cb.bytes_in, a.c->bytes_out);
+	conn_release(&cb);
+	free(m);
+}
+END_TEST
+
+/* Only a sealed conn gets the threads; an opening one not under zstd. */
+START_TEST(test_async_refused)
+{
+	pick_cipher(_i);
+	struct conn ca, cb;
+	int sv[2];
+
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
+	    sv), 0);
+	ck_assert_int_eq(conn_init(&ca, sv[0], sv[0], "a"), 0);
+	ck_assert_int_eq(conn_init(&cb, sv[1], sv[1], "b"), 0);
+	errno = 0;
+	ck_assert_int_eq(conn_async_writes(&ca), -1);
+	ck_assert_int_eq(errno, EINVAL);
+	ck_assert_int_eq(conn_async_reads(&ca), -1);
+	conn_release(&ca);
+	conn_release(&cb);
+	sealed_pair(&ca, &cb, 3);
+	errno = 0;
+	ck_assert_int_eq(conn_async_reads(&cb), -1);
+	ck_assert_int_eq(errno, EINVAL);
+	ck_assert_int_eq(conn_async_writes(&ca), 0);
+	ck_assert_int_eq(conn_async_writes(&ca), -1);
+	conn_release(&ca);
+	conn_release(&cb);
+}
+END_TEST
+
+/* A write that fails in the thread fails a later send, with its reason. */
+START_TEST(test_async_write_fails)
+{
+	pick_cipher(_i);
+	uint8_t *m = pattern(PIECE_TEST);
+	struct conn ca, cb;
+	int rc = 0;
+
+	signal(SIGPIPE, SIG_IGN);
+	sealed_pair(&ca, &cb, 0);
+	ck_assert_int_eq(conn_async_writes(&ca), 0);
+	conn_release(&cb);
+	for (int i = 0; i < 1000 && rc == 0; i++)
+		rc = conn_send(&ca, 5, m, PIECE_TEST);
+	ck_assert_int_eq(rc, -1);
+	ck_assert_msg(strstr(log_last(), "sending to a") != NULL, "%s",
+	    log_last());
+	conn_release(&ca);
+	free(m);
+}
+END_TEST
+
+static long
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The frame deadline holds while the thread waits on a silent peer. */
+START_TEST(test_async_read_timeout)
+{
+	pick_cipher(_i);
+	struct conn ca, cb;
+	const uint8_t *p;
+	uint8_t type;
+	size_t n;
+	long t0;
+
+	sealed_pair(&ca, &cb, 0);
+	ck_assert_int_eq(conn_async_reads(&cb), 0);
+	cb.timeout_ms = 200;
+	t0 = mono_ms();
+	errno = 0;
+	ck_assert_int_eq(conn_recv(&cb, &type, &p, &n), -1);
+	ck_assert_int_eq(errno, ETIMEDOUT);
+	ck_assert_int_ge(mono_ms() - t0, 190);
+	ck_assert_int_lt(mono_ms() - t0, 3000);
+	ck_assert_msg(strstr(log_last(), "b did not send a whole frame") !=
+	    NULL, "%s", log_last());
+	/* A frame that comes later is still read whole. */
+	cb.timeout_ms = 5000;
+	ck_assert_int_eq(conn_send(&ca, 3, "late", 4), 0);
+	ck_assert_int_eq(conn_flush(&ca), 0);
+	ck_assert_int_eq(conn_recv(&cb, &type, &p, &n), 1);
+	ck_assert_mem_eq(p, "late", 4);
+	conn_release(&ca);
+	conn_release(&cb);
+}
+END_TEST
+
+/* Tampering and a cut record seen by the thread fail the owner's receive. */
+START_TEST(test_async_read_tampered_and_cut)
+{
+	pick_cipher(_i);
+	struct seal *tx = seal_alloc(cipher, kb, ka, NULL, 0);
+	const uint8_t *p;
+	uint8_t type;
+	struct conn a;
+	struct buf w;
+	int sv[2];
+	size_t n;
+
+	buf_init(&w);
+	ck_assert_int_eq(seal_push(tx, "\0\0\0\x06\x09hello", 10, &w), 0);
+	for (int cut = 0; cut <= 1; cut++) {
+		ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC,
+		    0, sv), 0);
+		ck_assert_int_eq(conn_init(&a, sv[0], sv[0], "the peer"), 0);
+		a.timeout_ms = 5000;
+		ck_assert_int_eq(conn_seal(&a, cipher, ka, kb), 0);
+		ck_assert_int_eq(conn_async_reads(&a), 0);
+		if (cut) {
+			/* A record cut short, then the end of the stream. */
+			ck_assert_int_eq(write(sv[1], w.data, 7), 7);
+		} else {
+			w.data[SEAL_HEADER_SIZE + 6] ^= 0x20;
+			ck_assert_int_eq(write(sv[1], w.data, w.len),
+			    (ssize_t)w.len);
+			w.data[SEAL_HEADER_SIZE + 6] ^= 0x20;
+		}
+		close(sv[1]);
+		ck_assert_int_eq(conn_recv(&a, &type, &p, &n), -1);
+		ck_assert_msg(strstr(log_last(), "the peer") != NULL &&
+		    strstr(log_last(), cut ? "in the middle of a sealed record" :
+		    "tampered") != NULL, "%s", log_last());
+		conn_release(&a);
+	}
+	buf_release(&w);
+	seal_free(tx);
+}
+END_TEST
+
 START_TEST(test_choose)
 {
 	const unsigned c = 1u << SEAL_CHACHA20_POLY1305, a = 1u << SEAL_AES256_GCM;
@@ -418,6 +627,11 @@ seal_suite(void)
 	tcase_add_loop_test(tc, test_drop_repeat_reorder_inject, 0, 2);
 	tcase_add_loop_test(tc, test_bad_length_and_cut, 0, 2);
 	tcase_add_loop_test(tc, test_conn_frames, 0, 2);
+	tcase_add_loop_test(tc, test_async_stream, 0, 2);
+	tcase_add_loop_test(tc, test_async_refused, 0, 2);
+	tcase_add_loop_test(tc, test_async_write_fails, 0, 2);
+	tcase_add_loop_test(tc, test_async_read_timeout, 0, 2);
+	tcase_add_loop_test(tc, test_async_read_tampered_and_cut, 0, 2);
 	tcase_add_loop_test(tc, test_conn_tampered, 0, 2);
 	tcase_add_test(tc, test_choose);
 	suite_add_tcase(s, tc);
