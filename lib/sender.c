@@ -27,6 +27,8 @@
 /* Files asked to be read ahead, and how much of each (see prefetch). */
 #define PREFETCH_FILES 32
 #define PREFETCH_BYTES (1024 * 1024)
+/* Those kept open: the one being sent and the ones after it. */
+#define AHEAD_MAX (PREFETCH_FILES + 1)
 /* Files this large go to a local receiver as a descriptor (FILE_FD). */
 #define FDPASS_MIN (64 * 1024)
 
@@ -45,6 +47,12 @@ struct sender {
 	struct sender_peer **dto;	/* those of them that get a delta */
 	int lost;			/* every peer of the file failed */
 	long prefetched;		/* the last entry read ahead, or -1 */
+	/*
+	 * The files read ahead, still open, oldest first (entry indices
+	 * ascending): sending one then opens nothing.
+	 */
+	struct { uint32_t idx; int fd; } ahead[AHEAD_MAX];
+	size_t ahead_head, ahead_n;
 	struct bwlimit bw;		/* --bwlimit */
 	size_t chunk;			/* bytes read and sent at once */
 	uint8_t *counted;	/* a bit per entry: in the progress totals */
@@ -120,6 +128,60 @@ open_source(const struct sender *s, const char *path)
 	if (fd == -1 && errno == EPERM)	/* O_NOATIME needs ownership */
 		fd = open_beneath(s->rootfd, path, O_RDONLY);
 	return fd;
+}
+
+/* Keeps fd, read ahead for entry idx, for send_file; closes it if full. */
+static void
+ahead_push(struct sender *s, uint32_t idx, int fd)
+{
+	size_t at;
+
+	if (s->ahead_n == AHEAD_MAX) {
+		close(fd);
+		return;
+	}
+	at = (s->ahead_head + s->ahead_n++) % AHEAD_MAX;
+	s->ahead[at].idx = idx;
+	s->ahead[at].fd = fd;
+}
+
+/*
+ * The descriptor read ahead for entry idx (now the caller's), or -1.
+ * Those of entries before it are not wanted any more: closed.
+ */
+static int
+ahead_take(struct sender *s, uint32_t idx)
+{
+	while (s->ahead_n > 0) {
+		uint32_t at = s->ahead[s->ahead_head].idx;
+		int fd = s->ahead[s->ahead_head].fd;
+
+		if (at > idx)
+			break;
+		s->ahead_head = (s->ahead_head + 1) % AHEAD_MAX;
+		s->ahead_n--;
+		if (at == idx)
+			return fd;
+		close(fd);
+	}
+	return -1;
+}
+
+/*
+ * The file of entry idx, opened: read ahead (the first attempt), unless it
+ * was unlinked since (deleted or replaced: the path says what it is now);
+ * else opened by its path. -1 with errno.
+ */
+static int
+open_ahead(struct sender *s, uint32_t idx, int attempt, struct stat *st)
+{
+	int fd = attempt == 0 ? ahead_take(s, idx) : -1;
+
+	if (fd != -1 && (fstat(fd, st) == -1 || st->st_nlink == 0)) {
+		close(fd);
+		fd = -1;
+	}
+	return fd != -1 ? fd : open_source(s, s->m->v[idx].path);
 }
 
 /* Sends an entry to every live peer (called as the scan finds it). */
@@ -808,13 +870,12 @@ static void
 send_file(struct sender *s, uint32_t idx, uint64_t from, const uint8_t *kept,
     struct delta_sig *sig)
 {
-	const char *path = s->m->v[idx].path;
 	char reason[256];
 	struct stat st;
 	int fd, action;
 
 	for (int attempt = 0; attempt < SEND_ATTEMPTS; attempt++) {
-		fd = open_source(s, path);
+		fd = open_ahead(s, idx, attempt, &st);
 		if (fd == -1 || fstat(fd, &st) == -1) {
 			action = errno == ENOENT ? ITEM_VANISHED : ITEM_FAIL;
 			snprintf(reason, sizeof(reason), "%s", action ==
@@ -932,7 +993,7 @@ prefetch(struct sender *s)
 		if ((fd = open_source(s, s->m->v[idx].path)) == -1)
 			continue;
 		posix_fadvise(fd, 0, PREFETCH_BYTES, POSIX_FADV_WILLNEED);
-		close(fd);
+		ahead_push(s, idx, fd);
 	}
 }
 
@@ -1002,6 +1063,8 @@ send_data(struct sender *s)
 			p->sig[p->next - 1] = NULL;
 		}
 	}
+	while (s->ahead_n > 0)
+		close(ahead_take(s, s->ahead[s->ahead_head].idx));
 	for (size_t i = 0; i < s->npeers; i++) {
 		struct sender_peer *p = &s->peers[i];
 
