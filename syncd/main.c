@@ -1,8 +1,11 @@
 /* mirrord: the daemon; on a destination it accepts sessions (--listen via [listen], or --serve under ssh). */
+#include <errno.h>
 #include <getopt.h>
 #include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include "conn.h"
@@ -88,6 +91,13 @@ main(int argc, char **argv)
 	}
 	if (session != NULL && conf == NULL && serve == NULL && optind == argc &&
 	    !mkpath) {
+		/*
+		 * Spawned as /proc/self/exe, the kernel named us "exe": top,
+		 * pidof and the journal should see mirrord.
+		 */
+		if (prctl(PR_SET_NAME, "mirrord") == -1)
+			log_debug("naming the session process: %s",
+			    strerror(errno));
 		log_choose_style(LOG_STYLE_STAMPED);
 		return inbound_main(session);
 	}

@@ -56,6 +56,11 @@ case_max_sessions() {
 	# shellcheck disable=SC2016 # the inner sh expands its own arguments
 	wait_for sh -c '[ "$(pgrep -c -P "$1")" -ge 2 ]' sh "$MIRRORD_PID" ||
 		t_fail "the idle clients have no session processes: $(cat mirrord.log)"
+	# Spawned as /proc/self/exe, each still goes by its name (top, pidof).
+	local child
+	for child in $(pgrep -P "$MIRRORD_PID"); do
+		assert_eq mirrord "$(cat "/proc/$child/comm")" "session process name"
+	done
 	t_run timeout 5 "$MIRRORCTL" sync --key key src "mirror://127.0.0.1:$PORT/app"
 	assert_rc 3 "a third client beyond max_sessions = 2"
 	assert_grep 'busy: 2 sessions already \(its \[listen\] max_sessions = 2\); try again later' "$TC/err"
