@@ -131,8 +131,9 @@ conn_writer_put(struct conn *c, const struct iovec *iov, int iovcnt)
 				while (!w->failed && w->count == WRITER_SLOTS)
 					pthread_cond_wait(&w->space, &w->lock);
 				rc = w->failed ? -1 : 0;
-				/* Free until counted: the thread never looks at it. */
-				sl = &w->slot[(w->head + w->count) % WRITER_SLOTS];
+				/* Free until counted: the thread leaves it be. */
+				sl = &w->slot[(w->head + w->count) %
+				    WRITER_SLOTS];
 				pthread_mutex_unlock(&w->lock);
 				if (rc == -1)
 					break;
@@ -196,7 +197,7 @@ fail:
 	return -1;
 }
 
-/* Lets the thread write what is queued (as a flush would have), then ends it. */
+/* Lets the thread write what is queued (as a flush would), then ends it. */
 void
 conn_writer_stop(struct conn *c)
 {
@@ -300,7 +301,8 @@ reader_fill(struct conn *c, struct reader_slot *sl)
 	sl->len = 0;
 	sl->wire = 0;
 	for (;;) {
-		n = conn_pull_sealed(c, sl->data + sl->len, CONN_SEAL_PIECE - sl->len);
+		n = conn_pull_sealed(c, sl->data + sl->len,
+		    CONN_SEAL_PIECE - sl->len);
 		if (n == -1)
 			return -1;
 		sl->len += (size_t)n;
