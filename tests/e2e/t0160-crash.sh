@@ -212,7 +212,11 @@ case_random_kill() {
 		t_untrack "$pid"
 		if [ "$st" -eq 137 ]; then
 			n_killed=$((n_killed + 1))
-		elif [ "$st" -ne 0 ]; then
+		elif [ "$st" -eq 0 ]; then
+			# It was over within delay: the duration measured once,
+			# maybe under load, was too long; aim within this.
+			[ "$delay" -ge "$dur" ] || dur=$delay
+		else
 			cat "$TC/bg.out"
 			t_fail "run $i: sync exited $st before it was killed"
 		fi
