@@ -29,6 +29,18 @@
 
 /* How long a failed session drains the sender so its requests can end. */
 #define ASK_DRAIN_S 10
+/*
+ * Files asked for while the manifest still comes and not yet received:
+ * their requests (4 bytes each) stay far below what a socket buffers, so
+ * neither end can block on the other while both send.
+ */
+#define EAGER_MAX 1024
+
+/* Whole files asked for, sent as NEED frames of up to PROTO_MAX_NEED. */
+struct need_batch {
+	uint32_t *v;
+	size_t k;
+};
 
 struct receiver {
 	struct conn *c;
@@ -57,6 +69,16 @@ struct receiver {
 	 * entry (which follows its request) finds them set.
 	 */
 	pthread_mutex_t wlock;
+	/*
+	 * Whole files are asked for as their entries arrive (eager), in
+	 * order, until an entry wants more than that (a delta, the rest of
+	 * a kept part): from there on the asker asks, after the manifest.
+	 */
+	int eager;
+	size_t eager_next;	/* the next entry to consider asking for */
+	size_t eager_out;	/* asked that way, not yet received */
+	struct need_batch *eager_b;
+	struct stage_file f;	/* the file being received */
 	pthread_t asker;
 	int asking;		/* asker runs: join it */
 	volatile int ask_stop;	/* the session failed: ask for no more */
@@ -192,6 +214,51 @@ take_shared(struct receiver *r)
 	return 0;
 }
 
+static int eager_ask(struct receiver *r);
+static int wants_delta(const struct receiver *r, size_t i);
+static int batch_flush(struct receiver *r, struct need_batch *b);
+static int data_frame(struct receiver *r, uint8_t type, const uint8_t *p,
+    size_t n);
+static int recv_cut(struct receiver *r);
+
+/*
+ * Asks as the manifest comes (eager_ask) when nothing else may be asked
+ * first: not a dry run, and no part kept from an interrupted session
+ * (those are claimed once the manifest is whole). -1 on ENOMEM.
+ */
+static int
+eager_start(struct receiver *r)
+{
+	if ((r->flags & SESSION_REPORT) || partial_any(r->st->partialfd))
+		return 0;
+	r->eager_b = calloc(1, sizeof(*r->eager_b));
+	if (r->eager_b == NULL ||
+	    (r->eager_b->v = malloc(PROTO_MAX_NEED * sizeof(uint32_t))) == NULL)
+		return -1;
+	r->eager = 1;
+	return 0;
+}
+
+/*
+ * A frame other than ENTRY inside the manifest: the data of a file asked
+ * for already (eager_ask), whose end frees a place for the next request.
+ */
+static int
+manifest_data(struct receiver *r, uint8_t type, const uint8_t *p, size_t n)
+{
+	int rc = r->eager_b != NULL ? data_frame(r, type, p, n) : 1;
+
+	if (rc == 1)
+		return peer_fail(r, "sent %s inside the manifest",
+		    proto_msg_name(type));
+	if (rc == 0 && (type == MSG_FILE_END || type == MSG_FILE_FD ||
+	    type == MSG_FILE_ABORT) && r->eager_out > 0) {
+		r->eager_out--;
+		return eager_ask(r);
+	}
+	return rc;
+}
+
 /*
  * Receives the manifest and plans each entry as it arrives: while the
  * sender still walks its tree, we already compare with the store.
@@ -204,7 +271,7 @@ recv_manifest(struct receiver *r)
 	uint8_t type;
 	uint64_t count;
 	struct entry e;
-	int mflags;
+	int mflags, rc;
 
 	if (recv_expect(r, MSG_SESSION, &p, &n) == -1)
 		return -1;
@@ -217,19 +284,27 @@ recv_manifest(struct receiver *r)
 	r->popts.filter = &r->filter;
 	/* What the session carries and this process can set. */
 	r->popts.ns = proto_session_ns(r->flags) & xattr_ns_settable();
+	if (eager_start(r) == -1)
+		return peer_fail(r, "out of memory");
 	for (;;) {
-		if (recv_frame(r, &type, &p, &n) == -1)
+		/* Before waiting: what was asked goes out. */
+		if (r->eager_b != NULL && r->eager_b->k > 0 &&
+		    !conn_readable(r->c) && batch_flush(r, r->eager_b) == -1)
 			return -1;
+		if (recv_frame(r, &type, &p, &n) == -1)
+			return recv_cut(r);
 		if (type == MSG_END_MANIFEST)
 			break;
-		if (type != MSG_ENTRY)
-			return peer_fail(r, "sent %s inside the manifest",
-			    proto_msg_name(type));
+		if (type != MSG_ENTRY) {
+			if ((rc = manifest_data(r, type, p, n)) == -1)
+				return -1;
+			continue;
+		}
 		if (r->m.n >= RECEIVER_MAX_ENTRIES)
 			return peer_fail(r, "manifest over %u entries",
 			    RECEIVER_MAX_ENTRIES);
 		if (r->t->shared != NULL) {
-			if (take_shared(r) == -1)
+			if (take_shared(r) == -1 || eager_ask(r) == -1)
 				return -1;
 			continue;
 		}
@@ -261,7 +336,16 @@ recv_manifest(struct receiver *r)
 		if (plan_add(&r->plan, r->st, &r->m, r->m.n - 1,
 		    &r->popts) == -1)
 			return peer_fail(r, "%s: planning failed", r->t->path);
+		if (eager_ask(r) == -1)
+			return -1;
 	}
+	/* The sender ends the manifest between files, never inside one. */
+	if (r->f.idx != -1)
+		return peer_fail(r, "ended the manifest in the middle of a "
+		    "file");
+	r->eager = 0;
+	if (r->eager_b != NULL && batch_flush(r, r->eager_b) == -1)
+		return -1;
 	if (proto_decode_end_manifest(p, n, proto_session_ns(r->flags), &count,
 	    &r->m.top, &mflags, r->err, sizeof(r->err)) == -1)
 		return peer_fail(r, "%s", r->err);
@@ -300,12 +384,6 @@ send_sig(struct receiver *r, size_t i, const struct buf *sig)
 }
 
 
-/* Whole files asked for, sent as NEED frames of up to PROTO_MAX_NEED. */
-struct need_batch {
-	uint32_t *v;
-	size_t k;
-};
-
 /* Sends what the batch holds, so the requests stay in ascending order. */
 static int
 batch_flush(struct receiver *r, struct need_batch *b)
@@ -331,10 +409,50 @@ batch_add(struct receiver *r, struct need_batch *b, size_t i)
 }
 
 /*
+ * While the manifest comes: asks for the whole files planned so far, in
+ * order, up to EAGER_MAX not yet received. An entry that wants a delta
+ * ends it: it and all after are the asker's (requests stay in order).
+ */
+static int
+eager_ask(struct receiver *r)
+{
+	while (r->eager && r->eager_next < r->plan.n) {
+		size_t i = r->eager_next;
+
+		if (!(r->plan.v[i].flags & PF_DATA)) {
+			r->eager_next++;
+			continue;
+		}
+		if (wants_delta(r, i)) {
+			r->eager = 0;
+			break;
+		}
+		if (r->eager_out >= EAGER_MAX)
+			break;
+		r->eager_next++;
+		r->eager_out++;
+		if (batch_add(r, r->eager_b, i) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/*
  * Asks for entry i as a delta against the store's version when the
  * sender offered deltas and that version is a big enough file: 0 asked
  * (NEED_SIG sent), 1 ask for it whole instead, -1 the connection failed.
  */
+/* 1 when entry i is to be asked for as a delta (need_delta). */
+static int
+wants_delta(const struct receiver *r, size_t i)
+{
+	const struct entry *e = &r->m.v[i];
+
+	return (r->flags & SESSION_DELTA) && e->type == ENTRY_REG &&
+	    e->size >= DELTA_MIN_SIZE && (r->plan.v[i].flags & PF_EXISTS) &&
+	    !(r->plan.v[i].flags & PF_RETYPE);
+}
+
 static int
 need_delta(struct receiver *r, struct need_batch *b, size_t i)
 {
@@ -342,9 +460,7 @@ need_delta(struct receiver *r, struct need_batch *b, size_t i)
 	struct buf sig;
 	int rc;
 
-	if (!(r->flags & SESSION_DELTA) || e->type != ENTRY_REG ||
-	    e->size < DELTA_MIN_SIZE || !(r->plan.v[i].flags & PF_EXISTS) ||
-	    (r->plan.v[i].flags & PF_RETYPE))
+	if (!wants_delta(r, i))
 		return 1;
 	buf_init(&sig);
 	rc = stage_signature(r->st, e->path, DELTA_MAX_SIG_TOTAL - r->sigbytes,
@@ -404,7 +520,9 @@ send_need(struct receiver *r)
 	for (size_t i = 0; i < r->plan.n; i++) {
 		if (r->ask_stop)
 			goto out;
-		if (!(r->plan.v[i].flags & PF_DATA))
+		/* Asked already while the manifest came (eager_ask). */
+		if (!(r->plan.v[i].flags & PF_DATA) ||
+		    (r->plan.v[i].flags & PF_ASKED))
 			continue;
 		asked = 1;
 		if (r->resume != NULL && r->resume[i] > 0)
@@ -645,48 +763,63 @@ file_abort(struct receiver *r, struct stage_file *f, const uint8_t *p,
 	return 0;
 }
 
+/*
+ * One frame of a file's data (during the manifest too, once eager_ask
+ * asked): 0 taken, 1 not such a frame, -1 the session fails (logged).
+ */
+static int
+data_frame(struct receiver *r, uint8_t type, const uint8_t *p, size_t n)
+{
+	struct stage_file *f = &r->f;
+
+	switch (type) {
+	case MSG_FILE:
+	case MSG_FILE_FROM:
+	case MSG_FILE_DELTA: return file_begin(r, f, type, p, n);
+	case MSG_DATA: return file_data(r, f, p, n);
+	case MSG_HOLE: return file_hole(r, f, p, n);
+	case MSG_FILE_FD: return file_fd(r, f, p, n);
+	case MSG_FILE_END: return file_end(r, f, p, n);
+	case MSG_FILE_ABORT: return file_abort(r, f, p, n);
+	default: return 1;
+	}
+}
+
+/* A session cut short commits nothing; what arrived of a file is kept. */
+static int
+recv_cut(struct receiver *r)
+{
+	ask_join(r, 1);
+	stage_keep_partials(&r->f, r->st, &r->m, &r->plan);
+	return -1;
+}
+
 static int
 recv_data(struct receiver *r)
 {
-	struct stage_file f;
 	const uint8_t *p;
 	size_t n;
 	uint8_t type;
 	int rc = -1;
 
-	stage_init(&f);
 	for (;;) {
 		if (recv_frame(r, &type, &p, &n) == -1) {
-			rc = -1;	/* a session cut short commits nothing */
-			ask_join(r, 1);
-			stage_keep_partials(&f, r->st, &r->m, &r->plan);
+			rc = recv_cut(r);
 			goto out;
 		}
-		switch (type) {
-		case MSG_FILE:
-		case MSG_FILE_FROM:
-		case MSG_FILE_DELTA: rc = file_begin(r, &f, type, p, n); break;
-		case MSG_DATA: rc = file_data(r, &f, p, n); break;
-		case MSG_HOLE: rc = file_hole(r, &f, p, n); break;
-		case MSG_FILE_FD: rc = file_fd(r, &f, p, n); break;
-		case MSG_FILE_END: rc = file_end(r, &f, p, n); break;
-		case MSG_FILE_ABORT: rc = file_abort(r, &f, p, n); break;
-		case MSG_DONE:
-			if (f.idx != -1) {
-				rc = peer_fail(r, "DONE in the middle of a file");
-				goto out;
-			}
-			rc = 0;
+		if (type == MSG_DONE) {
+			rc = r->f.idx != -1 ? peer_fail(r, "DONE in the middle "
+			    "of a file") : 0;
 			goto out;
-		default:
+		}
+		if ((rc = data_frame(r, type, p, n)) == 1)
 			rc = peer_fail(r, "sent %s during the data phase",
 			    proto_msg_name(type));
-		}
 		if (rc == -1)
 			goto out;
 	}
 out:
-	stage_drop(&f, r->st);
+	stage_drop(&r->f, r->st);
 	for (size_t i = 0; rc == 0 && i < r->plan.n; i++)
 		if ((r->plan.v[i].flags & PF_DATA) &&
 		    !(r->flags & SESSION_REPORT)) {
@@ -859,6 +992,7 @@ receiver_run(struct conn *c, const struct receiver_target *t)
 
 	memset(&r, 0, sizeof(r));
 	pthread_mutex_init(&r.wlock, NULL);
+	stage_init(&r.f);
 	r.c = c;
 	r.t = t;
 	store_init(&r.own_st);
@@ -908,6 +1042,11 @@ receiver_run(struct conn *c, const struct receiver_target *t)
 		goto out;
 	rc = 0;
 out:
+	if (r.st != NULL)
+		stage_drop(&r.f, r.st);
+	if (r.eager_b != NULL)
+		free(r.eager_b->v);
+	free(r.eager_b);
 	free(r.resume);
 	/* A failed session leaves nothing behind: roll back or forward. */
 	if (rc == -1 && r.st != NULL && !(r.flags & SESSION_REPORT) &&

@@ -29,6 +29,8 @@
 #define PREFETCH_BYTES (1024 * 1024)
 /* Those kept open: the one being sent and the ones after it. */
 #define AHEAD_MAX (PREFETCH_FILES + 1)
+/* While the manifest goes out, requests are served every this many entries. */
+#define SERVE_EVERY 32
 /* Files this large go to a local receiver as a descriptor (FILE_FD). */
 #define FDPASS_MIN (64 * 1024)
 
@@ -56,9 +58,12 @@ struct sender {
 	struct bwlimit bw;		/* --bwlimit */
 	size_t chunk;			/* bytes read and sent at once */
 	uint8_t *counted;	/* a bit per entry: in the progress totals */
+	size_t ncounted;	/* bytes of counted */
+	size_t emitted;		/* entries sent so far (serve_early) */
 };
 
 static void take_requests(struct sender *s);
+static void serve_early(struct sender *s);
 
 /* After a failed send, the peer may have said why before it hung up. */
 static void
@@ -194,6 +199,7 @@ emit_entry(void *arg, const struct entry *e)
 		if (!s->peers[i].failed &&
 		    proto_send_entry(s->peers[i].c, e) == -1)
 			peer_fail(&s->peers[i]);
+	serve_early(s);
 }
 
 /*
@@ -324,15 +330,39 @@ take_index(struct sender *s, struct sender_peer *p, uint32_t idx,
 	return 0;
 }
 
+/*
+ * 1 the first time idx is asked by any peer (its bytes then join the
+ * progress totals), else 0. The set grows with the requests, which may
+ * come while the manifest is still sent; without memory, nothing counts.
+ */
+static int
+count_once(struct sender *s, uint32_t idx)
+{
+	size_t need = idx / 8 + 1;
+	uint8_t *v;
+
+	if (need > s->ncounted) {
+		size_t cap = need > 2 * s->ncounted ? need : 2 * s->ncounted;
+
+		if ((v = realloc(s->counted, cap)) == NULL)
+			return 0;
+		memset(v + s->ncounted, 0, cap - s->ncounted);
+		s->counted = v;
+		s->ncounted = cap;
+	}
+	if (s->counted[idx / 8] & (1u << (idx % 8)))
+		return 0;
+	s->counted[idx / 8] |= (uint8_t)(1u << (idx % 8));
+	return 1;
+}
+
 /* Queues request idx (room made by the caller); counts it for progress once. */
 static void
 push_need(struct sender *s, struct sender_peer *p, uint32_t idx,
     uint64_t from, struct delta_sig *sig, const uint8_t *kept)
 {
-	if (s->counted != NULL && !(s->counted[idx / 8] & (1u << (idx % 8)))) {
-		s->counted[idx / 8] |= (uint8_t)(1u << (idx % 8));
+	if (count_once(s, idx))
 		progress_more(&s->prog, 1, s->m->v[idx].size);
-	}
 	p->need[p->nneed] = idx;
 	if (p->from != NULL)
 		p->from[p->nneed] = from;
@@ -948,7 +978,7 @@ take_requests(struct sender *s)
  * live peer's list has ended and been sent.
  */
 static uint32_t
-next_needed(struct sender *s)
+next_needed(struct sender *s, int wait)
 {
 	uint32_t idx = UINT32_MAX;
 
@@ -957,7 +987,7 @@ next_needed(struct sender *s)
 
 		/* Its next request may still be on its way. */
 		if (!p->failed && p->next >= p->nneed && !p->ended &&
-		    pull_request(s, p, 0) == -1)
+		    pull_request(s, p, !wait) == -1)
 			peer_fail(p);
 		if (!p->failed && p->next < p->nneed && p->need[p->next] < idx)
 			idx = p->need[p->next];
@@ -997,12 +1027,10 @@ prefetch(struct sender *s)
 	}
 }
 
-/* Reads each requested file once and streams it to every peer that asked. */
+/* Before the manifest: requests may come, and be served, while it goes out. */
 static void
-send_data(struct sender *s)
+data_init(struct sender *s)
 {
-	uint32_t idx;
-
 	/* The totals of the progress line grow as requests come (push_need). */
 	progress_start(&s->prog, 0, 0);
 	s->prefetched = -1;
@@ -1012,9 +1040,76 @@ send_data(struct sender *s)
 		s->peers[i].next = 0;
 		s->peers[i].paced = s->peers[i].c->bytes_out;
 	}
-	while ((idx = next_needed(s)) != UINT32_MAX) {
-		uint64_t from = 0;
+}
 
+/* Sends file idx to every peer whose next request it is. */
+static void
+send_one(struct sender *s, uint32_t idx)
+{
+	const uint8_t *kept = NULL;
+	uint8_t kept_copy[HASH_SIZE];
+	uint64_t from = 0;
+	size_t ndelta = 0;
+
+	s->nto = 0;
+	for (size_t i = 0; i < s->npeers; i++) {
+		struct sender_peer *p = &s->peers[i];
+
+		if (p->failed || p->next >= p->nneed || p->need[p->next] != idx)
+			continue;
+		if (p->sig != NULL && p->sig[p->next] != NULL)
+			s->dto[ndelta++] = p;
+		else {
+			from = p->from != NULL ? p->from[p->next] : 0;
+			/* A copy: more requests may move the list. */
+			if (p->kept != NULL) {
+				memcpy(kept_copy, p->kept[p->next], HASH_SIZE);
+				kept = kept_copy;
+			}
+			s->to[s->nto++] = p;
+		}
+		p->next++;
+	}
+	take_requests(s);
+	prefetch(s);
+	/* A part kept by one of several receivers: send it whole. */
+	if (s->nto > 0)
+		send_file(s, idx, s->nto == 1 ? from : 0, kept, NULL);
+	/* A delta is each receiver's own: the file is read for each. */
+	for (size_t k = 0; k < ndelta; k++) {
+		struct sender_peer *p = s->dto[k];
+
+		s->to[0] = p;
+		s->nto = 1;
+		send_file(s, idx, 0, NULL, p->sig[p->next - 1]);
+		delta_sig_free(p->sig[p->next - 1]);
+		p->sig[p->next - 1] = NULL;
+	}
+}
+
+/*
+ * While the tree is still walked: sends the files already asked for, and
+ * takes the requests that have come, never waiting for one. Each emitted
+ * entry is a chance (every SERVE_EVERY), so the data flows during the walk.
+ */
+static void
+serve_early(struct sender *s)
+{
+	uint32_t idx;
+
+	if (++s->emitted % SERVE_EVERY != 0)
+		return;
+	while ((idx = next_needed(s, 0)) != UINT32_MAX)
+		send_one(s, idx);
+}
+
+/* Reads each requested file once and streams it to every peer that asked. */
+static void
+send_data(struct sender *s)
+{
+	uint32_t idx;
+
+	while ((idx = next_needed(s, 1)) != UINT32_MAX) {
 		if (s->o->cancel != NULL && *s->o->cancel) {
 			/* Without DONE the receivers commit nothing. */
 			log_warnx("%s: session abandoned", s->source);
@@ -1022,46 +1117,7 @@ send_data(struct sender *s)
 				peer_failed(&s->peers[i]);
 			break;
 		}
-		const uint8_t *kept = NULL;
-		uint8_t kept_copy[HASH_SIZE];
-		size_t ndelta = 0;
-
-		s->nto = 0;
-		for (size_t i = 0; i < s->npeers; i++) {
-			struct sender_peer *p = &s->peers[i];
-
-			if (p->failed || p->next >= p->nneed ||
-			    p->need[p->next] != idx)
-				continue;
-			if (p->sig != NULL && p->sig[p->next] != NULL)
-				s->dto[ndelta++] = p;
-			else {
-				from = p->from != NULL ? p->from[p->next] : 0;
-				/* A copy: more requests may move the list. */
-				if (p->kept != NULL) {
-					memcpy(kept_copy, p->kept[p->next],
-					    HASH_SIZE);
-					kept = kept_copy;
-				}
-				s->to[s->nto++] = p;
-			}
-			p->next++;
-		}
-		take_requests(s);
-		prefetch(s);
-		/* A part kept by one of several receivers: send it whole. */
-		if (s->nto > 0)
-			send_file(s, idx, s->nto == 1 ? from : 0, kept, NULL);
-		/* A delta is each receiver's own: the file is read for each. */
-		for (size_t k = 0; k < ndelta; k++) {
-			struct sender_peer *p = s->dto[k];
-
-			s->to[0] = p;
-			s->nto = 1;
-			send_file(s, idx, 0, NULL, p->sig[p->next - 1]);
-			delta_sig_free(p->sig[p->next - 1]);
-			p->sig[p->next - 1] = NULL;
-		}
+		send_one(s, idx);
 	}
 	while (s->ahead_n > 0)
 		close(ahead_take(s, s->ahead[s->ahead_head].idx));
@@ -1265,15 +1321,11 @@ sender_run_peers(struct sender_peer *peers, size_t n, const char *source,
 			result_init(&scan);
 		}
 	}
+	/* Requests are read as the data goes out (pull_request). */
+	data_init(&s);
 	if (send_manifest(&s, flags, &scan) == -1 ||
 	    share_scan(&s, &scan) == -1)
 		goto out;
-	/* Requests are read as the data goes out (pull_request). */
-	s.counted = calloc(s.m->n / 8 + 1, 1);
-	if (s.counted == NULL) {
-		log_err("%s", source);
-		goto out;
-	}
 	send_data(&s);
 	check_source(&s);
 	if (!(flags & SESSION_REPORT))

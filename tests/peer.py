@@ -21,6 +21,11 @@ numbers and constants are read from lib/proto.h, so it follows the code.
                                  PATHs in that order (a trailing / makes a
                                  directory) and print "refused: ERROR" or
                                  "accepted" (the requests came)
+  peer.py early SOCKET ok|bad    connect to SOCKET (a mount's control.sock),
+                                 send a directory and a file of a manifest
+                                 that never ends and wait for the request of
+                                 the file; with bad, then send data for the
+                                 directory and print "refused: ERROR"
   peer.py idle SOCKET SECONDS    connect and say nothing for SECONDS
 
 Exit status: 0 when the other side did what the test expects of it (noted
@@ -155,8 +160,8 @@ def fake_master(path, mode):
     return 1
 
 
-def dry_run(path):
-    """A socket to path (a mount's control.sock) with a dry-run session begun."""
+def session(path, flags):
+    """A socket to path (a mount's control.sock) with a session begun."""
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.connect(path)
     s.settimeout(60)
@@ -164,8 +169,55 @@ def dry_run(path):
     hello(s)
     t, p = recv(s)
     assert t == MSG["MSG_HELLO"], (t, p)
-    send(s, MSG["MSG_SESSION"], struct.pack(">II", SESSION_REPORT, 0))
+    send(s, MSG["MSG_SESSION"], struct.pack(">II", flags, 0))
     return s
+
+
+def dry_run(path):
+    """A socket to path (a mount's control.sock) with a dry-run session begun."""
+    return session(path, SESSION_REPORT)
+
+
+def file_entry(name, size):
+    """An ENTRY frame's payload: a file, no hash, no extended attributes."""
+    return (struct.pack(">B", 1) + string(name) + attrs(0o644, size) +
+            b"\0" + struct.pack(">I", 0))
+
+
+def early(path, bad):
+    """
+    A session whose manifest never ends: the receiver asks for its file
+    while the manifest still comes. With bad, then sends data for an entry
+    it did not ask for (the directory, index 0): refused or not.
+    """
+    s = session(path, 0)
+    send(s, MSG["MSG_ENTRY"], struct.pack(">B", 2) + string("d") +
+         attrs(0o755, 0) + b"\0" + struct.pack(">I", 0))
+    send(s, MSG["MSG_ENTRY"], file_entry("d/x", 10))
+    s.settimeout(10)
+    try:
+        t, p = recv(s)
+    except socket.timeout:
+        print("no request during the manifest")
+        return 1
+    if t != MSG["MSG_NEED"] or p[-4:] != struct.pack(">I", 1):
+        print("got type %r %r during the manifest" % (t, p))
+        return 1
+    print("asked for entry 1 during the manifest")
+    if not bad:
+        return 0
+    s.settimeout(60)
+    try:
+        send(s, MSG["MSG_FILE"], struct.pack(">I", 0) + attrs(0o644, 10))
+        send(s, MSG["MSG_DATA"], b"x" * 10)
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    t, p = recv(s)
+    if t == MSG["MSG_ERROR"]:
+        print("refused: %s" % error_text(p))
+        return 0
+    print("got type %r" % t)
+    return 1
 
 
 def report_data(path, name, mib):
@@ -255,6 +307,8 @@ def main(argv):
         return report_data(argv[1], argv[2], int(argv[3]))
     if len(argv) >= 3 and argv[0] == "manifest":
         return manifest(argv[1], argv[2:])
+    if len(argv) == 3 and argv[0] == "early" and argv[2] in ("ok", "bad"):
+        return early(argv[1], argv[2] == "bad")
     if len(argv) >= 3 and argv[0] == "idle":
         return idle(argv[1], argv[2])
     sys.stderr.write(__doc__)

@@ -90,6 +90,25 @@ case_manifest_order() {
 	assert_eq one "$(cat mnt/f)"
 }
 
+# Files are asked for while the manifest still comes, so data flows while
+# the source is walked; data for an entry not asked for is refused then as
+# after, and a session cut inside its manifest commits nothing.
+case_requests_during_the_manifest() {
+	mkdir src && echo one >src/f
+	t_ctl sync src store
+	mount_store store mnt
+	sock=$TC/store/.mirrorfs/control.sock
+	python3 "$PEER" early "$sock" ok >ok.out 2>&1 ||
+		t_fail "no request during the manifest: $(cat ok.out)"
+	assert_eq "asked for entry 1 during the manifest" "$(cat ok.out)"
+	python3 "$PEER" early "$sock" bad >bad.out 2>&1 ||
+		t_fail "data for an entry not asked for: $(cat bad.out)"
+	assert_grep 'refused: .*not requested' bad.out
+	assert_missing store/d
+	assert_eq 0 "$(find store/.mirrorfs/staging -type f | wc -l)" "files staged"
+	assert_eq one "$(cat mnt/f)"
+}
+
 # cut_after_first KEY DEST: a session of src into DEST whose sender dies
 # right after its first file (a.bin) is staged; the part stays kept.
 cut_after_first() {
@@ -361,6 +380,7 @@ t_case "a request beyond the manifest is refused at once" case_requests_beyond_t
 t_case "a flood of requests is cut at the first repeated index" case_request_flood
 t_case "a dry run into a mounted store takes no data" case_dry_run_takes_no_data
 t_case "a manifest out of a walk's order, or naming a path twice, is refused" case_manifest_order
+t_case "files are asked for during the manifest; data not asked for is refused" case_requests_during_the_manifest
 t_case "a kept copy is verified before use, with or without --checksum" case_kept_copy_verified
 t_case "kept parts are synced to disk before the session ends" case_kept_parts_are_durable
 t_case "the client says committed, not committed, or unknown" case_client_says_what_happened
