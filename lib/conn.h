@@ -116,6 +116,14 @@ int conn_async_writes(struct conn *c);
  * EINVAL); -1 with errno.
  */
 int conn_async_reads(struct conn *c);
+/*
+ * 1 when a thread of c's own has a core to run on: this machine has 2
+ * or more, and 4 or more when the peer is on it too (both ends, each
+ * with its thread, then share them). Else the caller's thread does it
+ * all: on 2 cores a loopback session's two processes keep both busy, and
+ * a handoff between threads only adds a copy.
+ */
+int conn_async_pays(const struct conn *c);
 
 /*
  * Forwards frames both ways between a and b until either side ends the

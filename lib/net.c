@@ -672,10 +672,11 @@ net_connect(const struct dest *d, const struct net_opts *o, struct conn *c)
 	}
 	/*
 	 * What a client sends is mostly file data: sealing it in a thread
-	 * of its own lets the next files be read meanwhile. Without the
-	 * thread (ENOMEM) the same bytes go out from this one.
+	 * of its own lets the next files be read meanwhile, where a core is
+	 * free for it. Without the thread the same bytes go out from this
+	 * one.
 	 */
-	if (c->seal != NULL && conn_async_writes(c) == -1)
+	if (c->seal != NULL && conn_async_pays(c) && conn_async_writes(c) == -1)
 		log_debug("%s: sealing in this thread: %s", d->text,
 		    strerror(errno));
 	return 0;

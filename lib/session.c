@@ -365,7 +365,7 @@ session_receive(struct conn *c, const char *store, struct result *counts)
 		 * Opening records in a thread of their own lets this one
 		 * write the files meanwhile; without it, it does both.
 		 */
-		if (c->seal != NULL && c->zd == NULL &&
+		if (c->seal != NULL && c->zd == NULL && conn_async_pays(c) &&
 		    conn_async_reads(c) == -1)
 			log_debug("%s: opening records in this thread: %s",
 			    c->peer, strerror(errno));
