@@ -21,6 +21,10 @@ struct parse {
 };
 
 static int parse_int(const char *v, long lo, long hi, int *out);
+static int add_urls(char ***list, size_t *n, const char *key,
+    const char *value, struct parse *ps);
+static int bad(struct parse *ps, const char *key, const char *value,
+    const char *want);
 
 static int
 set_once(char **slot, const char *value, const char *key, struct parse *ps)
@@ -135,8 +139,18 @@ on_store(struct parse *ps, const char *name, const char *key,
 		return set_once(&st->user, value, key, ps);
 	if (strcmp(key, "trigger") == 0)
 		return set_once(&st->trigger, value, key, ps);
+	if (strcmp(key, "forward") == 0)
+		return add_urls(&st->forward, &st->nforward, key, value, ps);
+	if (strcmp(key, "forward_key") == 0)
+		return set_once(&st->forward_key, value, key, ps);
+	if (strcmp(key, "forward_retry_min") == 0 ||
+	    strcmp(key, "forward_retry_max") == 0)
+		return parse_int(value, 1, 86400, strcmp(key + 14, "min") == 0 ?
+		    &st->forward_retry_min : &st->forward_retry_max) == 0 ? 1 :
+		    bad(ps, key, value, "not a number of seconds (1-86400)");
 	snprintf(ps->err, sizeof(ps->err), "unknown key '%s' in [store %s] "
-	    "(known: path, user, trigger)", key, name);
+	    "(known: path, user, trigger, forward, forward_key, "
+	    "forward_retry_min, forward_retry_max)", key, name);
 	return 0;
 }
 
@@ -227,8 +241,10 @@ fileset_section(struct parse *ps, const char *name)
 	return v->name ? v : NULL;
 }
 
+/* key = URL... (blanks or commas between them) appended to *list. */
 static int
-add_dests(struct fileset_conf *fs, const char *value, struct parse *ps)
+add_urls(char ***list, size_t *n, const char *key, const char *value,
+    struct parse *ps)
 {
 	char *copy = strdup(value), *tok, *save = NULL;
 	void *v;
@@ -237,19 +253,19 @@ add_dests(struct fileset_conf *fs, const char *value, struct parse *ps)
 		return 0;
 	for (tok = strtok_r(copy, " \t,", &save); tok != NULL;
 	    tok = strtok_r(NULL, " \t,", &save)) {
-		v = realloc(fs->dests, (fs->ndests + 1) * sizeof(char *));
-		if (v == NULL || (((char **)v)[fs->ndests] = strdup(tok)) == NULL) {
+		v = realloc(*list, (*n + 1) * sizeof(char *));
+		if (v == NULL || (((char **)v)[*n] = strdup(tok)) == NULL) {
 			if (v != NULL)
-				fs->dests = v;
+				*list = v;
 			free(copy);
 			return 0;
 		}
-		fs->dests = v;
-		fs->ndests++;
+		*list = v;
+		(*n)++;
 	}
 	free(copy);
-	if (fs->ndests == 0) {
-		snprintf(ps->err, sizeof(ps->err), "dest has no value");
+	if (*n == 0) {
+		snprintf(ps->err, sizeof(ps->err), "%s has no value", key);
 		return 0;
 	}
 	return 1;
@@ -284,7 +300,7 @@ on_fileset(struct parse *ps, const char *name, const char *key,
 		return set_once(&fs->source, value, key, ps);
 	}
 	if (strcmp(key, "dest") == 0)
-		return add_dests(fs, value, ps);
+		return add_urls(&fs->dests, &fs->ndests, key, value, ps);
 	if (strcmp(key, "include") == 0 || strcmp(key, "exclude") == 0) {
 		if (filter_add(&fs->filter, key[0] == 'i' ? FILTER_INCLUDE :
 		    FILTER_EXCLUDE, value) == -1)
@@ -553,6 +569,89 @@ check_complete(struct config *cfg)
 	return 0;
 }
 
+static int
+dup_list(char ***to, size_t *nto, char *const *from, size_t n)
+{
+	*to = calloc(n, sizeof(char *));
+	if (*to == NULL)
+		return -1;
+	for (*nto = 0; *nto < n; (*nto)++)
+		if (((*to)[*nto] = strdup(from[*nto])) == NULL)
+			return -1;
+	return 0;
+}
+
+/*
+ * The file set a store's forward = makes: its source is the store (read
+ * at one committed generation, readhold.h), driven by its commits (watch),
+ * each hop a destination of its own (pending, retries, status), kept a
+ * mirror of the store (purge, purge_dirs), read as the store's user.
+ */
+static int
+forward_set(struct config *cfg, const struct store_conf *st)
+{
+	struct parse ps = { .cfg = cfg };
+	char name[512];
+	struct fileset_conf *fs;
+	const char *key = st->forward_key ? st->forward_key : cfg->key;
+
+	snprintf(name, sizeof(name), CONFIG_FORWARD_PREFIX "%s", st->name);
+	if (config_fileset(cfg, name) != NULL) {
+		log_errx("%s:%u: [fileset %s] has the name of the file set that "
+		    "[store %s] forwards with: rename it", cfg->file,
+		    config_fileset(cfg, name)->line, name, st->name);
+		return -1;
+	}
+	fs = fileset_section(&ps, name);
+	if (fs == NULL)
+		goto nomem;
+	fs->line = st->line;
+	fs->watch = 1;
+	fs->purge = fs->purge_dirs = 1;
+	fs->quiet = 0;
+	if (st->forward_retry_min)
+		fs->retry_min = st->forward_retry_min;
+	if (st->forward_retry_max)
+		fs->retry_max = st->forward_retry_max;
+	if (fs->retry_max < fs->retry_min) {
+		log_errx("%s:%u: [store %s] has forward_retry_max %d below "
+		    "forward_retry_min %d", cfg->file, st->line, st->name,
+		    fs->retry_max, fs->retry_min);
+		return -1;
+	}
+	if ((fs->forward_of = strdup(st->name)) == NULL ||
+	    (fs->source = strdup(st->path)) == NULL ||
+	    dup_list(&fs->dests, &fs->ndests, st->forward, st->nforward) == -1 ||
+	    (st->user && (fs->user = strdup(st->user)) == NULL) ||
+	    (key && (fs->key = strdup(key)) == NULL))
+		goto nomem;
+	return 0;
+nomem:
+	log_err("%s: [store %s] forward", cfg->file, st->name);
+	return -1;
+}
+
+/* A file set for each [store NAME] with forward = (after every section). */
+static int
+forward_sets(struct config *cfg)
+{
+	for (size_t i = 0; i < cfg->nstores; i++) {
+		const struct store_conf *st = &cfg->stores[i];
+
+		if (st->nforward == 0) {
+			if (st->forward_key != NULL) {
+				log_errx("%s:%u: [store %s] has forward_key but "
+				    "no forward", cfg->file, st->line, st->name);
+				return -1;
+			}
+			continue;
+		}
+		if (forward_set(cfg, st) == -1)
+			return -1;
+	}
+	return 0;
+}
+
 /* The whole file, NUL-terminated, in *text (the caller's to free). */
 static int
 read_text(const char *file, char **text)
@@ -639,7 +738,7 @@ config_parse(struct config *cfg, const char *file, const char *text)
 		    "not a section, a 'key = value' line or a comment");
 		goto fail;
 	}
-	if (check_complete(cfg) == -1)
+	if (check_complete(cfg) == -1 || forward_sets(cfg) == -1)
 		goto fail;
 	return 0;
 fail:
@@ -655,6 +754,10 @@ config_release(struct config *cfg)
 		free(cfg->stores[i].path);
 		free(cfg->stores[i].user);
 		free(cfg->stores[i].trigger);
+		for (size_t k = 0; k < cfg->stores[i].nforward; k++)
+			free(cfg->stores[i].forward[k]);
+		free(cfg->stores[i].forward);
+		free(cfg->stores[i].forward_key);
 	}
 	free(cfg->stores);
 	for (size_t i = 0; i < cfg->nfilesets; i++) {
@@ -671,6 +774,7 @@ config_release(struct config *cfg)
 		free(fs->user);
 		free(fs->trigger);
 		free(fs->key);
+		free(fs->forward_of);
 	}
 	free(cfg->filesets);
 	free(cfg->control);

@@ -14,8 +14,20 @@ struct store_conf {
 	char *path;		/* path = DIR (required) */
 	char *user;		/* user = NAME: run its sessions as that user */
 	char *trigger;		/* run after a session that changed something */
+	char **forward;		/* forward = URL...: relay each committed
+				   generation to these (a file set of its own,
+				   FORWARD_PREFIX NAME) */
+	size_t nforward;
+	char *forward_key;	/* forward_key = FILE for mirror:// hops
+				   (default: [listen] key) */
+	int forward_retry_min;	/* the hops' backoff (as a file set's) */
+	int forward_retry_max;
 	unsigned line;		/* of its section header */
 };
+
+/* The file set that forwards [store NAME]: "forward:NAME". */
+#define CONFIG_FORWARD_PREFIX "forward:"
+
 
 /* [fileset NAME]: a source tree this daemon keeps mirrored. */
 struct fileset_conf {
@@ -47,6 +59,8 @@ struct fileset_conf {
 	char *key;		/* pre-shared key file for mirror:// destinations */
 	int retry_min;		/* seconds before a failed destination is retried */
 	int retry_max;		/* the longest wait between retries (doubling) */
+	char *forward_of;	/* the [store NAME] whose commits this file set
+				   forwards (made from its forward =), or NULL */
 };
 
 #define CONFIG_RETRY_MIN 1

@@ -327,18 +327,27 @@ out:
 	return rc;
 }
 
+/* What the relay to the master saw of its RESULT. */
+struct relay_seen {
+	struct result *counts;
+	int result;		/* a RESULT passed: the master committed */
+};
+
 /* Reads the counts off the master's RESULT as it passes by. */
 static void
 seen_result(void *arg, uint8_t type, const uint8_t *p, size_t n)
 {
-	struct result *counts = arg;
+	struct relay_seen *rs = arg;
 	struct result r;
 	char err[64];
 
 	result_init(&r);
-	if (counts != NULL && type == MSG_RESULT &&
-	    proto_decode_result(p, n, &r, err, sizeof(err)) == 0)
-		result_merge_counts(counts, &r);
+	if (type == MSG_RESULT &&
+	    proto_decode_result(p, n, &r, err, sizeof(err)) == 0) {
+		rs->result = 1;
+		if (rs->counts != NULL)
+			result_merge_counts(rs->counts, &r);
+	}
 }
 
 int
@@ -349,6 +358,7 @@ session_receive(struct conn *c, const char *store, struct result *counts)
 		.master_flags = MASTER_CREATE | MASTER_WAIT,
 		.counts = counts,
 	};
+	struct relay_seen rs = { counts, 0 };
 	struct conn m;
 	int fd, rc = -1;
 
@@ -373,9 +383,18 @@ session_receive(struct conn *c, const char *store, struct result *counts)
 	}
 	if (through_master(fd, &m, c->timeout_ms / 1000) == -1)
 		return -1;
-	/* The mount commits it; we only pass frames both ways. */
+	/*
+	 * The mount commits it; we only pass frames both ways. A client gone
+	 * before the master's RESULT (the relay ends quietly then) committed
+	 * nothing: that is no success to report, nor to forward.
+	 */
 	if (conn_flush(&m) == 0)
-		rc = conn_relay(c, &m, seen_result, counts);
+		rc = conn_relay(c, &m, seen_result, &rs);
+	if (rc == 0 && !rs.result) {
+		log_errx("%s: the session ended before the mount's result",
+		    c->peer);
+		rc = -1;
+	}
 	conn_release(&m);
 	return rc;
 }

@@ -331,7 +331,11 @@ watch_source(struct daemon *d, size_t i)
 	char store[PATH_MAX];
 	int top;
 
-	if (readhold_find(fc->source, store, sizeof(store), &top) == 1) {
+	/* A forward's store may not be one yet: it is, once received into. */
+	if (fc->forward_of != NULL)
+		snprintf(store, sizeof(store), "%s", fc->source);
+	if (fc->forward_of != NULL ||
+	    readhold_find(fc->source, store, sizeof(store), &top) == 1) {
 		fileset_store_source(d->sets[i]);
 		d->stores[i] = storewatch_start(fc->name, store, d->wakefd);
 		return d->stores[i] != NULL ? 0 : -1;
@@ -529,6 +533,28 @@ drain(int fd)
 		log_err("read");
 }
 
+/*
+ * A listener's session committed into a store that forwards: its file
+ * set owes its hops a session, unless the mount serving the store
+ * announced that commit already (storewatch).
+ */
+static void
+store_committed(void *arg, const char *store)
+{
+	struct daemon *d = arg;
+
+	for (size_t i = 0; i < d->nsets; i++) {
+		const struct fileset_conf *fc = fileset_conf(d->sets[i]);
+
+		if (fc->forward_of == NULL || strcmp(fc->forward_of, store) != 0)
+			continue;
+		if (d->stores != NULL && d->stores[i] != NULL &&
+		    storewatch_connected(d->stores[i]))
+			continue;
+		fileset_store_committed(d->sets[i]);
+	}
+}
+
 /* Reads the signals that arrived; the stopping one in *stop. */
 static void
 read_signals(struct daemon *d, int *stop)
@@ -540,7 +566,8 @@ read_signals(struct daemon *d, int *stop)
 			d->reload = 1;
 		else if (si.ssi_signo == SIGCHLD) {
 			if (d->listener)
-				listener_reap(d->listener);
+				listener_reap(d->listener, &d->cfg,
+				    store_committed, d);
 		} else
 			*stop = (int)si.ssi_signo;
 	}

@@ -3,6 +3,7 @@
 #include "fileset_state.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <malloc.h>
 #include <pthread.h>
 #include <pwd.h>
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "format.h"
@@ -282,6 +284,18 @@ fileset_store_told(struct fileset *fs, const struct store_gen *g)
 		store_compare(fs);
 }
 
+void
+fileset_store_committed(struct fileset *fs)
+{
+	if (fs->running) {
+		fs->commit_unseen = 1;
+		return;
+	}
+	log_info("%s: a session committed into the source store: a session "
+	    "follows", fs->conf->name);
+	pending_whole(fs->pending, 1);
+}
+
 int
 fileset_running(const struct fileset *fs)
 {
@@ -401,11 +415,34 @@ plan(struct fileset *fs, time_t now, double nowp, unsigned char *join,
 	return n;
 }
 
+/*
+ * A forward's store that never received a session is no store yet: its
+ * hops get nothing until it is (the first commit into it tells us), so
+ * the plain directory is never read as a release.
+ */
+static int
+forward_waits(const struct fileset *fs)
+{
+	char staging[PATH_MAX];
+	struct stat st;
+
+	if (fs->conf->forward_of == NULL)
+		return 0;
+	/* readhold.h's test of a store, without its log lines each loop. */
+	snprintf(staging, sizeof(staging), "%s/.mirrorfs/staging",
+	    fs->conf->source);
+	return stat(staging, &st) == -1 || !S_ISDIR(st.st_mode);
+}
+
 int
 fileset_due(struct fileset *fs, time_t now)
 {
 	int whole, all;
-	size_t n = plan(fs, now, schedule_now(), fs->join, &whole, &all);
+	size_t n;
+
+	if (forward_waits(fs))
+		return 0;
+	n = plan(fs, now, schedule_now(), fs->join, &whole, &all);
 
 	if (n == 0 && fs->sync_now && !fs->running) {
 		fs->sync_now = 0;	/* asked while a session ran: it did all */
@@ -420,7 +457,7 @@ fileset_deadline(struct fileset *fs, time_t now)
 	double nowp = schedule_now(), t = 0;
 	int scheduled;
 
-	if (fs->running)
+	if (fs->running || forward_waits(fs))
 		return 0;
 	if (fs->sync_now)
 		return nowp;
@@ -762,6 +799,7 @@ reap_committed(struct fileset *fs, size_t d, time_t now)
 	result_init(&ds->cur);
 	ds->failed = 0;
 	ds->commit_end = now;
+	ds->delivered = fs->cur_read;
 	result_counts(&ds->res, counts, sizeof(counts));
 	log_info("%s: %s: %s, bytes sent %llu", fs->conf->name, ds->name,
 	    counts, (unsigned long long)ds->res.bytes_sent);
@@ -855,6 +893,10 @@ fileset_reap(struct fileset *fs, time_t now, const char *history)
 		fs->read = fs->cur_read;
 	if (fs->told_unseen)
 		store_compare(fs);
+	if (fs->commit_unseen) {
+		fs->commit_unseen = 0;
+		fileset_store_committed(fs);
+	}
 	session_clear(fs);
 	/*
 	 * A whole session's manifests (the source's, and a local receiver's)

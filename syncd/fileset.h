@@ -49,6 +49,14 @@ void fileset_suspend(struct fileset *fs, int on);
 void fileset_store_source(struct fileset *fs);
 void fileset_store_told(struct fileset *fs, const struct store_gen *g);
 void fileset_store_following(struct fileset *fs, int on);
+/*
+ * A session committed into fs's source store (a forward's, told by the
+ * listener's session process, forward.h) where no master announces it:
+ * every destination is owed a whole session, after the one in progress
+ * if one runs (which may have read that generation already: the next
+ * finds nothing to send but the manifest).
+ */
+void fileset_store_committed(struct fileset *fs);
 
 enum fileset_sync {
 	FILESET_SYNC_STARTED,	/* a session starts now */

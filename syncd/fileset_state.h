@@ -24,6 +24,9 @@ struct dest_state {
 	time_t start, end;	/* its last session, 0 before any */
 	int failed;		/* that session failed: nothing committed */
 	time_t commit_end;	/* its last committed session, 0 before any */
+	struct store_gen delivered;	/* of a store source: the generation
+					   its last commit was of (epoch 0:
+					   none, or read under the lock) */
 	struct result res;	/* that session's counts and problem lines */
 	/* Since mirrord started, kept across reloads (metrics.c): */
 	uint64_t n_ok, n_partial, n_failed;	/* sessions, by how they ended */
@@ -54,6 +57,8 @@ struct fileset {
 	struct store_gen read;	/* what the last session read (epoch 0: unknown) */
 	struct store_gen told;	/* the latest generation its master told */
 	int told_unseen;	/* told while a session ran: compared at its end */
+	int commit_unseen;	/* a commit into the store told by a session
+				   process (forward.h) while a session ran */
 	int ran;		/* a session ran since mirrord started */
 	unsigned long sessions;	/* how many */
 	time_t next_run;	/* scheduled, or 0 */

@@ -17,6 +17,7 @@
 
 #include "child.h"
 #include "conn.h"
+#include "forward.h"
 #include "log.h"
 #include "net.h"
 #include "proto.h"
@@ -57,7 +58,7 @@ conf_memfd(const struct config *cfg, const uint8_t *key)
 
 /* The executable we run from: the same version reads what we wrote. */
 static int
-spawn_self(const char *peer, int sock, int conf, pid_t *pid)
+spawn_self(const char *peer, int sock, int conf, int fwd, pid_t *pid)
 {
 	char *argv[] = { "mirrord", "--session", (char *)peer, NULL };
 	posix_spawn_file_actions_t fa;
@@ -67,6 +68,8 @@ spawn_self(const char *peer, int sock, int conf, pid_t *pid)
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_adddup2(&fa, sock, SOCK_FD);
 	posix_spawn_file_actions_adddup2(&fa, conf, CONF_FD);
+	if (fwd != -1)
+		posix_spawn_file_actions_adddup2(&fa, fwd, FORWARD_FD);
 	child_attr_init(&attr, 0);
 	err = posix_spawn(pid, "/proc/self/exe", &fa, &attr, argv, environ);
 	posix_spawnattr_destroy(&attr);
@@ -81,9 +84,9 @@ spawn_self(const char *peer, int sock, int conf, pid_t *pid)
 
 int
 inbound_spawn(const struct config *cfg, const uint8_t *key, int fd,
-    const char *peer, pid_t *pid)
+    int fwd, const char *peer, pid_t *pid)
 {
-	int conf = -1, sock = -1, rc = -1;
+	int conf = -1, sock = -1, fwdhigh = -1, rc = -1;
 
 	conf = conf_memfd(cfg, key);
 	if (conf == -1)
@@ -104,8 +107,19 @@ inbound_spawn(const struct config *cfg, const uint8_t *key, int fd,
 			goto out;
 		}
 	}
-	rc = spawn_self(peer, sock, conf, pid);
+	/* Above FORWARD_FD as well: dup2 onto it must not close sock or conf. */
+	if (fwd != -1 && fwd < FD_ABOVE) {
+		fwdhigh = fcntl(fwd, F_DUPFD_CLOEXEC, FD_ABOVE);
+		if (fwdhigh == -1) {
+			log_err("%s: dup", peer);
+			goto out;
+		}
+		fwd = fwdhigh;
+	}
+	rc = spawn_self(peer, sock, conf, fwd, pid);
 out:
+	if (fwdhigh != -1)
+		close(fwdhigh);
 	if (conf != -1)
 		close(conf);
 	if (sock != -1)
@@ -226,7 +240,8 @@ serve_client(const struct config *cfg, const uint8_t *key, int fd,
 
 		result_counts(&counts, text, sizeof(text));
 		log_info("%s: session into store %s done: %s", peer, name, text);
-		/* The destination's own trigger, with what was done. */
+		/* Its hops next, then its own trigger, with what was done. */
+		forward_tell(sc, &counts);
 		trigger_run(sc->trigger, "STORE", name, sc->path, &counts);
 		rc = 0;
 	} else
@@ -245,6 +260,9 @@ inbound_main(const char *peer)
 	struct config cfg;
 	int rc;
 
+	/* The daemon's pipe, when it gave one, is for us, not our trigger. */
+	if (fcntl(FORWARD_FD, F_SETFD, FD_CLOEXEC) == -1 && errno != EBADF)
+		log_err("descriptor %d", FORWARD_FD);
 	if (read_conf(&cfg, key) == -1) {
 		close(SOCK_FD);
 		return 1;

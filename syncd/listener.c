@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "conn.h"
+#include "forward.h"
 #include "inbound.h"
 #include "log.h"
 #include "net.h"
@@ -123,6 +124,7 @@ struct listener {
 	int fd;
 	uint8_t key[NET_KEY_SIZE];
 	struct children ch;
+	int fwd[2];		/* forward.h: the session processes' commits */
 	unsigned long refused;	/* beyond max_sessions, not yet logged */
 	time_t refused_logged;	/* when that was last logged */
 };
@@ -134,8 +136,14 @@ listener_open(const struct config *cfg)
 
 	if (l == NULL)
 		return NULL;
+	if (forward_pipe(l->fwd) == -1) {
+		free(l);
+		return NULL;
+	}
 	if (key_load(cfg->key, l->key) == -1 ||
 	    (l->fd = listen_on(cfg->address)) == -1) {
+		close(l->fwd[0]);
+		close(l->fwd[1]);
 		free(l);
 		return NULL;
 	}
@@ -201,16 +209,18 @@ listener_accept(struct listener *l, const struct config *cfg)
 		refuse(l, cfg, fd, peer);
 		return;
 	}
-	if (inbound_spawn(cfg, l->key, fd, peer, &pid) == 0 &&
+	if (inbound_spawn(cfg, l->key, fd, l->fwd[1], peer, &pid) == 0 &&
 	    children_add(&l->ch, pid) == -1)
 		log_err("%s: tracking its session", peer);
 	close(fd);
 }
 
 void
-listener_reap(struct listener *l)
+listener_reap(struct listener *l, const struct config *cfg,
+    void (*committed)(void *arg, const char *store), void *arg)
 {
 	children_reap(&l->ch);
+	forward_heard(l->fwd[0], cfg, committed, arg);
 }
 
 void
@@ -230,5 +240,7 @@ listener_close(struct listener *l)
 		usleep(50000);
 	}
 	free(l->ch.pids);
+	close(l->fwd[0]);
+	close(l->fwd[1]);
 	free(l);
 }

@@ -16,8 +16,13 @@ int listener_fd(const struct listener *l);
  * with a message to the client and a line in the log.
  */
 void listener_accept(struct listener *l, const struct config *cfg);
-/* Collects the session processes that ended. */
-void listener_reap(struct listener *l);
+/*
+ * Collects the session processes that ended, and calls committed with
+ * the name of each store of cfg that one of them committed a session
+ * into and that forwards it (forward.h).
+ */
+void listener_reap(struct listener *l, const struct config *cfg,
+    void (*committed)(void *arg, const char *store), void *arg);
 /* Stops listening and the sessions in progress (they roll back). */
 void listener_close(struct listener *l);
 

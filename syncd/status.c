@@ -65,6 +65,8 @@ dest_state_of(const struct fileset *fs, size_t d)
 static const char *
 watch_state(const struct fileset *fs)
 {
+	if (fs->conf->forward_of != NULL && !fs->store_following)
+		return "store commits (sessions into it)";
 	if (fs->conf->watch && fs->store_source)
 		return fs->store_following ? "store commits" :
 		    "store commits (no mount serves it: waiting)";
@@ -108,6 +110,11 @@ status_dest_json(FILE *f, const struct fileset *fs, size_t d)
 		fputs("null", f);
 	fputc(',', f);
 	json_time(f, "next_attempt", pd->failing ? pd->next_attempt : 0);
+	fputs(",\"generation\":", f);
+	if (ds->delivered.epoch != 0)
+		fprintf(f, "%llu", (unsigned long long)ds->delivered.gen);
+	else
+		fputs("null", f);
 	fputs(",\"last_session\":", f);
 	if (ds->end == 0)
 		fputs("null", f);
@@ -162,6 +169,11 @@ status_one(FILE *f, const struct fileset *fs)
 	}
 	fputs("{\"name\":", f);
 	result_json_string(fs->conf->name, f);
+	fputs(",\"forward_of\":", f);
+	if (fs->conf->forward_of != NULL)
+		result_json_string(fs->conf->forward_of, f);
+	else
+		fputs("null", f);
 	fprintf(f, ",\"state\":\"%s\",\"watch\":\"%s\",\"sessions\":%lu,",
 	    state_of(fs), watch_state(fs), fs->sessions);
 	json_time(f, "last_run", fs->ran ? (double)fs->last_end : 0);
@@ -271,6 +283,9 @@ status_dest_text(FILE *f, const struct fileset *fs, size_t d)
 		result_counts(&ds->res, counts, sizeof(counts));
 		fprintf(f, ": %s", counts);
 	}
+	if (ds->delivered.epoch != 0)
+		fprintf(f, "\n    generation delivered: %llu",
+		    (unsigned long long)ds->delivered.gen);
 	fputc('\n', f);
 }
 

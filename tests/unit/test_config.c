@@ -202,6 +202,53 @@ START_TEST(test_unknown_empty_section)
 }
 END_TEST
 
+/* forward = makes a file set of its own: the store read, each hop a dest. */
+START_TEST(test_forward)
+{
+	const struct fileset_conf *fs;
+
+	write_conf("[listen]\naddress = h:1\nkey = /k\n\n"
+	    "[store app]\npath = /srv/app\nuser = deploy\n"
+	    "forward = mirror://b/app, mirror://c/app\nforward = /local\n"
+	    "forward_retry_max = 9\n\n[store plain]\npath = /p\n");
+	ck_assert_int_eq(config_load(&cfg, conf), 0);
+	ck_assert_uint_eq(cfg.nfilesets, 1);
+	fs = config_fileset(&cfg, "forward:app");
+	ck_assert_ptr_nonnull(fs);
+	ck_assert_str_eq(fs->forward_of, "app");
+	ck_assert_str_eq(fs->source, "/srv/app");
+	ck_assert_uint_eq(fs->ndests, 3);
+	ck_assert_str_eq(fs->dests[0], "mirror://b/app");
+	ck_assert_str_eq(fs->dests[1], "mirror://c/app");
+	ck_assert_str_eq(fs->dests[2], "/local");
+	ck_assert_str_eq(fs->user, "deploy");
+	ck_assert_str_eq(fs->key, "/k");	/* [listen] key by default */
+	ck_assert_int_eq(fs->watch, 1);
+	ck_assert_int_eq(fs->purge_dirs, 1);
+	ck_assert_int_eq(fs->retry_min, CONFIG_RETRY_MIN);
+	ck_assert_int_eq(fs->retry_max, 9);
+	ck_assert_ptr_null(config_fileset(&cfg, "forward:plain"));
+	config_release(&cfg);
+
+	write_conf("[store a]\npath = /a\nforward = /b\nforward_key = /fk\n");
+	ck_assert_int_eq(config_load(&cfg, conf), 0);
+	ck_assert_str_eq(config_fileset(&cfg, "forward:a")->key, "/fk");
+	ck_assert_ptr_null(config_fileset(&cfg, "forward:a")->user);
+	config_release(&cfg);
+
+	refused_at("[store a]\npath = /a\nforward =\n", 3, "forward has no "
+	    "value");
+	refused_at("[store a]\npath = /a\nforward_key = /k\n", 1,
+	    "forward_key but no forward");
+	refused_at("[store a]\npath = /a\nforward = /b\n"
+	    "forward_retry_min = 5\nforward_retry_max = 2\n", 1,
+	    "forward_retry_max 2 below forward_retry_min 5");
+	refused_at("[fileset forward:a]\nsource = /s\ndest = /d\n"
+	    "[store a]\npath = /a\nforward = /b\n", 1, "the name of the "
+	    "file set that [store a] forwards with");
+}
+END_TEST
+
 START_TEST(test_unknown_key_listen)
 {
 	refused_at("[listen]\naddress = h:1\nkey = /k\nport = 7878\n", 4,
@@ -611,6 +658,7 @@ config_suite(void)
 	tcase_add_test(tc, test_bad_store_name);
 	tcase_add_test(tc, test_message_on_stderr);
 	tcase_add_test(tc, test_release_twice);
+	tcase_add_test(tc, test_forward);
 	suite_add_tcase(su, tc);
 	return su;
 }

@@ -1,0 +1,90 @@
+/* forward: a store's forward = (relays): its session processes tell the daemon each commit to pass on. */
+#include "forward.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+
+int
+forward_pipe(int fds[2])
+{
+	if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) == -1) {
+		log_err("a pipe for the commits of forwarding stores");
+		return -1;
+	}
+	return 0;
+}
+
+void
+forward_tell(const struct store_conf *sc, const struct result *r)
+{
+	char line[PIPE_BUF];
+	int n;
+
+	if (sc->nforward == 0 || r->created + r->replaced + r->purged == 0)
+		return;
+	n = snprintf(line, sizeof(line), "%s\n", sc->name);
+	if (n < 0 || (size_t)n >= sizeof(line)) {
+		log_errx("store %s: its name is too long to tell the daemon",
+		    sc->name);
+		return;
+	}
+	/* A daemon that went away must not kill us with SIGPIPE. */
+	signal(SIGPIPE, SIG_IGN);
+	/* Less than PIPE_BUF: written whole or not at all. */
+	if (write(FORWARD_FD, line, (size_t)n) != n)
+		log_err("store %s: telling mirrord to forward this commit "
+		    "(its forward catches up at its next session)", sc->name);
+}
+
+/* One line: a store that forwards, else logged. */
+static void
+heard_line(const char *name, const struct config *cfg,
+    void (*fn)(void *arg, const char *store), void *arg)
+{
+	const struct store_conf *sc = config_store(cfg, name);
+
+	if (sc == NULL || sc->nforward == 0) {
+		log_warnx("a session process told a commit into '%.100s', "
+		    "which is no store that forwards", name);
+		return;
+	}
+	fn(arg, name);
+}
+
+void
+forward_heard(int rfd, const struct config *cfg,
+    void (*fn)(void *arg, const char *store), void *arg)
+{
+	char buf[PIPE_BUF + 1];
+	size_t have = 0;
+	ssize_t n;
+
+	/* Each line was written whole (< PIPE_BUF); a read ends on one. */
+	while ((n = read(rfd, buf + have, sizeof(buf) - 1 - have)) > 0) {
+		char *p = buf, *nl;
+
+		have += (size_t)n;
+		buf[have] = '\0';
+		while ((nl = memchr(p, '\n', have - (size_t)(p - buf))) != NULL) {
+			*nl = '\0';
+			heard_line(p, cfg, fn, arg);
+			p = nl + 1;
+		}
+		have -= (size_t)(p - buf);
+		memmove(buf, p, have);
+		if (have == sizeof(buf) - 1) {
+			log_warnx("a session process told a line too long: "
+			    "dropped");
+			have = 0;
+		}
+	}
+	if (n == -1 && errno != EAGAIN && errno != EINTR)
+		log_err("reading the commits of forwarding stores");
+}

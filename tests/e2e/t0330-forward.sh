@@ -1,0 +1,188 @@
+#!/bin/bash
+# shellcheck disable=SC2317 # case functions are called through t_case
+# A store that forwards (`[store NAME] forward = URL...`): after a session
+# commits into it, its mirrord pushes that committed generation to each
+# hop, with or without a mount serving the store; a session that fails
+# upstream is never forwarded; a hop that is down is retried with
+# backoff and then gets only the latest generation, in one session; the
+# relay's `mirrorctl status` (text and --json) shows each hop, the
+# generation it holds and its error. Daemons on loopback.
+set -u
+. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/../lib-net.sh"
+. "$(dirname "$0")/../lib-mount.sh"
+t_setup
+
+# hosts: a key, the leaf's mirrord (store leaf, port LPORT, log leaf.log)
+# and the relay's (store relay forwarding to the leaf, port RPORT, control
+# socket relay.sock, log relay.log).
+hosts() {
+	"$MIRRORCTL" genkey key >/dev/null || t_fail "genkey failed"
+	LPORT=$(free_port)
+	RPORT=$(free_port)
+	write_conf leaf.conf "127.0.0.1:$LPORT" "$TC/key" leaf "$TC/leaf"
+	printf '\n[daemon]\ncontrol = %s/leaf.sock\n' "$TC" >>leaf.conf
+	write_conf relay.conf "127.0.0.1:$RPORT" "$TC/key" relay "$TC/relay"
+	printf 'forward = mirror://127.0.0.1:%s/leaf\nforward_retry_min = 1\nforward_retry_max = 2\n\n[daemon]\ncontrol = %s/relay.sock\n' \
+		"$LPORT" "$TC" >>relay.conf
+	start_mirrord leaf.conf leaf.log
+	LEAF_PID=$MIRRORD_PID
+	start_mirrord relay.conf relay.log
+	RELAY_PID=$MIRRORD_PID
+}
+
+# releases N: rel1 .. relN, the same names with other contents.
+releases() {
+	local i
+	for i in $(seq "$1"); do
+		GEN_SEED=$i generate_tree "rel$i" 40 1
+	done
+}
+
+# push REL: a session of REL into the relay, which must commit.
+push() {
+	t_ctl sync --key key --purge "$1" "mirror://127.0.0.1:$RPORT/relay"
+	assert_rc 0
+}
+
+# rq EXPR: a python expression on the relay's status (f: the forward's
+# file set, d: its hops).
+rq() { fileset_q relay.conf "$1"; }
+r_is() { [ "$(rq "$1")" = True ]; }
+
+# leaf_sessions: sessions the leaf's mirrord committed.
+leaf_sessions() { grep -c "session into store leaf done" leaf.log || true; }
+
+# leaf_holds REL: the leaf is REL now, and the relay's hop settled.
+leaf_holds() {
+	compare_trees "$1" leaf >/dev/null 2>&1 && fileset_settled relay.conf
+}
+
+case_forwards_each_commit() {
+	releases 2
+	hosts
+	# The forward is a file set of its own, its hop a destination.
+	assert_eq "forward:relay relay" "$(rq 'f["name"] + " " + f["forward_of"]')"
+	push rel1
+	wait_for leaf_holds rel1 || t_fail "the leaf does not hold rel1: $(rq d)"
+	assert_trees_eq rel1 leaf
+	push rel2
+	wait_for leaf_holds rel2 || t_fail "the leaf does not hold rel2: $(rq d)"
+	assert_trees_eq rel2 leaf
+	assert_eq 2 "$(leaf_sessions)" "sessions into the leaf"
+	# Under the relay's lock (no mount) the generation is not known.
+	assert_eq "ok None" "$(rq 'd[0]["state"] + " " + str(d[0]["generation"])')"
+	"$MIRRORCTL" status -c relay.conf >status.txt
+	assert_grep "^forward:relay: idle" status.txt
+	assert_grep "to mirror://127\.0\.0\.1:$LPORT/leaf: ok" status.txt
+	assert_grep "forward:relay: the source store committed|forward:relay: a session committed into the source store" relay.log
+}
+
+case_mounted_relay() {
+	releases 2
+	mkdir relay
+	mount_store relay rmnt -o create
+	hosts
+	push rel1
+	wait_for leaf_holds rel1 || t_fail "the leaf does not hold rel1: $(rq d)"
+	local g1
+	g1=$(rq 'd[0]["generation"]')
+	[ "$g1" != None ] || t_fail "no generation delivered: $(rq d)"
+	push rel2
+	wait_for leaf_holds rel2 || t_fail "the leaf does not hold rel2: $(rq d)"
+	assert_eq True "$(rq "d[0][\"generation\"] == $g1 + 1")" "the generation after one more commit"
+	"$MIRRORCTL" status -c relay.conf >status.txt
+	assert_grep "generation delivered: $((g1 + 1))" status.txt
+	assert_grep "watch store commits" status.txt
+	assert_trees_eq rel2 leaf
+}
+
+# staged STORE: a session into STORE has staged data.
+staged() { [ -n "$(find "$1/.mirrorfs/staging" -type f -print -quit 2>/dev/null)" ]; }
+
+# A session into the relay killed half way commits nothing there, and
+# nothing is forwarded for it: after one more good session the leaf has
+# had exactly one more session, of that release.
+fail_upstream() {
+	local n0 cpid
+	n0=$(leaf_sessions)
+	MIRRORFS_DELAY_AT=send:100 "$MIRRORCTL" sync --key key --purge rel2 \
+		"mirror://127.0.0.1:$RPORT/relay" >cut.out 2>&1 &
+	cpid=$!
+	t_track "$cpid"
+	# Killed once the relay staged some of it (100 ms a file, 40 files).
+	wait_for staged relay || t_fail "the session into the relay staged nothing"
+	kill -9 "$cpid"
+	wait "$cpid" 2>/dev/null || true
+	t_untrack "$cpid"
+	wait_for grep -q "session into store relay failed: nothing was committed" relay.log ||
+		t_fail "the cut session did not fail at the relay: $(tail -5 relay.log)"
+	assert_trees_eq rel1 relay
+	push rel3
+	wait_for leaf_holds rel3 || t_fail "the leaf does not hold rel3: $(rq d)"
+	assert_eq $((n0 + 1)) "$(leaf_sessions)" "sessions into the leaf"
+}
+
+case_failed_upstream_not_forwarded() {
+	releases 3
+	hosts
+	push rel1
+	wait_for leaf_holds rel1 || t_fail "the leaf does not hold rel1: $(rq d)"
+	fail_upstream
+}
+
+case_failed_upstream_not_forwarded_mounted() {
+	releases 3
+	mkdir relay
+	mount_store relay rmnt -o create
+	hosts
+	push rel1
+	wait_for leaf_holds rel1 || t_fail "the leaf does not hold rel1: $(rq d)"
+	fail_upstream
+}
+
+case_hop_down_gets_latest() {
+	releases 4
+	hosts
+	push rel1
+	wait_for leaf_holds rel1 || t_fail "the leaf does not hold rel1: $(rq d)"
+	local n0
+	n0=$(leaf_sessions)
+	stop_mirrord "$LEAF_PID"
+	push rel2
+	wait_for r_is 'd[0]["state"] == "retrying"' || t_fail "the hop is not retrying: $(rq d)"
+	assert_eq True "$(rq '"Connection refused" in d[0]["error"] and d[0]["attempts"] >= 1')" "the hop's error"
+	"$MIRRORCTL" status -c relay.conf >status.txt
+	assert_grep "to mirror://127\.0\.0\.1:$LPORT/leaf: retrying since .*Connection refused" status.txt
+	push rel3
+	push rel4
+	start_mirrord leaf.conf leaf.log
+	wait_for leaf_holds rel4 || t_fail "the leaf does not hold rel4: $(rq d)"
+	# One session, of the latest: never a queue of the stale ones.
+	assert_eq $((n0 + 1)) "$(leaf_sessions)" "sessions into the leaf once back"
+	assert_eq "ok None" "$(rq 'd[0]["state"] + " " + str(d[0]["error"])')"
+}
+
+case_config_errors() {
+	"$MIRRORCTL" genkey key >/dev/null
+	printf '[store a]\npath = %s/a\nforward_key = %s/key\n' "$TC" "$TC" >c1.conf
+	t_run "$MIRRORD" -c c1.conf
+	assert_rc 2
+	assert_grep 'c1.conf:1: \[store a\] has forward_key but no forward' "$TC/err"
+	printf '[store a]\npath = %s/a\nforward = mirror://h/b\n\n[fileset forward:a]\nsource = /x\ndest = /y\n' "$TC" >c2.conf
+	t_run "$MIRRORD" -c c2.conf
+	assert_rc 2
+	assert_grep 'c2.conf:5: \[fileset forward:a\] has the name of the file set that \[store a\] forwards with' "$TC/err"
+	printf '[store a]\npath = %s/a\nforward = mirror://h/b\nforward_retry_min = 0\n' "$TC" >c3.conf
+	t_run "$MIRRORD" -c c3.conf
+	assert_rc 2
+	assert_grep "c3.conf:4: forward_retry_min = '0': not a number of seconds" "$TC/err"
+}
+
+t_case "a commit into the relay is forwarded to its hop" case_forwards_each_commit
+t_case "a mounted relay forwards each generation, shown per hop" case_mounted_relay
+t_case "a session that fails upstream is never forwarded" case_failed_upstream_not_forwarded
+t_case "... nor through a mounted relay" case_failed_upstream_not_forwarded_mounted
+t_case "a hop that was down gets the latest generation in one session" case_hop_down_gets_latest
+t_case "bad forward configurations are refused by line" case_config_errors
+t_done
