@@ -37,6 +37,7 @@ proto_msg_name(int type)
 		[MSG_COMMIT_ASK] = "COMMIT_ASK", [MSG_COMMIT] = "COMMIT",
 		[MSG_HOLE] = "HOLE",
 		[MSG_FILE_FD] = "FILE_FD", [MSG_GEN] = "GEN",
+		[MSG_HOPS] = "HOPS",
 	};
 
 	if (type <= 0 || type > MSG_TYPE_MAX)
@@ -723,6 +724,15 @@ proto_decode_gen(const uint8_t *p, size_t n, struct store_gen *g,
 		return fail(err, errlen, "GEN: malformed");
 	g->broken = broken;
 	return 0;
+}
+
+int
+proto_send_hops(struct conn *c, const struct hops *h)
+{
+	struct buf b;
+
+	buf_init(&b);
+	return send_buf(c, MSG_HOPS, &b, hops_encode(h, &b));
 }
 
 int

@@ -17,9 +17,10 @@
  * flows while requests still come (a receiver sends requests and reads
  * data at once); 6: ITEM_TOUCH, and each ITEM's kind, changes and target
  * (-i); a reader's CTL_HOLD and CTL_WATCH, GEN; 7: ENTRY frames in
- * path_order (path.h), a manifest out of it refused
+ * path_order (path.h), a manifest out of it refused; 8: HOPS (a relay's
+ * report of the hops below it, before RESULT)
  */
-#define PROTO_VERSION 7
+#define PROTO_VERSION 8
 
 #define PROTO_MAX_RULES 4096
 #define PROTO_MAX_NEED 32768	/* indexes per NEED frame */
@@ -82,7 +83,8 @@ enum msg_type {
 	MSG_FILE_FD,		/* S: FILE as a descriptor (SCM_RIGHTS), no DATA */
 	/* Master -> reader of the store (CTL_HOLD, CTL_WATCH): */
 	MSG_GEN,		/* the store's generation (and a hold's state) */
-	MSG_TYPE_MAX = MSG_GEN
+	MSG_HOPS,		/* R, before RESULT: the hops below (hops.h) */
+	MSG_TYPE_MAX = MSG_HOPS
 };
 
 enum daemon_op {
@@ -301,6 +303,12 @@ struct store_gen {
 	int broken;
 };
 int proto_send_gen(struct conn *c, const struct store_gen *g);
+/*
+ * HOPS (hops.h): what a relay knows of the hops below the store a
+ * session went into, sent just before its RESULT. Decoded with
+ * hops_decode.
+ */
+int proto_send_hops(struct conn *c, const struct hops *h);
 int proto_decode_gen(const uint8_t *p, size_t n, struct store_gen *g,
     char *err, size_t errlen);
 

@@ -848,6 +848,8 @@ send_result(struct receiver *r)
 	res.report = (r->flags & SESSION_REPORT) != 0;
 	/* Each line goes out as it is made: a report is not kept whole. */
 	if (plan_each_item(&r->plan, &r->m, &res, send_item, r) == -1 ||
+	    (r->t->hops != NULL && r->t->hops->n > 0 &&
+	    proto_send_hops(r->c, r->t->hops) == -1) ||
 	    proto_send_result(r->c, &res) == -1 || conn_flush(r->c) == -1)
 		goto out;
 	if (r->t->counts != NULL)

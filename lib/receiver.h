@@ -36,6 +36,11 @@ struct receiver_target {
 	 * sender reads only before it sends that file: one receiver only.
 	 */
 	const struct manifest *shared;
+	/*
+	 * A relay's report of the hops below this store (hops.h), sent as
+	 * HOPS just before RESULT; NULL or empty: none sent.
+	 */
+	const struct hops *hops;
 };
 
 /* The most entries one session may carry (bounds the receiver's memory). */

@@ -20,6 +20,7 @@ result_release(struct result *r)
 	for (size_t i = 0; i < r->nitems; i++)
 		result_item_release(&r->items[i]);
 	free(r->items);
+	hops_release(&r->hops);
 	result_init(r);
 }
 
@@ -265,6 +266,7 @@ result_print_summary(const struct result *r, FILE *f)
 	fprintf(f, "%s%s, bytes sent %llu in %.2f s (%s/s)\n",
 	    r->report ? "report: " : "", counts,
 	    (unsigned long long)r->bytes_sent, t, rate);
+	hops_text(&r->hops, f, "");
 }
 
 void
@@ -469,6 +471,8 @@ result_json(const struct result *r, FILE *f, const char *dest,
 	json_stats(&r->stats, f);
 	fputs(",\"entries\":", f);
 	json_entries(r, all, f);
+	fputs(",\"hops\":", f);
+	hops_json(&r->hops, f);
 	fputc('}', f);
 }
 

@@ -5,6 +5,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "hops.h"
+
 enum item_action {
 	ITEM_CREATE = 1,
 	ITEM_REPLACE,
@@ -86,6 +88,7 @@ struct result {
 	struct item *items;
 	size_t nitems;
 	struct result_stats stats;
+	struct hops hops;	/* a relay's report of the hops below it (HOPS) */
 };
 
 void result_init(struct result *r);
@@ -170,7 +173,9 @@ const char *result_status(const struct result *r, enum result_end end);
  * "error" (why it failed, or null), "report", the counts, "bytes_sent",
  * "bytes_received", "elapsed", "stats" and "entries" (each with
  * "action", "path", "dir" and "reason" or null): every entry with all,
- * else those skipped, failed or vanished.
+ * else those skipped, failed or vanished; and "hops", what a relay
+ * reported of the hops below it (hops.h), [] for a store that forwards
+ * nowhere.
  */
 void result_json(const struct result *r, FILE *f, const char *dest,
     enum result_end end, const char *error, int all);

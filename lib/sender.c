@@ -1209,6 +1209,15 @@ recv_result(struct sender_peer *p, int problems_only)
 			return -1;
 		if (type == MSG_RESULT)
 			break;
+		/* A relay's word on its hops, once, before its RESULT. */
+		if (type == MSG_HOPS && p->res->hops.n == 0) {
+			if (hops_decode(b, n, &p->res->hops, err,
+			    sizeof(err)) == -1) {
+				log_errx("%s: %s", p->c->peer, err);
+				return -1;
+			}
+			continue;
+		}
 		if (type != MSG_ITEM) {
 			log_errx("%s sent %s in its report", p->c->peer,
 			    proto_msg_name(type));

@@ -331,6 +331,8 @@ out:
 struct relay_seen {
 	struct result *counts;
 	int result;		/* a RESULT passed: the master committed */
+	struct conn *client;	/* HOPS goes to it before that RESULT */
+	const struct hops *hops;
 };
 
 /* Reads the counts off the master's RESULT as it passes by. */
@@ -342,6 +344,10 @@ seen_result(void *arg, uint8_t type, const uint8_t *p, size_t n)
 	char err[64];
 
 	result_init(&r);
+	if (type == MSG_RESULT && rs->hops != NULL && rs->hops->n > 0 &&
+	    proto_send_hops(rs->client, rs->hops) == -1)
+		log_errx("%s: telling it the hops below: %s", rs->client->peer,
+		    log_last());
 	if (type == MSG_RESULT &&
 	    proto_decode_result(p, n, &r, err, sizeof(err)) == 0) {
 		rs->result = 1;
@@ -351,14 +357,16 @@ seen_result(void *arg, uint8_t type, const uint8_t *p, size_t n)
 }
 
 int
-session_receive(struct conn *c, const char *store, struct result *counts)
+session_receive(struct conn *c, const char *store, struct result *counts,
+    const struct hops *hops)
 {
 	struct receiver_target t = {
 		.path = store,
 		.master_flags = MASTER_CREATE | MASTER_WAIT,
 		.counts = counts,
+		.hops = hops,
 	};
-	struct relay_seen rs = { counts, 0 };
+	struct relay_seen rs = { counts, 0, c, hops };
 	struct conn m;
 	int fd, rc = -1;
 

@@ -36,9 +36,13 @@ int session_run(const char *source, struct session_dest *dests, size_t n,
  * is open): passed on to the store's master when a mount serves it (its
  * control socket), else received here into the store (created when
  * missing). Returns 0 when the session ran to its end, -1 logged; counts,
- * when not NULL, gets what the session did.
+ * when not NULL, gets what the session did. hops, when not NULL and not
+ * empty, goes to the sender as HOPS just before the RESULT (a relay's
+ * report of the hops below the store, hops.h).
  */
 struct conn;
-int session_receive(struct conn *c, const char *store, struct result *counts);
+struct hops;
+int session_receive(struct conn *c, const char *store, struct result *counts,
+    const struct hops *hops);
 
 #endif

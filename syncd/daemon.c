@@ -32,6 +32,8 @@
 #include "schedule.h"
 #include "readhold.h"
 #include "storewatch.h"
+#include "forward.h"
+#include "hops.h"
 #include "watch.h"
 
 #define EXIT_USAGE 2
@@ -595,6 +597,34 @@ reap_sets(struct daemon *d)
 }
 
 /*
+ * A connection to the listener: its session process is told what we
+ * know of the hops below each store that forwards (its sender learns
+ * them with its RESULT). A hop list that cannot be made is logged and
+ * left out; the session goes on.
+ */
+static void
+accept_session(struct daemon *d)
+{
+	struct buf b;
+
+	buf_init(&b);
+	for (size_t i = 0; i < d->nsets; i++) {
+		const struct fileset_conf *fc = fileset_conf(d->sets[i]);
+		struct hops h;
+
+		if (fc->forward_of == NULL)
+			continue;
+		hops_init(&h);
+		if (fileset_hops(d->sets[i], &h) == -1 ||
+		    forward_hops_put(&b, fc->forward_of, &h) == -1)
+			log_err("%s: the state of its hops", fc->name);
+		hops_release(&h);
+	}
+	listener_accept(d->listener, &d->cfg, &b);
+	buf_release(&b);
+}
+
+/*
  * Sleeps until something happens: a signal, a control request, a
  * watched change, a connection, the end of a session (wakefd) or the
  * next deadline of a file set (timerfd). No fixed tick.
@@ -629,7 +659,7 @@ loop(struct daemon *d, const char *conf)
 			d->metrics_dirty = 1;
 		}
 		if (pfd[P_LISTEN].revents)
-			listener_accept(d->listener, &d->cfg);
+			accept_session(d);
 		if (pfd[P_WAKE].revents)
 			drain(d->wakefd);
 		hear_stores(d);

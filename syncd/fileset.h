@@ -116,6 +116,13 @@ void fileset_held_open(const struct fileset *fs,
  * owed and its last session.
  */
 char *fileset_status_json(struct fileset *const *sets, size_t n);
+/*
+ * Appends each destination of fs to h as a hop of depth 1 (its state,
+ * the generation and time of its last commit, its error), each followed
+ * by the hops it reported below it with that commit. -1 on ENOMEM.
+ */
+struct hops;
+int fileset_hops(const struct fileset *fs, struct hops *h);
 /* The same for people: a paragraph per file set. */
 char *fileset_status_text(struct fileset *const *sets, size_t n);
 /*

@@ -5,11 +5,13 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "log.h"
+#include "proto.h"
 
 int
 forward_pipe(int fds[2])
@@ -87,4 +89,51 @@ forward_heard(int rfd, const struct config *cfg,
 	}
 	if (n == -1 && errno != EAGAIN && errno != EINTR)
 		log_err("reading the commits of forwarding stores");
+}
+
+int
+forward_hops_put(struct buf *b, const char *store, const struct hops *h)
+{
+	struct buf one;
+	int r;
+
+	buf_init(&one);
+	r = hops_encode(h, &one) || buf_put_str(b, store) ||
+	    buf_put_u32(b, (uint32_t)one.len) || buf_put(b, one.data, one.len);
+	buf_release(&one);
+	return r ? -1 : 0;
+}
+
+int
+forward_hops_find(const uint8_t *p, size_t n, const char *store,
+    struct hops *h)
+{
+	struct reader r;
+	char err[256];
+
+	reader_init(&r, p, n);
+	while (r.left > 0 && !r.failed) {
+		char *name = reader_str(&r, PATH_MAX);
+		uint32_t len = reader_u32(&r);
+		const uint8_t *payload = reader_bytes(&r, len);
+		int mine = name != NULL && strcmp(name, store) == 0;
+
+		free(name);
+		if (payload == NULL)
+			break;
+		if (!mine)
+			continue;
+		if (hops_decode(payload, len, h, err, sizeof(err)) == -1) {
+			log_errx("store %s: the hops mirrord passed: %s", store,
+			    err);
+			return -1;
+		}
+		return 0;
+	}
+	if (r.failed) {
+		log_errx("store %s: the hops mirrord passed are malformed",
+		    store);
+		return -1;
+	}
+	return 0;
 }

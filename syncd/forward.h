@@ -2,7 +2,9 @@
 #ifndef MIRRORFS_FORWARD_H
 #define MIRRORFS_FORWARD_H
 
+#include "buf.h"
 #include "config.h"
+#include "hops.h"
 #include "result.h"
 
 /*
@@ -41,5 +43,18 @@ void forward_tell(const struct store_conf *sc, const struct result *r);
  */
 void forward_heard(int rfd, const struct config *cfg,
     void (*fn)(void *arg, const char *store), void *arg);
+
+/*
+ * What the daemon knows of the hops below each store that forwards goes
+ * to each session process it starts (inbound.h), which sends it to the
+ * sender before its RESULT (HOPS): records of str store name, u32
+ * length, a HOPS payload. forward_hops_put appends one to b (-1 ENOMEM);
+ * forward_hops_find decodes the one of store into h (empty on entry):
+ * 0, also when there is none (h stays empty), -1 logged on a malformed
+ * record.
+ */
+int forward_hops_put(struct buf *b, const char *store, const struct hops *h);
+int forward_hops_find(const uint8_t *p, size_t n, const char *store,
+    struct hops *h);
 
 #endif

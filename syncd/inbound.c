@@ -27,14 +27,19 @@
 
 #define SESSION_TIMEOUT_S 120	/* a silent client is given up ([listen] timeout) */
 #define SOCK_FD 3		/* the connection, in the session process */
-#define CONF_FD 4		/* NET_KEY_SIZE key bytes, the file's name, its text */
+#define CONF_FD 4		/* NET_KEY_SIZE key bytes, the file's name, its
+				   text, the hops of forwarding stores */
 #define FD_ABOVE 10		/* dup2 sources kept clear of SOCK_FD and CONF_FD */
 
 extern char **environ;
 
-/* A sealed memfd holding the key, the configuration's name and text. */
+/*
+ * A sealed memfd holding the key, the configuration's name and text (each
+ * NUL-terminated), then the hops records (forward.h).
+ */
 static int
-conf_memfd(const struct config *cfg, const uint8_t *key)
+conf_memfd(const struct config *cfg, const uint8_t *key,
+    const struct buf *hops)
 {
 	size_t nlen = strlen(cfg->file) + 1, tlen = strlen(cfg->text) + 1;
 	int fd = memfd_create("mirrord-session", MFD_CLOEXEC |
@@ -47,6 +52,8 @@ conf_memfd(const struct config *cfg, const uint8_t *key)
 	if (write(fd, key, NET_KEY_SIZE) != NET_KEY_SIZE ||
 	    write(fd, cfg->file, nlen) != (ssize_t)nlen ||
 	    write(fd, cfg->text, tlen) != (ssize_t)tlen ||
+	    (hops->len > 0 && write(fd, hops->data, hops->len) !=
+	    (ssize_t)hops->len) ||
 	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE |
 	    F_SEAL_SEAL) == -1) {
 		log_err("writing the configuration for a session");
@@ -83,12 +90,12 @@ spawn_self(const char *peer, int sock, int conf, int fwd, pid_t *pid)
 }
 
 int
-inbound_spawn(const struct config *cfg, const uint8_t *key, int fd,
-    int fwd, const char *peer, pid_t *pid)
+inbound_spawn(const struct config *cfg, const uint8_t *key,
+    const struct buf *hops, int fd, int fwd, const char *peer, pid_t *pid)
 {
 	int conf = -1, sock = -1, fwdhigh = -1, rc = -1;
 
-	conf = conf_memfd(cfg, key);
+	conf = conf_memfd(cfg, key, hops);
 	if (conf == -1)
 		goto out;
 	/* Above the target numbers, so one dup2 cannot undo the other. */
@@ -127,17 +134,25 @@ out:
 	return rc;
 }
 
+/* What conf_memfd wrote, mapped. */
+struct conf_map {
+	char *map;
+	size_t len;
+	const uint8_t *hops;	/* the hops records, inside map */
+	size_t hops_len;
+};
+
 /* Reads what conf_memfd wrote: the key into key, the rest into cfg. */
 static int
-read_conf(struct config *cfg, uint8_t *key)
+read_conf(struct config *cfg, uint8_t *key, struct conf_map *cm)
 {
 	struct stat st;
-	char *map, *name, *text;
+	char *map, *name, *text, *end;
 	size_t len;
 	int rc = -1;
 
 	if (fstat(CONF_FD, &st) == -1 || st.st_size < NET_KEY_SIZE + 2 ||
-	    st.st_size > CONFIG_MAX_BYTES + PATH_MAX + NET_KEY_SIZE + 2) {
+	    st.st_size > 2 * CONFIG_MAX_BYTES + PATH_MAX + NET_KEY_SIZE + 2) {
 		log_errx("--session: descriptor %d is not a configuration from "
 		    "mirrord (it is started by mirrord's listener only)",
 		    CONF_FD);
@@ -151,8 +166,9 @@ read_conf(struct config *cfg, uint8_t *key)
 	}
 	name = map + NET_KEY_SIZE;
 	text = memchr(name, '\0', len - NET_KEY_SIZE);
-	if (text == NULL || map[len - 1] != '\0' ||
-	    memchr(text + 1, '\0', (size_t)(map + len - 1 - (text + 1))) != NULL) {
+	end = text == NULL ? NULL : memchr(text + 1, '\0',
+	    (size_t)(map + len - (text + 1)));
+	if (end == NULL) {
 		log_errx("--session: descriptor %d holds no configuration",
 		    CONF_FD);
 		goto out;
@@ -160,9 +176,16 @@ read_conf(struct config *cfg, uint8_t *key)
 	memcpy(key, map, NET_KEY_SIZE);
 	rc = config_parse(cfg, name, text + 1);
 out:
-	munmap(map, len);
 	close(CONF_FD);
-	return rc;
+	if (rc == -1) {
+		munmap(map, len);
+		return -1;
+	}
+	cm->map = map;
+	cm->len = len;
+	cm->hops = (const uint8_t *)end + 1;
+	cm->hops_len = (size_t)(map + len - (end + 1));
+	return 0;
 }
 
 /* Takes on the identity of the store's user before touching the store. */
@@ -197,15 +220,17 @@ become(const char *user)
 
 /* Authenticate, then receive. Exit status. */
 static int
-serve_client(const struct config *cfg, const uint8_t *key, int fd,
-    const char *peer)
+serve_client(const struct config *cfg, const uint8_t *key,
+    const struct conf_map *cm, int fd, const char *peer)
 {
 	const struct store_conf *sc;
 	struct result counts;
+	struct hops hops;
 	struct conn c;
 	char name[4096], msg[512];
 	int rc = 1;
 
+	hops_init(&hops);
 	if (conn_init(&c, fd, fd, peer) == -1) {
 		close(fd);
 		return 1;
@@ -233,9 +258,12 @@ serve_client(const struct config *cfg, const uint8_t *key, int fd,
 		conn_flush(&c);
 		goto out;
 	}
+	/* What we know of the hops below is the sender's to know too. */
+	if (forward_hops_find(cm->hops, cm->hops_len, name, &hops) == -1)
+		hops_release(&hops);
 	log_info("%s: session into store %s (%s)", peer, name, sc->path);
 	result_init(&counts);
-	if (session_receive(&c, sc->path, &counts) == 0) {
+	if (session_receive(&c, sc->path, &counts, &hops) == 0) {
 		char text[RESULT_COUNTS_LEN];
 
 		result_counts(&counts, text, sizeof(text));
@@ -249,6 +277,7 @@ serve_client(const struct config *cfg, const uint8_t *key, int fd,
 		    "committed", peer, name);
 	result_release(&counts);
 out:
+	hops_release(&hops);
 	conn_release(&c);
 	return rc;
 }
@@ -257,17 +286,19 @@ int
 inbound_main(const char *peer)
 {
 	uint8_t key[NET_KEY_SIZE];
+	struct conf_map cm;
 	struct config cfg;
 	int rc;
 
 	/* The daemon's pipe, when it gave one, is for us, not our trigger. */
 	if (fcntl(FORWARD_FD, F_SETFD, FD_CLOEXEC) == -1 && errno != EBADF)
 		log_err("descriptor %d", FORWARD_FD);
-	if (read_conf(&cfg, key) == -1) {
+	if (read_conf(&cfg, key, &cm) == -1) {
 		close(SOCK_FD);
 		return 1;
 	}
-	rc = serve_client(&cfg, key, SOCK_FD, peer);
+	rc = serve_client(&cfg, key, &cm, SOCK_FD, peer);
 	config_release(&cfg);
+	munmap(cm.map, cm.len);
 	return rc;
 }

@@ -192,7 +192,8 @@ refuse(struct listener *l, const struct config *cfg, int fd,
 }
 
 void
-listener_accept(struct listener *l, const struct config *cfg)
+listener_accept(struct listener *l, const struct config *cfg,
+    const struct buf *hops)
 {
 	struct sockaddr_storage sa;
 	socklen_t salen = sizeof(sa);
@@ -209,7 +210,7 @@ listener_accept(struct listener *l, const struct config *cfg)
 		refuse(l, cfg, fd, peer);
 		return;
 	}
-	if (inbound_spawn(cfg, l->key, fd, l->fwd[1], peer, &pid) == 0 &&
+	if (inbound_spawn(cfg, l->key, hops, fd, l->fwd[1], peer, &pid) == 0 &&
 	    children_add(&l->ch, pid) == -1)
 		log_err("%s: tracking its session", peer);
 	close(fd);

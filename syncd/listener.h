@@ -2,6 +2,7 @@
 #ifndef MIRRORFS_LISTENER_H
 #define MIRRORFS_LISTENER_H
 
+#include "buf.h"
 #include "config.h"
 
 struct listener;
@@ -12,10 +13,12 @@ struct listener *listener_open(const struct config *cfg);
 int listener_fd(const struct listener *l);
 /*
  * Accepts one connection and starts its session process (inbound.h),
- * or, with [listen] max_sessions sessions running, refuses it at once
- * with a message to the client and a line in the log.
+ * given hops (forward.h's records: the hops below each store that
+ * forwards), or, with [listen] max_sessions sessions running, refuses it
+ * at once with a message to the client and a line in the log.
  */
-void listener_accept(struct listener *l, const struct config *cfg);
+void listener_accept(struct listener *l, const struct config *cfg,
+    const struct buf *hops);
 /*
  * Collects the session processes that ended, and calls committed with
  * the name of each store of cfg that one of them committed a session

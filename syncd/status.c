@@ -2,11 +2,13 @@
 #include "fileset.h"
 #include "fileset_state.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 
 #include "format.h"
+#include "hops.h"
 #include "pending.h"
 #include "result.h"
 
@@ -287,6 +289,8 @@ status_dest_text(FILE *f, const struct fileset *fs, size_t d)
 		fprintf(f, "\n    generation delivered: %llu",
 		    (unsigned long long)ds->delivered.gen);
 	fputc('\n', f);
+	if (ds->commit_end != 0)
+		hops_text(&ds->res.hops, f, "    ");
 }
 
 static void
@@ -309,6 +313,27 @@ status_text_one(FILE *f, const struct fileset *fs)
 	}
 	for (size_t d = 0; d < fs->conf->ndests; d++)
 		status_dest_text(f, fs, d);
+}
+
+int
+fileset_hops(const struct fileset *fs, struct hops *h)
+{
+	for (size_t d = 0; d < fs->conf->ndests; d++) {
+		const struct dest_state *ds = &fs->dests[d];
+		const struct pending_dest *pd = pending_dest(fs->pending, d);
+		int state = ds->joined && fs->running ? HOP_SYNCING :
+		    pd->failing ? HOP_RETRYING : pd->whole || pd->npaths ?
+		    HOP_OWED : HOP_OK;
+
+		if (hops_add(h, 1, state, ds->delivered.epoch != 0,
+		    ds->delivered.gen, (int64_t)ds->commit_end, ds->name,
+		    pd->failing ? pd->error : NULL) == -1 && errno != E2BIG)
+			return -1;
+		if (ds->commit_end != 0 &&
+		    hops_add_below(h, &ds->res.hops) == -1)
+			return -1;
+	}
+	return 0;
 }
 
 char *

@@ -163,6 +163,54 @@ case_hop_down_gets_latest() {
 	assert_eq "ok None" "$(rq 'd[0]["state"] + " " + str(d[0]["error"])')"
 }
 
+# The sender learns the hops below with its RESULT (HOPS): each as the
+# relay knew it when the session began (so the second level is as the
+# middle hop knew it when the relay's last forward began), two levels.
+case_hops_reported_upstream() {
+	releases 3
+	hosts
+	# top -> relay -> leaf: the relay of hosts() is the middle hop.
+	local tport
+	tport=$(free_port)
+	write_conf top.conf "127.0.0.1:$tport" "$TC/key" top "$TC/top"
+	printf 'forward = mirror://127.0.0.1:%s/relay\nforward_retry_min = 1\nforward_retry_max = 2\n\n[daemon]\ncontrol = %s/top.sock\n' \
+		"$RPORT" "$TC" >>top.conf
+	start_mirrord top.conf top.log
+	t_ctl sync --key key --purge --json rel1 "mirror://127.0.0.1:$tport/top"
+	assert_rc 0
+	# Before any forward: the middle hop is owed its first session.
+	assert_eq "1 mirror://127.0.0.1:$RPORT/relay owed" \
+		"$(jtop destinations.0.hops.0.depth) $(jtop destinations.0.hops.0.destination) $(jtop destinations.0.hops.0.state)"
+	wait_for leaf_holds rel1 || t_fail "the leaf does not hold rel1: $(rq d)"
+	wait_for fileset_settled top.conf || t_fail "the top's hop did not settle"
+	t_ctl sync --key key --purge --json rel2 "mirror://127.0.0.1:$tport/top"
+	assert_rc 0
+	python3 - "$TC/out" "$RPORT" "$LPORT" <<'PY' || t_fail "hops: $(cat "$TC/out")"
+import json, sys
+d = json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])["destinations"][0]
+h = d["hops"]
+assert [x["depth"] for x in h] == [1, 2], h
+assert h[0]["destination"] == "mirror://127.0.0.1:%s/relay" % sys.argv[2], h
+assert h[1]["destination"] == "mirror://127.0.0.1:%s/leaf" % sys.argv[3], h
+assert h[0]["state"] == "ok" and h[0]["delivered"] and h[0]["error"] is None, h
+# The leaf as the relay knew it when the top's last forward began:
+# still owed its first session then.
+assert h[1]["state"] == "owed" and h[1]["delivered"] is None, h
+PY
+	wait_for leaf_holds rel2 || t_fail "the leaf does not hold rel2: $(rq d)"
+	wait_for fileset_settled top.conf || t_fail "the top's hop did not settle"
+	# People read them under the summary; mirrord's status shows them too.
+	t_ctl sync --key key --purge rel3 "mirror://127.0.0.1:$tport/top"
+	assert_rc 0
+	assert_grep "^hop mirror://127\.0\.0\.1:$RPORT/relay: ok" "$TC/out"
+	assert_grep "^  hop mirror://127\.0\.0\.1:$LPORT/leaf: ok" "$TC/out"
+	wait_for leaf_holds rel3 || t_fail "the leaf does not hold rel3: $(rq d)"
+	wait_for fileset_settled top.conf || t_fail "the top's hop did not settle"
+	"$MIRRORCTL" status -c top.conf >status.txt
+	assert_grep "^    hop mirror://127\.0\.0\.1:$LPORT/leaf: ok" status.txt
+	assert_eq 1 "$(fileset_q top.conf 'len(d[0]["last_result"]["hops"])')" "hops in the top's status"
+}
+
 case_config_errors() {
 	"$MIRRORCTL" genkey key >/dev/null
 	printf '[store a]\npath = %s/a\nforward_key = %s/key\n' "$TC" "$TC" >c1.conf
@@ -184,5 +232,6 @@ t_case "a mounted relay forwards each generation, shown per hop" case_mounted_re
 t_case "a session that fails upstream is never forwarded" case_failed_upstream_not_forwarded
 t_case "... nor through a mounted relay" case_failed_upstream_not_forwarded_mounted
 t_case "a hop that was down gets the latest generation in one session" case_hop_down_gets_latest
+t_case "the sender learns the state of every hop below" case_hops_reported_upstream
 t_case "bad forward configurations are refused by line" case_config_errors
 t_done

@@ -132,6 +132,14 @@ decode_frame(uint8_t type, const uint8_t *p, size_t n)
 		proto_decode_gen(p, n, &g, err, sizeof(err));
 		break;
 	}
+	case MSG_HOPS: {
+		struct hops h;
+
+		hops_init(&h);
+		if (hops_decode(p, n, &h, err, sizeof(err)) == 0)
+			hops_release(&h);
+		break;
+	}
 	}
 }
 

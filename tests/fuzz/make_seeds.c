@@ -20,6 +20,7 @@ static void
 all_frames(struct conn *c)
 {
 	struct filter f;
+	struct hops hops;
 	struct entry e = { .path = "dir/file", .type = ENTRY_REG, .mode = 0644,
 	    .size = 5, .mtime_sec = 1700000000, .mtime_nsec = 123 };
 	struct entry l = { .path = "dir/link", .target = "file",
@@ -74,6 +75,12 @@ all_frames(struct conn *c)
 	proto_send_ctl(c, CTL_HOLD, 30);
 	proto_send_gen(c, &(struct store_gen){ .epoch = 0x1234, .gen = 7,
 	    .hold_s = 30, .broken = 1 });
+	hops_init(&hops);
+	hops_add(&hops, 1, HOP_OK, 1, 9, 1700000000, "mirror://b/app", NULL);
+	hops_add(&hops, 2, HOP_RETRYING, 0, 0, 0, "mirror://c/app",
+	    "Connection refused");
+	proto_send_hops(c, &hops);
+	hops_release(&hops);
 	fh.offset = 2;
 	proto_send_file(c, &fh);
 	conn_flush(c);
