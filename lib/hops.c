@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "format.h"
 #include "result.h"
 
 static const char *const state_names[] = {
@@ -171,20 +172,19 @@ hops_state_name(int state)
 	    "?";
 }
 
+/* As every time in our JSON: RFC 3339 local time with its offset. */
 static void
 json_delivered(FILE *f, int64_t t)
 {
-	char buf[64];
-	struct tm tm;
-	time_t s = (time_t)t;
+	struct timespec ts = { .tv_sec = (time_t)t };
+	char buf[FORMAT_TIME_LEN];
 
 	if (t <= 0) {
 		fputs("null", f);
 		return;
 	}
-	gmtime_r(&s, &tm);
-	strftime(buf, sizeof(buf), "\"%Y-%m-%dT%H:%M:%SZ\"", &tm);
-	fputs(buf, f);
+	format_rfc3339(buf, sizeof(buf), &ts, 0);
+	fprintf(f, "\"%s\"", buf);
 }
 
 void
