@@ -5,10 +5,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#include "format.h"
-#include "result.h"
 
 static const char *const state_names[] = {
 	[HOP_OK] = "ok", [HOP_SYNCING] = "syncing", [HOP_OWED] = "owed",
@@ -170,49 +167,6 @@ hops_state_name(int state)
 {
 	return state >= HOP_OK && state <= HOP_STATE_MAX ? state_names[state] :
 	    "?";
-}
-
-/* As every time in our JSON: RFC 3339 local time with its offset. */
-static void
-json_delivered(FILE *f, int64_t t)
-{
-	struct timespec ts = { .tv_sec = (time_t)t };
-	char buf[FORMAT_TIME_LEN];
-
-	if (t <= 0) {
-		fputs("null", f);
-		return;
-	}
-	format_rfc3339(buf, sizeof(buf), &ts, 0);
-	fprintf(f, "\"%s\"", buf);
-}
-
-void
-hops_json(const struct hops *h, FILE *f)
-{
-	fputc('[', f);
-	for (size_t i = 0; i < h->n; i++) {
-		const struct hop *e = &h->v[i];
-
-		fprintf(f, "%s{\"depth\":%d,\"destination\":", i ? "," : "",
-		    e->depth);
-		result_json_string(e->dest, f);
-		fprintf(f, ",\"state\":\"%s\",\"generation\":",
-		    hops_state_name(e->state));
-		if (e->has_gen)
-			fprintf(f, "%llu", (unsigned long long)e->gen);
-		else
-			fputs("null", f);
-		fputs(",\"delivered\":", f);
-		json_delivered(f, e->delivered);
-		fputs(",\"error\":", f);
-		if (e->error != NULL)
-			result_json_string(e->error, f);
-		else
-			fputs("null", f);
-		fputc('}', f);
-	}
-	fputc(']', f);
 }
 
 void

@@ -70,8 +70,6 @@ int hops_decode(const uint8_t *p, size_t n, struct hops *h, char *err,
 
 /* "name" for a state ("ok", "syncing", "owed", "retrying"). */
 const char *hops_state_name(int state);
-/* A JSON array of h (each hop an object) to f. */
-void hops_json(const struct hops *h, FILE *f);
 /* A line per hop to f, indented by prefix and two spaces a level. */
 void hops_text(const struct hops *h, FILE *f, const char *prefix);
 

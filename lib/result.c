@@ -443,6 +443,50 @@ json_stats(const struct result_stats *st, FILE *f)
 	    (unsigned long long)st->sent_size);
 }
 
+/* As every time in our JSON: RFC 3339 local time with its offset. */
+static void
+json_delivered(FILE *f, int64_t t)
+{
+	struct timespec ts = { .tv_sec = (time_t)t };
+	char buf[FORMAT_TIME_LEN];
+
+	if (t <= 0) {
+		fputs("null", f);
+		return;
+	}
+	format_rfc3339(buf, sizeof(buf), &ts, 0);
+	fprintf(f, "\"%s\"", buf);
+}
+
+/* The hops a relay reported (hops.h), as a JSON array. */
+static void
+json_hops(const struct hops *h, FILE *f)
+{
+	fputc('[', f);
+	for (size_t i = 0; i < h->n; i++) {
+		const struct hop *e = &h->v[i];
+
+		fprintf(f, "%s{\"depth\":%d,\"destination\":", i ? "," : "",
+		    e->depth);
+		result_json_string(e->dest, f);
+		fprintf(f, ",\"state\":\"%s\",\"generation\":",
+		    hops_state_name(e->state));
+		if (e->has_gen)
+			fprintf(f, "%llu", (unsigned long long)e->gen);
+		else
+			fputs("null", f);
+		fputs(",\"delivered\":", f);
+		json_delivered(f, e->delivered);
+		fputs(",\"error\":", f);
+		if (e->error != NULL)
+			result_json_string(e->error, f);
+		else
+			fputs("null", f);
+		fputc('}', f);
+	}
+	fputc(']', f);
+}
+
 void
 result_json(const struct result *r, FILE *f, const char *dest,
     enum result_end end, const char *error, int all)
@@ -472,7 +516,7 @@ result_json(const struct result *r, FILE *f, const char *dest,
 	fputs(",\"entries\":", f);
 	json_entries(r, all, f);
 	fputs(",\"hops\":", f);
-	hops_json(&r->hops, f);
+	json_hops(&r->hops, f);
 	fputc('}', f);
 }
 
