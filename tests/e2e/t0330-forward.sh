@@ -28,7 +28,6 @@ hosts() {
 	start_mirrord leaf.conf leaf.log
 	LEAF_PID=$MIRRORD_PID
 	start_mirrord relay.conf relay.log
-	RELAY_PID=$MIRRORD_PID
 }
 
 # releases N: rel1 .. relN, the same names with other contents.

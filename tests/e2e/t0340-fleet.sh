@@ -130,7 +130,7 @@ converge() {
 		for i in $left; do
 			if [ "$(which "mnt$i")" = "$1" ]; then
 				now=$((($(date +%s%N) - T0) / 1000000))
-				AT[$i]=$now
+				AT[i]=$now
 				left=${left/ $i / }
 			fi
 		done
