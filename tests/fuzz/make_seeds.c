@@ -34,7 +34,8 @@ all_frames(struct conn *c)
 	struct entry dev = { .path = "dir/null", .type = ENTRY_CHR,
 	    .mode = 0666, .rdev_major = 1, .rdev_minor = 3 };
 	struct file_head fh = { .index = 1, .attr = e };
-	struct item it = { ITEM_SKIP, 0, "dir/x", "type conflict" };
+	struct item it = { .action = ITEM_SKIP, .path = "dir/x",
+	    .reason = "type conflict" };
 	struct result r = { .created = 3, .skipped = 1 };
 	struct renamed_info ri = { "AA000001", "dir/file", 2 };
 	struct sub_path sp = { JOP_PUT, 1, 2, "dir/file" };
