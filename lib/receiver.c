@@ -76,7 +76,8 @@ struct receiver {
 	 */
 	int eager;
 	size_t eager_next;	/* the next entry to consider asking for */
-	size_t eager_out;	/* asked that way, not yet received */
+	size_t eager_asked;	/* asked that way */
+	size_t files_ended;	/* staged, or ended for good, so far */
 	struct need_batch *eager_b;
 	struct stage_file f;	/* the file being received */
 	pthread_t asker;
@@ -251,12 +252,8 @@ manifest_data(struct receiver *r, uint8_t type, const uint8_t *p, size_t n)
 	if (rc == 1)
 		return peer_fail(r, "sent %s inside the manifest",
 		    proto_msg_name(type));
-	if (rc == 0 && (type == MSG_FILE_END || type == MSG_FILE_FD ||
-	    type == MSG_FILE_ABORT) && r->eager_out > 0) {
-		r->eager_out--;
-		return eager_ask(r);
-	}
-	return rc;
+	/* A file that ended frees a place for the next request. */
+	return rc == 0 ? eager_ask(r) : rc;
 }
 
 /*
@@ -427,10 +424,11 @@ eager_ask(struct receiver *r)
 			r->eager = 0;
 			break;
 		}
-		if (r->eager_out >= EAGER_MAX)
+		/* Only eager requests can have ended before the manifest did. */
+		if (r->eager_asked - r->files_ended >= EAGER_MAX)
 			break;
 		r->eager_next++;
-		r->eager_out++;
+		r->eager_asked++;
 		if (batch_add(r, r->eager_b, i) == -1)
 			return -1;
 	}
@@ -669,6 +667,7 @@ file_staged(struct receiver *r, size_t i, enum stage_end end,
 		return peer_fail(r, "%s %s", r->m.v[i].path, r->err);
 	case STAGE_FAILED:
 	case STAGE_SKIPPED:
+		r->files_ended++;
 		r->plan.v[i].flags &= ~PF_DATA;
 		plan_set(&r->plan, i, end == STAGE_SKIPPED ? PLAN_SKIP :
 		    PLAN_FAIL, "%s", r->err);
@@ -682,6 +681,7 @@ file_staged(struct receiver *r, size_t i, enum stage_end end,
 	e->mode = attr->mode;
 	e->mtime_sec = attr->mtime_sec;
 	e->mtime_nsec = attr->mtime_nsec;
+	r->files_ended++;
 	r->plan.v[i].flags &= ~PF_DATA;
 	r->plan.v[i].flags |= PF_STAGED;
 	return 0;
@@ -754,6 +754,7 @@ file_abort(struct receiver *r, struct stage_file *f, const uint8_t *p,
 	}
 	stage_drop(f, r->st);
 	if (action != ABORT_RETRY) {
+		r->files_ended++;
 		r->plan.v[idx].flags &= ~PF_DATA;
 		plan_set(&r->plan, idx, action == ITEM_VANISHED ? PLAN_VANISHED :
 		    action == ITEM_SKIP ? PLAN_SKIP : action == ITEM_HELD ?
