@@ -78,7 +78,7 @@ struct receiver {
 	size_t eager_next;	/* the next entry to consider asking for */
 	size_t eager_asked;	/* asked that way */
 	size_t files_ended;	/* staged, or ended for good, so far */
-	struct need_batch *eager_b;
+	struct need_batch eager_b;	/* v is NULL unless eager asks began */
 	struct stage_file f;	/* the file being received */
 	pthread_t asker;
 	int asking;		/* asker runs: join it */
@@ -232,9 +232,8 @@ eager_start(struct receiver *r)
 {
 	if ((r->flags & SESSION_REPORT) || partial_any(r->st->partialfd))
 		return 0;
-	r->eager_b = calloc(1, sizeof(*r->eager_b));
-	if (r->eager_b == NULL ||
-	    (r->eager_b->v = malloc(PROTO_MAX_NEED * sizeof(uint32_t))) == NULL)
+	r->eager_b.v = malloc(PROTO_MAX_NEED * sizeof(*r->eager_b.v));
+	if (r->eager_b.v == NULL)
 		return -1;
 	r->eager = 1;
 	return 0;
@@ -247,7 +246,7 @@ eager_start(struct receiver *r)
 static int
 manifest_data(struct receiver *r, uint8_t type, const uint8_t *p, size_t n)
 {
-	int rc = r->eager_b != NULL ? data_frame(r, type, p, n) : 1;
+	int rc = r->eager_b.v != NULL ? data_frame(r, type, p, n) : 1;
 
 	if (rc == 1)
 		return peer_fail(r, "sent %s inside the manifest",
@@ -268,7 +267,7 @@ recv_manifest(struct receiver *r)
 	uint8_t type;
 	uint64_t count;
 	struct entry e;
-	int mflags, rc;
+	int mflags;
 
 	if (recv_expect(r, MSG_SESSION, &p, &n) == -1)
 		return -1;
@@ -285,15 +284,15 @@ recv_manifest(struct receiver *r)
 		return peer_fail(r, "out of memory");
 	for (;;) {
 		/* Before waiting: what was asked goes out. */
-		if (r->eager_b != NULL && r->eager_b->k > 0 &&
-		    !conn_readable(r->c) && batch_flush(r, r->eager_b) == -1)
+		if (r->eager_b.k > 0 && !conn_readable(r->c) &&
+		    batch_flush(r, &r->eager_b) == -1)
 			return -1;
 		if (recv_frame(r, &type, &p, &n) == -1)
 			return recv_cut(r);
 		if (type == MSG_END_MANIFEST)
 			break;
 		if (type != MSG_ENTRY) {
-			if ((rc = manifest_data(r, type, p, n)) == -1)
+			if (manifest_data(r, type, p, n) == -1)
 				return -1;
 			continue;
 		}
@@ -341,7 +340,7 @@ recv_manifest(struct receiver *r)
 		return peer_fail(r, "ended the manifest in the middle of a "
 		    "file");
 	r->eager = 0;
-	if (r->eager_b != NULL && batch_flush(r, r->eager_b) == -1)
+	if (batch_flush(r, &r->eager_b) == -1)
 		return -1;
 	if (proto_decode_end_manifest(p, n, proto_session_ns(r->flags), &count,
 	    &r->m.top, &mflags, r->err, sizeof(r->err)) == -1)
@@ -429,17 +428,12 @@ eager_ask(struct receiver *r)
 			break;
 		r->eager_next++;
 		r->eager_asked++;
-		if (batch_add(r, r->eager_b, i) == -1)
+		if (batch_add(r, &r->eager_b, i) == -1)
 			return -1;
 	}
 	return 0;
 }
 
-/*
- * Asks for entry i as a delta against the store's version when the
- * sender offered deltas and that version is a big enough file: 0 asked
- * (NEED_SIG sent), 1 ask for it whole instead, -1 the connection failed.
- */
 /* 1 when entry i is to be asked for as a delta (need_delta). */
 static int
 wants_delta(const struct receiver *r, size_t i)
@@ -451,6 +445,11 @@ wants_delta(const struct receiver *r, size_t i)
 	    !(r->plan.v[i].flags & PF_RETYPE);
 }
 
+/*
+ * Asks for entry i as a delta against the store's version when the
+ * sender offered deltas and that version is a big enough file: 0 asked
+ * (NEED_SIG sent), 1 ask for it whole instead, -1 the connection failed.
+ */
 static int
 need_delta(struct receiver *r, struct need_batch *b, size_t i)
 {
@@ -662,12 +661,12 @@ file_staged(struct receiver *r, size_t i, enum stage_end end,
 {
 	struct entry *e;
 
+	r->files_ended++;
 	switch (end) {
 	case STAGE_BROKEN:
 		return peer_fail(r, "%s %s", r->m.v[i].path, r->err);
 	case STAGE_FAILED:
 	case STAGE_SKIPPED:
-		r->files_ended++;
 		r->plan.v[i].flags &= ~PF_DATA;
 		plan_set(&r->plan, i, end == STAGE_SKIPPED ? PLAN_SKIP :
 		    PLAN_FAIL, "%s", r->err);
@@ -681,7 +680,6 @@ file_staged(struct receiver *r, size_t i, enum stage_end end,
 	e->mode = attr->mode;
 	e->mtime_sec = attr->mtime_sec;
 	e->mtime_nsec = attr->mtime_nsec;
-	r->files_ended++;
 	r->plan.v[i].flags &= ~PF_DATA;
 	r->plan.v[i].flags |= PF_STAGED;
 	return 0;
@@ -1047,9 +1045,7 @@ receiver_run(struct conn *c, const struct receiver_target *t)
 out:
 	if (r.st != NULL)
 		stage_drop(&r.f, r.st);
-	if (r.eager_b != NULL)
-		free(r.eager_b->v);
-	free(r.eager_b);
+	free(r.eager_b.v);
 	free(r.resume);
 	/* A failed session leaves nothing behind: roll back or forward. */
 	if (rc == -1 && r.st != NULL && !(r.flags & SESSION_REPORT) &&
