@@ -45,13 +45,16 @@ xattr_ns_settable(void)
 }
 
 /*
- * How the xattr calls reach a file: through /proc/self/fd/FD of its own
- * descriptor (following that magic link reaches the file itself, a
- * symlink's own inode included), or as NAME inside the directory FD,
- * not following NAME (the l* calls): one path walk, no open and close.
+ * How the xattr calls reach a file: through its own descriptor (the f*
+ * calls: no path walk), through /proc/self/fd/FD when that descriptor
+ * is O_PATH (the f* calls say EBADF; following the magic link reaches
+ * the file itself, a symlink's own inode included), or as NAME inside the
+ * directory FD, not following NAME (the l* calls): one path walk, no open
+ * and close. A walk through /proc was 3% of a receiver's time.
  */
 struct xpath {
 	char p[64 + XATTR_MAX_NAME + 1];
+	int fd;			/* -1: by p */
 	int nofollow;
 };
 
@@ -59,6 +62,7 @@ static int
 xpath_fd(struct xpath *x, int fd)
 {
 	snprintf(x->p, sizeof(x->p), "/proc/self/fd/%d", fd);
+	x->fd = fd;
 	x->nofollow = 0;
 	return 0;
 }
@@ -71,21 +75,62 @@ xpath_at(struct xpath *x, int dirfd, const char *name)
 		return -1;
 	}
 	snprintf(x->p, sizeof(x->p), "/proc/self/fd/%d/%s", dirfd, name);
+	x->fd = -1;
 	x->nofollow = 1;
 	return 0;
 }
 
-static ssize_t
-x_list(const struct xpath *x, char *buf, size_t n)
+/* 1 when a call through x's descriptor failed only for being O_PATH: go by p. */
+static int
+by_path_now(struct xpath *x, ssize_t r)
 {
+	if (r != -1 || errno != EBADF || x->fd == -1)
+		return 0;
+	x->fd = -1;
+	return 1;
+}
+
+static ssize_t
+x_list(struct xpath *x, char *buf, size_t n)
+{
+	ssize_t r;
+
+	if (x->fd != -1 && !by_path_now(x, r = flistxattr(x->fd, buf, n)))
+		return r;
 	return x->nofollow ? llistxattr(x->p, buf, n) : listxattr(x->p, buf, n);
 }
 
 static ssize_t
-x_get(const struct xpath *x, const char *name, void *buf, size_t n)
+x_get(struct xpath *x, const char *name, void *buf, size_t n)
 {
+	ssize_t r;
+
+	if (x->fd != -1 &&
+	    !by_path_now(x, r = fgetxattr(x->fd, name, buf, n)))
+		return r;
 	return x->nofollow ? lgetxattr(x->p, name, buf, n) :
 	    getxattr(x->p, name, buf, n);
+}
+
+/* Only through a descriptor (xpath_fd): the l* forms are never needed. */
+static int
+x_set(struct xpath *x, const char *name, const void *v, size_t n)
+{
+	int r;
+
+	if (x->fd != -1 && !by_path_now(x, r = fsetxattr(x->fd, name, v, n, 0)))
+		return r;
+	return setxattr(x->p, name, v, n, 0);
+}
+
+static int
+x_remove(struct xpath *x, const char *name)
+{
+	int r;
+
+	if (x->fd != -1 && !by_path_now(x, r = fremovexattr(x->fd, name)))
+		return r;
+	return removexattr(x->p, name);
 }
 
 static int
@@ -97,7 +142,7 @@ one_cmp(const void *a, const void *b)
 
 /* The names of the file at x, NUL-separated in *list (malloc'ed). */
 static ssize_t
-list_names(const struct xpath *x, char **list)
+list_names(struct xpath *x, char **list)
 {
 	ssize_t n;
 
@@ -121,7 +166,7 @@ list_names(const struct xpath *x, char **list)
 
 /* Reads the value of name into *v (malloc'ed); -1 with errno (ENODATA: gone). */
 static ssize_t
-get_value(const struct xpath *x, const char *name, uint8_t **v)
+get_value(struct xpath *x, const char *name, uint8_t **v)
 {
 	ssize_t n;
 
@@ -176,7 +221,7 @@ encode(struct xattr_one *v, size_t n, uint8_t **blob, uint32_t *len)
 
 /* xattr_read_fd of the file x reaches. */
 static int
-read_x(const struct xpath *x, unsigned ns, uint8_t **blob, uint32_t *len)
+read_x(struct xpath *x, unsigned ns, uint8_t **blob, uint32_t *len)
 {
 	char *list = NULL;
 	struct xattr_one *v = NULL;
@@ -351,7 +396,7 @@ find(const struct xattr_one *v, size_t n, const char *name)
 
 /* Sets one attribute unless the file has that value already. */
 static int
-set_one(const struct xpath *x, const struct xattr_one *a)
+set_one(struct xpath *x, const struct xattr_one *a)
 {
 	uint8_t *cur;
 	ssize_t got = get_value(x, a->name, &cur);
@@ -361,7 +406,7 @@ set_one(const struct xpath *x, const struct xattr_one *a)
 	free(cur);
 	if (same)
 		return 0;
-	return setxattr(x->p, a->name, a->value, a->vlen, 0);
+	return x_set(x, a->name, a->value, a->vlen);
 }
 
 static int
@@ -397,7 +442,7 @@ xattr_apply_fd(int fd, unsigned ns, const uint8_t *blob, uint32_t len,
 		goto out;
 	for (char *nm = list; nm < list + total; nm += strlen(nm) + 1)
 		if ((xattr_ns_of(nm) & ns) && find(v, n, nm) == -1 &&
-		    removexattr(x.p, nm) == -1 && errno != ENODATA) {
+		    x_remove(&x, nm) == -1 && errno != ENODATA) {
 			apply_failed(nm, failed);
 			goto out;
 		}
@@ -424,7 +469,7 @@ out:
 }
 
 static int
-same_x(const struct xpath *x, unsigned ns, const uint8_t *blob, uint32_t len)
+same_x(struct xpath *x, unsigned ns, const uint8_t *blob, uint32_t len)
 {
 	uint8_t *mine;
 	uint32_t n;

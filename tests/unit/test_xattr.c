@@ -174,6 +174,36 @@ START_TEST(test_apply_exactly)
 }
 END_TEST
 
+/* Through an O_PATH descriptor (as the journal's SWAP has): the same. */
+START_TEST(test_o_path_descriptor)
+{
+	static const char *const nv[] = { "user.a", "1", "user.b", "two" };
+	struct buf b;
+	const char *failed;
+	uint8_t *blob;
+	uint32_t len, got;
+	int pfd;
+
+	if (no_user_xattrs())
+		return;
+	ck_assert_int_eq(fsetxattr(fd, "user.gone", "x", 1, 0), 0);
+	pfd = open(file, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	ck_assert_int_ge(pfd, 0);
+	len = blob_of(&b, 2, nv);
+	ck_assert_int_eq(xattr_apply_fd(pfd, XATTR_NS_USER, b.data, len,
+	    &failed), 0);
+	ck_assert_int_eq(xattr_same_fd(pfd, XATTR_NS_USER, b.data, len), 1);
+	ck_assert_int_eq(xattr_read_fd(pfd, XATTR_NS_USER, &blob, &got), 0);
+	ck_assert_uint_eq(got, len);
+	ck_assert_mem_eq(blob, b.data, len);
+	free(blob);
+	/* And the file itself says so, through its own descriptor. */
+	ck_assert_int_eq(xattr_same_fd(fd, XATTR_NS_USER, b.data, len), 1);
+	close(pfd);
+	buf_release(&b);
+}
+END_TEST
+
 static Suite *
 xattr_suite(void)
 {
@@ -185,6 +215,7 @@ xattr_suite(void)
 	tcase_add_test(tc, test_read_is_canonical);
 	tcase_add_test(tc, test_check_refuses);
 	tcase_add_test(tc, test_apply_exactly);
+	tcase_add_test(tc, test_o_path_descriptor);
 	suite_add_tcase(su, tc);
 	return su;
 }
