@@ -117,6 +117,7 @@ struct sender_peer {
 	size_t nneed;
 	size_t next;
 	uint64_t paced;		/* bytes_out counted by the rate limit */
+	uint64_t taken;		/* bytes_out when its requests were last taken */
 	size_t cap;		/* room in need, from, sig, kept */
 	int ended;		/* END_NEED came: no more requests */
 	struct delta_job *sig_load;	/* a signature arriving, for sig_idx */
