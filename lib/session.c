@@ -17,6 +17,7 @@
 #include "proto.h"
 #include "readhold.h"
 #include "receiver.h"
+#include "relay.h"
 #include "store/master.h"
 
 #define SESSION_SOCKBUF (4 * 1024 * 1024)
@@ -358,7 +359,7 @@ seen_result(void *arg, uint8_t type, const uint8_t *p, size_t n)
 
 int
 session_receive(struct conn *c, const char *store, struct result *counts,
-    const struct hops *hops)
+    const struct hops *hops, struct relay *relay)
 {
 	struct receiver_target t = {
 		.path = store,
@@ -379,6 +380,8 @@ session_receive(struct conn *c, const char *store, struct result *counts,
 	if (fd == -1) {
 		if (errno != ENOENT && errno != ECONNREFUSED && errno != ENOTDIR)
 			return -1;
+		if (relay != NULL)
+			return relay_receive(relay, c, &t);
 		/*
 		 * Opening records in a thread of their own lets this one
 		 * write the files meanwhile; without it, it does both.
@@ -397,7 +400,8 @@ session_receive(struct conn *c, const char *store, struct result *counts,
 	 * nothing: that is no success to report, nor to forward.
 	 */
 	if (conn_flush(&m) == 0)
-		rc = conn_relay(c, &m, seen_result, &rs);
+		rc = relay != NULL ? relay_pump(relay, c, &m, seen_result, &rs) :
+		    conn_relay(c, &m, seen_result, &rs);
 	if (rc == 0 && !rs.result) {
 		log_errx("%s: the session ended before the mount's result",
 		    c->peer);

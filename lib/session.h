@@ -38,11 +38,13 @@ int session_run(const char *source, struct session_dest *dests, size_t n,
  * missing). Returns 0 when the session ran to its end, -1 logged; counts,
  * when not NULL, gets what the session did. hops, when not NULL and not
  * empty, goes to the sender as HOPS just before the RESULT (a relay's
- * report of the hops below the store, hops.h).
+ * report of the hops below the store, hops.h). relay, when not NULL,
+ * streams the session on to the store's hops as it comes (relay.h).
  */
 struct conn;
 struct hops;
+struct relay;
 int session_receive(struct conn *c, const char *store, struct result *counts,
-    const struct hops *hops);
+    const struct hops *hops, struct relay *relay);
 
 #endif

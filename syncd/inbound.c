@@ -21,6 +21,7 @@
 #include "log.h"
 #include "net.h"
 #include "proto.h"
+#include "relay.h"
 #include "result.h"
 #include "session.h"
 #include "trigger.h"
@@ -218,6 +219,35 @@ become(const char *user)
 	return 0;
 }
 
+/*
+ * The relay that streams a session into sc on to its hops (relay.h), or
+ * NULL: sc forwards nowhere, or its key cannot be read (the forward says
+ * so). Made before the store's user is taken on: a forward_key may be
+ * root's to read.
+ */
+static struct relay *
+relay_for(const struct config *cfg, const struct store_conf *sc,
+    const uint8_t *listen_key)
+{
+	char name[512];
+	const struct fileset_conf *fs;
+	uint8_t key[NET_KEY_SIZE];
+	struct net_opts no = { .key = listen_key, .timeout_s = 60 };
+
+	if (sc->nforward == 0)
+		return NULL;
+	snprintf(name, sizeof(name), CONFIG_FORWARD_PREFIX "%s", sc->name);
+	fs = config_fileset(cfg, name);
+	if (fs != NULL)
+		no.compress = fs->compress;
+	if (sc->forward_key != NULL) {
+		if (key_load(sc->forward_key, key) == -1)
+			return NULL;
+		no.key = key;
+	}
+	return relay_alloc(sc->path, sc->forward, sc->nforward, &no);
+}
+
 /* Authenticate, then receive. Exit status. */
 static int
 serve_client(const struct config *cfg, const uint8_t *key,
@@ -225,6 +255,7 @@ serve_client(const struct config *cfg, const uint8_t *key,
 {
 	const struct store_conf *sc;
 	struct result counts;
+	struct relay *relay = NULL;
 	struct hops hops;
 	struct conn c;
 	char name[4096], msg[512];
@@ -251,6 +282,7 @@ serve_client(const struct config *cfg, const uint8_t *key,
 		conn_flush(&c);
 		goto out;
 	}
+	relay = relay_for(cfg, sc, key);
 	if (sc->user != NULL && become(sc->user) == -1) {
 		snprintf(msg, sizeof(msg), "the store's user is not available: "
 		    "%.400s", log_last());
@@ -263,7 +295,11 @@ serve_client(const struct config *cfg, const uint8_t *key,
 		hops_release(&hops);
 	log_info("%s: session into store %s (%s)", peer, name, sc->path);
 	result_init(&counts);
-	if (session_receive(&c, sc->path, &counts, &hops) == 0) {
+	rc = session_receive(&c, sc->path, &counts, &hops, relay);
+	/* The upstream has its result; the hops finish theirs. */
+	relay_free(relay);
+	relay = NULL;
+	if (rc == 0) {
 		char text[RESULT_COUNTS_LEN];
 
 		result_counts(&counts, text, sizeof(text));
@@ -271,12 +307,14 @@ serve_client(const struct config *cfg, const uint8_t *key,
 		/* Its hops next, then its own trigger, with what was done. */
 		forward_tell(sc, &counts);
 		trigger_run(sc->trigger, "STORE", name, sc->path, &counts);
-		rc = 0;
-	} else
+	} else {
+		rc = 1;
 		log_errx("%s: session into store %s failed: nothing was "
 		    "committed", peer, name);
+	}
 	result_release(&counts);
 out:
+	relay_free(relay);
 	hops_release(&hops);
 	conn_release(&c);
 	return rc;

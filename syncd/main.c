@@ -46,7 +46,7 @@ run_serve(const char *store)
 	if (conn_init(&c, STDIN_FILENO, STDOUT_FILENO, "the ssh client") == -1)
 		return 1;
 	if (net_accept(&c, NULL, name, sizeof(name)) == 0 &&
-	    session_receive(&c, store, NULL, NULL) == 0)
+	    session_receive(&c, store, NULL, NULL, NULL) == 0)
 		rc = 0;
 	conn_release(&c);
 	return rc;
