@@ -557,6 +557,19 @@ store_committed(void *arg, const char *store)
 	}
 }
 
+/* A forward waits while a session into its store is relayed to its hops. */
+static void
+relays(struct daemon *d)
+{
+	for (size_t i = 0; i < d->nsets; i++) {
+		const struct fileset_conf *fc = fileset_conf(d->sets[i]);
+
+		if (fc->forward_of != NULL)
+			fileset_relaying(d->sets[i], listener_relaying(d->listener,
+			    fc->forward_of) > 0);
+	}
+}
+
 /* Reads the signals that arrived; the stopping one in *stop. */
 static void
 read_signals(struct daemon *d, int *stop)
@@ -632,7 +645,7 @@ accept_session(struct daemon *d)
 static int
 loop(struct daemon *d, const char *conf)
 {
-	enum { P_SIG, P_CTL, P_WATCH, P_LISTEN, P_WAKE, P_TIMER, P_N };
+	enum { P_SIG, P_CTL, P_WATCH, P_LISTEN, P_TOLD, P_WAKE, P_TIMER, P_N };
 	struct pollfd pfd[P_N];
 	int stop = 0;
 
@@ -642,6 +655,8 @@ loop(struct daemon *d, const char *conf)
 		pfd[P_CTL].fd = d->ctlfd;
 		pfd[P_WATCH].fd = d->watcher ? watcher_fd(d->watcher) : -1;
 		pfd[P_LISTEN].fd = d->listener ? listener_fd(d->listener) : -1;
+		pfd[P_TOLD].fd = d->listener ? listener_told_fd(d->listener) :
+		    -1;
 		pfd[P_WAKE].fd = d->wakefd;
 		pfd[P_TIMER].fd = d->timerfd;
 		for (int i = 0; i < P_N; i++)
@@ -660,6 +675,9 @@ loop(struct daemon *d, const char *conf)
 		}
 		if (pfd[P_LISTEN].revents)
 			accept_session(d);
+		if (pfd[P_TOLD].revents)
+			listener_reap(d->listener, &d->cfg, store_committed, d);
+		relays(d);
 		if (pfd[P_WAKE].revents)
 			drain(d->wakefd);
 		hear_stores(d);

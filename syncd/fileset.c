@@ -296,6 +296,12 @@ fileset_store_committed(struct fileset *fs)
 	pending_whole(fs->pending, 1);
 }
 
+void
+fileset_relaying(struct fileset *fs, int on)
+{
+	fs->relaying = on;
+}
+
 int
 fileset_running(const struct fileset *fs)
 {
@@ -428,6 +434,8 @@ forward_waits(const struct fileset *fs)
 
 	if (fs->conf->forward_of == NULL)
 		return 0;
+	if (fs->relaying)
+		return 1;	/* the relay brings the hops this session */
 	/* readhold.h's test of a store, without its log lines each loop. */
 	snprintf(staging, sizeof(staging), "%s/.mirrorfs/staging",
 	    fs->conf->source);

@@ -57,6 +57,11 @@ void fileset_store_following(struct fileset *fs, int on);
  * finds nothing to send but the manifest).
  */
 void fileset_store_committed(struct fileset *fs);
+/*
+ * A forward's store: while on, a session into it is relayed to the hops
+ * as it comes (forward_relaying), and no session of the forward starts.
+ */
+void fileset_relaying(struct fileset *fs, int on);
 
 enum fileset_sync {
 	FILESET_SYNC_STARTED,	/* a session starts now */

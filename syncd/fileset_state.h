@@ -54,6 +54,8 @@ struct fileset {
 	 */
 	int store_source;
 	int store_following;	/* its master tells us its commits now */
+	int relaying;		/* a forward's store: a session into it is
+				   relayed to the hops as it comes */
 	struct store_gen read;	/* what the last session read (epoch 0: unknown) */
 	struct store_gen told;	/* the latest generation its master told */
 	int told_unseen;	/* told while a session ran: compared at its end */

@@ -23,46 +23,87 @@ forward_pipe(int fds[2])
 	return 0;
 }
 
-void
-forward_tell(const struct store_conf *sc, const struct result *r)
+/* Writes one line to the daemon; what: for the message. 0, -1 logged. */
+static int
+tell(const struct store_conf *sc, const char *line, int n, const char *what)
 {
-	char line[PIPE_BUF];
-	int n;
-
-	if (sc->nforward == 0 || r->created + r->replaced + r->purged == 0)
-		return;
-	n = snprintf(line, sizeof(line), "%s\n", sc->name);
-	if (n < 0 || (size_t)n >= sizeof(line)) {
+	if (n < 0 || (size_t)n >= PIPE_BUF) {
 		log_errx("store %s: its name is too long to tell the daemon",
 		    sc->name);
-		return;
+		return -1;
 	}
 	/* A daemon that went away must not kill us with SIGPIPE. */
 	signal(SIGPIPE, SIG_IGN);
 	/* Less than PIPE_BUF: written whole or not at all. */
-	if (write(FORWARD_FD, line, (size_t)n) != n)
-		log_err("store %s: telling mirrord to forward this commit "
-		    "(its forward catches up at its next session)", sc->name);
-}
-
-/* One line: a store that forwards, else logged. */
-static void
-heard_line(const char *name, const struct config *cfg,
-    void (*fn)(void *arg, const char *store), void *arg)
-{
-	const struct store_conf *sc = config_store(cfg, name);
-
-	if (sc == NULL || sc->nforward == 0) {
-		log_warnx("a session process told a commit into '%.100s', "
-		    "which is no store that forwards", name);
-		return;
+	if (write(FORWARD_FD, line, (size_t)n) != n) {
+		log_err("store %s: telling mirrord %s", sc->name, what);
+		return -1;
 	}
-	fn(arg, name);
+	return 0;
 }
 
 void
-forward_heard(int rfd, const struct config *cfg,
-    void (*fn)(void *arg, const char *store), void *arg)
+forward_tell(const struct store_conf *sc, const struct result *r)
+{
+	char line[PIPE_BUF];
+
+	if (sc->nforward == 0 || r->created + r->replaced + r->purged == 0)
+		return;
+	tell(sc, line, snprintf(line, sizeof(line), "C %s\n", sc->name),
+	    "to forward this commit (its forward catches up at its next "
+	    "session)");
+}
+
+void
+forward_relaying(const struct store_conf *sc, int on)
+{
+	char line[PIPE_BUF];
+
+	if (sc->nforward == 0)
+		return;
+	tell(sc, line, snprintf(line, sizeof(line), "%c %ld %s\n",
+	    on ? 'B' : 'E', (long)getpid(), sc->name), on ?
+	    "that a session is relayed" : "that the relay ended");
+}
+
+/* One line: a word about a store that forwards, else logged. */
+static void
+heard_line(const char *line, const struct config *cfg, forward_heard_fn *fn,
+    void *arg)
+{
+	const struct store_conf *sc;
+	enum forward_word w;
+	const char *name = line + 2;
+	long pid = 0;
+	char *end;
+
+	if (line[0] == 'C' && line[1] == ' ')
+		w = FORWARD_COMMITTED;
+	else if ((line[0] == 'B' || line[0] == 'E') && line[1] == ' ') {
+		w = line[0] == 'B' ? FORWARD_RELAY_BEGIN : FORWARD_RELAY_END;
+		errno = 0;
+		pid = strtol(line + 2, &end, 10);
+		if (errno != 0 || end == line + 2 || *end != ' ' || pid <= 0)
+			goto bad;
+		name = end + 1;
+	} else
+		goto bad;
+	sc = config_store(cfg, name);
+	if (sc == NULL || sc->nforward == 0) {
+		log_warnx("a session process told of '%.100s', which is no "
+		    "store that forwards", name);
+		return;
+	}
+	fn(arg, name, w, (pid_t)pid);
+	return;
+bad:
+	log_warnx("a session process told '%.100s', which is no word of "
+	    "forward.h", line);
+}
+
+void
+forward_heard(int rfd, const struct config *cfg, forward_heard_fn *fn,
+    void *arg)
 {
 	char buf[PIPE_BUF + 1];
 	size_t have = 0;

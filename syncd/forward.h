@@ -37,12 +37,31 @@ int forward_pipe(int fds[2]);
 void forward_tell(const struct store_conf *sc, const struct result *r);
 
 /*
- * Reads what the session processes told from rfd (non-blocking) and
- * calls fn with each store's name that is one of cfg's and forwards;
- * anything else is logged and dropped.
+ * In the session process: a session into sc is relayed to its hops as it
+ * comes (relay.h), from on = 1 until on = 0. Meanwhile the daemon starts
+ * no session of sc's forward: it would hold the store's generation for
+ * reading (readhold.h) while it waits for a hop, and that hop waits for
+ * this session's commit, which waits for the reading to end.
  */
-void forward_heard(int rfd, const struct config *cfg,
-    void (*fn)(void *arg, const char *store), void *arg);
+void forward_relaying(const struct store_conf *sc, int on);
+
+/* What a session process tells (the lines of the pipe). */
+enum forward_word {
+	FORWARD_COMMITTED,	/* "C NAME": forward that commit */
+	FORWARD_RELAY_BEGIN,	/* "B PID NAME": relaying a session into it */
+	FORWARD_RELAY_END	/* "E PID NAME": done with it */
+};
+
+/*
+ * Reads what the session processes told from rfd (non-blocking) and
+ * calls fn with each word about a store that is one of cfg's and
+ * forwards (pid: the session process, for the relay words); anything
+ * else is logged and dropped.
+ */
+typedef void forward_heard_fn(void *arg, const char *store,
+    enum forward_word w, pid_t pid);
+void forward_heard(int rfd, const struct config *cfg, forward_heard_fn *fn,
+    void *arg);
 
 /*
  * What the daemon knows of the hops below each store that forwards goes

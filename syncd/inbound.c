@@ -295,10 +295,15 @@ serve_client(const struct config *cfg, const uint8_t *key,
 		hops_release(&hops);
 	log_info("%s: session into store %s (%s)", peer, name, sc->path);
 	result_init(&counts);
+	if (relay != NULL)
+		forward_relaying(sc, 1);
 	rc = session_receive(&c, sc->path, &counts, &hops, relay);
 	/* The upstream has its result; the hops finish theirs. */
-	relay_free(relay);
-	relay = NULL;
+	if (relay != NULL) {
+		relay_free(relay);
+		relay = NULL;
+		forward_relaying(sc, 0);
+	}
 	if (rc == 0) {
 		char text[RESULT_COUNTS_LEN];
 

@@ -125,6 +125,11 @@ struct listener {
 	uint8_t key[NET_KEY_SIZE];
 	struct children ch;
 	int fwd[2];		/* forward.h: the session processes' commits */
+	struct relaying {
+		pid_t pid;
+		char *store;
+	} *rel;			/* session processes relaying into a store */
+	size_t nrel;
 	unsigned long refused;	/* beyond max_sessions, not yet logged */
 	time_t refused_logged;	/* when that was last logged */
 };
@@ -216,12 +221,86 @@ listener_accept(struct listener *l, const struct config *cfg,
 	close(fd);
 }
 
+int
+listener_told_fd(const struct listener *l)
+{
+	return l->fwd[0];
+}
+
+/* Drops relay i (its process said it is done, or ended). */
+static void
+relay_drop(struct listener *l, size_t i)
+{
+	free(l->rel[i].store);
+	l->rel[i] = l->rel[--l->nrel];
+}
+
+/* What listener_reap passes on, and keeps. */
+struct heard {
+	struct listener *l;
+	void (*committed)(void *arg, const char *store);
+	void *arg;
+};
+
+static void
+heard(void *arg, const char *store, enum forward_word w, pid_t pid)
+{
+	struct heard *h = arg;
+	struct listener *l = h->l;
+	struct relaying *p;
+
+	if (w == FORWARD_COMMITTED) {
+		h->committed(h->arg, store);
+		return;
+	}
+	for (size_t i = 0; i < l->nrel; i++)
+		if (l->rel[i].pid == pid && strcmp(l->rel[i].store, store) == 0) {
+			if (w == FORWARD_RELAY_END)
+				relay_drop(l, i);
+			return;
+		}
+	if (w != FORWARD_RELAY_BEGIN)
+		return;
+	p = realloc(l->rel, (l->nrel + 1) * sizeof(*l->rel));
+	if (p == NULL || (p[l->nrel].store = strdup(store)) == NULL) {
+		if (p != NULL)
+			l->rel = p;
+		log_err("store %s: keeping its relay", store);
+		return;
+	}
+	l->rel = p;
+	p[l->nrel++].pid = pid;
+}
+
 void
 listener_reap(struct listener *l, const struct config *cfg,
     void (*committed)(void *arg, const char *store), void *arg)
 {
+	struct heard h = { l, committed, arg };
+
+	/* Told first: a process that ended has written all it will. */
+	forward_heard(l->fwd[0], cfg, heard, &h);
 	children_reap(&l->ch);
-	forward_heard(l->fwd[0], cfg, committed, arg);
+	for (size_t i = 0; i < l->nrel;) {
+		int alive = 0;
+
+		for (size_t k = 0; k < l->ch.n && !alive; k++)
+			alive = l->ch.pids[k] == l->rel[i].pid;
+		if (alive)
+			i++;
+		else
+			relay_drop(l, i);
+	}
+}
+
+size_t
+listener_relaying(const struct listener *l, const char *store)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; l != NULL && i < l->nrel; i++)
+		n += strcmp(l->rel[i].store, store) == 0;
+	return n;
 }
 
 void
@@ -241,6 +320,9 @@ listener_close(struct listener *l)
 		usleep(50000);
 	}
 	free(l->ch.pids);
+	while (l->nrel > 0)
+		relay_drop(l, 0);
+	free(l->rel);
 	close(l->fwd[0]);
 	close(l->fwd[1]);
 	free(l);
