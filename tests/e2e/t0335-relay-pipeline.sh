@@ -1,0 +1,158 @@
+#!/bin/bash
+# shellcheck disable=SC2317 # case functions are called through t_case
+# Pipelining relays: a store that forwards streams each session on to its
+# hops while it still receives it (lib/relay.c). A session cut upstream
+# while its data flows commits nothing on the relay nor on its hop; a hop
+# that lacks files the relay has unchanged gets them in the pipelined
+# session (read from the relay's store); a hop that is down does not hold
+# the upstream session up, and converges later through the forward's
+# store-and-forward. Daemons on loopback.
+set -u
+. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/../lib-net.sh"
+. "$(dirname "$0")/../lib-mount.sh"
+t_setup
+
+# hosts: a key, the leaf's mirrord (store leaf, port LPORT, log leaf.log)
+# and the relay's (store relay forwarding to the leaf, port RPORT, log
+# relay.log).
+hosts() {
+	"$MIRRORCTL" genkey key >/dev/null || t_fail "genkey failed"
+	LPORT=$(free_port)
+	RPORT=$(free_port)
+	write_conf leaf.conf "127.0.0.1:$LPORT" "$TC/key" leaf "$TC/leaf"
+	printf '\n[daemon]\ncontrol = %s/leaf.sock\n' "$TC" >>leaf.conf
+	write_conf relay.conf "127.0.0.1:$RPORT" "$TC/key" relay "$TC/relay"
+	printf 'forward = mirror://127.0.0.1:%s/leaf\nforward_retry_min = 1\nforward_retry_max = 2\n\n[daemon]\ncontrol = %s/relay.sock\n' \
+		"$LPORT" "$TC" >>relay.conf
+	start_mirrord leaf.conf leaf.log
+	LEAF_PID=$MIRRORD_PID
+	start_mirrord relay.conf relay.log
+}
+
+releases() {
+	local i
+	for i in $(seq "$1"); do
+		GEN_SEED=$i generate_tree "rel$i" 40 1
+	done
+}
+
+push() {
+	t_ctl sync --key key --purge "$1" "mirror://127.0.0.1:$RPORT/relay"
+	assert_rc 0
+}
+
+rq() { fileset_q relay.conf "$1"; }
+
+# holds REL: both stores are REL, and the relay's forward settled.
+holds() {
+	compare_trees "$1" relay >/dev/null 2>&1 &&
+		compare_trees "$1" leaf >/dev/null 2>&1 && fileset_settled relay.conf
+}
+
+# staged STORE: a session into STORE has staged data.
+staged() { [ -n "$(find "$1/.mirrorfs/staging" -type f -print -quit 2>/dev/null)" ]; }
+
+# cut_upstream: rel2, sent slowly, is killed (kill -9 of the client) once
+# the leaf, below the relay, has staged some of it: neither store commits
+# anything of it; the next session converges both.
+cut_upstream() {
+	local cpid
+	push rel1
+	wait_for holds rel1 || t_fail "the fleet does not hold rel1: $(rq d)"
+	MIRRORFS_DELAY_AT=send:100 "$MIRRORCTL" sync --key key --purge rel2 \
+		"mirror://127.0.0.1:$RPORT/relay" >cut.out 2>&1 &
+	cpid=$!
+	t_track "$cpid"
+	# The relay passes the data on while it still comes (100 ms a file).
+	wait_for staged leaf || t_fail "the leaf staged nothing while the relay received"
+	kill -9 "$cpid"
+	wait "$cpid" 2>/dev/null || true
+	t_untrack "$cpid"
+	wait_for grep -q "session into store relay failed: nothing was committed" relay.log ||
+		t_fail "the cut session did not fail at the relay: $(tail -5 relay.log)"
+	wait_for grep -q "session into store leaf failed: nothing was committed" leaf.log ||
+		t_fail "the leaf's pipelined session did not fail: $(tail -5 leaf.log)"
+	assert_grep "relaying to mirror://127\.0\.0\.1:$LPORT/leaf stopped: the session failed upstream" relay.log
+	assert_trees_eq rel1 relay
+	assert_trees_eq rel1 leaf
+	push rel3
+	wait_for holds rel3 || t_fail "the fleet does not hold rel3: $(rq d)"
+	assert_trees_eq rel3 leaf
+}
+
+case_cut_upstream() {
+	releases 3
+	hosts
+	cut_upstream
+}
+
+case_cut_upstream_mounted() {
+	releases 3
+	mkdir relay
+	mount_store relay rmnt -o create
+	hosts
+	cut_upstream
+	assert_trees_eq rel3 rmnt
+}
+
+# The leaf lost files the relay still has: the next session changes one
+# file only (the relay asks for that one), and the pipelined session
+# brings the leaf the lost ones too, from the relay's store.
+case_hop_lacks_files() {
+	local lost first
+	releases 1
+	hosts
+	push rel1
+	wait_for holds rel1 || t_fail "the fleet does not hold rel1: $(rq d)"
+	cp -a rel1 rel1b
+	lost=$(cd leaf && find . -path ./.mirrorfs -prune -o -type f -size +0 -print | sort | head -3)
+	# shellcheck disable=SC2086 # three paths without blanks
+	(cd leaf && rm -f $lost)
+	first=$(cd rel1b && find . -type f -size +0 | sort | tail -1)
+	echo "changed" >>"rel1b/$first"
+	push rel1b
+	wait_for holds rel1b || t_fail "the fleet does not hold rel1b: $(rq d)"
+	assert_trees_eq rel1b leaf
+	# One session did it all, the relay's own as it came: the leaf had
+	# committed it before the relay's session ended (the relay logs its
+	# end once its hops are done; the forward comes after that).
+	local at_leaf at_relay
+	at_leaf=$(grep "session into store leaf done: created 3, replaced 1," leaf.log | cut -d' ' -f1)
+	at_relay=$(grep "session into store relay done: created 0, replaced 1," relay.log | cut -d' ' -f1)
+	{ [ -n "$at_leaf" ] && [ -n "$at_relay" ]; } ||
+		t_fail "no such sessions: $(tail -3 leaf.log) / $(tail -3 relay.log)"
+	[[ "$at_leaf" < "$at_relay" ]] ||
+		t_fail "the leaf got the files at $at_leaf, after the relay's session ($at_relay)"
+}
+
+# The hop is down: the upstream session commits at once all the same; the
+# hop converges once it is back, through the forward.
+case_hop_down() {
+	local t0 took
+	releases 2
+	hosts
+	push rel1
+	wait_for holds rel1 || t_fail "the fleet does not hold rel1: $(rq d)"
+	stop_mirrord "$LEAF_PID"
+	t0=$(date +%s%N)
+	push rel2
+	took=$((($(date +%s%N) - t0) / 1000000))
+	echo "the session into the relay took $took ms with its hop down"
+	assert_trees_eq rel2 relay
+	assert_grep "relaying to mirror://127\.0\.0\.1:$LPORT/leaf stopped: .*Connection refused" relay.log
+	wait_for fileset_q_is '"Connection refused" in d[0]["error"]' ||
+		t_fail "the forward does not retry the hop: $(rq d)"
+	assert_trees_eq rel1 leaf
+	start_mirrord leaf.conf leaf.log
+	wait_for holds rel2 || t_fail "the leaf did not converge: $(rq d)"
+	assert_trees_eq rel2 leaf
+}
+
+fileset_q_is() { [ "$(rq "d[0][\"error\"] is not None and $1")" = True ]; }
+
+t_case "a session cut upstream while it flows commits nothing on the relay or its hop" case_cut_upstream
+t_case "... nor through a mounted relay" case_cut_upstream_mounted
+t_case "a hop gets the files it lacks and the relay has unchanged, in the same session" case_hop_lacks_files
+t_case "a hop that is down holds nothing up; it converges through the forward" case_hop_down
+t_done
