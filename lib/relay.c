@@ -120,7 +120,21 @@ spool_open(const char *store)
 	return fd;
 }
 
-/* (Session thread, mu held) Appends one frame to the spool. */
+/*
+ * (mu held) The relay gives up on this session, never the session: each
+ * hop is told ERROR (nothing is committed below) and the forward
+ * delivers to it after the commit; the frames pass on as they come.
+ */
+static void
+relay_abandon(struct relay *r, const char *why)
+{
+	log_errx("%s: relaying to the hops as it comes stopped: %s", r->store,
+	    why);
+	r->off = 1;
+	r->ended = -1;
+}
+
+/* (mu held) Appends one frame to the spool. */
 static int
 spool_put(struct relay *r, uint8_t type, const uint8_t *p, size_t n)
 {
@@ -133,7 +147,7 @@ spool_put(struct relay *r, uint8_t type, const uint8_t *p, size_t n)
 	if (w != (ssize_t)want) {
 		if (w >= 0)
 			errno = ENOSPC;
-		log_err("%s: the relay's spool", r->store);
+		log_err("%s: writing the relay's spool", r->store);
 		return -1;
 	}
 	r->spool_end += want;
@@ -141,12 +155,13 @@ spool_put(struct relay *r, uint8_t type, const uint8_t *p, size_t n)
 }
 
 /*
- * (Hop thread) The frame at off: 1 with its type, payload in h->buf and
- * the offset after it, 0 when it is not whole in the spool yet, -1.
+ * (Hop thread) The frame at off: 1 with its type, its payload in h->buf
+ * (only when whole is set: else just its length) and the offset after
+ * it, 0 when it is not whole in the spool yet, -1.
  */
 static int
-spool_get(struct relay_hop *h, uint64_t off, uint8_t *type, size_t *n,
-    uint64_t *next)
+spool_get(struct relay_hop *h, uint64_t off, int whole, uint8_t *type,
+    size_t *n, uint64_t *next)
 {
 	struct relay *r = h->r;
 	uint8_t head[5];
@@ -166,8 +181,8 @@ spool_get(struct relay_hop *h, uint64_t off, uint8_t *type, size_t *n,
 		goto fail;
 	if (off + 4 + len > end)
 		return 0;
-	if (len > 1 && pread(r->spool, h->buf, len - 1, (off_t)off + 5) !=
-	    (ssize_t)(len - 1))
+	if (whole && len > 1 && pread(r->spool, h->buf, len - 1,
+	    (off_t)off + 5) != (ssize_t)(len - 1))
 		goto fail;
 	*type = head[4];
 	*n = len - 1;
@@ -227,7 +242,7 @@ enum { TAP_PASS = 1, TAP_SESSION, TAP_NEED };
 
 /*
  * (mu held) Notes a frame from the upstream: TAP_PASS, the caller sends
- * it on as it came; TAP_SESSION, rewritten (relay_session); -1.
+ * it on as it came; TAP_SESSION, rewritten (relay_session).
  */
 static int
 tap_up(struct relay *r, uint8_t type, const uint8_t *p, size_t n)
@@ -247,7 +262,9 @@ tap_up(struct relay *r, uint8_t type, const uint8_t *p, size_t n)
 	case MSG_FILE:
 	case MSG_FILE_FROM:
 	case MSG_FILE_DELTA:
-		if (n < 4 || grow((void **)&r->files, &r->fcap, r->nfiles,
+		if (n < 4)
+			return TAP_PASS;	/* the store refuses it */
+		if (grow((void **)&r->files, &r->fcap, r->nfiles,
 		    sizeof(*r->files)) == -1)
 			goto nomem;
 		r->files[r->nfiles].index = be32(p);
@@ -255,7 +272,7 @@ tap_up(struct relay *r, uint8_t type, const uint8_t *p, size_t n)
 		break;
 	case MSG_ERROR:
 		r->ended = -1;
-		return 1;
+		return TAP_PASS;
 	case MSG_END_MANIFEST:
 	case MSG_DATA:
 	case MSG_HOLE:
@@ -264,33 +281,35 @@ tap_up(struct relay *r, uint8_t type, const uint8_t *p, size_t n)
 	case MSG_DONE:
 		break;
 	default:
-		return 1;
+		return TAP_PASS;
 	}
-	return spool_put(r, type, p, n) == -1 ? -1 : 1;
+	if (spool_put(r, type, p, n) == -1)
+		relay_abandon(r, log_last());
+	return TAP_PASS;
 nomem:
-	if (n >= 4)
-		log_err("%s: the relay's tables", r->store);
-	return -1;
+	relay_abandon(r, "out of memory");
+	return TAP_PASS;
 }
 
 /* (mu held) The store asked upstream for index i. */
-static int
+static void
 asked(struct relay *r, uint32_t i)
 {
+	if (r->off)
+		return;
 	if (grow((void **)&r->asked, &r->acap, r->nasked,
 	    sizeof(*r->asked)) == -1) {
-		log_err("%s: the relay's tables", r->store);
-		return -1;
+		relay_abandon(r, "out of memory");
+		return;
 	}
 	r->asked[r->nasked++] = i;
 	r->decided = (uint64_t)i + 1;
-	return 0;
 }
 
 /*
  * (mu held) Notes a frame from the store to the upstream: TAP_PASS, the
  * caller sends it on as it came; TAP_NEED, a NEED of *one instead (a
- * NEED_FROM); -1.
+ * NEED_FROM).
  */
 static int
 tap_down(struct relay *r, uint8_t type, const uint8_t *p, size_t n,
@@ -307,25 +326,23 @@ tap_down(struct relay *r, uint8_t type, const uint8_t *p, size_t n,
 	switch (type) {
 	case MSG_NEED:
 		if (proto_decode_need(p, n, idx, &count, err, sizeof(err)) == -1)
-			return 1;	/* the upstream refuses it */
+			return TAP_PASS;	/* the upstream refuses it */
 		for (size_t k = 0; k < count; k++)
-			if (asked(r, idx[k]) == -1)
-				return -1;
-		return 1;
+			asked(r, idx[k]);
+		return TAP_PASS;
 	case MSG_NEED_FROM:
 		/* The rest of a kept part would not pass by whole: all of it. */
 		if (proto_decode_need_from(p, n, one, &offset, kept, err,
 		    sizeof(err)) == -1)
 			return TAP_PASS;
-		return asked(r, *one) == -1 ? -1 : TAP_NEED;
+		asked(r, *one);
+		return TAP_NEED;
 	case MSG_NEED_SIG:
-		if (n >= 4 && (r->nasked == 0 ||
-		    r->asked[r->nasked - 1] != be32(p)) && asked(r, be32(p)) == -1)
-			return -1;
-		return 1;
+		/* Not asked for by a SESSION without DELTA: the upstream refuses it. */
+		return TAP_PASS;
 	case MSG_END_NEED:
 		r->need_end = 1;
-		return 1;
+		return TAP_PASS;
 	case MSG_ITEM:
 		/*
 		 * A file the store failed or refused (a veto) would be
@@ -338,16 +355,16 @@ tap_down(struct relay *r, uint8_t type, const uint8_t *p, size_t n,
 			    "hops get the store's state from its forward",
 			    r->store);
 		}
-		return 1;
+		return TAP_PASS;
 	case MSG_RESULT:
 		if (r->ended == 0)
 			r->ended = r->diverged ? -1 : 1;
-		return 1;
+		return TAP_PASS;
 	case MSG_ERROR:
 		r->ended = -1;
-		return 1;
+		return TAP_PASS;
 	default:
-		return 1;
+		return TAP_PASS;
 	}
 }
 
@@ -391,7 +408,7 @@ pump_some(struct relay *r, struct conn *from, struct conn *to, int is_up,
 			rc = relay_session(r, to, p);
 		else if (rc == TAP_NEED)
 			rc = proto_send_need(to, &one, 1);
-		else if (rc == TAP_PASS)
+		else
 			rc = conn_send(to, type, p, n);
 		if (rc == -1)
 			return -1;
@@ -644,13 +661,18 @@ hop_manifest(struct relay_hop *h)
 	int any = 0;
 
 	for (int k = 0; k < RELAY_ENTRY_BATCH && !h->manifest_sent; k++) {
-		int r = spool_get(h, h->ecur, &type, &n, &next);
+		/* The data between the entries is the data cursor's. */
+		int r = spool_get(h, h->ecur, 0, &type, &n, &next);
 
 		if (r <= 0)
 			return r == -1 ? -1 : any;
-		h->ecur = next;
-		if (type != MSG_ENTRY && type != MSG_END_MANIFEST)
+		if (type != MSG_ENTRY && type != MSG_END_MANIFEST) {
+			h->ecur = next;
 			continue;
+		}
+		if (spool_get(h, h->ecur, 1, &type, &n, &next) != 1)
+			return -1;
+		h->ecur = next;
 		if (conn_send(&h->c, type, h->buf, n) == -1)
 			return hop_drop(h, log_last());
 		h->manifest_sent = type == MSG_END_MANIFEST;
@@ -671,7 +693,7 @@ hop_entry(struct relay_hop *h, uint32_t i, struct entry *e)
 	pthread_mutex_lock(&h->r->mu);
 	off = h->r->entry_off[i];
 	pthread_mutex_unlock(&h->r->mu);
-	if (spool_get(h, off, &type, &n, &next) != 1 || type != MSG_ENTRY)
+	if (spool_get(h, off, 1, &type, &n, &next) != 1 || type != MSG_ENTRY)
 		return hop_drop(h, "the spool lost an entry");
 	if (proto_decode_entry(h->buf, n, proto_session_ns(h->r->flags), e,
 	    err, sizeof(err)) == -1)
@@ -788,7 +810,7 @@ hop_from_spool(struct relay_hop *h, uint32_t i)
 		h->fpos = at;
 		h->fprev = at;
 	}
-	while ((r = spool_get(h, h->fpos, &type, &n, &next)) == 1) {
+	while ((r = spool_get(h, h->fpos, 1, &type, &n, &next)) == 1) {
 		if (type == MSG_FILE_FROM || type == MSG_FILE_DELTA)
 			return hop_drop(h, "the upstream sent a part of a file, "
 			    "not all of it");
@@ -918,6 +940,8 @@ hop_session(struct relay_hop *h)
 	char err[256];
 	int moved, out;
 
+	if (relay_outcome(r) == -1)
+		return hop_drop(h, "the session failed upstream");
 	if (net_connect(&h->d, &r->no, &h->c) == -1)
 		return hop_drop(h, log_last());
 	h->have_conn = 1;
