@@ -79,7 +79,7 @@ struct relay {
 	uint8_t key[NET_KEY_SIZE];
 	int spool;
 	uint64_t spool_end;
-	int off;		/* not relaying this session (a dry run) */
+	int off;		/* not relaying this session (a dry run, or given up) */
 	uint32_t flags;		/* the hops' session flags */
 	struct filter filter;
 	uint64_t *entry_off;	/* spool offset of each ENTRY, by index */
