@@ -11,42 +11,9 @@ set -u
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../lib-net.sh"
 . "$(dirname "$0")/../lib-mount.sh"
+. "$(dirname "$0")/../lib-relay.sh"
 t_setup
 
-# hosts: a key, the leaf's mirrord (store leaf, port LPORT, log leaf.log)
-# and the relay's (store relay forwarding to the leaf, port RPORT, control
-# socket relay.sock, log relay.log).
-hosts() {
-	"$MIRRORCTL" genkey key >/dev/null || t_fail "genkey failed"
-	LPORT=$(free_port)
-	RPORT=$(free_port)
-	write_conf leaf.conf "127.0.0.1:$LPORT" "$TC/key" leaf "$TC/leaf"
-	printf '\n[daemon]\ncontrol = %s/leaf.sock\n' "$TC" >>leaf.conf
-	write_conf relay.conf "127.0.0.1:$RPORT" "$TC/key" relay "$TC/relay"
-	printf 'forward = mirror://127.0.0.1:%s/leaf\nforward_retry_min = 1\nforward_retry_max = 2\n\n[daemon]\ncontrol = %s/relay.sock\n' \
-		"$LPORT" "$TC" >>relay.conf
-	start_mirrord leaf.conf leaf.log
-	LEAF_PID=$MIRRORD_PID
-	start_mirrord relay.conf relay.log
-}
-
-# releases N: rel1 .. relN, the same names with other contents.
-releases() {
-	local i
-	for i in $(seq "$1"); do
-		GEN_SEED=$i generate_tree "rel$i" 40 1
-	done
-}
-
-# push REL: a session of REL into the relay, which must commit.
-push() {
-	t_ctl sync --key key --purge "$1" "mirror://127.0.0.1:$RPORT/relay"
-	assert_rc 0
-}
-
-# rq EXPR: a python expression on the relay's status (f: the forward's
-# file set, d: its hops).
-rq() { fileset_q relay.conf "$1"; }
 r_is() { [ "$(rq "$1")" = True ]; }
 
 # leaf_sessions: sessions the leaf's mirrord committed.
@@ -103,27 +70,15 @@ case_mounted_relay() {
 	assert_trees_eq rel2 leaf
 }
 
-# staged STORE: a session into STORE has staged data.
-staged() { [ -n "$(find "$1/.mirrorfs/staging" -type f -print -quit 2>/dev/null)" ]; }
-
 # A session into the relay killed half way commits nothing there, and
 # nothing is forwarded for it (its pipelined session below is told ERROR
 # and commits nothing): after one more good session the leaf has had
 # exactly one more session that changed something, of that release.
 fail_upstream() {
-	local n0 cpid
+	local n0
 	n0=$(leaf_changes)
-	MIRRORFS_DELAY_AT=send:100 "$MIRRORCTL" sync --key key --purge rel2 \
-		"mirror://127.0.0.1:$RPORT/relay" >cut.out 2>&1 &
-	cpid=$!
-	t_track "$cpid"
 	# Killed once the relay staged some of it (100 ms a file, 40 files).
-	wait_for staged relay || t_fail "the session into the relay staged nothing"
-	kill -9 "$cpid"
-	wait "$cpid" 2>/dev/null || true
-	t_untrack "$cpid"
-	wait_for grep -q "session into store relay failed: nothing was committed" relay.log ||
-		t_fail "the cut session did not fail at the relay: $(tail -5 relay.log)"
+	push_cut rel2 relay
 	assert_trees_eq rel1 relay
 	push rel3
 	wait_for leaf_holds rel3 || t_fail "the leaf does not hold rel3: $(rq d)"

@@ -11,38 +11,8 @@ set -u
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../lib-net.sh"
 . "$(dirname "$0")/../lib-mount.sh"
+. "$(dirname "$0")/../lib-relay.sh"
 t_setup
-
-# hosts: a key, the leaf's mirrord (store leaf, port LPORT, log leaf.log)
-# and the relay's (store relay forwarding to the leaf, port RPORT, log
-# relay.log).
-hosts() {
-	"$MIRRORCTL" genkey key >/dev/null || t_fail "genkey failed"
-	LPORT=$(free_port)
-	RPORT=$(free_port)
-	write_conf leaf.conf "127.0.0.1:$LPORT" "$TC/key" leaf "$TC/leaf"
-	printf '\n[daemon]\ncontrol = %s/leaf.sock\n' "$TC" >>leaf.conf
-	write_conf relay.conf "127.0.0.1:$RPORT" "$TC/key" relay "$TC/relay"
-	printf 'forward = mirror://127.0.0.1:%s/leaf\nforward_retry_min = 1\nforward_retry_max = 2\n\n[daemon]\ncontrol = %s/relay.sock\n' \
-		"$LPORT" "$TC" >>relay.conf
-	start_mirrord leaf.conf leaf.log
-	LEAF_PID=$MIRRORD_PID
-	start_mirrord relay.conf relay.log
-}
-
-releases() {
-	local i
-	for i in $(seq "$1"); do
-		GEN_SEED=$i generate_tree "rel$i" 40 1
-	done
-}
-
-push() {
-	t_ctl sync --key key --purge "$1" "mirror://127.0.0.1:$RPORT/relay"
-	assert_rc 0
-}
-
-rq() { fileset_q relay.conf "$1"; }
 
 # holds REL: both stores are REL, and the relay's forward settled.
 holds() {
@@ -50,27 +20,14 @@ holds() {
 		compare_trees "$1" leaf >/dev/null 2>&1 && fileset_settled relay.conf
 }
 
-# staged STORE: a session into STORE has staged data.
-staged() { [ -n "$(find "$1/.mirrorfs/staging" -type f -print -quit 2>/dev/null)" ]; }
-
 # cut_upstream: rel2, sent slowly, is killed (kill -9 of the client) once
 # the leaf, below the relay, has staged some of it: neither store commits
 # anything of it; the next session converges both.
 cut_upstream() {
-	local cpid
 	push rel1
 	wait_for holds rel1 || t_fail "the fleet does not hold rel1: $(rq d)"
-	MIRRORFS_DELAY_AT=send:100 "$MIRRORCTL" sync --key key --purge rel2 \
-		"mirror://127.0.0.1:$RPORT/relay" >cut.out 2>&1 &
-	cpid=$!
-	t_track "$cpid"
-	# The relay passes the data on while it still comes (100 ms a file).
-	wait_for staged leaf || t_fail "the leaf staged nothing while the relay received"
-	kill -9 "$cpid"
-	wait "$cpid" 2>/dev/null || true
-	t_untrack "$cpid"
-	wait_for grep -q "session into store relay failed: nothing was committed" relay.log ||
-		t_fail "the cut session did not fail at the relay: $(tail -5 relay.log)"
+	# The relay passes the data on while it still comes: the leaf stages.
+	push_cut rel2 leaf
 	wait_for grep -q "session into store leaf failed: nothing was committed" leaf.log ||
 		t_fail "the leaf's pipelined session did not fail: $(tail -5 leaf.log)"
 	assert_grep "relaying to mirror://127\.0\.0\.1:$LPORT/leaf stopped: the session failed upstream" relay.log
