@@ -25,6 +25,7 @@ static int add_urls(char ***list, size_t *n, const char *key,
     const char *value, struct parse *ps);
 static int bad(struct parse *ps, const char *key, const char *value,
     const char *want);
+static int parse_bool(const char *v, int *out);
 
 static int
 set_once(char **slot, const char *value, const char *key, struct parse *ps)
@@ -148,9 +149,18 @@ on_store(struct parse *ps, const char *name, const char *key,
 		return parse_int(value, 1, 86400, strcmp(key + 14, "min") == 0 ?
 		    &st->forward_retry_min : &st->forward_retry_max) == 0 ? 1 :
 		    bad(ps, key, value, "not a number of seconds (1-86400)");
+	if (strcmp(key, "forward_stream") == 0) {
+		int yes;
+
+		if (parse_bool(value, &yes) == -1)
+			return bad(ps, key, value, "not yes or no");
+		st->forward_after_commit = !yes;
+		st->forward_stream_set = 1;
+		return 1;
+	}
 	snprintf(ps->err, sizeof(ps->err), "unknown key '%s' in [store %s] "
 	    "(known: path, user, trigger, forward, forward_key, "
-	    "forward_retry_min, forward_retry_max)", key, name);
+	    "forward_stream, forward_retry_min, forward_retry_max)", key, name);
 	return 0;
 }
 
@@ -639,9 +649,11 @@ forward_sets(struct config *cfg)
 		const struct store_conf *st = &cfg->stores[i];
 
 		if (st->nforward == 0) {
-			if (st->forward_key != NULL) {
-				log_errx("%s:%u: [store %s] has forward_key but "
-				    "no forward", cfg->file, st->line, st->name);
+			if (st->forward_key != NULL || st->forward_stream_set) {
+				log_errx("%s:%u: [store %s] has %s but no "
+				    "forward", cfg->file, st->line, st->name,
+				    st->forward_key != NULL ? "forward_key" :
+				    "forward_stream");
 				return -1;
 			}
 			continue;

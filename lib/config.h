@@ -22,6 +22,13 @@ struct store_conf {
 				   (default: [listen] key) */
 	int forward_retry_min;	/* the hops' backoff (as a file set's) */
 	int forward_retry_max;
+	/*
+	 * forward_stream = no: the hops get each generation after its commit
+	 * only (store-and-forward), and the store's own sessions keep their
+	 * deltas; a streamed session asks its upstream for whole files.
+	 */
+	int forward_after_commit;
+	int forward_stream_set;
 	unsigned line;		/* of its section header */
 };
 

@@ -221,9 +221,9 @@ become(const char *user)
 
 /*
  * The relay that streams a session into sc on to its hops (relay.h), or
- * NULL: sc forwards nowhere, or its key cannot be read (the forward says
- * so). Made before the store's user is taken on: a forward_key may be
- * root's to read.
+ * NULL: sc forwards nowhere, only after its commits (forward_stream =
+ * no), or its key cannot be read (the forward says so). Made before
+ * the store's user is taken on: a forward_key may be root's to read.
  */
 static struct relay *
 relay_for(const struct config *cfg, const struct store_conf *sc,
@@ -234,7 +234,7 @@ relay_for(const struct config *cfg, const struct store_conf *sc,
 	uint8_t key[NET_KEY_SIZE];
 	struct net_opts no = { .key = listen_key, .timeout_s = 60 };
 
-	if (sc->nforward == 0)
+	if (sc->nforward == 0 || sc->forward_after_commit)
 		return NULL;
 	snprintf(name, sizeof(name), CONFIG_FORWARD_PREFIX "%s", sc->name);
 	fs = config_fileset(cfg, name);

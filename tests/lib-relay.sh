@@ -6,7 +6,7 @@
 # hosts: a key, the leaf's mirrord (store leaf, port LPORT, control socket
 # leaf.sock, log leaf.log, pid LEAF_PID) and the relay's (store relay
 # forwarding to the leaf, port RPORT, control socket relay.sock, log
-# relay.log).
+# relay.log; RELAY_EXTRA: more lines for its [store relay]).
 hosts() {
 	"$MIRRORCTL" genkey key >/dev/null || t_fail "genkey failed"
 	LPORT=$(free_port)
@@ -14,8 +14,8 @@ hosts() {
 	write_conf leaf.conf "127.0.0.1:$LPORT" "$TC/key" leaf "$TC/leaf"
 	printf '\n[daemon]\ncontrol = %s/leaf.sock\n' "$TC" >>leaf.conf
 	write_conf relay.conf "127.0.0.1:$RPORT" "$TC/key" relay "$TC/relay"
-	printf 'forward = mirror://127.0.0.1:%s/leaf\nforward_retry_min = 1\nforward_retry_max = 2\n\n[daemon]\ncontrol = %s/relay.sock\n' \
-		"$LPORT" "$TC" >>relay.conf
+	printf 'forward = mirror://127.0.0.1:%s/leaf\nforward_retry_min = 1\nforward_retry_max = 2\n%s\n[daemon]\ncontrol = %s/relay.sock\n' \
+		"$LPORT" "${RELAY_EXTRA:-}" "$TC" >>relay.conf
 	start_mirrord leaf.conf leaf.log
 	# shellcheck disable=SC2034 # the tests that source this stop it
 	LEAF_PID=$MIRRORD_PID

@@ -108,10 +108,57 @@ case_hop_down() {
 	assert_trees_eq rel2 leaf
 }
 
+# big_change REL: REL2, REL with one byte of its 4 MiB file changed.
+big_change() {
+	mkdir "$1"
+	head -c 4194304 /dev/urandom >"$1/big"
+	echo one >"$1/small"
+	cp -a "$1" "${1}2"
+	printf X | dd of="${1}2/big" bs=1 seek=100000 conv=notrunc 2>/dev/null
+}
+
+# push_json REL: push REL into the relay; sets SENT (bytes it sent).
+push_json() {
+	t_ctl sync --key key --purge --json "$1" "mirror://127.0.0.1:$RPORT/relay"
+	assert_rc 0
+	SENT=$(jf bytes_sent)
+}
+
+# Streaming has a price the docs name: the relay asks its upstream for
+# whole files while it streams, so a changed big file crosses whole.
+case_stream_asks_whole_files() {
+	big_change rel
+	hosts
+	push rel
+	wait_for holds rel || t_fail "the fleet does not hold rel: $(rq d)"
+	push_json rel2
+	[ "$SENT" -gt 4194304 ] ||
+		t_fail "a streaming relay took $SENT bytes for a changed 4 MiB file: not whole"
+	wait_for holds rel2 || t_fail "the fleet does not hold rel2: $(rq d)"
+	assert_grep "relayed the session to mirror://127\.0\.0\.1:$LPORT/leaf while it came" relay.log
+}
+
+# forward_stream = no: store-and-forward, and the relay's own sessions
+# keep their deltas; the hop still converges, after the commit.
+case_no_stream_keeps_deltas() {
+	big_change rel
+	RELAY_EXTRA='forward_stream = no' hosts
+	push rel
+	wait_for holds rel || t_fail "the fleet does not hold rel: $(rq d)"
+	push_json rel2
+	[ "$SENT" -lt 1048576 ] ||
+		t_fail "forward_stream = no: $SENT bytes sent for one byte changed in 4 MiB"
+	wait_for holds rel2 || t_fail "the fleet does not hold rel2: $(rq d)"
+	assert_trees_eq rel2 leaf
+	assert_not_grep "relayed" relay.log
+}
+
 fileset_q_is() { [ "$(rq "d[0][\"error\"] is not None and $1")" = True ]; }
 
 t_case "a session cut upstream while it flows commits nothing on the relay or its hop" case_cut_upstream
 t_case "... nor through a mounted relay" case_cut_upstream_mounted
 t_case "a hop gets the files it lacks and the relay has unchanged, in the same session" case_hop_lacks_files
 t_case "a hop that is down holds nothing up; it converges through the forward" case_hop_down
+t_case "a streaming relay asks its upstream for whole files" case_stream_asks_whole_files
+t_case "forward_stream = no: store-and-forward, the relay's deltas kept" case_no_stream_keeps_deltas
 t_done

@@ -234,12 +234,22 @@ START_TEST(test_forward)
 	ck_assert_int_eq(config_load(&cfg, conf), 0);
 	ck_assert_str_eq(config_fileset(&cfg, "forward:a")->key, "/fk");
 	ck_assert_ptr_null(config_fileset(&cfg, "forward:a")->user);
+	ck_assert_int_eq(config_store(&cfg, "a")->forward_after_commit, 0);
+	config_release(&cfg);
+
+	write_conf("[store a]\npath = /a\nforward = /b\nforward_stream = no\n");
+	ck_assert_int_eq(config_load(&cfg, conf), 0);
+	ck_assert_int_eq(config_store(&cfg, "a")->forward_after_commit, 1);
 	config_release(&cfg);
 
 	refused_at("[store a]\npath = /a\nforward =\n", 3, "forward has no "
 	    "value");
 	refused_at("[store a]\npath = /a\nforward_key = /k\n", 1,
 	    "forward_key but no forward");
+	refused_at("[store a]\npath = /a\nforward_stream = yes\n", 1,
+	    "forward_stream but no forward");
+	refused_at("[store a]\npath = /a\nforward = /b\nforward_stream = "
+	    "later\n", 4, "forward_stream = 'later': not yes or no");
 	refused_at("[store a]\npath = /a\nforward = /b\n"
 	    "forward_retry_min = 5\nforward_retry_max = 2\n", 1,
 	    "forward_retry_max 2 below forward_retry_min 5");
