@@ -132,6 +132,23 @@ nonblocking(int fd)
 }
 
 int
+conn_socketpair(int sv[2], int bufsize)
+{
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1) {
+		log_err("socketpair");
+		return -1;
+	}
+	/* Advice: a smaller buffer only costs waits. */
+	for (int i = 0; i < 2; i++) {
+		setsockopt(sv[i], SOL_SOCKET, SO_SNDBUF, &bufsize,
+		    sizeof(bufsize));
+		setsockopt(sv[i], SOL_SOCKET, SO_RCVBUF, &bufsize,
+		    sizeof(bufsize));
+	}
+	return 0;
+}
+
+int
 conn_init(struct conn *c, int rfd, int wfd, const char *peer)
 {
 	memset(c, 0, sizeof(*c));

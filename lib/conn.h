@@ -65,6 +65,13 @@ struct conn {
  * are made non-blocking (the waits are the conn's, with their deadlines).
  */
 int conn_init(struct conn *c, int rfd, int wfd, const char *peer);
+
+/*
+ * A socketpair for a peer in this process (a local receiver, a relay's
+ * own receiver), each end's buffers bufsize bytes: frames of a whole
+ * chunk pass without a wait on small kernel buffers. 0, or -1 logged.
+ */
+int conn_socketpair(int sv[2], int bufsize);
 /*
  * Closes the descriptors and frees c. A remote shell serving it (child)
  * is given CONN_REAP_MS to exit once its input ends, then killed; it is

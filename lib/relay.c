@@ -491,16 +491,10 @@ relay_receive(struct relay *r, struct conn *up,
 	struct inner in = { .t = t, .rc = -1 };
 	struct conn outer;
 	pthread_t th;
-	int sv[2], size = RELAY_SOCKBUF, rc = -1;
+	int sv[2], rc = -1;
 
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1) {
-		log_err("socketpair");
+	if (conn_socketpair(sv, RELAY_SOCKBUF) == -1)
 		return -1;
-	}
-	for (int i = 0; i < 2; i++) {
-		setsockopt(sv[i], SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
-		setsockopt(sv[i], SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
-	}
 	if (conn_init(&in.c, sv[1], sv[1], up->peer) == -1) {
 		close(sv[0]);
 		close(sv[1]);

@@ -112,16 +112,10 @@ static int
 local_start(struct local_receiver *t, struct conn *c,
     const struct manifest *shared)
 {
-	int sv[2], size = SESSION_SOCKBUF;
+	int sv[2];
 
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1) {
-		log_err("socketpair");
+	if (conn_socketpair(sv, SESSION_SOCKBUF) == -1)
 		return -1;
-	}
-	for (int i = 0; i < 2; i++) {
-		setsockopt(sv[i], SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
-		setsockopt(sv[i], SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
-	}
 	if (conn_init(&t->conn, sv[1], sv[1], "sender") == -1) {
 		close(sv[0]);
 		close(sv[1]);
