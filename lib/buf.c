@@ -150,14 +150,18 @@ reader_u16(struct reader *r)
 }
 
 uint32_t
+buf_load_u32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	    (uint32_t)p[2] << 8 | p[3];
+}
+
+uint32_t
 reader_u32(struct reader *r)
 {
 	const uint8_t *p = reader_bytes(r, 4);
 
-	if (p == NULL)
-		return 0;
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	    (uint32_t)p[2] << 8 | p[3];
+	return p == NULL ? 0 : buf_load_u32(p);
 }
 
 uint64_t

@@ -40,6 +40,9 @@ struct reader {
 	int failed;
 };
 
+/* The big-endian 32-bit number at p (a frame's or a record's length). */
+uint32_t buf_load_u32(const uint8_t *p);
+
 void reader_init(struct reader *r, const void *p, size_t n);
 uint8_t reader_u8(struct reader *r);
 uint16_t reader_u16(struct reader *r);

@@ -700,8 +700,7 @@ conn_recv(struct conn *c, uint8_t *type, const uint8_t **payload,
 
 		p = c->rbuf + c->rstart;
 		if (have >= 4) {
-			flen = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-			    (uint32_t)p[2] << 8 | p[3];
+			flen = buf_load_u32(p);
 			if (flen == 0 || flen > CONN_MAX_FRAME) {
 				log_errx("%s sent a frame of %u bytes "
 				    "(limit %d): corrupt stream", c->peer,
@@ -744,8 +743,7 @@ conn_buffered(const struct conn *c)
 		return 1;
 	if (have < 4)
 		return 0;
-	return have >= 4 + ((uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	    (uint32_t)p[2] << 8 | p[3]);
+	return have >= 4 + buf_load_u32(p);
 }
 
 int

@@ -175,8 +175,7 @@ spool_get(struct relay_hop *h, uint64_t off, int whole, uint8_t *type,
 		return 0;
 	if (pread(r->spool, head, 5, (off_t)off) != 5)
 		goto fail;
-	len = (uint32_t)head[0] << 24 | (uint32_t)head[1] << 16 |
-	    (uint32_t)head[2] << 8 | head[3];
+	len = buf_load_u32(head);
 	if (len == 0 || len > CONN_MAX_FRAME)
 		goto fail;
 	if (off + 4 + len > end)
@@ -195,13 +194,6 @@ fail:
 }
 
 /* --- what the upstream and the store say, as it passes (session thread) --- */
-
-static uint32_t
-be32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	    (uint32_t)p[2] << 8 | p[3];
-}
 
 static void *hop_main(void *arg);
 
@@ -267,7 +259,7 @@ tap_up(struct relay *r, uint8_t type, const uint8_t *p, size_t n)
 		if (grow((void **)&r->files, &r->fcap, r->nfiles,
 		    sizeof(*r->files)) == -1)
 			goto nomem;
-		r->files[r->nfiles].index = be32(p);
+		r->files[r->nfiles].index = buf_load_u32(p);
 		r->files[r->nfiles++].off = r->spool_end;
 		break;
 	case MSG_ERROR:
@@ -372,7 +364,7 @@ tap_down(struct relay *r, uint8_t type, const uint8_t *p, size_t n,
 static int
 relay_session(struct relay *r, struct conn *down, const uint8_t *p)
 {
-	return proto_send_session(down, be32(p) & ~(uint32_t)SESSION_DELTA,
+	return proto_send_session(down, buf_load_u32(p) & ~(uint32_t)SESSION_DELTA,
 	    &r->filter);
 }
 

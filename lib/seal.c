@@ -41,13 +41,6 @@ nonce_of(uint8_t nonce[NONCE_SIZE], uint64_t seq)
 		nonce[4 + i] = (uint8_t)(seq >> (56 - 8 * i));
 }
 
-static uint32_t
-get_be32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	    (uint32_t)p[2] << 8 | p[3];
-}
-
 unsigned
 seal_ciphers(void)
 {
@@ -257,7 +250,7 @@ seal_pull(struct seal *s, uint8_t *dst, size_t cap, char *err, size_t errlen)
 		return (ssize_t)copy_plain(s, dst, cap);
 	if (have < SEAL_HEADER_SIZE)
 		return 0;
-	len = get_be32(s->in + s->in_start);
+	len = buf_load_u32(s->in + s->in_start);
 	if (len <= SEAL_TAG_SIZE || len > SEAL_RECORD_MAX + SEAL_TAG_SIZE) {
 		snprintf(err, errlen, "record %llu: a length of %u bytes (%u to "
 		    "%u allowed)", (unsigned long long)s->rx_seq, len,
@@ -293,7 +286,7 @@ seal_ready(const struct seal *s)
 		return 1;
 	if (have < SEAL_HEADER_SIZE)
 		return 0;
-	len = get_be32(s->in + s->in_start);
+	len = buf_load_u32(s->in + s->in_start);
 	/* A bad length is "ready" too: the pull reports it. */
 	return len <= SEAL_TAG_SIZE || len > SEAL_RECORD_MAX + SEAL_TAG_SIZE ||
 	    have >= SEAL_HEADER_SIZE + (size_t)len;
