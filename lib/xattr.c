@@ -58,10 +58,11 @@ struct xpath {
 	int nofollow;
 };
 
+/* By fd's own calls; p is written only if they say EBADF (by_path_now). */
 static int
 xpath_fd(struct xpath *x, int fd)
 {
-	snprintf(x->p, sizeof(x->p), "/proc/self/fd/%d", fd);
+	x->p[0] = '\0';
 	x->fd = fd;
 	x->nofollow = 0;
 	return 0;
@@ -86,6 +87,7 @@ by_path_now(struct xpath *x, ssize_t r)
 {
 	if (r != -1 || errno != EBADF || x->fd == -1)
 		return 0;
+	snprintf(x->p, sizeof(x->p), "/proc/self/fd/%d", x->fd);
 	x->fd = -1;
 	return 1;
 }
