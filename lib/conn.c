@@ -758,9 +758,13 @@ conn_readable(struct conn *c)
 	return poll(&pfd, 1, 0) == 1;
 }
 
-/* Forwards the frames buffered or arriving on from; 0 at EOF, 1 on, -1. */
+/*
+ * Forwards the frames buffered or arriving on from; 0 at EOF, 1 on, -1.
+ * What passed before the end is delivered first.
+ */
 static int
-relay_some(struct conn *from, struct conn *to, conn_seen_fn *seen, void *arg)
+relay_some(struct conn *from, struct conn *to, int from_a, conn_pass_fn *pass,
+    void *arg)
 {
 	const uint8_t *p;
 	uint8_t type;
@@ -770,17 +774,40 @@ relay_some(struct conn *from, struct conn *to, conn_seen_fn *seen, void *arg)
 	do {
 		r = conn_recv(from, &type, &p, &n);
 		if (r != 1)
-			return r;
-		if (seen != NULL)
-			seen(arg, type, p, n);
-		if (conn_send(to, type, p, n) == -1)
+			return conn_flush(to) == -1 ? -1 : r;
+		if (pass(arg, from_a, to, type, p, n) == -1)
 			return -1;
 	} while (conn_buffered(from));
 	return conn_flush(to) == -1 ? -1 : 1;
 }
 
+struct seen_pass {
+	conn_seen_fn *seen;
+	void *arg;
+};
+
+/* conn_relay's pass: b's frames shown to seen, every frame sent as it came. */
+static int
+pass_seen(void *arg, int from_a, struct conn *to, uint8_t type,
+    const uint8_t *p, size_t n)
+{
+	struct seen_pass *sp = arg;
+
+	if (!from_a && sp->seen != NULL)
+		sp->seen(sp->arg, type, p, n);
+	return conn_send(to, type, p, n);
+}
+
 int
 conn_relay(struct conn *a, struct conn *b, conn_seen_fn *seen, void *arg)
+{
+	struct seen_pass sp = { seen, arg };
+
+	return conn_relay_pass(a, b, pass_seen, &sp);
+}
+
+int
+conn_relay_pass(struct conn *a, struct conn *b, conn_pass_fn *pass, void *arg)
 {
 	int quiet = a->timeout_ms > b->timeout_ms ? a->timeout_ms :
 	    b->timeout_ms;
@@ -809,12 +836,12 @@ conn_relay(struct conn *a, struct conn *b, conn_seen_fn *seen, void *arg)
 			return -1;
 		}
 		if (conn_buffered(a) || pfd[0].revents) {
-			r = relay_some(a, b, NULL, NULL);
+			r = relay_some(a, b, 1, pass, arg);
 			if (r != 1)
 				return r;
 		}
 		if (conn_buffered(b) || pfd[1].revents) {
-			r = relay_some(b, a, seen, arg);
+			r = relay_some(b, a, 0, pass, arg);
 			if (r != 1)
 				return r;
 		}

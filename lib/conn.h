@@ -143,6 +143,16 @@ typedef void conn_seen_fn(void *arg, uint8_t type, const uint8_t *p, size_t n);
 int conn_relay(struct conn *a, struct conn *b, conn_seen_fn *seen, void *arg);
 
 /*
+ * conn_relay where pass sends each frame on to `to` (from_a: it came
+ * from a) as it came, rewritten, or after noting it: 0, or -1 to end the
+ * relay (logged by pass).
+ */
+typedef int conn_pass_fn(void *arg, int from_a, struct conn *to, uint8_t type,
+    const uint8_t *p, size_t n);
+int conn_relay_pass(struct conn *a, struct conn *b, conn_pass_fn *pass,
+    void *arg);
+
+/*
  * Queues one frame; flushes when the buffer fills. -1 on a write error,
  * or a peer that takes nothing for timeout_ms (ETIMEDOUT) (logged).
  */

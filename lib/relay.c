@@ -368,93 +368,46 @@ relay_session(struct relay *r, struct conn *down, const uint8_t *p)
 	    &r->filter);
 }
 
-/*
- * Passes up to a burst of the frames buffered or arriving on from (so
- * neither direction starves the other); 0 at its end, 1 on, -1.
- */
-static int
-pump_some(struct relay *r, struct conn *from, struct conn *to, int is_up,
-    conn_seen_fn *seen, void *arg)
-{
-	const uint8_t *p;
-	uint8_t type;
-	uint32_t one = 0;
-	size_t n;
-	int rc, k = 0;
+struct pump {
+	struct relay *r;
+	conn_seen_fn *seen;	/* shown the store's frames, as conn_relay does */
+	void *arg;
+};
 
-	do {
-		rc = conn_recv(from, &type, &p, &n);
-		if (rc != 1) {
-			/* What passed before the end is delivered first. */
-			if (conn_flush(to) == -1)
-				return -1;
-			return rc;
-		}
-		if (seen != NULL)
-			seen(arg, type, p, n);
-		pthread_mutex_lock(&r->mu);
-		rc = is_up ? tap_up(r, type, p, n) :
-		    tap_down(r, type, p, n, &one);
-		pthread_mutex_unlock(&r->mu);
-		if (rc == TAP_SESSION)
-			rc = relay_session(r, to, p);
-		else if (rc == TAP_NEED)
-			rc = proto_send_need(to, &one, 1);
-		else
-			rc = conn_send(to, type, p, n);
-		if (rc == -1)
-			return -1;
-	} while (++k < 64 && conn_readable(from));
-	return conn_flush(to) == -1 ? -1 : 1;
+/* conn_relay_pass's pass: each frame noted by the taps, then sent on. */
+static int
+pump_pass(void *arg, int from_up, struct conn *to, uint8_t type,
+    const uint8_t *p, size_t n)
+{
+	struct pump *pu = arg;
+	uint32_t one = 0;
+	int rc;
+
+	if (!from_up && pu->seen != NULL)
+		pu->seen(pu->arg, type, p, n);
+	pthread_mutex_lock(&pu->r->mu);
+	rc = from_up ? tap_up(pu->r, type, p, n) :
+	    tap_down(pu->r, type, p, n, &one);
+	pthread_mutex_unlock(&pu->r->mu);
+	if (rc == TAP_SESSION)
+		return relay_session(pu->r, to, p);
+	if (rc == TAP_NEED)
+		return proto_send_need(to, &one, 1);
+	return conn_send(to, type, p, n);
 }
 
 int
 relay_pump(struct relay *r, struct conn *up, struct conn *down,
     conn_seen_fn *seen, void *arg)
 {
-	int quiet = up->timeout_ms > down->timeout_ms ? up->timeout_ms :
-	    down->timeout_ms;
-	struct pollfd pfd[2];
-	int rc;
+	struct pump pu = { r, seen, arg };
+	int rc = conn_relay_pass(up, down, pump_pass, &pu);
 
-	if (up->timeout_ms == 0 || down->timeout_ms == 0)
-		quiet = -1;
-	for (;;) {
-		pfd[0].fd = up->rfd;
-		pfd[1].fd = down->rfd;
-		pfd[0].events = pfd[1].events = POLLIN;
-		pfd[0].revents = pfd[1].revents = 0;
-		if (conn_readable(up) || conn_readable(down)) {
-			pfd[0].revents = conn_readable(up);
-			pfd[1].revents = conn_readable(down);
-			rc = 1;
-		} else
-			rc = poll(pfd, 2, quiet);
-		if (rc == 0) {
-			log_errx("neither %s nor %s said anything within %d s",
-			    up->peer, down->peer, quiet / 1000);
-			rc = -1;
-			break;
-		}
-		if (rc == -1 && errno == EINTR)
-			continue;
-		if (rc == -1) {
-			log_err("relaying between %s and %s", up->peer,
-			    down->peer);
-			break;
-		}
-		if (pfd[0].revents &&
-		    (rc = pump_some(r, up, down, 1, NULL, NULL)) != 1)
-			break;
-		if (pfd[1].revents &&
-		    (rc = pump_some(r, down, up, 0, seen, arg)) != 1)
-			break;
-	}
 	pthread_mutex_lock(&r->mu);
 	if (r->ended == 0)
 		r->ended = -1;	/* cut before the store's result */
 	pthread_mutex_unlock(&r->mu);
-	return rc == -1 ? -1 : 0;
+	return rc;
 }
 
 /* --- the receiver behind a socketpair --- */
