@@ -79,8 +79,9 @@ buf_put_u16(struct buf *b, uint16_t v)
 int
 buf_put_u32(struct buf *b, uint32_t v)
 {
-	uint8_t x[4] = { v >> 24, v >> 16, v >> 8, v };
+	uint8_t x[4];
 
+	buf_store_u32(x, v);
 	return buf_put(b, x, sizeof(x));
 }
 
@@ -154,6 +155,22 @@ buf_load_u32(const uint8_t *p)
 {
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
 	    (uint32_t)p[2] << 8 | p[3];
+}
+
+void
+buf_store_u32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+void
+buf_store_u64(uint8_t *p, uint64_t v)
+{
+	buf_store_u32(p, (uint32_t)(v >> 32));
+	buf_store_u32(p + 4, (uint32_t)v);
 }
 
 uint32_t

@@ -42,6 +42,9 @@ struct reader {
 
 /* The big-endian 32-bit number at p (a frame's or a record's length). */
 uint32_t buf_load_u32(const uint8_t *p);
+/* Writes v big-endian at p (4 and 8 bytes): a record of fixed size. */
+void buf_store_u32(uint8_t *p, uint32_t v);
+void buf_store_u64(uint8_t *p, uint64_t v);
 
 void reader_init(struct reader *r, const void *p, size_t n);
 uint8_t reader_u8(struct reader *r);

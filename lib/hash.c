@@ -81,6 +81,12 @@ hash_final(struct hash_state *h, uint8_t out[HASH_SIZE])
 	hash_free(h);
 }
 
+uint64_t
+hash_block(const void *p, size_t n, uint64_t seed)
+{
+	return XXH3_64bits_withSeed(p, n, seed);
+}
+
 int
 hash_fd(int fd, uint8_t out[HASH_SIZE])
 {

@@ -20,6 +20,12 @@ void hash_final(struct hash_state *h, uint8_t out[HASH_SIZE]);
 void hash_digest(const struct hash_state *h, uint8_t out[HASH_SIZE]);
 void hash_free(struct hash_state *h);
 
+/*
+ * A 64-bit hash of one block, under a seed (XXH3-64): the strong sum of
+ * a delta's blocks (delta.c), where the seed is the signature's own.
+ */
+uint64_t hash_block(const void *p, size_t n, uint64_t seed);
+
 /* Hashes an open file from its start. Returns 0, or -1 with errno. */
 int hash_fd(int fd, uint8_t out[HASH_SIZE]);
 
