@@ -11,7 +11,7 @@ PKGS    := libzstd libxxhash libsodium libcrypto inih
 FUSE_CFLAGS := $(shell pkg-config --cflags fuse3 2>/dev/null)
 FUSE_LIBS   := $(shell pkg-config --libs fuse3 2>/dev/null || echo -lfuse3)
 DEB_PKGS := build-essential pkg-config libzstd-dev libxxhash-dev check \
-	    libfuse3-dev fuse3 libsodium-dev libssl-dev libinih-dev librsync-dev rsync python3 \
+	    libfuse3-dev fuse3 libsodium-dev libssl-dev libinih-dev rsync python3 \
 	    iproute2 shellcheck man-db groff-base bash-completion strace attr acl libcap2-bin \
 	    debhelper dpkg-dev lintian
 
@@ -46,7 +46,7 @@ ALL_CFLAGS = $(MF_CPPFLAGS) $(CPPFLAGS) $(MF_CFLAGS) $(CFLAGS)
 ALL_LDFLAGS = $(MF_LDFLAGS) $(LDFLAGS)
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lzstd -lxxhash)
-LDLIBS  += $(PKG_LIBS) -lrsync -lpthread
+LDLIBS  += $(PKG_LIBS) -lpthread
 
 # Every module of lib/ and of its subdirectories (lib/store/, ...).
 LIB_SRC := $(sort $(wildcard lib/*.c lib/*/*.c))
@@ -136,7 +136,7 @@ fuzz:
 	clang -g -O1 -std=gnu11 -D_GNU_SOURCE -DMIRRORFS_VERSION='"fuzz"' \
 		-Ilib \
 		-fsanitize=fuzzer,address,undefined $(PKG_CFLAGS) \
-		-o $(FUZZ_DIR)/fuzz_wire tests/fuzz/fuzz_wire.c $(LIB_SRC) $(PKG_LIBS) -lrsync -lpthread
+		-o $(FUZZ_DIR)/fuzz_wire tests/fuzz/fuzz_wire.c $(LIB_SRC) $(PKG_LIBS) -lpthread
 	cp -n tests/fuzz/corpus/* $(FUZZ_DIR)/corpus/
 	$(FUZZ_DIR)/fuzz_wire -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
 		-rss_limit_mb=2048 -artifact_prefix=$(FUZZ_DIR)/ $(FUZZ_DIR)/corpus

@@ -1,217 +1,111 @@
-/* delta: rsync-style block deltas (librsync): a basis file's signature, a delta against it, the patch. */
-#include "delta.h"
+/* delta: rsync-style block deltas: a basis file's signature, a delta against it, the patch. */
+#include "delta_impl.h"
 
 #include <errno.h>
-#include <librsync.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <unistd.h>
 
-#include "log.h"
+#include "buf.h"
+#include "hash.h"
 
-#define DELTA_OUT (64 * 1024)		/* output handed to emit at a time */
 #define DELTA_READ (256 * 1024)		/* basis read per step of a signature */
-#define SIG_HEADER 12			/* magic, block length, strong length */
 
-struct delta_job {
-	rs_job_t *job;
-	rs_signature_t *sig;	/* load: filled by the job */
-	int fd;			/* patch: the basis */
-	int read_errno;		/* patch: why the basis could not be read */
-	int done;
-	char out[DELTA_OUT];
-};
-
-struct delta_sig {
-	rs_signature_t *sig;
-};
-
-static pthread_once_t trace_once = PTHREAD_ONCE_INIT;
-
-/* librsync's own messages go to our debug log; we report its errors. */
-static void
-trace_to_log(rs_loglevel level, char const *msg)
+/*
+ * Blocks of about the square root of the size, as rsync sizes them: the
+ * signature and the search's steps then grow alike with the file.
+ */
+static uint32_t
+block_len_for(uint64_t size)
 {
-	log_debug("librsync: %s", msg);
+	uint64_t b = DELTA_BLOCK_MIN;
+
+	while (b < DELTA_BLOCK_MAX && b * b < size)
+		b += 1024;
+	return (uint32_t)b;
 }
 
-static void
-trace_init(void)
+static uint64_t
+blocks_of(uint64_t size, uint32_t block_len)
 {
-	rs_trace_set_level(RS_LOG_ERR);
-	rs_trace_to(trace_to_log);
-}
-
-/* The signature's parameters for a basis of size bytes. */
-static void
-sig_args(uint64_t size, rs_magic_number *magic, size_t *block_len,
-    size_t *strong_len)
-{
-	*magic = RS_RK_BLAKE2_SIG_MAGIC;
-	*block_len = 0;
-	/*
-	 * The shortest strong sum safe against chance collisions: every file
-	 * is also checked whole (XXH3-128) before it may be committed.
-	 */
-	*strong_len = (size_t)-1;
-	rs_sig_args((rs_long_t)size, magic, block_len, strong_len);
+	return (size + block_len - 1) / block_len;
 }
 
 uint64_t
 delta_sig_size(uint64_t size)
 {
-	rs_magic_number magic;
-	size_t block_len, strong_len;
-
-	sig_args(size, &magic, &block_len, &strong_len);
-	return SIG_HEADER + (size + block_len - 1) / block_len *
-	    (4 + strong_len);
+	return DELTA_SIG_HEADER + blocks_of(size, block_len_for(size)) *
+	    DELTA_SIG_RECORD;
 }
 
-static struct delta_job *
-job_new(void)
+void
+rollsum_init(struct rollsum *r, const uint8_t *p, size_t n)
+{
+	uint32_t a = 0, t = 0;
+
+	/* b = sum of (n - i) * x[i]: two plain sums the compiler vectorizes. */
+	for (size_t i = 0; i < n; i++) {
+		a += p[i];
+		t += (uint32_t)i * p[i];
+	}
+	r->len = (uint32_t)n;
+	r->b = (uint32_t)n * a - t +
+	    DELTA_CHAR_OFFSET * (uint32_t)((uint64_t)n * (n + 1) / 2);
+	r->a = a + DELTA_CHAR_OFFSET * (uint32_t)n;
+}
+
+int
+delta_out_flush(struct delta_out *o)
+{
+	int rc = 0;
+
+	if (o->len > 0 && o->emit != NULL)
+		rc = o->emit(o->arg, o->b, o->len);
+	o->len = 0;
+	return rc;
+}
+
+int
+delta_out_put(struct delta_out *o, const void *p, size_t n)
+{
+	const uint8_t *q = p;
+
+	while (n > 0) {
+		size_t k = sizeof(o->b) - o->len < n ? sizeof(o->b) - o->len : n;
+
+		memcpy(o->b + o->len, q, k);
+		o->len += k;
+		q += k;
+		n -= k;
+		if (o->len == sizeof(o->b) && delta_out_flush(o) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+struct delta_job *
+delta_job_new(const struct delta_job_ops *ops, void *state)
 {
 	struct delta_job *j;
 
-	pthread_once(&trace_once, trace_init);
-	j = calloc(1, sizeof(*j));
-	if (j != NULL)
-		j->fd = -1;
+	if (state == NULL)
+		return NULL;
+	if ((j = calloc(1, sizeof(*j))) == NULL) {
+		ops->free(state);
+		return NULL;
+	}
+	j->ops = ops;
+	j->state = state;
 	return j;
-}
-
-static struct delta_job *
-job_started(struct delta_job *j)
-{
-	if (j->job == NULL) {
-		free(j);
-		errno = ENOMEM;
-		return NULL;
-	}
-	return j;
-}
-
-struct delta_job *
-delta_sig_begin(uint64_t basis_size)
-{
-	struct delta_job *j = job_new();
-	rs_magic_number magic;
-	size_t block_len, strong_len;
-
-	if (j == NULL)
-		return NULL;
-	sig_args(basis_size, &magic, &block_len, &strong_len);
-	j->job = rs_sig_begin(block_len, strong_len, magic);
-	return job_started(j);
-}
-
-struct delta_job *
-delta_load_begin(void)
-{
-	struct delta_job *j = job_new();
-
-	if (j == NULL)
-		return NULL;
-	j->job = rs_loadsig_begin(&j->sig);
-	return job_started(j);
-}
-
-struct delta_sig *
-delta_load_end(struct delta_job *j, char *err, size_t errlen)
-{
-	struct delta_sig *s = NULL;
-	rs_result r;
-
-	if (!j->done) {
-		snprintf(err, errlen, "the signature ended early");
-		goto out;
-	}
-	if ((r = rs_build_hash_table(j->sig)) != RS_DONE) {
-		snprintf(err, errlen, "indexing the signature: %s",
-		    rs_strerror(r));
-		goto out;
-	}
-	if ((s = malloc(sizeof(*s))) == NULL) {
-		snprintf(err, errlen, "%s", strerror(errno));
-		goto out;
-	}
-	s->sig = j->sig;
-	j->sig = NULL;
-out:
-	delta_free(j);
-	return s;
-}
-
-struct delta_job *
-delta_encode_begin(struct delta_sig *sig)
-{
-	struct delta_job *j = job_new();
-
-	if (j == NULL)
-		return NULL;
-	j->job = rs_delta_begin(sig->sig);
-	return job_started(j);
-}
-
-/* The patch's view of the basis: COPY commands read it here. */
-static rs_result
-patch_read(void *arg, rs_long_t pos, size_t *len, void **buf)
-{
-	struct delta_job *j = arg;
-	ssize_t got;
-
-	if (pos < 0)
-		return RS_CORRUPT;
-	got = pread(j->fd, *buf, *len, (off_t)pos);
-	if (got == -1) {
-		j->read_errno = errno;
-		return RS_IO_ERROR;
-	}
-	if (got == 0)
-		return RS_INPUT_ENDED;	/* a copy from past the basis's end */
-	*len = (size_t)got;
-	return RS_DONE;
-}
-
-struct delta_job *
-delta_patch_begin(int basisfd)
-{
-	struct delta_job *j = job_new();
-
-	if (j == NULL)
-		return NULL;
-	j->fd = basisfd;
-	j->job = rs_patch_begin(patch_read, j);
-	return job_started(j);
-}
-
-static int
-job_error(struct delta_job *j, rs_result r, char *err, size_t errlen)
-{
-	if (r == RS_IO_ERROR && j->read_errno != 0)
-		snprintf(err, errlen, "reading the old version: %s",
-		    strerror(j->read_errno));
-	else if (r == RS_INPUT_ENDED && j->fd != -1)
-		snprintf(err, errlen, "a copy from past the end of the old "
-		    "version, or the stream ended early");
-	else
-		snprintf(err, errlen, "%s", rs_strerror(r));
-	return -1;
 }
 
 int
 delta_feed(struct delta_job *j, const void *in, size_t n, int eof,
     delta_emit_fn *emit, void *arg, char *err, size_t errlen)
 {
-	rs_buffers_t b = {
-		.next_in = (char *)(uintptr_t)in,
-		.avail_in = n,
-		.eof_in = eof,
-	};
-	rs_result r;
-	size_t made, before;
+	int r;
 
 	if (j->done) {
 		if (n > 0) {
@@ -221,36 +115,16 @@ delta_feed(struct delta_job *j, const void *in, size_t n, int eof,
 		}
 		return 1;
 	}
-	for (;;) {
-		before = b.avail_in;
-		b.next_out = j->out;
-		b.avail_out = sizeof(j->out);
-		r = rs_job_iter(j->job, &b);
-		made = sizeof(j->out) - b.avail_out;
-		if (made > 0 && emit != NULL && emit(arg, j->out, made) == -1) {
-			snprintf(err, errlen, "%s", strerror(errno));
-			return -1;
-		}
-		if (r == RS_DONE) {
-			j->done = 1;
-			if (b.avail_in > 0) {
-				snprintf(err, errlen, "bytes after the end of "
-				    "the stream");
-				return -1;
-			}
-			return 1;
-		}
-		if (r != RS_BLOCKED)
-			return job_error(j, r, err, errlen);
-		if (made == sizeof(j->out))
-			continue;	/* more output waits */
-		if (b.avail_in == 0 && !eof)
-			return 0;
-		if (made == 0 && b.avail_in == before) {
-			snprintf(err, errlen, "the stream ended early");
-			return -1;
-		}
+	j->out.emit = emit;
+	j->out.arg = arg;
+	r = j->ops->feed(j, in, n, eof, err, errlen);
+	if (r != -1 && delta_out_flush(&j->out) == -1) {
+		snprintf(err, errlen, "%s", strerror(errno));
+		return -1;
 	}
+	if (r == 1)
+		j->done = 1;
+	return r;
 }
 
 void
@@ -258,20 +132,394 @@ delta_free(struct delta_job *j)
 {
 	if (j == NULL)
 		return;
-	if (j->job != NULL)
-		rs_job_free(j->job);
-	if (j->sig != NULL)
-		rs_free_sumset(j->sig);
+	j->ops->free(j->state);
 	free(j);
 }
+
+/* The signature of a basis, fed as it is read. */
+struct sig_state {
+	uint64_t size;		/* announced */
+	uint64_t fed;
+	uint64_t seed;
+	uint32_t block_len;
+	uint32_t fill;		/* bytes of a block waiting in blk */
+	int started;
+	uint8_t blk[];
+};
+
+static int
+sig_record(struct delta_job *j, const struct sig_state *s, const uint8_t *p,
+    size_t n)
+{
+	uint8_t rec[DELTA_SIG_RECORD];
+	struct rollsum r;
+
+	rollsum_init(&r, p, n);
+	buf_store_u32(rec, rollsum_value(&r));
+	buf_store_u64(rec + 4, hash_block(p, n, s->seed));
+	return delta_out_put(&j->out, rec, sizeof(rec));
+}
+
+static int
+sig_header(struct delta_job *j, struct sig_state *s)
+{
+	uint8_t h[DELTA_SIG_HEADER];
+
+	buf_store_u32(h, DELTA_SIG_MAGIC);
+	buf_store_u32(h + 4, s->block_len);
+	buf_store_u64(h + 8, s->size);
+	buf_store_u64(h + 16, s->seed);
+	s->started = 1;
+	return delta_out_put(&j->out, h, sizeof(h));
+}
+
+static int
+sig_feed(struct delta_job *j, const uint8_t *in, size_t n, int eof, char *err,
+    size_t errlen)
+{
+	struct sig_state *s = j->state;
+	uint32_t b = s->block_len;
+
+	if (!s->started && sig_header(j, s) == -1)
+		goto emit_failed;
+	if (n > s->size - s->fed) {
+		snprintf(err, errlen, "the old version grew past the %llu "
+		    "bytes announced", (unsigned long long)s->size);
+		return -1;
+	}
+	s->fed += n;
+	while (n > 0) {
+		size_t k;
+
+		if (s->fill == 0 && n >= b) {	/* a whole block in place */
+			if (sig_record(j, s, in, b) == -1)
+				goto emit_failed;
+			in += b;
+			n -= b;
+			continue;
+		}
+		k = b - s->fill < n ? b - s->fill : n;
+		memcpy(s->blk + s->fill, in, k);
+		s->fill += (uint32_t)k;
+		in += k;
+		n -= k;
+		if (s->fill == b) {
+			s->fill = 0;
+			if (sig_record(j, s, s->blk, b) == -1)
+				goto emit_failed;
+		}
+	}
+	if (!eof)
+		return 0;
+	if (s->fed != s->size) {
+		snprintf(err, errlen, "the old version shrank: %llu of the "
+		    "%llu bytes announced", (unsigned long long)s->fed,
+		    (unsigned long long)s->size);
+		return -1;
+	}
+	if (s->fill > 0 && sig_record(j, s, s->blk, s->fill) == -1)
+		goto emit_failed;
+	return 1;
+emit_failed:
+	snprintf(err, errlen, "%s", strerror(errno));
+	return -1;
+}
+
+static const struct delta_job_ops sig_ops = { sig_feed, free };
+
+struct delta_job *
+delta_sig_begin(uint64_t basis_size)
+{
+	uint32_t b = block_len_for(basis_size);
+	struct sig_state *s = calloc(1, sizeof(*s) + b);
+
+	if (s == NULL)
+		return NULL;
+	s->size = basis_size;
+	s->block_len = b;
+	/*
+	 * A seed of our own for the strong sums, as rsync's checksum seed:
+	 * nobody can prepare blocks that collide with ours in advance.
+	 */
+	if (getrandom(&s->seed, sizeof(s->seed), 0) != sizeof(s->seed)) {
+		free(s);
+		return NULL;
+	}
+	return delta_job_new(&sig_ops, s);
+}
+
+/* A signature from the peer, checked as it comes. */
+struct load_state {
+	struct delta_sig *sig;
+	uint64_t blocks;	/* announced by the header */
+	uint32_t cap;
+	uint32_t fill;
+	int have_header;
+	uint8_t part[DELTA_SIG_HEADER];	/* the header, or a record's start */
+};
 
 void
 delta_sig_free(struct delta_sig *s)
 {
 	if (s == NULL)
 		return;
-	rs_free_sumset(s->sig);
+	free(s->weak);
+	free(s->strong);
+	free(s->order);
+	free(s->slot);
 	free(s);
+}
+
+static void
+load_free(void *arg)
+{
+	struct load_state *l = arg;
+
+	delta_sig_free(l->sig);
+	free(l);
+}
+
+static int
+load_header(struct load_state *l, char *err, size_t errlen)
+{
+	struct delta_sig *s = l->sig;
+	struct reader r;
+	uint32_t magic;
+
+	reader_init(&r, l->part, DELTA_SIG_HEADER);
+	magic = reader_u32(&r);
+	s->block_len = reader_u32(&r);
+	s->basis_size = reader_u64(&r);
+	s->seed = reader_u64(&r);
+	if (magic != DELTA_SIG_MAGIC) {
+		snprintf(err, errlen, "not a signature (magic 0x%08x)", magic);
+		return -1;
+	}
+	if (s->block_len < DELTA_BLOCK_MIN || s->block_len > DELTA_BLOCK_MAX) {
+		snprintf(err, errlen, "a signature of %u-byte blocks (%u to "
+		    "%u)", s->block_len, DELTA_BLOCK_MIN, DELTA_BLOCK_MAX);
+		return -1;
+	}
+	l->blocks = blocks_of(s->basis_size, s->block_len);
+	if (l->blocks > DELTA_MAX_SIG_TOTAL / DELTA_SIG_RECORD) {
+		snprintf(err, errlen, "a signature of %llu blocks (at most %u)",
+		    (unsigned long long)l->blocks,
+		    DELTA_MAX_SIG_TOTAL / DELTA_SIG_RECORD);
+		return -1;
+	}
+	return 0;
+}
+
+/* Takes one record: the arrays grow with what came, not with what the header says. */
+static int
+load_record(struct load_state *l, const uint8_t *p, char *err, size_t errlen)
+{
+	struct delta_sig *s = l->sig;
+
+	if (s->n == l->blocks) {
+		snprintf(err, errlen, "more than the %llu blocks of a %llu-byte "
+		    "file", (unsigned long long)l->blocks,
+		    (unsigned long long)s->basis_size);
+		return -1;
+	}
+	if (s->n == l->cap) {
+		uint32_t cap = l->cap ? l->cap * 2 : 1024;
+		uint32_t *w = realloc(s->weak, cap * sizeof(*w));
+		uint64_t *st;
+
+		if (w != NULL)
+			s->weak = w;
+		st = w == NULL ? NULL : realloc(s->strong, cap * sizeof(*st));
+		if (st == NULL) {
+			snprintf(err, errlen, "%s", strerror(ENOMEM));
+			return -1;
+		}
+		s->strong = st;
+		l->cap = cap;
+	}
+	s->weak[s->n] = buf_load_u32(p);
+	s->strong[s->n] = (uint64_t)buf_load_u32(p + 4) << 32 |
+	    buf_load_u32(p + 8);
+	s->n++;
+	return 0;
+}
+
+static int
+load_feed(struct delta_job *j, const uint8_t *in, size_t n, int eof,
+    char *err, size_t errlen)
+{
+	struct load_state *l = j->state;
+
+	while (n > 0) {
+		size_t want = l->have_header ? DELTA_SIG_RECORD :
+		    DELTA_SIG_HEADER;
+		size_t k;
+
+		if (l->fill == 0 && l->have_header && n >= want) {
+			if (load_record(l, in, err, errlen) == -1)
+				return -1;
+			in += want;
+			n -= want;
+			continue;
+		}
+		k = want - l->fill < n ? want - l->fill : n;
+		memcpy(l->part + l->fill, in, k);
+		l->fill += (uint32_t)k;
+		in += k;
+		n -= k;
+		if (l->fill < want)
+			continue;
+		l->fill = 0;
+		if (l->have_header) {
+			if (load_record(l, l->part, err, errlen) == -1)
+				return -1;
+		} else if (load_header(l, err, errlen) == -1)
+			return -1;
+		else
+			l->have_header = 1;
+	}
+	if (!eof)
+		return 0;
+	if (!l->have_header || l->fill != 0 || l->sig->n != l->blocks) {
+		snprintf(err, errlen, "the signature ended early (%u of %llu "
+		    "blocks)", l->sig->n, (unsigned long long)l->blocks);
+		return -1;
+	}
+	return 1;
+}
+
+static const struct delta_job_ops load_ops = { load_feed, load_free };
+
+struct delta_job *
+delta_load_begin(void)
+{
+	struct load_state *l = calloc(1, sizeof(*l));
+
+	if (l != NULL && (l->sig = calloc(1, sizeof(*l->sig))) == NULL) {
+		free(l);
+		l = NULL;
+	}
+	return delta_job_new(&load_ops, l);
+}
+
+static int
+cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Weak sums are sums: their low bits repeat; a multiply spreads them. */
+static uint32_t
+slot_of(const struct delta_sig *s, uint32_t weak)
+{
+	return (uint32_t)((weak * 0x9e3779b97f4a7c15ull) >> 32) & s->mask;
+}
+
+/*
+ * Sorts the blocks by weak sum (ties by number, so the first of equal
+ * blocks is found first) and makes the open-addressing table over each
+ * weak sum's first block.
+ */
+static int
+sig_index(struct delta_sig *s)
+{
+	uint64_t *keys = malloc((s->n ? s->n : 1) * sizeof(*keys));
+	size_t slots = 16;
+	int rc = -1;
+
+	while (slots < (size_t)s->n * 2)
+		slots *= 2;
+	s->order = malloc((s->n ? s->n : 1) * sizeof(*s->order));
+	s->slot = calloc(slots, sizeof(*s->slot));
+	if (keys == NULL || s->order == NULL || s->slot == NULL)
+		goto out;
+	s->mask = (uint32_t)(slots - 1);
+	for (uint32_t k = 0; k < s->n; k++)
+		keys[k] = (uint64_t)s->weak[k] << 32 | k;
+	qsort(keys, s->n, sizeof(*keys), cmp_u64);
+	for (uint32_t o = 0; o < s->n; o++) {
+		uint32_t h;
+
+		s->order[o] = (uint32_t)keys[o];
+		if (o > 0 && keys[o] >> 32 == keys[o - 1] >> 32)
+			continue;
+		for (h = slot_of(s, (uint32_t)(keys[o] >> 32)); s->slot[h];
+		    h = (h + 1) & s->mask)
+			;
+		s->slot[h] = o + 1;
+	}
+	rc = 0;
+out:
+	free(keys);
+	return rc;
+}
+
+struct delta_sig *
+delta_load_end(struct delta_job *j, char *err, size_t errlen)
+{
+	struct load_state *l = j->state;
+	struct delta_sig *s = NULL;
+
+	if (!j->done) {
+		snprintf(err, errlen, "the signature ended early");
+		goto out;
+	}
+	if (sig_index(l->sig) == -1) {
+		snprintf(err, errlen, "indexing the signature: %s",
+		    strerror(ENOMEM));
+		goto out;
+	}
+	s = l->sig;
+	l->sig = NULL;
+out:
+	delta_free(j);
+	return s;
+}
+
+uint32_t
+delta_sig_block_len(const struct delta_sig *s, uint32_t k)
+{
+	uint64_t end = (uint64_t)(k + 1) * s->block_len;
+
+	return end <= s->basis_size ? s->block_len :
+	    (uint32_t)(s->basis_size - (uint64_t)k * s->block_len);
+}
+
+/* Candidates of one weak sum looked at: equal sums past it are rare unless crafted. */
+#define FIND_MAX_CANDIDATES 8
+
+long
+delta_sig_find(const struct delta_sig *s, uint32_t weak, const uint8_t *p,
+    size_t n, uint64_t *hashed)
+{
+	uint32_t h, o;
+	uint64_t strong = 0;
+	int have_strong = 0;
+
+	for (h = slot_of(s, weak); s->slot[h]; h = (h + 1) & s->mask)
+		if (s->weak[s->order[s->slot[h] - 1]] == weak)
+			break;
+	if (!s->slot[h])
+		return -1;
+	o = s->slot[h] - 1;
+	for (int c = 0; c < FIND_MAX_CANDIDATES && o < s->n &&
+	    s->weak[s->order[o]] == weak; c++, o++) {
+		uint32_t k = s->order[o];
+
+		if (delta_sig_block_len(s, k) != n)
+			continue;
+		if (!have_strong) {
+			strong = hash_block(p, n, s->seed);
+			have_strong = 1;
+		}
+		if (s->strong[k] == strong)
+			return k;
+	}
+	if (have_strong)
+		*hashed += n;
+	return -1;
 }
 
 int
@@ -285,7 +533,7 @@ delta_signature(int fd, uint64_t size, delta_emit_fn *emit, void *arg,
 	int rc = -1;
 
 	if (j == NULL || buf == NULL) {
-		snprintf(err, errlen, "%s", strerror(ENOMEM));
+		snprintf(err, errlen, "%s", strerror(errno ? errno : ENOMEM));
 		goto out;
 	}
 	while (off < size) {
@@ -306,11 +554,8 @@ delta_signature(int fd, uint64_t size, delta_emit_fn *emit, void *arg,
 			goto out;
 		off += (uint64_t)got;
 	}
-	if (delta_feed(j, NULL, 0, 1, emit, arg, err, errlen) != 1) {
-		if (!j->done)
-			snprintf(err, errlen, "the signature did not finish");
+	if (delta_feed(j, NULL, 0, 1, emit, arg, err, errlen) != 1)
 		goto out;
-	}
 	rc = 0;
 out:
 	free(buf);

@@ -1,4 +1,4 @@
-/* delta: rsync-style block deltas (librsync): a basis file's signature, a delta against it, the patch. */
+/* delta: rsync-style block deltas: a basis file's signature, a delta against it, the patch. */
 #ifndef MIRRORFS_DELTA_H
 #define MIRRORFS_DELTA_H
 
@@ -25,7 +25,11 @@ uint64_t delta_sig_size(uint64_t size);
  *   load:   in: a signature,      out: nothing (delta_load_end gives it)
  *   encode: in: the new file,     out: the delta against a loaded signature
  *   patch:  in: a delta,          out: the new file (the basis read from fd)
- * Each returns NULL on ENOMEM.
+ * Each returns NULL with errno (ENOMEM; the patch: fstat of the basis).
+ * The formats (delta_impl.h, docs/PROTOCOL.md) are our own: blocks of
+ * about the square root of the file's size, rsync's rolling weak sum and
+ * a seeded XXH3-64 strong sum, so that a search over an unchanged
+ * stretch costs one hash of each block.
  */
 struct delta_job;
 struct delta_sig;

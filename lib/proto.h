@@ -18,9 +18,10 @@
  * data at once); 6: ITEM_TOUCH, and each ITEM's kind, changes and target
  * (-i); a reader's CTL_HOLD and CTL_WATCH, GEN; 7: ENTRY frames in
  * path_order (path.h), a manifest out of it refused; 8: HOPS (a relay's
- * report of the hops below it, before RESULT)
+ * report of the hops below it, before RESULT); 9: signatures and deltas
+ * in our own formats (delta_impl.h), no longer librsync's
  */
-#define PROTO_VERSION 8
+#define PROTO_VERSION 9
 
 #define PROTO_MAX_RULES 4096
 #define PROTO_MAX_NEED 32768	/* indexes per NEED frame */
@@ -75,7 +76,7 @@ enum msg_type {
 	MSG_DAEMON_REPLY,	/* text (status: JSON) */
 	/* Delta transfer (SESSION_DELTA): */
 	MSG_NEED_SIG,		/* R: an entry as a delta against this signature */
-	MSG_FILE_DELTA,		/* S: FILE whose DATA is a delta (librsync) */
+	MSG_FILE_DELTA,		/* S: FILE whose DATA is a delta (delta.h) */
 	/* The commit point, agreed (not in dry runs): */
 	MSG_COMMIT_ASK,		/* R: all is staged; may it be committed? */
 	MSG_COMMIT,		/* S: commit it */

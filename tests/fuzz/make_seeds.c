@@ -71,7 +71,7 @@ all_frames(struct conn *c)
 	proto_send_sub_verdict(c, VERDICT_VETO, "open for write");
 	proto_send_sub_kept(c, 1, 2, "AA000001");
 	proto_send_need_from(c, 7, 1048576, (const uint8_t *)"0123456789abcdef");
-	proto_send_need_sig(c, 8, 0, "rs\001\107", 4);
+	proto_send_need_sig(c, 8, 0, "MFS1", 4);
 	proto_send_daemon(c, DAEMON_SUSPEND, "app");
 	proto_send_ctl(c, CTL_HOLD, 30);
 	proto_send_gen(c, &(struct store_gen){ .epoch = 0x1234, .gen = 7,

@@ -1,4 +1,4 @@
-/* test_delta: signatures, deltas and patches round-trip, and bad deltas are refused. */
+/* test_delta: signatures, deltas and patches round-trip, and bad signatures and deltas are refused. */
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -7,6 +7,7 @@
 
 #include "buf.h"
 #include "delta.h"
+#include "delta_impl.h"
 #include "unit.h"
 
 static char base[] = "/tmp/test_delta.XXXXXX";
@@ -102,7 +103,7 @@ round_trip(const uint8_t *old, const uint8_t *new, size_t n, size_t step)
 	ck_assert_int_eq(feed_all(j, delta.data, delta.len, step, &out, err),
 	    1);
 	ck_assert_uint_eq(out.len, n);
-	ck_assert(memcmp(out.data, new, n) == 0);
+	ck_assert(n == 0 || memcmp(out.data, new, n) == 0);
 	len = delta.len;
 	delta_free(j);
 	close(fd);
@@ -184,11 +185,10 @@ START_TEST(bad_magic_refused)
 }
 END_TEST
 
-START_TEST(copy_past_basis_refused)
+/* Patches bad (a whole delta) over a 100-byte basis: refused, nothing made, err names why. */
+static void
+patch_refused(const uint8_t *bad, size_t n, const char *why)
 {
-	/* RS_DELTA_MAGIC, then COPY (0x45: u8 position, u8 length) 200 at 250. */
-	static const uint8_t bad[] = { 0x72, 0x73, 0x02, 0x36, 0x45, 250, 200,
-	    0x00 };
 	uint8_t old[100];
 	struct buf out;
 	struct delta_job *j;
@@ -199,13 +199,191 @@ START_TEST(copy_past_basis_refused)
 	fd = basis_file(old, sizeof(old));
 	buf_init(&out);
 	j = delta_patch_begin(fd);
-	ck_assert_int_eq(feed_all(j, bad, sizeof(bad), sizeof(bad), &out, err),
-	    -1);
-	ck_assert_str_ne(err, "");
-	ck_assert_uint_eq(out.len, 0);
+	ck_assert_int_eq(feed_all(j, bad, n, n, &out, err), -1);
+	ck_assert_msg(strstr(err, why) != NULL, "%s", err);
 	delta_free(j);
 	close(fd);
 	buf_release(&out);
+}
+
+#define MAGIC 'M', 'F', 'D', '1'
+
+START_TEST(copy_past_basis_refused)
+{
+	/* 'C' of 200 bytes from 50, 'E' 200. */
+	static const uint8_t bad[] = { MAGIC, 'C', 0, 0, 0, 0, 0, 0, 0, 50,
+	    0, 0, 0, 0, 0, 0, 0, 200, 'E', 0, 0, 0, 0, 0, 0, 0, 200 };
+
+	patch_refused(bad, sizeof(bad), "outside the old version's 100 bytes");
+}
+END_TEST
+
+START_TEST(bad_commands_refused)
+{
+	static const uint8_t unknown[] = { MAGIC, 'X' };
+	static const uint8_t empty_literal[] = { MAGIC, 'L', 0, 0, 0, 0 };
+	static const uint8_t huge_literal[] = { MAGIC, 'L', 0, 0x20, 0, 0 };
+	static const uint8_t wrong_end[] = { MAGIC, 'L', 0, 0, 0, 1, 'x',
+	    'E', 0, 0, 0, 0, 0, 0, 0, 2 };
+	static const uint8_t after_end[] = { MAGIC, 'E', 0, 0, 0, 0, 0, 0, 0,
+	    0, 'L' };
+
+	patch_refused(unknown, sizeof(unknown), "unknown command 0x58");
+	patch_refused(empty_literal, sizeof(empty_literal), "a literal of 0");
+	patch_refused(huge_literal, sizeof(huge_literal), "a literal of "
+	    "2097152");
+	patch_refused(wrong_end, sizeof(wrong_end), "says 2 bytes, it made 1");
+	patch_refused(after_end, sizeof(after_end), "after the end");
+}
+END_TEST
+
+/* An unchanged file is copies only; one moved or grown at its start still is, nearly. */
+START_TEST(unchanged_and_shifted_files_are_copies)
+{
+	uint8_t *old = malloc(OLD_SIZE), *new = malloc(OLD_SIZE + 3);
+
+	fill_random(old, OLD_SIZE, 11);
+	ck_assert_uint_lt(round_trip(old, old, OLD_SIZE, 4096), 64);
+	memcpy(new, "abc", 3);
+	memcpy(new + 3, old, OLD_SIZE);
+	ck_assert_uint_lt(round_trip(old, new, OLD_SIZE + 3, 100000), 64);
+	/* The halves swapped: two copies and the end. */
+	memcpy(new, old + OLD_SIZE / 2, OLD_SIZE / 2);
+	memcpy(new + OLD_SIZE / 2, old, OLD_SIZE / 2);
+	ck_assert_uint_lt(round_trip(old, new, OLD_SIZE, 65536), 128);
+	/* Cut short: all but the short tail is copied. */
+	ck_assert_uint_lt(round_trip(old, old, OLD_SIZE - 1000, 7777), 2048);
+	/* Empty. */
+	ck_assert_uint_lt(round_trip(old, old, 0, 1), 16);
+	free(old);
+	free(new);
+}
+END_TEST
+
+/* A basis whose size is no multiple of the block: its short last block is found too. */
+START_TEST(short_last_block_found)
+{
+	size_t n = 300000 + 123;
+	uint8_t *old = malloc(n);
+	struct buf delta, out;
+	struct delta_job *j;
+	char err[256];
+	int fd;
+
+	fill_random(old, n, 12);
+	fd = basis_file(old, n);
+	buf_init(&delta);
+	buf_init(&out);
+	make_delta(fd, n, old, n, &delta);
+	ck_assert_uint_lt(delta.len, 64);	/* one copy of it all */
+	j = delta_patch_begin(fd);
+	ck_assert_int_eq(feed_all(j, delta.data, delta.len, 3, &out, err), 1);
+	ck_assert_uint_eq(out.len, n);
+	ck_assert(memcmp(out.data, old, n) == 0);
+	delta_free(j);
+	close(fd);
+	buf_release(&delta);
+	buf_release(&out);
+	free(old);
+}
+END_TEST
+
+/* Loads sig (n bytes): 0, or -1 with the reason in err. */
+static int
+load_sig(const uint8_t *sig, size_t n, char *err, struct delta_sig **out)
+{
+	struct delta_job *j = delta_load_begin();
+
+	*out = NULL;
+	if (feed_all(j, sig, n, 13, NULL, err) != 1) {
+		delta_free(j);
+		return -1;
+	}
+	*out = delta_load_end(j, err, 256);
+	return *out == NULL ? -1 : 0;
+}
+
+START_TEST(bad_signatures_refused)
+{
+	uint8_t *old = malloc(OLD_SIZE);
+	struct delta_sig *s;
+	struct buf sig;
+	char err[256];
+	int fd;
+
+	fill_random(old, OLD_SIZE, 13);
+	fd = basis_file(old, OLD_SIZE);
+	buf_init(&sig);
+	ck_assert_int_eq(delta_signature(fd, OLD_SIZE, append, &sig, err,
+	    sizeof(err)), 0);
+	ck_assert_uint_eq(sig.len, delta_sig_size(OLD_SIZE));
+	ck_assert_int_eq(load_sig(sig.data, sig.len, err, &s), 0);
+	delta_sig_free(s);
+	ck_assert_int_eq(load_sig(sig.data, sig.len - 12, err, &s), -1);
+	ck_assert_msg(strstr(err, "ended early") != NULL, "%s", err);
+	ck_assert_int_eq(load_sig(sig.data, sig.len - 5, err, &s), -1);
+	ck_assert_int_eq(buf_put(&sig, sig.data + 24, 12), 0);
+	ck_assert_int_eq(load_sig(sig.data, sig.len, err, &s), -1);
+	ck_assert_msg(strstr(err, "more than the") != NULL, "%s", err);
+	sig.data[7] = 7;	/* a block length outside 1024 to 128 KiB */
+	sig.data[6] = 0;
+	ck_assert_int_eq(load_sig(sig.data, sig.len, err, &s), -1);
+	ck_assert_msg(strstr(err, "7-byte blocks") != NULL, "%s", err);
+	/* The basis shrank under the signature. */
+	buf_reset(&sig);
+	ck_assert_int_eq(delta_signature(fd, OLD_SIZE + 1, append, &sig, err,
+	    sizeof(err)), -1);
+	ck_assert_msg(strstr(err, "shrank") != NULL, "%s", err);
+	close(fd);
+	buf_release(&sig);
+	free(old);
+}
+END_TEST
+
+/*
+ * A signature whose every block claims the weak sum of a window of
+ * zeros (and a strong sum of no block): searching zeros against it hits
+ * at every byte. The search gives up hashing and the delta stays exact.
+ */
+START_TEST(crafted_signature_costs_little)
+{
+	size_t blocks = OLD_SIZE / 1024, n = 8 * 1024 * 1024;
+	uint8_t *zeros = calloc(1, n), *old = malloc(OLD_SIZE);
+	struct buf sig, delta, out;
+	struct delta_sig *s;
+	struct delta_job *j;
+	struct rollsum rs;
+	char err[256];
+	int fd;
+
+	fill_random(old, OLD_SIZE, 14);
+	fd = basis_file(old, OLD_SIZE);
+	buf_init(&sig);
+	buf_init(&delta);
+	buf_init(&out);
+	rollsum_init(&rs, zeros, 1024);
+	ck_assert_int_eq(buf_put_u32(&sig, 0x4d465331) || buf_put_u32(&sig,
+	    1024) || buf_put_u64(&sig, OLD_SIZE) || buf_put_u64(&sig, 1), 0);
+	for (size_t k = 0; k < blocks; k++)
+		ck_assert_int_eq(buf_put_u32(&sig, rollsum_value(&rs)) ||
+		    buf_put_u64(&sig, k), 0);
+	ck_assert_int_eq(load_sig(sig.data, sig.len, err, &s), 0);
+	j = delta_encode_begin(s);
+	ck_assert_int_eq(feed_all(j, zeros, n, 1 << 20, &delta, err), 1);
+	delta_free(j);
+	j = delta_patch_begin(fd);
+	ck_assert_int_eq(feed_all(j, delta.data, delta.len, 65536, &out, err),
+	    1);
+	ck_assert_uint_eq(out.len, n);
+	ck_assert(memcmp(out.data, zeros, n) == 0);
+	delta_free(j);
+	delta_sig_free(s);
+	close(fd);
+	buf_release(&sig);
+	buf_release(&delta);
+	buf_release(&out);
+	free(zeros);
+	free(old);
 }
 END_TEST
 
@@ -234,6 +412,11 @@ delta_suite(void)
 	tcase_add_test(tc, truncated_delta_refused);
 	tcase_add_test(tc, bad_magic_refused);
 	tcase_add_test(tc, copy_past_basis_refused);
+	tcase_add_test(tc, bad_commands_refused);
+	tcase_add_test(tc, unchanged_and_shifted_files_are_copies);
+	tcase_add_test(tc, short_last_block_found);
+	tcase_add_test(tc, bad_signatures_refused);
+	tcase_add_test(tc, crafted_signature_costs_little);
 	tcase_add_test(tc, garbage_signature_refused);
 	suite_add_tcase(s, tc);
 	return s;
