@@ -1,4 +1,5 @@
 /* delta: rsync-style block deltas: a basis file's signature, a delta against it, the patch. */
+#include "delta.h"
 #include "delta_impl.h"
 
 #include <errno.h>

@@ -1,4 +1,5 @@
 /* delta_encode: the delta of a new version against a loaded signature (rsync's rolling search). */
+#include "delta.h"
 #include "delta_impl.h"
 
 #include <errno.h>

@@ -5,7 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "delta.h"
+/* Each includer has delta.h (its types) first: this header is below it. */
+struct delta_job;
 
 /*
  * A signature: magic, block length (u32), the basis's size (u64), the
@@ -34,7 +35,7 @@
 
 /* Output gathered into pieces of DELTA_OUT for the job's emit. */
 struct delta_out {
-	delta_emit_fn *emit;
+	int (*emit)(void *arg, const void *p, size_t n);	/* delta_emit_fn */
 	void *arg;
 	size_t len;
 	uint8_t b[DELTA_OUT];

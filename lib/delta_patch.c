@@ -1,4 +1,5 @@
 /* delta_patch: a delta applied to the old version, every command checked before it is done. */
+#include "delta.h"
 #include "delta_impl.h"
 
 #include <errno.h>
