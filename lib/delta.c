@@ -8,6 +8,9 @@
 #include <string.h>
 #include <sys/random.h>
 #include <unistd.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "buf.h"
 #include "hash.h"
@@ -41,16 +44,64 @@ delta_sig_size(uint64_t size)
 	    DELTA_SIG_RECORD;
 }
 
-void
-rollsum_init(struct rollsum *r, const uint8_t *p, size_t n)
+/*
+ * The sum of p's bytes and the sum of each byte times its place (mod
+ * 2^32), the two numbers a rolling sum is made of.
+ */
+static void
+byte_sums(const uint8_t *p, size_t n, uint32_t *sum, uint32_t *placed)
 {
 	uint32_t a = 0, t = 0;
+	size_t i = 0;
 
-	/* b = sum of (n - i) * x[i]: two plain sums the compiler vectorizes. */
-	for (size_t i = 0; i < n; i++) {
+#if defined(__SSE2__)
+	/*
+	 * 16 bytes a step, a signature's whole cost otherwise (1 GB/s in
+	 * plain C here): _mm_sad_epu8 adds them up, _mm_madd_epi16 weighs
+	 * them by their place in the step; each step's sum, counted once
+	 * more for every later step, gives the places of the steps.
+	 */
+	const __m128i zero = _mm_setzero_si128();
+	const __m128i w_lo = _mm_setr_epi16(0, 1, 2, 3, 4, 5, 6, 7);
+	const __m128i w_hi = _mm_setr_epi16(8, 9, 10, 11, 12, 13, 14, 15);
+	__m128i vsum = zero, vprefix = zero, vweight = zero;
+	uint64_t steps = n / 16, lanes[2];
+	uint32_t w[4], s1, before;
+
+	for (; i + 16 <= n; i += 16) {
+		__m128i x = _mm_loadu_si128((const __m128i *)(p + i));
+
+		vprefix = _mm_add_epi64(vprefix, vsum);
+		vsum = _mm_add_epi64(vsum, _mm_sad_epu8(x, zero));
+		vweight = _mm_add_epi32(vweight, _mm_add_epi32(
+		    _mm_madd_epi16(_mm_unpacklo_epi8(x, zero), w_lo),
+		    _mm_madd_epi16(_mm_unpackhi_epi8(x, zero), w_hi)));
+	}
+	_mm_storeu_si128((__m128i *)lanes, vsum);
+	s1 = (uint32_t)(lanes[0] + lanes[1]);
+	_mm_storeu_si128((__m128i *)lanes, vprefix);
+	before = (uint32_t)(lanes[0] + lanes[1]);	/* sum over steps of the sums before */
+	_mm_storeu_si128((__m128i *)w, vweight);
+	a = s1;
+	/* step k starts at 16k: sum of 16k * (its sum) = 16 ((steps-1) s1 - before) */
+	t = 16 * ((uint32_t)(steps ? steps - 1 : 0) * s1 - before) +
+	    w[0] + w[1] + w[2] + w[3];
+#endif
+	for (; i < n; i++) {
 		a += p[i];
 		t += (uint32_t)i * p[i];
 	}
+	*sum = a;
+	*placed = t;
+}
+
+void
+rollsum_init(struct rollsum *r, const uint8_t *p, size_t n)
+{
+	uint32_t a, t;
+
+	byte_sums(p, n, &a, &t);
+	/* b = sum of (n - i) * (x[i] + offset) */
 	r->len = (uint32_t)n;
 	r->b = (uint32_t)n * a - t +
 	    DELTA_CHAR_OFFSET * (uint32_t)((uint64_t)n * (n + 1) / 2);

@@ -288,6 +288,42 @@ START_TEST(short_last_block_found)
 }
 END_TEST
 
+/*
+ * The weak sum, as the formats define it (rsync's: a = the sum of x + 31,
+ * b = the sum of (n - i) (x[i] + 31)), against the fast one, for every
+ * length around the 16-byte steps and at odd offsets; rolled, it stays
+ * the sum of the window it moved to.
+ */
+START_TEST(rolling_sum_is_the_formats)
+{
+	uint8_t p[5000];
+	struct rollsum r, fresh;
+
+	fill_random(p, sizeof(p), 15);
+	memset(p + 4000, 0xff, 1000);	/* the largest bytes too */
+	for (size_t n = 0; n < 300; n++)
+		for (size_t off = 0; off < 3; off++) {
+			uint32_t a = 0, b = 0;
+
+			for (size_t i = 0; i < n; i++) {
+				a += p[off + i] + 31u;
+				b += (uint32_t)(n - i) * (p[off + i] + 31u);
+			}
+			rollsum_init(&r, p + off, n);
+			ck_assert_uint_eq(r.a, a);
+			ck_assert_uint_eq(r.b, b);
+		}
+	rollsum_init(&r, p, 1024);
+	for (size_t k = 0; k + 1024 < sizeof(p); k++) {
+		rollsum_roll(&r, p[k], p[k + 1024]);
+		if (k % 97 == 0 || k + 1025 == sizeof(p)) {
+			rollsum_init(&fresh, p + k + 1, 1024);
+			ck_assert_uint_eq(rollsum_value(&r), rollsum_value(&fresh));
+		}
+	}
+}
+END_TEST
+
 /* Loads sig (n bytes): 0, or -1 with the reason in err. */
 static int
 load_sig(const uint8_t *sig, size_t n, char *err, struct delta_sig **out)
@@ -415,6 +451,7 @@ delta_suite(void)
 	tcase_add_test(tc, bad_commands_refused);
 	tcase_add_test(tc, unchanged_and_shifted_files_are_copies);
 	tcase_add_test(tc, short_last_block_found);
+	tcase_add_test(tc, rolling_sum_is_the_formats);
 	tcase_add_test(tc, bad_signatures_refused);
 	tcase_add_test(tc, crafted_signature_costs_little);
 	tcase_add_test(tc, garbage_signature_refused);
