@@ -264,15 +264,21 @@ entry_type_name(int type)
 	return "special file";
 }
 
-/* Inode keys live in blocks that never move, since the table points at them. */
+/*
+ * The first name of each multiply linked file, kept for its later names:
+ * in blocks that never move, since the table points at their keys. Only
+ * files with st_nlink > 1 take a place (a walk that keeps no entries
+ * has no other way to name the first).
+ */
 #define INODE_BLOCK 1024
 struct inode_key {
 	dev_t dev;
 	ino_t ino;
 };
-struct inode_block {
-	struct inode_block *next;
-	struct inode_key keys[INODE_BLOCK];
+struct inode_rec {
+	struct inode_key key;
+	uint32_t index;		/* the first name's entry */
+	char *path;		/* and its path, owned */
 };
 
 /* State shared by one walk. */
@@ -282,14 +288,19 @@ struct scan {
 	unsigned what;		/* MANIFEST_SCAN_* */
 	unsigned ns;		/* the attribute namespaces to read (xattr.h) */
 	struct result *res;
-	struct htab inodes;	/* (dev, ino) of multiply linked files -> index */
-	struct inode_block *blocks;	/* storage for the keys of inodes */
+	struct htab inodes;	/* (dev, ino) of multiply linked files -> rec */
+	struct inode_rec **blocks;	/* INODE_BLOCK records each */
+	size_t nblocks;
 	size_t nkeys;
-	manifest_emit_fn *emit;	/* called with each entry pushed */
+	size_t n;		/* entries found so far: the next one's index */
+	manifest_emit_fn *emit;	/* called with each entry found */
 	void *emit_arg;
+	int stopped;		/* emit said stop (and logged why) */
 };
 
 static int scan_dir(struct scan *s, int dirfd, const char *rel);
+static int scan_found(struct scan *s, int dirfd, const char *name,
+    struct entry *e);
 
 static int
 name_cmp(const void *a, const void *b)
@@ -352,34 +363,63 @@ out:
 	return rc;
 }
 
+/* The record of the k-th multiply linked inode. */
+static struct inode_rec *
+inode_rec(const struct scan *s, size_t k)
+{
+	return &s->blocks[k / INODE_BLOCK][k % INODE_BLOCK];
+}
+
 /* Records a hard link to an earlier entry, or remembers this inode. */
 static int
 scan_hardlink(struct scan *s, struct entry *e, const struct stat *st)
 {
-	struct inode_key *k;
-	struct inode_block *b;
-	size_t first;
+	struct inode_rec *r, **nb;
+	size_t k;
 
-	if (s->nkeys % INODE_BLOCK == 0) {
-		b = calloc(1, sizeof(*b));
-		if (b == NULL)
+	if (s->nkeys / INODE_BLOCK == s->nblocks) {
+		nb = realloc(s->blocks, (s->nblocks + 1) * sizeof(*nb));
+		if (nb == NULL)
 			return -1;
-		b->next = s->blocks;
-		s->blocks = b;
+		s->blocks = nb;
+		if ((nb[s->nblocks] = calloc(INODE_BLOCK, sizeof(**nb))) ==
+		    NULL)
+			return -1;
+		s->nblocks++;
 	}
-	k = &s->blocks->keys[s->nkeys % INODE_BLOCK];
-	k->dev = st->st_dev;
-	k->ino = st->st_ino;
-	if (htab_get(&s->inodes, k, sizeof(*k), &first)) {
+	r = inode_rec(s, s->nkeys);
+	r->key.dev = st->st_dev;
+	r->key.ino = st->st_ino;
+	if (htab_get(&s->inodes, &r->key, sizeof(r->key), &k)) {
 		e->type = ENTRY_HARDLINK;
-		e->link_index = first;
-		e->target = strdup(s->m->v[first].path);
+		e->link_index = inode_rec(s, k)->index;
+		e->target = strdup(inode_rec(s, k)->path);
 		return e->target ? 0 : -1;
 	}
-	if (htab_put(&s->inodes, k, sizeof(*k), s->m->n) == -1)
+	if ((r->path = strdup(e->path)) == NULL)
 		return -1;
+	r->index = (uint32_t)s->n;
+	if (htab_put(&s->inodes, &r->key, sizeof(r->key), s->nkeys) == -1) {
+		free(r->path);
+		r->path = NULL;
+		return -1;
+	}
 	s->nkeys++;
 	return 0;
+}
+
+/* Frees what a walk kept (the manifest is the caller's). */
+static void
+scan_end(struct scan *s)
+{
+	htab_release(&s->inodes);
+	for (size_t k = 0; k < s->nkeys; k++)
+		free(inode_rec(s, k)->path);
+	for (size_t b = 0; b < s->nblocks; b++)
+		free(s->blocks[b]);
+	free(s->blocks);
+	s->blocks = NULL;
+	s->nblocks = s->nkeys = 0;
 }
 
 static char *
@@ -518,25 +558,47 @@ scan_one(struct scan *s, int dirfd, const char *rel, const char *name)
 		close(fd);
 		e.has_hash = 1;
 	}
-	if (manifest_push(s->m, &e) == -1)
-		return -1;
-	path = e.path;		/* the manifest's copy now: it does not move */
-	if (s->emit != NULL)
-		s->emit(s->emit_arg, &s->m->v[s->m->n - 1]);
-	if (type != ENTRY_DIR)
-		return 0;
-	fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd == -1) {
-		result_addf(s->res, ITEM_FAIL, path, 1, "open directory: %s",
-		    strerror(errno));
-		return 0;
-	}
-	n = scan_dir(s, fd, path);
-	close(fd);
-	return (int)n;
+	return scan_found(s, dirfd, name, &e);
 nomem:
 	entry_release(&e);
 	return -1;
+}
+
+/*
+ * Hands the entry e (its strings taken) on, kept in the manifest unless
+ * the walk streams, and walks into it when it is a directory.
+ */
+static int
+scan_found(struct scan *s, int dirfd, const char *name, struct entry *e)
+{
+	const struct entry *out = e;
+	int fd, rc = 0;
+
+	if (!(s->what & MANIFEST_SCAN_STREAM)) {
+		if (manifest_push(s->m, e) == -1)
+			return -1;
+		out = &s->m->v[s->m->n - 1];	/* does not move */
+	}
+	s->n++;
+	if (s->emit != NULL && s->emit(s->emit_arg, out) == -1) {
+		s->stopped = 1;
+		rc = -1;
+		goto out;
+	}
+	if (out->type != ENTRY_DIR)
+		goto out;
+	fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd == -1) {
+		result_addf(s->res, ITEM_FAIL, out->path, 1,
+		    "open directory: %s", strerror(errno));
+		goto out;
+	}
+	rc = scan_dir(s, fd, out->path);
+	close(fd);
+out:
+	if (s->what & MANIFEST_SCAN_STREAM)
+		entry_release(e);
+	return rc;
 }
 
 static int
@@ -618,18 +680,13 @@ manifest_scan_emit(struct manifest *m, int rootfd, const char *rootname,
 	s.emit = emit;
 	s.emit_arg = arg;
 	if (scan_dir(&s, rootfd, "") == -1) {
-		log_err("scanning %s", rootname);
+		if (!s.stopped)
+			log_err("scanning %s", rootname);
 		goto out;
 	}
 	rc = 0;
 out:
-	htab_release(&s.inodes);
-	while (s.blocks != NULL) {
-		struct inode_block *next = s.blocks->next;
-
-		free(s.blocks);
-		s.blocks = next;
-	}
+	scan_end(&s);
 	return rc;
 }
 
@@ -802,6 +859,6 @@ out:
 	for (size_t i = 0; i < n; i++)
 		free(all[i]);
 	free(all);
-	htab_release(&s.inodes);
+	scan_end(&s);
 	return rc;
 }

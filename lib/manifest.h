@@ -34,6 +34,13 @@ enum entry_type {
 #define MANIFEST_SCAN_ACLS   0x4u	/* system.posix_acl_access, _default */
 /* The top is a store read as a source: its .mirrorfs is left out unsaid. */
 #define MANIFEST_SCAN_STORE  0x8u
+/*
+ * manifest_scan_emit only: each entry goes to emit and is not kept (the
+ * manifest gets the top's attributes, no entries): the walk's memory is
+ * a directory's listing per level and the first name of each file with
+ * several, whatever the size of the tree.
+ */
+#define MANIFEST_SCAN_STREAM 0x10u
 
 struct entry {
 	char *path;		/* relative to the top, owned (in a manifest: its) */
@@ -136,10 +143,13 @@ int manifest_scan(struct manifest *m, int rootfd, const char *rootname,
 
 /*
  * manifest_scan that hands each entry to emit as soon as it is found, in
- * manifest order (so it can go on the wire while the walk goes on). The
- * top's attributes are in m->top before the first call.
+ * manifest order (so it can go on the wire while the walk goes on); the
+ * entry is emit's to read during the call only (with
+ * MANIFEST_SCAN_STREAM it is freed after). The top's attributes are in
+ * m->top before the first call. emit returns 0, or -1 to stop the walk
+ * (it logged why): manifest_scan_emit then returns -1 and logs nothing.
  */
-typedef void manifest_emit_fn(void *arg, const struct entry *e);
+typedef int manifest_emit_fn(void *arg, const struct entry *e);
 int manifest_scan_emit(struct manifest *m, int rootfd, const char *rootname,
     const struct filter *filter, unsigned what, struct result *res,
     manifest_emit_fn *emit, void *arg);

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -195,14 +196,23 @@ END_TEST
 
 /* What manifest_scan_emit hands out, in order. */
 static char emitted[16][64];
+static int emitted_type[16];
+static uint32_t emitted_link[16];
+static char emitted_target[16][64];
 static size_t nemitted;
+static size_t stop_after = SIZE_MAX;
 
-static void
+static int
 on_emit(void *arg, const struct entry *e)
 {
 	ck_assert_ptr_eq(arg, &m);
 	ck_assert_uint_lt(nemitted, 16);
+	emitted_type[nemitted] = e->type;
+	emitted_link[nemitted] = e->link_index;
+	snprintf(emitted_target[nemitted], sizeof(emitted_target[0]), "%s",
+	    e->target ? e->target : "");
 	snprintf(emitted[nemitted++], sizeof(emitted[0]), "%s", e->path);
+	return nemitted == stop_after ? -1 : 0;
 }
 
 START_TEST(test_scan_emit_in_order)
@@ -213,6 +223,52 @@ START_TEST(test_scan_emit_in_order)
 	ck_assert_uint_eq(nemitted, m.n);
 	for (size_t i = 0; i < m.n; i++)
 		ck_assert_str_eq(emitted[i], m.v[i].path);
+}
+END_TEST
+
+/*
+ * A streamed walk keeps no entry, and hands out what a kept one holds:
+ * the same entries in the same order, a hard link naming its first
+ * name's index and path.
+ */
+START_TEST(test_scan_stream_keeps_nothing)
+{
+	struct manifest kept;
+	long hard;
+
+	manifest_init(&kept);
+	ck_assert_int_eq(manifest_scan(&kept, rootfd, top, &filter, 0, &res),
+	    0);
+	nemitted = 0;
+	/* The walk reads the directory through rootfd's offset: again. */
+	ck_assert_int_eq(lseek(rootfd, 0, SEEK_SET), 0);
+	ck_assert_int_eq(manifest_scan_emit(&m, rootfd, top, &filter,
+	    MANIFEST_SCAN_STREAM, &res, on_emit, &m), 0);
+	ck_assert_uint_eq(m.n, 0);
+	ck_assert_int_eq(m.top.type, ENTRY_DIR);
+	ck_assert_uint_eq(nemitted, kept.n);
+	for (size_t i = 0; i < kept.n; i++) {
+		ck_assert_str_eq(emitted[i], kept.v[i].path);
+		ck_assert_int_eq(emitted_type[i], kept.v[i].type);
+	}
+	hard = manifest_find(&kept, "hard");
+	ck_assert_int_ge(hard, 0);
+	ck_assert_int_eq(emitted_type[hard], ENTRY_HARDLINK);
+	ck_assert_uint_eq(emitted_link[hard], kept.v[hard].link_index);
+	ck_assert_str_eq(emitted_target[hard], "b/a");
+	manifest_release(&kept);
+}
+END_TEST
+
+/* emit saying stop ends the walk there: -1, nothing more handed out. */
+START_TEST(test_scan_emit_stops)
+{
+	nemitted = 0;
+	stop_after = 2;
+	ck_assert_int_eq(manifest_scan_emit(&m, rootfd, top, &filter,
+	    MANIFEST_SCAN_STREAM, &res, on_emit, &m), -1);
+	stop_after = SIZE_MAX;
+	ck_assert_uint_eq(nemitted, 2);
 }
 END_TEST
 
@@ -364,6 +420,8 @@ manifest_suite(void)
 	tcase_add_test(tc, test_scan_reports_what_it_leaves_out);
 	tcase_add_test(tc, test_scan_filter_and_hash);
 	tcase_add_test(tc, test_scan_emit_in_order);
+	tcase_add_test(tc, test_scan_stream_keeps_nothing);
+	tcase_add_test(tc, test_scan_emit_stops);
 	tcase_add_test(tc, test_scan_paths);
 	tcase_add_test(tc, test_scan_paths_in_walk_order);
 	tcase_add_test(tc, test_scan_paths_hard_link_needs_whole);
