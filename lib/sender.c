@@ -13,6 +13,7 @@
 #include "clock.h"
 #include "delta.h"
 #include "fault.h"
+#include "filespool.h"
 #include "fsutil.h"
 #include "hash.h"
 #include "htab.h"
@@ -66,10 +67,24 @@ struct sender {
 	uint8_t *counted;	/* a bit per entry: in the progress totals */
 	size_t ncounted;	/* bytes of counted */
 	size_t emitted;		/* entries sent so far (serve_early) */
+	size_t nentries;	/* entries in the manifest so far */
+	struct result_stats counts;	/* what they are (--stats) */
+	/*
+	 * Without a manifest kept (a session with no receiver in this
+	 * process, not partial), the regular files are read back from the
+	 * spool, each reader in ascending index order: serve_at by the
+	 * files sent, ahead_at by prefetch, each peer's check by its
+	 * requests.
+	 */
+	struct filespool *spool;
+	struct filespool_cursor *serve_at, *ahead_at;
+	struct filespool_rec file;	/* the file being sent */
+	int broken;		/* the spool failed: every peer ends */
 };
 
 static void take_requests(struct sender *s);
 static void serve_early(struct sender *s);
+static void spool_broken(struct sender *s);
 
 /* After a failed send, the peer may have said why before it hung up. */
 static void
@@ -194,7 +209,7 @@ open_ahead(struct sender *s, uint32_t idx, int attempt, struct stat *st)
 	}
 	if (fd != -1)
 		return fd;
-	if ((fd = open_source(s, s->m->v[idx].path)) != -1 &&
+	if ((fd = open_source(s, s->file.path)) != -1 &&
 	    fstat(fd, st) == -1) {
 		int err = errno;
 
@@ -205,17 +220,55 @@ open_ahead(struct sender *s, uint32_t idx, int attempt, struct stat *st)
 	return fd;
 }
 
-/* Sends an entry to every live peer (called as the scan finds it). */
+/* Adds e to what each peer's session compares (--stats). */
 static void
+count_entry(struct result_stats *st, const struct entry *e)
+{
+	if (e->type == ENTRY_GONE)
+		return;
+	st->files++;
+	if (e->type == ENTRY_DIR)
+		st->dirs++;
+	else if (e->type == ENTRY_LNK)
+		st->symlinks++;
+	else if (ENTRY_IS_DEVICE(e->type))
+		st->devices++;
+	else if (ENTRY_IS_SPECIAL(e->type))
+		st->specials++;
+	else
+		st->regular++;
+	if (e->type == ENTRY_REG)
+		st->total_size += e->size;
+}
+
+/*
+ * Sends an entry to every live peer (called as the scan finds it),
+ * spooling what serving it takes when it is a regular file and no
+ * manifest is kept. 0, or -1 when the session cannot go on (logged).
+ */
+static int
 emit_entry(void *arg, const struct entry *e)
 {
 	struct sender *s = arg;
+	struct filespool_rec f;
 
+	if (s->spool != NULL && e->type == ENTRY_REG) {
+		f.index = (uint32_t)s->nentries;
+		f.size = e->size;
+		f.mtime_sec = e->mtime_sec;
+		f.mtime_nsec = e->mtime_nsec;
+		f.path = e->path;
+		if (filespool_append(s->spool, &f) == -1)
+			return -1;
+	}
+	s->nentries++;
+	count_entry(&s->counts, e);
 	for (size_t i = 0; i < s->npeers; i++)
 		if (!s->peers[i].failed &&
 		    proto_send_entry(s->peers[i].c, e) == -1)
 			peer_fail(&s->peers[i]);
 	serve_early(s);
+	return s->broken ? -1 : 0;
 }
 
 /*
@@ -255,10 +308,12 @@ send_manifest(struct sender *s, uint32_t flags, struct result *scan)
 	}
 	if (flags & SESSION_PARTIAL) {
 		for (size_t i = 0; i < s->m->n; i++)
-			emit_entry(s, &s->m->v[i]);
+			if (emit_entry(s, &s->m->v[i]) == -1)
+				return -1;
 	} else if (manifest_scan_emit(s->m, s->rootfd, s->source,
 	    s->o->filter, proto_session_scan(flags) |
-	    (s->o->source_store ? MANIFEST_SCAN_STORE : 0), scan, emit_entry,
+	    (s->o->source_store ? MANIFEST_SCAN_STORE : 0) |
+	    (s->spool != NULL ? MANIFEST_SCAN_STREAM : 0), scan, emit_entry,
 	    s) == -1)
 		return -1;
 	if (!(flags & SESSION_PARTIAL) && purge_unsafe(s, flags, scan))
@@ -266,7 +321,7 @@ send_manifest(struct sender *s, uint32_t flags, struct result *scan)
 	for (size_t i = 0; i < s->npeers; i++) {
 		struct sender_peer *p = &s->peers[i];
 
-		if (!p->failed && (proto_send_end_manifest(p->c, s->m->n,
+		if (!p->failed && (proto_send_end_manifest(p->c, s->nentries,
 		    &s->m->top, mflags) == -1 || conn_flush(p->c) == -1))
 			peer_fail(p);
 	}
@@ -327,22 +382,57 @@ need_side(struct sender_peer *p)
 }
 
 /*
+ * What serving regular file idx reads: from the manifest when one is
+ * kept, else from the spool through c (whose indexes never go down).
+ * 1 with *f filled, 0 when idx is no regular file of the entries sent so
+ * far, -1 logged (the spool failed: the session cannot go on).
+ */
+static int
+file_of(struct sender *s, struct filespool_cursor *c, uint32_t idx,
+    struct filespool_rec *f)
+{
+	const struct entry *e;
+	int r;
+
+	if (idx >= s->nentries)
+		return 0;
+	if (s->spool != NULL) {
+		if ((r = filespool_find(c, idx, f)) == -1)
+			spool_broken(s);
+		return r;
+	}
+	e = &s->m->v[idx];
+	if (e->type != ENTRY_REG)
+		return 0;
+	f->index = idx;
+	f->size = e->size;
+	f->mtime_sec = e->mtime_sec;
+	f->mtime_nsec = e->mtime_nsec;
+	f->path = e->path;
+	return 1;
+}
+
+/*
  * Every request names a file of the manifest, once, in ascending order
  * (NEED, NEED_FROM and NEED_SIG alike), so the list is checked as it
- * arrives and never grows past the manifest: 0, or -1 logged.
+ * arrives and never grows past the manifest: 0 with the file's size in
+ * *size, or -1 logged.
  */
 static int
 take_index(struct sender *s, struct sender_peer *p, uint32_t idx,
-    uint64_t from)
+    uint64_t from, uint64_t *size)
 {
-	if (idx >= s->m->n || s->m->v[idx].type != ENTRY_REG ||
-	    (p->nneed > 0 && idx <= p->need[p->nneed - 1]) ||
-	    from > s->m->v[idx].size) {
+	struct filespool_rec f;
+	int r = 0, order = p->nneed > 0 && idx <= p->need[p->nneed - 1];
+
+	if (!order && (r = file_of(s, p->check, idx, &f)) == -1)
+		return -1;
+	if (r == 0 || from > f.size) {
 		log_errx("%s requested entry %u%s, which is not a file it may "
-		    "ask for", p->c->peer, idx, p->nneed > 0 &&
-		    idx <= p->need[p->nneed - 1] ? " out of order" : "");
+		    "ask for", p->c->peer, idx, order ? " out of order" : "");
 		return -1;
 	}
+	*size = f.size;
 	return 0;
 }
 
@@ -375,10 +465,10 @@ count_once(struct sender *s, uint32_t idx)
 /* Queues request idx (room made by the caller); counts it for progress once. */
 static void
 push_need(struct sender *s, struct sender_peer *p, uint32_t idx,
-    uint64_t from, struct delta_sig *sig, const uint8_t *kept)
+    uint64_t size, uint64_t from, struct delta_sig *sig, const uint8_t *kept)
 {
 	if (count_once(s, idx))
-		progress_more(&s->prog, 1, s->m->v[idx].size);
+		progress_more(&s->prog, 1, size);
 	p->need[p->nneed] = idx;
 	if (p->from != NULL)
 		p->from[p->nneed] = from;
@@ -422,7 +512,7 @@ need_sig(struct sender *s, struct sender_peer *p, const uint8_t *b, size_t n)
 		return -1;
 	}
 	if (p->sig_load == NULL) {
-		if (take_index(s, p, idx, 0) == -1)
+		if (take_index(s, p, idx, 0, &p->sig_size) == -1)
 			return -1;
 		if ((p->sig_load = delta_load_begin()) == NULL) {
 			log_err("signature");
@@ -450,7 +540,7 @@ need_sig(struct sender *s, struct sender_peer *p, const uint8_t *b, size_t n)
 		log_err("request list");
 		return -1;
 	}
-	push_need(s, p, idx, 0, sig, NULL);
+	push_need(s, p, idx, p->sig_size, 0, sig, NULL);
 	return 0;
 }
 
@@ -460,7 +550,7 @@ need_from(struct sender *s, struct sender_peer *p, const uint8_t *b,
     size_t n)
 {
 	uint8_t kept[HASH_SIZE];
-	uint64_t from;
+	uint64_t from, size;
 	uint32_t idx;
 	char err[256];
 
@@ -469,14 +559,14 @@ need_from(struct sender *s, struct sender_peer *p, const uint8_t *b,
 		log_errx("%s: %s", p->c->peer, err);
 		return -1;
 	}
-	if (take_index(s, p, idx, from) == -1)
+	if (take_index(s, p, idx, from, &size) == -1)
 		return -1;
 	if (need_side(p) == -1 || (p->kept == NULL &&
 	    (p->kept = calloc(p->cap, sizeof(*p->kept))) == NULL)) {
 		log_err("request list");
 		return -1;
 	}
-	push_need(s, p, idx, from, NULL, kept);
+	push_need(s, p, idx, size, from, NULL, kept);
 	return 0;
 }
 
@@ -486,6 +576,7 @@ need_batch(struct sender *s, struct sender_peer *p, const uint8_t *b,
     size_t n)
 {
 	uint32_t *idx = p->need + p->nneed;
+	uint64_t size;
 	size_t cnt;
 	char err[256];
 
@@ -494,9 +585,9 @@ need_batch(struct sender *s, struct sender_peer *p, const uint8_t *b,
 		return -1;
 	}
 	for (size_t i = 0; i < cnt; i++) {
-		if (take_index(s, p, idx[0], 0) == -1)
+		if (take_index(s, p, idx[0], 0, &size) == -1)
 			return -1;
-		push_need(s, p, idx[0], 0, NULL, NULL);
+		push_need(s, p, idx[0], size, 0, NULL, NULL);
 		idx++;
 	}
 	return 0;
@@ -757,17 +848,17 @@ send_attempt(struct sender *s, uint32_t idx, int fd, const struct stat *st,
 	if (sig != NULL)
 		dj = delta_encode_begin(sig);
 	if (h == NULL || (sig != NULL && dj == NULL)) {
-		log_err("%s", s->m->v[idx].path);
+		log_err("%s", s->file.path);
 		hash_free(h);
 		return ATTEMPT_LOST;
 	}
 	s->lost = 0;
 	head.delta = sig != NULL;
-	progress_file(&s->prog, s->m->v[idx].path, head.attr.size);
+	progress_file(&s->prog, s->file.path, head.attr.size);
 	/* The receiver has the first bytes of this version: hash, don't send. */
-	if (from > 0 && sig == NULL && head.attr.size == s->m->v[idx].size &&
-	    head.attr.mtime_sec == s->m->v[idx].mtime_sec &&
-	    head.attr.mtime_nsec == s->m->v[idx].mtime_nsec) {
+	if (from > 0 && sig == NULL && head.attr.size == s->file.size &&
+	    head.attr.mtime_sec == s->file.mtime_sec &&
+	    head.attr.mtime_nsec == s->file.mtime_nsec) {
 		switch (hash_prefix(s, fd, h, from, kept)) {
 		case -1: goto changed;
 		case 1:
@@ -778,7 +869,7 @@ send_attempt(struct sender *s, uint32_t idx, int fd, const struct stat *st,
 			hash_free(h);
 			if ((h = hash_new()) == NULL ||
 			    lseek(fd, 0, SEEK_SET) == -1) {
-				log_err("%s", s->m->v[idx].path);
+				log_err("%s", s->file.path);
 				hash_free(h);
 				return ATTEMPT_LOST;
 			}
@@ -867,7 +958,7 @@ static int
 held_back(struct sender *s, uint32_t idx, int fd, const struct stat *st,
     char *reason, size_t len)
 {
-	const char *path = s->m->v[idx].path;
+	const char *path = s->file.path;
 	struct timespec now;
 	double age;
 	size_t dummy;
@@ -1002,12 +1093,15 @@ take_requests(struct sender *s)
 
 /*
  * The smallest index some live peer still needs, or UINT32_MAX once every
- * live peer's list has ended and been sent.
+ * live peer's list has ended and been sent. Without wait, also
+ * UINT32_MAX when a peer with no request queued might still ask for one
+ * below it: the files go out in an order that never goes down (a peer's
+ * requests only go up), which is what lets the spool be read forward.
  */
 static uint32_t
 next_needed(struct sender *s, int wait)
 {
-	uint32_t idx = UINT32_MAX;
+	uint32_t idx = UINT32_MAX, low = UINT32_MAX;
 
 	for (size_t i = 0; i < s->npeers; i++) {
 		struct sender_peer *p = &s->peers[i];
@@ -1016,10 +1110,20 @@ next_needed(struct sender *s, int wait)
 		if (!p->failed && p->next >= p->nneed && !p->ended &&
 		    pull_request(s, p, !wait) == -1)
 			peer_fail(p);
-		if (!p->failed && p->next < p->nneed && p->need[p->next] < idx)
-			idx = p->need[p->next];
+		if (p->failed)
+			continue;
+		if (p->next < p->nneed) {
+			if (p->need[p->next] < idx)
+				idx = p->need[p->next];
+		} else if (!p->ended) {
+			uint32_t above = p->nneed == 0 ? 0 :
+			    p->need[p->nneed - 1] + 1;
+
+			if (above < low)
+				low = above;
+		}
 	}
-	return idx;
+	return idx > low ? UINT32_MAX : idx;
 }
 
 /*
@@ -1031,6 +1135,7 @@ static void
 prefetch(struct sender *s)
 {
 	struct sender_peer *p = NULL;
+	struct filespool_rec f;
 	size_t end;
 	int fd;
 
@@ -1047,7 +1152,9 @@ prefetch(struct sender *s)
 		if ((long)idx <= s->prefetched)
 			continue;
 		s->prefetched = idx;
-		if ((fd = open_source(s, s->m->v[idx].path)) == -1)
+		if (file_of(s, s->ahead_at, idx, &f) != 1)
+			return;	/* the spool failed: so does the session */
+		if ((fd = open_source(s, f.path)) == -1)
 			continue;
 		posix_fadvise(fd, 0, PREFETCH_BYTES, POSIX_FADV_WILLNEED);
 		ahead_push(s, idx, fd);
@@ -1078,7 +1185,17 @@ send_one(struct sender *s, uint32_t idx)
 	uint8_t kept_copy[HASH_SIZE];
 	uint64_t from = 0;
 	size_t ndelta = 0;
+	int r;
 
+	/* Checked when asked for (take_index): not finding it is a bug. */
+	if ((r = file_of(s, s->serve_at, idx, &s->file)) != 1) {
+		if (r == 0) {
+			log_errx("%s: entry %u, asked for, is no file of the "
+			    "manifest: a bug", s->source, idx);
+			spool_broken(s);
+		}
+		return;
+	}
 	s->nto = 0;
 	for (size_t i = 0; i < s->npeers; i++) {
 		struct sender_peer *p = &s->peers[i];
@@ -1159,6 +1276,22 @@ send_data(struct sender *s)
 	progress_finish(&s->prog);
 }
 
+/* Ends every live peer's session, telling it why: it commits nothing. */
+static void
+fail_all(struct sender *s, const char *why)
+{
+	for (size_t i = 0; i < s->npeers; i++) {
+		struct sender_peer *p = &s->peers[i];
+
+		if (p->failed)
+			continue;
+		proto_send_error(p->c, why);
+		conn_flush(p->c);
+		snprintf(p->error, sizeof(p->error), "%s", why);
+		p->failed = 1;
+	}
+}
+
 /*
  * Everything is read: when the source is a store, were we reading one
  * generation all along? If not, no receiver may commit what we sent.
@@ -1171,16 +1304,60 @@ check_source(struct sender *s)
 	if (s->o->source_done == NULL ||
 	    s->o->source_done(s->o->source_arg, why, sizeof(why)) == 0)
 		return;
-	for (size_t i = 0; i < s->npeers; i++) {
-		struct sender_peer *p = &s->peers[i];
+	fail_all(s, why);
+}
 
-		if (p->failed)
-			continue;
-		proto_send_error(p->c, why);
-		conn_flush(p->c);
-		snprintf(p->error, sizeof(p->error), "%s", why);
-		p->failed = 1;
+/*
+ * The spool failed (logged): no file can be served, so every peer's
+ * session ends with that reason (the walk stops too).
+ */
+static void
+spool_broken(struct sender *s)
+{
+	char why[512];
+
+	snprintf(why, sizeof(why), "%s", log_last());
+	s->broken = 1;
+	fail_all(s, why);
+}
+
+/*
+ * Without a manifest kept, the spool and its readers: one for the files
+ * sent, one for those read ahead, one per peer for its requests. 0, or
+ * -1 logged.
+ */
+static int
+spool_start(struct sender *s)
+{
+	if ((s->spool = filespool_open()) == NULL)
+		return -1;
+	s->serve_at = filespool_cursor_new(s->spool);
+	s->ahead_at = filespool_cursor_new(s->spool);
+	if (s->serve_at == NULL || s->ahead_at == NULL)
+		goto nomem;
+	for (size_t i = 0; i < s->npeers; i++)
+		if ((s->peers[i].check = filespool_cursor_new(s->spool)) ==
+		    NULL)
+			goto nomem;
+	return 0;
+nomem:
+	log_err("%s", filespool_name(s->spool));
+	return -1;
+}
+
+/* Frees the spool and its readers (none: nothing). */
+static void
+spool_end(struct sender *s)
+{
+	for (size_t i = 0; i < s->npeers; i++) {
+		filespool_cursor_free(s->peers[i].check);
+		s->peers[i].check = NULL;
 	}
+	filespool_cursor_free(s->serve_at);
+	filespool_cursor_free(s->ahead_at);
+	filespool_free(s->spool);
+	s->serve_at = s->ahead_at = NULL;
+	s->spool = NULL;
 }
 
 /*
@@ -1260,42 +1437,14 @@ recv_result(struct sender_peer *p, int problems_only)
 	return 0;
 }
 
-/* What each peer's session compares: the manifest's entries (--stats). */
-static void
-count_manifest(struct sender *s, struct result_stats *st)
-{
-	for (size_t i = 0; i < s->m->n; i++) {
-		const struct entry *e = &s->m->v[i];
-
-		if (e->type == ENTRY_GONE)
-			continue;
-		st->files++;
-		if (e->type == ENTRY_DIR)
-			st->dirs++;
-		else if (e->type == ENTRY_LNK)
-			st->symlinks++;
-		else if (ENTRY_IS_DEVICE(e->type))
-			st->devices++;
-		else if (ENTRY_IS_SPECIAL(e->type))
-			st->specials++;
-		else
-			st->regular++;
-		if (e->type == ENTRY_REG)
-			st->total_size += e->size;
-	}
-}
-
 /* Copies the sender's own lines (from the scan) and counts into every peer's result. */
 static int
 share_scan(struct sender *s, const struct result *scan)
 {
-	struct result_stats st = { 0 };
-
-	count_manifest(s, &st);
 	for (size_t i = 0; i < s->npeers; i++) {
 		struct result *r = s->peers[i].res;
 
-		r->stats = st;
+		r->stats = s->counts;
 		for (size_t k = 0; k < scan->nitems; k++) {
 			const struct item *it = &scan->items[k];
 
@@ -1358,6 +1507,14 @@ sender_run_peers(struct sender_peer *peers, size_t n, const char *source,
 			result_init(&scan);
 		}
 	}
+	/*
+	 * A receiver in this process reads the manifest, and a partial one
+	 * is small: those are kept. Else the walk keeps no entries, and
+	 * what serving the files takes goes to the spool.
+	 */
+	if (o->manifest == NULL && !(flags & SESSION_PARTIAL) &&
+	    spool_start(&s) == -1)
+		goto out;
 	/* Requests are read as the data goes out (pull_request). */
 	data_init(&s);
 	if (send_manifest(&s, flags, &scan) == -1 ||
@@ -1387,6 +1544,7 @@ out:
 	free(s.to);
 	free(s.dto);
 	free(s.counted);
+	spool_end(&s);
 	for (size_t i = 0; i < n; i++) {
 		for (size_t k = 0; peers[i].sig != NULL &&
 		    k < peers[i].nneed; k++)

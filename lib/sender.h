@@ -11,6 +11,7 @@
 #include "result.h"
 
 struct delta_sig;
+struct filespool_cursor;
 struct htab;
 struct store_gen;
 
@@ -122,6 +123,8 @@ struct sender_peer {
 	int ended;		/* END_NEED came: no more requests */
 	struct delta_job *sig_load;	/* a signature arriving, for sig_idx */
 	uint32_t sig_idx;
+	uint64_t sig_size;		/* the size of that file */
+	struct filespool_cursor *check;	/* reads the spool for its requests */
 };
 
 /*
