@@ -343,6 +343,30 @@ need_resize(void *v, size_t cap, size_t size, int *failed)
 	return nv;
 }
 
+/*
+ * Drops the requests already sent but the last (send_one may still read
+ * its signature), once they are half the list: it holds what is still
+ * to send, not every request of the session.
+ */
+static void
+need_compact(struct sender_peer *p)
+{
+	size_t drop = p->next > 0 ? p->next - 1 : 0, left;
+
+	if (drop < PROTO_MAX_NEED || drop < p->nneed / 2)
+		return;
+	left = p->nneed - drop;
+	memmove(p->need, p->need + drop, left * sizeof(*p->need));
+	if (p->from != NULL)
+		memmove(p->from, p->from + drop, left * sizeof(*p->from));
+	if (p->sig != NULL)	/* those dropped were freed as they went */
+		memmove(p->sig, p->sig + drop, left * sizeof(*p->sig));
+	if (p->kept != NULL)
+		memmove(p->kept, p->kept + drop, left * sizeof(*p->kept));
+	p->nneed = left;
+	p->next -= drop;
+}
+
 /* Makes room for cnt more requests. */
 static int
 need_grow(struct sender_peer *p, size_t cnt)
@@ -351,6 +375,9 @@ need_grow(struct sender_peer *p, size_t cnt)
 	int failed = 0;
 	void *v;
 
+	if (p->nneed + cnt <= *cap)
+		return 0;
+	need_compact(p);
 	if (p->nneed + cnt <= *cap)
 		return 0;
 	while (*cap < p->nneed + cnt)
