@@ -250,6 +250,33 @@ case_sync_into_mounted_remote_store() {
 	exec 7<&-
 }
 
+# The sender spools its file list in $TMPDIR: a full one fails the session.
+case_spool_cannot_be_written() {
+	t_is_root || t_skip "not root"
+	mkdir -p src/d tmp
+	echo old >src/d/first
+	serve app "$TC/store"
+	t_ctl sync --key key src "mirror://127.0.0.1:$PORT/app"
+	assert_rc 0
+	snapshot store >before
+	local i
+	for i in $(seq 1 400); do
+		echo "$i" >"src/d/a-file-with-a-name-long-enough-$i"
+	done
+	echo new >src/d/first
+	mount -t tmpfs -o size=8k tmpfs tmp
+	t_defer umount -l "$TC/tmp"
+	TMPDIR=$TC/tmp t_ctl sync --key key src "mirror://127.0.0.1:$PORT/app"
+	assert_ne 0 "$RC" "exit status with a full spool"
+	assert_grep "the sender's spool in $TC/tmp: writing .*No space left on device" "$TC/err"
+	snapshot store >after
+	assert_eq "$(cat before)" "$(cat after)" "store after a spool that failed"
+	# With room again, the same sync goes through.
+	t_ctl sync --key key src "mirror://127.0.0.1:$PORT/app"
+	assert_rc 0
+	assert_trees_eq src store
+}
+
 t_case "a TCP session on loopback" case_tcp_session
 t_case "a wrong or missing key is refused before the store is touched" case_wrong_key_refused
 t_case "key files readable by others are refused" case_key_permissions
@@ -261,4 +288,5 @@ t_case "kill -9 of the sending side mid-transfer, then convergence" case_kill_se
 t_case "an interrupted transfer resumes where it stopped" case_resume_after_a_cut
 t_case "a store's trigger runs on the destination after a session that changed it" case_store_trigger
 t_case "mirrord passes a session to the mount serving the store" case_sync_into_mounted_remote_store
+t_case "a spool that cannot be written: a clear error, nothing committed" case_spool_cannot_be_written
 t_done
