@@ -258,8 +258,10 @@ emit_entry(void *arg, const struct entry *e)
 		f.mtime_sec = e->mtime_sec;
 		f.mtime_nsec = e->mtime_nsec;
 		f.path = e->path;
-		if (filespool_append(s->spool, &f) == -1)
+		if (filespool_append(s->spool, &f) == -1) {
+			spool_broken(s);
 			return -1;
+		}
 	}
 	s->nentries++;
 	count_entry(&s->counts, e);
