@@ -5,6 +5,8 @@
       DIR/dXX/sYY/fZZZZ   NDIRS*NSUB*NFILES files of 0-64 KiB (uniform)
       DIR/dXX/sYY/link    one symlink per leaf directory
       DIR/big/bNN         NBIG files of BIGMIN..BIGMAX MiB
+  gen.py small DIR N
+      DIR/dXXXX/fNNNNNN   N files of 0-1 KiB, 1000 a directory (rows 10, 15)
   gen.py readset DIR MIB
       DIR/big.bin         one MIB MiB file
       DIR/bin/true        a copy of /usr/bin/true (exec test)
@@ -58,6 +60,19 @@ def tree(root, ndirs, nsub, nfiles, nbig, bigmin, bigmax):
     print("files=%d bytes=%d" % (ndirs * nsub * nfiles + nbig, total))
 
 
+def small(root, n):
+    rng = random.Random(11)
+    p = rng.randbytes(1 << 20)
+    per = 1000
+    for i in range(n):
+        d = os.path.join(root, "d%04d" % (i // per))
+        if i % per == 0:
+            os.makedirs(d, exist_ok=True)
+        k = rng.randint(0, 1024)
+        o = rng.randrange(0, len(p) - k)
+        write(os.path.join(d, "f%06d" % i), p[o:o + k])
+
+
 def readset(root, mib):
     rng = random.Random(7)
     p = pool(rng, 64 * MIB)
@@ -74,6 +89,8 @@ def readset(root, mib):
 def main(argv):
     if len(argv) >= 2 and argv[1] == "tree" and len(argv) == 9:
         tree(argv[2], *map(int, argv[3:9]))
+    elif len(argv) == 4 and argv[1] == "small":
+        small(argv[2], int(argv[3]))
     elif len(argv) == 4 and argv[1] == "readset":
         readset(argv[2], int(argv[3]))
     else:

@@ -27,21 +27,7 @@ cleanup() {
 trap cleanup EXIT
 mkdir -p "$TM"
 mount -t tmpfs -o size=12g,mode=0755 mirrorfs-rss "$TM"
-python3 - "$TM/src" "$N" <<'PY'
-import os, random, sys
-root, n = sys.argv[1], int(sys.argv[2])
-rng = random.Random(11)
-pool = rng.randbytes(1 << 20)
-per = 1000
-for i in range(n):
-    d = os.path.join(root, "d%04d" % (i // per))
-    if i % per == 0:
-        os.makedirs(d, exist_ok=True)
-    k = rng.randint(0, 1024)
-    o = rng.randrange(0, len(pool) - k)
-    with open(os.path.join(d, "f%06d" % i), "wb") as f:
-        f.write(pool[o:o + k])
-PY
+python3 "$(dirname "$0")/gen.py" small "$TM/src" "$N"
 "$1/mirrorctl" genkey "$TM/key" >/dev/null
 PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 cat >"$TM/mirrord.conf" <<CONF

@@ -1065,21 +1065,7 @@ fi
 # 10. memory of mirrord watching NWATCH files (first session done)
 log "10. mirrord watching $NWATCH files"
 WT=$TM/watch
-python3 - "$WT/src" "$NWATCH" <<'PY'
-import os, random, sys
-root, n = sys.argv[1], int(sys.argv[2])
-rng = random.Random(11)
-pool = rng.randbytes(1 << 20)
-per = 1000
-for i in range(n):
-    d = os.path.join(root, "d%04d" % (i // per))
-    if i % per == 0:
-        os.makedirs(d, exist_ok=True)
-    k = rng.randint(0, 1024)
-    o = rng.randrange(0, len(pool) - k)
-    with open(os.path.join(d, "f%06d" % i), "wb") as f:
-        f.write(pool[o:o + k])
-PY
+python3 "$HERE/gen.py" small "$WT/src" "$NWATCH"
 mkdir -p "$WT/dst"
 sleep 2	# no file younger than quiet = 1 when the daemon starts
 cat >"$W/mirrord-watch.conf" <<CONF
