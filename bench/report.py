@@ -125,6 +125,8 @@ ROWS += [
     ("13", "Four {bigfile} files, initial sync until durable (fresh DST, cold cache; mirrorctl returns once durable / `cp -a` then `sync`)", "big4", "mirrorctl", "cp+sync", "time", 1.2),
     ("15", "Peak RSS of the initial sync of {watch_files} small files on tmpfs (/usr/bin/time -v; rsync: its largest process)", "maxrss:big_init", "mirrorctl", "rsync", "memt", 3.0),
     ("15", "same, no-change re-sync (against rsync's initial figure)", ("maxrss:big_nochange", "maxrss:big_init"), "mirrorctl", "rsync", "memt", 3.0),
+    ("15b", "Peak RSS of the sending mirrorctl, initial sync of the same files to a mirror:// store on loopback (mirrord receives; against rsync's local initial figure)", ("maxrss:big_remote_init", "maxrss:big_init"), "mirrorctl", "rsync", "memt", 3.0),
+    ("15b", "same, no-change re-sync", ("maxrss:big_remote_nochange", "maxrss:big_init"), "mirrorctl", "rsync", "memt", 3.0),
 ]
 
 NOT_YET = [

@@ -1113,6 +1113,32 @@ for r in $(seq 1 "$R_RSS"); do
 	rec maxrss:big_nochange mirrorctl "$(maxrss "$W/rss.txt")" KiB
 	rm -rf -- "$TM/rss-m" "$TM/rss-r"
 done
+# 15b. the same to a mirror:// store on loopback: the sending mirrorctl
+# alone (the receiver is mirrord's process), which keeps no manifest.
+cat >"$W/mirrord-rss.conf" <<CONF
+[listen]
+address = 127.0.0.1:$PM
+key = $W/key
+
+[store app]
+path = $TM/rss-md
+CONF
+for r in $(seq 1 "$R_RSS"); do
+	: >"$W/mirrord-rss.log"
+	"$W/bin/mirrord" -c "$W/mirrord-rss.conf" >>"$W/mirrord-rss.log" 2>&1 &
+	MD_PID=$!
+	BG_PIDS+=("$MD_PID")
+	wait_log "$W/mirrord-rss.log" "listening on" "$MD_PID"
+	for run in init nochange; do
+		t0=$EPOCHREALTIME
+		/usr/bin/time -v -o "$W/rss.txt" "$MC" sync -q --key "$W/key" \
+		    "$WT/src" "mirror://127.0.0.1:$PM/app" >>"$W/mirrorctl.log"
+		rec "big_remote_$run" mirrorctl "$(elapsed "$t0" "$EPOCHREALTIME")" s
+		rec "maxrss:big_remote_$run" mirrorctl "$(maxrss "$W/rss.txt")" KiB
+	done
+	stop_bg "$MD_PID"; MD_PID=
+	rm -rf -- "$TM/rss-md"
+done
 umount "$TM"	# frees the watched trees at once
 
 # 14. memory of mirrord --listen holding NIDLE idle connections
