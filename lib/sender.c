@@ -1498,16 +1498,24 @@ sender_run_peers(struct sender_peer *peers, size_t n, const char *source,
 
 	memset(&s, 0, sizeof(s));
 	memset(&was, 0, sizeof(was));
-	if (o->as_user && identity_assume(&was, o->fsuid, o->fsgid) == -1)
-		return -1;
 	s.o = o;
 	s.peers = peers;
 	s.npeers = n;
 	s.source = source;
+	s.rootfd = -1;
 	manifest_init(&s.own);
 	s.m = o->manifest != NULL ? o->manifest : &s.own;
 	result_init(&scan);
 	progress_init(&s.prog, o->progress);
+	/*
+	 * Unless a receiver here reads the manifest, the spool: made before
+	 * the file-system ids change, since $TMPDIR is the caller's (and
+	 * dropped if the session turns out partial).
+	 */
+	if (o->manifest == NULL && spool_start(&s) == -1)
+		goto out;
+	if (o->as_user && identity_assume(&was, o->fsuid, o->fsgid) == -1)
+		goto out;
 	s.rootfd = open(source, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	s.buf = malloc(PROTO_DATA_CHUNK);
 	s.to = calloc(n, sizeof(*s.to));
@@ -1541,9 +1549,8 @@ sender_run_peers(struct sender_peer *peers, size_t n, const char *source,
 	 * is small: those are kept. Else the walk keeps no entries, and
 	 * what serving the files takes goes to the spool.
 	 */
-	if (o->manifest == NULL && !(flags & SESSION_PARTIAL) &&
-	    spool_start(&s) == -1)
-		goto out;
+	if (flags & SESSION_PARTIAL)
+		spool_end(&s);
 	/* Requests are read as the data goes out (pull_request). */
 	data_init(&s);
 	if (send_manifest(&s, flags, &scan) == -1 ||
