@@ -207,14 +207,13 @@ START_TEST(test_write_fails)
 	struct filespool_cursor *c = filespool_cursor_new(sp);
 	struct filespool_rec r;
 	struct rlimit rl = { 4096, 4096 };
+	char p[128];
 	uint32_t i;
 	int rc = 0;
 
 	signal(SIGXFSZ, SIG_IGN);
 	ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &rl), 0);
 	for (i = 0; i < 100000 && rc == 0; i++) {
-		char p[128];
-
 		path_of(i, p, sizeof(p));
 		r.index = i;
 		r.size = r.mtime_sec = 0;
