@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <xxhash.h>
 
+#include "hash.h"
 #include "log.h"
 
 /*
@@ -62,7 +62,7 @@ struct filespool_cursor {
 static uint32_t
 rec_check(const uint8_t *rec, size_t len)
 {
-	return (uint32_t)XXH3_64bits_withSeed(rec + 8, len - 8, len);
+	return (uint32_t)hash_block(rec + 8, len - 8, len);
 }
 
 /* An unnamed file in dir: O_TMPFILE, else a mkstemp one unlinked at once. */
