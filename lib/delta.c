@@ -16,6 +16,10 @@
 #include "hash.h"
 
 #define DELTA_READ (256 * 1024)		/* basis read per step of a signature */
+/* Candidates of one weak sum looked at: equal sums past it are rare unless crafted. */
+#define FIND_MAX_CANDIDATES 8
+/* Slots looked at for one weak sum (the table is at most half full). */
+#define FIND_MAX_PROBES 32
 
 /*
  * Blocks of about the square root of the size, as rsync sizes them: the
@@ -34,7 +38,7 @@ block_len_for(uint64_t size)
 static uint64_t
 blocks_of(uint64_t size, uint32_t block_len)
 {
-	return (size + block_len - 1) / block_len;
+	return size / block_len + (size % block_len != 0);
 }
 
 uint64_t
@@ -375,7 +379,9 @@ load_record(struct load_state *l, const uint8_t *p, char *err, size_t errlen)
 		return -1;
 	}
 	if (s->n == l->cap) {
-		uint32_t cap = l->cap ? l->cap * 2 : 1024;
+		/* Never past what the header announced: held, as sent. */
+		uint64_t want = l->cap ? 2 * (uint64_t)l->cap : 1024;
+		uint32_t cap = (uint32_t)(want < l->blocks ? want : l->blocks);
 		uint32_t *w = realloc(s->weak, cap * sizeof(*w));
 		uint64_t *st;
 
@@ -454,58 +460,71 @@ delta_load_begin(void)
 	return delta_job_new(&load_ops, l);
 }
 
+/* By weak sum, then by number: the first of equal blocks is found first. */
 static int
-cmp_u64(const void *a, const void *b)
+cmp_by_weak(const void *a, const void *b, void *arg)
 {
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	const uint32_t *weak = arg;
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
 
+	if (weak[x] != weak[y])
+		return weak[x] < weak[y] ? -1 : 1;
 	return x < y ? -1 : x > y;
 }
 
-/* Weak sums are sums: their low bits repeat; a multiply spreads them. */
+/*
+ * Weak sums are sums: their low bits repeat. A multiply by a key of our
+ * own, drawn for each signature, spreads them, and a peer cannot choose
+ * sums that crowd one part of the table: it does not know the key.
+ */
 static uint32_t
 slot_of(const struct delta_sig *s, uint32_t weak)
 {
-	return (uint32_t)((weak * 0x9e3779b97f4a7c15ull) >> 32) & s->mask;
+	return (uint32_t)((weak * s->key) >> (64 - s->bits));
 }
 
 /*
- * Sorts the blocks by weak sum (ties by number, so the first of equal
- * blocks is found first) and makes the open-addressing table over each
- * weak sum's first block.
+ * Sorts the blocks by weak sum and makes the open-addressing table over
+ * each weak sum's first block. A sum with no free slot within
+ * FIND_MAX_PROBES is left out (never with a table at most half full and
+ * an unknown key): its blocks are not found, the delta only larger.
  */
 static int
 sig_index(struct delta_sig *s)
 {
-	uint64_t *keys = malloc((s->n ? s->n : 1) * sizeof(*keys));
 	size_t slots = 16;
-	int rc = -1;
 
-	while (slots < (size_t)s->n * 2)
+	s->bits = 4;
+	while (slots < (size_t)s->n * 2) {
 		slots *= 2;
+		s->bits++;
+	}
+	if (getrandom(&s->key, sizeof(s->key), 0) != sizeof(s->key))
+		return -1;
+	s->key |= 1;
 	s->order = malloc((s->n ? s->n : 1) * sizeof(*s->order));
 	s->slot = calloc(slots, sizeof(*s->slot));
-	if (keys == NULL || s->order == NULL || s->slot == NULL)
-		goto out;
+	if (s->order == NULL || s->slot == NULL) {
+		errno = ENOMEM;
+		return -1;
+	}
 	s->mask = (uint32_t)(slots - 1);
 	for (uint32_t k = 0; k < s->n; k++)
-		keys[k] = (uint64_t)s->weak[k] << 32 | k;
-	qsort(keys, s->n, sizeof(*keys), cmp_u64);
+		s->order[k] = k;
+	qsort_r(s->order, s->n, sizeof(*s->order), cmp_by_weak, s->weak);
 	for (uint32_t o = 0; o < s->n; o++) {
-		uint32_t h;
+		uint32_t weak = s->weak[s->order[o]], h = slot_of(s, weak);
 
-		s->order[o] = (uint32_t)keys[o];
-		if (o > 0 && keys[o] >> 32 == keys[o - 1] >> 32)
+		if (o > 0 && weak == s->weak[s->order[o - 1]])
 			continue;
-		for (h = slot_of(s, (uint32_t)(keys[o] >> 32)); s->slot[h];
+		for (int probe = 0; probe < FIND_MAX_PROBES; probe++,
 		    h = (h + 1) & s->mask)
-			;
-		s->slot[h] = o + 1;
+			if (s->slot[h] == 0) {
+				s->slot[h] = o + 1;
+				break;
+			}
 	}
-	rc = 0;
-out:
-	free(keys);
-	return rc;
+	return 0;
 }
 
 struct delta_sig *
@@ -520,7 +539,7 @@ delta_load_end(struct delta_job *j, char *err, size_t errlen)
 	}
 	if (sig_index(l->sig) == -1) {
 		snprintf(err, errlen, "indexing the signature: %s",
-		    strerror(ENOMEM));
+		    strerror(errno));
 		goto out;
 	}
 	s = l->sig;
@@ -533,14 +552,12 @@ out:
 uint32_t
 delta_sig_block_len(const struct delta_sig *s, uint32_t k)
 {
-	uint64_t end = (uint64_t)(k + 1) * s->block_len;
+	uint64_t end = ((uint64_t)k + 1) * s->block_len;
 
 	return end <= s->basis_size ? s->block_len :
 	    (uint32_t)(s->basis_size - (uint64_t)k * s->block_len);
 }
 
-/* Candidates of one weak sum looked at: equal sums past it are rare unless crafted. */
-#define FIND_MAX_CANDIDATES 8
 
 long
 delta_sig_find(const struct delta_sig *s, uint32_t weak, const uint8_t *p,
@@ -550,11 +567,13 @@ delta_sig_find(const struct delta_sig *s, uint32_t weak, const uint8_t *p,
 	uint64_t strong = 0;
 	int have_strong = 0;
 
-	for (h = slot_of(s, weak); s->slot[h]; h = (h + 1) & s->mask)
+	h = slot_of(s, weak);
+	for (int probe = 0;; probe++, h = (h + 1) & s->mask) {
+		if (probe == FIND_MAX_PROBES || s->slot[h] == 0)
+			return -1;
 		if (s->weak[s->order[s->slot[h] - 1]] == weak)
 			break;
-	if (!s->slot[h])
-		return -1;
+	}
 	o = s->slot[h] - 1;
 	for (int c = 0; c < FIND_MAX_CANDIDATES && o < s->n &&
 	    s->weak[s->order[o]] == weak; c++, o++) {

@@ -10,8 +10,15 @@
  * rolling search cost more than the bytes they could save.
  */
 #define DELTA_MIN_SIZE (64 * 1024)
-/* Signature bytes one session may carry to the sender (bounds its memory). */
+/*
+ * Signature bytes one session may carry to the sender (bounds its
+ * memory: it holds about 2.7 bytes for each, indexed), each signature
+ * counted DELTA_SIG_OVERHEAD bytes more at both ends: holding one costs
+ * that however short it is, so a peer cannot make the sender hold more
+ * with many tiny ones.
+ */
 #define DELTA_MAX_SIG_TOTAL (256u * 1024 * 1024)
+#define DELTA_SIG_OVERHEAD 256u
 
 /* Takes bytes a job produced: 0, or -1 to stop the job (errno set). */
 typedef int delta_emit_fn(void *arg, const void *p, size_t n);
@@ -45,7 +52,8 @@ struct delta_job *delta_patch_begin(int basisfd);
 
 /*
  * Feeds n bytes (eof: no more follow) and passes all output to emit.
- * Returns 1 when the job has finished (only after eof), 0 when it wants
+ * Returns 1 when the job has finished (a patch: at the delta's end; the
+ * others only after eof), 0 when it wants
  * more input, -1 with a message in err when the stream is corrupt or
  * truncated, the basis could not be read, or emit failed (then errno is
  * emit's).

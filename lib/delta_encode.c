@@ -29,6 +29,7 @@ struct encode_state {
 	size_t len;
 	struct rollsum rs;	/* of the window, when have_weak */
 	int have_weak;
+	int looked;		/* and it was looked up, in vain */
 	int gave_up;		/* the false alarms' budget is spent */
 	int started;
 	uint32_t expect;	/* the block after the last match */
@@ -95,6 +96,7 @@ matched(struct delta_job *j, struct encode_state *e, uint32_t k)
 	e->pos += n;
 	e->start = e->pos;
 	e->have_weak = 0;
+	e->looked = 0;
 	e->expect = k + 1;
 	return 0;
 }
@@ -118,8 +120,9 @@ window_block(struct encode_state *e)
 		rollsum_init(&e->rs, win, b);
 		e->have_weak = 1;
 	}
-	if (e->gave_up)
+	if (e->gave_up || e->looked)
 		return -1;
+	e->looked = 1;
 	return delta_sig_find(s, rollsum_value(&e->rs), win, b, &e->hashed);
 }
 
@@ -168,9 +171,11 @@ search(struct delta_job *j, struct encode_state *e, int eof)
 				return 0;	/* the next byte is still to come */
 			e->pos++;
 			e->have_weak = 0;
+			e->looked = 0;
 			break;
 		}
 		rollsum_roll(&e->rs, e->w[e->pos], e->w[e->pos + b]);
+		e->looked = 0;
 		e->pos++;
 		if (e->pos - e->start >= LITERAL_RUN && put_literal(j, e) == -1)
 			return -1;
@@ -251,6 +256,14 @@ encode_free(void *arg)
 }
 
 static const struct delta_job_ops encode_ops = { encode_feed, encode_free };
+
+uint64_t
+delta_encode_false_alarms(const struct delta_job *j)
+{
+	const struct encode_state *e = j->state;
+
+	return j->ops == &encode_ops ? e->hashed : 0;
+}
 
 struct delta_job *
 delta_encode_begin(struct delta_sig *sig)

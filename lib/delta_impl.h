@@ -73,6 +73,8 @@ struct delta_sig {
 	uint32_t *order;	/* block numbers sorted by weak sum */
 	uint32_t *slot;		/* 1 + the place in order of a weak sum's first */
 	uint32_t mask;
+	uint32_t bits;		/* of the slot's number */
+	uint64_t key;		/* odd, random: spreads weak sums over slots */
 };
 
 /* The length of block k of sig. */
@@ -86,6 +88,12 @@ uint32_t delta_sig_block_len(const struct delta_sig *sig, uint32_t k);
  */
 long delta_sig_find(const struct delta_sig *sig, uint32_t weak,
     const uint8_t *p, size_t n, uint64_t *hashed);
+
+/*
+ * Bytes an encode job hashed for windows whose weak sum matched a block
+ * they were not (the budget FALSE_ALARM_BASE bounds): 0 for other jobs.
+ */
+uint64_t delta_encode_false_alarms(const struct delta_job *j);
 
 /*
  * The rolling weak sum of a window (rsync's: two running sums of the

@@ -46,6 +46,11 @@ patch_copy(struct delta_job *j, struct patch_state *p, uint64_t off,
 		    (unsigned long long)p->at);
 		return -1;
 	}
+	/* The literal bytes gathered before it go out first. */
+	if (delta_out_flush(&j->out) == -1) {
+		snprintf(err, errlen, "%s", strerror(errno));
+		return -1;
+	}
 	while (n > 0) {
 		size_t want = n < sizeof(p->rbuf) ? (size_t)n : sizeof(p->rbuf);
 		ssize_t got = pread(p->fd, p->rbuf, want, (off_t)off);
@@ -55,7 +60,8 @@ patch_copy(struct delta_job *j, struct patch_state *p, uint64_t off,
 			    got == 0 ? "it shrank" : strerror(errno));
 			return -1;
 		}
-		if (j->out.emit(j->out.arg, p->rbuf, (size_t)got) == -1) {
+		if (j->out.emit != NULL &&
+		    j->out.emit(j->out.arg, p->rbuf, (size_t)got) == -1) {
 			snprintf(err, errlen, "%s", strerror(errno));
 			return -1;
 		}
@@ -140,7 +146,8 @@ patch_feed(struct delta_job *j, const uint8_t *in, size_t n, int eof,
 			break;
 		case PATCH_LITERAL:
 			k = p->literal_left < n ? (size_t)p->literal_left : n;
-			if (j->out.emit(j->out.arg, in, k) == -1) {
+			/* Gathered: many small literals are not a write each. */
+			if (delta_out_put(&j->out, in, k) == -1) {
 				snprintf(err, errlen, "%s", strerror(errno));
 				return -1;
 			}

@@ -454,16 +454,17 @@ static int
 need_delta(struct receiver *r, struct need_batch *b, size_t i)
 {
 	const struct entry *e = &r->m.v[i];
+	/* Counted as the sender counts it (delta.h). */
+	uint64_t used = r->sigbytes + DELTA_SIG_OVERHEAD;
 	struct buf sig;
 	int rc;
 
-	if (!wants_delta(r, i))
+	if (!wants_delta(r, i) || used >= DELTA_MAX_SIG_TOTAL)
 		return 1;
 	buf_init(&sig);
-	rc = stage_signature(r->st, e->path, DELTA_MAX_SIG_TOTAL - r->sigbytes,
-	    &sig);
+	rc = stage_signature(r->st, e->path, DELTA_MAX_SIG_TOTAL - used, &sig);
 	if (rc == 0 && (rc = batch_flush(r, b)) == 0) {
-		r->sigbytes += sig.len;
+		r->sigbytes = used + sig.len;
 		r->plan.v[i].flags |= PF_DELTA | PF_ASKED;
 		rc = send_sig(r, i, &sig);
 	}

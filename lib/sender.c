@@ -534,7 +534,7 @@ need_sig(struct sender *s, struct sender_peer *p, const uint8_t *b, size_t n)
 		    p->c->peer, idx, p->sig_idx);
 		return -1;
 	}
-	p->sigbytes += len;
+	p->sigbytes += len + (p->sig_load == NULL ? DELTA_SIG_OVERHEAD : 0);
 	if (p->sigbytes > DELTA_MAX_SIG_TOTAL) {
 		log_errx("%s sent signatures over %u bytes", p->c->peer,
 		    DELTA_MAX_SIG_TOTAL);

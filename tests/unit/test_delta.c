@@ -406,6 +406,13 @@ START_TEST(crafted_signature_costs_little)
 	ck_assert_int_eq(load_sig(sig.data, sig.len, err, &s), 0);
 	j = delta_encode_begin(s);
 	ck_assert_int_eq(feed_all(j, zeros, n, 1 << 20, &delta, err), 1);
+	/*
+	 * It hashed in vain up to its budget (16 MiB and four times what came
+	 * in), one window past it at most, and then no more.
+	 */
+	ck_assert_uint_ge(delta_encode_false_alarms(j), 16u << 20);
+	ck_assert_uint_le(delta_encode_false_alarms(j),
+	    (16u << 20) + 4 * (uint64_t)n + 1024);
 	delta_free(j);
 	j = delta_patch_begin(fd);
 	ck_assert_int_eq(feed_all(j, delta.data, delta.len, 65536, &out, err),
