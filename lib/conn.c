@@ -629,7 +629,12 @@ conn_inflate(struct conn *c)
 	ssize_t n;
 
 	for (;;) {
-		if (c->zin_start < c->zin_end) {
+		/*
+		 * With rbuf filled, zstd may hold decoded bytes it had no room
+		 * for, though it took all its input: they come before any read
+		 * (the stream's last ones would wait for input that never comes).
+		 */
+		if (c->zin_start < c->zin_end || c->zin_more) {
 			in.src = c->zin;
 			in.size = c->zin_end;
 			in.pos = c->zin_start;
@@ -642,6 +647,7 @@ conn_inflate(struct conn *c)
 				return -1;
 			}
 			c->zin_start = in.pos;
+			c->zin_more = out.pos == out.size;
 			if (out.pos > 0) {
 				c->rend += out.pos;
 				return (ssize_t)out.pos;
@@ -735,7 +741,7 @@ conn_buffered(const struct conn *c)
 	size_t have = c->rend - c->rstart;
 	const uint8_t *p = c->rbuf + c->rstart;
 
-	if (c->zd != NULL && c->zin_start < c->zin_end)
+	if (c->zd != NULL && (c->zin_start < c->zin_end || c->zin_more))
 		return 1;
 	if (c->reader != NULL)
 		return conn_reader_buffered(c->reader);

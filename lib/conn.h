@@ -49,6 +49,7 @@ struct conn {
 	size_t zin_start;
 	size_t zin_end;
 	size_t zin_hint;	/* zstd's last hint: 3 (a block header) between blocks */
+	int zin_more;		/* it filled rbuf: it may hold more, input or not */
 	/* The record layer of everything after conn_seal() (below zstd). */
 	struct seal *seal;
 	struct buf sout;	/* sealed records waiting to be written */

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -554,6 +555,43 @@ START_TEST(test_compress_zeros)
 	ck_assert_int_eq(a.rc, 0);
 	ck_assert_uint_lt(tx.bytes_out, (uint64_t)a.frames * a.len / 100);
 	ck_assert_uint_eq(rx.bytes_in, tx.bytes_out);
+}
+END_TEST
+
+/*
+ * Many small frames that compress well (a session's report), sent whole
+ * and the stream closed before the reader starts: a read then decodes to
+ * more than the frame buffer holds, and zstd keeps what did not fit
+ * though it took all its input. Tried at many lengths, so that the
+ * stream's last block comes at every place in the buffer: each run reads
+ * every frame, then the end.
+ */
+START_TEST(test_compress_report_read_after_close)
+{
+	char item[64];
+	uint8_t type;
+	const uint8_t *p;
+	size_t len;
+
+	for (int n = 36000; n < 56000; n += 997) {
+		ck_assert_int_eq(conn_compress(&tx, 3), 0);
+		ck_assert_int_eq(conn_compress(&rx, 3), 0);
+		for (int f = 0; f < n; f++) {
+			len = (size_t)snprintf(item, sizeof(item),
+			    "d%02d/s%02d/f%04d created", f / 2000, f / 100 % 20,
+			    f % 10000);
+			CHECK_EQ(conn_send(&tx, 12, item, len), 0);
+		}
+		ck_assert_int_eq(conn_flush(&tx), 0);
+		close_tx();
+		for (int f = 0; f < n; f++)
+			if (conn_recv(&rx, &type, &p, &len) != 1)
+				ck_abort_msg("%d frames: frame %d not read", n,
+				    f);
+		ck_assert_int_eq(conn_recv(&rx, &type, &p, &len), 0);
+		teardown();
+		setup();
+	}
 }
 END_TEST
 
@@ -1138,6 +1176,7 @@ conn_suite(void)
 	tcase_set_timeout(tc, 20);
 	tcase_add_test(tc, test_compress_1000_mixed_frames);
 	tcase_add_test(tc, test_compress_zeros);
+	tcase_add_test(tc, test_compress_report_read_after_close);
 	tcase_add_test(tc, test_compress_corrupt_input);
 	tcase_add_test(tc, test_compress_corrupt_after_good);
 	tcase_add_test(tc, test_compress_plain_into_compressed);
