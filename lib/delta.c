@@ -141,6 +141,19 @@ delta_out_put(struct delta_out *o, const void *p, size_t n)
 	return 0;
 }
 
+int
+delta_gather(uint8_t *part, uint32_t *fill, size_t want, const uint8_t **in,
+    size_t *n)
+{
+	size_t k = want - *fill < *n ? want - *fill : *n;
+
+	memcpy(part + *fill, *in, k);
+	*fill += (uint32_t)k;
+	*in += k;
+	*n -= k;
+	return *fill == want;
+}
+
 struct delta_job *
 delta_job_new(const struct delta_job_ops *ops, void *state)
 {
@@ -245,8 +258,6 @@ sig_feed(struct delta_job *j, const uint8_t *in, size_t n, int eof, char *err,
 	}
 	s->fed += n;
 	while (n > 0) {
-		size_t k;
-
 		if (s->fill == 0 && n >= b) {	/* a whole block in place */
 			if (sig_record(j, s, in, b) == -1)
 				goto emit_failed;
@@ -254,12 +265,7 @@ sig_feed(struct delta_job *j, const uint8_t *in, size_t n, int eof, char *err,
 			n -= b;
 			continue;
 		}
-		k = b - s->fill < n ? b - s->fill : n;
-		memcpy(s->blk + s->fill, in, k);
-		s->fill += (uint32_t)k;
-		in += k;
-		n -= k;
-		if (s->fill == b) {
+		if (delta_gather(s->blk, &s->fill, b, &in, &n)) {
 			s->fill = 0;
 			if (sig_record(j, s, s->blk, b) == -1)
 				goto emit_failed;
@@ -411,7 +417,6 @@ load_feed(struct delta_job *j, const uint8_t *in, size_t n, int eof,
 	while (n > 0) {
 		size_t want = l->have_header ? DELTA_SIG_RECORD :
 		    DELTA_SIG_HEADER;
-		size_t k;
 
 		if (l->fill == 0 && l->have_header && n >= want) {
 			if (load_record(l, in, err, errlen) == -1)
@@ -420,12 +425,7 @@ load_feed(struct delta_job *j, const uint8_t *in, size_t n, int eof,
 			n -= want;
 			continue;
 		}
-		k = want - l->fill < n ? want - l->fill : n;
-		memcpy(l->part + l->fill, in, k);
-		l->fill += (uint32_t)k;
-		in += k;
-		n -= k;
-		if (l->fill < want)
+		if (!delta_gather(l->part, &l->fill, want, &in, &n))
 			continue;
 		l->fill = 0;
 		if (l->have_header) {

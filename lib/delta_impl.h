@@ -59,6 +59,13 @@ struct delta_job {
 	struct delta_out out;
 };
 
+/*
+ * Moves what fits of the n bytes at *in into part, which holds *fill of
+ * the want bytes of a record: *in and *n move on. 1 once part is whole.
+ */
+int delta_gather(uint8_t *part, uint32_t *fill, size_t want,
+    const uint8_t **in, size_t *n);
+
 /* A job of these ops over state (owned by the job from now on), or NULL. */
 struct delta_job *delta_job_new(const struct delta_job_ops *ops, void *state);
 
