@@ -483,6 +483,13 @@ slot_of(const struct delta_sig *s, uint32_t weak)
 	return (uint32_t)((weak * s->key) >> (64 - s->bits));
 }
 
+/* The slot after h, round the table. */
+static uint32_t
+next_slot(const struct delta_sig *s, uint32_t h)
+{
+	return (h + 1) & (uint32_t)((1ull << s->bits) - 1);
+}
+
 /*
  * Sorts the blocks by weak sum and makes the open-addressing table over
  * each weak sum's first block. A sum with no free slot within
@@ -508,7 +515,6 @@ sig_index(struct delta_sig *s)
 		errno = ENOMEM;
 		return -1;
 	}
-	s->mask = (uint32_t)(slots - 1);
 	for (uint32_t k = 0; k < s->n; k++)
 		s->order[k] = k;
 	qsort_r(s->order, s->n, sizeof(*s->order), cmp_by_weak, s->weak);
@@ -518,7 +524,7 @@ sig_index(struct delta_sig *s)
 		if (o > 0 && weak == s->weak[s->order[o - 1]])
 			continue;
 		for (int probe = 0; probe < FIND_MAX_PROBES; probe++,
-		    h = (h + 1) & s->mask)
+		    h = next_slot(s, h))
 			if (s->slot[h] == 0) {
 				s->slot[h] = o + 1;
 				break;
@@ -568,7 +574,7 @@ delta_sig_find(const struct delta_sig *s, uint32_t weak, const uint8_t *p,
 	int have_strong = 0;
 
 	h = slot_of(s, weak);
-	for (int probe = 0;; probe++, h = (h + 1) & s->mask) {
+	for (int probe = 0;; probe++, h = next_slot(s, h)) {
 		if (probe == FIND_MAX_PROBES || s->slot[h] == 0)
 			return -1;
 		if (s->weak[s->order[s->slot[h] - 1]] == weak)

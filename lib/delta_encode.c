@@ -36,7 +36,6 @@ struct encode_state {
 	uint64_t copy_off;	/* a 'C' still growing */
 	uint64_t copy_len;
 	uint64_t total;		/* bytes of the new version taken in */
-	uint64_t budget;
 	uint64_t hashed;	/* false alarms so far */
 };
 
@@ -155,7 +154,8 @@ search(struct delta_job *j, struct encode_state *e, int eof)
 	long k;
 
 	while (e->len - e->pos >= b) {
-		if (!e->gave_up && e->hashed > e->budget) {
+		if (!e->gave_up &&
+		    e->hashed > FALSE_ALARM_BASE + 4 * e->total) {
 			log_debug("delta: the signature's weak sums match "
 			    "without their blocks too often: the rest goes as "
 			    "it is");
@@ -230,7 +230,6 @@ encode_feed(struct delta_job *j, const uint8_t *in, size_t n, int eof,
 		memcpy(e->w + e->len, in, k);
 		e->len += k;
 		e->total += k;
-		e->budget += 4 * (uint64_t)k;
 		in += k;
 		n -= k;
 		if (search(j, e, 0) == -1)
@@ -275,7 +274,6 @@ delta_encode_begin(struct delta_sig *sig)
 	e->sig = sig;
 	/* What search leaves unsaid is under a run and a block: room for as much again. */
 	e->cap = 2 * ((size_t)LITERAL_RUN + sig->block_len);
-	e->budget = FALSE_ALARM_BASE;
 	if ((e->w = malloc(e->cap)) == NULL) {
 		free(e);
 		return NULL;

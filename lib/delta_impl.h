@@ -79,8 +79,7 @@ struct delta_sig {
 	uint64_t *strong;
 	uint32_t *order;	/* block numbers sorted by weak sum */
 	uint32_t *slot;		/* 1 + the place in order of a weak sum's first */
-	uint32_t mask;
-	uint32_t bits;		/* of the slot's number */
+	uint32_t bits;		/* of the slot's number: 2^bits slots */
 	uint64_t key;		/* odd, random: spreads weak sums over slots */
 };
 
