@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fsutil.h"
 #include "hash.h"
 #include "log.h"
 
@@ -143,26 +144,13 @@ spool_failed(const struct filespool *sp)
 static int
 flush(struct filespool *sp)
 {
-	size_t done = 0;
-	ssize_t w;
-
 	if (sp->failed)
 		return spool_failed(sp);
-	while (done < sp->wlen) {
-		w = pwrite(sp->fd, sp->wbuf + done, sp->wlen - done,
-		    (off_t)(sp->end + done));
-		if (w == -1 && errno == EINTR)
-			continue;
-		if (w == -1 || w == 0) {
-			if (w == 0)
-				errno = EIO;
-			log_err("%s: writing %zu bytes at %llu", sp->name,
-			    sp->wlen - done, (unsigned long long)(sp->end +
-			    done));
-			sp->failed = 1;
-			return -1;
-		}
-		done += (size_t)w;
+	if (pwrite_all(sp->fd, sp->wbuf, sp->wlen, sp->end) == -1) {
+		log_err("%s: writing %zu bytes at %llu", sp->name, sp->wlen,
+		    (unsigned long long)sp->end);
+		sp->failed = 1;
+		return -1;
 	}
 	sp->end += sp->wlen;
 	sp->wlen = 0;

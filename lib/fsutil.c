@@ -59,6 +59,28 @@ write_all(int fd, const void *p, size_t n)
 	return 0;
 }
 
+int
+pwrite_all(int fd, const void *p, size_t n, uint64_t off)
+{
+	const char *c = p;
+	ssize_t w;
+
+	while (n > 0) {
+		w = pwrite(fd, c, n, (off_t)off);
+		if (w == -1 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			if (w == 0)
+				errno = EIO;
+			return -1;
+		}
+		c += w;
+		n -= (size_t)w;
+		off += (uint64_t)w;
+	}
+	return 0;
+}
+
 ssize_t
 read_full(int fd, void *p, size_t n)
 {

@@ -50,6 +50,13 @@ void next_extent(int fd, uint64_t off, uint64_t size, uint64_t *data,
 /* Writes all n bytes, retrying on EINTR and short writes. 0, or -1 with errno. */
 int write_all(int fd, const void *p, size_t n);
 
+/*
+ * Writes all n bytes at offset off (pwrite: the file offset stays),
+ * retrying on EINTR and short writes, so that ENOSPC shows. 0, or -1
+ * with errno (EIO for a write of nothing).
+ */
+int pwrite_all(int fd, const void *p, size_t n, uint64_t off);
+
 /* Reads until n bytes or end of file. Returns bytes read, or -1 with errno. */
 ssize_t read_full(int fd, void *p, size_t n);
 

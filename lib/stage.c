@@ -341,28 +341,6 @@ copy_refused(int srcfd, const struct stat *st)
 	return NULL;
 }
 
-/* Writes all n bytes at off (a short write is retried: ENOSPC shows then). */
-static int
-pwrite_all(int fd, const uint8_t *p, size_t n, uint64_t off)
-{
-	ssize_t w;
-
-	while (n > 0) {
-		w = pwrite(fd, p, n, (off_t)off);
-		if (w == -1 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			if (w == 0)
-				errno = EIO;
-			return -1;
-		}
-		p += w;
-		n -= (size_t)w;
-		off += (uint64_t)w;
-	}
-	return 0;
-}
-
 /*
  * Copies len bytes at off of src to the same offset of dst: by the
  * kernel, or through buf once it cannot (*slow set). 0, 1 when src ends
