@@ -564,7 +564,6 @@ delta_sig_block_len(const struct delta_sig *s, uint32_t k)
 	    (uint32_t)(s->basis_size - (uint64_t)k * s->block_len);
 }
 
-
 long
 delta_sig_find(const struct delta_sig *s, uint32_t weak, const uint8_t *p,
     size_t n, uint64_t *hashed)

@@ -130,18 +130,19 @@ static int
 search_tail(struct delta_job *j, struct encode_state *e)
 {
 	const struct delta_sig *s = e->sig;
+	const uint8_t *tail = e->w + e->pos;
 	size_t n = e->len - e->pos;
+	uint32_t last = s->n - 1;
 	struct rollsum rs;
-	long k = -1;
 
+	/* Only the last block can be shorter than a block. */
 	if (n > 0 && s->n > 0 && !e->gave_up &&
-	    delta_sig_block_len(s, s->n - 1) == n) {
-		rollsum_init(&rs, e->w + e->pos, n);
-		k = delta_sig_find(s, rollsum_value(&rs), e->w + e->pos, n,
-		    &e->hashed);
+	    delta_sig_block_len(s, last) == n) {
+		rollsum_init(&rs, tail, n);
+		if (rollsum_value(&rs) == s->weak[last] &&
+		    hash_block(tail, n, s->seed) == s->strong[last])
+			return matched(j, e, last);
 	}
-	if (k >= 0 && (uint32_t)k == s->n - 1)
-		return matched(j, e, (uint32_t)k);
 	e->pos = e->len;
 	return 0;
 }
