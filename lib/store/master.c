@@ -13,8 +13,13 @@
 #include "log.h"
 #include "path.h"
 
-/* How often master_reach looks again. */
-#define REACH_RETRY_MS 50
+/*
+ * How often a sync waiting for the store's lock looks again: often, as
+ * the lock is free only between two syncs, and the next of a loop of
+ * them may take it a few milliseconds after the last let go (a poll of
+ * 50 ms waited behind all of them).
+ */
+#define REACH_RETRY_MS 5
 
 /* Whether a mount serves the store (its socket answers): then nobody waits for the lock. */
 static int
@@ -36,16 +41,17 @@ served(const struct store *s)
 static int
 wait_for_lock(struct store *s)
 {
-	int waited = 0;
+	int waited = 0;	/* ms */
 
 	while (flock(s->lockfd, LOCK_EX | LOCK_NB) == -1) {
-		if (errno != EWOULDBLOCK || waited >= MASTER_WAIT_S * 20 ||
-		    (waited % 20 == 0 && served(s)))
+		if (errno != EWOULDBLOCK || waited >= MASTER_WAIT_S * 1000 ||
+		    (waited % 1000 == 0 && served(s)))
 			return -1;
-		if (waited++ == 20)
+		if (waited == 1000)
 			log_info("%s: waiting for the sync in progress to end",
 			    s->path);
-		usleep(50000);
+		usleep(REACH_RETRY_MS * 1000);
+		waited += REACH_RETRY_MS;
 	}
 	return 0;
 }
