@@ -101,7 +101,7 @@ make_staged(struct commit *c, size_t i, const char *name, char *why,
 	int sfd = c->s->stagingfd, rc;
 
 	store_remove_at(sfd, name);
-	if (stage_shard(c->s, i) == -1) {
+	if (plan_staged_in_shard(name) && stage_shard(c->s, i) == -1) {
 		snprintf(why, len, "staging: %s", strerror(errno));
 		return -1;
 	}
@@ -124,7 +124,7 @@ make_staged(struct commit *c, size_t i, const char *name, char *why,
 static void
 stage_hardlink(struct commit *c, size_t i, const char *name)
 {
-	char from[PLAN_STAGED_NAME];
+	char from[PLAN_STAGED_PATH];
 	const struct entry *e = &c->m->v[i];
 	const struct plan_entry *t = &c->p->v[e->link_index];
 	const char *tname;
@@ -132,7 +132,12 @@ stage_hardlink(struct commit *c, size_t i, const char *name)
 
 	unlinkat(sfd, name, 0);
 	if (t->flags & PF_STAGED) {
-		plan_staged_name(from, sizeof(from), e->link_index);
+		if (plan_staged_path(c->p, c->m, e->link_index, from,
+		    sizeof(from)) == -1) {
+			plan_set(c->p, i, PLAN_FAIL, "link to %s: %s",
+			    e->target, strerror(errno));
+			return;
+		}
 		dirfd = sfd;
 		tname = from;
 	} else if (t->state == PLAN_UNCHANGED ||
@@ -143,7 +148,8 @@ stage_hardlink(struct commit *c, size_t i, const char *name)
 		    "not synced", e->target);
 		return;
 	}
-	if (dirfd == -1 || stage_shard(c->s, i) == -1 ||
+	if (dirfd == -1 || (plan_staged_in_shard(name) &&
+	    stage_shard(c->s, i) == -1) ||
 	    linkat(dirfd, tname, sfd, name, 0) == -1) {
 		plan_set(c->p, i, PLAN_FAIL, "link to %s: %s", e->target,
 		    strerror(errno));
@@ -159,7 +165,7 @@ stage_hardlink(struct commit *c, size_t i, const char *name)
 static void
 stage_links(struct commit *c)
 {
-	char name[PLAN_STAGED_NAME], why[512];
+	char name[PLAN_STAGED_PATH], why[512];
 	int r;
 
 	for (size_t i = 0; i < c->m->n; i++) {
@@ -170,7 +176,11 @@ stage_links(struct commit *c)
 		    (pe->flags & (PF_ATTR | PF_STAGED)) || e->type == ENTRY_REG ||
 		    (e->type == ENTRY_DIR && !(pe->flags & PF_RETYPE)))
 			continue;
-		plan_staged_name(name, sizeof(name), i);
+		if (plan_staged_path(c->p, c->m, i, name, sizeof(name)) == -1) {
+			plan_set(c->p, i, PLAN_FAIL, "staging: %s",
+			    strerror(errno));
+			continue;
+		}
 		if (e->type == ENTRY_HARDLINK) {
 			stage_hardlink(c, i, name);
 			continue;
@@ -194,14 +204,28 @@ stage_links(struct commit *c)
 static int
 sync_staged(struct commit *c)
 {
-	char name[PLAN_STAGED_NAME];
+	char name[PLAN_STAGED_PATH];
 	struct durable d;
 	size_t shard = SIZE_MAX;
 	int rc = 0, any = 0;
 
 	durable_init(&d, c->s);
 	for (size_t i = 0; i < c->p->n && rc == 0; i++) {
-		if (!(c->p->v[i].flags & PF_STAGED))
+		const struct plan_entry *pe = &c->p->v[i];
+
+		/* A tree staged whole: each of its directories too. */
+		if (pe->flags & (PF_NEWTREE | PF_INNER)) {
+			if (!(pe->flags & (PF_STAGED | PF_NEWTREE)) &&
+			    (c->m->v[i].type != ENTRY_DIR ||
+			    pe->state != PLAN_CREATE))
+				continue;
+			any = 1;
+			if ((rc = plan_staged_path(c->p, c->m, i, name,
+			    sizeof(name))) == 0)
+				rc = durable_add(&d, c->s->stagingfd, name);
+			continue;
+		}
+		if (!(pe->flags & PF_STAGED))
 			continue;
 		any = 1;
 		if (i / PLAN_SHARD != shard) {
@@ -249,12 +273,17 @@ plan_records(struct commit *c)
 		const struct plan_entry *pe = &p->v[i];
 		int dir = m->v[i].type == ENTRY_DIR;
 
+		/* A tree staged whole is one rename; its entries have none. */
+		if (pe->flags & PF_NEWTREE)
+			c->rec[i] |= REC_P1;
+		else if (pe->flags & PF_INNER)
+			;
 		/* Directories first, parents before children. */
-		if (dir && pe->state == PLAN_CREATE)
+		else if (dir && pe->state == PLAN_CREATE)
 			c->rec[i] |= REC_P1 | REC_MKDIR;
 		else if (dir && (pe->flags & PF_STAGED))
 			c->rec[i] |= REC_P1;
-		if ((pe->flags & PF_STAGED) && !dir)
+		if ((pe->flags & PF_STAGED) && !dir && !(pe->flags & PF_INNER))
 			c->rec[i] |= REC_P2;
 		else if ((pe->flags & PF_ATTR) && pe->state == PLAN_REPLACE)
 			c->rec[i] |= REC_P2 | REC_ATTR;
@@ -327,13 +356,14 @@ give_attr(struct commit *c, struct listing *l, const struct entry *e,
 static int
 give_put(struct commit *c, struct listing *l, size_t i, int vetoed)
 {
-	char name[PLAN_STAGED_NAME];
+	char name[PLAN_STAGED_PATH];
 	const struct entry *e = &c->m->v[i];
 	struct journal_rec r = { .op = JOP_PUT, .path = e->path,
 	    .staged = name, .ref = i };
 	struct stat st;
 
-	plan_staged_name(name, sizeof(name), i);
+	/* Shard names and a tree's "tI" never fail: no PUT for the rest. */
+	plan_staged_path(c->p, c->m, i, name, sizeof(name));
 	if ((c->p->v[i].flags & PF_RETYPE) && (e->type == ENTRY_DIR ||
 	    (c->p->v[i].flags & PF_OLDDIR))) {
 		r.op = JOP_SWAP;
@@ -517,6 +547,15 @@ record_failed(struct commit *c, const struct journal_rec *r, int err)
 		    "--no-acls sync without them");
 	else if (c->p->v[r->ref].state != PLAN_FAIL)
 		plan_set(c->p, r->ref, PLAN_FAIL, "commit: %s", strerror(err));
+	/* A tree staged whole that could not be put in place: all of it. */
+	if (r->ref < c->m->n && (c->p->v[r->ref].flags & PF_NEWTREE) &&
+	    r->op == JOP_PUT)
+		for (size_t j = r->ref + 1, end = plan_tree_end(c->p, r->ref);
+		    j <= end; j++)
+			if (c->p->v[j].state == PLAN_CREATE)
+				plan_set(c->p, j, PLAN_FAIL, "commit: its new "
+				    "directory %s: %s", c->m->v[r->ref].path,
+				    strerror(err));
 }
 
 /* Carries out one record, telling the observer before a replacement. */

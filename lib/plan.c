@@ -30,6 +30,65 @@ plan_staged_shard(char *out, size_t len, size_t i)
 	snprintf(out, len, "s%zu", i / PLAN_SHARD);
 }
 
+int
+plan_staged_in_shard(const char *name)
+{
+	return name[0] == 's';
+}
+
+/* The PF_NEWTREE directory whose tree holds entry i (PF_INNER). */
+static const struct plan_tree *
+tree_of(const struct plan *p, size_t i)
+{
+	size_t lo = 0, hi = p->ntrees;
+
+	/* Trees are in entry order and hold consecutive entries: the last at or before i. */
+	while (hi - lo > 1) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (p->trees[mid].i <= i)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return &p->trees[lo];
+}
+
+int
+plan_staged_path(const struct plan *p, const struct manifest *m, size_t i,
+    char *out, size_t len)
+{
+	const struct plan_tree *t;
+	int n;
+
+	if (p->v[i].flags & PF_NEWTREE)
+		n = snprintf(out, len, "t%zu", i);
+	else if (p->v[i].flags & PF_INNER) {
+		t = tree_of(p, i);
+		n = snprintf(out, len, "t%zu%s", t->i,
+		    m->v[i].path + strlen(t->path));
+	} else {
+		plan_staged_name(out, len, i);
+		return 0;
+	}
+	if (n < 0 || (size_t)n >= len) {
+		out[0] = '\0';
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return 0;
+}
+
+size_t
+plan_tree_end(const struct plan *p, size_t i)
+{
+	size_t j = i;
+
+	while (j + 1 < p->n && (p->v[j + 1].flags & PF_INNER))
+		j++;
+	return j;
+}
+
 /* The slot of entry i's reason, or the empty one it would take. */
 static struct plan_reason *
 reason_slot(const struct plan *p, size_t i)
@@ -139,6 +198,9 @@ plan_release(struct plan *p)
 	free(p->v);
 	free(p->purges);
 	free(p->open);
+	for (size_t k = 0; k < p->ntrees; k++)
+		free(p->trees[k].path);
+	free(p->trees);
 	store_dir_release(&p->dir);
 	plan_init(p);
 }
@@ -378,6 +440,62 @@ plan_gone(struct plan *p, size_t i, struct store *s, const struct manifest *m,
 		p->top_attr = 1;
 }
 
+/* Makes new directory i's place in staging/ (its tree's, or its own). */
+static int
+tree_mkdir(struct plan *p, size_t i, struct store *s,
+    const struct manifest *m)
+{
+	char name[PLAN_STAGED_PATH];
+
+	if (plan_staged_path(p, m, i, name, sizeof(name)) == -1 ||
+	    mkdirat(s->stagingfd, name, 0700) == -1)
+		return -1;
+	return 0;
+}
+
+/*
+ * A new entry's place: inside the staged copy of a new tree when its
+ * directory is in one (PF_INNER), else, for a new directory, a tree of
+ * its own (PF_NEWTREE) when its directory can be made in staging/.
+ */
+static void
+plan_tree(struct plan *p, size_t i, struct store *s, const struct manifest *m)
+{
+	struct plan_entry *pe = &p->v[i];
+	int dir = m->v[i].type == ENTRY_DIR;
+	struct plan_tree *t;
+	char *path;
+
+	if (pe->flags & PF_INNER) {
+		if (dir && tree_mkdir(p, i, s, m) == -1)
+			plan_set(p, i, PLAN_FAIL, "staging: mkdir: %s",
+			    strerror(errno));
+		return;
+	}
+	if (!dir || pe->state != PLAN_CREATE || (pe->flags & PF_RETYPE))
+		return;
+	if (p->ntrees == p->trees_cap) {
+		size_t cap = p->trees_cap ? p->trees_cap * 2 : 16;
+
+		t = realloc(p->trees, cap * sizeof(*t));
+		if (t == NULL)
+			return;	/* staged as before: a MKDIR and a file at a time */
+		p->trees = t;
+		p->trees_cap = cap;
+	}
+	if ((path = strdup(m->v[i].path)) == NULL)
+		return;
+	pe->flags |= PF_NEWTREE;
+	if (tree_mkdir(p, i, s, m) == -1) {
+		pe->flags &= ~PF_NEWTREE;
+		free(path);
+		return;
+	}
+	p->trees[p->ntrees].i = i;
+	p->trees[p->ntrees].path = path;
+	p->ntrees++;
+}
+
 static void
 plan_entry(struct plan *p, size_t i, struct store *s, const struct manifest *m,
     const struct plan_opts *o)
@@ -387,6 +505,9 @@ plan_entry(struct plan *p, size_t i, struct store *s, const struct manifest *m,
 	struct stat st;
 	int dtype;
 
+	/* Under a tree staged whole, whatever becomes of it (plan_tree_end). */
+	if (parent && (parent->flags & (PF_NEWTREE | PF_INNER)))
+		p->v[i].flags |= PF_INNER;
 	if (e->type == ENTRY_GONE) {
 		plan_gone(p, i, s, m, o);
 		return;
@@ -450,6 +571,8 @@ created:
 		p->v[i].changes |= ITEM_CH_DATA;
 	} else if (e->type == ENTRY_DIR)
 		p->v[i].flags |= PF_DIRATTR;
+	if (o->trees)
+		plan_tree(p, i, s, m);
 device:
 	if (ENTRY_IS_DEVICE(e->type) && !o->owner &&
 	    p->v[i].state != PLAN_UNCHANGED)

@@ -2,6 +2,7 @@
 #ifndef MIRRORFS_PLAN_H
 #define MIRRORFS_PLAN_H
 
+#include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -32,6 +33,14 @@ enum plan_state {
 #define PF_RETYPE  0x80	/* replaces an entry of another type (purge only) */
 #define PF_OLDDIR  0x100	/* what it replaces is a directory (its tree goes) */
 #define PF_REASON  0x200	/* has a reason (plan_reason) */
+/*
+ * A new directory in a directory the store has: staged whole, as
+ * staging/tI with everything under it in place (PF_INNER), and put in
+ * place by one rename at the commit instead of a MKDIR and a rename of
+ * each file.
+ */
+#define PF_NEWTREE 0x400
+#define PF_INNER   0x800	/* inside a PF_NEWTREE directory's staged copy */
 
 /* 6 bytes: a plan holds one per entry, millions of them. */
 struct plan_entry {
@@ -44,6 +53,12 @@ struct plan_entry {
 struct plan_reason {
 	size_t i;		/* the entry + 1; 0: an empty slot */
 	char *reason;		/* owned */
+};
+
+/* A PF_NEWTREE directory: its entry, and its path (owned). */
+struct plan_tree {
+	size_t i;
+	char *path;
 };
 
 /* An extra entry of the store that the session deletes. */
@@ -72,6 +87,9 @@ struct plan {
 	size_t *open;
 	size_t nopen;
 	size_t open_cap;
+	struct plan_tree *trees;	/* the PF_NEWTREE directories, in order */
+	size_t ntrees;
+	size_t trees_cap;
 	int top_attr;		/* the top directory's attributes differ */
 	uint16_t top_changes;	/* ITEM_CH_*: how, for -i */
 
@@ -89,12 +107,30 @@ struct plan {
 void plan_staged_name(char *out, size_t len, size_t i);
 void plan_staged_shard(char *out, size_t len, size_t i);
 
+/*
+ * Where entry i is staged: its shard name (plan_staged_name), or for a
+ * PF_NEWTREE directory "tI", and for an entry inside one (PF_INNER)
+ * "tI/" and its path below that directory. out holds PLAN_STAGED_PATH
+ * bytes. Returns 0, or -1 with ENAMETOOLONG.
+ */
+#define PLAN_STAGED_PATH (PATH_MAX + 32)
+int plan_staged_path(const struct plan *p, const struct manifest *m,
+    size_t i, char *out, size_t len);
+/* Whether a staged name is a shard's ("sS/nI"), whose directory a stage may make. */
+int plan_staged_in_shard(const char *name);
+/*
+ * The last entry of PF_NEWTREE directory i's tree (i itself when it is
+ * empty): its entries are i + 1 ... that one, in path_order.
+ */
+size_t plan_tree_end(const struct plan *p, size_t i);
+
 /* Options that shape a plan. */
 struct plan_opts {
 	uint32_t flags;		/* SESSION_* */
 	const struct filter *filter;
 	int owner;		/* compare and set owners (we are root) */
 	unsigned ns;		/* attribute namespaces compared and set (xattr.h) */
+	int trees;		/* stage new directories whole (PF_NEWTREE) */
 };
 
 /*

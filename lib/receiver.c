@@ -178,6 +178,13 @@ check_entry(struct receiver *r, size_t i)
 
 static int open_store(struct receiver *r);
 
+/* Where entry i is staged (plan_staged_path): 0, or -1 (a path too long). */
+static int
+staged_name(const struct receiver *r, size_t i, char name[PLAN_STAGED_PATH])
+{
+	return plan_staged_path(&r->plan, &r->m, i, name, PLAN_STAGED_PATH);
+}
+
 uint64_t
 receiver_manifest_cost(const struct entry *e)
 {
@@ -280,6 +287,8 @@ recv_manifest(struct receiver *r)
 	r->popts.filter = &r->filter;
 	/* What the session carries and this process can set. */
 	r->popts.ns = proto_session_ns(r->flags) & xattr_ns_settable();
+	/* A dry run stages nothing: new directories only with a staging/. */
+	r->popts.trees = !(r->flags & SESSION_REPORT) && r->st->stagingfd >= 0;
 	if (eager_start(r) == -1)
 		return peer_fail(r, "out of memory");
 	for (;;) {
@@ -481,11 +490,14 @@ static int
 need_rest(struct receiver *r, struct need_batch *b, size_t i)
 {
 	uint8_t kept[HASH_SIZE];
-
+	char name[PLAN_STAGED_PATH] = "";
 	int rc;
 
-	if (stage_kept_hash(r->st, i, kept) == -1) {
-		stage_discard(r->st, i);
+	/* Named as claim_partials named it: the name cannot fail here. */
+	if (staged_name(r, i, name) == -1 ||
+	    stage_kept_hash(r->st, name, kept) == -1) {
+		if (name[0] != '\0')
+			stage_discard(r->st, name);
 		r->resume[i] = 0;
 		return 1;
 	}
@@ -605,6 +617,7 @@ file_begin(struct receiver *r, struct stage_file *f, int type,
     const uint8_t *p, size_t n)
 {
 	struct file_head head;
+	char name[PLAN_STAGED_PATH];
 	int rc;
 
 	if (f->idx != -1)
@@ -627,7 +640,10 @@ file_begin(struct receiver *r, struct stage_file *f, int type,
 	    r->resume[head.index] != head.offset))
 		return peer_fail(r, "resumed entry %u at an offset not asked "
 		    "for", head.index);
-	if (stage_begin(f, r->st, r->m.v[head.index].path, &head) == -1)
+	if (staged_name(r, head.index, name) == -1)
+		return peer_fail(r, "%s/%s: too long a path to stage",
+		    r->t->path, r->m.v[head.index].path);
+	if (stage_begin(f, r->st, r->m.v[head.index].path, name, &head) == -1)
 		return peer_fail(r, "out of memory");
 	return 0;
 }
@@ -711,6 +727,7 @@ file_fd(struct receiver *r, struct stage_file *f, const uint8_t *p, size_t n)
 	struct file_head head;
 	struct entry attr;
 	enum stage_end end;
+	char name[PLAN_STAGED_PATH];
 	int fd;
 
 	if (f->idx != -1)
@@ -727,7 +744,12 @@ file_fd(struct receiver *r, struct stage_file *f, const uint8_t *p, size_t n)
 	if ((fd = conn_take_fd(r->c)) == -1)
 		return peer_fail(r, "FILE_FD for entry %u came without a "
 		    "descriptor", head.index);
-	end = stage_copy(r->st, head.index, fd, &r->m.v[head.index],
+	if (staged_name(r, head.index, name) == -1) {
+		close(fd);
+		return peer_fail(r, "%s/%s: too long a path to stage",
+		    r->t->path, r->m.v[head.index].path);
+	}
+	end = stage_copy(r->st, head.index, name, fd, &r->m.v[head.index],
 	    &r->popts, &attr, r->err, sizeof(r->err));
 	close(fd);
 	return file_staged(r, head.index, end, &attr);
@@ -868,6 +890,7 @@ out:
 static int
 claim_partials(struct receiver *r)
 {
+	char name[PLAN_STAGED_PATH];
 	uint64_t got;
 
 	r->resume = calloc(r->m.n + 1, sizeof(*r->resume));
@@ -878,15 +901,16 @@ claim_partials(struct receiver *r)
 	for (size_t i = 0; i < r->m.n; i++) {
 		const struct entry *e = &r->m.v[i];
 
-		if (!(r->plan.v[i].flags & PF_DATA))
+		if (!(r->plan.v[i].flags & PF_DATA) ||
+		    staged_name(r, i, name) == -1)
 			continue;
-		got = stage_claim(r->st, i, e);
+		got = stage_claim(r->st, i, name, e);
 		if (got == 0)
 			continue;
 		/* With a hash (--checksum) a complete copy is checked here. */
 		if (got == e->size && e->has_hash) {
-			if (stage_adopt(r->st, i, e, &r->popts) == -1) {
-				stage_discard(r->st, i);
+			if (stage_adopt(r->st, name, e, &r->popts) == -1) {
+				stage_discard(r->st, name);
 				continue;
 			}
 			r->plan.v[i].flags &= ~PF_DATA;

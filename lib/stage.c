@@ -83,7 +83,8 @@ create_staged(struct stage_file *f, struct store *s)
 	int flags = O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW;
 
 	f->fd = openat(s->stagingfd, f->name, flags, 0600);
-	if (f->fd == -1 && errno == ENOENT && stage_shard(s, (size_t)f->idx) == 0)
+	if (f->fd == -1 && errno == ENOENT && plan_staged_in_shard(f->name) &&
+	    stage_shard(s, (size_t)f->idx) == 0)
 		f->fd = openat(s->stagingfd, f->name, flags, 0600);
 	if (f->fd == -1 && errno == EEXIST) {
 		unlinkat(s->stagingfd, f->name, 0);
@@ -94,12 +95,12 @@ create_staged(struct stage_file *f, struct store *s)
 
 int
 stage_begin(struct stage_file *f, struct store *s, const char *path,
-    const struct file_head *head)
+    const char *name, const struct file_head *head)
 {
 	stage_init(f);
 	f->idx = head->index;
 	f->head = *head;
-	plan_staged_name(f->name, sizeof(f->name), head->index);
+	snprintf(f->name, sizeof(f->name), "%s", name);
 	f->h = hash_new();
 	if (f->h == NULL) {
 		log_err("%s/%s", s->path, path);
@@ -404,8 +405,9 @@ copy_extents(int src, int dst, uint64_t size, uint8_t **buf)
 }
 
 enum stage_end
-stage_copy(struct store *s, size_t i, int srcfd, const struct entry *e,
-    const struct plan_opts *o, struct entry *attr, char *why, size_t len)
+stage_copy(struct store *s, size_t i, const char *name, int srcfd,
+    const struct entry *e, const struct plan_opts *o, struct entry *attr,
+    char *why, size_t len)
 {
 	struct stage_file f;
 	struct stat before, after;
@@ -416,7 +418,7 @@ stage_copy(struct store *s, size_t i, int srcfd, const struct entry *e,
 
 	stage_init(&f);
 	f.idx = (long)i;
-	plan_staged_name(f.name, sizeof(f.name), i);
+	snprintf(f.name, sizeof(f.name), "%s", name);
 	for (int attempt = 0; attempt < STAGE_COPY_ATTEMPTS; attempt++) {
 		if (fstat(srcfd, &before) == -1) {
 			snprintf(why, len, "copy: %s", strerror(errno));
@@ -474,7 +476,7 @@ void
 stage_keep_partials(struct stage_file *f, struct store *s,
     const struct manifest *m, const struct plan *p)
 {
-	char name[PLAN_STAGED_NAME];
+	char name[PLAN_STAGED_PATH];
 
 	if (f->idx != -1 && f->fd != -1 && f->werr == 0 && f->bad[0] == '\0' &&
 	    f->got > 0) {
@@ -484,9 +486,9 @@ stage_keep_partials(struct stage_file *f, struct store *s,
 		    m->v[f->idx].path, &f->head.attr);
 	}
 	for (size_t i = 0; i < m->n; i++) {
-		if (!(p->v[i].flags & PF_STAGED) || m->v[i].type != ENTRY_REG)
+		if (!(p->v[i].flags & PF_STAGED) || m->v[i].type != ENTRY_REG ||
+		    plan_staged_path(p, m, i, name, sizeof(name)) == -1)
 			continue;
-		plan_staged_name(name, sizeof(name), i);
 		partial_keep(s->stagingfd, name, s->partialfd, m->v[i].path,
 		    &m->v[i]);
 	}
@@ -494,30 +496,25 @@ stage_keep_partials(struct stage_file *f, struct store *s,
 }
 
 uint64_t
-stage_claim(struct store *s, size_t i, const struct entry *e)
+stage_claim(struct store *s, size_t i, const char *name,
+    const struct entry *e)
 {
-	char name[PLAN_STAGED_NAME];
-
-	plan_staged_name(name, sizeof(name), i);
-	if (stage_shard(s, i) == -1)
+	if (plan_staged_in_shard(name) && stage_shard(s, i) == -1)
 		return 0;
 	return partial_claim(s->partialfd, s->stagingfd, name, e->path, e);
 }
 
-/* Opens staged/NAME of entry i to read. */
+/* Opens staging/NAME to read. */
 static int
-open_staged(struct store *s, size_t i)
+open_staged(struct store *s, const char *name)
 {
-	char name[PLAN_STAGED_NAME];
-
-	plan_staged_name(name, sizeof(name), i);
 	return openat(s->stagingfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 }
 
 int
-stage_kept_hash(struct store *s, size_t i, uint8_t out[HASH_SIZE])
+stage_kept_hash(struct store *s, const char *name, uint8_t out[HASH_SIZE])
 {
-	int fd = open_staged(s, i), rc;
+	int fd = open_staged(s, name), rc;
 
 	if (fd == -1)
 		return -1;
@@ -527,12 +524,12 @@ stage_kept_hash(struct store *s, size_t i, uint8_t out[HASH_SIZE])
 }
 
 int
-stage_adopt(struct store *s, size_t i, const struct entry *e,
+stage_adopt(struct store *s, const char *name, const struct entry *e,
     const struct plan_opts *o)
 {
 	uint8_t h[HASH_SIZE];
 	char why[256];
-	int fd = open_staged(s, i), rc = -1;
+	int fd = open_staged(s, name), rc = -1;
 
 	if (fd == -1)
 		return -1;
@@ -544,11 +541,8 @@ stage_adopt(struct store *s, size_t i, const struct entry *e,
 }
 
 void
-stage_discard(struct store *s, size_t i)
+stage_discard(struct store *s, const char *name)
 {
-	char name[PLAN_STAGED_NAME];
-
-	plan_staged_name(name, sizeof(name), i);
 	unlinkat(s->stagingfd, name, 0);
 }
 

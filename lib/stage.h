@@ -21,7 +21,7 @@
 struct stage_file {
 	long idx;		/* the entry, or -1 when no file is arriving */
 	int fd;			/* staging/NAME */
-	char name[PLAN_STAGED_NAME];
+	char name[PLAN_STAGED_PATH];
 	uint64_t got;		/* bytes of the new version so far */
 	int werr;		/* errno of the first failed write */
 	struct hash_state *h;
@@ -42,12 +42,12 @@ int stage_shard(struct store *s, size_t i);
 void stage_init(struct stage_file *f);
 
 /*
- * Starts entry head->index (at path) in staging/: whole, from the end of
+ * Starts entry head->index (at path) as staging/NAME (plan_staged_path): whole, from the end of
  * its kept part when head->offset > 0 (FILE_FROM), or as a delta when
  * head->delta. Returns 0, or -1 on ENOMEM (logged).
  */
 int stage_begin(struct stage_file *f, struct store *s, const char *path,
-    const struct file_head *head);
+    const char *name, const struct file_head *head);
 
 /*
  * Takes n bytes of DATA: the file's bytes, or its delta. Returns 0, or -1
@@ -83,7 +83,7 @@ enum stage_end stage_end(struct stage_file *f, struct store *s,
     const struct plan_opts *o, char *why, size_t len);
 
 /*
- * Stages entry i from srcfd, the source file itself (a local sender
+ * Stages entry i as staging/NAME from srcfd, the source file itself (a local sender
  * passed its descriptor, FILE_FD): copied by the kernel (copy_file_range,
  * which shares extents where the filesystem can; read and write where it
  * cannot), its holes left holes. The copy counts only when srcfd's stat
@@ -95,9 +95,9 @@ enum stage_end stage_end(struct stage_file *f, struct store *s,
  * extended attributes as stage_end gives them. Returns STAGE_DONE,
  * STAGE_SKIPPED or STAGE_FAILED with why set; the caller closes srcfd.
  */
-enum stage_end stage_copy(struct store *s, size_t i, int srcfd,
-    const struct entry *e, const struct plan_opts *o, struct entry *attr,
-    char *why, size_t len);
+enum stage_end stage_copy(struct store *s, size_t i, const char *name,
+    int srcfd, const struct entry *e, const struct plan_opts *o,
+    struct entry *attr, char *why, size_t len);
 
 /* Abandons the file in progress, removing what it staged. */
 void stage_drop(struct stage_file *f, struct store *s);
@@ -111,24 +111,25 @@ void stage_keep_partials(struct stage_file *f, struct store *s,
     const struct manifest *m, const struct plan *p);
 
 /*
- * Takes up what an interrupted session kept of entry i (e), as staged/
- * NAME: returns how many bytes it holds (e->size when complete), or 0
+ * Takes up what an interrupted session kept of entry i (e), as staging/
+ * NAME (plan_staged_path): returns how many bytes it holds (e->size when complete), or 0
  * when nothing is kept for this very version (path, size, mtime). What
  * it holds is verified before use: stage_adopt with the manifest's hash,
  * else by the sender, from stage_kept_hash (NEED_FROM).
  */
-uint64_t stage_claim(struct store *s, size_t i, const struct entry *e);
-/* The hash of what staged/NAME of entry i holds. 0, or -1 with errno. */
-int stage_kept_hash(struct store *s, size_t i, uint8_t out[HASH_SIZE]);
+uint64_t stage_claim(struct store *s, size_t i, const char *name,
+    const struct entry *e);
+/* The hash of what staging/NAME holds. 0, or -1 with errno. */
+int stage_kept_hash(struct store *s, const char *name, uint8_t out[HASH_SIZE]);
 /*
- * A complete kept copy of entry i whose content hashes to e->hash: given
- * its attributes, it is staged (the caller marks it PF_STAGED). -1 when
- * it differs or cannot be read: the caller discards it.
+ * A complete kept copy at staging/NAME whose content hashes to e->hash:
+ * given its attributes, it is staged (the caller marks it PF_STAGED). -1
+ * when it differs or cannot be read: the caller discards it.
  */
-int stage_adopt(struct store *s, size_t i, const struct entry *e,
+int stage_adopt(struct store *s, const char *name, const struct entry *e,
     const struct plan_opts *o);
-/* Removes what staged/NAME of entry i holds. */
-void stage_discard(struct store *s, size_t i);
+/* Removes what staging/NAME holds. */
+void stage_discard(struct store *s, const char *name);
 
 /*
  * Gives fd (an entry staged or in the store, any descriptor of it) e's

@@ -177,6 +177,24 @@ case_kept_copy_verified() {
 	[ "$(jf bytes_sent)" -lt 4000000 ] || t_fail "sent $(jf bytes_sent) bytes: the kept copy was not used"
 }
 
+# A session cut inside a new directory tree (staged whole, in place)
+# keeps the file it staged there, and the next session uses it.
+case_kept_in_new_tree() {
+	mkdir -p src/tree/sub
+	head -c 3000000 /dev/urandom >src/tree/sub/a.bin
+	head -c 3000000 /dev/urandom >src/tree/sub/b.bin
+	touch -d '-1 hour' src/tree/sub/a.bin src/tree/sub/b.bin
+	serve app "$TC/store"
+	local url="mirror://127.0.0.1:$PORT/app"
+	cut_after_first "$url"
+	assert_missing store/tree
+	t_ctl sync --key key --compress 0 --json src "$url"
+	assert_rc 0
+	assert_trees_eq src store
+	[ "$(jf bytes_sent)" -lt 4000000 ] || t_fail "sent $(jf bytes_sent) bytes: the kept copy was not used"
+	assert_no_litter store
+}
+
 # Kept parts are durable before the session that kept them ends.
 case_kept_parts_are_durable() {
 	command -v strace >/dev/null || t_skip "needs strace"
@@ -399,6 +417,7 @@ t_case "a dry run into a mounted store takes no data" case_dry_run_takes_no_data
 t_case "a manifest out of a walk's order, or naming a path twice, is refused" case_manifest_order
 t_case "files are asked for during the manifest; data not asked for is refused" case_requests_during_the_manifest
 t_case "a kept copy is verified before use, with or without --checksum" case_kept_copy_verified
+t_case "a session cut inside a new tree keeps its file for the next" case_kept_in_new_tree
 t_case "kept parts are synced to disk before the session ends" case_kept_parts_are_durable
 t_case "the client says committed, not committed, or unknown" case_client_says_what_happened
 t_case "a sync waits for a mount that is starting" case_sync_waits_for_a_starting_mount
