@@ -39,7 +39,7 @@
  */
 #define TAKE_BYTES (256 * 1024)
 /* Files this large go to a local receiver as a descriptor (FILE_FD). */
-#define FDPASS_MIN (64 * 1024)
+#define FDPASS_MIN (4 * 1024)
 
 struct sender {
 	const struct sender_opts *o;
