@@ -66,33 +66,6 @@ rec_check(const uint8_t *rec, size_t len)
 	return (uint32_t)hash_block(rec + 8, len - 8, len);
 }
 
-/* An unnamed file in dir: O_TMPFILE, else a mkstemp one unlinked at once. */
-static int
-open_unnamed(const char *dir)
-{
-	char tmpl[PATH_MAX];
-	int fd = open(dir, O_TMPFILE | O_RDWR | O_EXCL | O_CLOEXEC, 0600);
-
-	if (fd != -1 || (errno != EOPNOTSUPP && errno != EISDIR &&
-	    errno != EINVAL))
-		return fd;
-	if (snprintf(tmpl, sizeof(tmpl), "%s/mirrorfs-spool.XXXXXX", dir) >=
-	    (int)sizeof(tmpl)) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	if ((fd = mkostemp(tmpl, O_CLOEXEC)) == -1)
-		return -1;
-	if (unlink(tmpl) == -1) {
-		int err = errno;
-
-		close(fd);
-		errno = err;
-		return -1;
-	}
-	return fd;
-}
-
 struct filespool *
 filespool_open(void)
 {

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -198,4 +199,30 @@ mkpath_parents(const char *path)
 	rc = 0;
 out:
 	return rc;
+}
+
+int
+open_unnamed(const char *dir)
+{
+	char tmpl[PATH_MAX];
+	int fd = open(dir, O_TMPFILE | O_RDWR | O_EXCL | O_CLOEXEC, 0600);
+
+	if (fd != -1 || (errno != EOPNOTSUPP && errno != EISDIR &&
+	    errno != EINVAL))
+		return fd;
+	if (snprintf(tmpl, sizeof(tmpl), "%s/mirrorfs-spool.XXXXXX", dir) >=
+	    (int)sizeof(tmpl)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if ((fd = mkostemp(tmpl, O_CLOEXEC)) == -1)
+		return -1;
+	if (unlink(tmpl) == -1) {
+		int err = errno;
+
+		close(fd);
+		errno = err;
+		return -1;
+	}
+	return fd;
 }

@@ -73,4 +73,11 @@ long raise_nofile(void);
  */
 int mkpath_parents(const char *path);
 
+/*
+ * An unnamed file in directory dir, read-write: O_TMPFILE, else a
+ * mkstemp one unlinked at once where the filesystem has no O_TMPFILE.
+ * Nothing of it outlives the process. Returns the fd, or -1 with errno.
+ */
+int open_unnamed(const char *dir);
+
 #endif
