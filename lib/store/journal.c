@@ -170,9 +170,8 @@ journal_drop(struct journal *j, const uint8_t *drop)
 	j->n = k;
 }
 
-/* Appends record rec as the journal file has it. -1 on ENOMEM. */
-static int
-encode_rec(const struct journal_rec *rec, struct buf *b)
+int
+journal_encode(const struct journal_rec *rec, struct buf *b)
 {
 	static const struct journal_attr none;
 	const struct journal_attr *a = rec->attr ? rec->attr : &none;
@@ -244,7 +243,7 @@ journal_put(struct journal_writer *w, const struct journal_rec *r)
 		log_err("%s/%s/%s", w->s->path, PATH_META, JOURNAL_TMP);
 		return -1;
 	}
-	if (encode_rec(r, &w->b) == -1 ||
+	if (journal_encode(r, &w->b) == -1 ||
 	    (w->b.len >= JOURNAL_CHUNK && put_piece(w) == -1)) {
 		log_err("%s/%s/%s", w->s->path, PATH_META, JOURNAL_TMP);
 		return -1;
@@ -297,78 +296,101 @@ staged_name_ok(const char *name)
 	return path_check(name, &why) == 0;
 }
 
+void
+journal_dec_release(struct journal_dec *d)
+{
+	free(d->path);
+	free(d->staged);
+	memset(d, 0, sizeof(*d));
+}
+
+int
+journal_decode(struct reader *rd, struct journal_rec *r,
+    struct journal_dec *d, const char **why)
+{
+	struct journal_attr *a = &d->attr;
+	const char *xwhy;
+
+	journal_dec_release(d);
+	memset(r, 0, sizeof(*r));
+	r->op = reader_u8(rd);
+	r->flags = reader_u8(rd);
+	d->path = reader_str(rd, PATH_MAX - 1);
+	d->staged = reader_str(rd, NAME_MAX);
+	a->mode = reader_u32(rd);
+	a->uid = reader_u32(rd);
+	a->gid = reader_u32(rd);
+	a->mtime_sec = (int64_t)reader_u64(rd);
+	a->mtime_nsec = reader_u32(rd);
+	r->ino = reader_u64(rd);
+	a->ns = reader_u8(rd);
+	a->xattrs_len = reader_u32(rd);
+	a->xattrs = (uint8_t *)reader_bytes(rd, a->xattrs_len);
+	*why = "bad record";
+	if (rd->failed || r->op < JOP_MKDIR || r->op > JOP_MAX ||
+	    (!(r->op == JOP_ATTR && strcmp(d->path, ".") == 0) &&
+	    (path_check(d->path, why) == -1 || path_is_meta(d->path))) ||
+	    ((r->op == JOP_PUT || r->op == JOP_SWAP) &&
+	    !staged_name_ok(d->staged)) ||
+	    a->mtime_nsec >= 1000000000u || (a->ns & ~XATTR_NS_ALL) ||
+	    xattr_check(a->xattrs, a->xattrs_len, a->ns, &xwhy) == -1) {
+		*why = "bad record";
+		journal_dec_release(d);
+		return -1;
+	}
+	r->path = d->path;
+	r->staged = r->op == JOP_PUT || r->op == JOP_SWAP ? d->staged : NULL;
+	r->attr = a;
+	return 0;
+}
+
 int
 journal_parse(const uint8_t *p, size_t n, struct journal *j, const char **why)
 {
-	struct reader r;
-	struct journal_attr a;
-	uint64_t count, sum, ino;
-	char *path = NULL, *staged = NULL;
-	const char *xwhy;
-	int op, flags, version;
+	struct reader rd;
+	struct journal_rec rec;
+	struct journal_dec d = { .path = NULL };
+	uint64_t count, sum;
+	int version;
 
 	*why = "truncated or malformed";
 	if (n < 8)
 		return -1;
-	reader_init(&r, p + n - 8, 8);
-	sum = reader_u64(&r);
+	reader_init(&rd, p + n - 8, 8);
+	sum = reader_u64(&rd);
 	if (sum != XXH3_64bits(p, n - 8)) {
 		*why = "checksum mismatch";
 		return -1;
 	}
-	reader_init(&r, p, n - 8);
-	if (reader_u32(&r) != JOURNAL_MAGIC) {
+	reader_init(&rd, p, n - 8);
+	if (reader_u32(&rd) != JOURNAL_MAGIC) {
 		*why = "not a mirrorfs journal";
 		return -1;
 	}
-	version = reader_u16(&r);
+	version = reader_u16(&rd);
 	if (version < JOURNAL_VERSION_OLDEST || version > JOURNAL_VERSION) {
 		*why = "a journal of another format version (written by "
 		    "another release of mirrorfs: recover with that release)";
 		return -1;
 	}
-	count = reader_u64(&r);
+	count = reader_u64(&rd);
 	for (uint64_t i = 0; i < count; i++) {
-		memset(&a, 0, sizeof(a));
-		op = reader_u8(&r);
-		flags = reader_u8(&r);
-		path = reader_str(&r, PATH_MAX - 1);
-		staged = reader_str(&r, NAME_MAX);
-		a.mode = reader_u32(&r);
-		a.uid = reader_u32(&r);
-		a.gid = reader_u32(&r);
-		a.mtime_sec = (int64_t)reader_u64(&r);
-		a.mtime_nsec = reader_u32(&r);
-		ino = reader_u64(&r);
-		a.ns = reader_u8(&r);
-		a.xattrs_len = reader_u32(&r);
-		a.xattrs = (uint8_t *)reader_bytes(&r, a.xattrs_len);
-		if (r.failed || op < JOP_MKDIR || op > JOP_MAX ||
-		    (!(op == JOP_ATTR && strcmp(path, ".") == 0) &&
-		    (path_check(path, why) == -1 || path_is_meta(path))) ||
-		    ((op == JOP_PUT || op == JOP_SWAP) &&
-		    !staged_name_ok(staged)) ||
-		    a.mtime_nsec >= 1000000000u || (a.ns & ~XATTR_NS_ALL) ||
-		    xattr_check(a.xattrs, a.xattrs_len, a.ns, &xwhy) == -1) {
-			*why = "bad record";
+		if (journal_decode(&rd, &rec, &d, why) == -1)
 			goto bad;
-		}
-		if (journal_add(j, op, flags, path, op == JOP_PUT ||
-		    op == JOP_SWAP ? staged : NULL, &a, 0) == -1) {
+		if (journal_add(j, rec.op, rec.flags, rec.path, rec.staged,
+		    rec.attr, 0) == -1) {
 			*why = strerror(errno);
 			goto bad;
 		}
-		j->v[j->n - 1].ino = ino;
-		free(path);
-		free(staged);
-		path = staged = NULL;
+		j->v[j->n - 1].ino = rec.ino;
 	}
-	if (reader_finish(&r) == -1)
+	*why = "truncated or malformed";
+	if (reader_finish(&rd) == -1)
 		goto bad;
+	journal_dec_release(&d);
 	return 0;
 bad:
-	free(path);
-	free(staged);
+	journal_dec_release(&d);
 	journal_release(j);
 	return -1;
 }

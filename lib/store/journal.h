@@ -97,6 +97,26 @@ int journal_parse(const uint8_t *p, size_t n, struct journal *j,
     const char **why);
 
 /*
+ * One record in the journal file's encoding, for a caller that keeps
+ * records elsewhere (the commit's spool, jspool.h). journal_encode
+ * appends r (not its ref) to b: -1 on ENOMEM. journal_decode reads one
+ * from rd into *r, checked as a journal file's records are; its strings
+ * live in d until the next decode into d or journal_dec_release, its
+ * extended attributes in rd's input: 0, or -1 with *why (d released).
+ * A journal_dec starts zeroed.
+ */
+struct journal_dec {
+	char *path;
+	char *staged;
+	struct journal_attr attr;
+};
+
+int journal_encode(const struct journal_rec *r, struct buf *b);
+int journal_decode(struct reader *rd, struct journal_rec *r,
+    struct journal_dec *d, const char **why);
+void journal_dec_release(struct journal_dec *d);
+
+/*
  * A journal written as its records come, a piece at a time, never whole
  * in memory: journal_begin (count: the records to come), journal_put
  * for each, then journal_commit, which makes it durable as the store's
