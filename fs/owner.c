@@ -31,7 +31,7 @@ struct owner_commit {
 };
 
 static void
-commit_free(struct owner_commit *c)
+owner_commit_free(struct owner_commit *c)
 {
 	if (c == NULL)
 		return;
@@ -390,7 +390,7 @@ owner_end(void *arg, const struct commit_change *v, size_t n)
 		c->holds[i] = -1;
 		mount_reap(m, c->names[i]);
 	}
-	commit_free(c);
+	owner_commit_free(c);
 }
 
 void

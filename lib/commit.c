@@ -1,6 +1,7 @@
 /* commit: a session's planned changes made current in the store at once, with the owner's veto. */
 #include "commit.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -16,55 +17,67 @@
 #include "store/durable.h"
 #include "store/index.h"
 #include "store/journal.h"
+#include "store/jspool.h"
 
 /* The journal's tag of the top directory's attributes. */
 #define TOP_REF SIZE_MAX
 
+/*
+ * The records of a commit are spooled as the session goes, each once
+ * its entry's outcome is final (commit_entry), in two spools: a, read
+ * forward, every MKDIR, PUT, SWAP and in-place ATTR in the order they
+ * became final; b, read backward, the ATTR of every directory that may
+ * need one, appended as it is planned (in path order: backward, each
+ * directory comes after every directory below it). The journal is a,
+ * then the purges (the plan's), then b backward, then the top's ATTR:
+ * a directory's MKDIR or SWAP is final when it is planned, before
+ * anything inside it; its ATTR (its mtime) comes after every change
+ * below it.
+ */
 struct commit {
 	struct store *s;
-	struct manifest *m;
-	struct plan *p;
-	const struct commit_opts *o;
+	struct commit_opts o;
 	struct store_dir dir;		/* for every path this commit resolves */
+	struct jspool a;
+	struct jspool b;
+	size_t *waiting;		/* hard links whose target waits for data */
+	size_t nwaiting;
+	size_t waiting_cap;
+	/* commit_run's: */
+	struct plan *p;
+	const struct entry *top;
 	/*
-	 * The records are listed again from these for each step instead of
-	 * being kept (a few bytes an entry where a record took a hundred):
-	 * per entry, which of the listing's passes has a record of it and
-	 * what it is (REC_*), fixed before anything changes the plan; per
-	 * purge, REC_P2 and REC_V2. n: the records not vetoed.
+	 * Per record, by its place in the listing (a, purges, b backward,
+	 * the top): left out. A directory's ATTR whose plan has none by the
+	 * time of the commit, and what the observer vetoed. n: the records
+	 * not left out.
 	 */
-	uint8_t *rec;
-	uint8_t *prec;
-	uint8_t top;
+	uint8_t *skip;
+	size_t total;
 	size_t n;
 	struct commit_change *changes;	/* one per record, with an observer */
 };
-
-#define REC_P1 0x01		/* pass 1: a directory's MKDIR or PUT */
-#define REC_MKDIR 0x02		/* ... that record is a MKDIR */
-#define REC_P2 0x04		/* pass 2: a PUT or an ATTR */
-#define REC_ATTR 0x08		/* ... that record is an ATTR */
-#define REC_P4 0x10		/* pass 4: a directory's ATTR, deepest first */
-#define REC_V1 0x20		/* the pass 1 record was vetoed */
-#define REC_V2 0x40		/* the pass 2 record (or the purge) was vetoed */
 
 #define INO_STRICT 1
 #define INO_BEST 2
 
 /* Gives a staged entry without data its owner, mode, attributes and mtime. */
+#define INO_STRICT 1
+#define INO_BEST 2
+
+/* Gives a staged entry without data its owner, mode, attributes and mtime. */
 static int
-finish_staged(struct commit *c, size_t i, const char *name, char *why,
-    size_t len)
+finish_staged(struct commit *c, const struct entry *e, const char *name,
+    char *why, size_t len)
 {
-	const struct entry *e = &c->m->v[i];
-	struct plan_opts po = { .owner = c->o->owner, .ns = c->o->ns };
+	struct plan_opts po = { .owner = c->o.owner, .ns = c->o.ns };
 	int sfd = c->s->stagingfd, fd, r;
 	struct timespec ts[2] = {
 		{ .tv_nsec = UTIME_OMIT },
 		{ .tv_sec = e->mtime_sec, .tv_nsec = e->mtime_nsec },
 	};
 
-	if ((c->o->owner && fchownat(sfd, name, e->uid, e->gid,
+	if ((c->o.owner && fchownat(sfd, name, e->uid, e->gid,
 	    AT_SYMLINK_NOFOLLOW) == -1) ||
 	    (e->type != ENTRY_LNK && fchmodat(sfd, name, e->mode, 0) == -1)) {
 		snprintf(why, len, "set attributes: %s", strerror(errno));
@@ -89,15 +102,14 @@ finish_staged(struct commit *c, size_t i, const char *name, char *why,
 }
 
 /*
- * Makes entry i in staging/NAME when it carries no data: a symlink, a
- * FIFO, socket or device, or a directory replacing an entry of another
- * type. 0, or -1 / 1 (skip) with why set.
+ * Makes entry e (number i) in staging/NAME when it carries no data: a
+ * symlink, a FIFO, socket or device, or a directory replacing an entry
+ * of another type. 0, or -1 / 1 (skip) with why set.
  */
 static int
-make_staged(struct commit *c, size_t i, const char *name, char *why,
-    size_t len)
+make_staged(struct commit *c, const struct entry *e, size_t i,
+    const char *name, char *why, size_t len)
 {
-	const struct entry *e = &c->m->v[i];
 	int sfd = c->s->stagingfd, rc;
 
 	store_remove_at(sfd, name);
@@ -117,25 +129,30 @@ make_staged(struct commit *c, size_t i, const char *name, char *why,
 		    e->type == ENTRY_DIR ? "mkdir" : "mknod", strerror(errno));
 		return -1;
 	}
-	return finish_staged(c, i, name, why, len);
+	return finish_staged(c, e, name, why, len);
 }
 
-/* Stages a hard link to the version of its target this session commits. */
+/* Stages hard link i to the version of its target this session commits. */
 static void
-stage_hardlink(struct commit *c, size_t i, const char *name)
+stage_hardlink(struct commit *c, const struct manifest *m, struct plan *p,
+    size_t i)
 {
-	char from[PLAN_STAGED_PATH];
-	const struct entry *e = &c->m->v[i];
-	const struct plan_entry *t = &c->p->v[e->link_index];
+	char name[PLAN_STAGED_PATH], from[PLAN_STAGED_PATH];
+	const struct entry *e = &m->v[i];
+	const struct plan_entry *t = &p->v[e->link_index];
 	const char *tname;
 	int dirfd, sfd = c->s->stagingfd;
 
+	if (plan_staged_path(p, m, i, name, sizeof(name)) == -1) {
+		plan_set(p, i, PLAN_FAIL, "staging: %s", strerror(errno));
+		return;
+	}
 	unlinkat(sfd, name, 0);
 	if (t->flags & PF_STAGED) {
-		if (plan_staged_path(c->p, c->m, e->link_index, from,
+		if (plan_staged_path(p, m, e->link_index, from,
 		    sizeof(from)) == -1) {
-			plan_set(c->p, i, PLAN_FAIL, "link to %s: %s",
-			    e->target, strerror(errno));
+			plan_set(p, i, PLAN_FAIL, "link to %s: %s", e->target,
+			    strerror(errno));
 			return;
 		}
 		dirfd = sfd;
@@ -144,88 +161,105 @@ stage_hardlink(struct commit *c, size_t i, const char *name)
 	    (t->state == PLAN_REPLACE && (t->flags & PF_ATTR))) {
 		dirfd = store_parent(c->s, &c->dir, e->target, &tname);
 	} else {
-		plan_set(c->p, i, PLAN_FAIL, "the file it links to (%s) was "
+		plan_set(p, i, PLAN_FAIL, "the file it links to (%s) was "
 		    "not synced", e->target);
 		return;
 	}
 	if (dirfd == -1 || (plan_staged_in_shard(name) &&
 	    stage_shard(c->s, i) == -1) ||
 	    linkat(dirfd, tname, sfd, name, 0) == -1) {
-		plan_set(c->p, i, PLAN_FAIL, "link to %s: %s", e->target,
+		plan_set(p, i, PLAN_FAIL, "link to %s: %s", e->target,
 		    strerror(errno));
 		return;
 	}
-	c->p->v[i].flags |= PF_STAGED;
+	p->v[i].flags |= PF_STAGED;
 }
 
 /*
- * Stages every new entry that carries no data: symlinks, hard links,
- * special files, and directories that replace an entry of another type.
+ * Stages entry i when it is new and carries no data: a symlink, a hard
+ * link, a special file, a directory that replaces an entry of another
+ * type. Its outcome goes to the plan (PF_STAGED, or a failure).
  */
 static void
-stage_links(struct commit *c)
+stage_nodata(struct commit *c, const struct manifest *m, struct plan *p,
+    size_t i)
 {
 	char name[PLAN_STAGED_PATH], why[512];
 	int r;
 
-	for (size_t i = 0; i < c->m->n; i++) {
-		const struct entry *e = &c->m->v[i];
-		struct plan_entry *pe = &c->p->v[i];
-
-		if ((pe->state != PLAN_CREATE && pe->state != PLAN_REPLACE) ||
-		    (pe->flags & (PF_ATTR | PF_STAGED)) || e->type == ENTRY_REG ||
-		    (e->type == ENTRY_DIR && !(pe->flags & PF_RETYPE)))
-			continue;
-		if (plan_staged_path(c->p, c->m, i, name, sizeof(name)) == -1) {
-			plan_set(c->p, i, PLAN_FAIL, "staging: %s",
-			    strerror(errno));
-			continue;
-		}
-		if (e->type == ENTRY_HARDLINK) {
-			stage_hardlink(c, i, name);
-			continue;
-		}
-		if ((r = make_staged(c, i, name, why, sizeof(why))) != 0) {
-			store_remove_at(c->s->stagingfd, name);
-			plan_set(c->p, i, r == 1 ? PLAN_SKIP : PLAN_FAIL, "%s",
-			    why);
-			continue;
-		}
-		pe->flags |= PF_STAGED;
+	if (m->v[i].type == ENTRY_HARDLINK) {
+		stage_hardlink(c, m, p, i);
+		return;
 	}
+	if (plan_staged_path(p, m, i, name, sizeof(name)) == -1) {
+		plan_set(p, i, PLAN_FAIL, "staging: %s", strerror(errno));
+		return;
+	}
+	if ((r = make_staged(c, &m->v[i], i, name, why, sizeof(why))) != 0) {
+		store_remove_at(c->s->stagingfd, name);
+		plan_set(p, i, r == 1 ? PLAN_SKIP : PLAN_FAIL, "%s", why);
+		return;
+	}
+	p->v[i].flags |= PF_STAGED;
+}
+
+/*
+ * Adds the staged tree at name in directory at to d: every directory and
+ * regular file in it (other types go with their directory), until d is
+ * whole anyway. Anything that cannot be read makes it whole.
+ */
+static void
+durable_tree(struct durable *d, int at, const char *name)
+{
+	struct dirent *de;
+	DIR *dir;
+	int fd;
+
+	if (d->whole || durable_add(d, at, name) == -1) {
+		d->whole = 1;
+		return;
+	}
+	fd = openat(at, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC);
+	if (fd == -1 || (dir = fdopendir(fd)) == NULL) {
+		if (fd != -1)
+			close(fd);
+		d->whole = 1;
+		return;
+	}
+	while (!d->whole && (de = readdir(dir)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (de->d_type == DT_DIR)
+			durable_tree(d, dirfd(dir), de->d_name);
+		else if ((de->d_type == DT_REG || de->d_type == DT_UNKNOWN) &&
+		    durable_add(d, dirfd(dir), de->d_name) == -1)
+			d->whole = 1;
+	}
+	closedir(dir);
 }
 
 /*
  * Makes what the session staged durable before the journal makes it
  * current: its own files and staging/ (not the whole filesystem, whose
  * other writers a small push must not wait for), or one syncfs past
- * DURABLE_MAX of them. -1 logged.
+ * DURABLE_MAX of them. The plan says what waits in shards; a new
+ * directory staged whole (PF_NEWTREE) is taken from staging/ itself, so
+ * no entry of the manifest is needed. -1 logged.
  */
 static int
 sync_staged(struct commit *c)
 {
 	char name[PLAN_STAGED_PATH];
+	const struct plan *p = c->p;
 	struct durable d;
 	size_t shard = SIZE_MAX;
 	int rc = 0, any = 0;
 
 	durable_init(&d, c->s);
-	for (size_t i = 0; i < c->p->n && rc == 0; i++) {
-		const struct plan_entry *pe = &c->p->v[i];
-
-		/* A tree staged whole: each of its directories too. */
-		if (pe->flags & (PF_NEWTREE | PF_INNER)) {
-			if (!(pe->flags & (PF_STAGED | PF_NEWTREE)) &&
-			    (c->m->v[i].type != ENTRY_DIR ||
-			    pe->state != PLAN_CREATE))
-				continue;
-			any = 1;
-			if ((rc = plan_staged_path(c->p, c->m, i, name,
-			    sizeof(name))) == 0)
-				rc = durable_add(&d, c->s->stagingfd, name);
-			continue;
-		}
-		if (!(pe->flags & PF_STAGED))
+	for (size_t i = 0; i < p->n && rc == 0; i++) {
+		if (!(p->v[i].flags & PF_STAGED) ||
+		    (p->v[i].flags & (PF_NEWTREE | PF_INNER)))
 			continue;
 		any = 1;
 		if (i / PLAN_SHARD != shard) {
@@ -239,6 +273,14 @@ sync_staged(struct commit *c)
 	}
 	if (rc == -1)
 		log_err("%s/.mirrorfs/staging/%s", c->s->path, name);
+	for (size_t k = 0; k < p->ntrees && rc == 0; k++) {
+		if (!(p->v[p->trees[k].i].flags & PF_NEWTREE) ||
+		    p->v[p->trees[k].i].state != PLAN_CREATE)
+			continue;
+		any = 1;
+		snprintf(name, sizeof(name), "t%zu", p->trees[k].i);
+		durable_tree(&d, c->s->stagingfd, name);
+	}
 	if (any && rc == 0 && (rc = durable_add(&d, c->s->stagingfd,
 	    NULL)) == -1)
 		log_err("%s/.mirrorfs/staging", c->s->path);
@@ -251,65 +293,190 @@ sync_staged(struct commit *c)
 static int
 attr_flags(const struct commit *c, const struct entry *e)
 {
-	return (c->o->owner ? JREC_OWNER : 0) |
+	return (c->o.owner ? JREC_OWNER : 0) |
 	    (e->type == ENTRY_LNK ? JREC_LINK : 0) |
-	    (c->o->ns != 0 ? JREC_XATTR : 0);
+	    (c->o.ns != 0 ? JREC_XATTR : 0);
 }
 
-/* Decides, once, which records the commit has (see struct commit). -1 ENOMEM. */
+/* The ATTR record of entry e, tagged ref, into sp. -1 logged. */
 static int
-plan_records(struct commit *c)
+spool_attr(struct commit *c, struct jspool *sp, const struct entry *e,
+    size_t ref)
 {
-	const struct manifest *m = c->m;
-	const struct plan *p = c->p;
+	struct journal_attr a = {
+		.mode = e->mode, .uid = e->uid, .gid = e->gid,
+		.mtime_sec = e->mtime_sec, .mtime_nsec = e->mtime_nsec,
+		.ns = c->o.ns, .xattrs = e->xattrs,
+		.xattrs_len = e->xattrs_len,
+	};
+	struct journal_rec r = { .op = JOP_ATTR, .flags = attr_flags(c, e),
+	    .path = e->path, .attr = &a, .ref = ref };
 
-	c->rec = calloc(m->n + 1, 1);
-	c->prec = calloc(p->npurges + 1, 1);
-	if (c->rec == NULL || c->prec == NULL) {
-		log_err("%s: listing the commit", c->s->path);
-		return -1;
-	}
-	for (size_t i = 0; i < m->n; i++) {
-		const struct plan_entry *pe = &p->v[i];
-		int dir = m->v[i].type == ENTRY_DIR;
-
-		/* A tree staged whole is one rename; its entries have none. */
-		if (pe->flags & PF_NEWTREE)
-			c->rec[i] |= REC_P1;
-		else if (pe->flags & PF_INNER)
-			;
-		/* Directories first, parents before children. */
-		else if (dir && pe->state == PLAN_CREATE)
-			c->rec[i] |= REC_P1 | REC_MKDIR;
-		else if (dir && (pe->flags & PF_STAGED))
-			c->rec[i] |= REC_P1;
-		if ((pe->flags & PF_STAGED) && !dir && !(pe->flags & PF_INNER))
-			c->rec[i] |= REC_P2;
-		else if ((pe->flags & PF_ATTR) && pe->state == PLAN_REPLACE)
-			c->rec[i] |= REC_P2 | REC_ATTR;
-		/* Directories last, so no later step moves their mtime. */
-		if (dir && (pe->flags & PF_DIRATTR) &&
-		    (pe->state == PLAN_CREATE || pe->state == PLAN_REPLACE ||
-		    pe->state == PLAN_UNCHANGED))
-			c->rec[i] |= REC_P4;
-		c->n += !!(c->rec[i] & REC_P1) + !!(c->rec[i] & REC_P2) +
-		    !!(c->rec[i] & REC_P4);
-	}
-	for (size_t k = 0; k < p->npurges; k++)
-		c->prec[k] = REC_P2;
-	c->n += p->npurges;
-	c->top = p->top_attr ? REC_P2 : 0;
-	c->n += p->top_attr ? 1 : 0;
-	return 0;
+	return jspool_put(sp, &r);
 }
 
 /*
- * One record: r, of which the caller fills the rest. fn returns 0 to go
- * on, -1 on an error, 1 to stop.
+ * The record that puts staged entry i in place: a rename, or a SWAP
+ * where a directory is on either side of a type change (its staged
+ * inode is read when the journal is written). -1 logged.
+ */
+static int
+spool_put(struct commit *c, const struct manifest *m, const struct plan *p,
+    size_t i)
+{
+	char name[PLAN_STAGED_PATH];
+	const struct entry *e = &m->v[i];
+	struct journal_rec r = { .op = JOP_PUT, .path = e->path,
+	    .staged = name, .ref = i };
+
+	/* Shard names and a tree's "tI" never fail: no PUT for the rest. */
+	plan_staged_path(p, m, i, name, sizeof(name));
+	if ((p->v[i].flags & PF_RETYPE) && (e->type == ENTRY_DIR ||
+	    (p->v[i].flags & PF_OLDDIR)))
+		r.op = JOP_SWAP;
+	return jspool_put(&c->a, &r);
+}
+
+/*
+ * A directory's records: its MKDIR, its SWAP, or the PUT of the new
+ * tree it tops (PF_NEWTREE, one rename for everything inside it, which
+ * has no record: PF_INNER) now; its ATTR in b. -1 logged.
+ */
+static int
+spool_dir(struct commit *c, const struct manifest *m, struct plan *p,
+    size_t i)
+{
+	struct plan_entry *pe = &p->v[i];
+	struct journal_rec r = { .op = JOP_MKDIR, .path = m->v[i].path,
+	    .ref = i };
+
+	if (pe->flags & PF_NEWTREE) {
+		if (pe->state == PLAN_CREATE && spool_put(c, m, p, i) == -1)
+			return -1;
+	} else if (pe->state == PLAN_CREATE && !(pe->flags & PF_INNER) &&
+	    jspool_put(&c->a, &r) == -1)
+		return -1;
+	if (pe->state == PLAN_REPLACE && (pe->flags & PF_RETYPE) &&
+	    !(pe->flags & PF_STAGED)) {
+		stage_nodata(c, m, p, i);
+		if ((pe->flags & PF_STAGED) && spool_put(c, m, p, i) == -1)
+			return -1;
+	}
+	/*
+	 * Whether it needs its attributes set is known only once the plan
+	 * is whole (a change below it, a purge in it: PF_DIRATTR); the
+	 * commit leaves out those that do not.
+	 */
+	if (pe->state == PLAN_CREATE || pe->state == PLAN_REPLACE ||
+	    pe->state == PLAN_UNCHANGED)
+		return spool_attr(c, &c->b, &m->v[i], i);
+	return 0;
+}
+
+static int
+wait_link(struct commit *c, size_t i)
+{
+	size_t cap;
+	size_t *v;
+
+	if (c->nwaiting == c->waiting_cap) {
+		cap = c->waiting_cap ? c->waiting_cap * 2 : 16;
+		if ((v = realloc(c->waiting, cap * sizeof(*v))) == NULL) {
+			log_err("%s: the hard links to stage", c->s->path);
+			return -1;
+		}
+		c->waiting = v;
+		c->waiting_cap = cap;
+	}
+	c->waiting[c->nwaiting++] = i;
+	return 0;
+}
+
+int
+commit_entry(struct commit *c, const struct manifest *m, struct plan *p,
+    size_t i)
+{
+	const struct entry *e = &m->v[i];
+	struct plan_entry *pe = &p->v[i];
+
+	if (pe->flags & PF_DATA)
+		return 0;	/* not final yet: its data ends it */
+	if (e->type == ENTRY_DIR)
+		return spool_dir(c, m, p, i);
+	if ((pe->state == PLAN_CREATE || pe->state == PLAN_REPLACE) &&
+	    !(pe->flags & (PF_ATTR | PF_STAGED)) && e->type != ENTRY_REG) {
+		/* A link to a file whose data still comes: at the data's end. */
+		if (e->type == ENTRY_HARDLINK &&
+		    (p->v[e->link_index].flags & PF_DATA))
+			return wait_link(c, i);
+		stage_nodata(c, m, p, i);
+	}
+	if (pe->flags & PF_INNER)
+		return 0;	/* in place in its tree's staged copy */
+	if (pe->flags & PF_STAGED)
+		return spool_put(c, m, p, i);
+	if ((pe->flags & PF_ATTR) && pe->state == PLAN_REPLACE)
+		return spool_attr(c, &c->a, e, i);
+	return 0;
+}
+
+int
+commit_data_end(struct commit *c, const struct manifest *m, struct plan *p)
+{
+	size_t k = 0;
+	int rc = 0;
+
+	for (; k < c->nwaiting && rc == 0; k++) {
+		size_t i = c->waiting[k];
+
+		stage_hardlink(c, m, p, i);
+		if ((p->v[i].flags & (PF_STAGED | PF_INNER)) == PF_STAGED)
+			rc = spool_put(c, m, p, i);
+	}
+	c->nwaiting = 0;
+	return rc;
+}
+
+struct commit *
+commit_alloc(struct store *s, const struct commit_opts *o)
+{
+	struct commit *c = calloc(1, sizeof(*c));
+
+	if (c == NULL) {
+		log_err("%s: the commit", s->path);
+		return NULL;
+	}
+	c->s = s;
+	c->o = *o;
+	c->dir = (struct store_dir)STORE_DIR_INIT;
+	jspool_init(&c->a, s);
+	jspool_init(&c->b, s);
+	return c;
+}
+
+void
+commit_free(struct commit *c)
+{
+	if (c == NULL)
+		return;
+	store_dir_release(&c->dir);
+	jspool_release(&c->a);
+	jspool_release(&c->b);
+	free(c->waiting);
+	free(c);
+}
+
+#define SKIPPED(c, k) ((c)->skip[(k) / 8] & (1u << ((k) % 8)))
+#define SET_SKIP(c, k) ((c)->skip[(k) / 8] |= (uint8_t)(1u << ((k) % 8)))
+
+/*
+ * One record: fn returns 0 to go on, -1 on an error, 1 to stop. pos is
+ * the record's place among those not left out, at its place in the
+ * whole listing.
  */
 struct listing {
-	int (*fn)(struct commit *c, size_t pos, const struct journal_rec *r,
-	    void *arg);
+	int (*fn)(struct commit *c, struct listing *l,
+	    const struct journal_rec *r);
 	void *arg;
 	/*
 	 * A SWAP's staged inode: not read (0), read or fail (STRICT: the
@@ -318,106 +485,129 @@ struct listing {
 	 */
 	int want_ino;
 	size_t pos;
+	size_t at;
 };
 
 static int
-give(struct commit *c, struct listing *l, struct journal_rec *r, int vetoed)
+give(struct commit *c, struct listing *l, struct journal_rec *r)
 {
+	struct stat st;
 	int rc;
 
-	if (vetoed)
+	if (SKIPPED(c, l->at)) {
+		l->at++;
 		return 0;	/* left out: no position */
-	rc = l->fn(c, l->pos, r, l->arg);
-	l->pos++;
-	return rc;
-}
-
-static int
-give_attr(struct commit *c, struct listing *l, const struct entry *e,
-    const char *path, size_t ref)
-{
-	struct journal_attr a = {
-		.mode = e->mode, .uid = e->uid, .gid = e->gid,
-		.mtime_sec = e->mtime_sec, .mtime_nsec = e->mtime_nsec,
-		.ns = c->o->ns, .xattrs = e->xattrs,
-		.xattrs_len = e->xattrs_len,
-	};
-	struct journal_rec r = { .op = JOP_ATTR, .flags = attr_flags(c, e),
-	    .path = path, .attr = &a, .ref = ref };
-
-	return give(c, l, &r, 0);
-}
-
-/*
- * The record that puts staged entry i in place: a rename, or a SWAP
- * where a directory is on either side of a type change (its staged
- * inode read when the listing wants it).
- */
-static int
-give_put(struct commit *c, struct listing *l, size_t i, int vetoed)
-{
-	char name[PLAN_STAGED_PATH];
-	const struct entry *e = &c->m->v[i];
-	struct journal_rec r = { .op = JOP_PUT, .path = e->path,
-	    .staged = name, .ref = i };
-	struct stat st;
-
-	/* Shard names and a tree's "tI" never fail: no PUT for the rest. */
-	plan_staged_path(c->p, c->m, i, name, sizeof(name));
-	if ((c->p->v[i].flags & PF_RETYPE) && (e->type == ENTRY_DIR ||
-	    (c->p->v[i].flags & PF_OLDDIR))) {
-		r.op = JOP_SWAP;
-		if (l->want_ino && !vetoed && fstatat(c->s->stagingfd, name,
-		    &st, AT_SYMLINK_NOFOLLOW) == 0)
-			r.ino = st.st_ino;
-		else if (l->want_ino == INO_STRICT && !vetoed) {
-			log_err("%s/.mirrorfs/staging/%s", c->s->path, name);
+	}
+	if (r->op == JOP_SWAP && l->want_ino) {
+		if (fstatat(c->s->stagingfd, r->staged, &st,
+		    AT_SYMLINK_NOFOLLOW) == 0)
+			r->ino = st.st_ino;
+		else if (l->want_ino == INO_STRICT) {
+			log_err("%s/.mirrorfs/staging/%s", c->s->path,
+			    r->staged);
 			return -1;
 		}
 	}
-	return give(c, l, &r, vetoed);
+	rc = l->fn(c, l, r);
+	l->pos++;
+	l->at++;
+	return rc;
+}
+
+/* Gives every record of sp in the direction asked. 0, fn's stop, or -1. */
+static int
+give_spool(struct commit *c, struct listing *l, struct jspool *sp,
+    int backward)
+{
+	struct journal_rec r;
+	int got, rc = 0;
+
+	if (jspool_rewind(sp, backward) == -1)
+		return -1;
+	while (rc == 0 && (got = jspool_next(sp, &r)) != 0) {
+		if (got == -1)
+			return -1;
+		rc = give(c, l, &r);
+	}
+	return rc;
 }
 
 /*
- * Lists the commit in the order that keeps every step valid, the same
- * records each time (struct commit): 0, or fn's first non-zero return.
+ * Lists the commit in the order that keeps every step valid (struct
+ * commit), the same records each time: 0, or fn's first non-zero return.
  */
 static int
 each_record(struct commit *c, struct listing *l)
 {
-	const struct manifest *m = c->m;
 	const struct plan *p = c->p;
-	int rc = 0;
+	int rc;
 
-	l->pos = 0;
-	for (size_t i = 0; i < m->n && rc == 0; i++) {
-		struct journal_rec r = { .op = JOP_MKDIR, .path = m->v[i].path,
-		    .ref = i };
-
-		if (!(c->rec[i] & REC_P1))
-			continue;
-		rc = c->rec[i] & REC_MKDIR ? give(c, l, &r, 0) :
-		    give_put(c, l, i, (c->rec[i] & REC_V1) != 0);
-	}
-	for (size_t i = 0; i < m->n && rc == 0; i++) {
-		if (!(c->rec[i] & REC_P2))
-			continue;
-		rc = c->rec[i] & REC_ATTR ? give_attr(c, l, &m->v[i],
-		    m->v[i].path, i) :
-		    give_put(c, l, i, (c->rec[i] & REC_V2) != 0);
-	}
+	l->pos = l->at = 0;
+	rc = give_spool(c, l, &c->a, 0);
 	for (size_t k = 0; k < p->npurges && rc == 0; k++) {
 		struct journal_rec r = { .op = JOP_REMOVE,
-		    .path = p->purges[k].path, .ref = m->n + k };
+		    .path = p->purges[k].path, .ref = p->n + k };
 
-		rc = give(c, l, &r, (c->prec[k] & REC_V2) != 0);
+		rc = give(c, l, &r);
 	}
-	for (size_t i = m->n; i-- > 0 && rc == 0;)
-		if (c->rec[i] & REC_P4)
-			rc = give_attr(c, l, &m->v[i], m->v[i].path, i);
-	if (rc == 0 && c->top)
-		rc = give_attr(c, l, &m->top, ".", TOP_REF);
+	if (rc == 0)
+		rc = give_spool(c, l, &c->b, 1);
+	if (rc == 0 && p->top_attr) {
+		struct journal_attr a = {
+			.mode = c->top->mode, .uid = c->top->uid,
+			.gid = c->top->gid, .mtime_sec = c->top->mtime_sec,
+			.mtime_nsec = c->top->mtime_nsec, .ns = c->o.ns,
+			.xattrs = c->top->xattrs,
+			.xattrs_len = c->top->xattrs_len,
+		};
+		struct journal_rec r = { .op = JOP_ATTR,
+		    .flags = attr_flags(c, c->top), .path = ".", .attr = &a,
+		    .ref = TOP_REF };
+
+		rc = give(c, l, &r);
+	}
 	return rc < 0 ? -1 : 0;
+}
+
+/*
+ * Decides, once, before anything changes the plan, which records the
+ * commit has (struct commit): a directory's ATTR only where its plan
+ * wants one by now (PF_DIRATTR). -1 logged.
+ */
+static int
+plan_records(struct commit *c)
+{
+	const struct plan *p = c->p;
+	struct journal_rec r;
+	size_t at = c->a.n + p->npurges;
+	int got;
+
+	c->total = at + c->b.n + (p->top_attr ? 1 : 0);
+	c->n = c->total;
+	c->skip = calloc(c->total / 8 + 1, 1);
+	if (c->skip == NULL) {
+		log_err("%s: listing the commit", c->s->path);
+		return -1;
+	}
+	if (jspool_rewind(&c->b, 1) == -1)
+		return -1;
+	while ((got = jspool_next(&c->b, &r)) == 1) {
+		const struct plan_entry *pe;
+
+		if (r.ref >= p->n) {
+			errno = EPROTO;	/* not what commit_entry spooled: a bug */
+			log_err("%s: %s", c->s->path, c->b.name);
+			return -1;
+		}
+		pe = &p->v[r.ref];
+		if (!(pe->flags & PF_DIRATTR) || (pe->state != PLAN_CREATE &&
+		    pe->state != PLAN_REPLACE && pe->state != PLAN_UNCHANGED)) {
+			SET_SKIP(c, at);
+			c->n--;
+		}
+		at++;
+	}
+	return got;
 }
 
 /* Records what the store has at change v's path now; d resolves it. */
@@ -442,16 +632,31 @@ look_old(struct commit *c, struct commit_change *v, int *dirfd,
 }
 
 static int
-list_one(struct commit *c, size_t pos, const struct journal_rec *r, void *arg)
+list_one(struct commit *c, struct listing *l, const struct journal_rec *r)
 {
+	struct commit_change *v = &c->changes[l->pos];
 	const char *name;
 	int dirfd;
 
-	/* The path is the manifest's or the plan's: it outlives the commit. */
-	c->changes[pos].path = r->path;
-	c->changes[pos].op = r->op;
-	look_old(c, &c->changes[pos], &dirfd, &name);
+	/* The record's path lives until the next one: the change keeps a copy. */
+	if ((v->path = strdup(r->path)) == NULL) {
+		log_err("%s: listing the commit's changes", c->s->path);
+		return -1;
+	}
+	v->op = r->op;
+	look_old(c, v, &dirfd, &name);
 	return 0;
+}
+
+static void
+free_changes(struct commit *c, size_t n)
+{
+	if (c->changes == NULL)
+		return;
+	for (size_t i = 0; i < n; i++)
+		free((char *)c->changes[i].path);
+	free(c->changes);
+	c->changes = NULL;
 }
 
 /* The observer's view of every record. -1 on ENOMEM (logged). */
@@ -470,22 +675,19 @@ list_changes(struct commit *c)
 
 /* Leaves out a record the observer vetoed: its entry is skipped. */
 static int
-take_veto(struct commit *c, size_t pos, const struct journal_rec *r, void *arg)
+take_veto(struct commit *c, struct listing *l, const struct journal_rec *r)
 {
-	const char *why = c->changes[pos].veto;
+	const char *why = c->changes[l->pos].veto;
 
-	if (why == NULL || !c->changes[pos].has_old)
+	if (why == NULL || !c->changes[l->pos].has_old)
 		return 0;
 	log_warnx("%s/%s: not replaced: %s", c->s->path, r->path, why);
+	SET_SKIP(c, l->at);
 	c->n--;
-	if (r->ref >= c->m->n) {
-		c->prec[r->ref - c->m->n] |= REC_V2;
-		plan_purge_set(c->p, r->ref - c->m->n, PLAN_SKIP, why);
+	if (r->ref >= c->p->n) {
+		plan_purge_set(c->p, r->ref - c->p->n, PLAN_SKIP, why);
 		return 0;
 	}
-	/* A PUT or SWAP: of a directory in pass 1, else in pass 2. */
-	c->rec[r->ref] |= c->rec[r->ref] & REC_P1 &&
-	    !(c->rec[r->ref] & REC_MKDIR) ? REC_V1 : REC_V2;
 	store_remove_at(c->s->stagingfd, r->staged);
 	c->p->v[r->ref].flags &= ~PF_STAGED;
 	plan_set(c->p, r->ref, PLAN_SKIP, "%s", why);
@@ -496,23 +698,26 @@ take_veto(struct commit *c, size_t pos, const struct journal_rec *r, void *arg)
 static int
 check_changes(struct commit *c)
 {
-	const struct commit_observer *ob = c->o->observer;
+	const struct commit_observer *ob = c->o.observer;
 	struct listing l = { .fn = take_veto };
 	size_t n = c->n, k = 0;
 
 	ob->check(ob->arg, c->changes, n);
 	if (each_record(c, &l) == -1)
 		return -1;
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		if (c->changes[i].veto == NULL || !c->changes[i].has_old)
 			c->changes[k++] = c->changes[i];
+		else
+			free((char *)c->changes[i].path);
+	}
 	return 0;
 }
 
 static int
-put_one(struct commit *c, size_t pos, const struct journal_rec *r, void *arg)
+put_one(struct commit *c, struct listing *l, const struct journal_rec *r)
 {
-	return journal_put(arg, r);
+	return journal_put(l->arg, r);
 }
 
 /* Writes the journal as it is listed: the commit point. -1 logged. */
@@ -539,8 +744,8 @@ record_failed(struct commit *c, const struct journal_rec *r, int err)
 	if (r->ref == TOP_REF)
 		log_warnx("%s: setting the attributes of the top directory: %s",
 		    c->s->path, strerror(err));
-	else if (r->ref >= c->m->n)
-		plan_purge_set(c->p, r->ref - c->m->n, PLAN_FAIL, strerror(err));
+	else if (r->ref >= c->p->n)
+		plan_purge_set(c->p, r->ref - c->p->n, PLAN_FAIL, strerror(err));
 	else if (err == EOPNOTSUPP && r->op == JOP_ATTR)
 		plan_set(c->p, r->ref, PLAN_SKIP, "the store's filesystem cannot "
 		    "hold extended attributes or ACLs; --no-xattrs and "
@@ -548,29 +753,26 @@ record_failed(struct commit *c, const struct journal_rec *r, int err)
 	else if (c->p->v[r->ref].state != PLAN_FAIL)
 		plan_set(c->p, r->ref, PLAN_FAIL, "commit: %s", strerror(err));
 	/* A tree staged whole that could not be put in place: all of it. */
-	if (r->ref < c->m->n && (c->p->v[r->ref].flags & PF_NEWTREE) &&
+	if (r->ref < c->p->n && (c->p->v[r->ref].flags & PF_NEWTREE) &&
 	    r->op == JOP_PUT)
 		for (size_t j = r->ref + 1, end = plan_tree_end(c->p, r->ref);
 		    j <= end; j++)
 			if (c->p->v[j].state == PLAN_CREATE)
 				plan_set(c->p, j, PLAN_FAIL, "commit: its new "
-				    "directory %s: %s", c->m->v[r->ref].path,
+				    "directory %s: %s", r->path,
 				    strerror(err));
 }
 
 /* Carries out one record, telling the observer before a replacement. */
 static int
-apply_one(struct commit *c, size_t pos, const struct journal_rec *r,
-    void *arg)
+apply_one(struct commit *c, struct listing *l, const struct journal_rec *r)
 {
-	const struct commit_observer *ob = c->o->observer;
-	struct commit_change here;
-	struct commit_change *v = c->changes ? &c->changes[pos] : &here;
+	const struct commit_observer *ob = c->o.observer;
+	struct commit_change here = { .path = r->path, .op = r->op };
+	struct commit_change *v = c->changes ? &c->changes[l->pos] : &here;
 	const char *name;
 	int dirfd;
 
-	v->path = r->path;
-	v->op = r->op;
 	if (ob != NULL && look_old(c, v, &dirfd, &name))
 		ob->replacing(ob->arg, v, dirfd, name);
 	if (journal_apply_rec(c->s, &c->dir, r) == -1)
@@ -580,33 +782,34 @@ apply_one(struct commit *c, size_t pos, const struct journal_rec *r,
 
 /*
  * Carries out the journal: the plan changes as records fail, not what
- * is listed (struct commit), so these are the records written.
+ * is listed (struct commit), so these are the records written. -1 when
+ * the spool cannot be read back (logged): recovery carries out the rest.
  */
-static void
+static int
 apply(struct commit *c)
 {
 	struct listing l = { .fn = apply_one, .want_ino = INO_BEST };
 
-	each_record(c, &l);	/* apply_one never stops it */
+	return each_record(c, &l);	/* apply_one never stops it */
 }
 
 /* What sync_applied keeps: the last directory added. */
 struct synced {
 	struct durable d;
-	const char *last;
-	size_t lastlen;
+	char last[PATH_MAX];
+	size_t lastlen;		/* SIZE_MAX: none yet */
 };
 
 static int
-sync_one(struct commit *c, size_t pos, const struct journal_rec *r, void *arg)
+sync_one(struct commit *c, struct listing *l, const struct journal_rec *r)
 {
-	struct synced *sy = arg;
+	struct synced *sy = l->arg;
 	size_t dlen = path_dirlen(r->path);
 	const char *name;
 	int dirfd;
 
 	/* Records run directory by directory: add each once. */
-	if (r->op != JOP_ATTR && sy->last != NULL && dlen == sy->lastlen &&
+	if (r->op != JOP_ATTR && dlen == sy->lastlen &&
 	    memcmp(sy->last, r->path, dlen) == 0)
 		return 0;
 	dirfd = store_parent(c->s, &c->dir, r->path, &name);
@@ -614,7 +817,7 @@ sync_one(struct commit *c, size_t pos, const struct journal_rec *r, void *arg)
 	    (r->op == JOP_ATTR && durable_add(&sy->d, dirfd, name) == -1 &&
 	    errno != ENOENT))
 		sy->d.whole = 1;
-	sy->last = r->path;
+	memcpy(sy->last, r->path, dlen);
 	sy->lastlen = dlen;
 	return sy->d.whole ? 1 : 0;
 }
@@ -628,7 +831,7 @@ sync_one(struct commit *c, size_t pos, const struct journal_rec *r, void *arg)
 static int
 sync_applied(struct commit *c)
 {
-	struct synced sy = { .last = NULL };
+	struct synced sy = { .lastlen = SIZE_MAX };
 	struct listing l = { .fn = sync_one, .arg = &sy };
 	int rc;
 
@@ -641,26 +844,32 @@ sync_applied(struct commit *c)
 }
 
 int
-commit_run(struct store *s, struct manifest *m, struct plan *p,
-    const struct commit_opts *o)
+commit_run(struct commit *c, struct plan *p, const struct entry *top)
 {
-	const struct commit_observer *ob = o->observer;
-	struct commit c = { .s = s, .m = m, .p = p, .o = o,
-	    .dir = STORE_DIR_INIT };
-	size_t attempted = 0;
-	int rc = -1;
+	const struct commit_observer *ob = c->o.observer;
+	struct store *s = c->s;
+	size_t attempted = 0, listed = 0;
+	int rc = -1, applied = 0;
 
-	stage_links(&c);
-	if (sync_staged(&c) == -1)
+	c->p = p;
+	c->top = top;
+	if (c->nwaiting > 0) {
+		errno = EINVAL;	/* hard links left waiting: a caller's bug */
+		log_err("%s: commit before the end of the data", s->path);
+		return -1;
+	}
+	if (sync_staged(c) == -1)
 		goto out;
-	if (plan_records(&c) == -1)
+	if (plan_records(c) == -1)
 		goto out;
 	if (ob != NULL) {
 		ob->begin(ob->arg);
-		if (list_changes(&c) == -1 || check_changes(&c) == -1)
+		listed = c->n;
+		if (list_changes(c) == -1 || check_changes(c) == -1)
 			goto end;
+		listed = c->n;
 	}
-	if (c.n == 0) {
+	if (c->n == 0) {
 		rc = 0;
 		goto end;
 	}
@@ -669,23 +878,25 @@ commit_run(struct store *s, struct manifest *m, struct plan *p,
 	 * this commit is made; the journal's sync of .mirrorfs makes its
 	 * removal durable with the commit point.
 	 */
-	if (index_drop(s->metafd) == -1 || write_journal(&c) == -1)
+	if (index_drop(s->metafd) == -1 || write_journal(c) == -1)
 		goto end;
-	attempted = c.n;
-	apply(&c);
+	attempted = c->n;
+	/* Its spool unreadable: the journal stays, for recovery to carry out. */
+	if ((applied = apply(c) == 0) == 0)
+		log_warnx("%s: the session is committed; what is left of it "
+		    "is carried out by the next recovery", s->path);
 	rc = 0;
 end:
 	if (ob != NULL)
-		ob->end(ob->arg, c.changes, c.changes ? attempted : 0);
+		ob->end(ob->arg, c->changes, c->changes ? attempted : 0);
 	/* Past the commit point: committed; recovery finishes a journal left. */
-	if (attempted > 0 && (sync_applied(&c) == -1 ||
+	if (applied && (sync_applied(c) == -1 ||
 	    journal_retire(s) == -1))
 		log_warnx("%s: the session is committed; its journal is "
 		    "retired by the next recovery", s->path);
 out:
-	store_dir_release(&c.dir);
-	free(c.changes);
-	free(c.rec);
-	free(c.prec);
+	free_changes(c, listed);
+	free(c->skip);
+	c->skip = NULL;
 	return rc;
 }

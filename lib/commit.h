@@ -52,17 +52,60 @@ struct commit_opts {
 };
 
 /*
- * Commits plan p of manifest m into store s (its master): stages the new
- * entries without data (symlinks, hard links, special files, directories
- * that replace another type), makes the staged data durable, lists the
- * commit in a journal, lets the observer veto, writes the journal (the
- * commit point) and carries it out. An entry that cannot be done becomes
- * PLAN_FAIL, a vetoed one PLAN_SKIP, each with its reason. Returns 0
- * once the journal is written (the session is committed: if it cannot
- * be retired, the next recovery finishes it), or -1 (logged) when the
- * commit failed before its commit point and nothing of it was committed.
+ * A session's commit, built as the session goes so that no entry waits
+ * in memory for it: its records go to a spool in the store's .mirrorfs
+ * (store/jspool.h) as each entry's outcome becomes final, and the
+ * commit reads them from there. The receiver (receiver.c; mirrord's
+ * sessions and mirrorctl's run the same one) calls, from the thread
+ * that takes the session's data, in this order:
+ *   commit_alloc     once the store is open (not in a dry run)
+ *   commit_entry     for each entry once plan_add planned it, and again
+ *                    once the data of a file that wanted some ended
+ *                    (staged, failed, skipped, vanished, claimed whole)
+ *   commit_data_end  once no more data comes
+ *   commit_run       once the sender agreed to commit
+ *   commit_free      in any case
  */
-int commit_run(struct store *s, struct manifest *m, struct plan *p,
-    const struct commit_opts *o);
+struct commit;
+
+/* A commit into store s (its master) with options o (copied). NULL logged. */
+struct commit *commit_alloc(struct store *s, const struct commit_opts *o);
+/* Frees c (NULL: nothing); its spool goes with it. */
+void commit_free(struct commit *c);
+
+/*
+ * Entry i of m, planned in p, is final unless it still waits for data
+ * (PF_DATA): stages what it needs that carries no data (a symlink, a
+ * special file, a directory replacing another type, a hard link; one
+ * whose target still waits for its data is kept for commit_data_end)
+ * and spools its records. An entry that cannot be staged becomes
+ * PLAN_FAIL or PLAN_SKIP with its reason. Call it once per entry once
+ * it is final (a call before does nothing). Returns 0, or -1 when the
+ * spool cannot be written (logged, naming the store's spool and the
+ * reason): the session must fail, nothing of it committed.
+ */
+int commit_entry(struct commit *c, const struct manifest *m, struct plan *p,
+    size_t i);
+/*
+ * No more data comes (entries still waiting failed already): stages the
+ * hard links kept waiting, or fails them with their reason. 0, or -1
+ * as commit_entry.
+ */
+int commit_data_end(struct commit *c, const struct manifest *m,
+    struct plan *p);
+
+/*
+ * Commits what c spooled of plan p, with top the top directory's
+ * attributes (p->top_attr): makes the staged data durable, lets the
+ * observer veto, writes the journal from the spool (the commit point)
+ * and carries it out. It reads no entry of the manifest: the plan's
+ * entries (states, flags, purges) only, changed as records are vetoed
+ * (PLAN_SKIP) or fail (PLAN_FAIL), each with its reason. Returns 0 once
+ * the journal is written (the session is committed: if it cannot be
+ * carried out or retired, the next recovery finishes it), or -1
+ * (logged) when the commit failed before its commit point and nothing
+ * of it was committed.
+ */
+int commit_run(struct commit *c, struct plan *p, const struct entry *top);
 
 #endif

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "commit.h"
 #include "delta.h"
 #include "fault.h"
 #include "htab.h"
@@ -53,6 +54,7 @@ struct receiver {
 	struct manifest m;
 	struct plan plan;
 	struct plan_opts popts;
+	struct commit *commit;	/* the commit built as entries end (not in a dry run) */
 	uint64_t *resume;	/* per entry: bytes of it already staged */
 	uint64_t mbytes;	/* receiver_manifest_cost of the manifest so far */
 	uint64_t sigbytes;	/* signatures sent (bounded: delta.h) */
@@ -185,6 +187,36 @@ staged_name(const struct receiver *r, size_t i, char name[PLAN_STAGED_PATH])
 	return plan_staged_path(&r->plan, &r->m, i, name, PLAN_STAGED_PATH);
 }
 
+/*
+ * Entry i may be final (planned, or its data ended): its records go to
+ * the commit's spool. -1 when that fails: the session fails uncommitted.
+ */
+static int
+entry_done(struct receiver *r, size_t i)
+{
+	if (r->commit == NULL ||
+	    commit_entry(r->commit, &r->m, &r->plan, i) == 0)
+		return 0;
+	return peer_fail(r, "%s: commit failed: %s", r->t->path, log_last());
+}
+
+/* The commit, begun once the store is open and the session's options known. */
+static int
+commit_start(struct receiver *r)
+{
+	struct commit_opts o = {
+		.owner = r->popts.owner,
+		.ns = r->popts.ns,
+		.observer = r->t->observer,
+	};
+
+	if (r->flags & SESSION_REPORT)
+		return 0;
+	if ((r->commit = commit_alloc(r->st, &o)) == NULL)
+		return peer_fail(r, "%s: %s", r->t->path, log_last());
+	return 0;
+}
+
 uint64_t
 receiver_manifest_cost(const struct entry *e)
 {
@@ -219,7 +251,7 @@ take_shared(struct receiver *r)
 		return -1;
 	if (plan_add(&r->plan, r->st, &r->m, r->m.n - 1, &r->popts) == -1)
 		return peer_fail(r, "%s: planning failed", r->t->path);
-	return 0;
+	return entry_done(r, r->m.n - 1);
 }
 
 static int eager_ask(struct receiver *r);
@@ -289,6 +321,8 @@ recv_manifest(struct receiver *r)
 	r->popts.ns = proto_session_ns(r->flags) & xattr_ns_settable();
 	/* A dry run stages nothing: new directories only with a staging/. */
 	r->popts.trees = !(r->flags & SESSION_REPORT) && r->st->stagingfd >= 0;
+	if (commit_start(r) == -1)
+		return -1;
 	if (eager_start(r) == -1)
 		return peer_fail(r, "out of memory");
 	for (;;) {
@@ -341,7 +375,7 @@ recv_manifest(struct receiver *r)
 		if (plan_add(&r->plan, r->st, &r->m, r->m.n - 1,
 		    &r->popts) == -1)
 			return peer_fail(r, "%s: planning failed", r->t->path);
-		if (eager_ask(r) == -1)
+		if (entry_done(r, r->m.n - 1) == -1 || eager_ask(r) == -1)
 			return -1;
 	}
 	/* The sender ends the manifest between files, never inside one. */
@@ -699,7 +733,7 @@ file_staged(struct receiver *r, size_t i, enum stage_end end,
 	e->mtime_nsec = attr->mtime_nsec;
 	r->plan.v[i].flags &= ~PF_DATA;
 	r->plan.v[i].flags |= PF_STAGED;
-	return 0;
+	return entry_done(r, i);
 }
 
 static int
@@ -848,6 +882,10 @@ out:
 			r->plan.v[i].flags &= ~PF_DATA;
 			plan_set(&r->plan, i, PLAN_FAIL, "not sent by the source");
 		}
+	if (rc == 0 && r->commit != NULL &&
+	    commit_data_end(r->commit, &r->m, &r->plan) == -1)
+		rc = peer_fail(r, "%s: commit failed: %s", r->t->path,
+		    log_last());
 	return rc;
 }
 
@@ -895,7 +933,7 @@ claim_partials(struct receiver *r)
 
 	r->resume = calloc(r->m.n + 1, sizeof(*r->resume));
 	if (r->resume == NULL)
-		return -1;
+		return peer_fail(r, "out of memory");
 	if (!partial_any(r->st->partialfd))
 		return 0;	/* the usual case: spare two syscalls a file */
 	for (size_t i = 0; i < r->m.n; i++) {
@@ -915,6 +953,8 @@ claim_partials(struct receiver *r)
 			}
 			r->plan.v[i].flags &= ~PF_DATA;
 			r->plan.v[i].flags |= PF_STAGED;
+			if (entry_done(r, i) == -1)
+				return -1;
 			continue;
 		}
 		r->resume[i] = got;	/* the sender checks it (NEED_FROM) */
@@ -999,13 +1039,7 @@ record_session(struct receiver *r, int rc)
 static int
 commit(struct receiver *r)
 {
-	struct commit_opts o = {
-		.owner = r->popts.owner,
-		.ns = r->popts.ns,
-		.observer = r->t->observer,
-	};
-
-	return commit_run(r->st, &r->m, &r->plan, &o);
+	return commit_run(r->commit, &r->plan, &r->m.top);
 }
 
 int
@@ -1043,10 +1077,8 @@ receiver_run(struct conn *c, const struct receiver_target *t)
 		goto out;
 	if (recv_manifest(&r) == -1)
 		goto out;
-	if (!(r.flags & SESSION_REPORT) && claim_partials(&r) == -1) {
-		peer_fail(&r, "out of memory");
+	if (!(r.flags & SESSION_REPORT) && claim_partials(&r) == -1)
 		goto out;
-	}
 	/* The requests go out while the data comes in (see struct receiver). */
 	if (ask_start(&r) == -1)
 		goto out;
@@ -1072,6 +1104,7 @@ out:
 		stage_drop(&r.f, r.st);
 	free(r.eager_b.v);
 	free(r.resume);
+	commit_free(r.commit);
 	/* A failed session leaves nothing behind: roll back or forward. */
 	if (rc == -1 && r.st != NULL && !(r.flags & SESSION_REPORT) &&
 	    r.st->stagingfd >= 0)

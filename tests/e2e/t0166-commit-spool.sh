@@ -1,0 +1,150 @@
+#!/bin/bash
+# shellcheck disable=SC2317 # case functions are called through t_case
+# The commit built as the session goes (lib/commit.c, store/jspool.h):
+# a release that creates a tree of files, symlinks and hard links (to a
+# file of the same session and to an unchanged one), turns a file into a
+# directory and a directory into a file, and purges, lands whole, with
+# every directory's mtime, committed at once and after a kill at the
+# commit point and recovery; a commit whose spool cannot be written (its
+# store's filesystem full) fails uncommitted, naming the spool, and
+# leaves the store as it was.
+set -u
+. "$(dirname "$0")/../lib.sh"
+t_setup
+# shellcheck disable=SC2034 # read by t_case (tests/lib.sh)
+T_TIMEOUT=${T_TIMEOUT_SPOOL:-300}
+
+# release DIR K: release 0 (old) or 1 (new) of the tree.
+release() {
+	python3 - "$1" "$2" <<'EOF'
+import os, sys
+top, k = sys.argv[1], int(sys.argv[2])
+def put(rel, data):
+    p = os.path.join(top, rel)
+    os.makedirs(os.path.dirname(p), exist_ok=True)
+    with open(p, "w") as f:
+        f.write(data)
+os.makedirs(top, exist_ok=True)
+put("same", "unchanged in both\n")
+if k == 0:
+    put("x", "a file, a directory next\n")
+    put("y/in/deep", "a tree, a file next\n")
+    put("gone/a/b", "purged\n")
+    put("extra", "purged too\n")
+    for d in range(20):
+        put("keep/d%02d/old" % d, "old %d\n" % d)
+else:
+    put("x/now/inside", "x is a directory now\n")
+    os.symlink("now/inside", os.path.join(top, "x/link"))
+    put("y", "y is a file now\n")
+    # Enough records (the files in keep/, the directories of tree/) that
+    # both spools go through their file, not only through the buffer.
+    for d in range(900):
+        for f in range(2):
+            put("tree/d%03d/s%d/f" % (d, f), "new %d.%d\n" % (d, f))
+        os.symlink("s0/f", os.path.join(top, "tree/d%03d/ln" % d))
+    for d in range(20):
+        for f in range(100):
+            put("keep/d%02d/new%d" % (d, f), "new %d.%d\n" % (d, f))
+    # Hard links: to a file staged in this session (in a new tree and in
+    # a directory the store has), to an unchanged one.
+    os.link(os.path.join(top, "tree/d000/s0/f"), os.path.join(top, "tree/hard"))
+    os.link(os.path.join(top, "tree/d001/s0/f"), os.path.join(top, "keep/h1"))
+    os.link(os.path.join(top, "keep/d00/new0"), os.path.join(top, "keep/h2"))
+    os.link(os.path.join(top, "same"), os.path.join(top, "tree/same2"))
+    os.link(os.path.join(top, "same"), os.path.join(top, "keep/same3"))
+# Distinct mtimes everywhere, directories included, deepest first.
+t = 1600000000 + k * 1000
+for dp, dn, fn in os.walk(top, topdown=False):
+    for n in fn + dn:
+        os.utime(os.path.join(dp, n), (t, t), follow_symlinks=False)
+        t += 1
+    os.utime(dp, (t, t))
+    t += 1
+EOF
+}
+
+setup_trees() {
+	rm -rf old new store
+	release old 0
+	release new 1
+	t_ctl sync --purge-dirs old store
+	assert_rc 0 "sync of the old release"
+	assert_trees_eq old store
+}
+
+case_commits_whole() {
+	setup_trees
+	t_ctl sync --json --purge-dirs new store
+	assert_rc 0 "sync of the new release"
+	assert_json failed 0 skipped 0
+	assert_trees_eq new store
+	assert_no_litter store
+}
+
+# A kill at POINT, then recovery: the new release, whole.
+killed_at() {
+	setup_trees
+	MIRRORFS_CRASH_AT=$1 t_ctl sync --purge-dirs new store
+	assert_rc 137 "sync killed at $1"
+	t_ctl recover store
+	assert_rc 0 "recover after a kill at $1"
+	assert_no_litter store
+	assert_trees_eq new store
+}
+
+case_killed_at_the_commit_point() {
+	killed_at journal
+}
+
+case_killed_while_carried_out() {
+	killed_at commit:1
+	killed_at commit:900
+	killed_at swap
+}
+
+# A store on a small filesystem of our own, filled before the session:
+# the spool's first write fails; nothing of the session is committed.
+case_spool_cannot_be_written() {
+	t_is_root || t_skip "mounting a tmpfs needs root"
+	mkdir -p small src0 src
+	mount -t tmpfs -o size=512k tmpfs small || t_fail "mount tmpfs"
+	t_defer umount "$TC/small"
+	echo first >src0/first
+	t_ctl sync src0 small/store
+	assert_rc 0 "first sync into the small store"
+	# Full (dd stops at ENOSPC) but for 16 KiB: room for the store's own
+	# small writes, not for the spool's first 64 KiB.
+	dd if=/dev/zero of=small/store/filler bs=4k 2>/dev/null || true
+	truncate -s -16K small/store/filler
+	python3 - src <<'EOF'
+import os, sys
+top = sys.argv[1]
+long = "n" * 200
+# In the top, which the store has: a record each (a new directory would
+# be staged whole, one record for all of it).
+os.makedirs(top, exist_ok=True)
+for i in range(3000):
+    os.symlink("t", os.path.join(top, "%s%d" % (long, i)))
+EOF
+	(cd small/store && find . -path ./.mirrorfs -prune -o -printf '%y %p %s %T@\n' |
+		sort) >before.txt
+	t_ctl sync src small/store
+	assert_rc 3 "sync whose spool cannot be written (failed, uncommitted)"
+	assert_grep "nothing was committed" "$TC/err"
+	assert_grep "the commit's spool in .*small/store/.mirrorfs" "$TC/err"
+	assert_grep "No space left on device" "$TC/err"
+	(cd small/store && find . -path ./.mirrorfs -prune -o -printf '%y %p %s %T@\n' |
+		sort) >after.txt
+	cmp -s before.txt after.txt || {
+		diff before.txt after.txt | head >&2
+		t_fail "the store changed"
+	}
+	assert_no_litter small/store
+}
+
+t_case "a release with every kind of change commits whole" case_commits_whole
+t_case "killed at the commit point: recovery finishes the release" case_killed_at_the_commit_point
+t_case "killed while the journal is carried out: recovery finishes it" case_killed_while_carried_out
+t_case "a spool that cannot be written: the session fails uncommitted" case_spool_cannot_be_written
+t_done
