@@ -14,7 +14,10 @@
  * record carried out in order; the store synced; the journal removed.
  * Every record is idempotent, so a crash at any point is repaired by
  * replaying the journal (roll forward) when it exists, or by discarding
- * staging/ (roll back) when it does not.
+ * staging/ (roll back) when it does not. Records run in order, and the
+ * order is all a writer must keep (commit.c): a directory's MKDIR or
+ * SWAP before anything inside it, its ATTR after every record below it
+ * (its mtime), the top's ATTR last.
  */
 enum journal_op {
 	JOP_MKDIR = 1,		/* create directory path (no attributes yet) */
