@@ -11,6 +11,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "log.h"
 #include "path.h"
 #include "stage.h"
@@ -40,9 +41,7 @@ struct commit {
 	struct store_dir dir;		/* for every path this commit resolves */
 	struct jspool a;
 	struct jspool b;
-	size_t *waiting;		/* hard links whose target waits for data */
-	size_t nwaiting;
-	size_t waiting_cap;
+	struct buf waiting;		/* size_t each: hard links whose target waits */
 	/* commit_run's: */
 	struct plan *p;
 	const struct entry *top;
@@ -373,22 +372,14 @@ spool_dir(struct commit *c, const struct manifest *m, struct plan *p,
 	return 0;
 }
 
+/* Keeps hard link i for commit_data_end. -1 logged. */
 static int
 wait_link(struct commit *c, size_t i)
 {
-	size_t cap;
-	size_t *v;
-
-	if (c->nwaiting == c->waiting_cap) {
-		cap = c->waiting_cap ? c->waiting_cap * 2 : 16;
-		if ((v = realloc(c->waiting, cap * sizeof(*v))) == NULL) {
-			log_err("%s: the hard links to stage", c->s->path);
-			return -1;
-		}
-		c->waiting = v;
-		c->waiting_cap = cap;
+	if (buf_put(&c->waiting, &i, sizeof(i)) == -1) {
+		log_err("%s: the hard links to stage", c->s->path);
+		return -1;
 	}
-	c->waiting[c->nwaiting++] = i;
 	return 0;
 }
 
@@ -423,17 +414,18 @@ commit_entry(struct commit *c, const struct manifest *m, struct plan *p,
 int
 commit_data_end(struct commit *c, const struct manifest *m, struct plan *p)
 {
-	size_t k = 0;
 	int rc = 0;
 
-	for (; k < c->nwaiting && rc == 0; k++) {
-		size_t i = c->waiting[k];
+	for (size_t off = 0; off < c->waiting.len && rc == 0;
+	    off += sizeof(size_t)) {
+		size_t i;
 
+		memcpy(&i, c->waiting.data + off, sizeof(i));
 		stage_hardlink(c, m, p, i);
 		if ((p->v[i].flags & (PF_STAGED | PF_INNER)) == PF_STAGED)
 			rc = spool_put(c, m, p, i);
 	}
-	c->nwaiting = 0;
+	buf_reset(&c->waiting);
 	return rc;
 }
 
@@ -451,6 +443,7 @@ commit_alloc(struct store *s, const struct commit_opts *o)
 	c->dir = (struct store_dir)STORE_DIR_INIT;
 	jspool_init(&c->a, s);
 	jspool_init(&c->b, s);
+	buf_init(&c->waiting);
 	return c;
 }
 
@@ -462,7 +455,7 @@ commit_free(struct commit *c)
 	store_dir_release(&c->dir);
 	jspool_release(&c->a);
 	jspool_release(&c->b);
-	free(c->waiting);
+	buf_release(&c->waiting);
 	free(c);
 }
 
@@ -853,7 +846,7 @@ commit_run(struct commit *c, struct plan *p, const struct entry *top)
 
 	c->p = p;
 	c->top = top;
-	if (c->nwaiting > 0) {
+	if (c->waiting.len > 0) {
 		errno = EINVAL;	/* hard links left waiting: a caller's bug */
 		log_err("%s: commit before the end of the data", s->path);
 		return -1;
