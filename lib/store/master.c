@@ -9,6 +9,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "control.h"
 #include "log.h"
 #include "path.h"
@@ -41,17 +42,25 @@ served(const struct store *s)
 static int
 wait_for_lock(struct store *s)
 {
-	int waited = 0;	/* ms */
+	double start = clock_now(), look = start, now;
+	int told = 0;
 
 	while (flock(s->lockfd, LOCK_EX | LOCK_NB) == -1) {
-		if (errno != EWOULDBLOCK || waited >= MASTER_WAIT_S * 1000 ||
-		    (waited % 1000 == 0 && served(s)))
+		now = clock_now();
+		if (errno != EWOULDBLOCK || now - start >= MASTER_WAIT_S)
 			return -1;
-		if (waited == 1000)
+		/* A mount that came meanwhile is never waited for: once a second. */
+		if (now >= look) {
+			if (served(s))
+				return -1;
+			look = now + 1;
+		}
+		if (!told && now - start >= 1) {
 			log_info("%s: waiting for the sync in progress to end",
 			    s->path);
+			told = 1;
+		}
 		usleep(REACH_RETRY_MS * 1000);
-		waited += REACH_RETRY_MS;
 	}
 	return 0;
 }
@@ -281,7 +290,8 @@ out:
 int
 master_reach(struct store *s, const char *path, int flags, int *fd)
 {
-	int waited = 0;
+	double start = clock_now();
+	int told = 0;
 
 	for (;;) {
 		*fd = control_connect(path);
@@ -293,14 +303,15 @@ master_reach(struct store *s, const char *path, int flags, int *fd)
 			return 0;
 		if (errno != EBUSY)
 			return -1;
-		if (waited >= MASTER_WAIT_S * 1000)
+		if (clock_now() - start >= MASTER_WAIT_S)
 			/* Once more, to say who holds it. */
 			return master_open(s, path, flags & ~MASTER_TRY, NULL,
 			    NULL) == 0 ? 0 : -1;
-		if (waited == 1000)
+		if (!told && clock_now() - start >= 1) {
 			log_info("%s: waiting for its master (a sync in "
 			    "progress, or a mount starting)", path);
+			told = 1;
+		}
 		usleep(REACH_RETRY_MS * 1000);
-		waited += REACH_RETRY_MS;
 	}
 }
