@@ -730,6 +730,73 @@ write_journal(struct commit *c)
 	return journal_commit(&w);
 }
 
+/* Fails every new entry of the tree staged whole at entry top (path). */
+static void
+tree_failed(struct commit *c, size_t top, const char *path, const char *why)
+{
+	struct plan *p = c->p;
+
+	if (p->v[top].state != PLAN_FAIL)
+		plan_set(p, top, PLAN_FAIL, "commit: %s", why);
+	for (size_t j = top + 1, end = plan_tree_end(p, top); j <= end; j++)
+		if (p->v[j].state == PLAN_CREATE)
+			plan_set(p, j, PLAN_FAIL, "commit: its new directory %s: "
+			    "%s", path, why);
+}
+
+/* Whether entry i is of a tree staged whole that failed: none of its records runs. */
+static int
+in_failed_tree(const struct plan *p, size_t i)
+{
+	return i < p->n && p->v[i].state == PLAN_FAIL &&
+	    (p->v[i].flags & (PF_NEWTREE | PF_INNER | PF_UNDER));
+}
+
+/*
+ * A tree staged whole goes where nothing is. Something made at its path
+ * during the session (a directory through an rw mount) is left as it
+ * is: the tree fails with the reason, its records are left out and its
+ * staged copy goes; the next session syncs into what is there.
+ */
+static int
+tree_check(struct commit *c, struct listing *l, const struct journal_rec *r)
+{
+	char why[128];
+	const char *name;
+	struct stat st;
+	int dirfd;
+
+	if (r->op == JOP_PUT && r->ref < c->p->n &&
+	    (c->p->v[r->ref].flags & PF_NEWTREE)) {
+		dirfd = store_parent(c->s, &c->dir, r->path, &name);
+		if (dirfd != -1 && fstatat(dirfd, name, &st,
+		    AT_SYMLINK_NOFOLLOW) == 0) {
+			snprintf(why, sizeof(why), "a %s was made there during "
+			    "the session; the next sync syncs into it",
+			    entry_type_name(entry_type_of(st.st_mode)));
+			log_warnx("%s/%s: not put in place: %s", c->s->path,
+			    r->path, why);
+			tree_failed(c, r->ref, r->path, why);
+		}
+	}
+	if (!in_failed_tree(c->p, r->ref))
+		return 0;
+	SET_SKIP(c, l->at);
+	c->n--;
+	if (r->staged != NULL)
+		store_remove_at(c->s->stagingfd, r->staged);
+	return 0;
+}
+
+/* The trees' places checked (tree_check), once nothing else may change the store. */
+static int
+check_trees(struct commit *c)
+{
+	struct listing l = { .fn = tree_check };
+
+	return c->p->ntrees > 0 ? each_record(c, &l) : 0;
+}
+
 /* A record that could not be carried out: its entry fails. */
 static void
 record_failed(struct commit *c, const struct journal_rec *r, int err)
@@ -748,12 +815,7 @@ record_failed(struct commit *c, const struct journal_rec *r, int err)
 	/* A tree staged whole that could not be put in place: all of it. */
 	if (r->ref < c->p->n && (c->p->v[r->ref].flags & PF_NEWTREE) &&
 	    r->op == JOP_PUT)
-		for (size_t j = r->ref + 1, end = plan_tree_end(c->p, r->ref);
-		    j <= end; j++)
-			if (c->p->v[j].state == PLAN_CREATE)
-				plan_set(c->p, j, PLAN_FAIL, "commit: its new "
-				    "directory %s: %s", r->path,
-				    strerror(err));
+		tree_failed(c, r->ref, r->path, strerror(err));
 }
 
 /* Carries out one record, telling the observer before a replacement. */
@@ -766,6 +828,9 @@ apply_one(struct commit *c, struct listing *l, const struct journal_rec *r)
 	const char *name;
 	int dirfd;
 
+	/* Its tree is not there: never the attributes of what is. */
+	if (in_failed_tree(c->p, r->ref))
+		return 0;
 	if (ob != NULL && look_old(c, v, &dirfd, &name))
 		ob->replacing(ob->arg, v, dirfd, name);
 	if (journal_apply_rec(c->s, &c->dir, r) == -1)
@@ -855,8 +920,12 @@ commit_run(struct commit *c, struct plan *p, const struct entry *top)
 		goto out;
 	if (plan_records(c) == -1)
 		goto out;
-	if (ob != NULL) {
+	if (ob != NULL)
 		ob->begin(ob->arg);
+	/* Once begun: the mount lets nothing new come at a tree's path. */
+	if (check_trees(c) == -1)
+		goto end;
+	if (ob != NULL) {
 		listed = c->n;
 		if (list_changes(c) == -1 || check_changes(c) == -1)
 			goto end;

@@ -89,3 +89,11 @@ path_dirlen(const char *path)
 
 	return slash ? (size_t)(slash - path) : 0;
 }
+
+int
+path_inside(const char *path, const char *dir)
+{
+	size_t len = strlen(dir);
+
+	return strncmp(path, dir, len) == 0 && path[len] == '/';
+}

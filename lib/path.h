@@ -29,6 +29,9 @@ void path_fputs(const char *path, FILE *f);
  */
 int path_order(const char *a, const char *b);
 
+/* Whether path is inside directory dir ("a/b" is inside "a", "a" is not). */
+int path_inside(const char *path, const char *dir);
+
 /* Length of the parent part of path ("a/b" for "a/b/c", 0 for "c"). */
 size_t path_dirlen(const char *path);
 

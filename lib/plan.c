@@ -84,7 +84,7 @@ plan_tree_end(const struct plan *p, size_t i)
 {
 	size_t j = i;
 
-	while (j + 1 < p->n && (p->v[j + 1].flags & PF_INNER))
+	while (j + 1 < p->n && (p->v[j + 1].flags & (PF_INNER | PF_UNDER)))
 		j++;
 	return j;
 }
@@ -467,12 +467,20 @@ plan_tree(struct plan *p, size_t i, struct store *s, const struct manifest *m)
 	char *path;
 
 	if (pe->flags & PF_INNER) {
+		char name[PATH_MAX];
+
+		/* Too long a name for openat: staged as outside a tree. */
+		if (plan_staged_path(p, m, i, name, sizeof(name)) == -1) {
+			pe->flags = (pe->flags & ~PF_INNER) | PF_UNDER;
+			return;
+		}
 		if (dir && tree_mkdir(p, i, s, m) == -1)
 			plan_set(p, i, PLAN_FAIL, "staging: mkdir: %s",
 			    strerror(errno));
 		return;
 	}
-	if (!dir || pe->state != PLAN_CREATE || (pe->flags & PF_RETYPE))
+	if (!dir || pe->state != PLAN_CREATE ||
+	    (pe->flags & (PF_RETYPE | PF_UNDER)))
 		return;
 	if (p->ntrees == p->trees_cap) {
 		size_t cap = p->trees_cap ? p->trees_cap * 2 : 16;
@@ -508,6 +516,8 @@ plan_entry(struct plan *p, size_t i, struct store *s, const struct manifest *m,
 	/* Under a tree staged whole, whatever becomes of it (plan_tree_end). */
 	if (parent && (parent->flags & (PF_NEWTREE | PF_INNER)))
 		p->v[i].flags |= PF_INNER;
+	else if (parent && (parent->flags & PF_UNDER))
+		p->v[i].flags |= PF_UNDER;
 	if (e->type == ENTRY_GONE) {
 		plan_gone(p, i, s, m, o);
 		return;
@@ -663,15 +673,6 @@ plan_close_dir(struct plan *p, struct store *s, const struct manifest *m,
 	return plan_purge_dir(p, s, m, m->v[d].path, d + 1, o);
 }
 
-/* Is path inside directory dir? */
-static int
-inside(const char *path, const char *dir)
-{
-	size_t len = strlen(dir);
-
-	return strncmp(path, dir, len) == 0 && path[len] == '/';
-}
-
 /*
  * Entry i comes: every open directory it is not inside is whole. With
  * i == m->n (the end), all are.
@@ -681,7 +682,7 @@ plan_close_dirs(struct plan *p, struct store *s, const struct manifest *m,
     size_t i, const struct plan_opts *o)
 {
 	while (p->nopen > 0 && (i == m->n ||
-	    !inside(m->v[i].path, m->v[p->open[p->nopen - 1]].path))) {
+	    !path_inside(m->v[i].path, m->v[p->open[p->nopen - 1]].path))) {
 		p->nopen--;
 		if (plan_close_dir(p, s, m, p->open[p->nopen], o) == -1)
 			return -1;

@@ -41,6 +41,12 @@ enum plan_state {
  */
 #define PF_NEWTREE 0x400
 #define PF_INNER   0x800	/* inside a PF_NEWTREE directory's staged copy */
+/*
+ * Under a PF_NEWTREE directory but staged as any other entry, with a
+ * record of its own after the tree's: its place in the tree's copy
+ * ("tI/" and its path below the tree's top) would be PATH_MAX or longer.
+ */
+#define PF_UNDER   0x1000
 
 /* 6 bytes: a plan holds one per entry, millions of them. */
 struct plan_entry {

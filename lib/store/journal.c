@@ -499,6 +499,31 @@ apply_attr(struct store *s, struct store_dir *d, const struct journal_rec *r)
 }
 
 /* Carries out one record; 0, or -1 with errno. Redoing a done record is harmless. */
+/*
+ * A PUT's rename: over what is at name, but for a tree staged whole,
+ * which must not replace a directory somebody made there meanwhile (an
+ * empty one would silently go, with whatever was open in it).
+ */
+static int
+put_rename(struct store *s, const char *staged, int dirfd, const char *name)
+{
+	struct stat st;
+
+	if (staged[0] != JOURNAL_TREE)
+		return renameat(s->stagingfd, staged, dirfd, name);
+	if (renameat2(s->stagingfd, staged, dirfd, name,
+	    RENAME_NOREPLACE) == 0)
+		return 0;
+	if (errno != EINVAL)
+		return -1;
+	/* A filesystem without RENAME_NOREPLACE: look first. */
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		errno = EEXIST;
+		return -1;
+	}
+	return renameat(s->stagingfd, staged, dirfd, name);
+}
+
 static int
 apply_one(struct store *s, struct store_dir *d, const struct journal_rec *r)
 {
@@ -517,7 +542,7 @@ apply_one(struct store *s, struct store_dir *d, const struct journal_rec *r)
 		dirfd = store_parent(s, d, r->path, &name);
 		if (dirfd == -1)
 			return -1;
-		if (renameat(s->stagingfd, r->staged, dirfd, name) == -1) {
+		if (put_rename(s, r->staged, dirfd, name) == -1) {
 			struct stat st;
 
 			/* Already renamed by the run that crashed. */
@@ -639,10 +664,23 @@ replay(struct store *s, const struct journal *j)
 {
 	struct store_dir d = STORE_DIR_INIT;
 
-	for (size_t i = 0; i < j->n; i++)
-		if (journal_apply_rec(s, &d, &j->v[i]) == -1)
-			log_warnx("%s: recovery could not redo the change of "
-			    "%s: %s", s->path, j->v[i].path, strerror(errno));
+	const char *failed_tree = NULL;	/* the last tree whose PUT failed */
+
+	for (size_t i = 0; i < j->n; i++) {
+		const struct journal_rec *r = &j->v[i];
+
+		/* Its tree is not there: never the attributes of what is. */
+		if (failed_tree != NULL && r->op == JOP_ATTR &&
+		    (strcmp(r->path, failed_tree) == 0 ||
+		    path_inside(r->path, failed_tree)))
+			continue;
+		if (journal_apply_rec(s, &d, r) == 0)
+			continue;
+		log_warnx("%s: recovery could not redo the change of %s: %s",
+		    s->path, r->path, strerror(errno));
+		if (r->op == JOP_PUT && r->staged[0] == JOURNAL_TREE)
+			failed_tree = r->path;
+	}
 	store_dir_release(&d);
 	return journal_finish(s);
 }

@@ -21,7 +21,12 @@
  */
 enum journal_op {
 	JOP_MKDIR = 1,		/* create directory path (no attributes yet) */
-	JOP_PUT,		/* rename staging/staged over path */
+	/*
+	 * Rename staging/staged over path; a staged name that starts with
+	 * JOURNAL_TREE ("tI", a new directory staged whole with its tree)
+	 * never replaces what is at path: that fails with EEXIST.
+	 */
+	JOP_PUT,
 	JOP_ATTR,		/* set mode, owner, mtime of path ("." is the top) */
 	JOP_REMOVE,		/* remove path, a directory with its contents */
 	/*
@@ -35,6 +40,8 @@ enum journal_op {
 	JOP_SWAP,
 	JOP_MAX = JOP_SWAP
 };
+
+#define JOURNAL_TREE 't'
 
 #define JREC_OWNER 0x1		/* ATTR: set the owner too */
 #define JREC_LINK  0x2		/* ATTR: path is a symlink (no mode) */

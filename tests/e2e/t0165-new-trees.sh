@@ -6,9 +6,14 @@
 # entry, hard links into, out of and within it, modes, owners, extended
 # attributes and mtimes as rsync keeps them; a crash before the
 # commit point leaves no trace of it, one after rolls it forward (t0420
-# keeps and resumes the files of a session cut inside a new tree).
+# keeps and resumes the files of a session cut inside a new tree). A
+# directory a user makes at the tree's place through an rw mount during
+# the session is left as it is (the tree fails, naming why; the next
+# sync fills it), and a path too long to stage inside the tree is staged
+# on its own.
 set -u
 . "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/../lib-mount.sh"
 t_setup
 COMPARE="python3 $T_ROOT/tests/fidelity.py"
 
@@ -115,7 +120,99 @@ case_crash_after() {
 	done
 }
 
+# A user makes new/ through an rw mount (the store's master) while the
+# sync waits after its first file, works in it and leaves a file there.
+case_made_meanwhile() {
+	local pid before
+	synced_store
+	mount_store store mnt -o rw
+	MIRRORFS_STOP_AT=send:1 "$MIRRORCTL" sync -i src store >sync.out 2>&1 &
+	pid=$!
+	t_track "$pid"
+	wait_stopped "$pid" || t_fail "the sync did not stop after its first file: $(cat sync.out)"
+	mkdir mnt/new
+	chmod 0700 mnt/new
+	echo mine >mnt/new/mine
+	before=$(stat -c '%i %a' store/new)
+	kill -CONT "$pid"
+	RC=0
+	wait "$pid" || RC=$?
+	t_untrack "$pid"
+	[ "$RC" -ne 0 ] || t_fail "the sync reports success: $(tail -n 3 sync.out)"
+	assert_grep 'fail +new/: commit: a directory was made there during the session' sync.out
+	assert_eq "$before" "$(stat -c '%i %a' store/new)" "store/new (inode, mode) after the sync"
+	assert_eq mine "$(cat mnt/new/mine)"
+	assert_eq 2 "$(find store/new | wc -l)" "entries of store/new and itself"
+	assert_no_litter store
+	# The next sync syncs into the directory the user made.
+	t_ctl sync src store
+	assert_rc 0 "the sync after"
+	assert_eq mine "$(cat store/new/mine)"
+	rm store/new/mine
+	assert_mirror src store
+}
+
+# Inside a tree a path is staged as "tI/" and its path below the tree's
+# top: where that would reach PATH_MAX the entry is staged on its own.
+case_long_paths() {
+	old_release
+	t_ctl sync src store
+	assert_rc 0 "the first sync"
+	python3 - src/n <<'EOF'
+import os, sys
+top = sys.argv[1]
+os.makedirs(top)
+fd = os.open(top, os.O_RDONLY)
+path = len(top.split("/", 1)[1])	# "n", below src/
+depth = 0
+while path + 1 + 250 < 4060:
+	name = "d%03d" % depth + "q" * 246
+	os.mkdir(name, dir_fd=fd)
+	nfd = os.open(name, os.O_RDONLY, dir_fd=fd)
+	os.close(fd)
+	fd = nfd
+	path += 1 + len(name)
+	depth += 1
+for extra in (4094, 4095):	# the whole path's length, below src/
+	name = "x" * (extra - path - 1)
+	f = os.open(name, os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=fd)
+	os.write(f, b"deep\n")
+	os.close(f)
+EOF
+	t_ctl sync src store
+	assert_rc 0 "a tree holding paths of 4094 and 4095 bytes"
+	# Compared through directory descriptors: the paths are too long to name.
+	python3 - src store <<'EOF' || t_fail "store is not src below n/"
+import os, stat, sys
+def walk(fd, rel, out):
+	for name in sorted(os.listdir(fd)):
+		st = os.lstat(name, dir_fd=fd)
+		key = rel + "/" + name
+		if stat.S_ISDIR(st.st_mode):
+			out[key] = "dir"
+			sub = os.open(name, os.O_RDONLY, dir_fd=fd)
+			walk(sub, key, out)
+			os.close(sub)
+		else:
+			f = os.open(name, os.O_RDONLY, dir_fd=fd)
+			out[key] = os.read(f, 1 << 20)
+			os.close(f)
+trees = []
+for top in sys.argv[1:]:
+	out = {}
+	fd = os.open(os.path.join(top, "n"), os.O_RDONLY)
+	walk(fd, "n", out)
+	trees.append(out)
+if trees[0] != trees[1]:
+	sys.exit("differ: %s" % sorted(set(trees[0].items()) ^ set(trees[1].items()))[:2])
+print("%d entries below n/ alike" % len(trees[0]))
+EOF
+	assert_no_litter store
+}
+
 t_case "a new tree appears whole with its one record, as the source has it" case_whole
 t_case "a crash while a new tree is staged leaves no trace of it" case_crash_before
 t_case "a crash past the commit point puts the new tree in place" case_crash_after
+t_case "a directory made at a new tree's place meanwhile is left as it is" case_made_meanwhile
+t_case "paths too long to stage inside a new tree are staged on their own" case_long_paths
 t_done
