@@ -11,7 +11,7 @@ import os
 import re
 import sys
 
-BASE = {"log", "buf", "fsutil", "path", "htab", "fault", "control", "xattr"}
+BASE = {"log", "buf", "clock", "fsutil", "path", "htab", "fault", "control", "xattr"}
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
 
 
