@@ -204,25 +204,50 @@ out:
 int
 open_unnamed(const char *dir)
 {
-	char tmpl[PATH_MAX];
 	int fd = open(dir, O_TMPFILE | O_RDWR | O_EXCL | O_CLOEXEC, 0600);
+	int dfd, err;
 
 	if (fd != -1 || (errno != EOPNOTSUPP && errno != EISDIR &&
 	    errno != EINVAL))
 		return fd;
-	if (snprintf(tmpl, sizeof(tmpl), "%s/mirrorfs-spool.XXXXXX", dir) >=
-	    (int)sizeof(tmpl)) {
-		errno = ENAMETOOLONG;
+	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
 		return -1;
-	}
-	if ((fd = mkostemp(tmpl, O_CLOEXEC)) == -1)
-		return -1;
-	if (unlink(tmpl) == -1) {
-		int err = errno;
-
-		close(fd);
-		errno = err;
-		return -1;
-	}
+	fd = open_unnamed_at(dfd);
+	err = errno;
+	close(dfd);
+	errno = err;
 	return fd;
+}
+
+int
+open_unnamed_at(int dirfd)
+{
+	char name[64];
+	int fd = openat(dirfd, ".", O_TMPFILE | O_RDWR | O_EXCL | O_CLOEXEC,
+	    0600);
+
+	if (fd != -1 || (errno != EOPNOTSUPP && errno != EISDIR &&
+	    errno != EINVAL))
+		return fd;
+	/* No O_TMPFILE here: a name of our own, unlinked at once. */
+	for (int tries = 0; tries < 100; tries++) {
+		snprintf(name, sizeof(name), "mirrorfs-spool.%ld.%d",
+		    (long)getpid(), rand());
+		fd = openat(dirfd, name, O_RDWR | O_CREAT | O_EXCL |
+		    O_CLOEXEC | O_NOFOLLOW, 0600);
+		if (fd == -1 && errno == EEXIST)
+			continue;
+		if (fd == -1)
+			return -1;
+		if (unlinkat(dirfd, name, 0) == -1) {
+			int err = errno;
+
+			close(fd);
+			errno = err;
+			return -1;
+		}
+		return fd;
+	}
+	errno = EEXIST;
+	return -1;
 }

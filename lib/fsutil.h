@@ -79,5 +79,7 @@ int mkpath_parents(const char *path);
  * Nothing of it outlives the process. Returns the fd, or -1 with errno.
  */
 int open_unnamed(const char *dir);
+/* open_unnamed in the directory dirfd (which may have moved since it was opened). */
+int open_unnamed_at(int dirfd);
 
 #endif

@@ -22,9 +22,9 @@ jspool_init(struct jspool *sp, const struct store *s)
 	memset(sp, 0, sizeof(*sp));
 	sp->fd = -1;
 	buf_init(&sp->w);
-	snprintf(sp->dir, sizeof(sp->dir), "%s/%s", s->path, PATH_META);
-	snprintf(sp->name, sizeof(sp->name), "the commit's spool in %s",
-	    sp->dir);
+	sp->metafd = s->metafd;
+	snprintf(sp->name, sizeof(sp->name), "the commit's spool in %s/%s",
+	    s->path, PATH_META);
 }
 
 void
@@ -66,7 +66,8 @@ flush(struct jspool *sp)
 {
 	if (sp->w.len == 0)
 		return 0;
-	if (sp->fd == -1 && (sp->fd = open_unnamed(sp->dir)) == -1)
+	/* Through the store's descriptor: a store renamed meanwhile is still it. */
+	if (sp->fd == -1 && (sp->fd = open_unnamed_at(sp->metafd)) == -1)
 		return fail(sp, errno, "cannot make it");
 	if (pwrite_all(sp->fd, sp->w.data, sp->w.len, sp->size) == -1)
 		return fail(sp, errno, "write");

@@ -22,7 +22,7 @@
  */
 struct jspool {
 	char name[PATH_MAX + 64];	/* "the commit's spool in DIR", for messages */
-	char dir[PATH_MAX];	/* STORE/.mirrorfs */
+	int metafd;		/* STORE/.mirrorfs (the store's: not ours to close) */
 	int fd;			/* -1 until the first write */
 	struct buf w;		/* appended, not yet written */
 	uint64_t size;		/* bytes written to fd */

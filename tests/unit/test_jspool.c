@@ -8,6 +8,7 @@
 #include <check.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +34,14 @@ setup(void)
 	ck_assert(mkdir(meta, 0700) == 0 || errno == EEXIST);
 	store_init(&st);
 	st.path = base;
+	st.metafd = open(meta, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	ck_assert_int_ge(st.metafd, 0);
+}
+
+static void
+teardown(void)
+{
+	close(st.metafd);
 }
 
 /* Record i: every op, paths of varying lengths, attributes on ATTRs. */
@@ -240,7 +249,7 @@ jspool_suite(void)
 	Suite *su = suite_create("jspool");
 	TCase *tc = tcase_create("core");
 
-	tcase_add_checked_fixture(tc, setup, NULL);
+	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_round_trip_in_the_buffer);
 	tcase_add_test(tc, test_round_trip_through_the_file);
 	tcase_add_test(tc, test_big_record);
