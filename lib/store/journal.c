@@ -659,28 +659,50 @@ journal_retire(struct store *s)
 }
 
 /* Redoes every record of a committed journal; what cannot be redone is logged. */
+/* Whether path is one of dirs or inside one. */
+static int
+under_any(const char *path, const char **dirs, size_t n)
+{
+	for (size_t k = 0; k < n; k++)
+		if (strcmp(path, dirs[k]) == 0 || path_inside(path, dirs[k]))
+			return 1;
+	return 0;
+}
+
 static int
 replay(struct store *s, const struct journal *j)
 {
 	struct store_dir d = STORE_DIR_INIT;
 
-	const char *failed_tree = NULL;	/* the last tree whose PUT failed */
+	/* The trees whose PUT failed: nothing of the session goes there. */
+	const char **failed = NULL;
+	size_t nfailed = 0;
 
 	for (size_t i = 0; i < j->n; i++) {
 		const struct journal_rec *r = &j->v[i];
 
-		/* Its tree is not there: never the attributes of what is. */
-		if (failed_tree != NULL && r->op == JOP_ATTR &&
-		    (strcmp(r->path, failed_tree) == 0 ||
-		    path_inside(r->path, failed_tree)))
+		if (under_any(r->path, failed, nfailed))
 			continue;
 		if (journal_apply_rec(s, &d, r) == 0)
 			continue;
 		log_warnx("%s: recovery could not redo the change of %s: %s",
 		    s->path, r->path, strerror(errno));
-		if (r->op == JOP_PUT && r->staged[0] == JOURNAL_TREE)
-			failed_tree = r->path;
+		if (r->op == JOP_PUT && r->staged[0] == JOURNAL_TREE) {
+			const char **v = realloc(failed, (nfailed + 1) *
+			    sizeof(*v));
+
+			if (v == NULL) {
+				/* The journal stays for the next recovery. */
+				log_err("%s: recovery", s->path);
+				free(failed);
+				store_dir_release(&d);
+				return -1;
+			}
+			failed = v;
+			failed[nfailed++] = r->path;
+		}
 	}
+	free(failed);
 	store_dir_release(&d);
 	return journal_finish(s);
 }

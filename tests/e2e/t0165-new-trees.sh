@@ -210,9 +210,42 @@ EOF
 	assert_no_litter store
 }
 
+# Two trees past the commit point, and somebody makes both places (with
+# a file, a directory and their own modes) before recovery: recovery
+# puts neither tree there and touches nothing of theirs.
+case_recovery_leaves_theirs() {
+	local t
+	mkdir -p src
+	echo base >src/base
+	t_ctl sync src store
+	assert_rc 0 "the first sync"
+	for t in A B; do
+		mkdir -p "src/$t/sub"
+		echo new >"src/$t/sub/f"
+		touch -d 2001-01-01 "src/$t/sub" "src/$t"
+	done
+	MIRRORFS_CRASH_AT=journal t_ctl sync src store
+	assert_rc 137 "a crash at the commit point"
+	for t in A B; do
+		mkdir -p "store/$t/sub"
+		echo mine >"store/$t/mine"
+		chmod 0700 "store/$t" "store/$t/sub"
+		touch -d 2020-05-05 "store/$t/sub" "store/$t"
+	done
+	stat -c '%n %a %Y' store/A store/A/sub store/B store/B/sub >before.txt
+	t_ctl recover store
+	assert_rc 0 "recover"
+	stat -c '%n %a %Y' store/A store/A/sub store/B store/B/sub >after.txt
+	cmp -s before.txt after.txt || t_fail "recovery changed theirs: $(diff before.txt after.txt | tr '\n' ';')"
+	assert_missing store/A/sub/f
+	assert_missing store/B/sub/f
+	assert_no_litter store
+}
+
 t_case "a new tree appears whole with its one record, as the source has it" case_whole
 t_case "a crash while a new tree is staged leaves no trace of it" case_crash_before
 t_case "a crash past the commit point puts the new tree in place" case_crash_after
 t_case "a directory made at a new tree's place meanwhile is left as it is" case_made_meanwhile
 t_case "paths too long to stage inside a new tree are staged on their own" case_long_paths
+t_case "recovery puts no tree where somebody made its place" case_recovery_leaves_theirs
 t_done
