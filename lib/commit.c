@@ -27,10 +27,11 @@
  * The records of a commit are spooled as the session goes, each once
  * its entry's outcome is final (commit_entry), in two spools: a, read
  * forward, every MKDIR, PUT, SWAP and in-place ATTR in the order they
- * became final; b, read backward, the ATTR of every directory that may
- * need one, appended as it is planned (in path order: backward, each
- * directory comes after every directory below it). The journal is a,
- * then the purges (the plan's), then b backward, then the top's ATTR:
+ * became final; b, read forward, the ATTR of every directory that needs
+ * one, appended once its listing is whole (whether it needs one is
+ * known then; and each directory comes after every directory below
+ * it). The journal is a, then the purges (the plan's), then b, then the
+ * top's ATTR:
  * a directory's MKDIR or SWAP is final when it is planned, before
  * anything inside it; its ATTR (its mtime) comes after every change
  * below it.
@@ -42,11 +43,13 @@ struct commit {
 	struct jspool a;
 	struct jspool b;
 	struct buf waiting;		/* size_t each: hard links whose target waits */
+	struct buf open;		/* size_t each: the directories not yet whole */
+	size_t planned;			/* the entries commit_entry saw planned */
 	/* commit_run's: */
 	struct plan *p;
 	const struct entry *top;
 	/*
-	 * Per record, by its place in the listing (a, purges, b backward,
+	 * Per record, by its place in the listing (a, purges, b,
 	 * the top): left out. A directory's ATTR whose plan has none by the
 	 * time of the commit, and what the observer vetoed. n: the records
 	 * not left out.
@@ -57,10 +60,6 @@ struct commit {
 	struct commit_change *changes;	/* one per record, with an observer */
 };
 
-#define INO_STRICT 1
-#define INO_BEST 2
-
-/* Gives a staged entry without data its owner, mode, attributes and mtime. */
 #define INO_STRICT 1
 #define INO_BEST 2
 
@@ -361,14 +360,43 @@ spool_dir(struct commit *c, const struct manifest *m, struct plan *p,
 		if ((pe->flags & PF_STAGED) && spool_put(c, m, p, i) == -1)
 			return -1;
 	}
-	/*
-	 * Whether it needs its attributes set is known only once the plan
-	 * is whole (a change below it, a purge in it: PF_DIRATTR); the
-	 * commit leaves out those that do not.
-	 */
-	if (pe->state == PLAN_CREATE || pe->state == PLAN_REPLACE ||
-	    pe->state == PLAN_UNCHANGED)
-		return spool_attr(c, &c->b, &m->v[i], i);
+	return 0;	/* its ATTR once it is whole (dir_whole) */
+}
+
+/*
+ * Directory d's listing is whole, so whether it needs its attributes
+ * set is known (a change in it, a purge in it, its own: PF_DIRATTR):
+ * its ATTR goes to b, after every directory under it. -1 logged.
+ */
+static int
+dir_whole(struct commit *c, const struct manifest *m, const struct plan *p,
+    size_t d)
+{
+	const struct plan_entry *pe = &p->v[d];
+
+	/* Purged in: spooled, and left out at the commit if they are not kept. */
+	if (!(pe->flags & (PF_DIRATTR | PF_PURGED)) ||
+	    (pe->state != PLAN_CREATE && pe->state != PLAN_REPLACE &&
+	    pe->state != PLAN_UNCHANGED))
+		return 0;
+	return spool_attr(c, &c->b, &m->v[d], d);
+}
+
+/* The open directories that path is not inside are whole (all, for NULL). */
+static int
+dirs_whole(struct commit *c, const struct manifest *m, const struct plan *p,
+    const char *path)
+{
+	size_t d;
+
+	while (c->open.len > 0) {
+		memcpy(&d, c->open.data + c->open.len - sizeof(d), sizeof(d));
+		if (path != NULL && path_inside(path, m->v[d].path))
+			break;
+		c->open.len -= sizeof(d);
+		if (dir_whole(c, m, p, d) == -1)
+			return -1;
+	}
 	return 0;
 }
 
@@ -383,8 +411,30 @@ wait_link(struct commit *c, size_t i)
 	return 0;
 }
 
+static int entry_final(struct commit *c, const struct manifest *m,
+    struct plan *p, size_t i);
+
 int
 commit_entry(struct commit *c, const struct manifest *m, struct plan *p,
+    size_t i)
+{
+	/* Planned now (not its data's end): the directories it closes first. */
+	if (i == c->planned) {
+		c->planned++;
+		if (dirs_whole(c, m, p, m->v[i].path) == -1)
+			return -1;
+		if (m->v[i].type == ENTRY_DIR &&
+		    buf_put(&c->open, &i, sizeof(i)) == -1) {
+			log_err("%s: the commit's directories", c->s->path);
+			return -1;
+		}
+	}
+	return entry_final(c, m, p, i);
+}
+
+/* Entry i's records, once it is final. -1 logged. */
+static int
+entry_final(struct commit *c, const struct manifest *m, struct plan *p,
     size_t i)
 {
 	const struct entry *e = &m->v[i];
@@ -414,7 +464,7 @@ commit_entry(struct commit *c, const struct manifest *m, struct plan *p,
 int
 commit_data_end(struct commit *c, const struct manifest *m, struct plan *p)
 {
-	int rc = 0;
+	int rc = dirs_whole(c, m, p, NULL);
 
 	for (size_t off = 0; off < c->waiting.len && rc == 0;
 	    off += sizeof(size_t)) {
@@ -444,6 +494,7 @@ commit_alloc(struct store *s, const struct commit_opts *o)
 	jspool_init(&c->a, s);
 	jspool_init(&c->b, s);
 	buf_init(&c->waiting);
+	buf_init(&c->open);
 	return c;
 }
 
@@ -456,6 +507,7 @@ commit_free(struct commit *c)
 	jspool_release(&c->a);
 	jspool_release(&c->b);
 	buf_release(&c->waiting);
+	buf_release(&c->open);
 	free(c);
 }
 
@@ -520,6 +572,13 @@ give_spool(struct commit *c, struct listing *l, struct jspool *sp,
 	while (rc == 0 && (got = jspool_next(sp, &r)) != 0) {
 		if (got == -1)
 			return -1;
+		/* Every record commit_entry spools is an entry's. */
+		if (r.ref >= c->p->n) {
+			errno = EPROTO;
+			log_err("%s: a record of entry %zu of %zu: a bug",
+			    sp->name, r.ref, c->p->n);
+			return -1;
+		}
 		rc = give(c, l, &r);
 	}
 	return rc;
@@ -544,7 +603,7 @@ each_record(struct commit *c, struct listing *l)
 		rc = give(c, l, &r);
 	}
 	if (rc == 0)
-		rc = give_spool(c, l, &c->b, 1);
+		rc = give_spool(c, l, &c->b, 0);
 	if (rc == 0 && p->top_attr) {
 		struct journal_attr a = {
 			.mode = c->top->mode, .uid = c->top->uid,
@@ -582,7 +641,7 @@ plan_records(struct commit *c)
 		log_err("%s: listing the commit", c->s->path);
 		return -1;
 	}
-	if (jspool_rewind(&c->b, 1) == -1)
+	if (jspool_rewind(&c->b, 0) == -1)
 		return -1;
 	while ((got = jspool_next(&c->b, &r)) == 1) {
 		const struct plan_entry *pe;
@@ -943,8 +1002,13 @@ commit_run(struct commit *c, struct plan *p, const struct entry *top)
 	if (index_drop(s->metafd) == -1 || write_journal(c) == -1)
 		goto end;
 	attempted = c->n;
-	/* Its spool unreadable: the journal stays, for recovery to carry out. */
-	if ((applied = apply(c) == 0) == 0)
+	applied = apply(c) == 0;
+	/*
+	 * Its spool unreadable: the journal is whole, so it is carried out
+	 * now, as a recovery would (a mount runs none between sessions, and
+	 * the next session's journal would take its place).
+	 */
+	if (!applied && journal_recover(s, NULL) == -1)
 		log_warnx("%s: the session is committed; what is left of it "
 		    "is carried out by the next recovery", s->path);
 	rc = 0;

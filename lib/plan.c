@@ -182,6 +182,8 @@ static void
 plan_drop_purges(struct plan *p)
 {
 	for (size_t k = 0; k < p->npurges; k++) {
+		if (p->purges[k].dir > 0)
+			p->v[p->purges[k].dir - 1].flags &= ~PF_PURGED;
 		free(p->purges[k].path);
 		free(p->purges[k].reason);
 	}
@@ -589,6 +591,18 @@ device:
 		plan_set(p, i, PLAN_SKIP, "a %s is made only by root (the "
 		    "store is written as uid %u)", entry_type_name(e->type),
 		    (unsigned)geteuid());
+	/*
+	 * A change in a directory moves its mtime: it gets its attributes
+	 * set last, known as soon as it is planned (a commit spools a
+	 * directory's ATTR once its listing is whole; plan_mark_parents
+	 * says the same at the end).
+	 */
+	if (p->v[i].state == PLAN_CREATE || p->v[i].state == PLAN_REPLACE) {
+		if (parent)
+			parent->flags |= PF_DIRATTR;
+		else
+			p->top_attr = 1;
+	}
 }
 
 static int
@@ -608,6 +622,9 @@ plan_add_purge(struct plan *p, const char *path, size_t dir, int is_dir)
 	if (v[p->npurges].path == NULL)
 		return -1;
 	p->npurges++;
+	/* Its directory's mtime may move (PF_DIRATTR once the purges are kept). */
+	if (dir > 0)
+		p->v[dir - 1].flags |= PF_PURGED;
 	return 0;
 }
 

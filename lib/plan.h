@@ -47,6 +47,8 @@ enum plan_state {
  * ("tI/" and its path below the tree's top) would be PATH_MAX or longer.
  */
 #define PF_UNDER   0x1000
+/* Purges in this directory were decided (its ATTR may be wanted: PF_DIRATTR says) */
+#define PF_PURGED  0x2000
 
 /* 6 bytes: a plan holds one per entry, millions of them. */
 struct plan_entry {

@@ -10,6 +10,7 @@
 # leaves the store as it was.
 set -u
 . "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/../lib-mount.sh"
 t_setup
 # shellcheck disable=SC2034 # read by t_case (tests/lib.sh)
 T_TIMEOUT=${T_TIMEOUT_SPOOL:-300}
@@ -143,8 +144,50 @@ EOF
 	assert_no_litter small/store
 }
 
+# A no-change session spools nothing, even over many directories: into
+# a store whose filesystem is full it commits as it always did.
+case_no_change_on_a_full_store() {
+	t_is_root || t_skip "mounting a tmpfs needs root"
+	mkdir -p small src
+	mount -t tmpfs -o size=16m tmpfs small || t_fail "mount tmpfs"
+	t_defer umount "$TC/small"
+	python3 - src <<'EOF'
+import os, sys
+for d in range(1500):
+    os.makedirs(os.path.join(sys.argv[1], "dir%04d" % d))
+    open(os.path.join(sys.argv[1], "dir%04d" % d, "f"), "w").write("x")
+EOF
+	t_ctl sync src small/store
+	assert_rc 0 "the first sync"
+	dd if=/dev/zero of=small/filler bs=4k 2>/dev/null || true
+	truncate -s -32K small/filler
+	t_ctl sync src small/store
+	assert_rc 0 "a no-change sync into the full store"
+	assert_grep "unchanged 3000" "$TC/out"
+}
+
+# A mounted store renamed (its mount holds it by descriptor) takes a
+# commit whose spool needs its file, under its new name.
+case_renamed_mounted_store() {
+	mkdir -p src/top
+	echo base >src/base
+	t_ctl sync src store
+	assert_rc 0 "the first sync"
+	mount_store "$TC/store" mnt
+	mv store store2
+	python3 -c "
+import os
+for i in range(2000): os.symlink('t', 'src/top/l%04d' % i + 'n' * 100)
+"
+	t_ctl sync src store2
+	assert_rc 0 "a sync into the renamed mounted store"
+	assert_eq 2000 "$(find store2/top -type l | wc -l)" "links committed"
+}
+
 t_case "a release with every kind of change commits whole" case_commits_whole
 t_case "killed at the commit point: recovery finishes the release" case_killed_at_the_commit_point
 t_case "killed while the journal is carried out: recovery finishes it" case_killed_while_carried_out
 t_case "a spool that cannot be written: the session fails uncommitted" case_spool_cannot_be_written
+t_case "a no-change session into a full store spools nothing, commits" case_no_change_on_a_full_store
+t_case "a mounted store renamed meanwhile takes a big commit" case_renamed_mounted_store
 t_done
