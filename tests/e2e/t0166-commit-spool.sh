@@ -40,12 +40,12 @@ else:
     put("y", "y is a file now\n")
     # Enough records (the files in keep/, the directories of tree/) that
     # both spools go through their file, not only through the buffer.
-    for d in range(900):
-        for f in range(2):
+    for d in range(300):
+        for f in range(3):
             put("tree/d%03d/s%d/f" % (d, f), "new %d.%d\n" % (d, f))
         os.symlink("s0/f", os.path.join(top, "tree/d%03d/ln" % d))
     for d in range(20):
-        for f in range(100):
+        for f in range(60):
             put("keep/d%02d/new%d" % (d, f), "new %d.%d\n" % (d, f))
     # Hard links: to a file staged in this session (in a new tree and in
     # a directory the store has), to an unchanged one.
@@ -65,33 +65,39 @@ for dp, dn, fn in os.walk(top, topdown=False):
 EOF
 }
 
+# setup_trees: store, the old release synced; NEW, the new release. The
+# releases and the first store are made once for every case.
+NEW=$T/rel-new
 setup_trees() {
-	rm -rf old new store
-	release old 0
-	release new 1
-	t_ctl sync --purge-dirs old store
-	assert_rc 0 "sync of the old release"
-	assert_trees_eq old store
+	if [ ! -d "$T/pristine" ]; then
+		release "$T/rel-old" 0
+		release "$NEW" 1
+		t_ctl sync --purge-dirs "$T/rel-old" "$T/pristine"
+		assert_rc 0 "sync of the old release"
+		assert_trees_eq "$T/rel-old" "$T/pristine"
+	fi
+	rm -rf store
+	cp -a "$T/pristine" store
 }
 
 case_commits_whole() {
 	setup_trees
-	t_ctl sync --json --purge-dirs new store
+	t_ctl sync --json --purge-dirs "$NEW" store
 	assert_rc 0 "sync of the new release"
 	assert_json failed 0 skipped 0
-	assert_trees_eq new store
+	assert_trees_eq "$NEW" store
 	assert_no_litter store
 }
 
 # A kill at POINT, then recovery: the new release, whole.
 killed_at() {
 	setup_trees
-	MIRRORFS_CRASH_AT=$1 t_ctl sync --purge-dirs new store
+	MIRRORFS_CRASH_AT=$1 t_ctl sync --purge-dirs "$NEW" store
 	assert_rc 137 "sync killed at $1"
 	t_ctl recover store
 	assert_rc 0 "recover after a kill at $1"
 	assert_no_litter store
-	assert_trees_eq new store
+	assert_trees_eq "$NEW" store
 }
 
 case_killed_at_the_commit_point() {
