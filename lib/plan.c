@@ -594,8 +594,7 @@ device:
 	/*
 	 * A change in a directory moves its mtime: it gets its attributes
 	 * set last, known as soon as it is planned (a commit spools a
-	 * directory's ATTR once its listing is whole; plan_mark_parents
-	 * says the same at the end).
+	 * directory's ATTR once its listing is whole).
 	 */
 	if (p->v[i].state == PLAN_CREATE || p->v[i].state == PLAN_REPLACE) {
 		if (parent)
@@ -760,23 +759,6 @@ plan_purges_done(struct plan *p)
 	}
 }
 
-/* A directory whose contents change gets its mtime restored afterwards. */
-static void
-plan_mark_parents(struct plan *p, const struct manifest *m)
-{
-	for (size_t i = 0; i < m->n; i++) {
-		struct plan_entry *parent;
-
-		if (p->v[i].state != PLAN_CREATE && p->v[i].state != PLAN_REPLACE)
-			continue;
-		parent = parent_of(p, m, i);
-		if (parent)
-			parent->flags |= PF_DIRATTR;
-		else
-			p->top_attr = 1;
-	}
-}
-
 void
 plan_init(struct plan *p)
 {
@@ -852,7 +834,6 @@ plan_finish(struct plan *p, struct store *s, const struct manifest *m,
 			plan_drop_purges(p);
 		plan_purges_done(p);
 	}
-	plan_mark_parents(p, m);
 	return 0;
 }
 
