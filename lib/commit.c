@@ -226,11 +226,19 @@ durable_tree(struct durable *d, int at, const char *name)
 		return;
 	}
 	while (!d->whole && (de = readdir(dir)) != NULL) {
+		unsigned type = de->d_type;
+		struct stat st;
+
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
-		if (de->d_type == DT_DIR)
+		/* A filesystem without d_type: a directory is still walked. */
+		if (type == DT_UNKNOWN && fstatat(dirfd(dir), de->d_name, &st,
+		    AT_SYMLINK_NOFOLLOW) == 0)
+			type = S_ISDIR(st.st_mode) ? DT_DIR : S_ISREG(st.st_mode) ?
+			    DT_REG : DT_UNKNOWN;
+		if (type == DT_DIR)
 			durable_tree(d, dirfd(dir), de->d_name);
-		else if ((de->d_type == DT_REG || de->d_type == DT_UNKNOWN) &&
+		else if ((type == DT_REG || type == DT_UNKNOWN) &&
 		    durable_add(d, dirfd(dir), de->d_name) == -1)
 			d->whole = 1;
 	}
