@@ -284,7 +284,7 @@ sync_staged(struct commit *c)
 		    p->v[p->trees[k].i].state != PLAN_CREATE)
 			continue;
 		any = 1;
-		snprintf(name, sizeof(name), "t%zu", p->trees[k].i);
+		plan_tree_name(name, sizeof(name), p->trees[k].i);
 		durable_tree(&d, c->s->stagingfd, name);
 	}
 	if (any && rc == 0 && (rc = durable_add(&d, c->s->stagingfd,

@@ -16,6 +16,7 @@
 #include "log.h"
 #include "path.h"
 #include "proto.h"
+#include "store/journal.h"
 #include "xattr.h"
 
 void
@@ -28,6 +29,12 @@ void
 plan_staged_shard(char *out, size_t len, size_t i)
 {
 	snprintf(out, len, "s%zu", i / PLAN_SHARD);
+}
+
+void
+plan_tree_name(char *out, size_t len, size_t i)
+{
+	snprintf(out, len, "%c%zu", JOURNAL_TREE, i);
 }
 
 int
@@ -61,16 +68,17 @@ plan_staged_path(const struct plan *p, const struct manifest *m, size_t i,
 	const struct plan_tree *t;
 	int n;
 
-	if (p->v[i].flags & PF_NEWTREE)
-		n = snprintf(out, len, "t%zu", i);
-	else if (p->v[i].flags & PF_INNER) {
-		t = tree_of(p, i);
-		n = snprintf(out, len, "t%zu%s", t->i,
-		    m->v[i].path + strlen(t->path));
-	} else {
+	if (p->v[i].flags & PF_NEWTREE) {
+		plan_tree_name(out, len, i);
+		return 0;
+	}
+	if (!(p->v[i].flags & PF_INNER)) {
 		plan_staged_name(out, len, i);
 		return 0;
 	}
+	t = tree_of(p, i);
+	n = snprintf(out, len, "%c%zu%s", JOURNAL_TREE, t->i,
+	    m->v[i].path + strlen(t->path));
 	if (n < 0 || (size_t)n >= len) {
 		out[0] = '\0';
 		errno = ENAMETOOLONG;

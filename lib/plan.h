@@ -124,6 +124,11 @@ void plan_staged_shard(char *out, size_t len, size_t i);
 #define PLAN_STAGED_PATH (PATH_MAX + 32)
 int plan_staged_path(const struct plan *p, const struct manifest *m,
     size_t i, char *out, size_t len);
+/*
+ * The staged name of PF_NEWTREE directory i, "tI" (JOURNAL_TREE, so its
+ * PUT never replaces what is at its place), at most PLAN_STAGED_NAME.
+ */
+void plan_tree_name(char *out, size_t len, size_t i);
 /* Whether a staged name is a shard's ("sS/nI"), whose directory a stage may make. */
 int plan_staged_in_shard(const char *name);
 /*
