@@ -498,7 +498,6 @@ apply_attr(struct store *s, struct store_dir *d, const struct journal_rec *r)
 	return utimensat(dirfd, name, ts, AT_SYMLINK_NOFOLLOW);
 }
 
-/* Carries out one record; 0, or -1 with errno. Redoing a done record is harmless. */
 /*
  * A PUT's rename: over what is at name, but for a tree staged whole,
  * which must not replace a directory somebody made there meanwhile (an
@@ -524,6 +523,7 @@ put_rename(struct store *s, const char *staged, int dirfd, const char *name)
 	return renameat(s->stagingfd, staged, dirfd, name);
 }
 
+/* Carries out one record; 0, or -1 with errno. Redoing a done record is harmless. */
 static int
 apply_one(struct store *s, struct store_dir *d, const struct journal_rec *r)
 {
