@@ -58,7 +58,20 @@ struct commit {
 	size_t total;
 	size_t n;
 	struct commit_change *changes;	/* one per record, with an observer */
+	/*
+	 * The records the observer vetoed (struct vetoed each): what was
+	 * not replaced keeps its attributes and what is under it.
+	 */
+	struct buf vetoed;
 };
+
+struct vetoed {
+	size_t ref;
+	char *path;		/* owned */
+	const char *why;	/* the observer's, until end() */
+};
+
+static void free_vetoed(struct commit *c);
 
 #define INO_STRICT 1
 #define INO_BEST 2
@@ -503,6 +516,7 @@ commit_alloc(struct store *s, const struct commit_opts *o)
 	jspool_init(&c->b, s);
 	buf_init(&c->waiting);
 	buf_init(&c->open);
+	buf_init(&c->vetoed);
 	return c;
 }
 
@@ -516,6 +530,7 @@ commit_free(struct commit *c)
 	jspool_release(&c->b);
 	buf_release(&c->waiting);
 	buf_release(&c->open);
+	free_vetoed(c);
 	free(c);
 }
 
@@ -733,45 +748,153 @@ list_changes(struct commit *c)
 	return each_record(c, &l);
 }
 
-/* Leaves out a record the observer vetoed: its entry is skipped. */
-static int
-take_veto(struct commit *c, struct listing *l, const struct journal_rec *r)
+/*
+ * The veto r goes with: r is a later record of
+ * the same entry (a directory's ATTR after its SWAP) or one under that
+ * path, which would change what the veto kept. NULL: neither.
+ */
+static const struct vetoed *
+vetoed_with(const struct commit *c, const struct journal_rec *r)
 {
-	const char *why = c->changes[l->pos].veto;
+	const struct vetoed *v = (const struct vetoed *)c->vetoed.data;
+	size_t n = c->vetoed.len / sizeof(*v);
 
-	if (why == NULL || !c->changes[l->pos].has_old)
-		return 0;
-	log_warnx("%s/%s: not replaced: %s", c->s->path, r->path, why);
-	SET_SKIP(c, l->at);
-	c->n--;
-	if (r->ref >= c->p->n) {
-		plan_purge_set(c->p, r->ref - c->p->n, PLAN_SKIP, why);
-		return 0;
+	for (size_t k = 0; k < n; k++)
+		if (r->ref == v[k].ref || path_inside(r->path, v[k].path))
+			return &v[k];
+	return NULL;
+}
+
+static void
+free_vetoed(struct commit *c)
+{
+	struct vetoed *v = (struct vetoed *)c->vetoed.data;
+
+	for (size_t k = 0; k < c->vetoed.len / sizeof(*v); k++)
+		free(v[k].path);
+	buf_release(&c->vetoed);
+}
+
+/* Remembers a vetoed record for vetoed_with. -1 on ENOMEM (logged). */
+static int
+keep_vetoed(struct commit *c, const struct journal_rec *r, const char *why)
+{
+	struct vetoed v = { .ref = r->ref, .why = why };
+
+	if ((v.path = strdup(r->path)) == NULL ||
+	    buf_put(&c->vetoed, &v, sizeof(v)) == -1) {
+		free(v.path);
+		log_err("%s: the commit's vetoed changes", c->s->path);
+		return -1;
 	}
-	store_remove_at(c->s->stagingfd, r->staged);
-	c->p->v[r->ref].flags &= ~PF_STAGED;
-	plan_set(c->p, r->ref, PLAN_SKIP, "%s", why);
 	return 0;
 }
 
-/* Asks the observer about every change and drops what it vetoes. */
+/* Sets every new entry of the tree staged whole at entry top to state, with reason. */
+static void
+tree_ends(struct commit *c, size_t top, int state, const char *reason)
+{
+	struct plan *p = c->p;
+
+	for (size_t j = top + 1, end = plan_tree_end(p, top); j <= end; j++)
+		if (p->v[j].state == PLAN_CREATE)
+			plan_set(p, j, state, "%s", reason);
+}
+
+/* The reason of an entry that goes with a vetoed directory's. */
+static void
+not_replaced(char *reason, size_t len, const char *path, const char *why)
+{
+	snprintf(reason, len, "its directory %s was not replaced: %s", path,
+	    why);
+}
+
+/* Skips entry ref, or a purge, whose record the commit leaves out. */
+static void
+skip_entry(struct commit *c, const struct journal_rec *r, const char *why)
+{
+	struct plan *p = c->p;
+	char reason[PATH_MAX + 128];
+
+	if (r->ref >= p->n) {
+		if (r->ref - p->n < p->npurges)
+			plan_purge_set(p, r->ref - p->n, PLAN_SKIP, why);
+		return;
+	}
+	if (r->staged != NULL)
+		store_remove_at(c->s->stagingfd, r->staged);
+	p->v[r->ref].flags &= ~PF_STAGED;
+	plan_set(p, r->ref, PLAN_SKIP, "%s", why);
+	if (p->v[r->ref].flags & PF_NEWTREE) {
+		not_replaced(reason, sizeof(reason), r->path, why);
+		tree_ends(c, r->ref, PLAN_SKIP, reason);
+	}
+}
+
+/*
+ * Leaves out a record the observer vetoed, and every record that goes
+ * with it (vetoed_with): their entries are skipped, their changes
+ * marked in l->arg (a bit per change) for check_changes to drop.
+ */
+static int
+take_veto(struct commit *c, struct listing *l, const struct journal_rec *r)
+{
+	const struct commit_change *v = &c->changes[l->pos];
+	uint8_t *dropped = l->arg;
+	const char *why = v->has_old ? v->veto : NULL;
+	const struct vetoed *with;
+	char reason[PATH_MAX + 128];
+
+	if (why != NULL) {
+		log_warnx("%s/%s: not replaced: %s", c->s->path, r->path, why);
+		if (keep_vetoed(c, r, why) == -1)
+			return -1;
+		skip_entry(c, r, why);
+	} else if ((with = vetoed_with(c, r)) != NULL) {
+		/* Its own entry was skipped with the veto's reason. */
+		if (r->ref != with->ref) {
+			not_replaced(reason, sizeof(reason), with->path,
+			    with->why);
+			skip_entry(c, r, reason);
+		} else if (r->staged != NULL)
+			store_remove_at(c->s->stagingfd, r->staged);
+	} else
+		return 0;
+	SET_SKIP(c, l->at);
+	dropped[l->pos / 8] |= (uint8_t)(1u << (l->pos % 8));
+	return 0;
+}
+
+/*
+ * Asks the observer about every change and drops what it vetoes, and
+ * what goes with it. c->changes keeps the c->n changes left, even when
+ * this fails (-1, logged).
+ */
 static int
 check_changes(struct commit *c)
 {
 	const struct commit_observer *ob = c->o.observer;
-	struct listing l = { .fn = take_veto };
 	size_t n = c->n, k = 0;
+	struct listing l = { .fn = take_veto };
+	uint8_t *dropped;
+	int rc;
 
-	ob->check(ob->arg, c->changes, n);
-	if (each_record(c, &l) == -1)
+	if ((dropped = calloc(n / 8 + 1, 1)) == NULL) {
+		log_err("%s: the commit's vetoed changes", c->s->path);
 		return -1;
-	for (size_t i = 0; i < n; i++) {
-		if (c->changes[i].veto == NULL || !c->changes[i].has_old)
-			c->changes[k++] = c->changes[i];
-		else
-			free((char *)c->changes[i].path);
 	}
-	return 0;
+	l.arg = dropped;
+	ob->check(ob->arg, c->changes, n);
+	rc = each_record(c, &l);
+	for (size_t i = 0; i < n; i++) {
+		if (dropped[i / 8] & (1u << (i % 8)))
+			free((char *)c->changes[i].path);
+		else
+			c->changes[k++] = c->changes[i];
+	}
+	c->n = k;
+	free(dropped);
+	return rc;
 }
 
 static int
@@ -801,14 +924,13 @@ write_journal(struct commit *c)
 static void
 tree_failed(struct commit *c, size_t top, const char *path, const char *why)
 {
-	struct plan *p = c->p;
+	char reason[PATH_MAX + 128];
 
-	if (p->v[top].state != PLAN_FAIL)
-		plan_set(p, top, PLAN_FAIL, "commit: %s", why);
-	for (size_t j = top + 1, end = plan_tree_end(p, top); j <= end; j++)
-		if (p->v[j].state == PLAN_CREATE)
-			plan_set(p, j, PLAN_FAIL, "commit: its new directory %s: "
-			    "%s", path, why);
+	if (c->p->v[top].state != PLAN_FAIL)
+		plan_set(c->p, top, PLAN_FAIL, "commit: %s", why);
+	snprintf(reason, sizeof(reason), "commit: its new directory %s: %s",
+	    path, why);
+	tree_ends(c, top, PLAN_FAIL, reason);
 }
 
 /* Whether entry i is of a tree staged whole that failed: none of its records runs. */
@@ -974,7 +1096,7 @@ commit_run(struct commit *c, struct plan *p, const struct entry *top)
 	const struct commit_observer *ob = c->o.observer;
 	struct store *s = c->s;
 	size_t attempted = 0, listed = 0;
-	int rc = -1, applied = 0;
+	int rc = -1, applied = 0, checked;
 
 	c->p = p;
 	c->top = top;
@@ -994,9 +1116,12 @@ commit_run(struct commit *c, struct plan *p, const struct entry *top)
 		goto end;
 	if (ob != NULL) {
 		listed = c->n;
-		if (list_changes(c) == -1 || check_changes(c) == -1)
+		if (list_changes(c) == -1)
 			goto end;
+		checked = check_changes(c);
 		listed = c->n;
+		if (checked == -1)
+			goto end;
 	}
 	if (c->n == 0) {
 		rc = 0;

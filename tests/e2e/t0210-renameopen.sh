@@ -70,6 +70,30 @@ case_open_for_write_not_replaced() {
 	assert_eq v2-f "$(cat mnt/f)"
 }
 
+case_vetoed_retype_keeps_old_file() {
+	mkdir src && echo v1 >src/f && chmod 640 src/f
+	t_ctl sync src store
+	local before
+	before=$(stat -c '%a %Y %i' store/f)
+	mount_store store mnt -o rw
+	exec 8>>mnt/f
+	rm src/f && mkdir src/f && echo x >src/f/x && chmod 700 src/f
+	touch -d '2001-01-01' src/f
+	t_ctl sync --purge --json src store
+	assert_rc 1
+	json_entries "$TC/out" skip >skipped.txt
+	assert_grep '^f	open for write through the mount' skipped.txt
+	assert_grep '^f/x	its directory f was not replaced: open for write through the mount' skipped.txt
+	json_entries "$TC/out" create >created.txt
+	assert_not_grep '^f/x' created.txt
+	assert_eq "$before" "$(stat -c '%a %Y %i' store/f)" "the old file's mode, mtime, inode"
+	assert_eq v1 "$(cat store/f)"
+	exec 8>&-
+	wait_for sh -c "'$MIRRORCTL' sync --purge src store >/dev/null" || t_fail "the next sync did not make f a directory"
+	assert_eq x "$(cat mnt/f/x)"
+	assert_eq 700 "$(stat -c %a store/f)"
+}
+
 case_no_renameopen_skips_open_files() {
 	mkdir src && echo v1 >src/f
 	t_ctl sync src store
@@ -106,6 +130,7 @@ case_renamed_reaped_at_next_start() {
 t_case "an fd opened before a sync reads the old bytes; renamed lists and reaps" case_open_fd_keeps_old_bytes
 t_case "a running executable is replaced and keeps running after drop_caches" case_running_executable_replaced
 t_case "a file open for write through an rw mount is not replaced" case_open_for_write_not_replaced
+t_case "a file open for write that the source made a directory keeps its attributes" case_vetoed_retype_keeps_old_file
 t_case "--no-renameopen skips open files" case_no_renameopen_skips_open_files
 t_case "old versions left by a crashed mount are deleted at the next start" case_renamed_reaped_at_next_start
 t_done
