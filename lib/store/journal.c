@@ -612,13 +612,12 @@ clear_dir(struct store *s, int dirfd, const char *prefix, int shards,
 			}
 			continue;
 		}
-		if (store_remove_at(dirfd, de->d_name) == -1) {
+		/* A tree staged whole ("tI") counts every entry in it. */
+		if (store_remove_counted(dirfd, de->d_name, removed) == -1) {
 			log_err("%s/%s/staging%s/%s", s->path, PATH_META,
 			    prefix, de->d_name);
 			rc = -1;
-			continue;
 		}
-		(*removed)++;
 	}
 	closedir(d);
 	return rc;
@@ -658,7 +657,6 @@ journal_retire(struct store *s)
 	return clear_staging(s, &removed);
 }
 
-/* Redoes every record of a committed journal; what cannot be redone is logged. */
 /* Whether path is one of dirs or inside one. */
 static int
 under_any(const char *path, const char **dirs, size_t n)
@@ -669,6 +667,7 @@ under_any(const char *path, const char **dirs, size_t n)
 	return 0;
 }
 
+/* Redoes every record of a committed journal; what cannot be redone is logged. */
 static int
 replay(struct store *s, const struct journal *j)
 {
@@ -776,7 +775,7 @@ journal_recover(struct store *s, struct journal *replayed)
 			goto out;
 		if (removed > 0)
 			log_info("%s: recovered an interrupted session: rolled "
-			    "back, %lu staged files discarded", s->path, removed);
+			    "back, %lu staged entries discarded", s->path, removed);
 		rc = 0;
 		goto out;
 	}

@@ -202,9 +202,12 @@ store_open_at(struct store *s, const char *rel, int flags)
 	return open_beneath(s->rootfd, rel, flags);
 }
 
-/* Removes everything inside the directory open as fd, then closes fd. */
+/*
+ * Removes everything inside the directory open as fd, then closes fd,
+ * adding to *removed each entry it removed.
+ */
 static int
-remove_contents(int fd)
+remove_contents(int fd, unsigned long *removed)
 {
 	DIR *d = fdopendir(fd);
 	struct dirent *de;
@@ -217,7 +220,11 @@ remove_contents(int fd)
 	while ((errno = 0, de = readdir(d)) != NULL) {
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
-		if (unlinkat(fd, de->d_name, 0) == 0 || errno == ENOENT)
+		if (unlinkat(fd, de->d_name, 0) == 0) {
+			(*removed)++;
+			continue;
+		}
+		if (errno == ENOENT)
 			continue;
 		if (errno != EISDIR) {
 			rc = -1;
@@ -225,9 +232,11 @@ remove_contents(int fd)
 		}
 		sub = openat(fd, de->d_name, O_RDONLY | O_DIRECTORY |
 		    O_NOFOLLOW | O_CLOEXEC);
-		if (sub == -1 || remove_contents(sub) == -1 ||
+		if (sub == -1 || remove_contents(sub, removed) == -1 ||
 		    unlinkat(fd, de->d_name, AT_REMOVEDIR) == -1)
 			rc = -1;
+		else
+			(*removed)++;
 	}
 	if (errno != 0)
 		rc = -1;
@@ -246,11 +255,15 @@ kept_inside(const struct store_dir *d, const char *rel)
 }
 
 int
-store_remove_at(int dirfd, const char *name)
+store_remove_counted(int dirfd, const char *name, unsigned long *removed)
 {
 	int fd;
 
-	if (unlinkat(dirfd, name, 0) == 0 || errno == ENOENT)
+	if (unlinkat(dirfd, name, 0) == 0) {
+		(*removed)++;
+		return 0;
+	}
+	if (errno == ENOENT)
 		return 0;
 	if (errno != EISDIR)
 		return -1;
@@ -258,11 +271,20 @@ store_remove_at(int dirfd, const char *name)
 	    O_CLOEXEC);
 	if (fd == -1)
 		return errno == ENOENT ? 0 : -1;
-	if (remove_contents(fd) == -1)
+	if (remove_contents(fd, removed) == -1)
 		return -1;
 	if (unlinkat(dirfd, name, AT_REMOVEDIR) == -1 && errno != ENOENT)
 		return -1;
+	(*removed)++;
 	return 0;
+}
+
+int
+store_remove_at(int dirfd, const char *name)
+{
+	unsigned long removed = 0;
+
+	return store_remove_counted(dirfd, name, &removed);
 }
 
 /* store_remove_tree through d. */

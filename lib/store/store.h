@@ -117,6 +117,8 @@ int store_remove_tree(struct store *s, struct store_dir *d, const char *rel);
  * with everything in it. ENOENT counts as done. -1 with errno.
  */
 int store_remove_at(int dirfd, const char *name);
+/* store_remove_at, adding to *removed each entry removed (a directory and all in it). */
+int store_remove_counted(int dirfd, const char *name, unsigned long *removed);
 /* syncfs() of the store's filesystem. -1 on error (logged). */
 int store_sync(struct store *s);
 

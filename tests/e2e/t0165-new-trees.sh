@@ -99,6 +99,10 @@ case_crash_before() {
 	assert_rc 137 "a crash while the tree is staged"
 	t_ctl recover store
 	assert_rc 0 "recover"
+	# Every entry of the tree counts, not the tree as one.
+	local n
+	n=$(sed -n 's/.*rolled back, \([0-9]*\) staged entries discarded.*/\1/p' "$TC/err")
+	[ "${n:-0}" -ge 60 ] || t_fail "recover counted ${n:-no} staged entries, not the 60 files staged and their directories"
 	assert_missing store/new
 	assert_no_litter store
 	t_ctl sync src store
