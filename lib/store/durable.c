@@ -90,6 +90,15 @@ durable_add(struct durable *d, int dirfd, const char *name)
 	/* O_NONBLOCK: should it have become a FIFO since, do not wait. */
 	fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
 	    O_NOCTTY | O_CLOEXEC);
+	/*
+	 * Out of descriptors (a low ulimit -n, many files held): the batch
+	 * turns whole, as past DURABLE_MAX, rather than fail the commit.
+	 */
+	if (fd == -1 && (errno == EMFILE || errno == ENFILE)) {
+		close_all(d);
+		d->whole = 1;
+		return 0;
+	}
 	if (fd == -1)
 		return -1;
 	if (fstat(fd, &st) == -1 ||
