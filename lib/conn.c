@@ -497,11 +497,15 @@ conn_take_fd(struct conn *c)
 {
 	int fd;
 
-	if (c->nfds == 0)
+	if (c->nfds == 0) {
+		errno = ENOENT;
 		return -1;
+	}
 	fd = c->fds[0];
 	memmove(c->fds, c->fds + 1, (size_t)(c->nfds - 1) * sizeof(int));
 	c->nfds--;
+	if (fd == -1)
+		errno = EMFILE;	/* it came, but the kernel had no slot for it */
 	return fd;
 }
 
@@ -540,12 +544,22 @@ conn_read_fd(struct conn *c, void *p, size_t n)
 	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
 	    .msg_control = ctl.b, .msg_controllen = sizeof(ctl.b) };
 	ssize_t r;
+	int had;
 
 	if (!c->accept_fds)
 		return read(c->rfd, p, n);
 	r = recvmsg(c->rfd, &msg, MSG_CMSG_CLOEXEC);
-	if (r >= 0)
-		conn_keep_fds(c, &msg);
+	if (r < 0)
+		return r;
+	had = c->nfds;
+	conn_keep_fds(c, &msg);
+	/*
+	 * The kernel could not give us the descriptor that came (we are out
+	 * of them): a -1 holds its place, so its frame is told why.
+	 */
+	if ((msg.msg_flags & MSG_CTRUNC) && c->nfds == had &&
+	    c->nfds < CONN_MAX_FDS)
+		c->fds[c->nfds++] = -1;
 	return r;
 }
 

@@ -174,7 +174,8 @@ int conn_send_fd(struct conn *c, uint8_t type, const void *payload,
 void conn_accept_fds(struct conn *c);
 /*
  * The oldest descriptor received and not yet taken, now the caller's;
- * -1 when none came. A descriptor arrives with the bytes of the frame it
+ * -1 with ENOENT when none came, with EMFILE when one came that this
+ * process had no room for (the kernel dropped it: ulimit -n). A descriptor arrives with the bytes of the frame it
  * was sent with, so the one for a frame is there once the frame is.
  */
 int conn_take_fd(struct conn *c);

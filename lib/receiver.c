@@ -775,7 +775,11 @@ file_fd(struct receiver *r, struct stage_file *f, const uint8_t *p, size_t n)
 	    (PF_DATA | PF_ASKED) || (r->plan.v[head.index].flags & PF_DELTA))
 		return peer_fail(r, "sent a descriptor for entry %u, which was "
 		    "not requested whole", head.index);
-	if ((fd = conn_take_fd(r->c)) == -1)
+	if ((fd = conn_take_fd(r->c)) == -1 && errno == EMFILE)
+		return peer_fail(r, "%s: the descriptor of %s came, but this "
+		    "process had no room for it: %s (ulimit -n)", r->t->path,
+		    r->m.v[head.index].path, strerror(EMFILE));
+	if (fd == -1)
 		return peer_fail(r, "FILE_FD for entry %u came without a "
 		    "descriptor", head.index);
 	if (staged_name(r, head.index, name) == -1) {

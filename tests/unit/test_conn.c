@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -1136,6 +1137,44 @@ START_TEST(test_fd_bounds)
 }
 END_TEST
 
+/* A descriptor the kernel could not give (out of them) is told apart from none. */
+START_TEST(test_fd_dropped_for_lack_of_room)
+{
+	struct rlimit was, low;
+	int pipefd[2], next;
+	uint8_t type;
+	const uint8_t *p;
+	size_t len;
+
+	ck_assert_int_eq(pipe(pipefd), 0);
+	conn_accept_fds(&rx);
+	ck_assert_int_eq(conn_send_fd(&tx, 2, "x", 1, pipefd[0]), 0);
+	ck_assert_int_eq(conn_send(&tx, 3, "y", 1), 0);
+	ck_assert_int_eq(conn_flush(&tx), 0);
+	/* Every slot below next is taken: a limit of next leaves none. */
+	next = dup(0);
+	ck_assert_int_ge(next, 0);
+	close(next);
+	ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &was), 0);
+	low = was;
+	low.rlim_cur = (rlim_t)next;
+	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &low), 0);
+	ck_assert_int_eq(conn_recv(&rx, &type, &p, &len), 1);
+	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &was), 0);
+	ck_assert_uint_eq(type, 2);
+	errno = 0;
+	ck_assert_int_eq(conn_take_fd(&rx), -1);
+	ck_assert_int_eq(errno, EMFILE);
+	ck_assert_int_eq(conn_recv(&rx, &type, &p, &len), 1);
+	ck_assert_uint_eq(type, 3);
+	errno = 0;
+	ck_assert_int_eq(conn_take_fd(&rx), -1);
+	ck_assert_int_eq(errno, ENOENT);
+	close(pipefd[0]);
+	close(pipefd[1]);
+}
+END_TEST
+
 START_TEST(test_fd_refused_when_compressed)
 {
 	ck_assert_int_eq(conn_compress(&tx, 1), 0);
@@ -1203,6 +1242,7 @@ conn_suite(void)
 	tcase_add_test(tc, test_timeout_compressed);
 	tcase_add_test(tc, test_fd_with_frame);
 	tcase_add_test(tc, test_fd_bounds);
+	tcase_add_test(tc, test_fd_dropped_for_lack_of_room);
 	tcase_add_test(tc, test_fd_refused_when_compressed);
 	suite_add_tcase(s, tc);
 	return s;
