@@ -259,7 +259,21 @@ t_case "root mode/mtime mirrored, root never counted" case_root_not_counted
 t_case "a directory differing only in mtime counts unchanged" case_dir_mtime_only
 t_case "owner and group are mirrored (root)" case_owner
 t_case "--checksum replaces same-size same-mtime changes" case_checksum
+# A low ulimit -n: the commit cannot hold every staged file open to sync
+# them together, so it syncs the filesystem instead of failing.
+case_low_fd_limit() {
+	mkdir src
+	python3 -c 'import os
+for i in range(300):
+    open("src/f%03d" % i, "wb").write(os.urandom(5000))'
+	(ulimit -n 100 && t_ctl sync src store && echo "$RC" >rc)
+	assert_eq 0 "$(cat rc)" "exit status under ulimit -n 100: $(cat "$TC/err")"
+	assert_trees_eq src store
+	assert_no_litter store
+}
+
 t_case "SOURCE with or without trailing slash mirrors its contents" case_source_slash
 t_case "existing STORE content is kept without purge" case_existing_store_kept
 t_case "a 9 MiB file with --progress" case_large_file
+t_case "a commit under ulimit -n 100 with 300 files staged" case_low_fd_limit
 t_done
