@@ -273,7 +273,7 @@ void
 result_print_stats(const struct result *r, FILE *f)
 {
 	const struct result_stats *st = &r->stats;
-	char v[8][FORMAT_LEN];
+	char v[8][FORMAT_LEN], copied[FORMAT_LEN];
 	uint64_t wire = r->bytes_sent + st->bytes_received;
 	double t = st->elapsed;
 
@@ -300,11 +300,17 @@ result_print_stats(const struct result *r, FILE *f)
 	    (unsigned long long)r->created, (unsigned long long)r->replaced,
 	    (unsigned long long)r->purged, (unsigned long long)st->sent_files);
 	fprintf(f, "Total file size: %s bytes\n"
-	    "Total transferred file size: %s bytes\n"
-	    "Total bytes sent: %s\n"
+	    "Total transferred file size: %s bytes\n", v[1], v[2]);
+	/* A local destination copies most files itself, off the wire. */
+	if (st->copied_size > 0) {
+		format_count(copied, sizeof(copied), st->copied_size);
+		fprintf(f, "Of it copied from the source's files, not sent: "
+		    "%s bytes\n", copied);
+	}
+	fprintf(f, "Total bytes sent: %s\n"
 	    "Total bytes received: %s\n"
 	    "Elapsed time: %.3f seconds\n\n",
-	    v[1], v[2], v[3], v[4], t);
+	    v[3], v[4], t);
 	fprintf(f, "sent %s bytes  received %s bytes  %.2f bytes/sec\n",
 	    v[3], v[4], t > 0 ? (double)wire / t : 0);
 	fprintf(f, "total size is %s  speedup is %.2f%s\n", v[1],
@@ -434,13 +440,14 @@ json_stats(const struct result_stats *st, FILE *f)
 	fprintf(f, "{\"files\":%llu,\"regular\":%llu,\"dirs\":%llu,"
 	    "\"symlinks\":%llu,\"devices\":%llu,\"specials\":%llu,"
 	    "\"total_size\":%llu,\"transferred_files\":%llu,"
-	    "\"transferred_size\":%llu}",
+	    "\"transferred_size\":%llu,\"copied_size\":%llu}",
 	    (unsigned long long)st->files, (unsigned long long)st->regular,
 	    (unsigned long long)st->dirs, (unsigned long long)st->symlinks,
 	    (unsigned long long)st->devices, (unsigned long long)st->specials,
 	    (unsigned long long)st->total_size,
 	    (unsigned long long)st->sent_files,
-	    (unsigned long long)st->sent_size);
+	    (unsigned long long)st->sent_size,
+	    (unsigned long long)st->copied_size);
 }
 
 /* As every time in our JSON: RFC 3339 local time with its offset. */

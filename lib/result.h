@@ -70,6 +70,11 @@ struct result_stats {
 	uint64_t total_size;	/* bytes of those regular files */
 	uint64_t sent_files;	/* files whose data went to this destination */
 	uint64_t sent_size;	/* their sizes */
+	/*
+	 * Of sent_size: copied by a local receiver from the source's own
+	 * descriptor (FILE_FD), so not on the wire (bytes_sent).
+	 */
+	uint64_t copied_size;
 	uint64_t bytes_received;	/* on the wire, from the destination */
 	double elapsed;		/* seconds from the start to its report */
 };

@@ -1032,6 +1032,10 @@ pass_fd(struct sender *s, uint32_t idx, int fd, const struct stat *st)
 		peer_fail(p);
 		return -1;
 	}
+	/* Transferred all the same: the receiver copies it from fd. */
+	p->res->stats.sent_files++;
+	p->res->stats.sent_size += head.attr.size;
+	p->res->stats.copied_size += head.attr.size;
 	progress_add(&s->prog, 1, (uint64_t)st->st_size);
 	return 1;
 }

@@ -38,6 +38,7 @@ assert d["destination"] == "store" and d["status"] == "ok" and d["error"] is Non
 assert d["created"] == 3 and d["report"] is False
 assert d["stats"]["files"] == 3 and d["stats"]["regular"] == 2 and d["stats"]["dirs"] == 1
 assert d["stats"]["transferred_files"] == 2 and d["stats"]["transferred_size"] == 4
+assert d["stats"]["copied_size"] == 0	# small files cross the socket
 assert d["bytes_sent"] > 0 and d["bytes_received"] > 0
 assert d["entries"] == [], d["entries"]	# without -v: the problems only
 '
@@ -116,9 +117,27 @@ assert "destination" not in r and r["entries"] == []
 '
 }
 
+# Into a local store, files from 4 KiB are copied from the source's
+# descriptor: transferred all the same, but not on the wire.
+case_copied_locally() {
+	mkdir src && head -c 100000 /dev/urandom >src/big && echo a >src/a
+	t_ctl sync --json src store
+	assert_rc 0
+	check "$TC/out" '
+s = j["destinations"][0]["stats"]
+assert s["transferred_files"] == 2 and s["transferred_size"] == 100002, s
+assert s["copied_size"] == 100000, s
+assert j["destinations"][0]["bytes_sent"] < 100000, j
+'
+	t_ctl sync --stats src store2
+	assert_grep "^Number of regular files transferred: 2$" "$TC/out"
+	assert_grep "^Of it copied from the source's files, not sent: 100,000 bytes$" "$TC/out"
+}
+
 t_case "one destination: version 1, RFC 3339 times, counts, stats" case_one_destination
 t_case "-v and -n list the entries themselves" case_entries_with_v_and_n
 t_case "many destinations, one failed: one shape, an error for it" case_many_destinations_one_failed
 t_case "a skipped entry: status partial, with its reason" case_partial_status
 t_case "mirrorctl status --json: version 1, RFC 3339 times" case_status_json
+t_case "files copied from the source's descriptor count as transferred, not as sent" case_copied_locally
 t_done
