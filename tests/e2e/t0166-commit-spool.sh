@@ -190,10 +190,38 @@ for i in range(2000): os.symlink('t', 'src/top/l%04d' % i + 'n' * 100)
 	assert_eq 2000 "$(find store2/top -type l | wc -l)" "links committed"
 }
 
+# Past the commit point the spools cannot be read (here: cut short while
+# the sync is stopped right after its journal became durable): the
+# journal is carried out at once, as a recovery would, and the release
+# lands whole; nothing waits for a recovery that a mount would never run.
+case_spool_lost_after_the_commit_point() {
+	setup_trees
+	MIRRORFS_STOP_AT=journal "$MIRRORCTL" sync --purge-dirs "$NEW" store >sync.out 2>&1 &
+	local pid=$! fd n=0
+	t_track "$pid"
+	wait_stopped "$pid" || t_fail "the sync did not stop at its journal: $(cat sync.out)"
+	for fd in /proc/"$pid"/fd/*; do
+		case $(readlink "$fd") in
+		*/.mirrorfs/\#*" (deleted)") truncate -s 0 "$fd" && n=$((n + 1)) ;;
+		esac
+	done
+	[ "$n" -ge 1 ] || t_fail "no spool file open in the stopped sync: $(ls -l /proc/"$pid"/fd)"
+	kill -CONT "$pid"
+	RC=0
+	wait "$pid" || RC=$?
+	t_untrack "$pid"
+	assert_eq 0 "$RC" "exit status: $(cat sync.out)"
+	assert_grep 'spool' sync.out
+	assert_missing store/.mirrorfs/journal
+	assert_no_litter store
+	assert_trees_eq "$NEW" store
+}
+
 t_case "a release with every kind of change commits whole" case_commits_whole
 t_case "killed at the commit point: recovery finishes the release" case_killed_at_the_commit_point
 t_case "killed while the journal is carried out: recovery finishes it" case_killed_while_carried_out
 t_case "a spool that cannot be written: the session fails uncommitted" case_spool_cannot_be_written
 t_case "a no-change session into a full store spools nothing, commits" case_no_change_on_a_full_store
 t_case "a mounted store renamed meanwhile takes a big commit" case_renamed_mounted_store
+t_case "spools unreadable past the commit point: the journal is carried out at once" case_spool_lost_after_the_commit_point
 t_done
