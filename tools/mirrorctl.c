@@ -482,8 +482,17 @@ cmd_recover(int argc, char **argv)
 	}
 	if (master_open(&s, argv[1], 0, NULL, NULL) == -1)
 		return EXIT_FATAL;
+	if (s.recovery == 'f')
+		printf("%s: recovered an interrupted session that had "
+		    "committed: rolled forward (%lu operations redone); "
+		    "consistent\n", argv[1], s.recovered);
+	else if (s.recovery == 'b')
+		printf("%s: recovered an interrupted session that had not "
+		    "committed: rolled back (%lu staged entries discarded); "
+		    "consistent\n", argv[1], s.recovered);
+	else
+		printf("%s: consistent, no interrupted session\n", argv[1]);
 	master_close(&s);
-	printf("%s: consistent, no interrupted session left\n", argv[1]);
 	return 0;
 }
 

@@ -773,9 +773,12 @@ journal_recover(struct store *s, struct journal *replayed)
 	if (found == 1) {
 		if (clear_staging(s, &removed) == -1)
 			goto out;
-		if (removed > 0)
+		if (removed > 0) {
 			log_info("%s: recovered an interrupted session: rolled "
 			    "back, %lu staged entries discarded", s->path, removed);
+			s->recovery = 'b';
+			s->recovered = removed;
+		}
 		rc = 0;
 		goto out;
 	}
@@ -788,6 +791,8 @@ journal_recover(struct store *s, struct journal *replayed)
 		goto out;
 	log_info("%s: recovered an interrupted session: rolled forward, "
 	    "%zu operations redone", s->path, j.n);
+	s->recovery = 'f';
+	s->recovered = j.n;
 	if (replayed != NULL) {
 		journal_release(replayed);
 		*replayed = j;

@@ -42,6 +42,13 @@ struct store {
 	int partialfd;
 	int lockfd;		/* masters only (master.c) */
 	int master;		/* the lock is held and SYNC names us (master.c) */
+	/*
+	 * What the last recovery did (journal.c): 0 nothing, 'b' rolled
+	 * back (recovered: staged entries discarded), 'f' rolled forward
+	 * (recovered: operations redone).
+	 */
+	int recovery;
+	unsigned long recovered;
 };
 
 /*

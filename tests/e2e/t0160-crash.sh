@@ -142,6 +142,12 @@ crash_at() {
 	fi
 	t_ctl recover store
 	assert_rc 0 "mirrorctl recover after crash at $point"
+	# It says what it did: rolled back to OLD, or forward to NEW.
+	if [ "$expect" = old ]; then
+		assert_grep '^store: recovered an interrupted session that had not committed: rolled back \([0-9]+ staged entries discarded\); consistent$' "$TC/out"
+	else
+		assert_grep '^store: recovered an interrupted session that had committed: rolled forward \([0-9]+ operations redone\); consistent$' "$TC/out"
+	fi
 	assert_no_litter store
 	assert_mix store "$point"
 	local d
