@@ -1,6 +1,7 @@
 /* owner: how the mounts of a store take part in each commit (veto, RENAMEOPEN, invalidation). */
 #include "owner.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -8,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -47,29 +49,137 @@ owner_commit_free(struct owner_commit *c)
 	free(c);
 }
 
-int
-owner_verdict(struct mount *m, dev_t dev, ino_t ino, int committing,
-    const char **why)
+/*
+ * The verdict on replacing node n's file (NULL: not open here), and why,
+ * inside a directory replaced or removed when inner. Caller holds
+ * nodes.lock.
+ */
+static int
+node_verdict(const struct mount *m, const struct node *n, int committing,
+    int inner, const char **why)
 {
-	struct node *n;
-	int v = VERDICT_FREE;
+	static const char *const writing[2][2] = {
+		{ "open for write through another mount; retried by the next "
+		  "sync", "open for write through the mount; retried by the "
+		  "next sync" },
+		{ "a file in it is open for write through another mount; "
+		  "retried by the next sync", "a file in it is open for write "
+		  "through the mount; retried by the next sync" },
+	};
+	static const char *const reading[2][2] = {
+		{ "open through another mount whose renameopen is off; "
+		  "retried by the next sync", "open through the mount and "
+		  "renameopen is off; retried by the next sync" },
+		{ "a file in it is open through another mount whose "
+		  "renameopen is off; retried by the next sync", "a file in it "
+		  "is open through the mount and renameopen is off; retried "
+		  "by the next sync" },
+	};
+
+	if (n != NULL && n->nwrite > 0) {
+		*why = writing[inner][committing];
+		return VERDICT_VETO;
+	}
+	if (n != NULL && n->nopen > 0 && !m->renameopen) {
+		*why = reading[inner][committing];
+		return VERDICT_VETO;
+	}
+	return n != NULL && n->nopen > 0 ? VERDICT_OPEN : VERDICT_FREE;
+}
+
+/* Whether some file open here would be vetoed. Caller holds nodes.lock. */
+static int
+any_vetoed(struct mount *m)
+{
+	size_t pos = 0, v;
+	const char *why;
+
+	while (htab_next(&m->nodes.map, &pos, &v))
+		if (node_verdict(m, (const struct node *)v, 0, 0, &why) ==
+		    VERDICT_VETO)
+			return 1;
+	return 0;
+}
+
+/*
+ * VERDICT_VETO with *why when a file under the directory open as fd
+ * (closed here) would be vetoed, or cannot be looked at: what the
+ * directory's removal would delete is then unknown. Caller holds
+ * nodes.lock.
+ */
+static int
+tree_verdict(struct mount *m, int fd, int committing, const char **why)
+{
+	DIR *d = fdopendir(fd);
+	struct dirent *de;
+	struct stat st;
+	int sub, v = VERDICT_FREE;
+
+	if (d == NULL) {
+		close(fd);
+		*why = "what is in it could not be read; retried by the next "
+		    "sync";
+		return VERDICT_VETO;
+	}
+	while (v != VERDICT_VETO && (errno = 0, de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == -1)
+			continue;	/* gone: nothing to keep */
+		if (S_ISREG(st.st_mode))
+			v = node_verdict(m, nodes_find(&m->nodes, st.st_dev,
+			    st.st_ino), committing, 1, why);
+		else if (S_ISDIR(st.st_mode)) {
+			sub = openat(dirfd(d), de->d_name, O_RDONLY |
+			    O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			v = sub == -1 ? VERDICT_FREE :
+			    tree_verdict(m, sub, committing, why);
+		}
+	}
+	if (v != VERDICT_VETO && errno != 0) {
+		*why = "what is in it could not be read; retried by the next "
+		    "sync";
+		v = VERDICT_VETO;
+	}
+	closedir(d);
+	return v == VERDICT_VETO ? v : VERDICT_FREE;
+}
+
+/* A directory at path with inode (dev, ino): tree_verdict; anything else FREE. */
+static int
+dir_verdict(struct mount *m, const char *path, dev_t dev, ino_t ino,
+    int committing, const char **why)
+{
+	struct stat st;
+	int fd;
+
+	/* Only when some file open here would be vetoed: else the walk is for nothing. */
+	if (path == NULL || !any_vetoed(m))
+		return VERDICT_FREE;
+	fd = store_open_at(&m->st, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC);
+	if (fd == -1)
+		return VERDICT_FREE;	/* not a directory (or gone) */
+	if (fstat(fd, &st) == -1 || st.st_dev != dev || st.st_ino != ino) {
+		close(fd);
+		return VERDICT_FREE;	/* another inode than the one asked of */
+	}
+	return tree_verdict(m, fd, committing, why);
+}
+
+int
+owner_verdict(struct mount *m, const char *path, dev_t dev, ino_t ino,
+    int committing, const char **why)
+{
+	int v;
 
 	*why = NULL;
 	pthread_mutex_lock(&m->nodes.lock);
-	n = nodes_find(&m->nodes, dev, ino);
-	if (n != NULL && n->nwrite > 0) {
+	v = node_verdict(m, nodes_find(&m->nodes, dev, ino), committing, 0,
+	    why);
+	if (v == VERDICT_FREE &&
+	    dir_verdict(m, path, dev, ino, committing, why) == VERDICT_VETO)
 		v = VERDICT_VETO;
-		*why = committing ? "open for write through the mount; "
-		    "retried by the next sync" : "open for write through "
-		    "another mount; retried by the next sync";
-	} else if (n != NULL && n->nopen > 0 && !m->renameopen) {
-		v = VERDICT_VETO;
-		*why = committing ? "open through the mount and renameopen "
-		    "is off; retried by the next sync" : "open through "
-		    "another mount whose renameopen is off; retried by the "
-		    "next sync";
-	} else if (n != NULL && n->nopen > 0)
-		v = VERDICT_OPEN;
 	pthread_mutex_unlock(&m->nodes.lock);
 	return v;
 }
@@ -235,8 +345,9 @@ owner_check(void *arg, struct commit_change *v, size_t n)
 	const char *why;
 
 	for (size_t i = 0; i < n; i++)
-		if (v[i].has_old && owner_verdict(m, v[i].dev, v[i].ino, 1,
-		    &why) == VERDICT_VETO)
+		if (v[i].has_old && owner_verdict(m, S_ISDIR(v[i].mode) ?
+		    v[i].path : NULL, v[i].dev, v[i].ino, 1, &why) ==
+		    VERDICT_VETO)
 			v[i].veto = why;
 	slaves_ask(m, send_checks, &b, take_verdict, &b);
 }

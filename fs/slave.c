@@ -89,8 +89,9 @@ judge(struct subscription *sub, const struct sub_path *sp)
 	int verdict;
 	void *v;
 
-	verdict = owner_verdict(sub->m, (dev_t)sp->dev, (ino_t)sp->ino, 0,
-	    &why);
+	/* A directory's path too: its tree is judged (owner.h). */
+	verdict = owner_verdict(sub->m, sp->kind == SUB_NAME ? sp->path : NULL,
+	    (dev_t)sp->dev, (ino_t)sp->ino, 0, &why);
 	if (!(v = realloc(sub->verdicts, (sub->nverdicts + 1) * sizeof(int))))
 		return -1;
 	sub->verdicts = v;

@@ -94,6 +94,31 @@ case_vetoed_retype_keeps_old_file() {
 	assert_eq 700 "$(stat -c %a store/f)"
 }
 
+# A file open for write inside a directory the source made a file, or
+# that --purge-dirs removes: the directory stays, and so does the file
+# under its writer, until the next sync after it is closed.
+case_open_file_inside_replaced_dir() {
+	mkdir -p src/d src/p && echo v1 >src/d/in && echo v1 >src/p/deep
+	t_ctl sync src store
+	mount_store store mnt -o rw
+	exec 8>>mnt/d/in
+	exec 9>>mnt/p/deep
+	rm -r src/d src/p && echo file >src/d && echo n >src/e
+	t_ctl sync --purge-dirs --json src store
+	assert_rc 1
+	json_entries "$TC/out" skip >skipped.txt
+	assert_grep '^d	a file in it is open for write through the mount' skipped.txt
+	assert_grep '^p	a file in it is open for write through the mount' skipped.txt
+	echo more >&8
+	exec 8>&- 9>&-
+	assert_eq "v1 more" "$(tr '\n' ' ' <store/d/in | sed 's/ $//')" "the file written on inside the kept directory"
+	assert_eq v1 "$(cat store/p/deep)"
+	assert_eq n "$(cat store/e)" "the rest of the session"
+	wait_for sh -c "'$MIRRORCTL' sync --purge-dirs src store >/dev/null" || t_fail "the next sync did not replace d after close"
+	assert_eq file "$(cat mnt/d)"
+	assert_missing store/p
+}
+
 case_no_renameopen_skips_open_files() {
 	mkdir src && echo v1 >src/f
 	t_ctl sync src store
@@ -131,6 +156,7 @@ t_case "an fd opened before a sync reads the old bytes; renamed lists and reaps"
 t_case "a running executable is replaced and keeps running after drop_caches" case_running_executable_replaced
 t_case "a file open for write through an rw mount is not replaced" case_open_for_write_not_replaced
 t_case "a file open for write that the source made a directory keeps its attributes" case_vetoed_retype_keeps_old_file
+t_case "a file open for write inside a directory replaced or purged keeps the directory" case_open_file_inside_replaced_dir
 t_case "--no-renameopen skips open files" case_no_renameopen_skips_open_files
 t_case "old versions left by a crashed mount are deleted at the next start" case_renamed_reaped_at_next_start
 t_done

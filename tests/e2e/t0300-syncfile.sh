@@ -93,6 +93,16 @@ case_open_for_write_in_slave() {
 	assert_grep '^skip    f: open for write through another mount' "$TC/out"
 	exec 8>&-
 	assert_eq v1 "$(cat m1/f)"
+	# Inside a directory the source removes: the directory stays.
+	mkdir src/d && echo v1 >src/d/in
+	t_ctl sync src store
+	exec 8>>m2/d/in
+	rm -r src/d
+	t_ctl sync --purge-dirs src store
+	assert_rc 1
+	assert_grep '^skip    d/: a file in it is open for write through another mount' "$TC/out"
+	exec 8>&-
+	assert_eq v1 "$(cat m1/d/in)"
 }
 
 case_takeover_after_kill() {
