@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -30,6 +31,8 @@
 
 /* How long a failed session drains the sender so its requests can end. */
 #define ASK_DRAIN_S 10
+/* ...waited for in slices of this many ms, so the asker's end is seen. */
+#define ASK_SLICE_MS 50
 /*
  * Files asked for while the manifest still comes and not yet received:
  * their requests (4 bytes each) stay far below what a socket buffers, so
@@ -634,9 +637,20 @@ ask_join(struct receiver *r, int failed)
 		r->ask_stop = 1;
 		clock_gettime(CLOCK_MONOTONIC, &t0);
 		now = t0;
-		while (!r->ask_done && now.tv_sec - t0.tv_sec < ASK_DRAIN_S &&
-		    conn_recv(r->c, &type, &p, &n) == 1)
+		/*
+		 * Waits a slice at a time: an asker that stopped sends no
+		 * END_NEED, so a sender waiting for requests sends nothing, and
+		 * a local conn has no receive timeout to end a blocked read.
+		 */
+		while (!r->ask_done && now.tv_sec - t0.tv_sec < ASK_DRAIN_S) {
+			if (conn_readable(r->c)) {
+				if (conn_recv(r->c, &type, &p, &n) != 1)
+					break;
+			} else
+				poll(&(struct pollfd){ .fd = r->c->rfd,
+				    .events = POLLIN }, 1, ASK_SLICE_MS);
 			clock_gettime(CLOCK_MONOTONIC, &now);
+		}
 		if (!r->ask_done)
 			shutdown(r->c->wfd, SHUT_RDWR);
 	}
