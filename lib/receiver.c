@@ -789,10 +789,13 @@ file_fd(struct receiver *r, struct stage_file *f, const uint8_t *p, size_t n)
 	    (PF_DATA | PF_ASKED) || (r->plan.v[head.index].flags & PF_DELTA))
 		return peer_fail(r, "sent a descriptor for entry %u, which was "
 		    "not requested whole", head.index);
-	if ((fd = conn_take_fd(r->c)) == -1 && errno == EMFILE)
-		return peer_fail(r, "%s: the descriptor of %s came, but this "
-		    "process had no room for it: %s (ulimit -n)", r->t->path,
-		    r->m.v[head.index].path, strerror(EMFILE));
+	/* Our own want of descriptors: this file fails, the session goes on. */
+	if ((fd = conn_take_fd(r->c)) == -1 && errno == EMFILE) {
+		snprintf(r->err, sizeof(r->err), "its descriptor came, but this "
+		    "process had no room for it: %s (ulimit -n)",
+		    strerror(EMFILE));
+		return file_staged(r, head.index, STAGE_FAILED, NULL);
+	}
 	if (fd == -1)
 		return peer_fail(r, "FILE_FD for entry %u came without a "
 		    "descriptor", head.index);

@@ -270,6 +270,20 @@ for i in range(300):
 	assert_eq 0 "$(cat rc)" "exit status under ulimit -n 100: $(cat "$TC/err")"
 	assert_trees_eq src store
 	assert_no_litter store
+	# Far lower: files fail one by one, each saying why, never the session.
+	python3 -c 'import os
+for i in range(300):
+    open("src/f%03d" % i, "wb").write(os.urandom(8192))'
+	local n
+	for n in 28 36; do
+		(ulimit -n "$n" && t_ctl sync src store && echo "$RC" >rc)
+		[ "$(cat rc)" -le 1 ] || t_fail "ulimit -n $n: exit $(cat rc), the session failed: $(tail -n 3 "$TC/err")"
+		assert_not_grep '^fail    [^:]*: *$' "$TC/out"
+		assert_no_litter store
+	done
+	t_ctl sync src store
+	assert_rc 0 "the sync after, without the limit"
+	assert_trees_eq src store
 }
 
 t_case "SOURCE with or without trailing slash mirrors its contents" case_source_slash
