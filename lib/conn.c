@@ -202,8 +202,10 @@ conn_release(struct conn *c)
 	if (c->child > 0)
 		reap_child(c);
 	c->child = 0;
+	/* A -1 holds the place of one the kernel dropped (conn_read_fd). */
 	while (c->nfds > 0)
-		close(c->fds[--c->nfds]);
+		if (c->fds[--c->nfds] >= 0)
+			close(c->fds[c->nfds]);
 	buf_release(&c->wbuf);
 	buf_release(&c->zout);
 	buf_release(&c->sout);
