@@ -174,9 +174,7 @@ check_entry(struct receiver *r, size_t i)
 		if (at < 0 || (size_t)at >= i || m->v[at].type != ENTRY_REG)
 			return peer_fail(r, "hard link %s names %s, not an "
 			    "earlier file", e->path, e->target);
-		/* A shared manifest has it already: written only if not. */
-		if (e->link_index != (size_t)at)
-			e->link_index = (size_t)at;
+		e->link_index = (size_t)at;
 	}
 	return 0;
 }
@@ -236,25 +234,6 @@ static uint64_t
 max_manifest(const struct receiver *r)
 {
 	return r->t->max_manifest ? r->t->max_manifest : RECEIVER_MAX_MANIFEST;
-}
-
-/*
- * An ENTRY from a sender of this process (target.shared): the entry is
- * the next of its manifest, which it pushed before it sent the frame.
- */
-static int
-take_shared(struct receiver *r)
-{
-	const struct entry *e = &r->m.v[r->m.n];
-
-	if (e->type == ENTRY_GONE && !(r->flags & SESSION_PARTIAL))
-		return peer_fail(r, "a removed entry in a whole session");
-	manifest_borrow_next(&r->m);
-	if (check_entry(r, r->m.n - 1) == -1)
-		return -1;
-	if (plan_add(&r->plan, r->st, &r->m, r->m.n - 1, &r->popts) == -1)
-		return peer_fail(r, "%s: planning failed", r->t->path);
-	return entry_done(r, r->m.n - 1);
 }
 
 static int eager_ask(struct receiver *r);
@@ -345,11 +324,6 @@ recv_manifest(struct receiver *r)
 		if (r->m.n >= RECEIVER_MAX_ENTRIES)
 			return peer_fail(r, "manifest over %u entries",
 			    RECEIVER_MAX_ENTRIES);
-		if (r->t->shared != NULL) {
-			if (take_shared(r) == -1 || eager_ask(r) == -1)
-				return -1;
-			continue;
-		}
 		if (proto_decode_entry(p, n, proto_session_ns(r->flags), &e,
 		    r->err, sizeof(r->err)) == -1)
 			return peer_fail(r, "%s", r->err);
@@ -1078,10 +1052,7 @@ receiver_run(struct conn *c, const struct receiver_target *t)
 	r.t = t;
 	store_init(&r.own_st);
 	filter_init(&r.filter);
-	if (t->shared != NULL)
-		manifest_borrow(&r.m, t->shared);
-	else
-		manifest_init(&r.m);
+	manifest_init(&r.m);
 	plan_init(&r.plan);
 	result_init(&r.counts);
 	clock_gettime(CLOCK_REALTIME, &r.started);

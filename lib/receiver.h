@@ -28,15 +28,6 @@ struct receiver_target {
 	 */
 	int fdpass;
 	/*
-	 * The sender is a thread of this process building this manifest
-	 * (reserved: manifest_reserve): each ENTRY is taken from it at its
-	 * position, not decoded into a copy of our own, so a local session
-	 * holds one manifest. Its entries must not change while we run but
-	 * for what we set ourselves (a staged file's attributes), which the
-	 * sender reads only before it sends that file: one receiver only.
-	 */
-	const struct manifest *shared;
-	/*
 	 * A relay's report of the hops below this store (hops.h), sent as
 	 * HOPS just before RESULT; NULL or empty: none sent.
 	 */

@@ -79,7 +79,6 @@ struct local_receiver {
 	pthread_t thread;
 	int rc;
 	char error[512];	/* why it failed, in its own words */
-	const struct manifest *shared;	/* the sender's, when it is the only one */
 };
 
 static void *
@@ -91,7 +90,6 @@ local_receiver_main(void *arg)
 		.st = &t->st,
 		.max_manifest = UINT64_MAX,	/* our own source */
 		.fdpass = 1,
-		.shared = t->shared,
 	};
 
 	t->rc = receiver_run(&t->conn, &target);
@@ -104,13 +102,11 @@ local_receiver_main(void *arg)
 }
 
 /*
- * Starts a receiver on t->st, which it then owns, reading the sender's
- * manifest shared (NULL: from the frames); c becomes the sender's end.
- * -1 logged.
+ * Starts a receiver on t->st, which it then owns; c becomes the sender's
+ * end. -1 logged.
  */
 static int
-local_start(struct local_receiver *t, struct conn *c,
-    const struct manifest *shared)
+local_start(struct local_receiver *t, struct conn *c)
 {
 	int sv[2];
 
@@ -126,7 +122,6 @@ local_start(struct local_receiver *t, struct conn *c,
 		close(sv[0]);
 		return -1;
 	}
-	t->shared = shared;
 	if ((errno = pthread_create(&t->thread, NULL, local_receiver_main,
 	    t)) != 0) {
 		log_err("starting the receiver");
@@ -158,7 +153,7 @@ mounted_dest(const char *path)
 /* Opens the way to a local store: its master's socket, or a thread of ours. */
 static int
 local_open(const struct dest *d, int report, int timeout_s, struct conn *c,
-    struct local_receiver **tp, const struct manifest *shared)
+    struct local_receiver **tp)
 {
 	struct local_receiver *t;
 	int fd;
@@ -179,7 +174,7 @@ local_open(const struct dest *d, int report, int timeout_s, struct conn *c,
 		    d->path);
 		return through_master(fd, c, timeout_s);
 	case 0:
-		if (local_start(t, c, shared) == 0) {
+		if (local_start(t, c) == 0) {
 			*tp = t;
 			return 0;
 		}
@@ -232,24 +227,19 @@ session_run(const char *source, struct session_dest *dests, size_t n,
 	struct conn *conns = calloc(n, sizeof(*conns));
 	struct local_receiver **locals = calloc(n, sizeof(*locals));
 	size_t *map = calloc(n, sizeof(*map));
-	struct sender_opts so = *o;
-	struct manifest shared;
 	size_t np = 0;
 	int rc = -1, sender_failed = 0;
 
-	manifest_init(&shared);
 	if (peers == NULL || conns == NULL || locals == NULL || map == NULL) {
 		log_err("session");
 		goto out;
 	}
 	/*
-	 * One local store: its receiver, a thread of ours, reads the
-	 * sender's manifest instead of a copy (half the memory). Entries
-	 * that never move make that safe while the walk goes on.
+	 * A local store's receiver (a thread of ours) decodes the entries
+	 * as a remote one does, and the sender keeps none (its spool serves
+	 * the files): each side keeps only the entries still pending, so
+	 * the memory is flat in the size of the tree (receiver.c's window).
 	 */
-	if (n == 1 && dests[0].d.kind == DEST_LOCAL && o->manifest == NULL &&
-	    manifest_reserve(&shared, RECEIVER_MAX_ENTRIES + 1) == 0)
-		so.manifest = &shared;
 	for (size_t i = 0; i < n; i++) {
 		struct session_dest *sd = &dests[i];
 		int r;
@@ -259,8 +249,7 @@ session_run(const char *source, struct session_dest *dests, size_t n,
 		sd->error[0] = '\0';
 		r = sd->d.kind == DEST_LOCAL ? local_open(&sd->d,
 		    (o->flags & SESSION_REPORT) != 0, no ? no->timeout_s : 0,
-		    &conns[i], &locals[i], so.manifest == &shared ? &shared :
-		    NULL) :
+		    &conns[i], &locals[i]) :
 		    net_connect(&sd->d, no, &conns[i]);
 		if (r == -1) {
 			snprintf(sd->error, sizeof(sd->error), "%s",
@@ -276,7 +265,7 @@ session_run(const char *source, struct session_dest *dests, size_t n,
 		    !peers[np].delta && o->bwlimit == 0;
 		map[np++] = i;
 	}
-	if (np > 0 && send_held(peers, np, source, &so) == -1) {
+	if (np > 0 && send_held(peers, np, source, o) == -1) {
 		sender_failed = 1;
 		for (size_t k = 0; k < np; k++)
 			snprintf(dests[map[k]].error, sizeof(dests[map[k]].error),
@@ -313,8 +302,6 @@ out:
 		}
 		conn_release(&conns[i]);
 	}
-	/* Every receiver that read it has ended. */
-	manifest_release(&shared);
 	free(peers);
 	free(conns);
 	free(locals);
