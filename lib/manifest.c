@@ -38,11 +38,22 @@ struct manifest_chunk {
 	struct manifest_chunk *next;
 	size_t used;
 	size_t cap;
+	size_t last;		/* the last entry whose path is here */
 	char data[];
 };
 
-/* Big enough that malloc maps it: its pages cost memory as paths come. */
+/*
+ * Mapped on its own (not malloc's heap), so that freeing one below the
+ * released window gives its memory back at once; its pages cost memory
+ * as paths come.
+ */
 #define CHUNK_BYTES (256u * 1024)
+
+static void
+chunk_free(struct manifest_chunk *c)
+{
+	munmap(c, sizeof(*c) + c->cap);
+}
 
 /* A copy of path in m's chunks, or NULL (ENOMEM). */
 static char *
@@ -54,7 +65,9 @@ paths_copy(struct manifest *m, const char *path)
 
 	if (c == NULL || c->cap - c->used < len) {
 		cap = len > CHUNK_BYTES - sizeof(*c) ? len : CHUNK_BYTES - sizeof(*c);
-		if ((c = malloc(sizeof(*c) + cap)) == NULL)
+		c = mmap(NULL, sizeof(*c) + cap, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (c == MAP_FAILED)
 			return NULL;
 		c->next = m->paths;
 		c->used = 0;
@@ -64,6 +77,7 @@ paths_copy(struct manifest *m, const char *path)
 	at = c->data + c->used;
 	memcpy(at, path, len);
 	c->used += len;
+	c->last = m->n;
 	return at;
 }
 
@@ -74,7 +88,7 @@ paths_free(struct manifest *m)
 
 	for (c = m->paths; c != NULL; c = next) {
 		next = c->next;
-		free(c);
+		chunk_free(c);
 	}
 	m->paths = NULL;
 }
@@ -85,7 +99,7 @@ release_entries(struct manifest *m)
 {
 	if (m->borrowed)
 		return;
-	for (size_t i = 0; i < m->n; i++) {
+	for (size_t i = m->base; i < m->n; i++) {
 		m->v[i].path = NULL;
 		entry_release(&m->v[i]);
 	}
@@ -130,6 +144,9 @@ manifest_reset(struct manifest *m)
 	release_entries(m);
 	entry_release(&m->top);
 	m->n = 0;
+	/* Released pages stay unreadable: the entries never come back. */
+	if (m->base > 0)
+		m->n = m->base;
 }
 
 void
@@ -180,10 +197,47 @@ manifest_push(struct manifest *m, struct entry *e)
 	return 0;
 }
 
+void
+manifest_release_below(struct manifest *m, size_t mark)
+{
+	struct manifest_chunk **at, *c;
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	uintptr_t from, to;
+
+	if (!m->mapped || m->borrowed || mark <= m->base)
+		return;
+	if (mark > m->n)
+		mark = m->n;
+	for (size_t i = m->base; i < mark; i++) {
+		m->v[i].path = NULL;	/* in a chunk */
+		entry_release(&m->v[i]);
+	}
+	m->base = mark;
+	/* The chunks, newest first: those wholly below the mark are the last. */
+	for (at = &m->paths; *at != NULL && (*at)->last >= mark;
+	    at = &(*at)->next)
+		;
+	while ((c = *at) != NULL) {
+		*at = c->next;
+		chunk_free(c);
+	}
+	/*
+	 * The whole pages below the mark: given back, and unreadable, so
+	 * that a reader we missed crashes instead of reading zeros.
+	 */
+	from = (uintptr_t)m->v + m->released;
+	to = ((uintptr_t)(m->v + mark)) & ~(uintptr_t)(page - 1);
+	if (to > from) {
+		madvise((void *)from, to - from, MADV_DONTNEED);
+		mprotect((void *)from, to - from, PROT_NONE);
+		m->released = to - (uintptr_t)m->v;
+	}
+}
+
 long
 manifest_find(const struct manifest *m, const char *path)
 {
-	size_t lo = 0, hi = m->n, mid;
+	size_t lo = m->base, hi = m->n, mid;
 	int c;
 
 	/* The entries are in path_order: a binary search, no index to keep. */
@@ -398,6 +452,7 @@ scan_hardlink(struct scan *s, struct entry *e, const struct stat *st)
 	}
 	if ((r->path = strdup(e->path)) == NULL)
 		return -1;
+	e->linked = 1;
 	r->index = (uint32_t)s->n;
 	if (htab_put(&s->inodes, &r->key, sizeof(r->key), s->nkeys) == -1) {
 		free(r->path);

@@ -55,10 +55,16 @@ struct entry {
 	uint32_t rdev_major;	/* CHR, BLK: the device */
 	uint32_t rdev_minor;
 	uint32_t xattrs_len;
-	/* Small fields last: a manifest holds millions of entries (88 bytes each). */
+	/* Small fields last: a manifest holds millions of entries (96 bytes each). */
 	uint16_t mode;		/* permission bits only (07777) */
 	uint8_t type;		/* enum entry_type */
 	uint8_t has_hash;
+	/*
+	 * REG: the first name of a file with several (st_nlink > 1), so a
+	 * receiver keeps that name for the later ones (on the wire since
+	 * protocol 10).
+	 */
+	uint8_t linked;
 	uint8_t hash[HASH_SIZE];
 };
 
@@ -81,6 +87,13 @@ struct manifest {
 	 * a path of 14 bytes takes 15 here where malloc takes 32.
 	 */
 	struct manifest_chunk *paths;
+	/*
+	 * Entries below base are released (manifest_release_below): their
+	 * indices stay, their memory is gone. released: bytes of v given
+	 * back (whole pages, made unreadable).
+	 */
+	size_t base;
+	size_t released;
 };
 
 void manifest_init(struct manifest *m);
@@ -103,6 +116,15 @@ void manifest_reset(struct manifest *m);
 void manifest_borrow(struct manifest *m, const struct manifest *from);
 void manifest_borrow_next(struct manifest *m);
 /*
+ * A reserved manifest's reader is done with every entry below mark: their
+ * strings are freed, the path chunks that hold only theirs too, and the
+ * whole pages of v below it are given back and made unreadable (a read
+ * there is a bug, and crashes). Indices do not change: entry i stays
+ * m->v[i], and manifest_find searches the entries from base on. Nothing
+ * for a manifest that is not reserved.
+ */
+void manifest_release_below(struct manifest *m, size_t mark);
+/*
  * Appends e, taking ownership of its strings (freed on failure too):
  * its path moves into m's own storage (e->path is freed; the entry in
  * m->v has the copy, which lives as long as m). -1 with ENOMEM (a
@@ -110,7 +132,7 @@ void manifest_borrow_next(struct manifest *m);
  */
 int manifest_push(struct manifest *m, struct entry *e);
 /*
- * Position of path among m's entries, or -1 when absent: a binary
+ * Position of path among m's entries (from base on), or -1 when absent: a binary
  * search, so the entries must be in path_order (path.h), as a scan makes
  * them and the receiver checks them (entries that are not find nothing
  * for sure).

@@ -244,7 +244,8 @@ proto_send_entry(struct conn *c, const struct entry *e)
 
 	buf_init(&b);
 	r = buf_put_u8(&b, (uint8_t)e->type) || buf_put_str(&b, e->path) ||
-	    put_attr(&b, e) || buf_put_u8(&b, (uint8_t)e->has_hash);
+	    put_attr(&b, e) || buf_put_u8(&b, (uint8_t)((e->has_hash ? 1 : 0) |
+	    (e->type == ENTRY_REG && e->linked ? 2 : 0)));
 	if (e->has_hash)
 		r = r || buf_put(&b, e->hash, HASH_SIZE);
 	if (e->type == ENTRY_LNK || e->type == ENTRY_HARDLINK)
@@ -272,6 +273,11 @@ proto_decode_entry(const uint8_t *p, size_t n, unsigned ns, struct entry *e,
 	e->path = reader_str(&r, PATH_MAX - 1);
 	mode = get_attr(&r, e);
 	e->has_hash = reader_u8(&r);
+	/* Bit 1: the first name of a file with several (a REG only). */
+	if ((e->has_hash & 2) && e->type == ENTRY_REG) {
+		e->linked = 1;
+		e->has_hash &= 1;
+	}
 	if (e->has_hash == 1 && (hash = reader_bytes(&r, HASH_SIZE)) != NULL)
 		memcpy(e->hash, hash, HASH_SIZE);
 	if (e->type == ENTRY_LNK || e->type == ENTRY_HARDLINK)

@@ -19,9 +19,11 @@
  * (-i); a reader's CTL_HOLD and CTL_WATCH, GEN; 7: ENTRY frames in
  * path_order (path.h), a manifest out of it refused; 8: HOPS (a relay's
  * report of the hops below it, before RESULT); 9: signatures and deltas
- * in our own formats (delta_impl.h), no longer librsync's
+ * in our own formats (delta_impl.h), no longer librsync's; 10: ENTRY's
+ * has_hash byte says with its bit 1 that a file has later names, so a
+ * receiver keeps only those first names (its window, receiver.c)
  */
-#define PROTO_VERSION 9
+#define PROTO_VERSION 10
 
 #define PROTO_MAX_RULES 4096
 #define PROTO_MAX_NEED 32768	/* indexes per NEED frame */

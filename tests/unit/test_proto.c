@@ -223,6 +223,7 @@ entry_round_trip(const struct entry *e, struct entry *out)
 	ck_assert_int_eq(out->mtime_sec, e->mtime_sec);
 	ck_assert_uint_eq(out->mtime_nsec, e->mtime_nsec);
 	ck_assert_int_eq(out->has_hash, e->has_hash);
+	ck_assert_int_eq(out->linked, e->linked);
 	if (e->has_hash)
 		ck_assert_mem_eq(out->hash, e->hash, HASH_SIZE);
 	if (e->type == ENTRY_LNK || e->type == ENTRY_HARDLINK) {
@@ -258,6 +259,22 @@ START_TEST(test_entry_regular_with_hash)
 	e.size = INT64_MAX;
 	e.mtime_sec = -1;	/* before 1970 */
 	e.mtime_nsec = 0;
+	entry_round_trip(&e, &out);
+	entry_release(&out);
+}
+END_TEST
+
+/* A file with several names says so (protocol 10), a hash or not. */
+START_TEST(test_entry_first_of_several)
+{
+	struct entry e, out;
+
+	entry_fill(&e, ENTRY_REG, "y/first", NULL);
+	e.linked = 1;
+	entry_round_trip(&e, &out);
+	entry_release(&out);
+	e.has_hash = 1;
+	memset(e.hash, 0xcd, HASH_SIZE);
 	entry_round_trip(&e, &out);
 	entry_release(&out);
 }
@@ -518,8 +535,13 @@ START_TEST(test_entry_bad_attributes)
 	entry_refused(&re, "size 2^63");
 
 	raw_entry_init(&re, ENTRY_REG, "x");
+	re.has_hash = 4;
+	entry_refused(&re, "has_hash 4");
+	/* Bit 1 (several names) is a file's only. */
+	raw_entry_init(&re, ENTRY_DIR, "x");
 	re.has_hash = 2;
-	entry_refused(&re, "has_hash 2");
+	entry_refused(&re, "has_hash 2 on a directory");
+	raw_entry_init(&re, ENTRY_REG, "x");
 	re.has_hash = 0xff;
 	entry_refused(&re, "has_hash 255");
 }
@@ -2105,6 +2127,7 @@ proto_suite(void)
 	tcase_add_checked_fixture(rt, setup, teardown);
 	tcase_add_test(rt, test_entry_regular);
 	tcase_add_test(rt, test_entry_regular_with_hash);
+	tcase_add_test(rt, test_entry_first_of_several);
 	tcase_add_test(rt, test_entry_dir);
 	tcase_add_test(rt, test_entry_symlink);
 	tcase_add_test(rt, test_entry_hardlink);
