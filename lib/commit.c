@@ -43,7 +43,11 @@ struct commit {
 	struct jspool a;
 	struct jspool b;
 	struct buf waiting;		/* size_t each: hard links whose target waits */
-	struct buf open;		/* size_t each: the directories not yet whole */
+	/*
+	 * struct open_dir each: the directories not yet whole, with a copy
+	 * of their entries (the manifest's may be released meanwhile).
+	 */
+	struct buf open;
 	size_t planned;			/* the entries commit_entry saw planned */
 	/* commit_run's: */
 	struct plan *p;
@@ -160,7 +164,8 @@ stage_hardlink(struct commit *c, const struct manifest *m, struct plan *p,
 	}
 	unlinkat(sfd, name, 0);
 	if (t->flags & PF_STAGED) {
-		if (plan_staged_path(p, m, e->link_index, from,
+		/* Named by its path, the target: its entry may be released. */
+		if (plan_staged_path_of(p, e->link_index, e->target, from,
 		    sizeof(from)) == -1) {
 			plan_set(p, i, PLAN_FAIL, "link to %s: %s", e->target,
 			    strerror(errno));
@@ -389,9 +394,14 @@ spool_dir(struct commit *c, const struct manifest *m, struct plan *p,
  * set is known (a change in it, a purge in it, its own: PF_DIRATTR):
  * its ATTR goes to b, after every directory under it. -1 logged.
  */
+struct open_dir {
+	size_t d;
+	struct entry e;		/* path and xattrs owned, no target */
+};
+
 static int
-dir_whole(struct commit *c, const struct manifest *m, const struct plan *p,
-    size_t d)
+dir_whole(struct commit *c, const struct plan *p, size_t d,
+    const struct entry *e)
 {
 	const struct plan_entry *pe = &p->v[d];
 
@@ -400,7 +410,7 @@ dir_whole(struct commit *c, const struct manifest *m, const struct plan *p,
 	    (pe->state != PLAN_CREATE && pe->state != PLAN_REPLACE &&
 	    pe->state != PLAN_UNCHANGED))
 		return 0;
-	return spool_attr(c, &c->b, &m->v[d], d);
+	return spool_attr(c, &c->b, e, d);
 }
 
 /* The open directories that path is not inside are whole (all, for NULL). */
@@ -408,14 +418,17 @@ static int
 dirs_whole(struct commit *c, const struct manifest *m, const struct plan *p,
     const char *path)
 {
-	size_t d;
+	struct open_dir od;
+	int rc;
 
 	while (c->open.len > 0) {
-		memcpy(&d, c->open.data + c->open.len - sizeof(d), sizeof(d));
-		if (path != NULL && path_inside(path, m->v[d].path))
+		memcpy(&od, c->open.data + c->open.len - sizeof(od), sizeof(od));
+		if (path != NULL && path_inside(path, od.e.path))
 			break;
-		c->open.len -= sizeof(d);
-		if (dir_whole(c, m, p, d) == -1)
+		c->open.len -= sizeof(od);
+		rc = dir_whole(c, p, od.d, &od.e);
+		entry_release(&od.e);
+		if (rc == -1)
 			return -1;
 	}
 	return 0;
@@ -435,6 +448,41 @@ wait_link(struct commit *c, size_t i)
 static int entry_final(struct commit *c, const struct manifest *m,
     struct plan *p, size_t i);
 
+/* Directory i opens: a copy of its entry is kept until it is whole. -1 ENOMEM. */
+static int
+open_dir(struct commit *c, const struct entry *e, size_t i)
+{
+	struct open_dir od = { .d = i, .e = *e };
+
+	od.e.target = NULL;
+	od.e.xattrs = NULL;
+	if ((od.e.path = strdup(e->path)) == NULL)
+		return -1;
+	if (e->xattrs_len > 0 &&
+	    (od.e.xattrs = malloc(e->xattrs_len)) == NULL) {
+		free(od.e.path);
+		return -1;
+	}
+	if (e->xattrs_len > 0)
+		memcpy(od.e.xattrs, e->xattrs, e->xattrs_len);
+	if (buf_put(&c->open, &od, sizeof(od)) == -1) {
+		entry_release(&od.e);
+		return -1;
+	}
+	return 0;
+}
+
+size_t
+commit_first_waiting(const struct commit *c)
+{
+	size_t i;
+
+	if (c == NULL || c->waiting.len == 0)
+		return SIZE_MAX;
+	memcpy(&i, c->waiting.data, sizeof(i));	/* appended in order */
+	return i;
+}
+
 int
 commit_entry(struct commit *c, const struct manifest *m, struct plan *p,
     size_t i)
@@ -444,8 +492,7 @@ commit_entry(struct commit *c, const struct manifest *m, struct plan *p,
 		c->planned++;
 		if (dirs_whole(c, m, p, m->v[i].path) == -1)
 			return -1;
-		if (m->v[i].type == ENTRY_DIR &&
-		    buf_put(&c->open, &i, sizeof(i)) == -1) {
+		if (m->v[i].type == ENTRY_DIR && open_dir(c, &m->v[i], i) == -1) {
 			log_err("%s: the commit's directories", c->s->path);
 			return -1;
 		}
@@ -529,6 +576,13 @@ commit_free(struct commit *c)
 	jspool_release(&c->a);
 	jspool_release(&c->b);
 	buf_release(&c->waiting);
+	while (c->open.len > 0) {
+		struct open_dir od;
+
+		c->open.len -= sizeof(od);
+		memcpy(&od, c->open.data + c->open.len, sizeof(od));
+		entry_release(&od.e);
+	}
 	buf_release(&c->open);
 	free_vetoed(c);
 	free(c);

@@ -87,6 +87,11 @@ void commit_free(struct commit *c);
 int commit_entry(struct commit *c, const struct manifest *m, struct plan *p,
     size_t i);
 /*
+ * The first hard link kept waiting for its target's data (read again by
+ * commit_data_end: its entry must stay), or SIZE_MAX (none, or c NULL).
+ */
+size_t commit_first_waiting(const struct commit *c);
+/*
  * No more data comes (entries still waiting failed already): stages the
  * hard links kept waiting, or fails them with their reason. 0, or -1
  * as commit_entry.

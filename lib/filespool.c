@@ -81,7 +81,15 @@ filespool_open(void)
 	}
 	sp->wcap = WRITE_BYTES;
 	snprintf(sp->name, sizeof(sp->name), "the sender's spool in %s", dir);
-	if ((sp->fd = open_unnamed(dir)) == -1) {
+	/* A $TMPDIR we may not write in (another user's): /tmp then. */
+	if ((sp->fd = open_unnamed(dir)) == -1 && errno == EACCES &&
+	    strcmp(dir, "/tmp") != 0) {
+		dir = "/tmp";
+		snprintf(sp->name, sizeof(sp->name), "the sender's spool in %s",
+		    dir);
+		sp->fd = open_unnamed(dir);
+	}
+	if (sp->fd == -1) {
 		log_err("%s ($TMPDIR, else /tmp): cannot make it", sp->name);
 		free(sp->wbuf);
 		free(sp);

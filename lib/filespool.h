@@ -27,7 +27,8 @@ struct filespool;
 struct filespool_cursor;
 
 /*
- * An empty spool, in $TMPDIR when it is set, else /tmp: an O_TMPFILE
+ * An empty spool, in $TMPDIR when it is set (and we may write there),
+ * else /tmp: an O_TMPFILE
  * file, or an unlinked mkstemp one where the filesystem has no
  * O_TMPFILE. NULL, logged with the directory and the reason.
  */

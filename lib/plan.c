@@ -65,6 +65,13 @@ int
 plan_staged_path(const struct plan *p, const struct manifest *m, size_t i,
     char *out, size_t len)
 {
+	return plan_staged_path_of(p, i, m->v[i].path, out, len);
+}
+
+int
+plan_staged_path_of(const struct plan *p, size_t i, const char *path,
+    char *out, size_t len)
+{
 	const struct plan_tree *t;
 	int n;
 
@@ -78,7 +85,7 @@ plan_staged_path(const struct plan *p, const struct manifest *m, size_t i,
 	}
 	t = tree_of(p, i);
 	n = snprintf(out, len, "%c%zu%s", JOURNAL_TREE, t->i,
-	    m->v[i].path + strlen(t->path));
+	    path + strlen(t->path));
 	if (n < 0 || (size_t)n >= len) {
 		out[0] = '\0';
 		errno = ENAMETOOLONG;
@@ -208,6 +215,9 @@ plan_release(struct plan *p)
 	free(p->v);
 	free(p->purges);
 	free(p->open);
+	for (size_t k = 0; k < p->nopen; k++)
+		free(p->open_path[k]);
+	free(p->open_path);
 	for (size_t k = 0; k < p->ntrees; k++)
 		free(p->trees[k].path);
 	free(p->trees);
@@ -386,6 +396,8 @@ plan_hardlink(struct plan *p, size_t i, struct store *s,
 	const struct plan_entry *t = &p->v[first];
 	struct stat tst;
 
+	/* The first name is the target (receiver.c checked): never read it. */
+
 	if (t->state == PLAN_SKIP || t->state == PLAN_FAIL)
 		plan_set(p, i, PLAN_SKIP, "the file it links to was not "
 		    "synced");
@@ -394,7 +406,7 @@ plan_hardlink(struct plan *p, size_t i, struct store *s,
 	 * inode is looked up again: a plan keeps none (hard links are few).
 	 */
 	else if ((t->flags & PF_DATA) || !(t->flags & PF_EXISTS) ||
-	    store_lstat(s, &p->dir, m->v[first].path, &tst) == -1 ||
+	    store_lstat(s, &p->dir, m->v[i].target, &tst) == -1 ||
 	    tst.st_ino != st->st_ino || tst.st_dev != st->st_dev) {
 		plan_set(p, i, PLAN_REPLACE, NULL);
 		p->v[i].changes = ITEM_CH_HLINK;
@@ -407,20 +419,17 @@ store_type_of(const struct entry *e)
 	return e->type == ENTRY_HARDLINK ? ENTRY_REG : e->type;
 }
 
-/* The plan of the directory holding entry i, or NULL for the top. */
+/*
+ * The plan of the directory holding entry i, or NULL for the top: the
+ * innermost open directory (plan_add closed those i is not inside), so
+ * no earlier entry is read: they may be released (manifest.h).
+ */
 static struct plan_entry *
 parent_of(struct plan *p, const struct manifest *m, size_t i)
 {
-	char dir[PATH_MAX];
-	size_t len = path_dirlen(m->v[i].path);
-	long at;
-
-	if (len == 0)
+	if (path_dirlen(m->v[i].path) == 0 || p->nopen == 0)
 		return NULL;
-	memcpy(dir, m->v[i].path, len);
-	dir[len] = '\0';
-	at = manifest_find(m, dir);
-	return at < 0 ? NULL : &p->v[at];
+	return &p->v[p->open[p->nopen - 1]];
 }
 
 static int plan_add_purge(struct plan *p, const char *path, size_t dir,
@@ -686,7 +695,7 @@ purging(const struct plan_opts *o)
 /* Directory entry d's listing is whole: its purges are decided now. */
 static int
 plan_close_dir(struct plan *p, struct store *s, const struct manifest *m,
-    size_t d, const struct plan_opts *o)
+    size_t d, const char *path, const struct plan_opts *o)
 {
 	const struct plan_entry *pe = &p->v[d];
 
@@ -694,7 +703,7 @@ plan_close_dir(struct plan *p, struct store *s, const struct manifest *m,
 	    (pe->flags & PF_RETYPE) || pe->state == PLAN_SKIP ||
 	    pe->state == PLAN_FAIL)
 		return 0;
-	return plan_purge_dir(p, s, m, m->v[d].path, d + 1, o);
+	return plan_purge_dir(p, s, m, path, d + 1, o);
 }
 
 /*
@@ -706,28 +715,41 @@ plan_close_dirs(struct plan *p, struct store *s, const struct manifest *m,
     size_t i, const struct plan_opts *o)
 {
 	while (p->nopen > 0 && (i == m->n ||
-	    !path_inside(m->v[i].path, m->v[p->open[p->nopen - 1]].path))) {
+	    !path_inside(m->v[i].path, p->open_path[p->nopen - 1]))) {
+		int rc;
+
 		p->nopen--;
-		if (plan_close_dir(p, s, m, p->open[p->nopen], o) == -1)
+		rc = plan_close_dir(p, s, m, p->open[p->nopen],
+		    p->open_path[p->nopen], o);
+		free(p->open_path[p->nopen]);
+		if (rc == -1)
 			return -1;
 	}
 	return 0;
 }
 
+/* Directory i opens: its path is kept (its entry may be released). */
 static int
-plan_open_dir(struct plan *p, size_t i)
+plan_open_dir(struct plan *p, const struct manifest *m, size_t i)
 {
 	size_t cap;
 	size_t *v;
+	char **pv, *path;
 
 	if (p->nopen == p->open_cap) {
 		cap = p->open_cap ? p->open_cap * 2 : 16;
 		if ((v = realloc(p->open, cap * sizeof(*v))) == NULL)
 			return -1;
 		p->open = v;
+		if ((pv = realloc(p->open_path, cap * sizeof(*pv))) == NULL)
+			return -1;
+		p->open_path = pv;
 		p->open_cap = cap;
 	}
-	p->open[p->nopen++] = i;
+	if ((path = strdup(m->v[i].path)) == NULL)
+		return -1;
+	p->open[p->nopen] = i;
+	p->open_path[p->nopen++] = path;
 	return 0;
 }
 
@@ -801,7 +823,7 @@ plan_add(struct plan *p, struct store *s, const struct manifest *m,
 		return -1;
 	}
 	plan_entry(p, i, s, m, o);
-	if (m->v[i].type == ENTRY_DIR && plan_open_dir(p, i) == -1) {
+	if (m->v[i].type == ENTRY_DIR && plan_open_dir(p, m, i) == -1) {
 		log_err("plan");
 		return -1;
 	}
@@ -879,6 +901,14 @@ int
 plan_each_item(const struct plan *p, const struct manifest *m,
     struct result *res, plan_item_fn *fn, void *arg)
 {
+	return plan_each_item_at(p, m, NULL, NULL, res, fn, arg);
+}
+
+int
+plan_each_item_at(const struct plan *p, const struct manifest *m,
+    plan_entry_at *at, void *aarg, struct result *res, plan_item_fn *fn,
+    void *arg)
+{
 	struct item top = { .action = ITEM_TOUCH, .is_dir = 1, .path = ".",
 	    .kind = 'd', .changes = p->top_changes };
 
@@ -886,12 +916,15 @@ plan_each_item(const struct plan *p, const struct manifest *m,
 		return -1;
 	for (size_t i = 0; i < p->n; i++) {
 		const struct plan_entry *pe = &p->v[i];
-		const struct entry *e = &m->v[i];
-		struct item it = { .action = plan_item_action(pe->state),
+		const struct entry *e = at != NULL ? at(aarg, i) : &m->v[i];
+		struct item it;
+
+		if (e == NULL)
+			return -1;
+		it = (struct item){ .action = plan_item_action(pe->state),
 		    .is_dir = e->type == ENTRY_DIR, .path = e->path,
 		    .reason = (char *)plan_reason(p, i), .kind = plan_item_kind(e->type),
 		    .changes = pe->changes };
-
 		if (e->type == ENTRY_GONE)
 			continue;	/* counted as a purge, if it was one */
 		if (pe->state == PLAN_UNCHANGED) {
@@ -902,6 +935,12 @@ plan_each_item(const struct plan *p, const struct manifest *m,
 		}
 		if (e->type == ENTRY_LNK || e->type == ENTRY_HARDLINK)
 			it.target = e->target;
+		if (e->path == NULL) {
+			/* at kept no line for it: it changed after its end (a bug). */
+			log_errx("the report: entry %zu changed after it was "
+			    "released", i);
+			return -1;
+		}
 		result_count(res, it.action);
 		if (fn(arg, &it) == -1)
 			return -1;

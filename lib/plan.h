@@ -93,6 +93,7 @@ struct plan {
 	 * decided) once an entry outside it comes.
 	 */
 	size_t *open;
+	char **open_path;	/* their paths, owned: their entries may be released */
 	size_t nopen;
 	size_t open_cap;
 	struct plan_tree *trees;	/* the PF_NEWTREE directories, in order */
@@ -124,6 +125,9 @@ void plan_staged_shard(char *out, size_t len, size_t i);
 #define PLAN_STAGED_PATH (PATH_MAX + 32)
 int plan_staged_path(const struct plan *p, const struct manifest *m,
     size_t i, char *out, size_t len);
+/* plan_staged_path of entry i whose path is path (no entry read). */
+int plan_staged_path_of(const struct plan *p, size_t i, const char *path,
+    char *out, size_t len);
 /*
  * The staged name of PF_NEWTREE directory i, "tI" (JOURNAL_TREE, so its
  * PUT never replaces what is at its place), at most PLAN_STAGED_NAME.
@@ -182,6 +186,15 @@ void plan_purge_set(struct plan *p, size_t k, int state, const char *reason);
 typedef int plan_item_fn(void *arg, const struct item *it);
 int plan_each_item(const struct plan *p, const struct manifest *m,
     struct result *res, plan_item_fn *fn, void *arg);
+/*
+ * plan_each_item where entry i is at(aarg, i) (NULL: failed, logged),
+ * not m->v[i]: an entry whose path is NULL there must need no item (it
+ * was unchanged), else -1 logged.
+ */
+typedef const struct entry *plan_entry_at(void *aarg, size_t i);
+int plan_each_item_at(const struct plan *p, const struct manifest *m,
+    plan_entry_at *at, void *aarg, struct result *res, plan_item_fn *fn,
+    void *arg);
 /* Appends one item per changed entry to res and counts the rest. -1 ENOMEM. */
 int plan_result(const struct plan *p, const struct manifest *m,
     struct result *res);

@@ -2,6 +2,7 @@
 #include "receiver.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
 #include <pthread.h>
@@ -39,6 +40,8 @@
  * neither end can block on the other while both send.
  */
 #define EAGER_MAX 1024
+/* Eager requests go out at least this many at a time (the sender's walk floods us). */
+#define EAGER_FLUSH 256
 
 /* Whole files asked for, sent as NEED frames of up to PROTO_MAX_NEED. */
 struct need_batch {
@@ -90,6 +93,34 @@ struct receiver {
 	volatile int ask_stop;	/* the session failed: ask for no more */
 	volatile int ask_done;	/* asker returned */
 	int ask_rc;
+	/*
+	 * The window. An entry is done once nothing reads it again: planned
+	 * and spooled (entry_done), its data ended or not wanted (no
+	 * PF_DATA: the asker and the data only read entries with it), not a
+	 * hard link the commit keeps waiting, not the newest (check_entry
+	 * compares with it). Every entry below mark is done, and released
+	 * (manifest_release_below): what later entries need of earlier ones
+	 * is kept apart (dirs, firsts; the plan's and the commit's open
+	 * directories), and the report's line of each released entry that
+	 * has one goes to items. flat: a whole session with no parts to
+	 * resume (claim_partials reads every entry); with purges, from the
+	 * manifest's end on (plan_purge_dir looks the store's names up in
+	 * the manifest).
+	 */
+	int flat;
+	int manifest_whole;	/* END_MANIFEST planned */
+	size_t mark;
+	size_t window_max;	/* the most entries pending at once (-v) */
+	char **dirs;		/* the open directories' paths, outermost first */
+	size_t ndirs, dirs_cap;
+	struct htab firsts;	/* first names of files with several: to index */
+	char **first_v;		/* their paths (the table's keys), owned */
+	size_t nfirst, first_cap;
+	FILE *items;		/* the report's lines of released entries */
+	struct entry item_e;	/* the line read back (send_result) */
+	struct entry item_none;	/* an entry released with no line */
+	size_t item_idx;	/* its entry, SIZE_MAX at the end */
+	char item_path[PATH_MAX], item_target[PATH_MAX];
 };
 
 static int ask_join(struct receiver *r, int failed);
@@ -141,40 +172,69 @@ recv_expect(struct receiver *r, int want, const uint8_t **p, size_t *n)
 	return 0;
 }
 
+/* Keeps a copy of s in *v (n of cap): 0, or -1 ENOMEM. */
+static int
+keep_str(char ***v, size_t *n, size_t *cap, const char *str)
+{
+	char **nv, *c;
+
+	if (*n == *cap) {
+		size_t ncap = *cap ? *cap * 2 : 16;
+
+		if ((nv = realloc(*v, ncap * sizeof(*nv))) == NULL)
+			return -1;
+		*v = nv;
+		*cap = ncap;
+	}
+	if ((c = strdup(str)) == NULL)
+		return -1;
+	(*v)[(*n)++] = c;
+	return 0;
+}
+
 /*
  * Checks entry i against those before it: after the one before in
  * path_order (so no path comes twice, and the manifest can be searched),
- * its directory earlier, a hard link naming an earlier file.
+ * its directory earlier (the innermost open one: entries come in
+ * path_order), a hard link naming an earlier file the sender said has
+ * several names (protocol 10), whose name is kept: no earlier entry is
+ * read but the one before, which the window keeps.
  */
 static int
 check_entry(struct receiver *r, size_t i)
 {
 	struct manifest *m = &r->m;
 	struct entry *e = &m->v[i];
-	char dir[PATH_MAX];
-	size_t len;
-	long at;
+	size_t len, at;
 	int c;
 
 	if (i > 0 && (c = path_order(m->v[i - 1].path, e->path)) >= 0)
 		return c == 0 ? peer_fail(r, "the manifest names %s twice",
 		    e->path) : peer_fail(r, "the manifest names %s after %s: "
 		    "out of order", e->path, m->v[i - 1].path);
+	while (r->ndirs > 0 && !path_inside(e->path, r->dirs[r->ndirs - 1]))
+		free(r->dirs[--r->ndirs]);
 	len = path_dirlen(e->path);
-	if (len > 0) {
-		memcpy(dir, e->path, len);
-		dir[len] = '\0';
-		at = manifest_find(m, dir);
-		if (at < 0 || m->v[at].type != ENTRY_DIR)
-			return peer_fail(r, "entry %s comes before its "
-			    "directory", e->path);
-	}
+	if (len > 0 && (r->ndirs == 0 ||
+	    strlen(r->dirs[r->ndirs - 1]) != len ||
+	    memcmp(r->dirs[r->ndirs - 1], e->path, len) != 0))
+		return peer_fail(r, "entry %s comes before its directory",
+		    e->path);
 	if (e->type == ENTRY_HARDLINK) {
-		at = manifest_find(m, e->target);
-		if (at < 0 || (size_t)at >= i || m->v[at].type != ENTRY_REG)
+		if (!htab_get(&r->firsts, e->target, strlen(e->target), &at))
 			return peer_fail(r, "hard link %s names %s, not an "
-			    "earlier file", e->path, e->target);
-		e->link_index = (size_t)at;
+			    "earlier file with several names", e->path,
+			    e->target);
+		e->link_index = at;
+	}
+	if (e->type == ENTRY_DIR &&
+	    keep_str(&r->dirs, &r->ndirs, &r->dirs_cap, e->path) == -1)
+		return peer_fail(r, "out of memory");
+	if (e->type == ENTRY_REG && e->linked) {
+		if (keep_str(&r->first_v, &r->nfirst, &r->first_cap,
+		    e->path) == -1 || htab_put(&r->firsts,
+		    r->first_v[r->nfirst - 1], strlen(e->path), i) == -1)
+			return peer_fail(r, "out of memory");
 	}
 	return 0;
 }
@@ -234,6 +294,133 @@ static uint64_t
 max_manifest(const struct receiver *r)
 {
 	return r->t->max_manifest ? r->t->max_manifest : RECEIVER_MAX_MANIFEST;
+}
+
+/* An unnamed file for the report's lines: in .mirrorfs, else $TMPDIR. */
+static int
+items_open(struct receiver *r)
+{
+	const char *dir = getenv("TMPDIR");
+	int fd = -1;
+
+	if (r->st->metafd >= 0 && !(r->flags & SESSION_REPORT))
+		fd = openat(r->st->metafd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC,
+		    0600);
+	if (fd == -1)
+		fd = open(dir && *dir ? dir : "/tmp", O_TMPFILE | O_RDWR |
+		    O_CLOEXEC, 0600);
+	if (fd == -1 || (r->items = fdopen(fd, "w+")) == NULL) {
+		if (fd != -1)
+			close(fd);
+		return peer_fail(r, "the report's spool in %s/.mirrorfs: %s",
+		    r->t->path, strerror(errno));
+	}
+	return 0;
+}
+
+/* Entry i is released: its report line, when it may have one, is kept. */
+static int
+item_keep(struct receiver *r, size_t i)
+{
+	const struct plan_entry *pe = &r->plan.v[i];
+	const struct entry *e = &r->m.v[i];
+	uint32_t idx = (uint32_t)i;
+	uint16_t plen, tlen;
+
+	if (pe->state == PLAN_UNCHANGED && pe->changes == 0 &&
+	    e->type != ENTRY_GONE)
+		return 0;	/* no line, unless it changes later (a bug) */
+	if (r->items == NULL && items_open(r) == -1)
+		return -1;
+	plen = (uint16_t)strlen(e->path);
+	tlen = e->target != NULL ? (uint16_t)strlen(e->target) : 0;
+	fwrite(&idx, sizeof(idx), 1, r->items);
+	fputc(e->type, r->items);
+	fwrite(&plen, sizeof(plen), 1, r->items);
+	fwrite(e->path, 1, plen, r->items);
+	fwrite(&tlen, sizeof(tlen), 1, r->items);
+	if (tlen > 0)
+		fwrite(e->target, 1, tlen, r->items);
+	if (ferror(r->items))
+		return peer_fail(r, "the report's spool in %s/.mirrorfs: write: "
+		    "%s", r->t->path, strerror(errno));
+	return 0;
+}
+
+/*
+ * Moves the mark over the entries that are done (see struct receiver)
+ * and releases them. end: the manifest is whole (the newest may go).
+ */
+static int
+advance(struct receiver *r)
+{
+	size_t limit, wait;
+
+	if (!r->flat || (!r->manifest_whole &&
+	    (r->popts.flags & (SESSION_PURGE | SESSION_PURGE_DIRS))))
+		return 0;
+	limit = r->manifest_whole ? r->m.n : r->m.n > 0 ? r->m.n - 1 : 0;
+	if ((wait = commit_first_waiting(r->commit)) < limit)
+		limit = wait;
+	if (r->m.n - r->mark > r->window_max)
+		r->window_max = r->m.n - r->mark;
+	while (r->mark < limit && ((r->flags & SESSION_REPORT) ||
+	    !(r->plan.v[r->mark].flags & PF_DATA))) {
+		if (item_keep(r, r->mark) == -1)
+			return -1;
+		r->mark++;
+	}
+	/* A page of entries at a time: fewer system calls. */
+	if (r->mark - r->m.base >= 256 || (r->manifest_whole &&
+	    r->mark > r->m.base))
+		manifest_release_below(&r->m, r->mark);
+	return 0;
+}
+
+/* send_result's entry i: m's, or read back from items (plan_entry_at). */
+static const struct entry *
+item_entry(void *arg, size_t i)
+{
+	struct receiver *r = arg;
+	uint32_t idx;
+	uint16_t len;
+	int type;
+
+	if (i >= r->m.base)
+		return &r->m.v[i];
+	if (r->item_idx != SIZE_MAX && (r->item_idx < i ||
+	    r->item_e.path == NULL)) {
+		r->item_idx = SIZE_MAX;
+		if (r->items != NULL && fread(&idx, sizeof(idx), 1,
+		    r->items) == 1) {
+			type = fgetc(r->items);
+			if (type == EOF || fread(&len, sizeof(len), 1,
+			    r->items) != 1 || len >= PATH_MAX ||
+			    fread(r->item_path, 1, len,
+			    r->items) != len)
+				goto bad;
+			r->item_path[len] = '\0';
+			if (fread(&len, sizeof(len), 1, r->items) != 1 ||
+			    len >= PATH_MAX || fread(r->item_target, 1, len, r->items) != len)
+				goto bad;
+			r->item_target[len] = '\0';
+			r->item_idx = idx;
+			r->item_e.type = (uint8_t)type;
+			r->item_e.path = r->item_path;
+			r->item_e.target = r->item_target;
+		} else if (r->items != NULL && ferror(r->items))
+			goto bad;
+	}
+	if (r->item_idx == i)
+		return &r->item_e;
+	/* No line kept: it had none (plan_each_item_at checks). */
+	memset(&r->item_none, 0, sizeof(r->item_none));
+	r->item_none.type = ENTRY_REG;
+	return &r->item_none;
+bad:
+	log_errx("%s: the report's spool: %s", r->t->path, ferror(r->items) ?
+	    strerror(errno) : "cut short");
+	return NULL;
 }
 
 static int eager_ask(struct receiver *r);
@@ -307,6 +494,9 @@ recv_manifest(struct receiver *r)
 		return -1;
 	if (eager_start(r) == -1)
 		return peer_fail(r, "out of memory");
+	/* Every entry in memory when parts are resumed (claim_partials). */
+	r->flat = !(r->flags & SESSION_PARTIAL) && ((r->flags &
+	    SESSION_REPORT) || !partial_any(r->st->partialfd));
 	for (;;) {
 		/* Before waiting: what was asked goes out. */
 		if (r->eager_b.k > 0 && !conn_readable(r->c) &&
@@ -352,7 +542,8 @@ recv_manifest(struct receiver *r)
 		if (plan_add(&r->plan, r->st, &r->m, r->m.n - 1,
 		    &r->popts) == -1)
 			return peer_fail(r, "%s: planning failed", r->t->path);
-		if (entry_done(r, r->m.n - 1) == -1 || eager_ask(r) == -1)
+		if (entry_done(r, r->m.n - 1) == -1 || eager_ask(r) == -1 ||
+		    advance(r) == -1)
 			return -1;
 	}
 	/* The sender ends the manifest between files, never inside one. */
@@ -373,7 +564,8 @@ recv_manifest(struct receiver *r)
 		r->popts.flags &= ~(SESSION_PURGE | SESSION_PURGE_DIRS);
 	if (plan_finish(&r->plan, r->st, &r->m, &r->popts) == -1)
 		return peer_fail(r, "%s: planning failed", r->t->path);
-	return 0;
+	r->manifest_whole = 1;
+	return advance(r);
 }
 
 /* Sends a signature as NEED_SIG frames. */
@@ -443,12 +635,19 @@ eager_ask(struct receiver *r)
 			r->eager = 0;
 			break;
 		}
-		/* Only eager requests can have ended before the manifest did. */
+		/*
+		 * Only eager requests can have ended before the manifest did.
+		 * At the bound, what was asked goes out now, so that its data
+		 * comes while the entries do (they wait for it in the window).
+		 */
 		if (r->eager_asked - r->files_ended >= EAGER_MAX)
-			break;
+			return batch_flush(r, &r->eager_b);
 		r->eager_next++;
 		r->eager_asked++;
 		if (batch_add(r, &r->eager_b, i) == -1)
+			return -1;
+		if (r->eager_b.k >= EAGER_FLUSH &&
+		    batch_flush(r, &r->eager_b) == -1)
 			return -1;
 	}
 	return 0;
@@ -709,7 +908,7 @@ file_staged(struct receiver *r, size_t i, enum stage_end end,
 		r->plan.v[i].flags &= ~PF_DATA;
 		plan_set(&r->plan, i, end == STAGE_SKIPPED ? PLAN_SKIP :
 		    PLAN_FAIL, "%s", r->err);
-		return 0;
+		return advance(r);
 	case STAGE_DONE:
 		break;
 	}
@@ -721,7 +920,7 @@ file_staged(struct receiver *r, size_t i, enum stage_end end,
 	e->mtime_nsec = attr->mtime_nsec;
 	r->plan.v[i].flags &= ~PF_DATA;
 	r->plan.v[i].flags |= PF_STAGED;
-	return entry_done(r, i);
+	return entry_done(r, i) == -1 ? -1 : advance(r);
 }
 
 static int
@@ -811,7 +1010,7 @@ file_abort(struct receiver *r, struct stage_file *f, const uint8_t *p,
 		    PLAN_HELD : PLAN_FAIL, "%s", reason);
 	}
 	free(reason);
-	return 0;
+	return advance(r);
 }
 
 /*
@@ -881,6 +1080,11 @@ out:
 	    commit_data_end(r->commit, &r->m, &r->plan) == -1)
 		rc = peer_fail(r, "%s: commit failed: %s", r->t->path,
 		    log_last());
+	if (rc == 0)
+		rc = advance(r);
+	if (rc == 0 && r->flat)
+		log_debug("%s: at most %zu entries of %zu were held at once",
+		    r->t->path, r->window_max, r->m.n);
 	return rc;
 }
 
@@ -902,7 +1106,15 @@ send_result(struct receiver *r)
 	result_init(&res);
 	res.report = (r->flags & SESSION_REPORT) != 0;
 	/* Each line goes out as it is made: a report is not kept whole. */
-	if (plan_each_item(&r->plan, &r->m, &res, send_item, r) == -1 ||
+	r->item_idx = 0;
+	r->item_e.path = NULL;
+	if (r->items != NULL && (fflush(r->items) == EOF ||
+	    fseek(r->items, 0, SEEK_SET) == -1)) {
+		log_err("%s: the report's spool", r->t->path);
+		goto out;
+	}
+	if (plan_each_item_at(&r->plan, &r->m, item_entry, r, &res, send_item,
+	    r) == -1 ||
 	    (r->t->hops != NULL && r->t->hops->n > 0 &&
 	    proto_send_hops(r->c, r->t->hops) == -1) ||
 	    proto_send_result(r->c, &res) == -1 || conn_flush(r->c) == -1)
@@ -926,11 +1138,11 @@ claim_partials(struct receiver *r)
 	char name[PLAN_STAGED_PATH];
 	uint64_t got;
 
+	if (!partial_any(r->st->partialfd))
+		return 0;	/* the usual case: spare two syscalls a file */
 	r->resume = calloc(r->m.n + 1, sizeof(*r->resume));
 	if (r->resume == NULL)
 		return peer_fail(r, "out of memory");
-	if (!partial_any(r->st->partialfd))
-		return 0;	/* the usual case: spare two syscalls a file */
 	for (size_t i = 0; i < r->m.n; i++) {
 		const struct entry *e = &r->m.v[i];
 
@@ -1053,6 +1265,14 @@ receiver_run(struct conn *c, const struct receiver_target *t)
 	store_init(&r.own_st);
 	filter_init(&r.filter);
 	manifest_init(&r.m);
+	/*
+	 * Reserved (address space only), so that its pages can be released
+	 * below the window's mark; without it, every entry stays.
+	 */
+	if (manifest_reserve(&r.m, RECEIVER_MAX_ENTRIES + 1) == -1)
+		log_debug("%s: the manifest is not reserved: %s", t->path,
+		    strerror(errno));
+	htab_init(&r.firsts);
 	plan_init(&r.plan);
 	result_init(&r.counts);
 	clock_gettime(CLOCK_REALTIME, &r.started);
@@ -1109,6 +1329,15 @@ out:
 		store_close(r.st);
 	plan_release(&r.plan);
 	manifest_release(&r.m);
+	for (size_t k = 0; k < r.ndirs; k++)
+		free(r.dirs[k]);
+	free(r.dirs);
+	htab_release(&r.firsts);
+	for (size_t k = 0; k < r.nfirst; k++)
+		free(r.first_v[k]);
+	free(r.first_v);
+	if (r.items != NULL)
+		fclose(r.items);
 	filter_release(&r.filter);
 	pthread_mutex_destroy(&r.wlock);
 	return rc;

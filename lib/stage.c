@@ -485,7 +485,8 @@ stage_keep_partials(struct stage_file *f, struct store *s,
 		partial_keep(s->stagingfd, f->name, s->partialfd,
 		    m->v[f->idx].path, &f->head.attr);
 	}
-	for (size_t i = 0; i < m->n; i++) {
+	/* Those released (manifest.h) are not kept: sent again next time. */
+	for (size_t i = m->base; i < m->n; i++) {
 		if (!(p->v[i].flags & PF_STAGED) || m->v[i].type != ENTRY_REG ||
 		    plan_staged_path(p, m, i, name, sizeof(name)) == -1)
 			continue;

@@ -104,8 +104,10 @@ void stage_drop(struct stage_file *f, struct store *s);
 
 /*
  * The connection broke: keeps in partial/ the part of the file in
- * progress (path) and every complete staged regular file of plan p, for
- * the next session to resume from.
+ * progress (path) and every complete staged regular file of plan p whose
+ * entry m still holds (from m->base on: a flat receiver released those
+ * before, and the next session sends them again), for the next session
+ * to resume from.
  */
 void stage_keep_partials(struct stage_file *f, struct store *s,
     const struct manifest *m, const struct plan *p);
