@@ -497,6 +497,13 @@ recv_manifest(struct receiver *r)
 	/* Every entry in memory when parts are resumed (claim_partials). */
 	r->flat = !(r->flags & SESSION_PARTIAL) && ((r->flags &
 	    SESSION_REPORT) || !partial_any(r->st->partialfd));
+	/*
+	 * The report's spool is opened now, before any file's data: taken
+	 * later it may find the process out of descriptors (the sender
+	 * keeps files open ahead) and fail the whole session.
+	 */
+	if (r->flat && items_open(r) == -1)
+		return -1;
 	for (;;) {
 		/* Before waiting: what was asked goes out. */
 		if (r->eager_b.k > 0 && !conn_readable(r->c) &&
