@@ -40,8 +40,6 @@
  * neither end can block on the other while both send.
  */
 #define EAGER_MAX 1024
-/* Eager requests go out at least this many at a time (the sender's walk floods us). */
-#define EAGER_FLUSH 256
 
 /* Whole files asked for, sent as NEED frames of up to PROTO_MAX_NEED. */
 struct need_batch {
@@ -644,17 +642,16 @@ eager_ask(struct receiver *r)
 		}
 		/*
 		 * Only eager requests can have ended before the manifest did.
-		 * At the bound, what was asked goes out now, so that its data
-		 * comes while the entries do (they wait for it in the window).
+		 * They go out only when nothing waits to be read (recv_manifest):
+		 * written while the sender writes the manifest, they can fill
+		 * both ways of a small socket (a mount's) and neither end reads
+		 * again.
 		 */
 		if (r->eager_asked - r->files_ended >= EAGER_MAX)
-			return batch_flush(r, &r->eager_b);
+			break;
 		r->eager_next++;
 		r->eager_asked++;
 		if (batch_add(r, &r->eager_b, i) == -1)
-			return -1;
-		if (r->eager_b.k >= EAGER_FLUSH &&
-		    batch_flush(r, &r->eager_b) == -1)
 			return -1;
 	}
 	return 0;
