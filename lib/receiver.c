@@ -40,6 +40,8 @@
  * neither end can block on the other while both send.
  */
 #define EAGER_MAX 1024
+/* Over a roomy socket (receiver.h) they go out this many at a time. */
+#define EAGER_FLUSH 256
 
 /* Whole files asked for, sent as NEED frames of up to PROTO_MAX_NEED. */
 struct need_batch {
@@ -642,16 +644,19 @@ eager_ask(struct receiver *r)
 		}
 		/*
 		 * Only eager requests can have ended before the manifest did.
-		 * They go out only when nothing waits to be read (recv_manifest):
-		 * written while the sender writes the manifest, they can fill
-		 * both ways of a small socket (a mount's) and neither end reads
-		 * again.
+		 * Over a roomy socket (receiver.h) they go out as they are
+		 * made, so that the data comes while the entries do (they wait
+		 * for it in the window); elsewhere when nothing waits to be
+		 * read (recv_manifest).
 		 */
 		if (r->eager_asked - r->files_ended >= EAGER_MAX)
-			break;
+			return r->t->roomy ? batch_flush(r, &r->eager_b) : 0;
 		r->eager_next++;
 		r->eager_asked++;
 		if (batch_add(r, &r->eager_b, i) == -1)
+			return -1;
+		if (r->t->roomy && r->eager_b.k >= EAGER_FLUSH &&
+		    batch_flush(r, &r->eager_b) == -1)
 			return -1;
 	}
 	return 0;

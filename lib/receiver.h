@@ -28,6 +28,15 @@ struct receiver_target {
 	 */
 	int fdpass;
 	/*
+	 * c is a socketpair with megabytes of room each way (session.c's
+	 * own receiver thread): requests may go out while the manifest
+	 * still comes, so the data flows sooner and fewer entries wait in
+	 * memory. Elsewhere (a mount's control socket, a network) they go
+	 * out only when nothing waits to be read: written while the
+	 * sender writes, they could fill both ways and stop both ends.
+	 */
+	int roomy;
+	/*
 	 * A relay's report of the hops below this store (hops.h), sent as
 	 * HOPS just before RESULT; NULL or empty: none sent.
 	 */

@@ -90,6 +90,7 @@ local_receiver_main(void *arg)
 		.st = &t->st,
 		.max_manifest = UINT64_MAX,	/* our own source */
 		.fdpass = 1,
+		.roomy = 1,	/* its socketpair: SESSION_SOCKBUF each way */
 	};
 
 	t->rc = receiver_run(&t->conn, &target);
