@@ -12,7 +12,9 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -23,6 +25,19 @@
 #include "path.h"
 #include "result.h"
 #include "unit.h"
+
+/*
+ * Under ASan, a SIGSEGV is ASan's to report (then exit 1): the death test
+ * of the released window wants the signal itself.
+ */
+#if defined(__SANITIZE_ADDRESS__)
+const char *__asan_default_options(void);
+const char *
+__asan_default_options(void)
+{
+	return "handle_segv=0";
+}
+#endif
 
 static char base[] = "/tmp/test_manifest.XXXXXX";
 static char top[sizeof(base) + 16];
@@ -409,6 +424,201 @@ START_TEST(test_find)
 }
 END_TEST
 
+/*
+ * The released window: WIN entries, each path about 1 KiB (so a path
+ * chunk of 256 KiB holds about 250 of them, and the window spans
+ * several), a symlink target and an xattr blob each; WIN * 96 bytes of
+ * v is well over two pages.
+ */
+#define WIN 3000
+
+static void
+window_path(char *buf, size_t len, int i)
+{
+	char fill[1001];
+
+	memset(fill, 'a' + i % 26, sizeof(fill) - 1);
+	fill[sizeof(fill) - 1] = '\0';
+	/* Zero-padded: byte order is index order, as path_order wants. */
+	snprintf(buf, len, "d/%06d-%s", i, fill);
+}
+
+static void
+window_fill(struct manifest *mf)
+{
+	char path[1100], text[32];
+	struct entry e;
+
+	manifest_init(mf);
+	ck_assert_int_eq(manifest_reserve(mf, WIN), 0);
+	for (int i = 0; i < WIN; i++) {
+		memset(&e, 0, sizeof(e));
+		e.type = ENTRY_LNK;
+		window_path(path, sizeof(path), i);
+		ck_assert_ptr_nonnull(e.path = strdup(path));
+		snprintf(text, sizeof(text), "target-%d", i);
+		ck_assert_ptr_nonnull(e.target = strdup(text));
+		snprintf(text, sizeof(text), "xattr-%d", i);
+		e.xattrs_len = (uint32_t)strlen(text) + 1;
+		ck_assert_ptr_nonnull(e.xattrs = (uint8_t *)strdup(text));
+		e.size = (uint64_t)i;
+		ck_assert_int_eq(manifest_push(mf, &e), 0);
+	}
+}
+
+/* Is the page of p mapped at all (mincore fails with ENOMEM if not)? */
+static int
+is_mapped(const void *p)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	unsigned char vec;
+
+	return mincore((void *)((uintptr_t)p & ~(uintptr_t)(page - 1)), page,
+	    &vec) == 0;
+}
+
+/* Can the kernel read the byte at p (a PROT_NONE page gives EFAULT)? */
+static int
+is_readable(const void *p)
+{
+	int fds[2], ok;
+
+	ck_assert_int_eq(pipe(fds), 0);
+	ok = write(fds[1], p, 1) == 1;
+	close(fds[0]);
+	close(fds[1]);
+	return ok;
+}
+
+static void
+window_check_kept(const struct manifest *mf, int from)
+{
+	char path[1100], text[32];
+
+	for (int i = from; i < WIN; i += 97) {
+		window_path(path, sizeof(path), i);
+		ck_assert_int_eq(manifest_find(mf, path), i);
+		ck_assert_str_eq(mf->v[i].path, path);
+		snprintf(text, sizeof(text), "target-%d", i);
+		ck_assert_str_eq(mf->v[i].target, text);
+		snprintf(text, sizeof(text), "xattr-%d", i);
+		ck_assert_uint_eq(mf->v[i].xattrs_len, strlen(text) + 1);
+		ck_assert_str_eq((const char *)mf->v[i].xattrs, text);
+		ck_assert_uint_eq(mf->v[i].size, (uint64_t)i);
+	}
+	/* The last one too, and the first kept. */
+	window_path(path, sizeof(path), WIN - 1);
+	ck_assert_int_eq(manifest_find(mf, path), WIN - 1);
+	window_path(path, sizeof(path), from);
+	ck_assert_int_eq(manifest_find(mf, path), from);
+}
+
+/*
+ * Released entries are gone (found nowhere, their path chunks unmapped,
+ * the whole pages of v given back and unreadable); the kept ones are
+ * whole, at their index. Twice, and below an earlier mark: nothing.
+ */
+START_TEST(test_release_below)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	size_t per_page = page / sizeof(struct entry);
+	struct manifest mf;
+	char path[1100];
+	const char *p0, *p1000, *p1999, *p2000;
+	int mark1 = 1000, mark2 = 2000;
+
+	ck_assert_uint_gt(WIN * sizeof(struct entry), 2 * page);
+	window_fill(&mf);
+	ck_assert_uint_eq(mf.base, 0);
+	ck_assert_uint_eq(mf.released, 0);
+	p0 = mf.v[0].path;
+	p1000 = mf.v[mark1].path;
+	p1999 = mf.v[mark2 - 1].path;
+	p2000 = mf.v[mark2].path;
+	ck_assert(is_mapped(p0) && is_mapped(p1999));
+
+	manifest_release_below(&mf, (size_t)mark1);
+	ck_assert_uint_eq(mf.base, (size_t)mark1);
+	/* The whole pages of v below entry 1000, no more. */
+	ck_assert_uint_eq(mf.released,
+	    ((uintptr_t)&mf.v[mark1] - (uintptr_t)mf.v) & ~(page - 1));
+	ck_assert_uint_ge(mf.released / sizeof(struct entry) + per_page,
+	    (size_t)mark1);
+	ck_assert(!is_readable(&mf.v[0]));
+	ck_assert(!is_readable((const char *)mf.v + mf.released - 1));
+	ck_assert(is_readable((const char *)mf.v + mf.released));
+	/* Entry 0's path chunk is unmapped; entry 1000's is not. */
+	ck_assert(!is_mapped(p0));
+	ck_assert(is_mapped(p1000));
+	ck_assert_str_eq(p1000, mf.v[mark1].path);
+	for (int i = 0; i < mark1; i += 111) {
+		window_path(path, sizeof(path), i);
+		ck_assert_int_eq(manifest_find(&mf, path), -1);
+	}
+	window_path(path, sizeof(path), mark1 - 1);
+	ck_assert_int_eq(manifest_find(&mf, path), -1);
+	window_check_kept(&mf, mark1);
+
+	/* Again, further: more chunks go. */
+	manifest_release_below(&mf, (size_t)mark2);
+	ck_assert_uint_eq(mf.base, (size_t)mark2);
+	ck_assert(!is_mapped(p1000));
+	ck_assert(is_mapped(p2000));
+	ck_assert(!is_readable(&mf.v[mark1]));
+	window_path(path, sizeof(path), mark1);
+	ck_assert_int_eq(manifest_find(&mf, path), -1);
+	window_path(path, sizeof(path), mark2 - 1);
+	ck_assert_int_eq(manifest_find(&mf, path), -1);
+	window_check_kept(&mf, mark2);
+
+	/* Below an earlier mark, and the same mark: nothing changes. */
+	manifest_release_below(&mf, (size_t)mark1);
+	manifest_release_below(&mf, (size_t)mark2);
+	ck_assert_uint_eq(mf.base, (size_t)mark2);
+	ck_assert(is_mapped(p2000));
+	window_check_kept(&mf, mark2);
+
+	/* Past the end: every entry released, none found, no leak. */
+	manifest_release_below(&mf, WIN + 5);
+	ck_assert_uint_eq(mf.base, WIN);
+	ck_assert(!is_mapped(p2000));
+	window_path(path, sizeof(path), WIN - 1);
+	ck_assert_int_eq(manifest_find(&mf, path), -1);
+	manifest_release(&mf);
+}
+END_TEST
+
+/* A manifest that is not reserved keeps everything. */
+START_TEST(test_release_below_unreserved)
+{
+	struct manifest mf;
+
+	manifest_init(&mf);
+	push_named(&mf, "a");
+	push_named(&mf, "b");
+	manifest_release_below(&mf, 2);
+	ck_assert_uint_eq(mf.base, 0);
+	ck_assert_int_eq(manifest_find(&mf, "a"), 0);
+	ck_assert_str_eq(mf.v[1].path, "b");
+	manifest_release(&mf);
+}
+END_TEST
+
+/* A reader of a released entry's page crashes: it never reads zeros. */
+START_TEST(test_release_below_read_crashes)
+{
+	struct manifest mf;
+	volatile uint64_t size;
+
+	window_fill(&mf);
+	manifest_release_below(&mf, 2000);
+	size = mf.v[3].size;
+	(void)size;
+	/* Not reached. */
+	manifest_release(&mf);
+}
+END_TEST
+
 static Suite *
 manifest_suite(void)
 {
@@ -427,6 +637,11 @@ manifest_suite(void)
 	tcase_add_test(tc, test_scan_paths_hard_link_needs_whole);
 	tcase_add_test(tc, test_reserve_and_borrow);
 	tcase_add_test(tc, test_find);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("window");
+	tcase_add_test(tc, test_release_below);
+	tcase_add_test(tc, test_release_below_unreserved);
+	tcase_add_test_raise_signal(tc, test_release_below_read_crashes, SIGSEGV);
 	suite_add_tcase(s, tc);
 	return s;
 }
