@@ -405,7 +405,9 @@ plan_hardlink(struct plan *p, size_t i, struct store *s,
 	 * Already another name of the (unchanged) first name's inode? Its
 	 * inode is looked up again: a plan keeps none (hard links are few).
 	 */
-	else if ((t->flags & PF_DATA) || !(t->flags & PF_EXISTS) ||
+	/* Its new version waits for data or in staging: a new inode comes. */
+	else if ((t->flags & (PF_DATA | PF_STAGED)) ||
+	    !(t->flags & PF_EXISTS) ||
 	    store_lstat(s, &p->dir, m->v[i].target, &tst) == -1 ||
 	    tst.st_ino != st->st_ino || tst.st_dev != st->st_dev) {
 		plan_set(p, i, PLAN_REPLACE, NULL);
