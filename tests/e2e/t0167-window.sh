@@ -156,7 +156,7 @@ case_resync() {
 	LC_ALL=C sort -o want want
 	assert_same_lines want got "-i does not list exactly the changes"
 	assert_grep '^hf\+{9} z/same-2 => a/first-same$' "$TC/out"
-	assert_grep '^\*deleting  wide/g-late$' "$TC/out"
+	assert_grep '^\*deleting +wide/g-late$' "$TC/out"
 }
 
 case_cut() {
