@@ -396,8 +396,7 @@ plan_hardlink(struct plan *p, size_t i, struct store *s,
 	const struct plan_entry *t = &p->v[first];
 	struct stat tst;
 
-	/* The first name is the target (receiver.c checked): never read it. */
-
+	/* Its first name is e->target (receiver.c checked): never read it. */
 	if (t->state == PLAN_SKIP || t->state == PLAN_FAIL)
 		plan_set(p, i, PLAN_SKIP, "the file it links to was not "
 		    "synced");
