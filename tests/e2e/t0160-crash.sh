@@ -9,7 +9,7 @@ set -u
 t_setup
 # shellcheck disable=SC2034 # read by t_case (tests/lib.sh)
 T_TIMEOUT=${T_TIMEOUT_CRASH:-500}
-KILLS=${CRASH_KILLS:-10}
+KILLS=${CRASH_KILLS:-6}
 
 D=$T/data
 
