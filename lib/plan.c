@@ -729,6 +729,16 @@ plan_close_dirs(struct plan *p, struct store *s, const struct manifest *m,
 	return 0;
 }
 
+const char *
+plan_open_dir_of(const struct plan *p, const char *path)
+{
+	/* Those above it close at the next plan_add: at most the tree's depth. */
+	for (size_t k = p->nopen; k > 0; k--)
+		if (path_inside(path, p->open_path[k - 1]))
+			return p->open_path[k - 1];
+	return NULL;
+}
+
 /* Directory i opens: its path is kept (its entry may be released). */
 static int
 plan_open_dir(struct plan *p, const struct manifest *m, size_t i)

@@ -125,6 +125,12 @@ void plan_staged_shard(char *out, size_t len, size_t i);
 #define PLAN_STAGED_PATH (PATH_MAX + 32)
 int plan_staged_path(const struct plan *p, const struct manifest *m,
     size_t i, char *out, size_t len);
+/*
+ * The innermost directory still open (its listing not whole) that path
+ * is inside, or NULL: the directory of the entry to be planned next
+ * when the manifest is well formed. No entry is read.
+ */
+const char *plan_open_dir_of(const struct plan *p, const char *path);
 /* plan_staged_path of entry i whose path is path (no entry read). */
 int plan_staged_path_of(const struct plan *p, size_t i, const char *path,
     char *out, size_t len);

@@ -100,8 +100,8 @@ struct receiver {
 	 * hard link the commit keeps waiting, not the newest (check_entry
 	 * compares with it). Every entry below mark is done, and released
 	 * (manifest_release_below): what later entries need of earlier ones
-	 * is kept apart (dirs, firsts; the plan's and the commit's open
-	 * directories), and the report's line of each released entry that
+	 * is kept apart (firsts; the plan's open directories, which
+	 * check_entry reads too, and the commit's), and the report's line of each released entry that
 	 * has one goes to items. flat: a whole session with no parts to
 	 * resume (claim_partials reads every entry); with purges, from the
 	 * manifest's end on (plan_purge_dir looks the store's names up in
@@ -111,8 +111,6 @@ struct receiver {
 	int manifest_whole;	/* END_MANIFEST planned */
 	size_t mark;
 	size_t window_max;	/* the most entries pending at once (-v) */
-	char **dirs;		/* the open directories' paths, outermost first */
-	size_t ndirs, dirs_cap;
 	struct htab firsts;	/* first names of files with several: to index */
 	char **first_v;		/* their paths (the table's keys), owned */
 	size_t nfirst, first_cap;
@@ -205,6 +203,7 @@ check_entry(struct receiver *r, size_t i)
 {
 	struct manifest *m = &r->m;
 	struct entry *e = &m->v[i];
+	const char *dir;
 	size_t len, at;
 	int c;
 
@@ -212,12 +211,9 @@ check_entry(struct receiver *r, size_t i)
 		return c == 0 ? peer_fail(r, "the manifest names %s twice",
 		    e->path) : peer_fail(r, "the manifest names %s after %s: "
 		    "out of order", e->path, m->v[i - 1].path);
-	while (r->ndirs > 0 && !path_inside(e->path, r->dirs[r->ndirs - 1]))
-		free(r->dirs[--r->ndirs]);
 	len = path_dirlen(e->path);
-	if (len > 0 && (r->ndirs == 0 ||
-	    strlen(r->dirs[r->ndirs - 1]) != len ||
-	    memcmp(r->dirs[r->ndirs - 1], e->path, len) != 0))
+	if (len > 0 && ((dir = plan_open_dir_of(&r->plan, e->path)) == NULL ||
+	    strlen(dir) != len || memcmp(dir, e->path, len) != 0))
 		return peer_fail(r, "entry %s comes before its directory",
 		    e->path);
 	if (e->type == ENTRY_HARDLINK) {
@@ -227,9 +223,6 @@ check_entry(struct receiver *r, size_t i)
 			    e->target);
 		e->link_index = at;
 	}
-	if (e->type == ENTRY_DIR &&
-	    keep_str(&r->dirs, &r->ndirs, &r->dirs_cap, e->path) == -1)
-		return peer_fail(r, "out of memory");
 	if (e->type == ENTRY_REG && e->linked) {
 		if (keep_str(&r->first_v, &r->nfirst, &r->first_cap,
 		    e->path) == -1 || htab_put(&r->firsts,
@@ -1338,9 +1331,6 @@ out:
 		store_close(r.st);
 	plan_release(&r.plan);
 	manifest_release(&r.m);
-	for (size_t k = 0; k < r.ndirs; k++)
-		free(r.dirs[k]);
-	free(r.dirs);
 	htab_release(&r.firsts);
 	for (size_t k = 0; k < r.nfirst; k++)
 		free(r.first_v[k]);
