@@ -18,7 +18,8 @@
 # failed assertion or an unexpected failing command ends the case; t_case then
 # prints "ok - SCRIPT: NAME" or "not ok - SCRIPT: NAME" followed by "# "
 # lines that explain why.  t_done prints "# results: P passed, F failed" and
-# exits non-zero if F > 0.
+# exits non-zero if F > 0.  T_KEEP=1 keeps the cases' directories;
+# T_TIMES=1 prints each case's time after its line.
 #
 # Only processes this script started are ever killed: each case's own process
 # group, and what a case registered with t_defer.
@@ -165,7 +166,7 @@ t_case_body() {
 # t_case NAME FUNC: run FUNC as one test case (see the top of this file).
 t_case() {
 	local name=$1 fn=$2 rc timed_out=0 ticks=0 limit log pat
-	local to=${T_TIMEOUT}
+	local to=${T_TIMEOUT} started=$SECONDS
 	[ -n "$T" ] || t_setup
 	T_NCASE=$((T_NCASE + 1))
 	log=$T/.log.$T_NCASE
@@ -221,6 +222,8 @@ t_case() {
 		pat='^FAIL: '
 		grep -v -- "$pat" "$log" 2>&1 | tail -n "${T_LOG_LINES:-25}" | sed 's/^/#   | /'
 	fi
+	# T_TIMES=1: each case's time, to find where the suite's minutes go.
+	[ -n "${T_TIMES:-}" ] && echo "#   took $((SECONDS - started)) s"
 	rm -f "$T/.msg.$T_NCASE" "$T/.skip.$T_NCASE"
 	[ -n "${T_KEEP:-}" ] || rm -rf "$T/case$T_NCASE"
 	return 0
