@@ -169,7 +169,8 @@ case_max_defer() {
 
 case_interval() {
 	mkdir src && echo one >src/a
-	conf app interval=2
+	# quiet = 1: the default window (5 s) would only slow the test.
+	conf app interval=2 quiet=1
 	daemon conf
 	wait_for test -f store/a
 	echo two >src/b
@@ -224,7 +225,8 @@ case_overflow_converges() {
 case_status_suspend_resume() {
 	mkdir src src2 && echo one >src/a && echo x >src2/x
 	conf app watch=yes quiet=1
-	printf '\n[fileset other]\nsource = %s/src2\ndest = %s/store2\n' "$TC" "$TC" >>conf
+	printf '\n[fileset other]\nsource = %s/src2\ndest = %s/store2\nquiet = 1\n' \
+		"$TC" "$TC" >>conf
 	daemon conf
 	wait_for test -f store/a
 	wait_for test -f store2/x
@@ -269,7 +271,8 @@ case_signals() {
 	# SIGHUP with a good file adds a file set.
 	conf app watch=yes quiet=1
 	mkdir src2 && echo x >src2/x
-	printf '\n[fileset more]\nsource = %s/src2\ndest = %s/store2\n' "$TC" "$TC" >>conf
+	printf '\n[fileset more]\nsource = %s/src2\ndest = %s/store2\nquiet = 1\n' \
+		"$TC" "$TC" >>conf
 	kill -HUP "$DPID"
 	wait_for test -f store2/x || t_fail "the file set added by SIGHUP did not run"
 	# SIGTERM in the middle of a session: exit 0 within a couple of seconds.
