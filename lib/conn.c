@@ -73,9 +73,10 @@ conn_until(struct conn *c, int seconds, const char *what)
 
 /* A wait reached deadline: logs what the peer did not do. Returns -1. */
 int
-conn_timed_out(const struct conn *c, const struct conn_limits *l,
+conn_timed_out(struct conn *c, const struct conn_limits *l,
     int64_t deadline, const char *what)
 {
+	c->gave_up = 1;
 	errno = ETIMEDOUT;
 	if (l->until && deadline == l->until)
 		log_errx("%s did not %s within %d s", c->peer, l->until_what,
@@ -92,7 +93,7 @@ conn_timed_out(const struct conn *c, const struct conn_limits *l,
  * 0, or -1 with ETIMEDOUT (logged: what the peer did not do, naming it).
  */
 static int
-wait_under(const struct conn *c, const struct conn_limits *l, int fd,
+wait_under(struct conn *c, const struct conn_limits *l, int fd,
     short events, int64_t deadline, const char *what)
 {
 	struct pollfd pfd = { .fd = fd, .events = events };
@@ -114,7 +115,7 @@ wait_under(const struct conn *c, const struct conn_limits *l, int fd,
 }
 
 static int
-wait_ready(const struct conn *c, int fd, short events, int64_t deadline,
+wait_ready(struct conn *c, int fd, short events, int64_t deadline,
     const char *what)
 {
 	struct conn_limits l = conn_limits_of(c);
@@ -172,6 +173,8 @@ conn_init(struct conn *c, int rfd, int wfd, const char *peer)
 /*
  * Reaps the remote shell, which saw its input end: given CONN_REAP_MS to
  * exit, then killed, so a peer that stopped answering never holds us.
+ * Once a wait of ours ran out (gave_up) the peer has had its time: the
+ * shell is asked to end at once (ssh passes SIGTERM on as a hang-up).
  */
 static void
 reap_child(struct conn *c)
@@ -179,6 +182,10 @@ reap_child(struct conn *c)
 	int64_t until = conn_now_ms() + CONN_REAP_MS;
 	pid_t r;
 
+	if (c->gave_up) {
+		kill(c->child, SIGTERM);
+		until = conn_now_ms() + CONN_REAP_GAVE_UP_MS;
+	}
 	while ((r = waitpid(c->child, NULL, WNOHANG)) == 0 && conn_now_ms() < until)
 		usleep(20000);
 	if (r == 0) {
@@ -261,7 +268,7 @@ conn_seal(struct conn *c, int cipher, const uint8_t *tx, const uint8_t *rx)
 
 /* Writes the iovecs whole under l; -1 (logged) on an error or past l. */
 int
-conn_write_under(const struct conn *c, const struct conn_limits *l,
+conn_write_under(struct conn *c, const struct conn_limits *l,
     struct iovec *iov, int iovcnt)
 {
 	int64_t deadline = deadline_under(l);

@@ -40,6 +40,7 @@ struct conn {
 	int until_s;
 	const char *until_what;
 	pid_t child;		/* a remote shell serving this conn, reaped on release */
+	int gave_up;		/* a wait of ours ran out (conn_release) */
 	/* zstd stream compression of everything after conn_compress(). */
 	struct ZSTD_CCtx_s *zc;
 	struct ZSTD_DCtx_s *zd;
@@ -75,8 +76,9 @@ int conn_init(struct conn *c, int rfd, int wfd, const char *peer);
 int conn_socketpair(int sv[2], int bufsize);
 /*
  * Closes the descriptors and frees c. A remote shell serving it (child)
- * is given CONN_REAP_MS to exit once its input ends, then killed; it is
- * always reaped.
+ * is given CONN_REAP_MS to exit once its input ends, then killed; after
+ * one of c's waits timed out, SIGTERM at once and CONN_REAP_GAVE_UP_MS.
+ * It is always reaped.
  */
 /*
  * From now on every wait of c ends within seconds (0: no such bound),
@@ -88,6 +90,7 @@ void conn_until(struct conn *c, int seconds, const char *what);
 void conn_release(struct conn *c);
 
 #define CONN_REAP_MS 5000
+#define CONN_REAP_GAVE_UP_MS 1000
 
 /*
  * From now on, compresses what this side sends at zstd level (1-19) and

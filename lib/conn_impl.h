@@ -31,10 +31,10 @@ int64_t conn_now_ms(void);
 /* c's bounds as they are now. */
 struct conn_limits conn_limits_of(const struct conn *c);
 /* A wait reached deadline: logs what the peer did not do; -1, ETIMEDOUT. */
-int conn_timed_out(const struct conn *c, const struct conn_limits *l,
+int conn_timed_out(struct conn *c, const struct conn_limits *l,
     int64_t deadline, const char *what);
 /* Writes the iovecs whole to wfd under l; -1 (logged). Counts nothing. */
-int conn_write_under(const struct conn *c, const struct conn_limits *l,
+int conn_write_under(struct conn *c, const struct conn_limits *l,
     struct iovec *iov, int iovcnt);
 /* seal_pull into dst, a failure logged as tampering. */
 ssize_t conn_pull_sealed(struct conn *c, uint8_t *dst, size_t cap);
