@@ -30,8 +30,6 @@ void
 partial_keep(int stagingfd, const char *staged, int partialfd,
     const char *path, const struct entry *attr)
 {
-	char name[64];
-
 	int fd;
 
 	if (partialfd < 0)
@@ -40,11 +38,21 @@ partial_keep(int stagingfd, const char *staged, int partialfd,
 	fd = openat(stagingfd, staged, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd == -1)
 		return;
-	if (fdatasync(fd) == 0) {
-		partial_name(name, sizeof(name), path, attr);
-		renameat(stagingfd, staged, partialfd, name);
-	}
+	if (fdatasync(fd) == 0)
+		partial_keep_synced(stagingfd, staged, partialfd, path, attr);
 	close(fd);
+}
+
+void
+partial_keep_synced(int stagingfd, const char *staged, int partialfd,
+    const char *path, const struct entry *attr)
+{
+	char name[64];
+
+	if (partialfd < 0)
+		return;
+	partial_name(name, sizeof(name), path, attr);
+	renameat(stagingfd, staged, partialfd, name);
 }
 
 void

@@ -24,6 +24,9 @@
  */
 void partial_keep(int stagingfd, const char *staged, int partialfd,
     const char *path, const struct entry *attr);
+/* partial_keep of a file whose bytes the caller made durable (syncfs). */
+void partial_keep_synced(int stagingfd, const char *staged, int partialfd,
+    const char *path, const struct entry *attr);
 /* fsyncs partial/ after a series of partial_keep. */
 void partial_sync(int partialfd);
 /*

@@ -370,39 +370,69 @@ advance(struct receiver *r)
 	return 0;
 }
 
-/* send_result's entry i: m's, or read back from items (plan_entry_at). */
-static const struct entry *
-item_entry(void *arg, size_t i)
+/* items is read from its start by item_entry. -1 logged. */
+static int
+items_rewind(struct receiver *r)
 {
-	struct receiver *r = arg;
+	r->item_idx = 0;
+	r->item_e.path = NULL;
+	if (r->items != NULL && (fflush(r->items) == EOF ||
+	    fseek(r->items, 0, SEEK_SET) == -1)) {
+		log_err("%s: the report's spool", r->t->path);
+		return -1;
+	}
+	return 0;
+}
+
+/* The next line of items into item_e: 1, 0 at its end, -1 cut short or failed. */
+static int
+item_read(struct receiver *r)
+{
 	uint32_t idx;
 	uint16_t len;
 	int type;
 
+	if (r->items == NULL || fread(&idx, sizeof(idx), 1, r->items) != 1)
+		return r->items != NULL && ferror(r->items) ? -1 : 0;
+	type = fgetc(r->items);
+	if (type == EOF || fread(&len, sizeof(len), 1, r->items) != 1 ||
+	    len >= PATH_MAX || fread(r->item_path, 1, len, r->items) != len)
+		return -1;
+	r->item_path[len] = '\0';
+	if (fread(&len, sizeof(len), 1, r->items) != 1 || len >= PATH_MAX ||
+	    fread(r->item_target, 1, len, r->items) != len)
+		return -1;
+	r->item_target[len] = '\0';
+	r->item_idx = idx;
+	r->item_e.type = (uint8_t)type;
+	r->item_e.path = r->item_path;
+	r->item_e.target = r->item_target;
+	return 1;
+}
+
+/*
+ * Entry i (for increasing i, after items_rewind): m's, or read back
+ * from items (plan_entry_at).
+ */
+static const struct entry *
+item_entry(void *arg, size_t i)
+{
+	struct receiver *r = arg;
+	int got;
+
 	if (i >= r->m.base)
 		return &r->m.v[i];
-	if (r->item_idx != SIZE_MAX && (r->item_idx < i ||
+	/* Lines of the entries not asked for are passed over. */
+	while (r->item_idx != SIZE_MAX && (r->item_idx < i ||
 	    r->item_e.path == NULL)) {
 		r->item_idx = SIZE_MAX;
-		if (r->items != NULL && fread(&idx, sizeof(idx), 1,
-		    r->items) == 1) {
-			type = fgetc(r->items);
-			if (type == EOF || fread(&len, sizeof(len), 1,
-			    r->items) != 1 || len >= PATH_MAX ||
-			    fread(r->item_path, 1, len,
-			    r->items) != len)
-				goto bad;
-			r->item_path[len] = '\0';
-			if (fread(&len, sizeof(len), 1, r->items) != 1 ||
-			    len >= PATH_MAX || fread(r->item_target, 1, len, r->items) != len)
-				goto bad;
-			r->item_target[len] = '\0';
-			r->item_idx = idx;
-			r->item_e.type = (uint8_t)type;
-			r->item_e.path = r->item_path;
-			r->item_e.target = r->item_target;
-		} else if (r->items != NULL && ferror(r->items))
-			goto bad;
+		if ((got = item_read(r)) == -1) {
+			log_errx("%s: the report's spool: %s", r->t->path,
+			    ferror(r->items) ? strerror(errno) : "cut short");
+			return NULL;
+		}
+		if (got == 0)
+			break;
 	}
 	if (r->item_idx == i)
 		return &r->item_e;
@@ -410,10 +440,6 @@ item_entry(void *arg, size_t i)
 	memset(&r->item_none, 0, sizeof(r->item_none));
 	r->item_none.type = ENTRY_REG;
 	return &r->item_none;
-bad:
-	log_errx("%s: the report's spool: %s", r->t->path, ferror(r->items) ?
-	    strerror(errno) : "cut short");
-	return NULL;
 }
 
 static int eager_ask(struct receiver *r);
@@ -1037,12 +1063,17 @@ data_frame(struct receiver *r, uint8_t type, const uint8_t *p, size_t n)
 	}
 }
 
-/* A session cut short commits nothing; what arrived of a file is kept. */
+/*
+ * A session cut short commits nothing; what arrived is kept, the files
+ * released from the window too (their paths are in items).
+ */
 static int
 recv_cut(struct receiver *r)
 {
 	ask_join(r, 1);
-	stage_keep_partials(&r->f, r->st, &r->m, &r->plan);
+	if (items_rewind(r) == 0)
+		stage_keep_partials(&r->f, r->st, &r->m, &r->plan, item_entry,
+		    r);
 	return -1;
 }
 
@@ -1108,13 +1139,8 @@ send_result(struct receiver *r)
 	result_init(&res);
 	res.report = (r->flags & SESSION_REPORT) != 0;
 	/* Each line goes out as it is made: a report is not kept whole. */
-	r->item_idx = 0;
-	r->item_e.path = NULL;
-	if (r->items != NULL && (fflush(r->items) == EOF ||
-	    fseek(r->items, 0, SEEK_SET) == -1)) {
-		log_err("%s: the report's spool", r->t->path);
+	if (items_rewind(r) == -1)
 		goto out;
-	}
 	if (plan_each_item_at(&r->plan, &r->m, item_entry, r, &res, send_item,
 	    r) == -1 ||
 	    (r->t->hops != NULL && r->t->hops->n > 0 &&

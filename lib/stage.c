@@ -472,26 +472,83 @@ out:
 	return rc;
 }
 
-void
-stage_keep_partials(struct stage_file *f, struct store *s,
-    const struct manifest *m, const struct plan *p)
+/*
+ * Keeps staging/NAME as the part of (path, attr): after one syncfs for
+ * them all (synced), or each made durable on its own.
+ */
+static void
+keep_one(struct store *s, const char *name, const char *path,
+    const struct entry *attr, int synced)
+{
+	if (synced)
+		partial_keep_synced(s->stagingfd, name, s->partialfd, path, attr);
+	else
+		partial_keep(s->stagingfd, name, s->partialfd, path, attr);
+}
+
+/*
+ * Keeps released entry i's complete staged file (e: its path and type,
+ * from the caller's spool): m no longer holds its size and mtime, so
+ * they are the staged file's, which were set from that version.
+ */
+static void
+keep_released(struct store *s, const struct plan *p, size_t i,
+    const struct entry *e)
 {
 	char name[PLAN_STAGED_PATH];
+	struct entry attr;
+	struct stat st;
 
-	if (f->idx != -1 && f->fd != -1 && f->werr == 0 && f->bad[0] == '\0' &&
-	    f->got > 0) {
+	if (e->path == NULL || e->type != ENTRY_REG ||
+	    plan_staged_path_of(p, i, e->path, name, sizeof(name)) == -1 ||
+	    fstatat(s->stagingfd, name, &st, AT_SYMLINK_NOFOLLOW) == -1 ||
+	    !S_ISREG(st.st_mode))
+		return;
+	memset(&attr, 0, sizeof(attr));
+	entry_set_stat(&attr, &st);
+	keep_one(s, name, e->path, &attr, 1);
+}
+
+void
+stage_keep_partials(struct stage_file *f, struct store *s,
+    const struct manifest *m, const struct plan *p, plan_entry_at *released,
+    void *arg)
+{
+	char name[PLAN_STAGED_PATH];
+	const struct entry *e;
+	int keep_part = f->idx != -1 && f->fd != -1 && f->werr == 0 &&
+	    f->bad[0] == '\0' && f->got > 0;
+	int synced = 0;
+
+	if (keep_part) {
 		close(f->fd);
 		f->fd = -1;
-		partial_keep(s->stagingfd, f->name, s->partialfd,
-		    m->v[f->idx].path, &f->head.attr);
 	}
-	/* Those released (manifest.h) are not kept: sent again next time. */
+	/*
+	 * Released entries can be a million files: one syncfs makes them
+	 * durable at once, where an fdatasync each would take minutes.
+	 */
+	if (m->base > 0 && s->partialfd >= 0) {
+		if (syncfs(s->stagingfd) == 0)
+			synced = 1;
+		else
+			log_warn("%s: syncfs: the files staged before the cut "
+			    "are not kept", s->path);
+	}
+	if (keep_part)
+		keep_one(s, f->name, m->v[f->idx].path, &f->head.attr, synced);
+	for (size_t i = 0; synced && i < m->base; i++) {
+		if (!(p->v[i].flags & PF_STAGED))
+			continue;
+		if ((e = released(arg, i)) == NULL)
+			break;	/* the spool failed (logged) */
+		keep_released(s, p, i, e);
+	}
 	for (size_t i = m->base; i < m->n; i++) {
 		if (!(p->v[i].flags & PF_STAGED) || m->v[i].type != ENTRY_REG ||
 		    plan_staged_path(p, m, i, name, sizeof(name)) == -1)
 			continue;
-		partial_keep(s->stagingfd, name, s->partialfd, m->v[i].path,
-		    &m->v[i]);
+		keep_one(s, name, m->v[i].path, &m->v[i], synced);
 	}
 	partial_sync(s->partialfd);
 }

@@ -104,13 +104,14 @@ void stage_drop(struct stage_file *f, struct store *s);
 
 /*
  * The connection broke: keeps in partial/ the part of the file in
- * progress (path) and every complete staged regular file of plan p whose
- * entry m still holds (from m->base on: a flat receiver released those
- * before, and the next session sends them again), for the next session
- * to resume from.
+ * progress and every complete staged regular file of plan p, for the
+ * next session to resume from. Entries m released (below m->base) are
+ * named by released(arg, i), called for increasing i (NULL: failed,
+ * logged; an entry whose path is NULL there is not kept).
  */
 void stage_keep_partials(struct stage_file *f, struct store *s,
-    const struct manifest *m, const struct plan *p);
+    const struct manifest *m, const struct plan *p, plan_entry_at *released,
+    void *arg);
 
 /*
  * Takes up what an interrupted session kept of entry i (e), as staging/

@@ -195,6 +195,52 @@ case_kept_in_new_tree() {
 	assert_no_litter store
 }
 
+# staged_count: files of 8,192 bytes in the store's staging.
+staged_count() {
+	find store/.mirrorfs/staging -type f -size 8192c 2>/dev/null | wc -l
+}
+
+# A cut after most files (the sender stopped after 1,000 entries): those
+# the receiver had already released from its window (staged, done with)
+# are kept too, not only the few still in it.
+case_kept_after_many() {
+	local i st=0
+	python3 - <<'PY'
+import os
+for d in "abcd":
+    os.makedirs("src/" + d)
+    for i in range(300):
+        with open("src/%s/f%d" % (d, i), "wb") as f:
+            f.write(os.urandom(8192))
+PY
+	touch -d '-1 hour' src/*/*
+	serve app "$TC/store"
+	local url="mirror://127.0.0.1:$PORT/app"
+	MIRRORFS_STOP_AT=send:1000 "$MIRRORCTL" sync --key key --compress 0 src \
+	    "$url" >cut.out 2>&1 &
+	local pid=$!
+	t_track "$pid"
+	wait_stopped "$pid" || t_fail "the sender did not stop after 1,000 files"
+	# (The files sent make up 1,000 entries with their directories.)
+	wait_for sh -c '[ "$(find store/.mirrorfs/staging -type f -size 8192c 2>/dev/null | wc -l)" -ge 950 ]' ||
+		t_fail "only $(staged_count) files were staged"
+	kill -KILL "$pid"
+	wait "$pid" 2>/dev/null || st=$?
+	t_untrack "$pid"
+	assert_eq 137 "$st" "exit status of the killed sender"
+	wait_for sh -c "flock -n '$TC/store/.mirrorfs/lock' true" ||
+		t_fail "mirrord still holds the store"
+	i=$(find store/.mirrorfs/partial -type f | wc -l)
+	[ "$i" -ge 950 ] || t_fail "$i of the 950 or more staged files were kept"
+	t_ctl sync --key key --compress 0 --json src "$url"
+	assert_rc 0
+	assert_trees_eq src store
+	# About 250 files of 8 KiB to send, and the manifest: not all 9.8 MB.
+	[ "$(jf bytes_sent)" -lt 3000000 ] ||
+		t_fail "sent $(jf bytes_sent) bytes: the kept files were sent again"
+	assert_no_litter store
+}
+
 # Kept parts are durable before the session that kept them ends.
 case_kept_parts_are_durable() {
 	command -v strace >/dev/null || t_skip "needs strace"
@@ -420,6 +466,7 @@ t_case "a manifest out of a walk's order, or naming a path twice, is refused" ca
 t_case "files are asked for during the manifest; data not asked for is refused" case_requests_during_the_manifest
 t_case "a kept copy is verified before use, with or without --checksum" case_kept_copy_verified
 t_case "a session cut inside a new tree keeps its file for the next" case_kept_in_new_tree
+t_case "a session cut after most of 1,200 files keeps every file staged for the next" case_kept_after_many
 t_case "kept parts are synced to disk before the session ends" case_kept_parts_are_durable
 t_case "the client says committed, not committed, or unknown" case_client_says_what_happened
 t_case "a sync waits for a mount that is starting" case_sync_waits_for_a_starting_mount
