@@ -1073,7 +1073,7 @@ recv_cut(struct receiver *r)
 	ask_join(r, 1);
 	if (items_rewind(r) == 0)
 		stage_keep_partials(&r->f, r->st, &r->m, &r->plan, item_entry,
-		    r);
+		    r, r->resume);
 	return -1;
 }
 

@@ -512,7 +512,7 @@ keep_released(struct store *s, const struct plan *p, size_t i,
 void
 stage_keep_partials(struct stage_file *f, struct store *s,
     const struct manifest *m, const struct plan *p, plan_entry_at *released,
-    void *arg)
+    void *arg, const uint64_t *resume)
 {
 	char name[PLAN_STAGED_PATH];
 	const struct entry *e;
@@ -545,7 +545,16 @@ stage_keep_partials(struct stage_file *f, struct store *s,
 		keep_released(s, p, i, e);
 	}
 	for (size_t i = m->base; i < m->n; i++) {
-		if (!(p->v[i].flags & PF_STAGED) || m->v[i].type != ENTRY_REG ||
+		/*
+		 * A part claimed from partial/ whose rest has not come yet
+		 * goes back under the name it was claimed by (m's entry):
+		 * else a second cut loses all the first one kept.
+		 */
+		int claimed = resume != NULL && resume[i] > 0 &&
+		    (long)i != f->idx;
+
+		if (!((p->v[i].flags & PF_STAGED) || claimed) ||
+		    m->v[i].type != ENTRY_REG ||
 		    plan_staged_path(p, m, i, name, sizeof(name)) == -1)
 			continue;
 		keep_one(s, name, m->v[i].path, &m->v[i], synced);
