@@ -493,7 +493,7 @@ keep_one(struct store *s, const char *name, const char *path,
  */
 static void
 keep_released(struct store *s, const struct plan *p, size_t i,
-    const struct entry *e)
+    const struct entry *e, int synced)
 {
 	char name[PLAN_STAGED_PATH];
 	struct entry attr;
@@ -506,8 +506,11 @@ keep_released(struct store *s, const struct plan *p, size_t i,
 		return;
 	memset(&attr, 0, sizeof(attr));
 	entry_set_stat(&attr, &st);
-	keep_one(s, name, e->path, &attr, 1);
+	keep_one(s, name, e->path, &attr, synced);
 }
+
+/* Released files at least this many: one syncfs, else an fdatasync each. */
+#define STAGE_KEEP_SYNCFS_MIN 64
 
 void
 stage_keep_partials(struct stage_file *f, struct store *s,
@@ -519,16 +522,21 @@ stage_keep_partials(struct stage_file *f, struct store *s,
 	int keep_part = f->idx != -1 && f->fd != -1 && f->werr == 0 &&
 	    f->bad[0] == '\0' && f->got > 0;
 	int synced = 0;
+	size_t nreleased = 0;
 
 	if (keep_part) {
 		close(f->fd);
 		f->fd = -1;
 	}
+	for (size_t i = 0; i < m->base; i++)
+		nreleased += (p->v[i].flags & PF_STAGED) != 0;
 	/*
 	 * Released entries can be a million files: one syncfs makes them
-	 * durable at once, where an fdatasync each would take minutes.
+	 * durable at once, where an fdatasync each would take minutes. It
+	 * waits for all the filesystem's dirty data, not only ours: a few
+	 * files are synced each on its own.
 	 */
-	if (m->base > 0 && s->partialfd >= 0) {
+	if (nreleased >= STAGE_KEEP_SYNCFS_MIN && s->partialfd >= 0) {
 		if (syncfs(s->stagingfd) == 0)
 			synced = 1;
 		else
@@ -537,12 +545,13 @@ stage_keep_partials(struct stage_file *f, struct store *s,
 	}
 	if (keep_part)
 		keep_one(s, f->name, m->v[f->idx].path, &f->head.attr, synced);
-	for (size_t i = 0; synced && i < m->base; i++) {
+	for (size_t i = 0; nreleased > 0 && (synced ||
+	    nreleased < STAGE_KEEP_SYNCFS_MIN) && i < m->base; i++) {
 		if (!(p->v[i].flags & PF_STAGED))
 			continue;
 		if ((e = released(arg, i)) == NULL)
 			break;	/* the spool failed (logged) */
-		keep_released(s, p, i, e);
+		keep_released(s, p, i, e, synced);
 	}
 	for (size_t i = m->base; i < m->n; i++) {
 		/*
