@@ -76,7 +76,8 @@ int
 conn_timed_out(struct conn *c, const struct conn_limits *l,
     int64_t deadline, const char *what)
 {
-	c->gave_up = 1;
+	/* The writer thread may time out as the owner does (conn_async.c). */
+	__atomic_store_n(&c->gave_up, 1, __ATOMIC_RELAXED);
 	errno = ETIMEDOUT;
 	if (l->until && deadline == l->until)
 		log_errx("%s did not %s within %d s", c->peer, l->until_what,
@@ -182,7 +183,7 @@ reap_child(struct conn *c)
 	int64_t until = conn_now_ms() + CONN_REAP_MS;
 	pid_t r;
 
-	if (c->gave_up) {
+	if (__atomic_load_n(&c->gave_up, __ATOMIC_RELAXED)) {
 		kill(c->child, SIGTERM);
 		until = conn_now_ms() + CONN_REAP_GAVE_UP_MS;
 	}
