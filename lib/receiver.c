@@ -1070,10 +1070,13 @@ data_frame(struct receiver *r, uint8_t type, const uint8_t *p, size_t n)
 static int
 recv_cut(struct receiver *r)
 {
+	int spool;
+
 	ask_join(r, 1);
-	if (items_rewind(r) == 0)
-		stage_keep_partials(&r->f, r->st, &r->m, &r->plan, item_entry,
-		    r, r->resume);
+	/* Without the spool (logged) the rest is still kept. */
+	spool = items_rewind(r) == 0;
+	stage_keep_partials(&r->f, r->st, &r->m, &r->plan,
+	    spool ? item_entry : NULL, r, r->resume);
 	return -1;
 }
 

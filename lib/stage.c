@@ -528,7 +528,7 @@ stage_keep_partials(struct stage_file *f, struct store *s,
 		close(f->fd);
 		f->fd = -1;
 	}
-	for (size_t i = 0; i < m->base; i++)
+	for (size_t i = 0; released != NULL && i < m->base; i++)
 		nreleased += (p->v[i].flags & PF_STAGED) != 0;
 	/*
 	 * Released entries can be a million files: one syncfs makes them

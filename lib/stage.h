@@ -107,7 +107,8 @@ void stage_drop(struct stage_file *f, struct store *s);
  * progress and every complete staged regular file of plan p, for the
  * next session to resume from. Entries m released (below m->base) are
  * named by released(arg, i), called for increasing i (NULL: failed,
- * logged; an entry whose path is NULL there is not kept). resume (NULL,
+ * logged; an entry whose path is NULL there is not kept); released NULL:
+ * they cannot be named, and are not kept. resume (NULL,
  * or one offset an entry) names the parts this session claimed from
  * partial/ (stage_claim) and had not had the rest of: they are kept again.
  */
