@@ -175,7 +175,9 @@ conn_init(struct conn *c, int rfd, int wfd, const char *peer)
  * Reaps the remote shell, which saw its input end: given CONN_REAP_MS to
  * exit, then killed, so a peer that stopped answering never holds us.
  * Once a wait of ours ran out (gave_up) the peer has had its time: the
- * shell is asked to end at once (ssh passes SIGTERM on as a hang-up).
+ * shell is asked to end at once (ssh exits, and the remote end sees its
+ * input end; a wrapper that forks its command instead of exec'ing it
+ * leaves that command to end on its own).
  */
 static void
 reap_child(struct conn *c)

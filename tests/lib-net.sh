@@ -78,7 +78,9 @@ while [ \$# -gt 0 ]; do
 	esac
 done
 shift	# the host
-PATH="$BUILD:\$PATH" exec sh -c "\$*"
+# bash runs a lone command in place (exec), as the remote end must for
+# its process to be the one ended when the session gives up.
+PATH="$BUILD:\$PATH" exec bash -c "\$*"
 STANDIN
 	chmod 755 "$1"
 }

@@ -200,6 +200,8 @@ staged_count() {
 	find store/.mirrorfs/staging -type f -size 8192c 2>/dev/null | wc -l
 }
 
+enough_staged() { [ "$(staged_count)" -ge 950 ]; }
+
 # A cut after most files (the sender stopped after 1,000 entries): those
 # the receiver had already released from its window (staged, done with)
 # are kept too, not only the few still in it.
@@ -222,7 +224,7 @@ PY
 	t_track "$pid"
 	wait_stopped "$pid" || t_fail "the sender did not stop after 1,000 files"
 	# (The files sent make up 1,000 entries with their directories.)
-	wait_for sh -c '[ "$(find store/.mirrorfs/staging -type f -size 8192c 2>/dev/null | wc -l)" -ge 950 ]' ||
+	wait_for enough_staged ||
 		t_fail "only $(staged_count) files were staged"
 	kill -KILL "$pid"
 	wait "$pid" 2>/dev/null || st=$?
@@ -448,7 +450,7 @@ case_ssh_peer_stops() {
 			assert_grep 'took nothing we sent within 3 s|did not send a whole frame within 3 s' "$TC/err"
 		fi
 		# The remote shell was not left behind, stopped.
-		if pgrep -f "mirrord --serve //$TC/store" >/dev/null; then
+		if pgrep -f "mirrord --serve /$TC/store" >/dev/null; then
 			t_fail "the remote mirrord still runs ($point)"
 		fi
 	done
