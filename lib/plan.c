@@ -192,6 +192,73 @@ plan_purge_set(struct plan *p, size_t k, int state, const char *reason)
 	p->purges[k].reason = reason ? strdup(reason) : NULL;
 }
 
+/* Frees nm's names: empty again. */
+static void
+names_release(struct plan_names *nm)
+{
+	free(nm->buf);
+	free(nm->off);
+	memset(nm, 0, sizeof(*nm));
+}
+
+/* Appends name (a directory's next entry's). -1 ENOMEM. */
+static int
+names_add(struct plan_names *nm, const char *name)
+{
+	size_t len = strlen(name) + 1, cap;
+	size_t *off;
+	char *buf;
+
+	if (nm->n == nm->ncap) {
+		cap = nm->ncap ? nm->ncap * 2 : 16;
+		if ((off = realloc(nm->off, cap * sizeof(*off))) == NULL)
+			return -1;
+		nm->off = off;
+		nm->ncap = cap;
+	}
+	if (nm->len + len > nm->cap) {
+		for (cap = nm->cap ? nm->cap * 2 : 256; cap < nm->len + len;
+		    cap *= 2)
+			;
+		if ((buf = realloc(nm->buf, cap)) == NULL)
+			return -1;
+		nm->buf = buf;
+		nm->cap = cap;
+	}
+	if (nm->n > 0 && strcmp(nm->buf + nm->off[nm->n - 1], name) >= 0)
+		nm->unsorted = 1;
+	memcpy(nm->buf + nm->len, name, len);
+	nm->off[nm->n++] = nm->len;
+	nm->len += len;
+	return 0;
+}
+
+/* Is name one of nm's? */
+static int
+names_has(const struct plan_names *nm, const char *name)
+{
+	size_t lo = 0, hi = nm->n, mid;
+	int c;
+
+	if (nm->unsorted) {
+		for (size_t k = 0; k < nm->n; k++)
+			if (strcmp(nm->buf + nm->off[k], name) == 0)
+				return 1;
+		return 0;
+	}
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		c = strcmp(nm->buf + nm->off[mid], name);
+		if (c == 0)
+			return 1;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return 0;
+}
+
 /* Forgets every purge. */
 static void
 plan_drop_purges(struct plan *p)
@@ -215,9 +282,13 @@ plan_release(struct plan *p)
 	free(p->v);
 	free(p->purges);
 	free(p->open);
-	for (size_t k = 0; k < p->nopen; k++)
+	for (size_t k = 0; k < p->nopen; k++) {
 		free(p->open_path[k]);
+		names_release(&p->open_names[k]);
+	}
 	free(p->open_path);
+	free(p->open_names);
+	names_release(&p->top_names);
 	for (size_t k = 0; k < p->ntrees; k++)
 		free(p->trees[k].path);
 	free(p->trees);
@@ -645,9 +716,12 @@ plan_add_purge(struct plan *p, const char *path, size_t dir, int is_dir)
 	return 0;
 }
 
-/* Lists the extra entries of the store directory rel ("" for the top: dir 0). */
+/*
+ * Lists the extra entries of the store directory rel ("" for the top:
+ * dir 0): those not in names, its entries' names.
+ */
 static int
-plan_purge_dir(struct plan *p, struct store *s, const struct manifest *m,
+plan_purge_dir(struct plan *p, struct store *s, const struct plan_names *names,
     const char *rel, size_t dir, const struct plan_opts *o)
 {
 	char path[PATH_MAX];
@@ -670,7 +744,7 @@ plan_purge_dir(struct plan *p, struct store *s, const struct manifest *m,
 		if (snprintf(path, sizeof(path), "%s%s%s", rel, *rel ? "/" : "",
 		    de->d_name) >= (int)sizeof(path))
 			continue;
-		if (path_is_meta(path) || manifest_find(m, path) >= 0)
+		if (path_is_meta(path) || names_has(names, de->d_name))
 			continue;
 		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == -1)
 			continue;	/* gone already */
@@ -695,8 +769,8 @@ purging(const struct plan_opts *o)
 
 /* Directory entry d's listing is whole: its purges are decided now. */
 static int
-plan_close_dir(struct plan *p, struct store *s, const struct manifest *m,
-    size_t d, const char *path, const struct plan_opts *o)
+plan_close_dir(struct plan *p, struct store *s, size_t d, const char *path,
+    const struct plan_names *names, const struct plan_opts *o)
 {
 	const struct plan_entry *pe = &p->v[d];
 
@@ -704,7 +778,7 @@ plan_close_dir(struct plan *p, struct store *s, const struct manifest *m,
 	    (pe->flags & PF_RETYPE) || pe->state == PLAN_SKIP ||
 	    pe->state == PLAN_FAIL)
 		return 0;
-	return plan_purge_dir(p, s, m, path, d + 1, o);
+	return plan_purge_dir(p, s, names, path, d + 1, o);
 }
 
 /*
@@ -720,13 +794,43 @@ plan_close_dirs(struct plan *p, struct store *s, const struct manifest *m,
 		int rc;
 
 		p->nopen--;
-		rc = plan_close_dir(p, s, m, p->open[p->nopen],
-		    p->open_path[p->nopen], o);
+		rc = plan_close_dir(p, s, p->open[p->nopen],
+		    p->open_path[p->nopen], &p->open_names[p->nopen], o);
 		free(p->open_path[p->nopen]);
+		names_release(&p->open_names[p->nopen]);
 		if (rc == -1)
 			return -1;
 	}
 	return 0;
+}
+
+/*
+ * Purging: entry i's name goes to its directory's names (the innermost
+ * open one, or the top's), if that directory may purge: one the store
+ * has, not replacing another type (plan_close_dir). A directory's names
+ * go when it closes.
+ */
+static int
+plan_keep_name(struct plan *p, const struct store *s,
+    const struct manifest *m, size_t i, const struct plan_opts *o)
+{
+	const char *path = m->v[i].path;
+	size_t len = path_dirlen(path);
+	const struct plan_entry *pe;
+	const char *dir;
+
+	if (!purging(o) || s->rootfd < 0)
+		return 0;
+	if (len == 0)
+		return names_add(&p->top_names, path);
+	if (p->nopen == 0)
+		return 0;	/* no directory: never purged in */
+	dir = p->open_path[p->nopen - 1];
+	pe = &p->v[p->open[p->nopen - 1]];
+	if (strncmp(dir, path, len) != 0 || dir[len] != '\0' ||
+	    !(pe->flags & PF_EXISTS) || (pe->flags & PF_RETYPE))
+		return 0;
+	return names_add(&p->open_names[p->nopen - 1], path + len + 1);
 }
 
 const char *
@@ -746,6 +850,7 @@ plan_open_dir(struct plan *p, const struct manifest *m, size_t i)
 	size_t cap;
 	size_t *v;
 	char **pv, *path;
+	struct plan_names *nv;
 
 	if (p->nopen == p->open_cap) {
 		cap = p->open_cap ? p->open_cap * 2 : 16;
@@ -755,11 +860,15 @@ plan_open_dir(struct plan *p, const struct manifest *m, size_t i)
 		if ((pv = realloc(p->open_path, cap * sizeof(*pv))) == NULL)
 			return -1;
 		p->open_path = pv;
+		if ((nv = realloc(p->open_names, cap * sizeof(*nv))) == NULL)
+			return -1;
+		p->open_names = nv;
 		p->open_cap = cap;
 	}
 	if ((path = strdup(m->v[i].path)) == NULL)
 		return -1;
 	p->open[p->nopen] = i;
+	memset(&p->open_names[p->nopen], 0, sizeof(*p->open_names));
 	p->open_path[p->nopen++] = path;
 	return 0;
 }
@@ -833,6 +942,10 @@ plan_add(struct plan *p, struct store *s, const struct manifest *m,
 		log_err("planning purges");
 		return -1;
 	}
+	if (plan_keep_name(p, s, m, i, o) == -1) {
+		log_err("the names to purge against");
+		return -1;
+	}
 	plan_entry(p, i, s, m, o);
 	if (m->v[i].type == ENTRY_DIR && plan_open_dir(p, m, i) == -1) {
 		log_err("plan");
@@ -865,10 +978,12 @@ plan_finish(struct plan *p, struct store *s, const struct manifest *m,
 	}
 	/* A partial session purges only what it names as gone. */
 	if (plan_close_dirs(p, s, m, m->n, o) == -1 || (purging(o) &&
-	    s->rootfd >= 0 && plan_purge_dir(p, s, m, "", 0, o) == -1)) {
+	    s->rootfd >= 0 && plan_purge_dir(p, s, &p->top_names, "", 0,
+	    o) == -1)) {
 		log_err("planning purges");
 		return -1;
 	}
+	names_release(&p->top_names);
 	if (!(o->flags & SESSION_PARTIAL)) {
 		/* Purges decided before the walk proved incomplete: none. */
 		if (!purging(o))

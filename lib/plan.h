@@ -78,6 +78,22 @@ struct plan_purge {
 	char *reason;		/* owned */
 };
 
+/*
+ * Purging: the names of one open directory's entries so far (not their
+ * paths), to decide its purges once it is whole (plan_purge_dir) without
+ * the manifest, whose earlier entries may be released by then. They come
+ * in byte order (path_order), so a lookup is a binary search.
+ */
+struct plan_names {
+	char *buf;		/* each name and its NUL, end to end */
+	size_t len;
+	size_t cap;
+	size_t *off;		/* where each name starts in buf */
+	size_t n;
+	size_t ncap;
+	int unsorted;		/* one came out of order: looked up one by one */
+};
+
 struct plan {
 	struct plan_entry *v;	/* one per manifest entry */
 	size_t n;
@@ -94,6 +110,13 @@ struct plan {
 	 */
 	size_t *open;
 	char **open_path;	/* their paths, owned: their entries may be released */
+	/*
+	 * Purging: their entries' names, and the top's (whole at
+	 * plan_finish). Memory: the names in the open directories, a
+	 * size_t and each name's bytes + 1 apiece; none for a closed one.
+	 */
+	struct plan_names *open_names;
+	struct plan_names top_names;
 	size_t nopen;
 	size_t open_cap;
 	struct plan_tree *trees;	/* the PF_NEWTREE directories, in order */
@@ -165,7 +188,9 @@ struct plan_opts {
  * are listed as soon as its listing is whole (plan_add of the first
  * entry outside it, or plan_finish), and kept only if plan_finish's
  * options still purge (a walk that turned out incomplete purges
- * nothing); they are reported in the order of their directories. Each
+ * nothing: o's purge flags may be dropped there, never added); they are
+ * decided from names the plan keeps, so m's earlier entries may be
+ * released meanwhile, and reported in the order of their directories. Each
  * returns 0, or -1 on ENOMEM (logged); store errors become PLAN_FAIL
  * entries with a reason.
  */
