@@ -103,9 +103,9 @@ struct receiver {
 	 * is kept apart (firsts; the plan's open directories, which
 	 * check_entry reads too, and the commit's), and the report's line of each released entry that
 	 * has one goes to items. flat: a whole session with no parts to
-	 * resume (claim_partials reads every entry); with purges, from the
-	 * manifest's end on (plan_purge_dir looks the store's names up in
-	 * the manifest).
+	 * resume (claim_partials reads every entry), with purges too (the
+	 * plan decides a directory's from the names it keeps of its open
+	 * directories' entries, the purges and retypes keep their paths).
 	 */
 	int flat;
 	int manifest_whole;	/* END_MANIFEST planned */
@@ -349,8 +349,7 @@ advance(struct receiver *r)
 {
 	size_t limit, wait;
 
-	if (!r->flat || (!r->manifest_whole &&
-	    (r->popts.flags & (SESSION_PURGE | SESSION_PURGE_DIRS))))
+	if (!r->flat)
 		return 0;
 	limit = r->manifest_whole ? r->m.n : r->m.n > 0 ? r->m.n - 1 : 0;
 	if ((wait = commit_first_waiting(r->commit)) < limit)
