@@ -9,7 +9,7 @@
 # a purge in a directory that closes after 5,000 entries; -i and
 # --json -v list every entry once; -n lists every change and changes
 # nothing; a session cut by SIGKILL is completed by the next; a --delete
-# sync over 50,000 files holds a small window too (its purges are decided
+# sync over 20,000 files holds a small window too (its purges are decided
 # per directory, not against the whole manifest) and purges exactly the
 # store's extras.
 set -u
@@ -186,7 +186,7 @@ for e in d["entries"]:
 	assert_no_litter cut
 }
 
-# delete_tree DIR: 40 directories of 1,250 empty files (an empty file
+# delete_tree DIR: 16 directories of 1,250 empty files (an empty file
 # costs the disk no block: the tree and its copy take seconds), and a
 # nested directory of small ones.
 delete_tree() {
@@ -194,7 +194,7 @@ delete_tree() {
 import os, sys
 top = sys.argv[1]
 os.makedirs(os.path.join(top, "d05/n1/n2"))
-for d in range(40):
+for d in range(16):
     dp = os.path.join(top, "d%02d" % d)
     os.makedirs(dp, exist_ok=True)
     for i in range(1250):
@@ -212,10 +212,10 @@ case_delete_window() {
 	# with files in it, one at the top.
 	cp -a dsrc dstore || t_fail "cp -a dsrc dstore"
 	echo x >dstore/d03/a-extra
-	echo x >dstore/d17/f0624x
-	echo x >dstore/d39/zz-extra
+	echo x >dstore/d11/f0624x
+	echo x >dstore/d15/zz-extra
 	echo x >dstore/d05/n1/n2/extra
-	mkdir dstore/d30/xdir && echo x >dstore/d30/xdir/f1 && echo x >dstore/d30/xdir/f2
+	mkdir dstore/d12/xdir && echo x >dstore/d12/xdir/f1 && echo x >dstore/d12/xdir/f2
 	echo x >dstore/top-extra
 	# -v before sync: the debug lines (the window); after it: each change.
 	t_ctl -v sync -v --delete dsrc dstore
@@ -224,21 +224,21 @@ case_delete_window() {
 	assert_no_litter dstore
 	# Each extra purged once, the extra directory as one, nothing else.
 	grep '^purge ' "$TC/out" | awk '{ print $2 }' | LC_ALL=C sort >got
-	printf '%s\n' d03/a-extra d05/n1/n2/extra d17/f0624x d30/xdir/ d39/zz-extra \
+	printf '%s\n' d03/a-extra d05/n1/n2/extra d11/f0624x d12/xdir/ d15/zz-extra \
 		top-extra >want
 	assert_same_lines want got "the purges are not exactly the store's extras"
-	assert_grep '^created 0, replaced 0, purged 6, unchanged 50092,' "$TC/out"
-	# The receiver's window (-v): a few entries, not the 50,092.
+	assert_grep '^created 0, replaced 0, purged 6, unchanged 20068,' "$TC/out"
+	# The receiver's window (-v): a few entries, not the 20,068.
 	line=$(grep -hE 'at most [0-9]+ entries of [0-9]+ were held at once' "$TC/out" "$TC/err" 2>/dev/null | head -n 1)
 	[ -n "$line" ] || t_fail "no window line in the -v output"
 	held=$(printf '%s\n' "$line" | sed -E 's/.*at most ([0-9]+) entries of ([0-9]+).*/\1/')
 	total=$(printf '%s\n' "$line" | sed -E 's/.*at most ([0-9]+) entries of ([0-9]+).*/\2/')
-	assert_eq 50092 "$total" "the manifest's entries"
+	assert_eq 20068 "$total" "the manifest's entries"
 	[ "$held" -le 1000 ] || t_fail "--delete held $held entries of $total at once"
 }
 
 t_case "a first sync of 7,000 entries: every byte, xattr, mtime; -i lists each entry once" case_initial
 t_case "a session cut after 3,000 files: the next lands all, --json -v lists each entry once" case_cut
 t_case "a re-sync: links to old first names, purges late in a wide directory, -n -i as -i" case_resync
-t_case "--delete over 50,000 files: a small window, exactly the extras purged" case_delete_window
+t_case "--delete over 20,000 files: a small window, exactly the extras purged" case_delete_window
 t_done
