@@ -37,7 +37,7 @@ proto_msg_name(int type)
 		[MSG_COMMIT_ASK] = "COMMIT_ASK", [MSG_COMMIT] = "COMMIT",
 		[MSG_HOLE] = "HOLE",
 		[MSG_FILE_FD] = "FILE_FD", [MSG_GEN] = "GEN",
-		[MSG_HOPS] = "HOPS",
+		[MSG_HOPS] = "HOPS", [MSG_MARK] = "MARK",
 	};
 
 	if (type <= 0 || type > MSG_TYPE_MAX)
@@ -115,13 +115,15 @@ proto_decode_hello(const uint8_t *p, size_t n, char *err, size_t errlen)
 }
 
 int
-proto_send_session(struct conn *c, uint32_t flags, const struct filter *f)
+proto_send_session(struct conn *c, uint32_t flags, uint32_t window,
+    const struct filter *f)
 {
 	struct buf b;
 	int r;
 
 	buf_init(&b);
-	r = buf_put_u32(&b, flags) || buf_put_u32(&b, (uint32_t)f->n);
+	r = buf_put_u32(&b, flags) || buf_put_u32(&b, window) ||
+	    buf_put_u32(&b, (uint32_t)f->n);
 	for (size_t i = 0; i < f->n && r == 0; i++)
 		r = buf_put_u8(&b, (uint8_t)f->rules[i].kind) ||
 		    buf_put_str(&b, f->rules[i].pattern);
@@ -130,7 +132,7 @@ proto_send_session(struct conn *c, uint32_t flags, const struct filter *f)
 
 int
 proto_decode_session(const uint8_t *p, size_t n, uint32_t *flags,
-    struct filter *f, char *err, size_t errlen)
+    uint32_t *window, struct filter *f, char *err, size_t errlen)
 {
 	struct reader r;
 	uint32_t nrules;
@@ -139,6 +141,7 @@ proto_decode_session(const uint8_t *p, size_t n, uint32_t *flags,
 
 	reader_init(&r, p, n);
 	*flags = reader_u32(&r);
+	*window = reader_u32(&r);	/* any: a window, or 0 */
 	nrules = reader_u32(&r);
 	if (r.failed || (*flags & ~SESSION_FLAGS_ALL) != 0)
 		return fail(err, errlen, "SESSION: unknown flags %#x", *flags);
@@ -405,6 +408,28 @@ proto_decode_need(const uint8_t *p, size_t n, uint32_t *idx, size_t *count,
 	if (reader_finish(&r) == -1)
 		return fail(err, errlen, "NEED: malformed");
 	*count = cnt;
+	return 0;
+}
+
+int
+proto_send_mark(struct conn *c, uint32_t mark)
+{
+	struct buf b;
+
+	buf_init(&b);
+	return send_buf(c, MSG_MARK, &b, buf_put_u32(&b, mark));
+}
+
+int
+proto_decode_mark(const uint8_t *p, size_t n, uint32_t *mark, char *err,
+    size_t errlen)
+{
+	struct reader r;
+
+	reader_init(&r, p, n);
+	*mark = reader_u32(&r);
+	if (reader_finish(&r) == -1)
+		return fail(err, errlen, "MARK: malformed (%zu bytes)", n);
 	return 0;
 }
 

@@ -21,9 +21,11 @@
  * report of the hops below it, before RESULT); 9: signatures and deltas
  * in our own formats (delta_impl.h), no longer librsync's; 10: ENTRY's
  * has_hash byte says with its bit 1 that a file has later names, so a
- * receiver keeps only those first names (its window, receiver.c)
+ * receiver keeps only those first names (its window, receiver.c); 11:
+ * SESSION carries the sender's walk window, and MARK (flow control on
+ * the walk: sender.c holds it, receiver.c acks)
  */
-#define PROTO_VERSION 10
+#define PROTO_VERSION 11
 
 #define PROTO_MAX_RULES 4096
 #define PROTO_MAX_NEED 32768	/* indexes per NEED frame */
@@ -35,6 +37,7 @@
  *   S: HELLO            R: HELLO (or ERROR)
  *   S: SESSION, ENTRY*, END_MANIFEST
  *   R: NEED*, END_NEED  (indexes of entries whose data R wants, ascending)
+ *      MARK*           (any time from SESSION to END_NEED: flow control)
  *   S: (FILE DATA* (FILE_END | FILE_ABORT))*, DONE
  *   R: ITEM*, RESULT
  * Either side may send ERROR instead of its next message and close.
@@ -87,7 +90,8 @@ enum msg_type {
 	/* Master -> reader of the store (CTL_HOLD, CTL_WATCH): */
 	MSG_GEN,		/* the store's generation (and a hold's state) */
 	MSG_HOPS,		/* R, before RESULT: the hops below (hops.h) */
-	MSG_TYPE_MAX = MSG_HOPS
+	MSG_MARK,		/* R, during the requests: how far it is (MARK_*) */
+	MSG_TYPE_MAX = MSG_MARK
 };
 
 enum daemon_op {
@@ -146,10 +150,15 @@ const char *proto_msg_name(int type);
 int proto_send_hello(struct conn *c);
 int proto_decode_hello(const uint8_t *p, size_t n, char *err, size_t errlen);
 
-int proto_send_session(struct conn *c, uint32_t flags, const struct filter *f);
+/*
+ * window: how many entries the sender walks past the receiver's last
+ * MARK before it waits for the next (0: it never waits, send no MARK).
+ */
+int proto_send_session(struct conn *c, uint32_t flags, uint32_t window,
+    const struct filter *f);
 /* Fills a filter the caller has initialised (and releases). */
 int proto_decode_session(const uint8_t *p, size_t n, uint32_t *flags,
-    struct filter *f, char *err, size_t errlen);
+    uint32_t *window, struct filter *f, char *err, size_t errlen);
 
 int proto_send_entry(struct conn *c, const struct entry *e);
 /*
@@ -199,6 +208,17 @@ int proto_send_need_sig(struct conn *c, uint32_t index, int more,
 /* *sig points into p. */
 int proto_decode_need_sig(const uint8_t *p, size_t n, uint32_t *index,
     int *more, const uint8_t **sig, size_t *len, char *err, size_t errlen);
+
+/*
+ * MARK, a u32 from the receiver while the manifest comes: every entry
+ * below it is done with there (the sender may walk window entries past
+ * it), or MARK_NO_HOLD: do not wait for this receiver at all (it stays
+ * so). A MARK is never above the entries sent, and never goes down.
+ */
+#define MARK_NO_HOLD UINT32_MAX
+int proto_send_mark(struct conn *c, uint32_t mark);
+int proto_decode_mark(const uint8_t *p, size_t n, uint32_t *mark, char *err,
+    size_t errlen);
 
 /*
  * Inside a whole FILE (or FILE_FROM), in place of DATA: len bytes of

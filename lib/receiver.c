@@ -111,6 +111,13 @@ struct receiver {
 	int manifest_whole;	/* END_MANIFEST planned */
 	size_t mark;
 	size_t window_max;	/* the most entries pending at once (-v) */
+	/*
+	 * Flow control: the sender walks at most window entries (SESSION;
+	 * 0, never held: send no MARK) past the last MARK we sent, acked
+	 * (mark_value says what we send).
+	 */
+	uint32_t window;
+	uint32_t acked;
 	struct htab firsts;	/* first names of files with several: to index */
 	char **first_v;		/* their paths (the table's keys), owned */
 	size_t nfirst, first_cap;
@@ -466,6 +473,73 @@ eager_start(struct receiver *r)
 }
 
 /*
+ * What a MARK says now (the sender holds its walk on it): MARK_NO_HOLD
+ * when the mark cannot move before the manifest ends: not flat (parts
+ * to resume: every entry stays), purges (advance waits for the
+ * manifest's end), eager asks ended (a delta is asked after the
+ * manifest: its entry keeps the mark); a dry run's mark moves (it takes
+ * no data). Else the mark while some file asked for has not ended: its
+ * data comes (the sender serves while it holds). Else every entry so
+ * far: nothing on its way would move the mark (a hard link waiting for
+ * its first name, a file held), so the sender must walk on: that is
+ * what keeps the hold from ever stalling. Never below the last sent.
+ */
+static uint32_t
+mark_value(const struct receiver *r)
+{
+	size_t v;
+
+	if (!r->flat ||
+	    (r->popts.flags & (SESSION_PURGE | SESSION_PURGE_DIRS)) ||
+	    (!r->eager && !(r->flags & SESSION_REPORT)))
+		return MARK_NO_HOLD;
+	v = r->eager_asked > r->files_ended ? r->mark : r->m.n;
+	return v > r->acked ? (uint32_t)v : r->acked;
+}
+
+/*
+ * 1 when a MARK is to go out: MARK_NO_HOLD at once (once); idle (nothing
+ * to read), when it moved and the sender may be near its window (half
+ * of it past the last MARK: it waits at all of it); over a roomy socket
+ * also as soon as it moved by a quarter of the window (the data of what
+ * is asked then comes while the entries do).
+ */
+static int
+mark_due(const struct receiver *r, int idle)
+{
+	uint32_t v, half, quarter;
+
+	if (r->window == 0 || r->acked == MARK_NO_HOLD)
+		return 0;
+	if ((v = mark_value(r)) == MARK_NO_HOLD)
+		return 1;
+	if (v == r->acked)
+		return 0;
+	half = r->window / 2 > 0 ? r->window / 2 : 1;
+	quarter = r->window / 4 > 0 ? r->window / 4 : 1;
+	if (idle)
+		return r->m.n - r->acked >= half;
+	return r->t->roomy && v - r->acked >= quarter;
+}
+
+/* Sends a MARK when one is due (mark_due). 0, or -1 (the link failed). */
+static int
+mark_send(struct receiver *r, int idle)
+{
+	uint32_t v;
+	int rc;
+
+	if (!mark_due(r, idle))
+		return 0;
+	v = mark_value(r);
+	pthread_mutex_lock(&r->wlock);
+	rc = proto_send_mark(r->c, v) == -1 || conn_flush(r->c) == -1 ? -1 : 0;
+	pthread_mutex_unlock(&r->wlock);
+	r->acked = v;
+	return rc;
+}
+
+/*
  * A frame other than ENTRY inside the manifest: the data of a file asked
  * for already (eager_ask), whose end frees a place for the next request.
  */
@@ -477,8 +551,10 @@ manifest_data(struct receiver *r, uint8_t type, const uint8_t *p, size_t n)
 	if (rc == 1)
 		return peer_fail(r, "sent %s inside the manifest",
 		    proto_msg_name(type));
+	if (rc == -1)
+		return -1;
 	/* A file that ended frees a place for the next request. */
-	return rc == 0 ? eager_ask(r) : rc;
+	return eager_ask(r) == -1 ? -1 : mark_send(r, 0);
 }
 
 /*
@@ -497,8 +573,8 @@ recv_manifest(struct receiver *r)
 
 	if (recv_expect(r, MSG_SESSION, &p, &n) == -1)
 		return -1;
-	if (proto_decode_session(p, n, &r->flags, &r->filter, r->err,
-	    sizeof(r->err)) == -1)
+	if (proto_decode_session(p, n, &r->flags, &r->window, &r->filter,
+	    r->err, sizeof(r->err)) == -1)
 		return peer_fail(r, "%s", r->err);
 	if (open_store(r) == -1)
 		return -1;
@@ -523,9 +599,10 @@ recv_manifest(struct receiver *r)
 	if (r->flat && items_open(r) == -1)
 		return -1;
 	for (;;) {
-		/* Before waiting: what was asked goes out. */
-		if (r->eager_b.k > 0 && !conn_readable(r->c) &&
-		    batch_flush(r, &r->eager_b) == -1)
+		/* Before waiting: what was asked goes out, then a MARK. */
+		if ((r->eager_b.k > 0 || mark_due(r, 1)) &&
+		    !conn_readable(r->c) && (batch_flush(r, &r->eager_b) == -1 ||
+		    mark_send(r, 1) == -1))
 			return -1;
 		if (recv_frame(r, &type, &p, &n) == -1)
 			return recv_cut(r);
@@ -568,7 +645,7 @@ recv_manifest(struct receiver *r)
 		    &r->popts) == -1)
 			return peer_fail(r, "%s: planning failed", r->t->path);
 		if (entry_done(r, r->m.n - 1) == -1 || eager_ask(r) == -1 ||
-		    advance(r) == -1)
+		    advance(r) == -1 || mark_send(r, 0) == -1)
 			return -1;
 	}
 	/* The sender ends the manifest between files, never inside one. */

@@ -81,6 +81,7 @@ struct relay {
 	uint64_t spool_end;
 	int off;		/* not relaying this session (a dry run, or given up) */
 	uint32_t flags;		/* the hops' session flags */
+	uint32_t window;	/* the upstream's walk window (SESSION) */
 	struct filter filter;
 	uint64_t *entry_off;	/* spool offset of each ENTRY, by index */
 	size_t nentries, ecap;
@@ -204,7 +205,7 @@ relay_start(struct relay *r, const uint8_t *p, size_t n)
 	char err[256];
 	uint32_t flags;
 
-	if (proto_decode_session(p, n, &flags, &r->filter, err,
+	if (proto_decode_session(p, n, &flags, &r->window, &r->filter, err,
 	    sizeof(err)) == -1 || (flags & SESSION_REPORT)) {
 		r->off = 1;	/* the store refuses it and says why, or a dry run */
 		return;
@@ -335,6 +336,9 @@ tap_down(struct relay *r, uint8_t type, const uint8_t *p, size_t n,
 	case MSG_END_NEED:
 		r->need_end = 1;
 		return TAP_PASS;
+	case MSG_MARK:
+		/* The upstream holds its walk for the store: on as it came. */
+		return TAP_PASS;
 	case MSG_ITEM:
 		/*
 		 * A file the store failed or refused (a veto) would be
@@ -360,12 +364,15 @@ tap_down(struct relay *r, uint8_t type, const uint8_t *p, size_t n,
 	}
 }
 
-/* The upstream's SESSION as the store gets it: asking for whole files. */
+/*
+ * The upstream's SESSION as the store gets it: asking for whole files.
+ * Its window stays: the store's MARKs go up as they came (tap_down).
+ */
 static int
 relay_session(struct relay *r, struct conn *down, const uint8_t *p)
 {
 	return proto_send_session(down, buf_load_u32(p) & ~(uint32_t)SESSION_DELTA,
-	    &r->filter);
+	    r->window, &r->filter);
 }
 
 struct pump {
@@ -539,6 +546,13 @@ hop_frame(struct relay_hop *h, uint8_t type, const uint8_t *p, size_t n)
 		break;
 	case MSG_END_NEED:
 		h->need_end = 1;
+		return 0;
+	case MSG_MARK:
+		/*
+		 * Flow control is for a walk: a hop's manifest comes from the
+		 * spool on disk, read at the hop's own pace, so nothing waits
+		 * for it (its SESSION said window 0: it sends none).
+		 */
 		return 0;
 	case MSG_COMMIT_ASK:
 		h->commit_ask = 1;
@@ -889,7 +903,8 @@ hop_session(struct relay_hop *h)
 		return hop_drop(h, log_last());
 	if (proto_decode_hello(p, n, err, sizeof(err)) == -1)
 		return hop_drop(h, err);
-	if (proto_send_session(&h->c, r->flags, &r->filter) == -1)
+	/* Window 0: a hop reads the spool at its own pace, never held. */
+	if (proto_send_session(&h->c, r->flags, 0, &r->filter) == -1)
 		return hop_drop(h, log_last());
 	for (;;) {
 		out = relay_outcome(r);

@@ -40,6 +40,13 @@
 #define TAKE_BYTES (256 * 1024)
 /* Files this large go to a local receiver as a descriptor (FILE_FD). */
 #define FDPASS_MIN (4 * 1024)
+/*
+ * The walk goes at most this many entries past a receiver's last MARK
+ * before it waits for that receiver (hold_walk): what bounds the entries
+ * a receiver keeps at once. Chosen by measurement (docs/BENCHMARKS.md,
+ * issue 17). MIRRORFS_WINDOW overrides it, to test.
+ */
+#define WALK_WINDOW 8192
 
 struct sender {
 	const struct sender_opts *o;
@@ -68,6 +75,7 @@ struct sender {
 	size_t ncounted;	/* bytes of counted */
 	size_t emitted;		/* entries sent so far (serve_early) */
 	size_t nentries;	/* entries in the manifest so far */
+	uint32_t window;	/* WALK_WINDOW, or MIRRORFS_WINDOW */
 	struct result_stats counts;	/* what they are (--stats) */
 	/*
 	 * Without a manifest kept (a session with no receiver in this
@@ -84,6 +92,7 @@ struct sender {
 
 static void take_requests(struct sender *s);
 static void serve_early(struct sender *s);
+static void hold_walk(struct sender *s);
 static void spool_broken(struct sender *s);
 
 /* After a failed send, the peer may have said why before it hung up. */
@@ -270,6 +279,7 @@ emit_entry(void *arg, const struct entry *e)
 		    proto_send_entry(s->peers[i].c, e) == -1)
 			peer_fail(&s->peers[i]);
 	serve_early(s);
+	hold_walk(s);
 	return s->broken ? -1 : 0;
 }
 
@@ -305,7 +315,8 @@ send_manifest(struct sender *s, uint32_t flags, struct result *scan)
 
 		if (!p->failed && proto_send_session(p->c, flags |
 		    (p->delta ? SESSION_DELTA : 0) |
-		    (p->fdpass ? SESSION_FDPASS : 0), s->o->filter) == -1)
+		    (p->fdpass ? SESSION_FDPASS : 0), s->window,
+		    s->o->filter) == -1)
 			peer_fail(p);
 	}
 	if (flags & SESSION_PARTIAL) {
@@ -636,21 +647,67 @@ peer_said(struct sender_peer *p, const uint8_t *b, size_t n)
 }
 
 /*
- * Reads p's requests until one more is queued or its list ended
- * (END_NEED), or with now only those that have come already: the data
- * of the files already asked for goes out while the receiver still works
- * out the next requests (a signature, say). 0, or -1 logged.
+ * A MARK from p, checked as all it sends: never above the entries sent
+ * to it, never down, nothing after MARK_NO_HOLD but that. 0, -1 logged.
  */
 static int
-pull_request(struct sender *s, struct sender_peer *p, int now)
+take_mark(struct sender *s, struct sender_peer *p, const uint8_t *b,
+    size_t n)
+{
+	uint32_t mark;
+	char err[256];
+
+	if (proto_decode_mark(b, n, &mark, err, sizeof(err)) == -1) {
+		log_errx("%s: %s", p->c->peer, err);
+		return -1;
+	}
+	if (mark == MARK_NO_HOLD) {
+		p->acked = mark;
+		return 0;
+	}
+	if (p->acked == MARK_NO_HOLD) {
+		log_errx("%s sent MARK %u after it said not to wait for it: "
+		    "expected no other", p->c->peer, mark);
+		return -1;
+	}
+	if (mark > s->nentries) {
+		log_errx("%s sent MARK %u, above the %zu entries sent to it",
+		    p->c->peer, mark, s->nentries);
+		return -1;
+	}
+	if (mark < p->acked) {
+		log_errx("%s sent MARK %u after MARK %u: expected one that "
+		    "never goes down", p->c->peer, mark, p->acked);
+		return -1;
+	}
+	p->acked = mark;
+	return 0;
+}
+
+/* How pull_request waits. */
+enum pull {
+	PULL_NOW,	/* not at all: only what has come already */
+	PULL_REQUEST,	/* for one more request, or the list's end */
+	PULL_MARK,	/* for that, or a MARK that moves its ack (hold_walk) */
+};
+
+/*
+ * Reads p's requests until one more is queued or its list ended
+ * (END_NEED), or as how says: the data of the files already asked for
+ * goes out while the receiver still works out the next requests (a
+ * signature, say). 0, or -1 logged.
+ */
+static int
+pull_request(struct sender *s, struct sender_peer *p, enum pull how)
 {
 	const uint8_t *b;
 	size_t n, had = p->nneed;
+	uint32_t acked = p->acked;
 	int type;
 
-	while (p->nneed == had && !p->ended) {
-		/* Only what has come already: no wait. */
-		if (now && !conn_readable(p->c))
+	while (p->nneed == had && !p->ended &&
+	    (how != PULL_MARK || p->acked == acked)) {
+		if (how == PULL_NOW && !conn_readable(p->c))
 			break;
 		type = proto_expect(p->c, 0, &b, &n);
 		if (type == -1)
@@ -658,6 +715,12 @@ pull_request(struct sender *s, struct sender_peer *p, int now)
 		if (type == MSG_ERROR) {
 			peer_said(p, b, n);
 			return -1;
+		}
+		/* May come between a signature's frames: it touches no request. */
+		if (type == MSG_MARK) {
+			if (take_mark(s, p, b, n) == -1)
+				return -1;
+			continue;
 		}
 		if (type == MSG_END_NEED && p->sig_load == NULL) {
 			p->ended = 1;
@@ -1118,7 +1181,7 @@ take_requests(struct sender *s)
 		do {
 			had = p->nneed;
 			if (!p->failed && !p->ended &&
-			    pull_request(s, p, 1) == -1)
+			    pull_request(s, p, PULL_NOW) == -1)
 				peer_fail(p);
 		} while (!p->failed && !p->ended && p->nneed > had);
 	}
@@ -1141,7 +1204,7 @@ next_needed(struct sender *s, int wait)
 
 		/* Its next request may still be on its way. */
 		if (!p->failed && p->next >= p->nneed && !p->ended &&
-		    pull_request(s, p, !wait) == -1)
+		    pull_request(s, p, wait ? PULL_REQUEST : PULL_NOW) == -1)
 			peer_fail(p);
 		if (p->failed)
 			continue;
@@ -1205,6 +1268,7 @@ data_init(struct sender *s)
 	s->chunk = bwlimit_chunk(&s->bw, PROTO_DATA_CHUNK);
 	for (size_t i = 0; i < s->npeers; i++) {
 		s->peers[i].next = 0;
+		s->peers[i].acked = 0;
 		s->peers[i].paced = s->peers[i].c->bytes_out;
 		s->peers[i].taken = s->peers[i].c->bytes_out;
 	}
@@ -1281,6 +1345,80 @@ serve_early(struct sender *s)
 		send_one(s, idx);
 }
 
+/* 1 when the session is to be abandoned (o->cancel): every peer then fails. */
+static int
+cancelled(struct sender *s)
+{
+	if (s->o->cancel == NULL || !*s->o->cancel)
+		return 0;
+	/* Without DONE the receivers commit nothing. */
+	log_warnx("%s: session abandoned", s->source);
+	for (size_t i = 0; i < s->npeers; i++)
+		peer_failed(&s->peers[i]);
+	return 1;
+}
+
+/*
+ * The live peer the walk waits for: the window past its last MARK, its
+ * requests not ended; one with none queued first (it is the one to speak:
+ * its data was all sent). NULL: the walk goes on.
+ */
+static struct sender_peer *
+laggard(struct sender *s)
+{
+	struct sender_peer *held = NULL;
+
+	for (size_t i = 0; i < s->npeers; i++) {
+		struct sender_peer *p = &s->peers[i];
+
+		if (p->failed || p->ended || p->acked == MARK_NO_HOLD ||
+		    s->nentries - p->acked < s->window)
+			continue;
+		if (held == NULL || (held->next < held->nneed &&
+		    p->next >= p->nneed))
+			held = p;
+	}
+	return held;
+}
+
+/* Pushes out what each live peer was sent: we are about to wait. */
+static void
+flush_all(struct sender *s)
+{
+	for (size_t i = 0; i < s->npeers; i++)
+		if (!s->peers[i].failed && conn_flush(s->peers[i].c) == -1)
+			peer_fail(&s->peers[i]);
+}
+
+/*
+ * Flow control: while the walk is the window ahead of some live peer's
+ * last MARK, serves what is asked for, and when nothing is, waits for
+ * that peer's next word (a MARK, a request, or its end: a receiver that
+ * fails says ERROR or closes). A receiver never waits on us with nothing
+ * on its way without a MARK that lets us go on (receiver.c), so this
+ * cannot stall; a peer whose data waits on another's requests (several
+ * peers) does not hold the walk.
+ */
+static void
+hold_walk(struct sender *s)
+{
+	struct sender_peer *p;
+	uint32_t idx;
+
+	while (!s->broken && laggard(s) != NULL && !cancelled(s)) {
+		if ((idx = next_needed(s, 0)) != UINT32_MAX) {
+			send_one(s, idx);
+			continue;
+		}
+		/* next_needed read what came: a MARK may have let us go. */
+		if ((p = laggard(s)) == NULL || p->next < p->nneed)
+			return;
+		flush_all(s);
+		if (!p->failed && pull_request(s, p, PULL_MARK) == -1)
+			peer_fail(p);
+	}
+}
+
 /* Reads each requested file once and streams it to every peer that asked. */
 static void
 send_data(struct sender *s)
@@ -1288,13 +1426,8 @@ send_data(struct sender *s)
 	uint32_t idx;
 
 	while ((idx = next_needed(s, 1)) != UINT32_MAX) {
-		if (s->o->cancel != NULL && *s->o->cancel) {
-			/* Without DONE the receivers commit nothing. */
-			log_warnx("%s: session abandoned", s->source);
-			for (size_t i = 0; i < s->npeers; i++)
-				peer_failed(&s->peers[i]);
+		if (cancelled(s))
 			break;
-		}
 		send_one(s, idx);
 	}
 	while (s->ahead_n > 0)
@@ -1489,6 +1622,26 @@ share_scan(struct sender *s, const struct result *scan)
 	return 0;
 }
 
+/* The walk's window: MIRRORFS_WINDOW (a test knob, >= 2), else WALK_WINDOW. */
+static uint32_t
+walk_window(void)
+{
+	const char *v = getenv("MIRRORFS_WINDOW");
+	unsigned long long w;
+	char *end;
+
+	if (v == NULL || *v == '\0')
+		return WALK_WINDOW;
+	errno = 0;
+	w = strtoull(v, &end, 10);
+	if (errno != 0 || *end != '\0' || w < 2 || w >= UINT32_MAX) {
+		log_warnx("MIRRORFS_WINDOW=%s: not a count of entries from 2 "
+		    "on: the window is %u", v, WALK_WINDOW);
+		return WALK_WINDOW;
+	}
+	return (uint32_t)w;
+}
+
 int
 sender_run_peers(struct sender_peer *peers, size_t n, const char *source,
     const struct sender_opts *o)
@@ -1507,6 +1660,7 @@ sender_run_peers(struct sender_peer *peers, size_t n, const char *source,
 	s.npeers = n;
 	s.source = source;
 	s.rootfd = -1;
+	s.window = walk_window();
 	manifest_init(&s.own);
 	s.m = o->manifest != NULL ? o->manifest : &s.own;
 	result_init(&scan);

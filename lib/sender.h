@@ -121,6 +121,11 @@ struct sender_peer {
 	uint64_t taken;		/* bytes_out when its requests were last taken */
 	size_t cap;		/* room in need, from, sig, kept */
 	int ended;		/* END_NEED came: no more requests */
+	/*
+	 * Its last MARK: the walk waits once it is the window ahead of it
+	 * (sender.c, hold_walk); MARK_NO_HOLD, never.
+	 */
+	uint32_t acked;
 	struct delta_job *sig_load;	/* a signature arriving, for sig_idx */
 	uint32_t sig_idx;
 	uint64_t sig_size;		/* the size of that file */

@@ -11,6 +11,9 @@ numbers and constants are read from lib/proto.h, so it follows the code.
       need-duplicate   requests entry 1 twice
       need-beyond      requests entry 1000000 of a small manifest
       need-flood       15 s of NEED frames for entry 1, then END_NEED
+      mark-above       a MARK one above the entries sent (N+1 of N)
+      mark-down        MARK 2, then MARK 1
+      mark-after-free  MARK_NO_HOLD, then MARK 1
   peer.py report-data SOCKET PATH MIB
                                  connect to SOCKET (a mount's control.sock),
                                  run a dry-run session of one file PATH and
@@ -143,6 +146,14 @@ def fake_master(path, mode):
             send(conn, need, struct.pack(">III", 2, 1, 1))
         elif mode == "need-beyond":
             send(conn, need, struct.pack(">II", 1, 1000000))
+        elif mode == "mark-above":
+            send(conn, MSG["MSG_MARK"], struct.pack(">I", n + 1))
+        elif mode == "mark-down":
+            send(conn, MSG["MSG_MARK"], struct.pack(">I", 2))
+            send(conn, MSG["MSG_MARK"], struct.pack(">I", 1))
+        elif mode == "mark-after-free":
+            send(conn, MSG["MSG_MARK"], struct.pack(">I", 0xffffffff))
+            send(conn, MSG["MSG_MARK"], struct.pack(">I", 1))
         elif mode == "need-flood":
             frame = struct.pack(">I", 32768) + struct.pack(">I", 1) * 32768
             end = time.time() + 15
@@ -169,7 +180,8 @@ def session(path, flags):
     hello(s)
     t, p = recv(s)
     assert t == MSG["MSG_HELLO"], (t, p)
-    send(s, MSG["MSG_SESSION"], struct.pack(">II", flags, 0))
+    # flags, window (0: this sender never waits for a MARK), no rules
+    send(s, MSG["MSG_SESSION"], struct.pack(">III", flags, 0, 0))
     return s
 
 

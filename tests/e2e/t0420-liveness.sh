@@ -58,6 +58,23 @@ case_request_flood() {
 	assert_grep 'out of order' "$TC/err"
 }
 
+# MARK (flow control on the walk) is checked as any request: never above
+# the entries sent, never down, nothing but MARK_NO_HOLD after it.
+case_mark_above_the_entries_sent() {
+	hostile_receiver mark-above
+	assert_grep 'sent MARK [0-9]*, above the [0-9]* entries sent to it' "$TC/err"
+}
+
+case_mark_going_down() {
+	hostile_receiver mark-down
+	assert_grep 'sent MARK 1 after MARK 2: expected one that never goes down' "$TC/err"
+}
+
+case_mark_after_no_hold() {
+	hostile_receiver mark-after-free
+	assert_grep 'sent MARK 1 after it said not to wait for it' "$TC/err"
+}
+
 # A dry run into a mounted store accepted FILE data into staging/.
 case_dry_run_takes_no_data() {
 	mkdir src && echo one >src/f

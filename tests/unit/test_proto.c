@@ -768,7 +768,7 @@ END_TEST
 START_TEST(test_session_round_trip)
 {
 	struct filter f, out;
-	uint32_t flags;
+	uint32_t flags, window;
 	const uint8_t *p;
 	size_t n;
 
@@ -777,12 +777,13 @@ START_TEST(test_session_round_trip)
 	ck_assert_int_eq(filter_add(&f, FILTER_EXCLUDE, "*.o"), 0);
 	ck_assert_int_eq(filter_add(&f, FILTER_EXCLUDE, "/build/"), 0);
 	ck_assert_int_eq(proto_send_session(&tx, SESSION_PURGE |
-	    SESSION_CHECKSUM, &f), 0);
+	    SESSION_CHECKSUM, 8192, &f), 0);
 	recv_frame(MSG_SESSION, &p, &n);
 	filter_init(&out);
-	ck_assert_msg(proto_decode_session(p, n, &flags, &out, err,
+	ck_assert_msg(proto_decode_session(p, n, &flags, &window, &out, err,
 	    sizeof(err)) == 0, "%s", err);
 	ck_assert_uint_eq(flags, SESSION_PURGE | SESSION_CHECKSUM);
+	ck_assert_uint_eq(window, 8192);
 	ck_assert_uint_eq(out.n, 3);
 	for (size_t i = 0; i < 3; i++) {
 		ck_assert_int_eq(out.rules[i].kind, f.rules[i].kind);
@@ -798,29 +799,34 @@ END_TEST
 START_TEST(test_session_no_rules_all_flags)
 {
 	struct filter f, out;
-	uint32_t flags;
+	uint32_t flags, window;
 	const uint8_t *p;
 	size_t n;
 
 	filter_init(&f);
-	ck_assert_int_eq(proto_send_session(&tx, SESSION_FLAGS_ALL, &f), 0);
+	ck_assert_int_eq(proto_send_session(&tx, SESSION_FLAGS_ALL, 0, &f), 0);
 	recv_frame(MSG_SESSION, &p, &n);
 	filter_init(&out);
-	ck_assert_int_eq(proto_decode_session(p, n, &flags, &out, err,
+	ck_assert_int_eq(proto_decode_session(p, n, &flags, &window, &out, err,
 	    sizeof(err)), 0);
 	ck_assert_uint_eq(flags, SESSION_FLAGS_ALL);
+	ck_assert_uint_eq(window, 0);
 	ck_assert_uint_eq(out.n, 0);
 	filter_release(&out);
 }
 END_TEST
 
-/* Encodes a SESSION by hand: flags, a rule count, then nrules real rules. */
+/*
+ * Encodes a SESSION by hand: flags, a window, a rule count, then nrules
+ * real rules.
+ */
 static void
 session_raw(struct buf *b, uint32_t flags, uint32_t count, size_t nrules,
     int kind, const char *pattern)
 {
 	buf_init(b);
 	ck_assert_int_eq(buf_put_u32(b, flags), 0);
+	ck_assert_int_eq(buf_put_u32(b, 16), 0);
 	ck_assert_int_eq(buf_put_u32(b, count), 0);
 	for (size_t i = 0; i < nrules; i++) {
 		ck_assert_int_eq(buf_put_u8(b, (uint8_t)kind), 0);
@@ -832,11 +838,13 @@ static int
 session_decode(const struct buf *b, uint32_t *flags, struct filter *out)
 {
 	uint8_t *c = exact_copy(b->data, b->len);
+	uint32_t window;
 	int rc;
 
 	filter_init(out);
 	err[0] = '\0';
-	rc = proto_decode_session(c, b->len, flags, out, err, sizeof(err));
+	rc = proto_decode_session(c, b->len, flags, &window, out, err,
+	    sizeof(err));
 	free(c);
 	return rc;
 }
@@ -933,20 +941,20 @@ END_TEST
 START_TEST(test_session_truncated)
 {
 	struct filter f, out;
-	uint32_t flags;
+	uint32_t flags, window;
 	const uint8_t *p;
 	size_t n;
 
 	filter_init(&f);
 	ck_assert_int_eq(filter_add(&f, FILTER_INCLUDE, "a"), 0);
 	ck_assert_int_eq(filter_add(&f, FILTER_EXCLUDE, "bcd/"), 0);
-	ck_assert_int_eq(proto_send_session(&tx, SESSION_REPORT, &f), 0);
+	ck_assert_int_eq(proto_send_session(&tx, SESSION_REPORT, 16, &f), 0);
 	recv_frame(MSG_SESSION, &p, &n);
 	for (size_t k = 0; k < n; k++) {
 		uint8_t *c = exact_copy(p, k);
 
 		filter_init(&out);
-		REFUSED(proto_decode_session(c, k, &flags, &out, err,
+		REFUSED(proto_decode_session(c, k, &flags, &window, &out, err,
 		    sizeof(err)));
 		ck_assert_uint_eq(out.n, 0);
 		filter_release(&out);
@@ -1005,6 +1013,51 @@ START_TEST(test_need_max)
 	CHECK_EQ(memcmp(in, out, PROTO_MAX_NEED * sizeof(*in)), 0);
 	free(in);
 	free(out);
+}
+END_TEST
+
+/* ---- MARK ------------------------------------------------------------- */
+
+START_TEST(test_mark_round_trip)
+{
+	static const uint32_t marks[] = { 0, 1, 12345, UINT32_MAX - 1,
+	    MARK_NO_HOLD };
+	const uint8_t *p;
+	uint32_t got;
+	size_t n;
+
+	ck_assert_str_eq(proto_msg_name(MSG_MARK), "MARK");
+	for (size_t i = 0; i < sizeof(marks) / sizeof(marks[0]); i++) {
+		ck_assert_int_eq(proto_send_mark(&tx, marks[i]), 0);
+		recv_frame(MSG_MARK, &p, &n);
+		ck_assert_uint_eq(n, 4);
+		got = 7;
+		ck_assert_msg(proto_decode_mark(p, n, &got, err,
+		    sizeof(err)) == 0, "%s", err);
+		ck_assert_uint_eq(got, marks[i]);
+	}
+}
+END_TEST
+
+START_TEST(test_mark_bad_length)
+{
+	static const uint8_t bytes[8] = { 1, 2, 3, 4, 5, 6, 7, 8 };
+	uint32_t got;
+
+	for (size_t k = 0; k <= sizeof(bytes); k++) {
+		uint8_t *c = exact_copy(bytes, k);
+
+		if (k == 4) {
+			ck_assert_int_eq(proto_decode_mark(c, k, &got, err,
+			    sizeof(err)), 0);
+			free(c);
+			continue;
+		}
+		err[0] = '\0';
+		REFUSED(proto_decode_mark(c, k, &got, err, sizeof(err)));
+		ck_assert_ptr_nonnull(strstr(err, "MARK"));
+		free(c);
+	}
 }
 END_TEST
 
@@ -1457,7 +1510,7 @@ START_TEST(test_session_sequence)
 {
 	struct entry e, out;
 	struct filter f;
-	uint32_t flags, idx[2] = { 0, 1 }, got[PROTO_MAX_NEED];
+	uint32_t flags, window, idx[2] = { 0, 1 }, got[PROTO_MAX_NEED];
 	size_t count;
 	const uint8_t *p;
 	size_t n;
@@ -1466,7 +1519,7 @@ START_TEST(test_session_sequence)
 	/* Several frames queued before one flush arrive in order. */
 	filter_init(&f);
 	ck_assert_int_eq(proto_send_hello(&tx), 0);
-	ck_assert_int_eq(proto_send_session(&tx, 0, &f), 0);
+	ck_assert_int_eq(proto_send_session(&tx, 0, 16, &f), 0);
 	entry_fill(&e, ENTRY_DIR, "d", NULL);
 	ck_assert_int_eq(proto_send_entry(&tx, &e), 0);
 	entry_fill(&e, ENTRY_REG, "d/f", NULL);
@@ -1479,8 +1532,9 @@ START_TEST(test_session_sequence)
 	ck_assert_int_eq(proto_decode_hello(p, n, err, sizeof(err)), 0);
 	ck_assert_int_eq(conn_recv(&rx, &type, &p, &n), 1);
 	ck_assert_int_eq(type, MSG_SESSION);
-	ck_assert_int_eq(proto_decode_session(p, n, &flags, &f, err,
+	ck_assert_int_eq(proto_decode_session(p, n, &flags, &window, &f, err,
 	    sizeof(err)), 0);
+	ck_assert_uint_eq(window, 16);
 	ck_assert_int_eq(conn_recv(&rx, &type, &p, &n), 1);
 	ck_assert_int_eq(type, MSG_ENTRY);
 	ck_assert_int_eq(proto_decode_entry(p, n, XATTR_NS_ALL, &out, err, sizeof(err)), 0);
@@ -2171,6 +2225,8 @@ proto_suite(void)
 	tcase_add_test(ho, test_session_nul_in_pattern);
 	tcase_add_test(ho, test_session_truncated);
 	tcase_add_test(ho, test_need_hostile);
+	tcase_add_test(rt, test_mark_round_trip);
+	tcase_add_test(ho, test_mark_bad_length);
 	tcase_add_test(ho, test_file_hostile);
 	tcase_add_test(ho, test_file_abort_hostile);
 	tcase_add_test(ho, test_item_hostile);
