@@ -49,18 +49,19 @@ held() {
 }
 
 case_window_bound() {
-	small_tree "$SRC" 50 1000
-	timed_sync 60 -v sync "$SRC" store
+	small_tree "$SRC" 30 1000
+	# The default window, whatever the suite's MIRRORFS_WINDOW.
+	MIRRORFS_WINDOW= timed_sync 50 -v sync "$SRC" store
 	assert_trees_eq "$SRC" store
 	local n
 	n=$(held "$TC/err")
 	[ -n "$n" ] || t_fail "no window line in: $(cat "$TC/err")"
-	echo "held at most $n of 50,051 entries"
+	echo "held at most $n of 30,031 entries"
 	# The default window (8192) and what the receiver keeps of its own
-	# (a quarter of it between MARKs): the walk used to be ~47,000 ahead.
+	# (a quarter of it between MARKs): main held ~28,000 of these.
 	[ "$n" -le 12000 ] || t_fail "held $n entries at once (window 8192)"
 }
-t_case "an initial sync of 50,000 files holds a bounded window of entries" case_window_bound
+t_case "an initial sync of 30,000 files holds a bounded window of entries" case_window_bound
 
 case_small_window() {
 	small_tree "$SRC" 20 100

@@ -480,6 +480,9 @@ t_case "requests out of order are refused at once" case_requests_out_of_order
 t_case "a request for the same file twice is refused at once" case_requests_twice
 t_case "a request beyond the manifest is refused at once" case_requests_beyond_the_manifest
 t_case "a flood of requests is cut at the first repeated index" case_request_flood
+t_case "a MARK above the entries sent is refused at once" case_mark_above_the_entries_sent
+t_case "a MARK going down is refused at once" case_mark_going_down
+t_case "a MARK after MARK_NO_HOLD is refused at once" case_mark_after_no_hold
 t_case "a dry run into a mounted store takes no data" case_dry_run_takes_no_data
 t_case "a manifest out of a walk's order, or naming a path twice, is refused" case_manifest_order
 t_case "files are asked for during the manifest; data not asked for is refused" case_requests_during_the_manifest
