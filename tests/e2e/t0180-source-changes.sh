@@ -21,7 +21,9 @@ case_vanished() {
 		printf 'victim %d\n' "$i" >"src/v/f$i"
 	done
 	cp -a src orig
-	MIRRORFS_STOP_AT=send:1 "$MIRRORCTL" sync --json src store \
+	# The default window (not the suite's MIRRORFS_WINDOW, if set): the
+	# walk must have listed src/v before the first file is sent.
+	MIRRORFS_WINDOW= MIRRORFS_STOP_AT=send:1 "$MIRRORCTL" sync --json src store \
 	    >"$TC/out" 2>"$TC/err" &
 	pid=$!
 	t_track "$pid"
