@@ -475,8 +475,7 @@ eager_start(struct receiver *r)
 /*
  * What a MARK says now (the sender holds its walk on it): MARK_NO_HOLD
  * when the mark cannot move before the manifest ends: not flat (parts
- * to resume: every entry stays), purges (advance waits for the
- * manifest's end), eager asks ended (a delta is asked after the
+ * to resume: every entry stays), eager asks ended (a delta is asked after the
  * manifest: its entry keeps the mark); a dry run's mark moves (it takes
  * no data). Else the mark while some file asked for has not ended: its
  * data comes (the sender serves while it holds). Else every entry so
@@ -489,9 +488,7 @@ mark_value(const struct receiver *r)
 {
 	size_t v;
 
-	if (!r->flat ||
-	    (r->popts.flags & (SESSION_PURGE | SESSION_PURGE_DIRS)) ||
-	    (!r->eager && !(r->flags & SESSION_REPORT)))
+	if (!r->flat || (!r->eager && !(r->flags & SESSION_REPORT)))
 		return MARK_NO_HOLD;
 	v = r->eager_asked > r->files_ended ? r->mark : r->m.n;
 	return v > r->acked ? (uint32_t)v : r->acked;
