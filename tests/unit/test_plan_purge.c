@@ -3,8 +3,9 @@
  * receiver releases it (manifest_release_below behind each entry): each
  * directory's purges are decided from the names the plan keeps of its
  * open directories, and come out as with the whole manifest, in a deep
- * tree, a wide directory, around type changes, with filters, with and
- * without PURGE_DIRS, and not at all when the walk proves incomplete.
+ * tree, a wide directory, names of unusual byte order, around type
+ * changes, with filters, with and without PURGE_DIRS, and not at all
+ * when the walk proves incomplete.
  */
 #include <check.h>
 #include <stdlib.h>
@@ -345,6 +346,58 @@ START_TEST(test_released_empty_source)
 }
 END_TEST
 
+/*
+ * Names whose byte order is not the eye's: bytes >= 0x80 (unsigned, as
+ * path_order and strcmp compare them), '-', '.' and '0' beside a
+ * directory's '/', prefixes of each other; a subdirectory first, so the
+ * names after it come once its entries are released.
+ */
+static const char *const odd_names[] = {
+	"a-b", "a.b", "a0", "ab", "abc", "\x7f", "\x80", "\xc3\xa9", "\xff",
+	"\xff\xff",
+};
+static const char *const odd_extras[] = {
+	"odd/a.c", "odd/abd", "odd/\x81", "odd/\xfe", "odd/\xff\x01",
+	"odd/a/x-extra",
+};
+
+START_TEST(test_released_odd_names)
+{
+	const uint32_t all = SESSION_PURGE | SESSION_PURGE_DIRS;
+	char rel[64];
+	struct plan p;
+
+	fx_mkdir("src/odd");
+	fx_mkdir("store/odd");
+	fx_mkdir("src/odd/a");
+	fx_mkdir("store/odd/a");
+	/* More than a page of entries (42) inside odd/a. */
+	for (int i = 0; i < 100; i++) {
+		snprintf(rel, sizeof(rel), "odd/a/f%03d", i);
+		fx_same_file(rel, "a");
+	}
+	for (size_t k = 0; k < sizeof(odd_names) / sizeof(odd_names[0]); k++) {
+		snprintf(rel, sizeof(rel), "odd/%s", odd_names[k]);
+		fx_same_file(rel, "odd");
+	}
+	for (size_t k = 0; k < sizeof(odd_extras) / sizeof(odd_extras[0]);
+	    k++) {
+		snprintf(rel, sizeof(rel), "store/%s", odd_extras[k]);
+		fx_write(rel, "extra");
+	}
+	plan_whole(all, all);
+	plan_released(&p, all, all);
+	assert_same_plan(&p);
+	for (size_t k = 0; k < sizeof(odd_extras) / sizeof(odd_extras[0]);
+	    k++)
+		ck_assert_msg(purge_in(&p, odd_extras[k]) != NULL,
+		    "%s not purged", odd_extras[k]);
+	/* Nothing the source has. */
+	ck_assert_uint_eq(p.npurges, sizeof(odd_extras) / sizeof(odd_extras[0]));
+	plan_release(&p);
+}
+END_TEST
+
 static Suite *
 plan_purge_suite(void)
 {
@@ -356,6 +409,7 @@ plan_purge_suite(void)
 	tcase_add_test(tc, test_released_purges);
 	tcase_add_test(tc, test_released_retypes_incomplete);
 	tcase_add_test(tc, test_released_empty_source);
+	tcase_add_test(tc, test_released_odd_names);
 	suite_add_tcase(s, tc);
 	return s;
 }
