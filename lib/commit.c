@@ -718,6 +718,12 @@ plan_records(struct commit *c)
 		log_err("%s: listing the commit", c->s->path);
 		return -1;
 	}
+	/* A spared purge (plan.h) is reported, never carried out. */
+	for (size_t k = 0; k < p->npurges; k++)
+		if (p->purges[k].spared) {
+			SET_SKIP(c, c->a.n + k);
+			c->n--;
+		}
 	if (jspool_rewind(&c->b, 0) == -1)
 		return -1;
 	while ((got = jspool_next(&c->b, &r)) == 1) {

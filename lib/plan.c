@@ -507,6 +507,75 @@ parent_of(struct plan *p, const struct manifest *m, size_t i)
 static int plan_add_purge(struct plan *p, const char *path, size_t dir,
     int is_dir);
 
+/*
+ * 1 when the store's directory rel holds an entry the filter excludes
+ * (its path to found), or one it cannot read (rel): removed whole, rel
+ * would take with it what the filter keeps, so it is not removed (as
+ * rsync, which cannot delete a directory it keeps entries in).
+ */
+static int
+holds_excluded(struct store *s, const char *rel, const struct filter *f,
+    char *found, size_t len)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	struct stat st;
+	DIR *d;
+	int fd, is_dir, rc = 0;
+
+	if (f == NULL || f->n == 0)
+		return 0;
+	fd = store_open_at(s, rel, O_RDONLY | O_DIRECTORY);
+	if (fd == -1 || (d = fdopendir(fd)) == NULL) {
+		if (fd != -1)
+			close(fd);
+		snprintf(found, len, "%s (unreadable: %s)", rel, strerror(errno));
+		return 1;
+	}
+	while (rc == 0 && (de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (snprintf(path, sizeof(path), "%s/%s", rel, de->d_name) >=
+		    (int)sizeof(path) ||
+		    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == -1) {
+			snprintf(found, len, "%s/%s (unreadable)", rel, de->d_name);
+			rc = 1;
+			break;
+		}
+		is_dir = S_ISDIR(st.st_mode);
+		if (filter_excluded(f, path, is_dir)) {
+			snprintf(found, len, "%s", path);
+			rc = 1;
+		} else if (is_dir)
+			rc = holds_excluded(s, path, f, found, len);
+	}
+	closedir(d);
+	return rc;
+}
+
+/*
+ * Adds the store's directory path to the purges, spared (reported as
+ * skipped, never removed) when it holds what the filter excludes.
+ */
+static int
+plan_add_purge_dir(struct plan *p, struct store *s, const char *path,
+    size_t dir, const struct plan_opts *o)
+{
+	char found[PATH_MAX + 64], why[PATH_MAX + 128];
+	struct plan_purge *v;
+
+	if (!holds_excluded(s, path, o->filter, found, sizeof(found)))
+		return plan_add_purge(p, path, dir, 1);
+	if (plan_add_purge(p, path, dir, 1) == -1)
+		return -1;
+	v = &p->purges[p->npurges - 1];
+	v->spared = 1;
+	snprintf(why, sizeof(why), "it holds %s, which the filter excludes: "
+	    "not purged", found);
+	plan_purge_set(p, p->npurges - 1, PLAN_SKIP, why);
+	return 0;
+}
+
 /* A partial session's entry gone from the source: purged when asked to. */
 static void
 plan_gone(struct plan *p, size_t i, struct store *s, const struct manifest *m,
@@ -523,7 +592,8 @@ plan_gone(struct plan *p, size_t i, struct store *s, const struct manifest *m,
 	if ((is_dir && !(o->flags & SESSION_PURGE_DIRS)) ||
 	    filter_excluded(o->filter, m->v[i].path, is_dir))
 		return;
-	if (plan_add_purge(p, m->v[i].path, i + 1, is_dir) == -1)
+	if ((is_dir ? plan_add_purge_dir(p, s, m->v[i].path, i + 1, o) :
+	    plan_add_purge(p, m->v[i].path, i + 1, 0)) == -1)
 		return;
 	if (parent)
 		parent->flags |= PF_DIRATTR;
@@ -595,6 +665,23 @@ plan_tree(struct plan *p, size_t i, struct store *s, const struct manifest *m)
 	p->ntrees++;
 }
 
+/*
+ * Entry i replaces a directory of the store: 1 (entry i skipped, with
+ * the reason) when that directory holds what the filter excludes.
+ */
+static int
+old_dir_spared(struct plan *p, size_t i, struct store *s,
+    const struct entry *e, const struct plan_opts *o)
+{
+	char found[PATH_MAX + 64];
+
+	if (!holds_excluded(s, e->path, o->filter, found, sizeof(found)))
+		return 0;
+	plan_set(p, i, PLAN_SKIP, "type conflict: the store's directory holds "
+	    "%s, which the filter excludes: not replaced", found);
+	return 1;
+}
+
 static void
 plan_entry(struct plan *p, size_t i, struct store *s, const struct manifest *m,
     const struct plan_opts *o)
@@ -646,6 +733,8 @@ plan_entry(struct plan *p, size_t i, struct store *s, const struct manifest *m,
 			    entry_type_name(e->type), entry_type_name(dtype));
 			return;
 		}
+		if (dtype == ENTRY_DIR && old_dir_spared(p, i, s, e, o))
+			return;
 		plan_set(p, i, PLAN_REPLACE, NULL);
 		p->v[i].flags |= PF_RETYPE | (dtype == ENTRY_DIR ? PF_OLDDIR : 0);
 		goto created;	/* rsync -i shows it as created too */
@@ -753,7 +842,8 @@ plan_purge_dir(struct plan *p, struct store *s, const struct plan_names *names,
 			continue;	/* excluded entries are never purged */
 		if (is_dir && !(o->flags & SESSION_PURGE_DIRS))
 			continue;
-		rc = plan_add_purge(p, path, dir, is_dir);
+		rc = is_dir ? plan_add_purge_dir(p, s, path, dir, o) :
+		    plan_add_purge(p, path, dir, 0);
 	}
 	closedir(d);
 	return rc;

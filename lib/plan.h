@@ -75,6 +75,11 @@ struct plan_purge {
 	size_t dir;		/* its directory: 0 the top, else entry dir - 1 */
 	int is_dir;
 	uint8_t state;		/* PLAN_PURGE, PLAN_SKIP or PLAN_FAIL */
+	/*
+	 * Set when planned, never after: a directory that holds what the
+	 * filter excludes is reported (PLAN_SKIP) and never removed.
+	 */
+	uint8_t spared;
 	char *reason;		/* owned */
 };
 

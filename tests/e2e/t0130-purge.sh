@@ -115,6 +115,37 @@ case_purge_excluded_kept() {
 	assert_exists store/keep.tmp
 }
 
+# A directory the store has and the source not, or one the source made a
+# file, goes whole: not when it holds what the filter excludes (as rsync,
+# which cannot delete it either): it is skipped, saying what it holds.
+case_excluded_inside_a_removed_directory() {
+	mkdir -p src store/xdir store/d/cache
+	printf 'a\n' >src/a
+	printf 'file\n' >src/d
+	printf 'precious\n' >store/xdir/keep.tmp
+	printf 'x\n' >store/xdir/other
+	printf 'precious\n' >store/d/keep.tmp
+	printf 'c\n' >store/d/cache/c
+	t_ctl sync -v --json --purge-dirs --exclude '*.tmp' --exclude cache src store
+	assert_rc 1 "a directory was skipped"
+	printf 'precious\n' >precious
+	assert_file_eq store/xdir/keep.tmp precious
+	assert_exists store/xdir/other
+	assert_file_eq store/d/keep.tmp precious
+	assert_exists store/d/cache/c
+	assert_json purged 0
+	assert_json skipped 2
+	t_ctl sync -v --purge-dirs --exclude '*.tmp' --exclude cache src store
+	assert_grep "^skip +xdir/: it holds xdir/keep.tmp, which the filter excludes: not purged" "$TC/out"
+	assert_grep "^skip +d: type conflict: the store's directory holds d/(keep.tmp|cache), which the filter excludes: not replaced" "$TC/out"
+	# Without the excluded entries in them, both go.
+	rm store/xdir/keep.tmp
+	rm -r store/d/keep.tmp store/d/cache
+	t_ctl sync --purge-dirs --exclude '*.tmp' --exclude cache src store
+	assert_rc 0
+	assert_trees_eq src store
+}
+
 case_purge_after_source_removal() {
 	generate_tree src 30 1
 	t_ctl sync src store
@@ -179,6 +210,7 @@ t_case "--purge -v lists purge lines" case_purge_lines
 t_case "--purge-dirs also deletes extra directories recursively" case_purge_dirs
 t_case "--purge-dirs -v lists the extra directory" case_purge_dirs_lines
 t_case "excluded paths are never purged" case_purge_excluded_kept
+t_case "a removed directory that holds excluded entries is kept, and said why" case_excluded_inside_a_removed_directory
 t_case "entries removed from SOURCE are purged, then nothing more" case_purge_after_source_removal
 t_case "purging one name of a hard-link pair keeps the other" case_purge_hardlink_name
 t_case "a source not read whole purges nothing, the next whole read does" case_unreadable_source_purges_nothing
