@@ -8,8 +8,11 @@
 # PATTERN --unit-only runs the unit tests alone. E2E_SKIP, a space-separated
 # list of script name prefixes (t0810 t0410), leaves those scripts out.
 #
-# Output is printed as it comes, with the time each script took; the last
-# line is "N passed, N failed".
+# E2E_JOBS (default 2) scripts run at once, each one's output printed whole
+# when it ends, in sorted order, with the time it took; a script whose head
+# has a line "# e2e: alone (WHY)" (it changes the whole machine: a sysctl,
+# an installed package, a file in /usr) runs after them, with nothing else
+# running. The last line is "N passed, N failed".
 # Exit status 0 only if nothing failed and something passed.
 set -u
 
@@ -74,34 +77,48 @@ if [ -z "$pattern" ]; then
 	done
 fi
 
-for script in "$here"/e2e/t*.sh; do
-	[ -z "$unit_only" ] || break
-	[ -f "$script" ] || continue
-	base=$(basename "$script")
-	skip=
+# wanted SCRIPT: 0 when the script is to run (E2E_SKIP, PATTERN).
+wanted() {
+	local base prefix
+	base=$(basename "$1")
 	for prefix in ${E2E_SKIP:-}; do
-		case $base in "$prefix"*) skip=1 ;; esac
-	done
-	if [ -n "$skip" ]; then
-		echo "# e2e: $base left out (E2E_SKIP)"
-		continue
-	fi
-	if [ -n "$pattern" ]; then
-		# shellcheck disable=SC2254
-		case $base in
-		*$pattern*) ;;
-		*) continue ;;
+		case $base in "$prefix"*)
+			echo "# e2e: $base left out (E2E_SKIP)"
+			return 1
+			;;
 		esac
-	fi
+	done
+	[ -z "$pattern" ] && return 0
+	# shellcheck disable=SC2254
+	case $base in
+	*$pattern*) return 0 ;;
+	esac
+	return 1
+}
+
+# run_script SCRIPT DIR: runs it, its output to DIR/out, its status to
+# DIR/st, its time to DIR/secs (in the background: no shared state).
+run_script() {
+	local started=$SECONDS rc
+	timeout -k 10 600 bash "$1" </dev/null >"$2/out" 2>&1
+	rc=$?
+	echo "$rc" >"$2/st"
+	echo $((SECONDS - started)) >"$2/secs"
+}
+
+# account SCRIPT DIR: prints a script's output and adds its results up.
+account() {
+	local base st line p f
+	base=$(basename "$1")
+	st=$(cat "$2/st")
 	echo "# e2e: $base"
-	started=$SECONDS
-	run_logged 600 bash "$script"
-	echo "# $base took $((SECONDS - started)) s"
-	line=$(grep -E '^# results: [0-9]+ passed, [0-9]+ failed$' "$out" | tail -n 1)
+	cat "$2/out"
+	echo "# $base took $(cat "$2/secs") s"
+	line=$(grep -E '^# results: [0-9]+ passed, [0-9]+ failed$' "$2/out" | tail -n 1)
 	if [ -z "$line" ]; then
 		echo "not ok - $base: died without a results line (exit status $st)"
 		failed=$((failed + 1))
-		continue
+		return
 	fi
 	p=$(sed -E 's/^# results: ([0-9]+) passed.*/\1/' <<<"$line")
 	f=$(sed -E 's/.* ([0-9]+) failed$/\1/' <<<"$line")
@@ -111,6 +128,49 @@ for script in "$here"/e2e/t*.sh; do
 		echo "not ok - $base: exit status $st although no case failed"
 		failed=$((failed + 1))
 	fi
+}
+
+scripts=()
+alone=()
+for script in "$here"/e2e/t*.sh; do
+	[ -z "$unit_only" ] || break
+	[ -f "$script" ] || continue
+	wanted "$script" || continue
+	if head -n 15 "$script" | grep -q '^# e2e: alone'; then
+		alone+=("$script")
+	else
+		scripts+=("$script")
+	fi
+done
+
+jobs=${E2E_JOBS:-2}
+[ "$jobs" -ge 1 ] 2>/dev/null || jobs=1
+work=$(mktemp -d "${TMPDIR:-/tmp}/mirrorfs-e2e-run.XXXXXX") || exit 2
+trap 'rm -f "$out"; rm -rf "$work"' EXIT
+declare -A index_of=()
+next=0 printed=0 running=0
+ended=()
+while [ "$printed" -lt "${#scripts[@]}" ]; do
+	while [ "$running" -lt "$jobs" ] && [ "$next" -lt "${#scripts[@]}" ]; do
+		mkdir "$work/$next"
+		run_script "${scripts[$next]}" "$work/$next" &
+		index_of[$!]=$next
+		next=$((next + 1))
+		running=$((running + 1))
+	done
+	wait -n -p done_pid
+	running=$((running - 1))
+	ended[${index_of[$done_pid]}]=1
+	while [ "$printed" -lt "$next" ] && [ -n "${ended[$printed]:-}" ]; do
+		account "${scripts[$printed]}" "$work/$printed"
+		printed=$((printed + 1))
+	done
+done
+for script in "${alone[@]}"; do
+	mkdir "$work/alone"
+	run_script "$script" "$work/alone"
+	account "$script" "$work/alone"
+	rm -rf "$work/alone"
 done
 
 echo "$passed passed, $failed failed"

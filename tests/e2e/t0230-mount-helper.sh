@@ -1,5 +1,6 @@
 #!/bin/bash
 # mount(8) and fstab: mount -t fuse.mirrorfs and an fstab line, through mount.fuse3.
+# e2e: alone (links mirrorfs into /usr/local/sbin for mount(8))
 set -u
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../lib-mount.sh"

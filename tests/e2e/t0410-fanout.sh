@@ -1,6 +1,7 @@
 #!/bin/bash
 # Fan-out: one session to three destinations in three network namespaces;
 # one link is cut mid-session, the others complete, it converges later.
+# e2e: alone (veth links in the root namespace, cut and restored)
 set -u
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../lib-net.sh"

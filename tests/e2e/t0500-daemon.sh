@@ -1,6 +1,7 @@
 #!/bin/bash
 # mirrord on the source: file sets, watch and quiet window, open files,
 # schedules, status, suspend/resume, signals, configuration errors.
+# e2e: alone (lowers fs.inotify.max_queued_events for the machine)
 set -u
 . "$(dirname "$0")/../lib.sh"
 t_setup

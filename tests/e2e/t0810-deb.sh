@@ -4,6 +4,7 @@
 # then dpkg -r and dpkg -P leave nothing of the package behind (its conffile
 # neither).  The package is always purged when the case ends, passed or
 # failed.  (t0820 checks the same package with lintian, without installing.)
+# e2e: alone (installs the package with dpkg)
 set -u
 T_TIMEOUT=${T_TIMEOUT:-180}
 . "$(dirname "$0")/../lib.sh"
