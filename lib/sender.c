@@ -648,7 +648,7 @@ peer_said(struct sender_peer *p, const uint8_t *b, size_t n)
 
 /*
  * A MARK from p, checked as all it sends: never above the entries sent
- * to it, never down, nothing after MARK_NO_HOLD but that. 0, -1 logged.
+ * to it, always up, nothing after MARK_NO_HOLD but that. 0, -1 logged.
  */
 static int
 take_mark(struct sender *s, struct sender_peer *p, const uint8_t *b,
@@ -678,6 +678,15 @@ take_mark(struct sender *s, struct sender_peer *p, const uint8_t *b,
 	if (mark < p->acked) {
 		log_errx("%s sent MARK %u after MARK %u: expected one that "
 		    "never goes down", p->c->peer, mark, p->acked);
+		return -1;
+	}
+	/*
+	 * A receiver sends a MARK only when it moved (receiver.c): one that
+	 * stands still would keep a held walk waiting past any timeout.
+	 */
+	if (mark == p->acked) {
+		log_errx("%s sent MARK %u again: expected one that moves on",
+		    p->c->peer, mark);
 		return -1;
 	}
 	p->acked = mark;

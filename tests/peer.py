@@ -14,6 +14,7 @@ numbers and constants are read from lib/proto.h, so it follows the code.
       mark-above       a MARK one above the entries sent (N+1 of N)
       mark-down        MARK 2, then MARK 1
       mark-after-free  MARK_NO_HOLD, then MARK 1
+      mark-repeat      MARK 1, then MARK 1 again
   peer.py report-data SOCKET PATH MIB
                                  connect to SOCKET (a mount's control.sock),
                                  run a dry-run session of one file PATH and
@@ -150,6 +151,9 @@ def fake_master(path, mode):
             send(conn, MSG["MSG_MARK"], struct.pack(">I", n + 1))
         elif mode == "mark-down":
             send(conn, MSG["MSG_MARK"], struct.pack(">I", 2))
+            send(conn, MSG["MSG_MARK"], struct.pack(">I", 1))
+        elif mode == "mark-repeat":
+            send(conn, MSG["MSG_MARK"], struct.pack(">I", 1))
             send(conn, MSG["MSG_MARK"], struct.pack(">I", 1))
         elif mode == "mark-after-free":
             send(conn, MSG["MSG_MARK"], struct.pack(">I", 0xffffffff))

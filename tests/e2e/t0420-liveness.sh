@@ -70,6 +70,14 @@ case_mark_going_down() {
 	assert_grep 'sent MARK 1 after MARK 2: expected one that never goes down' "$TC/err"
 }
 
+# A MARK that stands still moves nothing, yet it is a frame: repeated
+# inside the conn timeout it kept a held walk (and every other
+# destination of it) waiting for ever.
+case_mark_repeated() {
+	hostile_receiver mark-repeat
+	assert_grep 'sent MARK 1 again: expected one that moves on' "$TC/err"
+}
+
 case_mark_after_no_hold() {
 	hostile_receiver mark-after-free
 	assert_grep 'sent MARK 1 after it said not to wait for it' "$TC/err"
@@ -483,6 +491,7 @@ t_case "a flood of requests is cut at the first repeated index" case_request_flo
 t_case "a MARK above the entries sent is refused at once" case_mark_above_the_entries_sent
 t_case "a MARK going down is refused at once" case_mark_going_down
 t_case "a MARK after MARK_NO_HOLD is refused at once" case_mark_after_no_hold
+t_case "a MARK repeated is refused at once" case_mark_repeated
 t_case "a dry run into a mounted store takes no data" case_dry_run_takes_no_data
 t_case "a manifest out of a walk's order, or naming a path twice, is refused" case_manifest_order
 t_case "files are asked for during the manifest; data not asked for is refused" case_requests_during_the_manifest
