@@ -9,7 +9,7 @@
 # proxy in front of it, then `mirrorctl sync -q` through the proxy. One
 # tab-separated line per run: BINDIR  DELAY_MS  elapsed-seconds.
 # The flow control on the walk (issue 17) made this slower per round trip:
-# see docs/BENCHMARKS.md and notes/reports/review3.md.
+# see docs/BENCHMARKS.md ("Flow control over a link with latency").
 set -eu
 N=$1 DELAY=$2 RUNS=$3
 shift 3

@@ -36,10 +36,13 @@
 #define ASK_SLICE_MS 50
 /*
  * Files asked for while the manifest still comes and not yet received:
- * their requests (4 bytes each) stay far below what a socket buffers, so
- * neither end can block on the other while both send.
+ * their requests (4 bytes each, 16 KiB) stay far below what a socket or
+ * a pipe buffers both ways, so neither end can block on the other while
+ * both send. While the sender's walk is held (MARK) this many files go
+ * per round trip of the link: 1024 made an initial mirror:// sync of
+ * 20,000 files over 100 ms 2.3 s instead of 1.3 s (bench/wan.sh).
  */
-#define EAGER_MAX 1024
+#define EAGER_MAX 4096
 /* Over a roomy socket (receiver.h) they go out this many at a time. */
 #define EAGER_FLUSH 256
 
