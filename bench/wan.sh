@@ -15,7 +15,7 @@ N=$1 DELAY=$2 RUNS=$3
 shift 3
 HERE=$(cd "$(dirname "$0")" && pwd)
 TM=${WAN_TMPFS:-/var/tmp/mirrorfs-wan.$$}
-MDPID= PXPID=
+MDPID='' PXPID=''
 
 stop() {
 	for p in "$PXPID" "$MDPID"; do
@@ -23,7 +23,7 @@ stop() {
 		kill "$p" 2>/dev/null || true
 		wait "$p" 2>/dev/null || true
 	done
-	MDPID= PXPID=
+	MDPID='' PXPID=''
 }
 cleanup() {
 	stop
@@ -47,7 +47,7 @@ mkdir -p "$TM"
 mount -t tmpfs -o size=4g,mode=0755 mirrorfs-wan "$TM"
 python3 "$HERE/gen.py" small "$TM/src" "$N"
 "$1/mirrorctl" genkey "$TM/key" >/dev/null
-for run in $(seq 1 "$RUNS"); do
+for _ in $(seq 1 "$RUNS"); do
 	for BIN in "$@"; do
 		rm -rf -- "$TM/dst"
 		PORT=$(free_port)

@@ -23,7 +23,7 @@ case_vanished() {
 	cp -a src orig
 	# The default window (not the suite's MIRRORFS_WINDOW, if set): the
 	# walk must have listed src/v before the first file is sent.
-	MIRRORFS_WINDOW= MIRRORFS_STOP_AT=send:1 "$MIRRORCTL" sync --json src store \
+	MIRRORFS_WINDOW='' MIRRORFS_STOP_AT=send:1 "$MIRRORCTL" sync --json src store \
 	    >"$TC/out" 2>"$TC/err" &
 	pid=$!
 	t_track "$pid"
