@@ -60,6 +60,32 @@ serve() {
 	start_mirrord conf mirrord.log
 }
 
+# cut_src: src of 1,200 files of 8 KiB in four directories, an hour old
+# (a session of them to cut).
+cut_src() {
+	python3 - <<'PY'
+import os
+for d in "abcd":
+    os.makedirs("src/" + d)
+    for i in range(300):
+        with open("src/%s/f%d" % (d, i), "wb") as f:
+            f.write(os.urandom(8192))
+PY
+	touch -d '-1 hour' src/*/*
+}
+
+# kill_sender PID: kills the stopped sender PID (this case's), which must
+# die of it, and waits until mirrord has let the store ($TC/store) go.
+kill_sender() {
+	local st=0
+	kill -KILL "$1"
+	wait "$1" 2>/dev/null || st=$?
+	t_untrack "$1"
+	assert_eq 137 "$st" "exit status of the killed sender"
+	wait_for sh -c "flock -n '$TC/store/.mirrorfs/lock' true" ||
+		t_fail "mirrord still holds the store"
+}
+
 # make_rsh FILE: a stand-in for ssh at FILE. Like ssh it takes options
 # (-l USER, -p PORT, -i KEY, -o OPT, and flags), then the host, then the
 # remote command, whose words it joins with spaces and runs with `sh -c`

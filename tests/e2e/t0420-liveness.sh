@@ -148,16 +148,11 @@ cut_after_first() {
 	# flake when the crash point killed at once).
 	MIRRORFS_STOP_AT=send:1 "$MIRRORCTL" sync --key key --compress 0 src \
 	    "$1" >cut.out 2>&1 &
-	local pid=$! st=0
+	local pid=$!
 	t_track "$pid"
 	wait_stopped "$pid" || t_fail "the sender did not stop after a file"
 	wait_for first_staged || t_fail "the first file was not staged"
-	kill -KILL "$pid"
-	wait "$pid" 2>/dev/null || st=$?
-	t_untrack "$pid"
-	assert_eq 137 "$st" "exit status of the killed sender"
-	wait_for sh -c "flock -n '$TC/store/.mirrorfs/lock' true" ||
-		t_fail "mirrord still holds the store"
+	kill_sender "$pid"
 	assert_eq 1 "$(find store/.mirrorfs/partial -type f | wc -l)" "parts kept"
 }
 
@@ -231,16 +226,8 @@ enough_staged() { [ "$(staged_count)" -ge 950 ]; }
 # the receiver had already released from its window (staged, done with)
 # are kept too, not only the few still in it.
 case_kept_after_many() {
-	local i st=0
-	python3 - <<'PY'
-import os
-for d in "abcd":
-    os.makedirs("src/" + d)
-    for i in range(300):
-        with open("src/%s/f%d" % (d, i), "wb") as f:
-            f.write(os.urandom(8192))
-PY
-	touch -d '-1 hour' src/*/*
+	local i
+	cut_src
 	serve app "$TC/store"
 	local url="mirror://127.0.0.1:$PORT/app"
 	MIRRORFS_STOP_AT=send:1000 "$MIRRORCTL" sync --key key --compress 0 src \
@@ -251,12 +238,7 @@ PY
 	# (The files sent make up 1,000 entries with their directories.)
 	wait_for enough_staged ||
 		t_fail "only $(staged_count) files were staged"
-	kill -KILL "$pid"
-	wait "$pid" 2>/dev/null || st=$?
-	t_untrack "$pid"
-	assert_eq 137 "$st" "exit status of the killed sender"
-	wait_for sh -c "flock -n '$TC/store/.mirrorfs/lock' true" ||
-		t_fail "mirrord still holds the store"
+	kill_sender "$pid"
 	i=$(find store/.mirrorfs/partial -type f | wc -l)
 	[ "$i" -ge 950 ] || t_fail "$i of the 950 or more staged files were kept"
 	t_ctl sync --key key --compress 0 --json src "$url"
