@@ -69,6 +69,7 @@ static int
 spawn_self(const char *peer, int sock, int conf, int fwd, pid_t *pid)
 {
 	char *argv[] = { "mirrord", "--session", (char *)peer, NULL };
+	char *verbose[] = { "mirrord", "-v", "--session", (char *)peer, NULL };
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
 	int err;
@@ -79,7 +80,9 @@ spawn_self(const char *peer, int sock, int conf, int fwd, pid_t *pid)
 	if (fwd != -1)
 		posix_spawn_file_actions_adddup2(&fa, fwd, FORWARD_FD);
 	child_attr_init(&attr, 0);
-	err = posix_spawn(pid, "/proc/self/exe", &fa, &attr, argv, environ);
+	/* mirrord -v: its sessions' debug lines too (the receiver's window). */
+	err = posix_spawn(pid, "/proc/self/exe", &fa, &attr,
+	    log_get_level() >= LOG_DEBUG ? verbose : argv, environ);
 	posix_spawnattr_destroy(&attr);
 	posix_spawn_file_actions_destroy(&fa);
 	if (err != 0) {

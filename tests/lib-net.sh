@@ -25,7 +25,8 @@ write_conf() {
 	} >"$file"
 }
 
-# start_mirrord CONF LOG [NETNS]: run mirrord -c CONF (in NETNS if given);
+# start_mirrord CONF LOG [NETNS]: run mirrord -c CONF (in NETNS if given;
+# else with $MIRRORD_FLAGS before -c);
 # sets MIRRORD_PID; waits until it listens (its own "listening on" line:
 # LOG may hold those of an earlier mirrord).
 start_mirrord() {
@@ -35,7 +36,8 @@ start_mirrord() {
 	if [ -n "$ns" ]; then
 		ip netns exec "$ns" "$MIRRORD" -c "$conf" 2>>"$log" &
 	else
-		"$MIRRORD" -c "$conf" 2>>"$log" &
+		# shellcheck disable=SC2086 # MIRRORD_FLAGS: words, e.g. -v
+		"$MIRRORD" ${MIRRORD_FLAGS:-} -c "$conf" 2>>"$log" &
 	fi
 	MIRRORD_PID=$!
 	t_track "$MIRRORD_PID"

@@ -18,6 +18,16 @@ case_tcp_session() {
 	assert_json created 0 replaced 0
 }
 
+# mirrord -v: its session processes log their debug lines too.
+case_verbose_sessions() {
+	generate_tree src 40 2
+	MIRRORD_FLAGS=-v serve app "$TC/store"
+	t_ctl sync --key key src "mirror://127.0.0.1:$PORT/app"
+	assert_rc 0
+	assert_trees_eq src store
+	assert_grep "store: at most [0-9]+ entries of [0-9]+ were held at once" mirrord.log
+}
+
 case_wrong_key_refused() {
 	mkdir src && echo data >src/f
 	serve app "$TC/store"
@@ -277,6 +287,7 @@ case_spool_cannot_be_written() {
 }
 
 t_case "a TCP session on loopback" case_tcp_session
+t_case "mirrord -v: its sessions log their debug lines" case_verbose_sessions
 t_case "a wrong or missing key is refused before the store is touched" case_wrong_key_refused
 t_case "key files readable by others are refused" case_key_permissions
 t_case "random bytes and bad frames: the listener survives and serves the next session" case_hostile_input
