@@ -472,6 +472,12 @@ take_index(struct sender *s, struct sender_peer *p, uint32_t idx,
 		    "ask for", p->c->peer, idx, order ? " out of order" : "");
 		return -1;
 	}
+	/* Its MARK said it is done below: next_needed counts on it. */
+	if (p->acked != MARK_NO_HOLD && idx < p->acked) {
+		log_errx("%s requested entry %u, below its MARK %u", p->c->peer,
+		    idx, p->acked);
+		return -1;
+	}
 	*size = f.size;
 	return 0;
 }
@@ -1224,6 +1230,12 @@ next_needed(struct sender *s, int wait)
 			uint32_t above = p->nneed == 0 ? 0 :
 			    p->need[p->nneed - 1] + 1;
 
+			/*
+			 * Nor below its MARK (take_index): a peer that asks
+			 * for nothing does not keep the others' data waiting.
+			 */
+			if (p->acked != MARK_NO_HOLD && p->acked > above)
+				above = p->acked;
 			if (above < low)
 				low = above;
 		}

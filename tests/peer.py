@@ -15,6 +15,7 @@ numbers and constants are read from lib/proto.h, so it follows the code.
       mark-down        MARK 2, then MARK 1
       mark-after-free  MARK_NO_HOLD, then MARK 1
       mark-repeat      MARK 1, then MARK 1 again
+      need-below-mark  MARK 2, then a request for entry 1
   peer.py report-data SOCKET PATH MIB
                                  connect to SOCKET (a mount's control.sock),
                                  run a dry-run session of one file PATH and
@@ -155,6 +156,9 @@ def fake_master(path, mode):
         elif mode == "mark-repeat":
             send(conn, MSG["MSG_MARK"], struct.pack(">I", 1))
             send(conn, MSG["MSG_MARK"], struct.pack(">I", 1))
+        elif mode == "need-below-mark":
+            send(conn, MSG["MSG_MARK"], struct.pack(">I", 2))
+            send(conn, need, struct.pack(">II", 1, 1))
         elif mode == "mark-after-free":
             send(conn, MSG["MSG_MARK"], struct.pack(">I", 0xffffffff))
             send(conn, MSG["MSG_MARK"], struct.pack(">I", 1))

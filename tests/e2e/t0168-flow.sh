@@ -70,6 +70,28 @@ case_window_bound() {
 }
 t_case "an initial sync of 20,000 files holds a bounded window of entries" case_window_bound
 
+# Two destinations, one up to date (it asks for nothing): the other's
+# data is not kept waiting for the first's end, so its window stays
+# bounded too (it held the whole tree before).
+case_window_fan_out() {
+	t_is_root || t_skip "mounting a tmpfs needs root"
+	mkdir fast
+	mount -t tmpfs -o size=256m tmpfs fast || t_fail "mount tmpfs"
+	t_defer umount "$TC/fast"
+	cd fast || t_fail "cd fast"
+	small_tree "$SRC" 20 1000
+	MIRRORFS_WINDOW='' timed_sync 50 sync "$SRC" same
+	MIRRORFS_WINDOW='' timed_sync 50 -v sync "$SRC" fresh same
+	assert_trees_eq "$SRC" fresh
+	assert_trees_eq "$SRC" same
+	local n
+	n=$(grep 'fresh: at most' "$TC/err" >fresh.err; held fresh.err)
+	[ -n "$n" ] || t_fail "no window line for fresh in: $(cat "$TC/err")"
+	echo "fresh held at most $n of 20,021 entries"
+	[ "$n" -le 12000 ] || t_fail "fresh held $n entries at once (window 8192)"
+}
+t_case "two destinations, one up to date: the other's window is bounded too" case_window_fan_out
+
 case_small_window() {
 	small_tree "$SRC" 20 100
 	MIRRORFS_WINDOW=16 timed_sync 60 -v sync "$SRC" store

@@ -78,6 +78,13 @@ case_mark_repeated() {
 	assert_grep 'sent MARK 1 again: expected one that moves on' "$TC/err"
 }
 
+# Below its MARK a receiver is done: the sender serves other receivers
+# past it, and a request there is refused.
+case_need_below_the_mark() {
+	hostile_receiver need-below-mark
+	assert_grep 'requested entry 1, below its MARK 2' "$TC/err"
+}
+
 case_mark_after_no_hold() {
 	hostile_receiver mark-after-free
 	assert_grep 'sent MARK 1 after it said not to wait for it' "$TC/err"
@@ -473,6 +480,7 @@ t_case "a flood of requests is cut at the first repeated index" case_request_flo
 t_case "a MARK above the entries sent is refused at once" case_mark_above_the_entries_sent
 t_case "a MARK going down is refused at once" case_mark_going_down
 t_case "a MARK after MARK_NO_HOLD is refused at once" case_mark_after_no_hold
+t_case "a request below the receiver's own MARK is refused at once" case_need_below_the_mark
 t_case "a MARK repeated is refused at once" case_mark_repeated
 t_case "a dry run into a mounted store takes no data" case_dry_run_takes_no_data
 t_case "a manifest out of a walk's order, or naming a path twice, is refused" case_manifest_order
