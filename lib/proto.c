@@ -583,6 +583,27 @@ proto_decode_file(const uint8_t *p, size_t n, struct file_head *h,
 	return check_attr(&h->attr, mode, err, errlen);
 }
 
+/*
+ * A reason, cut to what a peer takes (PROTO_MAX_REASON bytes, "..." at a
+ * character's boundary at the end): one that names a long path must not
+ * make its whole frame refused.
+ */
+static int
+put_reason(struct buf *b, const char *reason)
+{
+	char cut[PROTO_MAX_REASON + 1];
+	size_t len = reason != NULL ? strlen(reason) : 0;
+
+	if (len <= PROTO_MAX_REASON)
+		return buf_put_str(b, reason != NULL ? reason : "");
+	len = PROTO_MAX_REASON - 3;
+	while (len > 0 && ((unsigned char)reason[len] & 0xc0) == 0x80)
+		len--;	/* not inside a UTF-8 sequence */
+	memcpy(cut, reason, len);
+	memcpy(cut + len, "...", 4);
+	return buf_put_str(b, cut);
+}
+
 int
 proto_send_file_abort(struct conn *c, uint32_t index, int action,
     const char *reason)
@@ -592,7 +613,7 @@ proto_send_file_abort(struct conn *c, uint32_t index, int action,
 
 	buf_init(&b);
 	r = buf_put_u32(&b, index) || buf_put_u8(&b, (uint8_t)action) ||
-	    buf_put_str(&b, reason);
+	    put_reason(&b, reason);
 	return send_buf(c, MSG_FILE_ABORT, &b, r);
 }
 
@@ -626,7 +647,7 @@ proto_send_item(struct conn *c, const struct item *it)
 	buf_init(&b);
 	r = buf_put_u8(&b, (uint8_t)it->action) ||
 	    buf_put_u8(&b, (uint8_t)it->is_dir) || buf_put_str(&b, it->path) ||
-	    buf_put_str(&b, it->reason ? it->reason : "") ||
+	    put_reason(&b, it->reason) ||
 	    buf_put_u8(&b, (uint8_t)it->kind) || buf_put_u16(&b, it->changes) ||
 	    buf_put_str(&b, it->target ? it->target : "");
 	return send_buf(c, MSG_ITEM, &b, r);
@@ -838,8 +859,7 @@ proto_send_sub_verdict(struct conn *c, int verdict, const char *reason)
 	int r;
 
 	buf_init(&b);
-	r = buf_put_u8(&b, (uint8_t)verdict) ||
-	    buf_put_str(&b, reason ? reason : "");
+	r = buf_put_u8(&b, (uint8_t)verdict) || put_reason(&b, reason);
 	return send_buf(c, MSG_SUB_VERDICT, &b, r);
 }
 

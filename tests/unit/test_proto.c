@@ -1347,6 +1347,34 @@ START_TEST(test_item_round_trip)
 }
 END_TEST
 
+/* A reason naming long paths is cut to what a peer takes, not refused. */
+START_TEST(test_item_long_reason)
+{
+	struct item it = { 0 }, out;
+	char reason[3000];
+	const uint8_t *p;
+	size_t n, len;
+
+	/* "\xc3\xa9" (2 bytes) throughout: the cut must not split one. */
+	for (size_t k = 0; k + 2 < sizeof(reason); k += 2)
+		memcpy(reason + k, "\xc3\xa9", 2);
+	reason[sizeof(reason) - 2] = '\0';
+	it.action = ITEM_SKIP;
+	it.path = "d";
+	it.reason = reason;
+	ck_assert_int_eq(proto_send_item(&tx, &it), 0);
+	recv_frame(MSG_ITEM, &p, &n);
+	ck_assert_int_eq(proto_decode_item(p, n, &out, err, sizeof(err)), 0);
+	len = strlen(out.reason);
+	ck_assert_uint_le(len, PROTO_MAX_REASON);
+	ck_assert_str_eq(out.reason + len - 3, "...");
+	ck_assert_int_eq((len - 3) % 2, 0);
+	ck_assert_int_eq(memcmp(out.reason, reason, len - 3), 0);
+	free(out.path);
+	free(out.reason);
+}
+END_TEST
+
 START_TEST(test_item_hostile)
 {
 	static const int bad[] = { 0, ITEM_ACTION_MAX + 1, 255 };
@@ -2229,6 +2257,7 @@ proto_suite(void)
 	tcase_add_test(ho, test_mark_bad_length);
 	tcase_add_test(ho, test_file_hostile);
 	tcase_add_test(ho, test_file_abort_hostile);
+	tcase_add_test(ho, test_item_long_reason);
 	tcase_add_test(ho, test_item_hostile);
 	tcase_add_test(ho, test_need_from_hostile);
 	tcase_add_test(ho, test_need_sig_and_file_delta);
