@@ -508,49 +508,73 @@ static int plan_add_purge(struct plan *p, const char *path, size_t dir,
     int is_dir);
 
 /*
- * 1 when the store's directory rel holds an entry the filter excludes
- * (its path to found), or one it cannot read (rel): removed whole, rel
- * would take with it what the filter keeps, so it is not removed (as
- * rsync, which cannot delete a directory it keeps entries in).
+ * excluded_below's walk of path (len bytes of a PATH_MAX buffer, which
+ * each level extends and gives back: the stack stays small however deep
+ * the tree).
  */
 static int
-holds_excluded(struct store *s, const char *rel, const struct filter *f,
-    char *found, size_t len)
+excluded_walk(struct store *s, char *path, size_t len, const struct filter *f,
+    char *found, size_t flen)
 {
-	char path[PATH_MAX];
 	struct dirent *de;
 	struct stat st;
+	size_t nlen;
 	DIR *d;
-	int fd, is_dir, rc = 0;
+	int fd, rc = 0;
 
-	if (f == NULL || f->n == 0)
-		return 0;
-	fd = store_open_at(s, rel, O_RDONLY | O_DIRECTORY);
+	fd = store_open_at(s, path, O_RDONLY | O_DIRECTORY);
 	if (fd == -1 || (d = fdopendir(fd)) == NULL) {
+		snprintf(found, flen, "%s (unreadable: %s)", path,
+		    strerror(errno));
 		if (fd != -1)
 			close(fd);
-		snprintf(found, len, "%s (unreadable: %s)", rel, strerror(errno));
 		return 1;
 	}
 	while (rc == 0 && (de = readdir(d)) != NULL) {
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
-		if (snprintf(path, sizeof(path), "%s/%s", rel, de->d_name) >=
-		    (int)sizeof(path) ||
+		nlen = strlen(de->d_name);
+		if (len + 1 + nlen >= PATH_MAX ||
 		    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == -1) {
-			snprintf(found, len, "%s/%s (unreadable)", rel, de->d_name);
+			snprintf(found, flen, "%s/%s (unreadable)", path,
+			    de->d_name);
 			rc = 1;
 			break;
 		}
-		is_dir = S_ISDIR(st.st_mode);
-		if (filter_excluded(f, path, is_dir)) {
-			snprintf(found, len, "%s", path);
+		path[len] = '/';
+		memcpy(path + len + 1, de->d_name, nlen + 1);
+		if (filter_excluded(f, path, S_ISDIR(st.st_mode))) {
+			snprintf(found, flen, "%s", path);
 			rc = 1;
-		} else if (is_dir)
-			rc = holds_excluded(s, path, f, found, len);
+		} else if (S_ISDIR(st.st_mode))
+			rc = excluded_walk(s, path, len + 1 + nlen, f, found, flen);
+		path[len] = '\0';
 	}
 	closedir(d);
 	return rc;
+}
+
+/*
+ * 1 when the store's directory rel holds an entry the filter excludes
+ * (its path to found), or one it cannot read: removed whole, rel would
+ * take with it what the filter keeps, so it is not removed (as rsync,
+ * which cannot delete a directory it keeps entries in).
+ */
+static int
+holds_excluded(struct store *s, const char *rel, const struct filter *f,
+    char *found, size_t flen)
+{
+	char path[PATH_MAX];
+	size_t len = strlen(rel);
+
+	if (f == NULL || f->n == 0)
+		return 0;
+	if (len >= sizeof(path)) {
+		snprintf(found, flen, "%s (too long a path)", rel);
+		return 1;
+	}
+	memcpy(path, rel, len + 1);
+	return excluded_walk(s, path, len, f, found, flen);
 }
 
 /*

@@ -146,6 +146,30 @@ case_excluded_inside_a_removed_directory() {
 	assert_trees_eq src store
 }
 
+# An extra directory 2,040 levels deep (d/d/...: 4,082 bytes, within
+# PATH_MAX), with filter rules: walked for excluded entries without a
+# path on the stack per level (which overflowed 8 MB here), then purged.
+case_deep_extra_directory_with_filters() {
+	mkdir src && printf 'a\n' >src/a
+	python3 - <<'PY'
+import os
+os.makedirs("store")
+fd = os.open("store", os.O_RDONLY)
+os.mkdir("d", dir_fd=fd)
+for _ in range(2040):
+    nfd = os.open("d", os.O_RDONLY, dir_fd=fd)
+    os.close(fd)
+    fd = nfd
+    os.mkdir("d", dir_fd=fd)
+os.close(fd)
+PY
+	( ulimit -n 8192 && ulimit -s 8192 &&
+		"$MIRRORCTL" sync --purge-dirs --exclude '*.tmp' src store ) >out 2>err ||
+		t_fail "exit $?: $(cat err)"
+	assert_missing store/d
+	assert_trees_eq src store
+}
+
 case_purge_after_source_removal() {
 	generate_tree src 30 1
 	t_ctl sync src store
@@ -211,6 +235,7 @@ t_case "--purge-dirs also deletes extra directories recursively" case_purge_dirs
 t_case "--purge-dirs -v lists the extra directory" case_purge_dirs_lines
 t_case "excluded paths are never purged" case_purge_excluded_kept
 t_case "a removed directory that holds excluded entries is kept, and said why" case_excluded_inside_a_removed_directory
+t_case "an extra directory 2,040 levels deep is purged with filter rules" case_deep_extra_directory_with_filters
 t_case "entries removed from SOURCE are purged, then nothing more" case_purge_after_source_removal
 t_case "purging one name of a hard-link pair keeps the other" case_purge_hardlink_name
 t_case "a source not read whole purges nothing, the next whole read does" case_unreadable_source_purges_nothing
