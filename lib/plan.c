@@ -504,8 +504,8 @@ parent_of(struct plan *p, const struct manifest *m, size_t i)
 	return &p->v[p->open[p->nopen - 1]];
 }
 
-static int plan_add_purge(struct plan *p, const char *path, size_t dir,
-    int is_dir);
+static int plan_add_purge(struct plan *p, struct store *s, const char *path,
+    size_t dir, int is_dir, const struct plan_opts *o);
 
 /*
  * excluded_below's walk of path (len bytes of a PATH_MAX buffer, which
@@ -578,26 +578,22 @@ holds_excluded(struct store *s, const char *rel, const struct filter *f,
 }
 
 /*
- * Adds the store's directory path to the purges, spared (reported as
- * skipped, never removed) when it holds what the filter excludes.
+ * Purge k, a directory, is spared (reported as skipped, never removed)
+ * when it holds what the filter excludes.
  */
-static int
-plan_add_purge_dir(struct plan *p, struct store *s, const char *path,
-    size_t dir, const struct plan_opts *o)
+static void
+spare_if_excluded(struct plan *p, struct store *s, size_t k,
+    const struct plan_opts *o)
 {
 	char found[PATH_MAX + 64], why[PATH_MAX + 128];
-	struct plan_purge *v;
 
-	if (!holds_excluded(s, path, o->filter, found, sizeof(found)))
-		return plan_add_purge(p, path, dir, 1);
-	if (plan_add_purge(p, path, dir, 1) == -1)
-		return -1;
-	v = &p->purges[p->npurges - 1];
-	v->spared = 1;
+	if (!holds_excluded(s, p->purges[k].path, o->filter, found,
+	    sizeof(found)))
+		return;
+	p->purges[k].spared = 1;
 	snprintf(why, sizeof(why), "it holds %s, which the filter excludes: "
 	    "not purged", found);
-	plan_purge_set(p, p->npurges - 1, PLAN_SKIP, why);
-	return 0;
+	plan_purge_set(p, k, PLAN_SKIP, why);
 }
 
 /* A partial session's entry gone from the source: purged when asked to. */
@@ -616,8 +612,7 @@ plan_gone(struct plan *p, size_t i, struct store *s, const struct manifest *m,
 	if ((is_dir && !(o->flags & SESSION_PURGE_DIRS)) ||
 	    filter_excluded(o->filter, m->v[i].path, is_dir))
 		return;
-	if ((is_dir ? plan_add_purge_dir(p, s, m->v[i].path, i + 1, o) :
-	    plan_add_purge(p, m->v[i].path, i + 1, 0)) == -1)
+	if (plan_add_purge(p, s, m->v[i].path, i + 1, is_dir, o) == -1)
 		return;
 	if (parent)
 		parent->flags |= PF_DIRATTR;
@@ -806,8 +801,14 @@ device:
 	}
 }
 
+/*
+ * Lists the store's extra entry path (in directory dir: 0 the top, else
+ * entry dir - 1) for the purge; a directory is spared when it holds what
+ * the filter excludes (spare_if_excluded). -1 on ENOMEM.
+ */
 static int
-plan_add_purge(struct plan *p, const char *path, size_t dir, int is_dir)
+plan_add_purge(struct plan *p, struct store *s, const char *path, size_t dir,
+    int is_dir, const struct plan_opts *o)
 {
 	struct plan_purge *v;
 
@@ -826,6 +827,8 @@ plan_add_purge(struct plan *p, const char *path, size_t dir, int is_dir)
 	/* Its directory's mtime may move (PF_DIRATTR once the purges are kept). */
 	if (dir > 0)
 		p->v[dir - 1].flags |= PF_PURGED;
+	if (is_dir)
+		spare_if_excluded(p, s, p->npurges - 1, o);
 	return 0;
 }
 
@@ -866,8 +869,7 @@ plan_purge_dir(struct plan *p, struct store *s, const struct plan_names *names,
 			continue;	/* excluded entries are never purged */
 		if (is_dir && !(o->flags & SESSION_PURGE_DIRS))
 			continue;
-		rc = is_dir ? plan_add_purge_dir(p, s, path, dir, o) :
-		    plan_add_purge(p, path, dir, 0);
+		rc = plan_add_purge(p, s, path, dir, is_dir, o);
 	}
 	closedir(d);
 	return rc;
@@ -881,6 +883,17 @@ purging(const struct plan_opts *o)
 	    !(o->flags & SESSION_PARTIAL);
 }
 
+/*
+ * Whether the store's directory of entry pe may have entries purged in
+ * it: the store has it, and it replaces nothing of another type. Known
+ * once pe is planned, before its first entry comes (plan_keep_name).
+ */
+static int
+purges_in(const struct plan_entry *pe)
+{
+	return (pe->flags & PF_EXISTS) && !(pe->flags & PF_RETYPE);
+}
+
 /* Directory entry d's listing is whole: its purges are decided now. */
 static int
 plan_close_dir(struct plan *p, struct store *s, size_t d, const char *path,
@@ -888,9 +901,8 @@ plan_close_dir(struct plan *p, struct store *s, size_t d, const char *path,
 {
 	const struct plan_entry *pe = &p->v[d];
 
-	if (!purging(o) || s->rootfd < 0 || !(pe->flags & PF_EXISTS) ||
-	    (pe->flags & PF_RETYPE) || pe->state == PLAN_SKIP ||
-	    pe->state == PLAN_FAIL)
+	if (!purging(o) || s->rootfd < 0 || !purges_in(pe) ||
+	    pe->state == PLAN_SKIP || pe->state == PLAN_FAIL)
 		return 0;
 	return plan_purge_dir(p, s, names, path, d + 1, o);
 }
@@ -941,8 +953,7 @@ plan_keep_name(struct plan *p, const struct store *s,
 		return 0;	/* no directory: never purged in */
 	dir = p->open_path[p->nopen - 1];
 	pe = &p->v[p->open[p->nopen - 1]];
-	if (strncmp(dir, path, len) != 0 || dir[len] != '\0' ||
-	    !(pe->flags & PF_EXISTS) || (pe->flags & PF_RETYPE))
+	if (strncmp(dir, path, len) != 0 || dir[len] != '\0' || !purges_in(pe))
 		return 0;
 	return names_add(&p->open_names[p->nopen - 1], path + len + 1);
 }
