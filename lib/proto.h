@@ -213,7 +213,8 @@ int proto_decode_need_sig(const uint8_t *p, size_t n, uint32_t *index,
  * MARK, a u32 from the receiver while the manifest comes: every entry
  * below it is done with there (the sender may walk window entries past
  * it), or MARK_NO_HOLD: do not wait for this receiver at all (it stays
- * so). A MARK is never above the entries sent, and never goes down.
+ * so). A MARK is never above the entries sent, always above the last
+ * one, and no request comes below it (the sender refuses all three).
  */
 #define MARK_NO_HOLD UINT32_MAX
 int proto_send_mark(struct conn *c, uint32_t mark);
