@@ -49,6 +49,8 @@ enum plan_state {
 #define PF_UNDER   0x1000
 /* Purges in this directory were decided (its ATTR may be wanted: PF_DIRATTR says) */
 #define PF_PURGED  0x2000
+/* its passed descriptor is being copied (copier.h): no other data may come for it */
+#define PF_COPYING 0x4000
 
 /* 6 bytes: a plan holds one per entry, millions of them. */
 struct plan_entry {

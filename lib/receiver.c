@@ -16,6 +16,7 @@
 
 #include "buf.h"
 #include "commit.h"
+#include "copier.h"
 #include "delta.h"
 #include "fault.h"
 #include "htab.h"
@@ -91,6 +92,12 @@ struct receiver {
 	size_t files_ended;	/* staged, or ended for good, so far */
 	struct need_batch eager_b;	/* v is NULL unless eager asks began */
 	struct stage_file f;	/* the file being received */
+	/*
+	 * Passed descriptors copied while frames still come (copier.h),
+	 * made at the first; their results are taken here (copies_take),
+	 * and an entry stays PF_COPYING until its result is.
+	 */
+	struct copier *copier;
 	pthread_t asker;
 	int asking;		/* asker runs: join it */
 	volatile int ask_stop;	/* the session failed: ask for no more */
@@ -457,6 +464,7 @@ static int batch_flush(struct receiver *r, struct need_batch *b);
 static int data_frame(struct receiver *r, uint8_t type, const uint8_t *p,
     size_t n);
 static int recv_cut(struct receiver *r);
+static int wait_frame(struct receiver *r, int (*idle)(struct receiver *));
 
 /*
  * Asks as the manifest comes (eager_ask) when nothing else may be asked
@@ -557,6 +565,16 @@ manifest_data(struct receiver *r, uint8_t type, const uint8_t *p, size_t n)
 	return eager_ask(r) == -1 ? -1 : mark_send(r, 0);
 }
 
+/* Before the manifest's next frame is waited for: what was asked goes out, then a MARK. */
+static int
+manifest_idle(struct receiver *r)
+{
+	if (r->eager_b.k == 0 && !mark_due(r, 1))
+		return 0;
+	return batch_flush(r, &r->eager_b) == -1 || mark_send(r, 1) == -1 ?
+	    -1 : 0;
+}
+
 /*
  * Receives the manifest and plans each entry as it arrives: while the
  * sender still walks its tree, we already compare with the store.
@@ -599,10 +617,7 @@ recv_manifest(struct receiver *r)
 	if (r->flat && items_open(r) == -1)
 		return -1;
 	for (;;) {
-		/* Before waiting: what was asked goes out, then a MARK. */
-		if ((r->eager_b.k > 0 || mark_due(r, 1)) &&
-		    !conn_readable(r->c) && (batch_flush(r, &r->eager_b) == -1 ||
-		    mark_send(r, 1) == -1))
+		if (wait_frame(r, manifest_idle) == -1)
 			return -1;
 		if (recv_frame(r, &type, &p, &n) == -1)
 			return recv_cut(r);
@@ -936,6 +951,14 @@ ask_join(struct receiver *r, int failed)
 	return r->ask_rc;
 }
 
+/* The peer sent what for entry i while its descriptor is still copied. -1. */
+static int
+still_copying(struct receiver *r, const char *what, size_t i)
+{
+	return peer_fail(r, "sent %s for entry %zu, whose descriptor it "
+	    "already sent", what, i);
+}
+
 /* FILE, FILE_FROM or FILE_DELTA: a file we asked for, in the form we asked. */
 static int
 file_begin(struct receiver *r, struct stage_file *f, int type,
@@ -958,6 +981,8 @@ file_begin(struct receiver *r, struct stage_file *f, int type,
 	    (PF_DATA | PF_ASKED))
 		return peer_fail(r, "sent data for entry %u, which was not "
 		    "requested", head.index);
+	if (r->plan.v[head.index].flags & PF_COPYING)
+		return still_copying(r, "data", head.index);
 	if (head.delta && !(r->plan.v[head.index].flags & PF_DELTA))
 		return peer_fail(r, "sent a delta for entry %u, which was "
 		    "asked for whole", head.index);
@@ -1042,6 +1067,118 @@ file_end(struct receiver *r, struct stage_file *f, const uint8_t *p, size_t n)
 	return file_staged(r, i, end, &attr);
 }
 
+/* A copy ended (copier_take): its entry's file ends as it says. */
+static int
+copy_ended(struct receiver *r, const struct copy_result *res)
+{
+	r->plan.v[res->idx].flags &= ~PF_COPYING;
+	snprintf(r->err, sizeof(r->err), "%s", res->why);
+	return file_staged(r, res->idx, res->end, &res->attr);
+}
+
+/*
+ * Takes the results of the copies that ended (wait: of every copy still
+ * pending). In the manifest each frees a place for a request, and may
+ * move the mark, as a file that arrived does (manifest_data).
+ */
+static int
+copies_take(struct receiver *r, int wait)
+{
+	struct copy_result res;
+	int took = 0;
+
+	while (r->copier != NULL && copier_take(r->copier, &res, wait) == 1) {
+		if (copy_ended(r, &res) == -1)
+			return -1;
+		took = 1;
+	}
+	if (took && r->eager_b.v != NULL && !r->manifest_whole &&
+	    (eager_ask(r) == -1 || mark_send(r, 0) == -1))
+		return -1;
+	return 0;
+}
+
+/*
+ * The copier, made at the first descriptor: 0, or 1 when there is none
+ * (MIRRORFS_COPIERS=0; entries that may move: the manifest is not
+ * reserved; it could not be made) and the caller copies. Waits for a
+ * result when every place is taken. -1: the session fails.
+ */
+static int
+copier_ready(struct receiver *r)
+{
+	unsigned threads;
+
+	if (r->copier == NULL) {
+		if (!r->m.mapped || (threads = copier_threads()) == 0)
+			return 1;
+		if ((r->copier = copier_new(r->st, &r->popts, threads)) == NULL)
+			return 1;
+	}
+	while (copier_full(r->copier)) {
+		struct copy_result res;
+
+		if (copier_take(r->copier, &res, 1) == 1 &&
+		    copy_ended(r, &res) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * Copies the passed descriptor fd of entry i into staging/name: by the
+ * copier while the next frames are taken, else here and now.
+ */
+static int
+copy_passed(struct receiver *r, size_t i, const char *name, int fd)
+{
+	struct entry attr;
+	enum stage_end end;
+	int ready = copier_ready(r);
+
+	if (ready == -1) {
+		close(fd);
+		return -1;
+	}
+	if (ready == 0) {
+		r->plan.v[i].flags |= PF_COPYING;
+		copier_add(r->copier, i, name, fd, &r->m.v[i]);
+		return 0;
+	}
+	end = stage_copy(r->st, i, name, fd, &r->m.v[i], &r->popts, &attr,
+	    r->err, sizeof(r->err));
+	close(fd);
+	return file_staged(r, i, end, &attr);
+}
+
+/*
+ * Before reading a frame: takes the copies that ended and, while no
+ * frame waits and copies run, waits for either, so that a copy's end
+ * goes out (a request, a MARK) even while the sender waits for it.
+ * idle: what is sent before waiting (recv_manifest's). 0, or -1.
+ */
+static int
+wait_frame(struct receiver *r, int (*idle)(struct receiver *))
+{
+	struct pollfd pfd[2];
+
+	for (;;) {
+		if (copies_take(r, 0) == -1)
+			return -1;
+		if (conn_readable(r->c))
+			return 0;
+		if (idle != NULL && idle(r) == -1)
+			return -1;
+		if (r->copier == NULL || copier_pending(r->copier) == 0)
+			return 0;
+		pfd[0] = (struct pollfd){ .fd = r->c->rfd, .events = POLLIN };
+		pfd[1] = (struct pollfd){ .fd = copier_fd(r->copier),
+		    .events = POLLIN };
+		if (poll(pfd, 2, -1) == -1 && errno != EINTR)
+			return peer_fail(r, "poll: %s", strerror(errno));
+	}
+}
+
 /*
  * FILE_FD: a local sender passed the source file's descriptor, and we
  * copy it ourselves (stage_copy): no byte crosses the socket.
@@ -1050,8 +1187,6 @@ static int
 file_fd(struct receiver *r, struct stage_file *f, const uint8_t *p, size_t n)
 {
 	struct file_head head;
-	struct entry attr;
-	enum stage_end end;
 	char name[PLAN_STAGED_PATH];
 	int fd;
 
@@ -1066,6 +1201,8 @@ file_fd(struct receiver *r, struct stage_file *f, const uint8_t *p, size_t n)
 	    (PF_DATA | PF_ASKED) || (r->plan.v[head.index].flags & PF_DELTA))
 		return peer_fail(r, "sent a descriptor for entry %u, which was "
 		    "not requested whole", head.index);
+	if (r->plan.v[head.index].flags & PF_COPYING)
+		return still_copying(r, "a descriptor", head.index);
 	/* Our own want of descriptors: this file fails, the session goes on. */
 	if ((fd = conn_take_fd(r->c)) == -1 && errno == EMFILE) {
 		snprintf(r->err, sizeof(r->err), "its descriptor came, but this "
@@ -1081,10 +1218,7 @@ file_fd(struct receiver *r, struct stage_file *f, const uint8_t *p, size_t n)
 		return peer_fail(r, "%s/%s: too long a path to stage",
 		    r->t->path, r->m.v[head.index].path);
 	}
-	end = stage_copy(r->st, head.index, name, fd, &r->m.v[head.index],
-	    &r->popts, &attr, r->err, sizeof(r->err));
-	close(fd);
-	return file_staged(r, head.index, end, &attr);
+	return copy_passed(r, head.index, name, fd);
 }
 
 static int
@@ -1104,6 +1238,10 @@ file_abort(struct receiver *r, struct stage_file *f, const uint8_t *p,
 		free(reason);
 		return peer_fail(r, "FILE_ABORT for entry %u, not in progress",
 		    idx);
+	}
+	if (r->plan.v[idx].flags & PF_COPYING) {
+		free(reason);
+		return still_copying(r, "FILE_ABORT", idx);
 	}
 	stage_drop(f, r->st);
 	if (action != ABORT_RETRY) {
@@ -1146,9 +1284,13 @@ data_frame(struct receiver *r, uint8_t type, const uint8_t *p, size_t n)
 static int
 recv_cut(struct receiver *r)
 {
+	struct copy_result res;
 	int spool;
 
 	ask_join(r, 1);
+	/* The copies still running end first: what they staged is kept. */
+	while (r->copier != NULL && copier_take(r->copier, &res, 1) == 1)
+		copy_ended(r, &res);
 	/* Without the spool (logged) the rest is still kept. */
 	spool = items_rewind(r) == 0;
 	stage_keep_partials(&r->f, r->st, &r->m, &r->plan,
@@ -1165,13 +1307,15 @@ recv_data(struct receiver *r)
 	int rc = -1;
 
 	for (;;) {
+		if (wait_frame(r, NULL) == -1)
+			goto out;
 		if (recv_frame(r, &type, &p, &n) == -1) {
 			rc = recv_cut(r);
 			goto out;
 		}
 		if (type == MSG_DONE) {
 			rc = r->f.idx != -1 ? peer_fail(r, "DONE in the middle "
-			    "of a file") : 0;
+			    "of a file") : copies_take(r, 1);
 			goto out;
 		}
 		if ((rc = data_frame(r, type, p, n)) == 1)
@@ -1419,6 +1563,7 @@ receiver_run(struct conn *c, const struct receiver_target *t)
 		goto out;
 	rc = 0;
 out:
+	copier_free(r.copier);
 	if (r.st != NULL)
 		stage_drop(&r.f, r.st);
 	free(r.eager_b.v);

@@ -32,6 +32,13 @@ numbers and constants are read from lib/proto.h, so it follows the code.
                                  the file; with bad, then send data for the
                                  directory and print "refused: ERROR"
   peer.py idle SOCKET SECONDS    connect and say nothing for SECONDS
+  peer.py fds SOCKET MODE FILE...
+                                 connect to SOCKET (a mount's control.sock),
+                                 run a session of the FILEs (named by their
+                                 base names) whose data goes as descriptors
+                                 (FILE_FD); MODE:
+      twice  the first file's descriptor twice: print "refused: ERROR"
+      cut    every file's descriptor, then hang up at once
 
 Exit status: 0 when the other side did what the test expects of it (noted
 on stdout), 1 otherwise.
@@ -70,6 +77,7 @@ def proto_constants():
 MSG, VERSION = proto_constants()
 MAGIC = 0x4d524653   # "MRFS"
 SESSION_REPORT = 0x08
+SESSION_FDPASS = 0x100
 CTL_SESSION = 1
 
 
@@ -301,6 +309,56 @@ def manifest(path, names):
     return 0
 
 
+def send_fd(sock, mtype, payload, fd):
+    """A frame with fd passed beside it (SCM_RIGHTS), as FILE_FD goes."""
+    frame = struct.pack(">IB", len(payload) + 1, mtype) + payload
+    socket.send_fds(sock, [frame], [fd])
+
+
+def fds(path, mode, files):
+    """A session whose files go as descriptors: twice, or cut (see above)."""
+    s = session(path, SESSION_FDPASS)
+    sizes = [os.stat(f).st_size for f in files]
+    for f, size in zip(files, sizes):
+        send(s, MSG["MSG_ENTRY"], file_entry(os.path.basename(f), size))
+    send(s, MSG["MSG_END_MANIFEST"], struct.pack(">Q", len(files)) +
+         attrs(0o755, 0) + b"\0" + struct.pack(">I", 0))
+    asked = set()
+    while True:
+        t, p = recv(s)
+        if t == MSG["MSG_NEED"]:
+            (n,) = struct.unpack(">I", p[:4])
+            asked.update(struct.unpack(">%dI" % n, p[4:4 + 4 * n]))
+            continue
+        if t == MSG["MSG_END_NEED"]:
+            break
+        print("got type %r before END_NEED" % t)
+        return 1
+    if asked != set(range(len(files))):
+        print("asked for %s" % sorted(asked))
+        return 1
+    sends = [0, 0] if mode == "twice" else range(len(files))
+    try:
+        for i in sends:
+            with open(files[i], "rb") as f:
+                send_fd(s, MSG["MSG_FILE_FD"], struct.pack(">I", i) +
+                        attrs(0o644, sizes[i]), f.fileno())
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    if mode == "cut":
+        s.close()
+        print("sent %d descriptors and hung up" % len(files))
+        return 0
+    while True:
+        t, p = recv(s)
+        if t is None:
+            print("the receiver hung up")
+            return 1
+        if t == MSG["MSG_ERROR"]:
+            print("refused: %s" % error_text(p))
+            return 0
+
+
 def idle(path, seconds):
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.connect(path)
@@ -329,6 +387,8 @@ def main(argv):
         return manifest(argv[1], argv[2:])
     if len(argv) == 3 and argv[0] == "early" and argv[2] in ("ok", "bad"):
         return early(argv[1], argv[2] == "bad")
+    if len(argv) >= 4 and argv[0] == "fds" and argv[2] in ("twice", "cut"):
+        return fds(argv[1], argv[2], argv[3:])
     if len(argv) >= 3 and argv[0] == "idle":
         return idle(argv[1], argv[2])
     sys.stderr.write(__doc__)

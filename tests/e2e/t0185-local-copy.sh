@@ -64,7 +64,58 @@ case_through_the_mount() {
 	assert_trees_eq src store
 }
 
+PEER="$(cd "$(dirname "$0")/.." && pwd)/peer.py"
+
+# session_failed STORE: wait (10 s) until the store's history has a failed session.
+session_failed() {
+	wait_for grep -q "	failed	" "$1/.mirrorfs/sessions.log"
+}
+
+# partial_count STORE: the parts a cut session kept for the next.
+partial_count() {
+	find "$1/.mirrorfs/partial" -type f | wc -l
+}
+
+# The copies run beside the frames that follow (lib/copier.h): the same
+# entry's descriptor sent again while its copy runs is refused, not
+# copied twice into the same staged file.
+case_descriptor_twice_refused() {
+	mkdir empty src
+	head -c $((4 * MIB)) /dev/urandom >src/a
+	t_ctl sync empty store
+	MIRRORFS_DELAY_AT=staging:1500 mount_store store mnt
+	python3 "$PEER" fds "$TC/store/.mirrorfs/control.sock" twice src/a \
+	    >peer.out 2>&1 || t_fail "the second descriptor was taken: $(cat peer.out)"
+	assert_grep 'refused: sent a descriptor for entry 0, whose descriptor it already sent' peer.out
+	session_failed store || t_fail "the session did not end: $(cat mirrorfs.log)"
+	assert_missing store/a
+	assert_eq 0 "$(find store/.mirrorfs/staging -type f | wc -l)" "files left staged"
+}
+
+# A session cut while copies still run keeps what they stage, as it keeps
+# the files that came through the socket: the next session resumes them.
+case_cut_keeps_running_copies() {
+	mkdir empty src
+	for i in 1 2 3 4 5 6; do
+		head -c $((64 * 1024)) /dev/urandom >"src/f$i"
+	done
+	t_ctl sync empty store
+	MIRRORFS_DELAY_AT=staging:700 mount_store store mnt
+	python3 "$PEER" fds "$TC/store/.mirrorfs/control.sock" cut src/f* \
+	    >peer.out 2>&1 || t_fail "the session did not run: $(cat peer.out)"
+	session_failed store || t_fail "the session did not end: $(cat mirrorfs.log)"
+	assert_eq 6 "$(partial_count store)" "parts kept by the cut session"
+	assert_missing store/f1
+	t_ctl sync --json src store
+	assert_rc 0
+	assert_json created 6 failed 0
+	assert_trees_eq src store
+	assert_no_litter store
+}
+
 t_case "big files go to a local store as descriptors, no data through the socket" case_big_files_by_descriptor
 t_case "a sparse file copied from its descriptor stays sparse" case_sparse_stays_sparse
 t_case "a store served by a mount takes descriptors through its socket" case_through_the_mount
+t_case "a descriptor sent again while its copy runs is refused" case_descriptor_twice_refused
+t_case "a session cut while copies run keeps what they staged" case_cut_keeps_running_copies
 t_done
