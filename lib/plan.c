@@ -810,12 +810,17 @@ static int
 plan_add_purge(struct plan *p, struct store *s, const char *path, size_t dir,
     int is_dir, const struct plan_opts *o)
 {
-	struct plan_purge *v;
+	struct plan_purge *v = p->purges;
 
-	v = realloc(p->purges, (p->npurges + 1) * sizeof(*v));
-	if (v == NULL)
-		return -1;
-	p->purges = v;
+	/* Doubled, not one more a purge: a million extras were a million reallocs. */
+	if (p->npurges == p->purges_cap) {
+		size_t cap = p->purges_cap ? 2 * p->purges_cap : 64;
+
+		if ((v = realloc(p->purges, cap * sizeof(*v))) == NULL)
+			return -1;
+		p->purges = v;
+		p->purges_cap = cap;
+	}
 	memset(&v[p->npurges], 0, sizeof(*v));
 	v[p->npurges].path = strdup(path);
 	v[p->npurges].dir = dir;

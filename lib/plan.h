@@ -110,6 +110,7 @@ struct plan {
 	size_t reasons_n;
 	struct plan_purge *purges;
 	size_t npurges;
+	size_t purges_cap;
 	/*
 	 * The directories whose listing is not whole yet, outermost first:
 	 * entries come in path_order, so one is whole (and its purges are
