@@ -92,7 +92,7 @@ static void *
 copier_main(void *arg)
 {
 	struct copier *cp = arg;
-	struct slot *sl;
+	struct slot *sl = NULL;
 	uint64_t one = 1;
 
 	pthread_mutex_lock(&cp->lock);
