@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -15,6 +16,12 @@
 /* Threads a core by default: each copy waits on the disk about as long as it runs. */
 #define COPIER_PER_CORE 2
 #define COPIER_MAX_THREADS 16
+/*
+ * A thread's share of the open-file limit: its three descriptors are an
+ * eighth of it at most, the rest left to the sender's files read ahead,
+ * the descriptors in flight and the store's.
+ */
+#define COPIER_NOFILE_SHARE 24
 /*
  * Copies a thread: one running and one queued behind it, so no thread
  * waits for the receiver between two, and few descriptors stay open.
@@ -48,19 +55,42 @@ struct copier {
 	pthread_t *threads;
 };
 
+/* MIRRORFS_COPIERS: 1 and the count in *n, 0 when unset or not a count (warned of). */
+static int
+threads_asked(unsigned long *n)
+{
+	const char *env = getenv("MIRRORFS_COPIERS");
+	char *end;
+
+	if (env == NULL || *env == '\0')
+		return 0;
+	errno = 0;
+	*n = strtoul(env, &end, 10);
+	if (errno != 0 || *end != '\0' || *env == '-' ||
+	    *n > COPIER_MAX_THREADS) {
+		log_warnx("MIRRORFS_COPIERS=%s: not a count of threads from 0 "
+		    "to %d: two a core", env, COPIER_MAX_THREADS);
+		return 0;
+	}
+	return 1;
+}
+
 unsigned
 copier_threads(void)
 {
-	const char *env = getenv("MIRRORFS_COPIERS");
 	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	struct rlimit rl;
 	unsigned long n;
 
-	if (env != NULL && *env != '\0') {
-		n = strtoul(env, NULL, 10);
-		return n > COPIER_MAX_THREADS ? COPIER_MAX_THREADS : (unsigned)n;
-	}
+	if (threads_asked(&n))
+		return (unsigned)n;
 	n = cores > 0 ? (unsigned long)cores * COPIER_PER_CORE : 2;
-	return n > COPIER_MAX_THREADS ? COPIER_MAX_THREADS : (unsigned)n;
+	if (n > COPIER_MAX_THREADS)
+		n = COPIER_MAX_THREADS;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    rl.rlim_cur / COPIER_NOFILE_SHARE < n)
+		n = rl.rlim_cur / COPIER_NOFILE_SHARE;
+	return (unsigned)n;
 }
 
 /* The oldest slot in state want, or NULL. Caller holds lock. */
@@ -108,7 +138,7 @@ copier_main(void *arg)
 		sl->state = SLOT_DONE;
 		/* Cannot fail short of a counter at its maximum. */
 		if (write(cp->evfd, &one, sizeof(one)) != sizeof(one))
-			log_err("copier: eventfd");
+			log_err("%s: the copier's eventfd", cp->s->path);
 		pthread_cond_broadcast(&cp->ended);
 	}
 	pthread_mutex_unlock(&cp->lock);
@@ -140,6 +170,7 @@ copier_new(struct store *s, const struct plan_opts *o, unsigned threads)
 	cp->s = s;
 	cp->o = *o;
 	cp->o.filter = NULL;	/* the copies read no filter: none to share */
+	/* With default attributes these cannot fail (glibc). */
 	pthread_mutex_init(&cp->lock, NULL);
 	pthread_cond_init(&cp->work, NULL);
 	pthread_cond_init(&cp->ended, NULL);
@@ -223,7 +254,7 @@ copier_take(struct copier *cp, struct copy_result *res, int wait)
 		if (oldest(cp, SLOT_DONE) == NULL &&
 		    read(cp->evfd, &count, sizeof(count)) == -1 &&
 		    errno != EAGAIN)
-			log_err("copier: eventfd");
+			log_err("%s: the copier's eventfd", cp->s->path);
 	}
 	pthread_mutex_unlock(&cp->lock);
 	return sl != NULL;

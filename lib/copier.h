@@ -15,7 +15,9 @@
  * spent an initial sync on them while the other core idled. The copier
  * runs them in its threads while the receiver goes on taking frames,
  * and hands each result back to the receiver's thread, which alone
- * touches the plan and the manifest (copier_take).
+ * touches the plan and the manifest (copier_take). One thread (the
+ * receiver's) adds and takes: copier_full and copier_pending are only
+ * right for it.
  */
 struct copier;
 
@@ -29,8 +31,10 @@ struct copy_result {
 
 /*
  * Threads to copy with: MIRRORFS_COPIERS when set (0: none, the caller
- * copies), else a few per core (the copies wait on the disk as much as
- * they run).
+ * copies; a value that is no count is warned of and not taken), else
+ * two per core (the copies wait on the disk as much as they run), at
+ * most 16, and fewer where the open-file limit is low: each thread
+ * holds up to three descriptors (two sources, one staged file).
  */
 unsigned copier_threads(void);
 
@@ -53,7 +57,9 @@ void copier_add(struct copier *cp, size_t i, const char *name, int srcfd,
 size_t copier_pending(const struct copier *cp);
 /*
  * Takes a result into *res: 1, or 0 when none has ended (wait: blocks
- * until one does, 0 only with nothing pending). Oldest copy first.
+ * until one does, 0 only with nothing pending). Copies end in no set
+ * order (a small file overtakes a big one added before it); of those
+ * that ended, the first added comes first.
  */
 int copier_take(struct copier *cp, struct copy_result *res, int wait);
 /* Readable while a result waits to be taken: to poll beside a peer. */

@@ -98,6 +98,7 @@ struct receiver {
 	 * and an entry stays PF_COPYING until its result is.
 	 */
 	struct copier *copier;
+	int copier_failed;	/* copier_new failed (logged): copy here */
 	pthread_t asker;
 	int asking;		/* asker runs: join it */
 	volatile int ask_stop;	/* the session failed: ask for no more */
@@ -1110,10 +1111,14 @@ copier_ready(struct receiver *r)
 	unsigned threads;
 
 	if (r->copier == NULL) {
-		if (!r->m.mapped || (threads = copier_threads()) == 0)
+		if (r->copier_failed || !r->m.mapped ||
+		    (threads = copier_threads()) == 0)
 			return 1;
-		if ((r->copier = copier_new(r->st, &r->popts, threads)) == NULL)
+		r->copier = copier_new(r->st, &r->popts, threads);
+		if (r->copier == NULL) {
+			r->copier_failed = 1;
 			return 1;
+		}
 	}
 	while (copier_full(r->copier)) {
 		struct copy_result res;
@@ -1175,7 +1180,8 @@ wait_frame(struct receiver *r, int (*idle)(struct receiver *))
 		pfd[1] = (struct pollfd){ .fd = copier_fd(r->copier),
 		    .events = POLLIN };
 		if (poll(pfd, 2, -1) == -1 && errno != EINTR)
-			return peer_fail(r, "poll: %s", strerror(errno));
+			return peer_fail(r, "%s: waiting for the copies and the "
+			    "sender: poll: %s", r->t->path, strerror(errno));
 	}
 }
 
