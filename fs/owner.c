@@ -30,7 +30,20 @@ struct owner_commit {
 	int *holds;		/* shared flocks on the names kept by this commit */
 	char (*names)[16];
 	size_t nkept;
+	/* For the log: the batches checked and changed, the largest one. */
+	size_t nchecked, checks, nchanged, changes, most;
 };
+
+/* Counts a batch of n changes (checked or changed) for the log. */
+static void
+count_batch(struct owner_commit *c, size_t *changes, size_t *batches,
+    size_t n)
+{
+	*changes += n;
+	(*batches)++;
+	if (n > c->most)
+		c->most = n;
+}
 
 static void
 owner_commit_free(struct owner_commit *c)
@@ -336,14 +349,17 @@ take_verdict(void *arg, const uint8_t *p, size_t n)
 	free(reason);
 }
 
-/* Judges every replacement here, then asks the slave mounts. */
+/* Judges every replacement of a batch here, then asks the slave mounts. */
 static void
 owner_check(void *arg, struct commit_change *v, size_t n)
 {
 	struct mount *m = arg;
 	struct check_batch b = { m, v, n, 0 };
+	struct owner_commit *c = m->commit;
 	const char *why;
 
+	if (c != NULL)
+		count_batch(c, &c->nchecked, &c->checks, n);
 	for (size_t i = 0; i < n; i++)
 		if (v[i].has_old && owner_verdict(m, S_ISDIR(v[i].mode) ?
 		    v[i].path : NULL, v[i].dev, v[i].ino, 1, &why) ==
@@ -458,13 +474,20 @@ owner_replacing(void *arg, const struct commit_change *old, int dirfd,
 		send_kept(&sl->conn, &k);
 }
 
-/* The changed paths, and whether each changed in place, for invalidation. */
+/*
+ * A batch of the commit's changes, carried out: the index and the
+ * kernel take the paths, and whether each changed in place.
+ */
 static void
-changed(struct mount *m, const struct commit_change *v, size_t n)
+owner_changed(void *arg, const struct commit_change *v, size_t n)
 {
+	struct mount *m = arg;
+	struct owner_commit *c = m->commit;
 	const char **paths = calloc(n + 1, sizeof(*paths));
 	int *attrs = calloc(n + 1, sizeof(*attrs));
 
+	if (c != NULL)
+		count_batch(c, &c->nchanged, &c->changes, n);
 	if (paths == NULL || attrs == NULL) {
 		log_errx("%s: out of memory invalidating the kernel's cache",
 		    m->store_path);
@@ -480,12 +503,18 @@ changed(struct mount *m, const struct commit_change *v, size_t n)
 }
 
 static void
-owner_end(void *arg, const struct commit_change *v, size_t n)
+owner_end(void *arg, size_t n, int whole)
 {
 	struct mount *m = arg;
 	struct owner_commit *c = m->commit;
 
-	changed(m, v, n);
+	if (!whole) {
+		/* Not saved at the stop: the next start builds it from the tree. */
+		__atomic_store_n(&m->ix_suspect, 1, __ATOMIC_SEQ_CST);
+		log_errx("%s: the commit's changes could not all be indexed; "
+		    "the mount may show the old state of some until it is "
+		    "mounted again", m->store_path);
+	}
 	slaves_ask(m, send_plain, (void *)(uintptr_t)MSG_SUB_END, NULL, NULL);
 	m->commit = NULL;
 	view_thaw(m);
@@ -494,6 +523,9 @@ owner_end(void *arg, const struct commit_change *v, size_t n)
 		__atomic_add_fetch(&m->commits, 1, __ATOMIC_SEQ_CST);
 	if (c == NULL)
 		return;
+	log_debug("%s: the commit checked %zu changes in %zu batches, made "
+	    "%zu in %zu, at most %zu at once", m->store_path, c->nchecked,
+	    c->checks, c->nchanged, c->changes, c->most);
 	/* Every holder has its share now; one nobody holds goes at once. */
 	for (size_t i = 0; i < c->nkept; i++) {
 		if (c->holds[i] >= 0)
@@ -511,5 +543,6 @@ owner_init(struct commit_observer *o, struct mount *m)
 	o->begin = owner_begin;
 	o->check = owner_check;
 	o->replacing = owner_replacing;
+	o->changed = owner_changed;
 	o->end = owner_end;
 }
