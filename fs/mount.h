@@ -17,6 +17,11 @@
 /* A subscribed slave mount, as the master sees it. */
 struct slave {
 	struct conn conn;
+	/*
+	 * Its verdicts taken on the batch being checked: each slave answers
+	 * the same questions, in order (owner.c, next_question).
+	 */
+	size_t answered;
 	struct slave *next;
 };
 

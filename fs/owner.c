@@ -214,10 +214,13 @@ slave_drop(struct mount *m, struct slave *sl)
 	free(sl);
 }
 
+/* What a slave answers before its ACK, given to the caller with the slave. */
+typedef void slave_answer(void *arg, struct slave *sl, const uint8_t *p,
+    size_t n);
+
 /* Waits for a slave's ACK, reading (and returning through fn) what comes first. */
 static int
-slave_wait(struct slave *sl, void (*fn)(void *, const uint8_t *, size_t),
-    void *arg)
+slave_wait(struct slave *sl, slave_answer *fn, void *arg)
 {
 	const uint8_t *p;
 	uint8_t type;
@@ -230,14 +233,14 @@ slave_wait(struct slave *sl, void (*fn)(void *, const uint8_t *, size_t),
 			return 0;
 		if (type != MSG_SUB_VERDICT || fn == NULL)
 			return -1;
-		fn(arg, p, n);
+		fn(arg, sl, p, n);
 	}
 }
 
 /* Sends the frame queued by send() to every slave; drops those that fail. */
 static void
 slaves_ask(struct mount *m, int (*send)(struct conn *, void *), void *sarg,
-    void (*fn)(void *, const uint8_t *, size_t), void *farg)
+    slave_answer *fn, void *farg)
 {
 	struct slave *sl, *next;
 
@@ -248,6 +251,7 @@ slaves_ask(struct mount *m, int (*send)(struct conn *, void *), void *sarg,
 	}
 	for (sl = m->slaves; sl != NULL; sl = next) {
 		next = sl->next;
+		sl->answered = 0;
 		if (slave_wait(sl, fn, farg) == -1)
 			slave_drop(m, sl);
 	}
@@ -285,7 +289,6 @@ struct check_batch {
 	struct mount *m;
 	struct commit_change *v;
 	size_t n;
-	size_t at;		/* the change the slave's next verdict is about */
 };
 
 /* Tells a slave every path the commit changes; those with an inode are questions. */
@@ -305,25 +308,27 @@ send_checks(struct conn *c, void *arg)
 		if (proto_send_sub_path(c, &sp) == -1)
 			return -1;
 	}
-	b->at = 0;
 	return conn_send(c, MSG_SUB_PATHS_END, NULL, 0);
 }
 
-/* The next change that asked a question, from b->at on; NULL when none is left. */
+/*
+ * The change a slave's next verdict answers: the next that asked a
+ * question from *at on (the slave's own place); NULL when none is left.
+ */
 static struct commit_change *
-next_question(struct check_batch *b)
+next_question(struct check_batch *b, size_t *at)
 {
-	while (b->at < b->n && !(b->v[b->at].has_old && b->v[b->at].ino != 0))
-		b->at++;
-	return b->at < b->n ? &b->v[b->at++] : NULL;
+	while (*at < b->n && !(b->v[*at].has_old && b->v[*at].ino != 0))
+		(*at)++;
+	return *at < b->n ? &b->v[(*at)++] : NULL;
 }
 
 static void
-take_verdict(void *arg, const uint8_t *p, size_t n)
+take_verdict(void *arg, struct slave *sl, const uint8_t *p, size_t n)
 {
 	struct check_batch *b = arg;
 	struct owner_commit *c = b->m->commit;
-	struct commit_change *v = next_question(b);
+	struct commit_change *v = next_question(b, &sl->answered);
 	char err[128], *reason;
 	void *nv;
 	int verdict;
@@ -354,7 +359,7 @@ static void
 owner_check(void *arg, struct commit_change *v, size_t n)
 {
 	struct mount *m = arg;
-	struct check_batch b = { m, v, n, 0 };
+	struct check_batch b = { m, v, n };
 	struct owner_commit *c = m->commit;
 	const char *why;
 

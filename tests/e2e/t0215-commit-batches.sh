@@ -89,6 +89,29 @@ case_slave_veto_in_a_later_batch() {
 	batches_logged
 }
 
+# Two slaves, a file open for write through each: every slave answers
+# the same questions, each from its own place (only the first slave's
+# verdicts counted: the other's file was replaced under its writer).
+case_two_slaves_both_veto() {
+	twenty_files v1
+	t_ctl sync src store
+	MIRRORFS_COMMIT_BATCH=3 mount_store store m1
+	mount_store store m2 -o rw
+	mount_store store m3 -o rw
+	listing m2 >/dev/null
+	listing m3 >/dev/null
+	exec 8>>m2/f17 9>>m3/f05
+	twenty_files "version 2"
+	t_ctl sync --json src store
+	assert_rc 1
+	assert_json skipped 2 replaced 18
+	exec 8>&- 9>&-
+	assert_eq "v1 of f17" "$(cat store/f17)" "f17, open for write through m2"
+	assert_eq "v1 of f05" "$(cat store/f05)" "f05, open for write through m3"
+	assert_eq "version 2 of f04" "$(cat m3/f04)"
+}
+
 t_case "a veto in a later batch leaves that file alone; every batch is shown" case_veto_in_a_later_batch
 t_case "a slave's veto in a later batch names the right file; both mounts show every batch" case_slave_veto_in_a_later_batch
+t_case "two slaves: a file open for write through each is left alone" case_two_slaves_both_veto
 t_done
