@@ -566,6 +566,7 @@ commit_batch(void)
 		return COMMIT_BATCH;
 	errno = 0;
 	b = strtoull(v, &end, 10);
+	/* Bounded so that a batch's array (b changes) can be sized. */
 	if (errno != 0 || *end != '\0' || b < 1 || b > SIZE_MAX / 64) {
 		log_warnx("MIRRORFS_COMMIT_BATCH=%s: not a count of changes "
 		    "from 1 on: the batch is %u", v, COMMIT_BATCH);

@@ -37,8 +37,10 @@ struct commit_change {
  *   replacing(c, dirfd, name)*       just before a PUT or REMOVE changes
  *                                    what is there (c's old is fresh;
  *                                    dirfd/name reach it during the call)
- *   changed(v, n)*                   once every change was carried out:
- *                                    the changes made or attempted,
+ *   changed(v, n)*                   once the changes were carried out
+ *                                    (or, when that failed, left to the
+ *                                    next recovery): the changes made or
+ *                                    attempted,
  *                                    vetoed ones left out, n at a time
  *                                    (the same bound; path and op
  *                                    only): invalidate them
