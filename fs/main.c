@@ -343,6 +343,10 @@ main(int argc, char **argv)
 out_nodes:
 	index_release(&m.ix);
 	nodes_release(&m.nodes);
+	/* The old versions kept are on disk: only their list goes. */
+	for (size_t i = 0; i < m.nkept; i++)
+		free(m.kept[i].path);
+	free(m.kept);
 out:
 	holds_release(&m.holds);	/* (all zeros, when never initialised) */
 	free(cmd.mountpoint);

@@ -17,6 +17,11 @@
 /* A subscribed slave mount, as the master sees it. */
 struct slave {
 	struct conn conn;
+	/*
+	 * Its verdicts taken on the batch being checked: each slave answers
+	 * the same questions, in order (owner.c, next_question).
+	 */
+	size_t answered;
 	struct slave *next;
 };
 
@@ -57,9 +62,10 @@ struct mount {
 	pthread_rwlock_t view;
 	/*
 	 * Changes to names through an rw mount hold ns for reading; a commit
-	 * holds it for writing only while it renames (the kernel holds the
-	 * parent directory's lock while it sends those requests, so ns is
-	 * released before any invalidation). Lookups take no lock.
+	 * holds it for writing while it renames and while the index takes
+	 * each batch of its changes (the kernel holds the parent directory's
+	 * lock while it sends those requests, so ns is released for every
+	 * invalidation). Lookups take no lock.
 	 */
 	pthread_rwlock_t ns;
 	uint64_t generation;	/* commits seen; written under view, read atomically */
@@ -131,11 +137,13 @@ int mount_index_refresh(struct mount *m, const char *path);
  *                 mount: what follows is one generation's change
  *   view_changed  the index takes the n changed paths from the store
  *                 (a replaced or removed file that is open is marked
- *                 superseded), names may change again, and the kernel
+ *                 superseded), names may change while the kernel
  *                 forgets those paths (attrs[i]: path's own attributes
  *                 changed in place) and the attributes of their
- *                 directories
- *   view_thaw     opens go on, in the new generation
+ *                 directories; once per batch of a commit's changes,
+ *                 after all of them were carried out
+ *   view_thaw     names may change again, opens go on, in the new
+ *                 generation
  */
 void view_freeze(struct mount *m);
 void view_changed(struct mount *m, size_t n, const char *const *paths,

@@ -30,7 +30,20 @@ struct owner_commit {
 	int *holds;		/* shared flocks on the names kept by this commit */
 	char (*names)[16];
 	size_t nkept;
+	/* For the log: the batches checked and changed, the largest one. */
+	size_t nchecked, checks, nchanged, changes, most;
 };
+
+/* Counts a batch of n changes (checked or changed) for the log. */
+static void
+count_batch(struct owner_commit *c, size_t *changes, size_t *batches,
+    size_t n)
+{
+	*changes += n;
+	(*batches)++;
+	if (n > c->most)
+		c->most = n;
+}
 
 static void
 owner_commit_free(struct owner_commit *c)
@@ -201,10 +214,13 @@ slave_drop(struct mount *m, struct slave *sl)
 	free(sl);
 }
 
+/* What a slave answers before its ACK, given to the caller with the slave. */
+typedef void slave_answer(void *arg, struct slave *sl, const uint8_t *p,
+    size_t n);
+
 /* Waits for a slave's ACK, reading (and returning through fn) what comes first. */
 static int
-slave_wait(struct slave *sl, void (*fn)(void *, const uint8_t *, size_t),
-    void *arg)
+slave_wait(struct slave *sl, slave_answer *fn, void *arg)
 {
 	const uint8_t *p;
 	uint8_t type;
@@ -217,14 +233,14 @@ slave_wait(struct slave *sl, void (*fn)(void *, const uint8_t *, size_t),
 			return 0;
 		if (type != MSG_SUB_VERDICT || fn == NULL)
 			return -1;
-		fn(arg, p, n);
+		fn(arg, sl, p, n);
 	}
 }
 
 /* Sends the frame queued by send() to every slave; drops those that fail. */
 static void
 slaves_ask(struct mount *m, int (*send)(struct conn *, void *), void *sarg,
-    void (*fn)(void *, const uint8_t *, size_t), void *farg)
+    slave_answer *fn, void *farg)
 {
 	struct slave *sl, *next;
 
@@ -235,6 +251,7 @@ slaves_ask(struct mount *m, int (*send)(struct conn *, void *), void *sarg,
 	}
 	for (sl = m->slaves; sl != NULL; sl = next) {
 		next = sl->next;
+		sl->answered = 0;
 		if (slave_wait(sl, fn, farg) == -1)
 			slave_drop(m, sl);
 	}
@@ -272,7 +289,6 @@ struct check_batch {
 	struct mount *m;
 	struct commit_change *v;
 	size_t n;
-	size_t at;		/* the change the slave's next verdict is about */
 };
 
 /* Tells a slave every path the commit changes; those with an inode are questions. */
@@ -292,25 +308,27 @@ send_checks(struct conn *c, void *arg)
 		if (proto_send_sub_path(c, &sp) == -1)
 			return -1;
 	}
-	b->at = 0;
 	return conn_send(c, MSG_SUB_PATHS_END, NULL, 0);
 }
 
-/* The next change that asked a question, from b->at on; NULL when none is left. */
+/*
+ * The change a slave's next verdict answers: the next that asked a
+ * question from *at on (the slave's own place); NULL when none is left.
+ */
 static struct commit_change *
-next_question(struct check_batch *b)
+next_question(struct check_batch *b, size_t *at)
 {
-	while (b->at < b->n && !(b->v[b->at].has_old && b->v[b->at].ino != 0))
-		b->at++;
-	return b->at < b->n ? &b->v[b->at++] : NULL;
+	while (*at < b->n && !(b->v[*at].has_old && b->v[*at].ino != 0))
+		(*at)++;
+	return *at < b->n ? &b->v[(*at)++] : NULL;
 }
 
 static void
-take_verdict(void *arg, const uint8_t *p, size_t n)
+take_verdict(void *arg, struct slave *sl, const uint8_t *p, size_t n)
 {
 	struct check_batch *b = arg;
 	struct owner_commit *c = b->m->commit;
-	struct commit_change *v = next_question(b);
+	struct commit_change *v = next_question(b, &sl->answered);
 	char err[128], *reason;
 	void *nv;
 	int verdict;
@@ -336,14 +354,17 @@ take_verdict(void *arg, const uint8_t *p, size_t n)
 	free(reason);
 }
 
-/* Judges every replacement here, then asks the slave mounts. */
+/* Judges every replacement of a batch here, then asks the slave mounts. */
 static void
 owner_check(void *arg, struct commit_change *v, size_t n)
 {
 	struct mount *m = arg;
-	struct check_batch b = { m, v, n, 0 };
+	struct check_batch b = { m, v, n };
+	struct owner_commit *c = m->commit;
 	const char *why;
 
+	if (c != NULL)
+		count_batch(c, &c->nchecked, &c->checks, n);
 	for (size_t i = 0; i < n; i++)
 		if (v[i].has_old && owner_verdict(m, S_ISDIR(v[i].mode) ?
 		    v[i].path : NULL, v[i].dev, v[i].ino, 1, &why) ==
@@ -458,13 +479,20 @@ owner_replacing(void *arg, const struct commit_change *old, int dirfd,
 		send_kept(&sl->conn, &k);
 }
 
-/* The changed paths, and whether each changed in place, for invalidation. */
+/*
+ * A batch of the commit's changes, carried out: the index and the
+ * kernel take the paths, and whether each changed in place.
+ */
 static void
-changed(struct mount *m, const struct commit_change *v, size_t n)
+owner_changed(void *arg, const struct commit_change *v, size_t n)
 {
+	struct mount *m = arg;
+	struct owner_commit *c = m->commit;
 	const char **paths = calloc(n + 1, sizeof(*paths));
 	int *attrs = calloc(n + 1, sizeof(*attrs));
 
+	if (c != NULL)
+		count_batch(c, &c->nchanged, &c->changes, n);
 	if (paths == NULL || attrs == NULL) {
 		log_errx("%s: out of memory invalidating the kernel's cache",
 		    m->store_path);
@@ -480,12 +508,18 @@ changed(struct mount *m, const struct commit_change *v, size_t n)
 }
 
 static void
-owner_end(void *arg, const struct commit_change *v, size_t n)
+owner_end(void *arg, size_t n, int whole)
 {
 	struct mount *m = arg;
 	struct owner_commit *c = m->commit;
 
-	changed(m, v, n);
+	if (!whole) {
+		/* Not saved at the stop: the next start builds it from the tree. */
+		__atomic_store_n(&m->ix_suspect, 1, __ATOMIC_SEQ_CST);
+		log_errx("%s: the commit's changes could not all be indexed; "
+		    "the mount may show the old state of some until it is "
+		    "mounted again", m->store_path);
+	}
 	slaves_ask(m, send_plain, (void *)(uintptr_t)MSG_SUB_END, NULL, NULL);
 	m->commit = NULL;
 	view_thaw(m);
@@ -494,6 +528,9 @@ owner_end(void *arg, const struct commit_change *v, size_t n)
 		__atomic_add_fetch(&m->commits, 1, __ATOMIC_SEQ_CST);
 	if (c == NULL)
 		return;
+	log_debug("%s: the commit checked %zu changes in %zu batches, made "
+	    "%zu in %zu, at most %zu at once", m->store_path, c->nchecked,
+	    c->checks, c->nchanged, c->changes, c->most);
 	/* Every holder has its share now; one nobody holds goes at once. */
 	for (size_t i = 0; i < c->nkept; i++) {
 		if (c->holds[i] >= 0)
@@ -511,5 +548,6 @@ owner_init(struct commit_observer *o, struct mount *m)
 	o->begin = owner_begin;
 	o->check = owner_check;
 	o->replacing = owner_replacing;
+	o->changed = owner_changed;
 	o->end = owner_end;
 }

@@ -111,6 +111,12 @@ index_changed(struct mount *m, size_t n, const char *const *paths)
 	}
 }
 
+/*
+ * ns is let go while the kernel drops names (it may wait for an rw
+ * operation that waits for ns), then taken again for the next batch:
+ * rw operations never wait for view, so nothing holds ns meanwhile
+ * that waits for us.
+ */
 void
 view_changed(struct mount *m, size_t n, const char *const *paths,
     const int *attrs)
@@ -118,11 +124,13 @@ view_changed(struct mount *m, size_t n, const char *const *paths,
 	index_changed(m, n, paths);
 	pthread_rwlock_unlock(&m->ns);
 	mount_invalidate(m, n, paths, attrs);
+	pthread_rwlock_wrlock(&m->ns);
 }
 
 void
 view_thaw(struct mount *m)
 {
+	pthread_rwlock_unlock(&m->ns);
 	__atomic_store_n(&m->generation, m->generation + 1, __ATOMIC_SEQ_CST);
 	pthread_rwlock_unlock(&m->view);
 }

@@ -24,6 +24,13 @@
 #define TOP_REF SIZE_MAX
 
 /*
+ * The observer sees a commit's changes this many at a time (commit.h),
+ * so what they take in memory does not grow with the session.
+ * MIRRORFS_COMMIT_BATCH, a test knob, sets another count.
+ */
+#define COMMIT_BATCH 4096
+
+/*
  * The records of a commit are spooled as the session goes, each once
  * its entry's outcome is final (commit_entry), in two spools: a, read
  * forward, every MKDIR, PUT, SWAP and in-place ATTR in the order they
@@ -61,7 +68,7 @@ struct commit {
 	uint8_t *skip;
 	size_t total;
 	size_t n;
-	struct commit_change *changes;	/* one per record, with an observer */
+	size_t batch;		/* the most changes the observer sees at once */
 	/*
 	 * The records the observer vetoed (struct vetoed each): what was
 	 * not replaced keeps its attributes and what is under it.
@@ -547,6 +554,27 @@ commit_data_end(struct commit *c, const struct manifest *m, struct plan *p)
 	return rc;
 }
 
+/* The observer's batch: MIRRORFS_COMMIT_BATCH (a test knob, >= 1), else COMMIT_BATCH. */
+static size_t
+commit_batch(void)
+{
+	const char *v = getenv("MIRRORFS_COMMIT_BATCH");
+	unsigned long long b;
+	char *end;
+
+	if (v == NULL || *v == '\0')
+		return COMMIT_BATCH;
+	errno = 0;
+	b = strtoull(v, &end, 10);
+	/* Bounded so that a batch's array (b changes) can be sized. */
+	if (errno != 0 || *end != '\0' || b < 1 || b > SIZE_MAX / 64) {
+		log_warnx("MIRRORFS_COMMIT_BATCH=%s: not a count of changes "
+		    "from 1 on: the batch is %u", v, COMMIT_BATCH);
+		return COMMIT_BATCH;
+	}
+	return (size_t)b;
+}
+
 struct commit *
 commit_alloc(struct store *s, const struct commit_opts *o)
 {
@@ -558,6 +586,7 @@ commit_alloc(struct store *s, const struct commit_opts *o)
 	}
 	c->s = s;
 	c->o = *o;
+	c->batch = o->observer != NULL ? commit_batch() : 0;
 	c->dir = (struct store_dir)STORE_DIR_INIT;
 	jspool_init(&c->a, s);
 	jspool_init(&c->b, s);
@@ -766,46 +795,98 @@ look_old(struct commit *c, struct commit_change *v, int *dirfd,
 	return 1;
 }
 
-static int
-list_one(struct commit *c, struct listing *l, const struct journal_rec *r)
-{
-	struct commit_change *v = &c->changes[l->pos];
-	const char *name;
-	int dirfd;
+/*
+ * Up to c->batch changes as the observer sees them (v), and what the
+ * commit keeps of each change's record (r) to act on its veto. The
+ * records' strings live until the next record: the batch keeps copies.
+ */
+struct batch_rec {
+	size_t ref;
+	size_t at;		/* its place in the whole listing */
+	char *staged;		/* owned; NULL: none */
+};
 
-	/* The record's path lives until the next one: the change keeps a copy. */
-	if ((v->path = strdup(r->path)) == NULL) {
+struct batch {
+	struct commit_change *v;
+	struct batch_rec *r;	/* NULL: the changes alone (changed()) */
+	size_t n;
+};
+
+/* Room for c->batch changes, with their records' when recs. -1 logged. */
+static int
+batch_alloc(struct commit *c, struct batch *b, int recs)
+{
+	b->n = 0;
+	b->r = NULL;
+	b->v = calloc(c->batch, sizeof(*b->v));
+	if (b->v != NULL && recs &&
+	    (b->r = calloc(c->batch, sizeof(*b->r))) == NULL) {
+		free(b->v);
+		b->v = NULL;
+	}
+	if (b->v == NULL) {
 		log_err("%s: listing the commit's changes", c->s->path);
 		return -1;
 	}
-	v->op = r->op;
-	look_old(c, v, &dirfd, &name);
 	return 0;
 }
 
+/* Empties b, keeping its room. */
 static void
-free_changes(struct commit *c, size_t n)
+batch_clear(struct batch *b)
 {
-	if (c->changes == NULL)
-		return;
-	for (size_t i = 0; i < n; i++)
-		free((char *)c->changes[i].path);
-	free(c->changes);
-	c->changes = NULL;
+	for (size_t i = 0; i < b->n; i++) {
+		free((char *)b->v[i].path);
+		if (b->r != NULL)
+			free(b->r[i].staged);
+	}
+	b->n = 0;
 }
 
-/* The observer's view of every record. -1 on ENOMEM (logged). */
-static int
-list_changes(struct commit *c)
+static void
+batch_free(struct batch *b)
 {
-	struct listing l = { .fn = list_one };
+	batch_clear(b);
+	free(b->v);
+	free(b->r);
+	b->v = NULL;
+	b->r = NULL;
+}
 
-	c->changes = calloc(c->n + 1, sizeof(*c->changes));
-	if (c->changes == NULL) {
-		log_err("%s: listing the commit's changes", c->s->path);
-		return -1;
+/*
+ * Adds record r to b (r's place: at) as a change, with what is at its
+ * path now when look, keeping its record's ref and staged name when b
+ * has room for them. -1 on ENOMEM (logged).
+ */
+static int
+batch_add(struct commit *c, struct batch *b, const struct journal_rec *r,
+    size_t at, int look)
+{
+	struct commit_change *v = &b->v[b->n];
+	const char *name;
+	int dirfd;
+
+	memset(v, 0, sizeof(*v));
+	if ((v->path = strdup(r->path)) == NULL)
+		goto nomem;
+	v->op = r->op;
+	if (b->r != NULL) {
+		b->r[b->n].ref = r->ref;
+		b->r[b->n].at = at;
+		b->r[b->n].staged = NULL;
+		if (r->staged != NULL &&
+		    (b->r[b->n].staged = strdup(r->staged)) == NULL) {
+			free((char *)v->path);
+			goto nomem;
+		}
 	}
-	return each_record(c, &l);
+	if (look)
+		look_old(c, v, &dirfd, &name);
+	b->n++;
+	return 0;
+nomem:
+	log_err("%s: listing the commit's changes", c->s->path);
+	return -1;
 }
 
 /*
@@ -892,68 +973,84 @@ skip_entry(struct commit *c, const struct journal_rec *r, const char *why)
 }
 
 /*
- * Leaves out a record the observer vetoed, and every record that goes
- * with it (vetoed_with): their entries are skipped, their changes
- * marked in l->arg (a bit per change) for check_changes to drop.
+ * Leaves out the record of change i of b if the observer vetoed it, and
+ * if it goes with a veto so far (vetoed_with: a veto comes before every
+ * record that goes with it): its entry is skipped.
  */
 static int
-take_veto(struct commit *c, struct listing *l, const struct journal_rec *r)
+take_veto(struct commit *c, const struct batch *b, size_t i)
 {
-	const struct commit_change *v = &c->changes[l->pos];
-	uint8_t *dropped = l->arg;
+	const struct commit_change *v = &b->v[i];
+	const struct batch_rec *br = &b->r[i];
+	struct journal_rec r = { .op = (uint8_t)v->op, .path = v->path,
+	    .staged = br->staged, .ref = br->ref };
 	const char *why = v->has_old ? v->veto : NULL;
 	const struct vetoed *with;
 	char reason[PATH_MAX + 128];
 
 	if (why != NULL) {
-		log_warnx("%s/%s: not replaced: %s", c->s->path, r->path, why);
-		if (keep_vetoed(c, r, why) == -1)
+		log_warnx("%s/%s: not replaced: %s", c->s->path, r.path, why);
+		if (keep_vetoed(c, &r, why) == -1)
 			return -1;
-		skip_entry(c, r, why);
-	} else if ((with = vetoed_with(c, r)) != NULL) {
+		skip_entry(c, &r, why);
+	} else if ((with = vetoed_with(c, &r)) != NULL) {
 		/* Its own entry was skipped with the veto's reason. */
-		if (r->ref != with->ref) {
+		if (r.ref != with->ref) {
 			not_replaced(reason, sizeof(reason), with->path,
 			    with->why);
-			skip_entry(c, r, reason);
-		} else if (r->staged != NULL)
-			store_remove_at(c->s->stagingfd, r->staged);
+			skip_entry(c, &r, reason);
+		} else if (r.staged != NULL)
+			store_remove_at(c->s->stagingfd, r.staged);
 	} else
 		return 0;
-	SET_SKIP(c, l->at);
-	dropped[l->pos / 8] |= (uint8_t)(1u << (l->pos % 8));
+	SET_SKIP(c, br->at);
+	c->n--;
 	return 0;
 }
 
+/* Asks the observer about the changes of b and drops what it vetoes; b is emptied. */
+static int
+check_batch(struct commit *c, struct batch *b)
+{
+	const struct commit_observer *ob = c->o.observer;
+	int rc = 0;
+
+	if (b->n > 0)
+		ob->check(ob->arg, b->v, b->n);
+	for (size_t i = 0; i < b->n && rc == 0; i++)
+		rc = take_veto(c, b, i);
+	batch_clear(b);
+	return rc;
+}
+
+static int
+check_one(struct commit *c, struct listing *l, const struct journal_rec *r)
+{
+	struct batch *b = l->arg;
+
+	if (batch_add(c, b, r, l->at, 1) == -1)
+		return -1;
+	return b->n < c->batch ? 0 : check_batch(c, b);
+}
+
 /*
- * Asks the observer about every change and drops what it vetoes, and
- * what goes with it. c->changes keeps the c->n changes left, even when
- * this fails (-1, logged).
+ * Asks the observer about every change, a batch at a time, and drops
+ * what it vetoes and what goes with it: c->n counts the records left,
+ * even when this fails (-1, logged; nothing is committed then).
  */
 static int
 check_changes(struct commit *c)
 {
-	const struct commit_observer *ob = c->o.observer;
-	size_t n = c->n, k = 0;
-	struct listing l = { .fn = take_veto };
-	uint8_t *dropped;
+	struct batch b;
+	struct listing l = { .fn = check_one, .arg = &b };
 	int rc;
 
-	if ((dropped = calloc(n / 8 + 1, 1)) == NULL) {
-		log_err("%s: the commit's vetoed changes", c->s->path);
+	if (batch_alloc(c, &b, 1) == -1)
 		return -1;
-	}
-	l.arg = dropped;
-	ob->check(ob->arg, c->changes, n);
 	rc = each_record(c, &l);
-	for (size_t i = 0; i < n; i++) {
-		if (dropped[i / 8] & (1u << (i % 8)))
-			free((char *)c->changes[i].path);
-		else
-			c->changes[k++] = c->changes[i];
-	}
-	c->n = k;
-	free(dropped);
+	if (rc == 0)
+		rc = check_batch(c, &b);
+	batch_free(&b);
 	return rc;
 }
 
@@ -1072,16 +1169,15 @@ static int
 apply_one(struct commit *c, struct listing *l, const struct journal_rec *r)
 {
 	const struct commit_observer *ob = c->o.observer;
-	struct commit_change here = { .path = r->path, .op = r->op };
-	struct commit_change *v = c->changes ? &c->changes[l->pos] : &here;
+	struct commit_change v = { .path = r->path, .op = r->op };
 	const char *name;
 	int dirfd;
 
 	/* Its tree is not there: never the attributes of what is. */
 	if (in_failed_tree(c->p, r->ref))
 		return 0;
-	if (ob != NULL && look_old(c, v, &dirfd, &name))
-		ob->replacing(ob->arg, v, dirfd, name);
+	if (ob != NULL && look_old(c, &v, &dirfd, &name))
+		ob->replacing(ob->arg, &v, dirfd, name);
 	if (journal_apply_rec(c->s, &c->dir, r) == -1)
 		record_failed(c, r, errno);
 	return 0;
@@ -1098,6 +1194,57 @@ apply(struct commit *c)
 	struct listing l = { .fn = apply_one, .want_ino = INO_BEST };
 
 	return each_record(c, &l);	/* apply_one never stops it */
+}
+
+/* Tells the observer the changes of b as made (b is emptied). */
+static void
+changed_batch(struct commit *c, struct batch *b)
+{
+	const struct commit_observer *ob = c->o.observer;
+
+	if (b->n > 0)
+		ob->changed(ob->arg, b->v, b->n);
+	batch_clear(b);
+}
+
+static int
+changed_one(struct commit *c, struct listing *l, const struct journal_rec *r)
+{
+	struct batch *b = l->arg;
+
+	if (batch_add(c, b, r, l->at, 0) == -1)
+		return -1;
+	if (b->n == c->batch)
+		changed_batch(c, b);
+	return 0;
+}
+
+/*
+ * Tells the observer every change made or attempted, a batch at a time:
+ * the journal's, listed again from the spool, or those of redone when a
+ * recovery carried it out instead (it holds them all anyway). 1 when
+ * every one was told, 0 when some could not be (logged).
+ */
+static int
+tell_changed(struct commit *c, const struct journal *redone)
+{
+	struct batch b;
+	struct listing l = { .fn = changed_one, .arg = &b };
+	int rc = 0;
+
+	if (batch_alloc(c, &b, 0) == -1)
+		return 0;
+	if (redone != NULL)
+		for (size_t i = 0; i < redone->n && rc == 0; i++) {
+			rc = batch_add(c, &b, &redone->v[i], i, 0);
+			if (rc == 0 && b.n == c->batch)
+				changed_batch(c, &b);
+		}
+	else
+		rc = each_record(c, &l);
+	changed_batch(c, &b);
+	batch_free(&b);
+	return rc == 0;
 }
 
 /* What sync_applied keeps: the last directory added. */
@@ -1155,11 +1302,13 @@ commit_run(struct commit *c, struct plan *p, const struct entry *top)
 {
 	const struct commit_observer *ob = c->o.observer;
 	struct store *s = c->s;
-	size_t attempted = 0, listed = 0;
-	int rc = -1, applied = 0, checked;
+	struct journal redone;
+	size_t attempted = 0;
+	int rc = -1, applied = 0, recovered = 0, whole = 1;
 
 	c->p = p;
 	c->top = top;
+	journal_init(&redone);
 	if (c->waiting.len > 0) {
 		errno = EINVAL;	/* hard links left waiting: a caller's bug */
 		log_err("%s: commit before the end of the data", s->path);
@@ -1174,15 +1323,8 @@ commit_run(struct commit *c, struct plan *p, const struct entry *top)
 	/* Once begun: the mount lets nothing new come at a tree's path. */
 	if (check_trees(c) == -1)
 		goto end;
-	if (ob != NULL) {
-		listed = c->n;
-		if (list_changes(c) == -1)
-			goto end;
-		checked = check_changes(c);
-		listed = c->n;
-		if (checked == -1)
-			goto end;
-	}
+	if (ob != NULL && check_changes(c) == -1)
+		goto end;
 	if (c->n == 0) {
 		rc = 0;
 		goto end;
@@ -1201,20 +1343,24 @@ commit_run(struct commit *c, struct plan *p, const struct entry *top)
 	 * now, as a recovery would (a mount runs none between sessions, and
 	 * the next session's journal would take its place).
 	 */
-	if (!applied && journal_recover(s, NULL) == -1)
+	if (!applied && journal_recover(s, &redone) == 0)
+		recovered = redone.n > 0;	/* else listed from the spool */
+	else if (!applied)
 		log_warnx("%s: the session is committed; what is left of it "
 		    "is carried out by the next recovery", s->path);
 	rc = 0;
 end:
+	if (ob != NULL && attempted > 0)
+		whole = tell_changed(c, recovered ? &redone : NULL);
 	if (ob != NULL)
-		ob->end(ob->arg, c->changes, c->changes ? attempted : 0);
+		ob->end(ob->arg, attempted, whole);
 	/* Past the commit point: committed; recovery finishes a journal left. */
 	if (applied && (sync_applied(c) == -1 ||
 	    journal_retire(s) == -1))
 		log_warnx("%s: the session is committed; its journal is "
 		    "retired by the next recovery", s->path);
 out:
-	free_changes(c, listed);
+	journal_release(&redone);
 	free(c->skip);
 	c->skip = NULL;
 	return rc;

@@ -24,17 +24,36 @@ struct commit_change {
  * The process that serves a store (the mount) follows every commit into
  * it through these calls, in this order, from the committing thread:
  *   begin()                          freeze the view: no open may start
- *   check(v, n)                      every change of the commit, before
- *                                    the commit point: may set veto (a
- *                                    string that lives until end()) on a
- *                                    change with has_old, to leave it out
+ *   check(v, n)*                     every change of the commit, n at a
+ *                                    time (n <= a fixed batch, 4,096;
+ *                                    MIRRORFS_COMMIT_BATCH sets another
+ *                                    for tests), all before the commit
+ *                                    point: may set veto (a string that
+ *                                    lives until end()) on a change with
+ *                                    has_old, to leave it out with the
+ *                                    later changes of its entry and those
+ *                                    under its path (which are checked
+ *                                    all the same)
  *   replacing(c, dirfd, name)*       just before a PUT or REMOVE changes
  *                                    what is there (c's old is fresh;
  *                                    dirfd/name reach it during the call)
- *   end(v, n)                        the changes made or attempted, vetoed
- *                                    ones left out: invalidate, thaw
- * end() follows begin() whatever happens, n 0 when nothing was attempted.
- * This is the only way a commit calls up into its observer's layer.
+ *   changed(v, n)*                   once the changes were carried out
+ *                                    (or, when that failed, left to the
+ *                                    next recovery): the changes made or
+ *                                    attempted,
+ *                                    vetoed ones left out, n at a time
+ *                                    (the same bound; path and op
+ *                                    only): invalidate them
+ *   end(n, whole)                    thaw: n changes were attempted in
+ *                                    all (0: nothing), every one of them
+ *                                    given to changed() unless whole is 0
+ *                                    (the commit's list could not be read
+ *                                    back; logged)
+ * end() follows begin() whatever happens. The v of check() and changed()
+ * live during the call only: the changes in memory at once are bounded
+ * by the batch, whatever the session's size (the spool is read again for
+ * each phase). This is the only way a commit calls up into its
+ * observer's layer.
  */
 struct commit_observer {
 	void *arg;
@@ -42,7 +61,8 @@ struct commit_observer {
 	void (*check)(void *arg, struct commit_change *v, size_t n);
 	void (*replacing)(void *arg, const struct commit_change *c, int dirfd,
 	    const char *name);
-	void (*end)(void *arg, const struct commit_change *v, size_t n);
+	void (*changed)(void *arg, const struct commit_change *v, size_t n);
+	void (*end)(void *arg, size_t n, int whole);
 };
 
 struct commit_opts {

@@ -248,6 +248,25 @@ def early(path, bad):
     return 1
 
 
+def refusal(s, hung_up):
+    """
+    Reads to the receiver's ERROR (printed as "refused: ERROR"): 0. A
+    RESULT means it took what it should have refused: 1. A hang-up
+    without a word: hung_up.
+    """
+    while True:
+        t, p = recv(s)
+        if t is None:
+            print("the receiver hung up")
+            return hung_up
+        if t == MSG["MSG_ERROR"]:
+            print("refused: %s" % error_text(p))
+            return 0
+        if t == MSG["MSG_RESULT"]:
+            print("the receiver took the data and reported")
+            return 1
+
+
 def report_data(path, name, mib):
     """A dry run that sends data nobody asked for."""
     s = dry_run(path)
@@ -270,17 +289,7 @@ def report_data(path, name, mib):
         send(s, MSG["MSG_DONE"])
     except (BrokenPipeError, ConnectionResetError):
         pass
-    while True:
-        t, p = recv(s)
-        if t is None:
-            print("the receiver hung up")
-            return 0
-        if t == MSG["MSG_ERROR"]:
-            print("refused: %s" % error_text(p))
-            return 0
-        if t == MSG["MSG_RESULT"]:
-            print("the receiver took the data and reported")
-            return 1
+    return refusal(s, hung_up=0)
 
 
 def manifest(path, names):
@@ -349,14 +358,7 @@ def fds(path, mode, files):
         s.close()
         print("sent %d descriptors and hung up" % len(files))
         return 0
-    while True:
-        t, p = recv(s)
-        if t is None:
-            print("the receiver hung up")
-            return 1
-        if t == MSG["MSG_ERROR"]:
-            print("refused: %s" % error_text(p))
-            return 0
+    return refusal(s, hung_up=1)
 
 
 def idle(path, seconds):

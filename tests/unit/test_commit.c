@@ -4,7 +4,8 @@
  * symlinks and hard links are staged, directory times are restored last,
  * nothing is left in staging/ nor a journal; the observer sees begin,
  * check (every change, before the commit point), replacing (just before
- * each change, with what was there) and end, in that order, and its veto
+ * each change, with what was there), changed and end, in that order,
+ * check and changed in batches of at most MIRRORFS_COMMIT_BATCH, and its veto
  * keeps the old version and skips the entry; a record that cannot be done
  * fails its entry alone; the commit reads no entry of the manifest.
  */
@@ -138,13 +139,16 @@ END_TEST
 
 /* What the observer saw. */
 static struct {
-	int begun, checked, ended;
-	size_t nchecked, nended;
+	int begun, checked, changed, ended;
+	size_t nchecked, nchanged, nended;	/* nchecked, nchanged: in all */
+	size_t most;		/* the largest batch */
+	int whole;		/* end()'s */
 	int replacing;		/* calls of replacing() */
 	int replacing_before;	/* ... made while the old version was still there */
 	int journal_at_check;	/* the journal existed when check() ran */
 	int journal_at_end;
 	char veto_path[64];	/* check() vetoes this path */
+	int veto_seen;		/* ... and changed() told it: must not */
 	int order_ok;
 } seen;
 
@@ -159,10 +163,13 @@ ob_begin(void *arg)
 static void
 ob_check(void *arg, struct commit_change *v, size_t n)
 {
-	seen.order_ok &= seen.begun == 1 && seen.replacing == 0;
+	seen.order_ok &= seen.begun == 1 && seen.replacing == 0 &&
+	    seen.changed == 0 && n > 0;
 	seen.checked++;
-	seen.nchecked = n;
-	seen.journal_at_check = fx_exists("store/.mirrorfs/journal");
+	seen.nchecked += n;
+	if (n > seen.most)
+		seen.most = n;
+	seen.journal_at_check |= fx_exists("store/.mirrorfs/journal");
 	for (size_t i = 0; i < n; i++) {
 		ck_assert_ptr_nonnull(v[i].path);
 		if (strcmp(v[i].path, seen.veto_path) == 0) {
@@ -190,7 +197,8 @@ ob_replacing(void *arg, const struct commit_change *c, int dirfd,
 {
 	struct stat st;
 
-	seen.order_ok &= seen.checked == 1 && seen.ended == 0;
+	seen.order_ok &= seen.checked >= 1 && seen.changed == 0 &&
+	    seen.ended == 0;
 	seen.replacing++;
 	ck_assert(c->has_old);
 	ck_assert(c->op == JOP_PUT || c->op == JOP_REMOVE);
@@ -202,19 +210,31 @@ ob_replacing(void *arg, const struct commit_change *c, int dirfd,
 }
 
 static void
-ob_end(void *arg, const struct commit_change *v, size_t n)
+ob_changed(void *arg, const struct commit_change *v, size_t n)
 {
-	seen.order_ok &= seen.begun == 1;
+	seen.order_ok &= seen.checked >= 1 && seen.ended == 0 && n > 0;
+	seen.changed++;
+	seen.nchanged += n;
+	if (n > seen.most)
+		seen.most = n;
+	seen.journal_at_end |= fx_exists("store/.mirrorfs/journal");
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(v[i].path, seen.veto_path) == 0)
+			seen.veto_seen = 1;
+}
+
+static void
+ob_end(void *arg, size_t n, int whole)
+{
+	seen.order_ok &= seen.begun == 1 && seen.ended == 0;
 	seen.ended++;
 	seen.nended = n;
-	seen.journal_at_end = fx_exists("store/.mirrorfs/journal");
-	for (size_t i = 0; i < n; i++)
-		ck_assert_str_ne(v[i].path, seen.veto_path);
+	seen.whole = whole;
 }
 
 static const struct commit_observer observer = {
 	.arg = &seen, .begin = ob_begin, .check = ob_check,
-	.replacing = ob_replacing, .end = ob_end,
+	.replacing = ob_replacing, .changed = ob_changed, .end = ob_end,
 };
 
 START_TEST(test_observer_sees_every_step)
@@ -225,17 +245,61 @@ START_TEST(test_observer_sees_every_step)
 	ck_assert(seen.order_ok);
 	ck_assert_int_eq(seen.begun, 1);
 	ck_assert_int_eq(seen.checked, 1);
+	ck_assert_int_eq(seen.changed, 1);
 	ck_assert_int_eq(seen.ended, 1);
-	/* The check comes before the commit point; end after every change. */
+	ck_assert(seen.whole);
+	/* The check comes before the commit point; changed after every change. */
 	ck_assert(!seen.journal_at_check);
 	ck_assert(seen.journal_at_end);
 	ck_assert_uint_eq(seen.nended, seen.nchecked);
+	ck_assert_uint_eq(seen.nchanged, seen.nchecked);
 	ck_assert_uint_gt(seen.nchecked, 5);
 	/* Something was there for "replaced" and "extra" only. */
 	ck_assert_int_eq(seen.replacing, 2);
 	ck_assert_int_eq(seen.replacing_before, 2);
 	ck_assert_str_eq(fx_read("store/replaced"), "version 2");
 	ck_assert(!fx_exists("store/extra"));
+}
+END_TEST
+
+/*
+ * In batches of 2 (MIRRORFS_COMMIT_BATCH): every change is checked
+ * before the commit point and told as changed, none in a larger batch,
+ * and a veto in any batch still leaves its change out.
+ */
+START_TEST(test_observer_in_batches)
+{
+	static const char *const vetoes[] = { "replaced", "extra" };
+
+	for (size_t k = 0; k < sizeof(vetoes) / sizeof(vetoes[0]); k++) {
+		if (k > 0) {
+			teardown();
+			setup();
+		}
+		memset(&seen, 0, sizeof(seen));
+		snprintf(seen.veto_path, sizeof(seen.veto_path), "%s",
+		    vetoes[k]);
+		ck_assert_int_eq(setenv("MIRRORFS_COMMIT_BATCH", "2", 1), 0);
+		scenario(SESSION_PURGE);
+		ck_assert_int_eq(commit(&observer), 0);
+		ck_assert_int_eq(unsetenv("MIRRORFS_COMMIT_BATCH"), 0);
+		ck_assert(seen.order_ok);
+		ck_assert_uint_le(seen.most, 2);
+		ck_assert_int_eq(seen.checked, (int)(seen.nchecked + 1) / 2);
+		ck_assert_uint_gt(seen.nchecked, 5);
+		ck_assert(!seen.journal_at_check);
+		/* The vetoed change alone is left out: nothing goes with it. */
+		ck_assert_uint_eq(seen.nended, seen.nchecked - 1);
+		ck_assert_uint_eq(seen.nchanged, seen.nended);
+		ck_assert_int_eq(seen.changed, (int)(seen.nchanged + 1) / 2);
+		ck_assert(seen.whole);
+		ck_assert(!seen.veto_seen);
+		ck_assert_int_eq(seen.replacing, 1);
+		ck_assert_str_eq(fx_read("store/dir/new"), "new file");
+	}
+	ck_assert_str_eq(fx_read("store/replaced"), "version 2");
+	ck_assert_str_eq(fx_read("store/extra"), "purged");
+	ck_assert_int_eq(fx_plan.purges[0].state, PLAN_SKIP);
 }
 END_TEST
 
@@ -323,6 +387,7 @@ commit_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_commit_without_observer);
 	tcase_add_test(tc, test_observer_sees_every_step);
+	tcase_add_test(tc, test_observer_in_batches);
 	tcase_add_test(tc, test_veto_keeps_the_old_version);
 	tcase_add_test(tc, test_nothing_to_do_still_ends);
 	tcase_add_test(tc, test_failed_record_fails_its_entry);
