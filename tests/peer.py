@@ -38,6 +38,8 @@ numbers and constants are read from lib/proto.h, so it follows the code.
                                  base names) whose data goes as descriptors
                                  (FILE_FD); MODE:
       twice  the first file's descriptor twice: print "refused: ERROR"
+      abort  the first file's descriptor, then a FILE_ABORT for it: the same
+      data   the first file's descriptor, then its data as FILE: the same
       cut    every file's descriptor, then hang up at once
 
 Exit status: 0 when the other side did what the test expects of it (noted
@@ -346,12 +348,19 @@ def fds(path, mode, files):
     if asked != set(range(len(files))):
         print("asked for %s" % sorted(asked))
         return 1
-    sends = [0, 0] if mode == "twice" else range(len(files))
+    sends = [0, 0] if mode == "twice" else [0] if mode in ("abort", "data") \
+        else range(len(files))
     try:
         for i in sends:
             with open(files[i], "rb") as f:
                 send_fd(s, MSG["MSG_FILE_FD"], struct.pack(">I", i) +
                         attrs(0o644, sizes[i]), f.fileno())
+        if mode == "abort":     # entry 0, ABORT_RETRY (0), a reason
+            send(s, MSG["MSG_FILE_ABORT"], struct.pack(">IB", 0, 0) +
+                 string("try again"))
+        elif mode == "data":
+            send(s, MSG["MSG_FILE"], struct.pack(">I", 0) +
+                 attrs(0o644, sizes[0]))
     except (BrokenPipeError, ConnectionResetError):
         pass
     if mode == "cut":
@@ -389,7 +398,8 @@ def main(argv):
         return manifest(argv[1], argv[2:])
     if len(argv) == 3 and argv[0] == "early" and argv[2] in ("ok", "bad"):
         return early(argv[1], argv[2] == "bad")
-    if len(argv) >= 4 and argv[0] == "fds" and argv[2] in ("twice", "cut"):
+    if len(argv) >= 4 and argv[0] == "fds" and \
+            argv[2] in ("twice", "abort", "data", "cut"):
         return fds(argv[1], argv[2], argv[3:])
     if len(argv) >= 3 and argv[0] == "idle":
         return idle(argv[1], argv[2])

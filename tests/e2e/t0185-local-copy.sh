@@ -71,6 +71,11 @@ session_failed() {
 	wait_for grep -q "	failed	" "$1/.mirrorfs/sessions.log"
 }
 
+# failed_sessions STORE N: the store's history has N failed sessions.
+failed_sessions() {
+	[ "$(grep -c "	failed	" "$1/.mirrorfs/sessions.log")" = "$2" ]
+}
+
 # partial_count STORE: the parts a cut session kept for the next.
 partial_count() {
 	find "$1/.mirrorfs/partial" -type f | wc -l
@@ -78,18 +83,29 @@ partial_count() {
 
 # The copies run beside the frames that follow (lib/copier.h): the same
 # entry's descriptor sent again while its copy runs is refused, not
-# copied twice into the same staged file.
+# copied twice into the same staged file; so are its abort and its data.
 case_descriptor_twice_refused() {
 	mkdir empty src
 	head -c $((4 * MIB)) /dev/urandom >src/a
 	t_ctl sync empty store
 	MIRRORFS_DELAY_AT=staging:1500 mount_store store mnt
-	python3 "$PEER" fds "$TC/store/.mirrorfs/control.sock" twice src/a \
-	    >peer.out 2>&1 || t_fail "the second descriptor was taken: $(cat peer.out)"
-	assert_grep 'refused: sent a descriptor for entry 0, whose descriptor it already sent' peer.out
-	session_failed store || t_fail "the session did not end: $(cat mirrorfs.log)"
+	local mode what n=0
+	for mode in twice abort data; do
+		case $mode in
+		twice) what="a descriptor" ;;
+		abort) what=FILE_ABORT ;;
+		data) what=data ;;
+		esac
+		python3 "$PEER" fds "$TC/store/.mirrorfs/control.sock" $mode src/a \
+		    >peer.out 2>&1 || t_fail "$mode: taken: $(cat peer.out)"
+		assert_grep "refused: sent $what for entry 0, whose descriptor it already sent" peer.out
+		n=$((n + 1))
+		WAIT_TRIES=150 wait_for failed_sessions store $n ||
+			t_fail "$mode: the session did not end: $(cat mirrorfs.log)"
+	done
 	assert_missing store/a
 	assert_eq 0 "$(find store/.mirrorfs/staging -type f | wc -l)" "files left staged"
+	assert_eq "" "$(ls mnt)" "what the mount shows"
 }
 
 # A session cut while copies still run keeps what they stage, as it keeps
@@ -116,6 +132,6 @@ case_cut_keeps_running_copies() {
 t_case "big files go to a local store as descriptors, no data through the socket" case_big_files_by_descriptor
 t_case "a sparse file copied from its descriptor stays sparse" case_sparse_stays_sparse
 t_case "a store served by a mount takes descriptors through its socket" case_through_the_mount
-t_case "a descriptor sent again while its copy runs is refused" case_descriptor_twice_refused
+t_case "a descriptor, an abort or data for an entry whose copy runs is refused" case_descriptor_twice_refused
 t_case "a session cut while copies run keeps what they staged" case_cut_keeps_running_copies
 t_done
