@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "knob.h"
 #include "log.h"
 #include "path.h"
 #include "stage.h"
@@ -558,20 +559,14 @@ commit_data_end(struct commit *c, const struct manifest *m, struct plan *p)
 static size_t
 commit_batch(void)
 {
-	const char *v = getenv("MIRRORFS_COMMIT_BATCH");
+	char instead[64];
 	unsigned long long b;
-	char *end;
 
-	if (v == NULL || *v == '\0')
-		return COMMIT_BATCH;
-	errno = 0;
-	b = strtoull(v, &end, 10);
+	snprintf(instead, sizeof(instead), "the batch is %u", COMMIT_BATCH);
 	/* Bounded so that a batch's array (b changes) can be sized. */
-	if (errno != 0 || *end != '\0' || b < 1 || b > SIZE_MAX / 64) {
-		log_warnx("MIRRORFS_COMMIT_BATCH=%s: not a count of changes "
-		    "from 1 on: the batch is %u", v, COMMIT_BATCH);
+	if (!knob_count("MIRRORFS_COMMIT_BATCH", "changes", 1, SIZE_MAX / 64,
+	    instead, &b))
 		return COMMIT_BATCH;
-	}
 	return (size_t)b;
 }
 

@@ -11,6 +11,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "knob.h"
 #include "log.h"
 
 /* Threads a core by default: each copy waits on the disk about as long as it runs. */
@@ -55,34 +56,15 @@ struct copier {
 	pthread_t *threads;
 };
 
-/* MIRRORFS_COPIERS: 1 and the count in *n, 0 when unset or not a count (warned of). */
-static int
-threads_asked(unsigned long *n)
-{
-	const char *env = getenv("MIRRORFS_COPIERS");
-	char *end;
-
-	if (env == NULL || *env == '\0')
-		return 0;
-	errno = 0;
-	*n = strtoul(env, &end, 10);
-	if (errno != 0 || *end != '\0' || *env == '-' ||
-	    *n > COPIER_MAX_THREADS) {
-		log_warnx("MIRRORFS_COPIERS=%s: not a count of threads from 0 "
-		    "to %d: two a core", env, COPIER_MAX_THREADS);
-		return 0;
-	}
-	return 1;
-}
-
 unsigned
 copier_threads(void)
 {
 	long cores = sysconf(_SC_NPROCESSORS_ONLN);
 	struct rlimit rl;
-	unsigned long n;
+	unsigned long long n;
 
-	if (threads_asked(&n))
+	if (knob_count("MIRRORFS_COPIERS", "threads", 0, COPIER_MAX_THREADS,
+	    "two a core", &n))
 		return (unsigned)n;
 	n = cores > 0 ? (unsigned long)cores * COPIER_PER_CORE : 2;
 	if (n > COPIER_MAX_THREADS)

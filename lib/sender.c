@@ -18,6 +18,7 @@
 #include "hash.h"
 #include "htab.h"
 #include "identity.h"
+#include "knob.h"
 #include "log.h"
 #include "manifest.h"
 #include "progress.h"
@@ -1647,19 +1648,13 @@ share_scan(struct sender *s, const struct result *scan)
 static uint32_t
 walk_window(void)
 {
-	const char *v = getenv("MIRRORFS_WINDOW");
+	char instead[64];
 	unsigned long long w;
-	char *end;
 
-	if (v == NULL || *v == '\0')
+	snprintf(instead, sizeof(instead), "the window is %u", WALK_WINDOW);
+	if (!knob_count("MIRRORFS_WINDOW", "entries", 2, UINT32_MAX - 1,
+	    instead, &w))
 		return WALK_WINDOW;
-	errno = 0;
-	w = strtoull(v, &end, 10);
-	if (errno != 0 || *end != '\0' || w < 2 || w >= UINT32_MAX) {
-		log_warnx("MIRRORFS_WINDOW=%s: not a count of entries from 2 "
-		    "on: the window is %u", v, WALK_WINDOW);
-		return WALK_WINDOW;
-	}
 	return (uint32_t)w;
 }
 
