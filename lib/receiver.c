@@ -98,7 +98,7 @@ struct receiver {
 	 * and an entry stays PF_COPYING until its result is.
 	 */
 	struct copier *copier;
-	int copier_failed;	/* copier_new failed (logged): copy here */
+	int copy_here;		/* no copier (copier_ready said why): copy in this thread */
 	pthread_t asker;
 	int asking;		/* asker runs: join it */
 	volatile int ask_stop;	/* the session failed: ask for no more */
@@ -1110,13 +1110,13 @@ copier_ready(struct receiver *r)
 {
 	unsigned threads;
 
+	if (r->copy_here)
+		return 1;
 	if (r->copier == NULL) {
-		if (r->copier_failed || !r->m.mapped ||
-		    (threads = copier_threads()) == 0)
-			return 1;
-		r->copier = copier_new(r->st, &r->popts, threads);
-		if (r->copier == NULL) {
-			r->copier_failed = 1;
+		/* Decided once: not again at every descriptor. */
+		if (!r->m.mapped || (threads = copier_threads()) == 0 ||
+		    (r->copier = copier_new(r->st, &r->popts, threads)) == NULL) {
+			r->copy_here = 1;
 			return 1;
 		}
 	}
